@@ -1,0 +1,94 @@
+/*
+ * power.h - power and management interfaces: one const ops struct per
+ * implementation (power_ipmi.c, power_redfish.c, power_fake.c), named by the
+ * registry in power_registry.c.
+ *
+ * Drivers run on conductor worker threads and block; they must be safe to
+ * call concurrently for different nodes (and for the same BMC: the engine
+ * bounds and spaces calls per BMC, drivers need not).  They return 0 or a
+ * negative errno and fill 'err' with a message safe to show a client; they
+ * never log above debug and never log a secret.
+ */
+#ifndef LB_POWER_H
+#define LB_POWER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "conductor/util/err.h"
+
+enum lb_power_state {
+	LB_POWER_UNKNOWN = 0,	/* shown as null */
+	LB_POWER_ON,		/* "power on" */
+	LB_POWER_OFF,		/* "power off" */
+};
+
+enum lb_power_action {
+	LB_POWER_ACTION_ON,
+	LB_POWER_ACTION_OFF,
+	LB_POWER_ACTION_REBOOT,
+	LB_POWER_ACTION_SOFT_OFF,
+	LB_POWER_ACTION_SOFT_REBOOT,
+};
+
+enum lb_boot_device {
+	LB_BOOT_DEV_PXE,
+	LB_BOOT_DEV_DISK,
+	LB_BOOT_DEV_CDROM,
+	LB_BOOT_DEV_BIOS,
+};
+
+enum lb_boot_mode {
+	LB_BOOT_MODE_UNSET = 0,	/* leave the BMC's mode alone */
+	LB_BOOT_MODE_BIOS,
+	LB_BOOT_MODE_UEFI,
+};
+
+/*
+ * What a driver call sees of the node.  All borrowed for the call's duration.
+ * A driver may add or change keys in driver_internal_info (the engine saves it
+ * afterwards); it must not keep pointers into any of these after returning.
+ */
+struct lb_task {
+	const char *node_uuid;
+	const json_t *driver_info;
+	json_t *driver_internal_info;
+	const json_t *properties;
+};
+
+struct lb_power_ops {
+	const char *name;	/* "ipmitool", "redfish", "fake" */
+	/* Checks driver_info only (no BMC traffic). -EINVAL with the reason. */
+	int (*validate)(const struct lb_task *task, struct lb_err *err);
+	/*
+	 * Writes a stable identifier of the BMC (e.g. "ipmi:10.0.0.5:623") for
+	 * per-BMC concurrency limits into buf.  0 or -EINVAL.
+	 */
+	int (*bmc_key)(const struct lb_task *task, char *buf, size_t size);
+	int (*get_state)(const struct lb_task *task,
+	    enum lb_power_state *ret_state, struct lb_err *err);
+	/*
+	 * Requests the action and waits (up to timeout_s seconds) until the BMC
+	 * reports the resulting state.  A soft off that does not finish in time
+	 * is -ETIMEDOUT; the engine decides about falling back to hard off.
+	 */
+	int (*set_state)(const struct lb_task *task, enum lb_power_action action,
+	    int timeout_s, struct lb_err *err);
+};
+
+struct lb_management_ops {
+	const char *name;
+	int (*validate)(const struct lb_task *task, struct lb_err *err);
+	int (*set_boot_device)(const struct lb_task *task,
+	    enum lb_boot_device device, bool persistent, enum lb_boot_mode mode,
+	    struct lb_err *err);
+	int (*get_boot_device)(const struct lb_task *task,
+	    enum lb_boot_device *ret_device, bool *ret_persistent,
+	    struct lb_err *err);
+};
+
+const char *lb_power_state_name(enum lb_power_state state);	/* NULL for unknown */
+const char *lb_boot_device_name(enum lb_boot_device device);	/* "pxe", "disk", ... */
+int lb_boot_device_parse(const char *name, enum lb_boot_device *ret_device);
+
+#endif
