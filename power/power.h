@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "conductor/util/err.h"
+#include "conductor/util/task.h"
 
 enum lb_power_state {
 	LB_POWER_UNKNOWN = 0,	/* shown as null */
@@ -42,18 +43,6 @@ enum lb_boot_mode {
 	LB_BOOT_MODE_UNSET = 0,	/* leave the BMC's mode alone */
 	LB_BOOT_MODE_BIOS,
 	LB_BOOT_MODE_UEFI,
-};
-
-/*
- * What a driver call sees of the node.  All borrowed for the call's duration.
- * A driver may add or change keys in driver_internal_info (the engine saves it
- * afterwards); it must not keep pointers into any of these after returning.
- */
-struct lb_task {
-	const char *node_uuid;
-	const json_t *driver_info;
-	json_t *driver_internal_info;
-	const json_t *properties;
 };
 
 struct lb_power_ops {

@@ -31,6 +31,8 @@ lb_err_http_status(int negerrno)
 		return 403;
 	case ENOENT:
 		return 404;
+	case ENOSYS:
+		return 405;
 	case ENOTSUP:
 		return 406;
 	case EEXIST:

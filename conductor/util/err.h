@@ -28,8 +28,8 @@ int lb_err_set(struct lb_err *err, int negerrno, const char *fmt, ...)
 
 /*
  * errno -> HTTP status, the only such table in lifeboat:
- * EINVAL 400, EACCES 401, EPERM 403, ENOENT 404, EMSGSIZE/E2BIG 413,
- * ENOTSUP/EOPNOTSUPP 406, EEXIST/EBUSY 409, EAGAIN 503, anything else 500.
+ * EINVAL 400, EACCES 401, EPERM 403, ENOENT 404, ENOSYS 405 (method),
+ * ENOTSUP/EOPNOTSUPP 406, EMSGSIZE/E2BIG 413, EEXIST/EBUSY 409, EAGAIN 503, anything else 500.
  */
 int lb_err_http_status(int negerrno);
 

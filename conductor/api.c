@@ -1,0 +1,663 @@
+/*
+ * api.c - the HTTP front of lifeboatd: listening socket, request bodies,
+ * routing, microversion negotiation, HTTP basic auth and Ironic's error
+ * documents.  Runs on libmicrohttpd's thread pool; the handlers it calls
+ * live in api_nodes.c, api_ports.c and api_drivers.c.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conductor/api_internal.h"
+#include "conductor/util/jsonbody.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* Bodies past the limit are read and dropped up to this, then cut off. */
+#define BODY_DISCARD_MAX (64L * 1024 * 1024)
+#define MAX_SEGMENTS 8
+
+struct lb_api {
+	const struct lb_api_ctx *ctx;
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+};
+
+struct conn_state {
+	struct lb_buf body;
+	bool too_large;
+	size_t dropped;			/* bytes read past the limit */
+	struct timespec start;
+};
+
+struct route {
+	const char *method;
+	const char *pattern;		/* segments, '*' matches one */
+	lb_handler_fn fn;
+	bool public;			/* reachable without credentials */
+};
+
+static const struct route routes[] = {
+	{ "GET", "", lb_api_root, true },
+	{ "GET", "v1", lb_api_v1, true },
+	{ "GET", "v1/nodes", lb_api_node_list, false },
+	{ "POST", "v1/nodes", lb_api_node_create, false },
+	{ "GET", "v1/nodes/detail", lb_api_node_detail, false },
+	{ "GET", "v1/nodes/*", lb_api_node_show, false },
+	{ "PATCH", "v1/nodes/*", lb_api_node_patch, false },
+	{ "DELETE", "v1/nodes/*", lb_api_node_delete, false },
+	{ "GET", "v1/nodes/*/maintenance", lb_api_node_maintenance_get, false },
+	{ "PUT", "v1/nodes/*/maintenance", lb_api_node_maintenance_set, false },
+	{ "DELETE", "v1/nodes/*/maintenance", lb_api_node_maintenance_unset,
+	  false },
+	{ "GET", "v1/nodes/*/states", lb_api_node_states, false },
+	{ "GET", "v1/nodes/*/validate", lb_api_node_validate, false },
+	{ "GET", "v1/nodes/*/ports", lb_api_node_ports, false },
+	{ "GET", "v1/nodes/*/ports/detail", lb_api_node_ports_detail, false },
+	{ "GET", "v1/ports", lb_api_port_list, false },
+	{ "POST", "v1/ports", lb_api_port_create, false },
+	{ "GET", "v1/ports/detail", lb_api_port_detail, false },
+	{ "GET", "v1/ports/*", lb_api_port_show, false },
+	{ "PATCH", "v1/ports/*", lb_api_port_patch, false },
+	{ "DELETE", "v1/ports/*", lb_api_port_delete, false },
+	{ "GET", "v1/drivers", lb_api_driver_list, false },
+	{ "GET", "v1/drivers/*", lb_api_driver_show, false },
+	{ "GET", "v1/drivers/*/properties", lb_api_driver_properties, false },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* ---- request helpers for handlers ---- */
+
+const char *
+lb_req_query(struct lb_req *req, const char *key)
+{
+	const char *value = NULL;
+
+	for (size_t i = 0; i < req->nquery; i++) {
+		if (strcmp(req->query[i].key, key) == 0) {
+			req->query[i].used = true;
+			value = req->query[i].value;	/* the last wins */
+		}
+	}
+	return value;
+}
+
+int
+lb_req_check_query(const struct lb_req *req, struct lb_err *err)
+{
+	for (size_t i = 0; i < req->nquery; i++) {
+		if (!req->query[i].used)
+			return lb_err_set(err, -EINVAL, "Unknown argument: "
+			    "\"%s\"", req->query[i].key);
+	}
+	return 0;
+}
+
+int
+lb_req_query_bool(struct lb_req *req, const char *key, int *ret,
+    struct lb_err *err)
+{
+	const char *v = lb_req_query(req, key);
+
+	*ret = -1;
+	if (v == NULL)
+		return 0;
+	if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	    strcasecmp(v, "yes") == 0)
+		*ret = 1;
+	else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+	    strcasecmp(v, "no") == 0)
+		*ret = 0;
+	else
+		return lb_err_set(err, -EINVAL, "Invalid value for %s: '%s' "
+		    "is not a boolean", key, v);
+	return 0;
+}
+
+int
+lb_req_json(const struct lb_req *req, json_t **ret, struct lb_err *err)
+{
+	return lb_json_parse_body(req->body, req->body_len, ret, err);
+}
+
+int
+lb_req_need(const struct lb_req *req, int minor, struct lb_err *err)
+{
+	if (req->minor < minor)
+		return lb_err_set(err, -ENOTSUP, "Request not acceptable. "
+		    "This needs API version 1.%d or later; the request "
+		    "asked for 1.%d.", minor, req->minor);
+	return 0;
+}
+
+int
+lb_resp_json(struct lb_resp *resp, int status, struct lb_buf *b,
+    struct lb_err *err)
+{
+	resp->body = lb_buf_steal(b, &resp->body_len);
+	if (resp->body == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	resp->status = status;
+	return 0;
+}
+
+void
+lb_resp_empty(struct lb_resp *resp, int status)
+{
+	resp->status = status;
+	resp->body = NULL;
+	resp->body_len = 0;
+}
+
+void
+lb_req_render(const struct lb_req *req, struct lb_render *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->minor = req->minor;
+	r->base_url = req->base_url;
+	r->conductor = req->ctx->cfg->host;
+}
+
+/* ---- error documents ---- */
+
+/*
+ * Ironic's error body: {"error_message": "<JSON string>"} whose inner
+ * document carries faultcode, faultstring and debuginfo.
+ */
+static char *
+error_body(int status, const char *message, size_t *ret_len)
+{
+	json_t *inner, *outer;
+	char *inner_text, *text;
+
+	inner = json_pack("{s:s, s:s, s:n}", "faultcode",
+	    status >= 500 ? "Server" : "Client", "faultstring", message,
+	    "debuginfo");
+	inner_text = inner ? json_dumps(inner, JSON_COMPACT) : NULL;
+	json_decref(inner);
+	if (inner_text == NULL)
+		return NULL;
+	outer = json_pack("{s:s}", "error_message", inner_text);
+	free(inner_text);
+	text = outer ? json_dumps(outer, JSON_COMPACT) : NULL;
+	json_decref(outer);
+	if (text != NULL)
+		*ret_len = strlen(text);
+	return text;
+}
+
+/* ---- microversions ---- */
+
+/*
+ * Reads the requested version.  No header means the minimum (1.1), not the
+ * maximum; "latest" means the maximum.  Returns 0 with *ret_minor set, or
+ * -ENOTSUP with the message Ironic gives.
+ */
+static int
+negotiate(struct MHD_Connection *conn, int *ret_minor, struct lb_err *err)
+{
+	const char *h, *generic;
+	char *end;
+	long minor;
+
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "X-OpenStack-Ironic-API-Version");
+	if (h == NULL) {
+		generic = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "OpenStack-API-Version");
+		if (generic != NULL && strncasecmp(generic, "baremetal ",
+		    10) == 0)
+			h = generic + 10;
+	}
+	if (h == NULL) {
+		*ret_minor = LB_API_MIN_MINOR;
+		return 0;
+	}
+	while (isspace((unsigned char)*h))
+		h++;
+	if (strcasecmp(h, "latest") == 0) {
+		*ret_minor = LB_API_MAX_MINOR;
+		return 0;
+	}
+	if (strncmp(h, "1.", 2) != 0 || !isdigit((unsigned char)h[2]))
+		return lb_err_set(err, -ENOTSUP, "Invalid value for "
+		    "X-OpenStack-Ironic-API-Version header: %.64s. The "
+		    "supported version range is: [1.%d, 1.%d].", h,
+		    LB_API_MIN_MINOR, LB_API_MAX_MINOR);
+	minor = strtol(h + 2, &end, 10);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0' || minor < LB_API_MIN_MINOR ||
+	    minor > LB_API_MAX_MINOR)
+		return lb_err_set(err, -ENOTSUP, "Version %.64s was requested "
+		    "but the minor version is not supported by this service. "
+		    "The supported version range is: [1.%d, 1.%d].", h,
+		    LB_API_MIN_MINOR, LB_API_MAX_MINOR);
+	*ret_minor = (int)minor;
+	return 0;
+}
+
+/* ---- routing ---- */
+
+static size_t
+split_path(char *path, char **segs)
+{
+	size_t n = 0;
+	char *p = path, *slash;
+
+	while (*p == '/')
+		p++;
+	while (*p != '\0' && n < MAX_SEGMENTS + 1) {
+		slash = strchr(p, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		segs[n++] = p;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+		while (*p == '/')
+			p++;
+	}
+	return n;
+}
+
+/* Matches; fills args with the segments that stood for '*'. */
+static bool
+route_matches(const struct route *rt, char **segs, size_t nsegs,
+    const char **args)
+{
+	char pattern[64], *pp[MAX_SEGMENTS + 1];
+	size_t np, nargs = 0;
+
+	snprintf(pattern, sizeof(pattern), "%s", rt->pattern);
+	np = split_path(pattern, pp);
+	if (np != nsegs)
+		return false;
+	for (size_t i = 0; i < np; i++) {
+		if (strcmp(pp[i], "*") == 0)
+			args[nargs++] = segs[i];
+		else if (strcmp(pp[i], segs[i]) != 0)
+			return false;
+	}
+	args[nargs] = NULL;
+	return true;
+}
+
+static enum MHD_Result
+collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct lb_req *req = cls;
+
+	(void)kind;
+	if (req->nquery == LB_QUERY_MAX)
+		return MHD_NO;
+	req->query[req->nquery].key = key;
+	req->query[req->nquery].value = value ? value : "";
+	req->query[req->nquery].used = false;
+	req->nquery++;
+	return MHD_YES;
+}
+
+static void
+set_base_url(struct lb_req *req, struct MHD_Connection *conn)
+{
+	const struct lb_config *cfg = req->ctx->cfg;
+	const char *host;
+	size_t n;
+
+	if (cfg->api_public_endpoint != NULL) {
+		snprintf(req->base_url, sizeof(req->base_url), "%s",
+		    cfg->api_public_endpoint);
+	} else {
+		host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_HOST);
+		/* A Host that is not a plain host[:port] is not echoed. */
+		if (host == NULL || strlen(host) > 255 ||
+		    strpbrk(host, "\"\\/ <>{}") != NULL)
+			snprintf(req->base_url, sizeof(req->base_url),
+			    "http://%s:%d", cfg->api_host_ip, cfg->api_port);
+		else
+			snprintf(req->base_url, sizeof(req->base_url),
+			    "http://%s", host);
+	}
+	n = strlen(req->base_url);
+	while (n > 0 && req->base_url[n - 1] == '/')
+		req->base_url[--n] = '\0';
+}
+
+/*
+ * Finds the route and calls it.  Returns the handler's result; 404/405 are
+ * errors like any other.  *ret_versioned says whether version headers go
+ * on the reply.
+ */
+static int
+dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
+    const char *url, struct lb_resp *resp, bool *ret_public,
+    struct lb_err *err)
+{
+	char path[1024], *segs[MAX_SEGMENTS + 1];
+	const char *args[MAX_SEGMENTS + 1];
+	const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	bool path_known = false;
+	size_t nsegs;
+	int r;
+
+	if (strlen(url) >= sizeof(path))
+		return lb_err_set(err, -ENOENT, "The resource could not be "
+		    "found.");
+	snprintf(path, sizeof(path), "%s", url);
+	nsegs = split_path(path, segs);
+	if (nsegs > MAX_SEGMENTS)
+		return lb_err_set(err, -ENOENT, "The resource could not be "
+		    "found.");
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!route_matches(&routes[i], segs, nsegs, args))
+			continue;
+		path_known = true;
+		if (strcmp(routes[i].method, want) != 0)
+			continue;
+		*ret_public = routes[i].public;
+		if (!routes[i].public && req->ctx->htpasswd != NULL &&
+		    lb_htpasswd_check_header(req->ctx->htpasswd,
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_AUTHORIZATION)) < 0)
+			return lb_err_set(err, -EACCES, "Authentication "
+			    "required: this endpoint needs valid HTTP basic "
+			    "credentials.");
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
+		    collect_query, req);
+		r = routes[i].fn(req, args, resp, err);
+		if (r == 0 && resp->status == 0)
+			resp->status = 200;
+		return r;
+	}
+	if (path_known)
+		return lb_err_set(err, -ENOSYS, "The method %s is not allowed "
+		    "for the resource.", method);
+	return lb_err_set(err, -ENOENT, "The resource could not be found.");
+}
+
+/* ---- the libmicrohttpd side ---- */
+
+static void
+add_version_headers(struct MHD_Response *r, int minor, bool with_current)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "1.%d", LB_API_MIN_MINOR);
+	MHD_add_response_header(r, "X-OpenStack-Ironic-API-Minimum-Version", v);
+	snprintf(v, sizeof(v), "1.%d", LB_API_MAX_MINOR);
+	MHD_add_response_header(r, "X-OpenStack-Ironic-API-Maximum-Version", v);
+	if (with_current) {
+		snprintf(v, sizeof(v), "1.%d", minor);
+		MHD_add_response_header(r, "X-OpenStack-Ironic-API-Version", v);
+	}
+}
+
+static double
+elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1e3 +
+	    (now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *conn, struct lb_req *req,
+    struct lb_resp *resp, bool with_current, const struct conn_state *cs)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char request_id[48] = "req-";
+
+	if (resp->body != NULL)
+		r = MHD_create_response_from_buffer(resp->body_len,
+		    resp->body, MHD_RESPMEM_MUST_FREE);
+	else
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(resp->body);
+		return MHD_NO;
+	}
+	if (resp->body != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "application/json");
+	add_version_headers(r, req->minor, with_current);
+	if (lb_uuid_generate(request_id + 4) == 0)
+		MHD_add_response_header(r, "Openstack-Request-Id", request_id);
+	if (resp->location[0] != '\0')
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION,
+		    resp->location);
+	if (resp->status == 401)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Basic realm=\"Baremetal API\"");
+	ret = MHD_queue_response(conn, resp->status, r);
+	MHD_destroy_response(r);
+	if (resp->status >= 500)
+		log_error("%s %s -> %d (%.1f ms)", req->method, req->path,
+		    resp->status, elapsed_ms(&cs->start));
+	else if (resp->status >= 400)
+		log_info("%s %s -> %d (%.1f ms)", req->method, req->path,
+		    resp->status, elapsed_ms(&cs->start));
+	else
+		log_debug("%s %s -> %d (%.1f ms)", req->method, req->path,
+		    resp->status, elapsed_ms(&cs->start));
+	return ret;
+}
+
+static void
+error_reply(struct lb_resp *resp, int r, const struct lb_err *err)
+{
+	resp->status = lb_err_http_status(r);
+	free(resp->body);
+	resp->body = error_body(resp->status, err->msg, &resp->body_len);
+}
+
+static enum MHD_Result
+handle_request(const struct lb_api *api, struct MHD_Connection *conn,
+    const char *url, const char *method, struct conn_state *cs)
+{
+	struct lb_req req = { 0 };
+	struct lb_resp resp = { 0 };
+	struct lb_err err = { "" };
+	bool is_public = false, with_current = true;
+	int r;
+
+	req.ctx = api->ctx;
+	req.conn = conn;
+	req.method = method;
+	req.path = url;
+	req.minor = LB_API_MIN_MINOR;
+	set_base_url(&req, conn);
+	if (cs->too_large) {
+		r = lb_err_set(&err, -EMSGSIZE, "Request is too large: the "
+		    "body exceeds %ld bytes ([oslo_middleware] "
+		    "max_request_body_size).",
+		    api->ctx->cfg->max_request_body_size);
+		goto fail;
+	}
+	if (cs->body.len > 0) {
+		lb_buf_addc(&cs->body, '\0');
+		if (lb_buf_failed(&cs->body)) {
+			r = lb_err_set(&err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		req.body = cs->body.data;
+		req.body_len = cs->body.len - 1;
+	}
+	r = negotiate(conn, &req.minor, &err);
+	if (r < 0) {
+		/* A 406 carries the range but not a version it was served at. */
+		with_current = false;
+		req.minor = LB_API_MIN_MINOR;
+		/* "/" and "/v1" answer whatever version was asked for. */
+		if (strcmp(url, "/") != 0 && strcmp(url, "/v1") != 0 &&
+		    strcmp(url, "/v1/") != 0)
+			goto fail;
+	}
+	r = dispatch(&req, conn, method, url, &resp, &is_public, &err);
+	if (r < 0)
+		goto fail;
+	return send_reply(conn, &req, &resp, with_current, cs);
+fail:
+	error_reply(&resp, r, &err);
+	if (resp.status == 406)
+		with_current = false;
+	return send_reply(conn, &req, &resp, with_current, cs);
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	const struct lb_api *api = cls;
+	struct conn_state *cs = *con_cls;
+	long limit = api->ctx->cfg->max_request_body_size;
+
+	(void)version;
+	if (cs == NULL) {
+		const char *cl;
+
+		cs = calloc(1, sizeof(*cs));
+		if (cs == NULL)
+			return MHD_NO;
+		lb_buf_init(&cs->body);
+		clock_gettime(CLOCK_MONOTONIC, &cs->start);
+		*con_cls = cs;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoll(cl, NULL, 10) > limit)
+			cs->too_large = true;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!cs->too_large &&
+		    cs->body.len + *upload_data_size > (size_t)limit) {
+			cs->too_large = true;
+			lb_buf_release(&cs->body);
+		}
+		if (!cs->too_large) {
+			lb_buf_add(&cs->body, upload_data, *upload_data_size);
+		} else {
+			/* Read on so the client sees the 413, within reason. */
+			cs->dropped += *upload_data_size;
+			if (cs->dropped > (size_t)BODY_DISCARD_MAX)
+				return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return handle_request(api, conn, url, method, cs);
+}
+
+static void
+request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct conn_state *cs = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (cs == NULL)
+		return;
+	lb_buf_release(&cs->body);
+	free(cs);
+	*con_cls = NULL;
+}
+
+static int
+open_listener(const struct lb_config *cfg, int *ret_fd, struct lb_err *err)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	char port[16];
+	int fd, one = 1, rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", cfg->api_port);
+	rc = getaddrinfo(cfg->api_host_ip, port, &hints, &ai);
+	if (rc != 0)
+		return lb_err_set(err, -EINVAL, "invalid [api] host_ip '%s': "
+		    "%s", cfg->api_host_ip, gai_strerror(rc));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return lb_err_set(err, -errno, "cannot create a socket: %s",
+		    strerror(errno));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 512) < 0) {
+		rc = -errno;
+		close(fd);
+		freeaddrinfo(ai);
+		return lb_err_set(err, rc, "cannot listen on %s port %d: %s",
+		    cfg->api_host_ip, cfg->api_port, strerror(-rc));
+	}
+	freeaddrinfo(ai);
+	*ret_fd = fd;
+	return 0;
+}
+
+int
+lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
+    struct lb_err *err)
+{
+	struct lb_api *api;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = ctx->cfg->api_workers > 0 ?
+	    (unsigned)ctx->cfg->api_workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+	int r;
+
+	api = calloc(1, sizeof(*api));
+	if (api == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	api->ctx = ctx;
+	r = open_listener(ctx->cfg, &api->listen_fd, err);
+	if (r < 0) {
+		free(api);
+		return r;
+	}
+	api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    access_handler, api,
+	    MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+	    MHD_OPTION_END);
+	if (api->daemon == NULL) {
+		close(api->listen_fd);
+		free(api);
+		return lb_err_set(err, -EIO, "cannot start the HTTP server");
+	}
+	log_info("API listening on %s:%d with %u threads",
+	    ctx->cfg->api_host_ip, ctx->cfg->api_port, threads);
+	*ret = api;
+	return 0;
+}
+
+void
+lb_api_stop(struct lb_api *api)
+{
+	if (api == NULL)
+		return;
+	MHD_stop_daemon(api->daemon);
+	close(api->listen_fd);
+	free(api);
+}

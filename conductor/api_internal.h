@@ -1,0 +1,98 @@
+/*
+ * api_internal.h - what the API's handler files share: the request and
+ * response of one call, query parsing and rendering helpers.  API threads.
+ */
+#ifndef LB_API_INTERNAL_H
+#define LB_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conductor/api.h"
+#include "conductor/node.h"
+#include "conductor/util/buf.h"
+
+#define LB_QUERY_MAX 32
+
+struct lb_query_arg {
+	const char *key;
+	const char *value;
+	bool used;
+};
+
+struct lb_req {
+	const struct lb_api_ctx *ctx;
+	void *conn;			/* struct MHD_Connection */
+	const char *method;
+	const char *path;
+	const char *body;		/* NUL-terminated, NULL if none */
+	size_t body_len;
+	int minor;			/* negotiated 1.<minor> */
+	char base_url[320];
+	struct lb_query_arg query[LB_QUERY_MAX];
+	size_t nquery;
+};
+
+struct lb_resp {
+	int status;
+	char *body;			/* malloc'd JSON, NULL: no body */
+	size_t body_len;
+	char location[512];		/* Location header when non-empty */
+};
+
+/*
+ * A handler answers one route.  It fills resp on success and returns 0, or
+ * returns a negative errno with err set; the caller turns that into
+ * Ironic's error document with the status from lb_err_http_status().
+ */
+typedef int (*lb_handler_fn)(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err);
+
+/* Query parameters: each lookup marks the argument as understood. */
+const char *lb_req_query(struct lb_req *req, const char *key);
+/* 400 for a parameter no lookup asked about. */
+int lb_req_check_query(const struct lb_req *req, struct lb_err *err);
+/* "true"/"false" (and 1/0, yes/no); -1 when absent. */
+int lb_req_query_bool(struct lb_req *req, const char *key, int *ret,
+    struct lb_err *err);
+/* Parses and bounds-checks the body as a JSON value (new reference). */
+int lb_req_json(const struct lb_req *req, json_t **ret, struct lb_err *err);
+/* Minimum version a feature needs: -ENOTSUP "Request not acceptable." */
+int lb_req_need(const struct lb_req *req, int minor, struct lb_err *err);
+
+/* Sets resp to status with the buffer's contents as its JSON body. */
+int lb_resp_json(struct lb_resp *resp, int status, struct lb_buf *b,
+    struct lb_err *err);
+void lb_resp_empty(struct lb_resp *resp, int status);
+
+/* The rendering settings of this request. */
+void lb_req_render(const struct lb_req *req, struct lb_render *r);
+
+/* Handlers. */
+int lb_api_root(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_v1(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_detail(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_create(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_patch(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_delete(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_maintenance_get(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_maintenance_set(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_maintenance_unset(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_states(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_validate(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_ports(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_ports_detail(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_port_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_port_detail(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_port_create(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_port_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_port_patch(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_port_delete(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * main.c - lifeboatd: reads the configuration, opens the store, serves the
+ * API until SIGTERM or SIGINT.  `--check` (or -n) validates the
+ * configuration and exits.  The main thread only starts and stops things.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conductor/api.h"
+#include "conductor/store.h"
+#include "conductor/util/config.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+#define DEFAULT_CONFIG "/etc/lifeboat/lifeboat.conf"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: lifeboatd [--config-file FILE] [--check]\n"
+	    "       lifeboatd --example-config\n"
+	    "\n"
+	    "  --config-file FILE  read FILE (default " DEFAULT_CONFIG
+	    " if it exists)\n"
+	    "  --check, -n         validate the configuration and exit\n"
+	    "  --example-config    print a commented configuration file\n"
+	    "  --help              show this help\n");
+}
+
+/* mkdir -p for the state directory. */
+static int
+make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+load_config(struct lb_config *cfg, const char *path, bool explicit)
+{
+	struct lb_err err = { "" };
+	char *problems = NULL;
+	int r;
+
+	if (path != NULL && (explicit || access(path, F_OK) == 0)) {
+		r = lb_config_load_file(cfg, path, &problems, &err);
+		if (r < 0) {
+			fprintf(stderr, "%s\n", problems ? problems : err.msg);
+			free(problems);
+			return r;
+		}
+	}
+	r = lb_config_check(cfg, &problems, &err);
+	if (r < 0) {
+		fprintf(stderr, "%s\n", problems ? problems : err.msg);
+		free(problems);
+		return r;
+	}
+	return 0;
+}
+
+static int
+run(const struct lb_config *cfg)
+{
+	struct lb_store *store = NULL;
+	struct lb_htpasswd *htpasswd = NULL;
+	struct lb_api *api = NULL;
+	struct lb_api_ctx ctx;
+	struct lb_err err = { "" };
+	char url[4096];
+	sigset_t sigs;
+	int r, sig;
+
+	lb_config_database_connection(cfg, url, sizeof(url));
+	if (cfg->database_connection == NULL) {
+		r = make_dirs(cfg->state_path);
+		if (r < 0) {
+			log_error("cannot create state directory '%s': %s",
+			    cfg->state_path, strerror(-r));
+			return 1;
+		}
+	}
+	r = lb_store_open(url, &store, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	if (strcmp(cfg->auth_strategy, "http_basic") == 0) {
+		r = lb_htpasswd_load(cfg->http_basic_auth_user_file, &htpasswd,
+		    &err);
+		if (r < 0) {
+			log_error("%s", err.msg);
+			lb_store_close(store);
+			return 1;
+		}
+	}
+	ctx.cfg = cfg;
+	ctx.store = store;
+	ctx.htpasswd = htpasswd;
+
+	/* Signals are taken synchronously below; block them everywhere. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = lb_api_start(&ctx, &api, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		lb_htpasswd_free(htpasswd);
+		lb_store_close(store);
+		return 1;
+	}
+	log_info("lifeboatd ready as conductor '%s' (auth %s)", cfg->host,
+	    cfg->auth_strategy);
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP ignored: restart lifeboatd to reload "
+			    "its configuration");
+			continue;
+		}
+		break;
+	}
+	log_info("stopping on signal %d", sig);
+	lb_api_stop(api);
+	lb_htpasswd_free(htpasswd);
+	lb_store_close(store);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config-file", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "example-config", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	bool explicit = false, check = false;
+	struct lb_config cfg;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			explicit = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'e':
+			return lb_config_write_example(stdout) < 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	lb_config_init(&cfg);
+	r = load_config(&cfg, config_path, explicit);
+	if (check) {
+		if (r == 0)
+			printf("%s: configuration OK\n", explicit ?
+			    config_path : "built-in defaults");
+		lb_config_release(&cfg);
+		return r < 0 ? 1 : 0;
+	}
+	if (r < 0) {
+		lb_config_release(&cfg);
+		return 1;
+	}
+	lb_log_set_level(cfg.log_level);
+	r = run(&cfg);
+	lb_config_release(&cfg);
+	return r;
+}

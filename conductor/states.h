@@ -1,0 +1,44 @@
+/*
+ * states.h - Ironic's provision state names and the rules the API applies
+ * by state (update, delete, interface changes).  Pure; any thread.
+ */
+#ifndef LB_STATES_H
+#define LB_STATES_H
+
+#include <stdbool.h>
+
+#define LB_STATE_ENROLL "enroll"
+#define LB_STATE_VERIFYING "verifying"
+#define LB_STATE_MANAGEABLE "manageable"
+#define LB_STATE_AVAILABLE "available"
+#define LB_STATE_ACTIVE "active"
+#define LB_STATE_ADOPTING "adopting"
+#define LB_STATE_ADOPT_FAILED "adopt failed"
+#define LB_STATE_DEPLOYING "deploying"
+#define LB_STATE_DEPLOY_WAIT "wait call-back"
+#define LB_STATE_DEPLOY_FAILED "deploy failed"
+#define LB_STATE_DELETING "deleting"
+#define LB_STATE_CLEANING "cleaning"
+#define LB_STATE_CLEAN_WAIT "clean wait"
+#define LB_STATE_CLEAN_FAILED "clean failed"
+#define LB_STATE_ERROR "error"
+#define LB_STATE_RESCUING "rescuing"
+#define LB_STATE_RESCUE_WAIT "rescue wait"
+#define LB_STATE_RESCUE "rescue"
+#define LB_STATE_RESCUE_FAILED "rescue failed"
+#define LB_STATE_UNRESCUING "unrescuing"
+#define LB_STATE_UNRESCUE_FAILED "unrescue failed"
+#define LB_STATE_INSPECTING "inspecting"
+#define LB_STATE_INSPECT_WAIT "inspect wait"
+#define LB_STATE_INSPECT_FAILED "inspect failed"
+
+/* One of Ironic's provision state names. */
+bool lb_state_is_known(const char *state);
+/* PATCH is allowed during a transition only from these states. */
+bool lb_state_allows_update_in_transition(const char *state);
+/* Interfaces and the driver may change outside maintenance here. */
+bool lb_state_allows_interface_change(const char *state);
+/* A node may be deleted outside maintenance here. */
+bool lb_state_allows_delete(const char *state, bool allow_available);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * store.h - where nodes and ports live.  One interface, one implementation
+ * per database (store_sqlite.c now; PostgreSQL later), chosen by the
+ * [database] connection URL.  The API and the state machine only see this.
+ *
+ * Every call is safe from any thread.  Read-modify-write goes through the
+ * *_update callbacks, which run inside one write transaction: what the
+ * callback sees is what it changes, with no lost update.
+ */
+#ifndef LB_STORE_H
+#define LB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conductor/node.h"
+#include "conductor/util/err.h"
+
+struct lb_store;
+
+struct lb_node_query {
+	const char *provision_state;	/* NULL: any */
+	const char *driver;
+	const char *resource_class;
+	const char *conductor_group;
+	const char *owner;
+	const char *lessee;
+	const char *fault;
+	const char *instance_uuid;
+	const char *reservation;	/* "" matches no reservation */
+	int maintenance;		/* -1 any, 0, 1 */
+	int associated;			/* -1 any, 0 no instance, 1 has one */
+	int retired;			/* -1 any */
+	const char *sort_key;		/* a stored field name; NULL = id */
+	bool sort_desc;
+	const char *marker;		/* node UUID to start after */
+	size_t limit;			/* 0: no limit */
+};
+
+struct lb_port_query {
+	const char *node_uuid;		/* NULL: any */
+	const char *address;
+	const char *sort_key;
+	bool sort_desc;
+	const char *marker;
+	size_t limit;
+};
+
+struct lb_node_list {
+	struct lb_node **items;
+	size_t n;
+};
+
+struct lb_port_list {
+	struct lb_port **items;
+	size_t n;
+};
+
+/*
+ * Runs inside the write transaction with the current record, which it may
+ * change; returning < 0 rolls back and the error goes to the caller.
+ */
+typedef int (*lb_node_update_fn)(struct lb_node *node, void *arg,
+    struct lb_err *err);
+typedef int (*lb_port_update_fn)(struct lb_port *port,
+    const struct lb_node *node, void *arg, struct lb_err *err);
+
+struct lb_store_ops {
+	const char *scheme;
+	int (*open)(const char *url, struct lb_store **ret, struct lb_err *err);
+	void (*close)(struct lb_store *store);
+
+	int (*node_get)(struct lb_store *store, const char *ident,
+	    struct lb_node **ret, struct lb_err *err);
+	int (*node_list)(struct lb_store *store, const struct lb_node_query *q,
+	    struct lb_node_list *ret, struct lb_err *err);
+	int (*node_create)(struct lb_store *store, struct lb_node *node,
+	    struct lb_err *err);
+	int (*node_update)(struct lb_store *store, const char *ident,
+	    lb_node_update_fn fn, void *arg, struct lb_node **ret,
+	    struct lb_err *err);
+	int (*node_delete)(struct lb_store *store, const char *ident,
+	    lb_node_update_fn check, void *arg, struct lb_err *err);
+
+	int (*port_get)(struct lb_store *store, const char *uuid,
+	    struct lb_port **ret, struct lb_err *err);
+	int (*port_list)(struct lb_store *store, const struct lb_port_query *q,
+	    struct lb_port_list *ret, struct lb_err *err);
+	int (*port_create)(struct lb_store *store, struct lb_port *port,
+	    struct lb_err *err);
+	int (*port_update)(struct lb_store *store, const char *uuid,
+	    lb_port_update_fn fn, void *arg, struct lb_port **ret,
+	    struct lb_err *err);
+	int (*port_delete)(struct lb_store *store, const char *uuid,
+	    struct lb_err *err);
+};
+
+struct lb_store {
+	const struct lb_store_ops *ops;
+};
+
+/* Opens the store named by a [database] connection URL ("sqlite:///PATH"). */
+int lb_store_open(const char *url, struct lb_store **ret, struct lb_err *err);
+void lb_store_close(struct lb_store *store);
+
+void lb_node_list_release(struct lb_node_list *list);
+void lb_port_list_release(struct lb_port_list *list);
+
+/*
+ * Short wrappers so callers never touch the vtable.  'ident' is a UUID or a
+ * name.  Not found is -ENOENT with Ironic's message; a duplicate name, UUID,
+ * instance UUID or MAC is -EEXIST.
+ */
+static inline int
+lb_store_node_get(struct lb_store *s, const char *ident, struct lb_node **ret,
+    struct lb_err *err)
+{
+	return s->ops->node_get(s, ident, ret, err);
+}
+
+static inline int
+lb_store_node_list(struct lb_store *s, const struct lb_node_query *q,
+    struct lb_node_list *ret, struct lb_err *err)
+{
+	return s->ops->node_list(s, q, ret, err);
+}
+
+/* Fills in id and created_at. */
+static inline int
+lb_store_node_create(struct lb_store *s, struct lb_node *node,
+    struct lb_err *err)
+{
+	return s->ops->node_create(s, node, err);
+}
+
+/* Sets updated_at when fn changed something; *ret (may be NULL) = result. */
+static inline int
+lb_store_node_update(struct lb_store *s, const char *ident,
+    lb_node_update_fn fn, void *arg, struct lb_node **ret, struct lb_err *err)
+{
+	return s->ops->node_update(s, ident, fn, arg, ret, err);
+}
+
+/* Deletes the node and its ports if 'check' (may be NULL) allows it. */
+static inline int
+lb_store_node_delete(struct lb_store *s, const char *ident,
+    lb_node_update_fn check, void *arg, struct lb_err *err)
+{
+	return s->ops->node_delete(s, ident, check, arg, err);
+}
+
+static inline int
+lb_store_port_get(struct lb_store *s, const char *uuid, struct lb_port **ret,
+    struct lb_err *err)
+{
+	return s->ops->port_get(s, uuid, ret, err);
+}
+
+static inline int
+lb_store_port_list(struct lb_store *s, const struct lb_port_query *q,
+    struct lb_port_list *ret, struct lb_err *err)
+{
+	return s->ops->port_list(s, q, ret, err);
+}
+
+/* port->node_uuid names the node (it must exist: -EINVAL otherwise). */
+static inline int
+lb_store_port_create(struct lb_store *s, struct lb_port *port,
+    struct lb_err *err)
+{
+	return s->ops->port_create(s, port, err);
+}
+
+static inline int
+lb_store_port_update(struct lb_store *s, const char *uuid,
+    lb_port_update_fn fn, void *arg, struct lb_port **ret, struct lb_err *err)
+{
+	return s->ops->port_update(s, uuid, fn, arg, ret, err);
+}
+
+static inline int
+lb_store_port_delete(struct lb_store *s, const char *uuid, struct lb_err *err)
+{
+	return s->ops->port_delete(s, uuid, err);
+}
+
+#endif

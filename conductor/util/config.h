@@ -1,0 +1,128 @@
+/*
+ * config.h - lifeboat.conf: an oslo.config style INI file read once at start
+ * (and by `lifeboatd -n`) on the main thread.  Option names are Ironic's
+ * wherever Ironic has one.  After loading, struct lb_config is read-only and
+ * may be shared by every thread.
+ */
+#ifndef LB_CONFIG_H
+#define LB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "conductor/util/err.h"
+#include "conductor/util/iface.h"
+#include "conductor/util/log.h"
+
+/* Longest line accepted, without its newline. */
+#define LB_CONFIG_LINE_MAX 4096
+/* Largest config file accepted. */
+#define LB_CONFIG_FILE_MAX (1024 * 1024)
+
+struct lb_strlist {
+	char **items;
+	size_t n;
+};
+
+struct lb_config {
+	/* [DEFAULT] */
+	char *host;
+	char *state_path;
+	bool debug;			/* true forces log_level to debug */
+	enum lb_log_level log_level;
+	char *auth_strategy;		/* "noauth" or "http_basic" */
+	char *http_basic_auth_user_file;
+	struct lb_strlist enabled_hardware_types;
+	/* enabled_<kind>_interfaces, the first is preferred */
+	struct lb_strlist enabled_interfaces[LB_IFACE_COUNT];
+	/* default_<kind>_interface, NULL: the hardware type's choice */
+	char *default_interface[LB_IFACE_COUNT];
+
+	/* [api] */
+	char *api_host_ip;		/* host_ip */
+	int api_port;			/* port */
+	int api_workers;		/* api_workers, 0: one per CPU */
+	int api_max_limit;		/* max_limit */
+	char *api_public_endpoint;	/* public_endpoint, NULL: from Host */
+	bool api_restrict_lookup;	/* restrict_lookup */
+	int api_ramdisk_heartbeat_timeout; /* ramdisk_heartbeat_timeout */
+
+	/* [oslo_middleware] */
+	long max_request_body_size;
+
+	/* [database] */
+	char *database_connection;	/* connection, NULL: SQLite in state_path */
+
+	/* [conductor] */
+	bool allow_deleting_available_nodes;
+	int workers_pool_size;
+	int sync_power_state_interval;	/* 0 disables */
+	int power_state_change_timeout;
+	int rescue_callback_timeout;	/* 0 disables */
+	int check_rescue_state_interval;
+	char *rescue_password_hash_algorithm; /* "sha256" or "sha512" */
+	char *rescue_kernel;
+	char *rescue_ramdisk;
+
+	/* [ipmi] */
+	int ipmi_min_command_interval;	/* min_command_interval */
+	int ipmi_max_concurrent_per_bmc; /* max_concurrent_per_bmc (lifeboat) */
+	int ipmi_command_retry_timeout;	/* command_retry_timeout */
+
+	/* [redfish] */
+	char *redfish_auth_type;	/* auth_type: basic, session or auto */
+	int redfish_connection_attempts; /* connection_attempts */
+	int redfish_connection_retry_interval; /* connection_retry_interval */
+};
+
+/*
+ * Fills 'cfg' with every default.  Runs at start-up only, so it aborts if
+ * memory runs out rather than hand back a half-filled config.
+ */
+void lb_config_init(struct lb_config *cfg);
+/* Frees everything 'cfg' holds; 'cfg' may then be initialised again. */
+void lb_config_release(struct lb_config *cfg);
+
+/*
+ * Parses a config file (or a buffer named 'name' in messages) over the values
+ * already in 'cfg'.  Every problem is collected, one line each,
+ * "NAME:LINE: message"; the values of options whose names hold "password",
+ * "secret" or "token" (and of [database] connection) never appear in them.
+ * A repeated option is not a problem: the last one wins.
+ *
+ * Returns 0, or -EINVAL with err->msg holding the first problem and, if
+ * 'ret_problems' is not NULL, *ret_problems holding all of them (malloc'd,
+ * newline-separated, the caller frees); -ENOENT, -EACCES, ... when the file
+ * cannot be read (one problem, likewise); -ENOMEM.  On failure 'cfg' is left
+ * as it was.  On success *ret_problems is set to NULL.
+ */
+int lb_config_load_file(struct lb_config *cfg, const char *path,
+    char **ret_problems, struct lb_err *err);
+int lb_config_load_buffer(struct lb_config *cfg, const char *name,
+    const char *buf, size_t len, char **ret_problems, struct lb_err *err);
+
+/*
+ * Checks that need several options or the file system: the http_basic user
+ * file is readable, enabled lists are not empty and name only known hardware
+ * types and interfaces, each default_<kind>_interface is enabled.  Problems
+ * are reported as by lb_config_load_buffer(), as "[section] option: message".
+ */
+int lb_config_check(const struct lb_config *cfg, char **ret_problems,
+    struct lb_err *err);
+
+/*
+ * The effective database URL: [database] connection, or
+ * sqlite:///<state_path>/lifeboat.sqlite written into 'buf'.  Returns NULL if
+ * 'buf' is too small.
+ */
+const char *lb_config_database_connection(const struct lb_config *cfg,
+    char *buf, size_t size);
+
+/*
+ * Writes etc/lifeboat.conf.example: every option grouped by section with its
+ * help and its default, commented out ("#port = 6385").  Returns 0 or -EIO.
+ */
+int lb_config_write_example(FILE *out);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * jsonbody.h - parsing a request body into JSON within bounds: nesting
+ * depth, string and key lengths, duplicate keys.  Pure; any thread.
+ */
+#ifndef LB_JSONBODY_H
+#define LB_JSONBODY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "conductor/util/err.h"
+
+#define LB_JSON_MAX_DEPTH 32
+#define LB_JSON_MAX_STRING (64 * 1024)
+#define LB_JSON_MAX_KEY 255
+
+/*
+ * Parses 'len' bytes as one JSON value.  -EINVAL with a message that says
+ * where the text went wrong, or which bound it broke.
+ */
+int lb_json_parse_body(const char *data, size_t len, json_t **ret,
+    struct lb_err *err);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * task.h - what an interface implementation sees of a node during one call
+ * (validate, power, boot, ...), and the row every interface registry is made
+ * of.  Plain data; any thread.
+ */
+#ifndef LB_TASK_H
+#define LB_TASK_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "conductor/util/err.h"
+
+/*
+ * All borrowed for the call's duration.  A driver may add or change keys in
+ * driver_internal_info (the engine saves it afterwards); it must not keep
+ * pointers into any of these after returning.
+ */
+struct lb_task {
+	const char *node_uuid;
+	const char *driver;		/* the hardware type's name */
+	const json_t *driver_info;
+	json_t *driver_internal_info;
+	const json_t *properties;
+	const json_t *instance_info;
+	const char *const *port_macs;	/* pxe-enabled ports' MACs */
+	size_t nports;
+};
+
+#define LB_IMPL_BUILT	0x1	/* implemented in this lifeboatd */
+#define LB_IMPL_NONE	0x2	/* "no-rescue" and the like: says "none" */
+
+/*
+ * One implementation of one interface kind, as its registry names it.  ops
+ * points at the kind's ops struct (NULL where there is nothing to call, as
+ * for noop).  A row without LB_IMPL_BUILT is known but not built into this
+ * lifeboatd, and says so rather than "unknown".  validate checks what the
+ * node gives the implementation (no I/O); NULL means nothing to check.
+ */
+struct lb_iface_impl {
+	const char *name;
+	const void *ops;
+	int (*validate)(const struct lb_task *task, struct lb_err *err);
+	unsigned flags;
+};
+
+#endif
