@@ -1,0 +1,366 @@
+/*
+ * test_store.c - the SQLite store: create/read/update/delete, persistence
+ * across reopen, uniqueness, rollback on a failing update, paging and
+ * sorting, and no lost update under concurrent writers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conductor/store.h"
+
+struct fixture {
+	char dir[64];
+	char url[128];
+	struct lb_store *store;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct lb_err err = { "" };
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/lb-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->url, sizeof(f->url), "sqlite://%s/db.sqlite", f->dir);
+	assert_int_equal(lb_store_open(f->url, &f->store, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char path[160];
+
+	static const char *const files[] = { "", "-wal", "-shm" };
+
+	lb_store_close(f->store);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/db.sqlite%s", f->dir,
+		    files[i]);
+		unlink(path);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct lb_node *
+new_node(const char *name)
+{
+	struct lb_node *n = lb_node_new();
+
+	n->driver = strdup("fake-hardware");
+	n->provision_state = strdup("enroll");
+	if (name != NULL)
+		n->name = strdup(name);
+	json_object_set_new(n->driver_info, "ipmi_password",
+	    json_string("s3cret"));
+	return n;
+}
+
+static void
+create(struct lb_store *s, const char *name, char uuid[LB_UUID_LEN + 1])
+{
+	struct lb_node *n = new_node(name);
+	struct lb_err err = { "" };
+
+	assert_int_equal(lb_store_node_create(s, n, &err), 0);
+	if (uuid != NULL)
+		memcpy(uuid, n->uuid, LB_UUID_LEN + 1);
+	lb_node_free(n);
+}
+
+static void
+test_create_get_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+
+	create(f->store, "n1", uuid);
+	assert_int_equal(lb_store_node_get(f->store, "n1", &n, &err), 0);
+	assert_string_equal(n->uuid, uuid);
+	assert_string_equal(json_string_value(json_object_get(n->driver_info,
+	    "ipmi_password")), "s3cret");
+	assert_non_null(n->created_at);
+	assert_null(n->updated_at);
+	lb_node_free(n);
+
+	/* Everything survives closing and opening the file again. */
+	lb_store_close(f->store);
+	assert_int_equal(lb_store_open(f->url, &f->store, &err), 0);
+	assert_int_equal(lb_store_node_get(f->store, uuid, &n, &err), 0);
+	assert_string_equal(n->name, "n1");
+	lb_node_free(n);
+	assert_int_equal(lb_store_node_get(f->store, "nope", &n, &err),
+	    -ENOENT);
+	assert_string_equal(err.msg, "Node nope could not be found.");
+}
+
+static void
+test_uniqueness(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+
+	create(f->store, "dup", uuid);
+	n = new_node("dup");
+	assert_int_equal(lb_store_node_create(f->store, n, &err), -EEXIST);
+	assert_string_equal(err.msg, "A node with name dup already exists.");
+	lb_node_free(n);
+	n = new_node("other");
+	memcpy(n->uuid, uuid, sizeof(n->uuid));
+	assert_int_equal(lb_store_node_create(f->store, n, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "UUID"));
+	lb_node_free(n);
+}
+
+static int
+rename_then_fail(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	free(node->name);
+	node->name = strdup("renamed");
+	return lb_err_set(err, -EBUSY, "no: %s", (const char *)arg);
+}
+
+static int
+rename_ok(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	(void)err;
+	free(node->name);
+	node->name = strdup(arg);
+	return 0;
+}
+
+static void
+test_update_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+
+	create(f->store, "keep", NULL);
+	assert_int_equal(lb_store_node_update(f->store, "keep",
+	    rename_then_fail, "busy", NULL, &err), -EBUSY);
+	assert_string_equal(err.msg, "no: busy");
+	assert_int_equal(lb_store_node_get(f->store, "keep", &n, &err), 0);
+	lb_node_free(n);
+	assert_int_equal(lb_store_node_update(f->store, "keep", rename_ok,
+	    "new", &n, &err), 0);
+	assert_string_equal(n->name, "new");
+	assert_non_null(n->updated_at);
+	lb_node_free(n);
+	/* A rename onto an existing name is refused and changes nothing. */
+	create(f->store, "taken", NULL);
+	assert_int_equal(lb_store_node_update(f->store, "new", rename_ok,
+	    "taken", NULL, &err), -EEXIST);
+	assert_int_equal(lb_store_node_get(f->store, "new", &n, &err), 0);
+	lb_node_free(n);
+}
+
+static void
+test_list_paging_and_sorting(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1 };
+	struct lb_node_list page;
+	struct lb_err err = { "" };
+	char name[16], seen[LB_UUID_LEN + 1] = "";
+	size_t total = 0;
+
+	for (int i = 0; i < 23; i++) {
+		snprintf(name, sizeof(name), "n%02d", (i * 7) % 23);
+		create(f->store, name, NULL);
+	}
+	q.sort_key = "name";
+	q.limit = 5;
+	for (;;) {
+		assert_int_equal(lb_store_node_list(f->store, &q, &page, &err),
+		    0);
+		for (size_t i = 0; i < page.n; i++) {
+			snprintf(name, sizeof(name), "n%02zu", total + i);
+			assert_string_equal(page.items[i]->name, name);
+		}
+		total += page.n;
+		if (page.n < q.limit) {
+			lb_node_list_release(&page);
+			break;
+		}
+		snprintf(seen, sizeof(seen), "%s",
+		    page.items[page.n - 1]->uuid);
+		q.marker = seen;
+		lb_node_list_release(&page);
+	}
+	assert_int_equal(total, 23);
+
+	q.marker = NULL;
+	q.limit = 0;
+	q.sort_desc = true;
+	assert_int_equal(lb_store_node_list(f->store, &q, &page, &err), 0);
+	assert_string_equal(page.items[0]->name, "n22");
+	lb_node_list_release(&page);
+
+	q.sort_key = "driver_info";
+	assert_int_equal(lb_store_node_list(f->store, &q, &page, &err),
+	    -EINVAL);
+	q.sort_key = NULL;
+	q.marker = "00000000-0000-0000-0000-000000000000";
+	assert_int_equal(lb_store_node_list(f->store, &q, &page, &err),
+	    -EINVAL);
+}
+
+static void
+test_ports(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_port *p = lb_port_new(), *got = NULL;
+	struct lb_port_query q = { 0 };
+	struct lb_port_list list;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+
+	create(f->store, "withports", uuid);
+	snprintf(p->address, sizeof(p->address), "52:54:00:00:00:01");
+	memcpy(p->node_uuid, uuid, sizeof(p->node_uuid));
+	assert_int_equal(lb_store_port_create(f->store, p, &err), 0);
+	assert_int_equal(lb_store_port_get(f->store, p->uuid, &got, &err), 0);
+	assert_string_equal(got->node_uuid, uuid);
+	assert_string_equal(got->address, "52:54:00:00:00:01");
+	lb_port_free(got);
+
+	/* Same MAC again. */
+	p->uuid[0] = '\0';
+	assert_int_equal(lb_store_port_create(f->store, p, &err), -EEXIST);
+	assert_string_equal(err.msg, "A port with MAC address "
+	    "52:54:00:00:00:01 already exists.");
+	/* Unknown node. */
+	snprintf(p->address, sizeof(p->address), "52:54:00:00:00:02");
+	snprintf(p->node_uuid, sizeof(p->node_uuid),
+	    "00000000-0000-0000-0000-000000000000");
+	assert_int_equal(lb_store_port_create(f->store, p, &err), -EINVAL);
+	lb_port_free(p);
+
+	q.node_uuid = uuid;
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	lb_port_list_release(&list);
+
+	/* Deleting the node deletes its ports. */
+	assert_int_equal(lb_store_node_delete(f->store, uuid, NULL, NULL,
+	    &err), 0);
+	q.node_uuid = NULL;
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 0);
+	lb_port_list_release(&list);
+}
+
+#define WRITERS 4
+#define ROUNDS 50
+
+struct writer {
+	struct lb_store *store;
+	const char *uuid;
+};
+
+static int
+bump(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	json_t *v = json_object_get(node->extra, "count");
+
+	(void)arg;
+	(void)err;
+	json_object_set_new(node->extra, "count",
+	    json_integer(json_integer_value(v) + 1));
+	return 0;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct lb_err err = { "" };
+
+	for (int i = 0; i < ROUNDS; i++) {
+		if (lb_store_node_update(w->store, w->uuid, bump, NULL, NULL,
+		    &err) < 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_updates_lose_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w;
+	pthread_t th[WRITERS];
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+	void *ret;
+
+	create(f->store, "counter", uuid);
+	w.store = f->store;
+	w.uuid = uuid;
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w),
+		    0);
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	assert_int_equal(lb_store_node_get(f->store, uuid, &n, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(n->extra,
+	    "count")), WRITERS * ROUNDS);
+	lb_node_free(n);
+}
+
+static void
+test_bad_url(void **state)
+{
+	struct lb_store *s = NULL;
+	struct lb_err err = { "" };
+
+	(void)state;
+	assert_int_equal(lb_store_open("mysql://x", &s, &err), -EINVAL);
+	assert_int_equal(lb_store_open("postgresql://db/x", &s, &err),
+	    -ENOTSUP);
+	assert_int_equal(lb_store_open("sqlite:///nonexistent-dir/x/db", &s,
+	    &err), -EIO);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_get_reopen, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_uniqueness, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_update_rolls_back, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_list_paging_and_sorting,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_concurrent_updates_lose_nothing, setup, teardown),
+		cmocka_unit_test(test_bad_url),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
