@@ -29,10 +29,26 @@ struct store_sqlite {
 	char *port_update_sql;
 	char *node_insert_sql;
 	char *port_insert_sql;
+	char *node_by_uuid_sql;
+	char *node_by_name_sql;
+	char *port_by_uuid_sql;
+};
+
+/* Statements every request uses, prepared once per connection. */
+enum stmt_id {
+	STMT_NODE_BY_UUID,
+	STMT_NODE_BY_NAME,
+	STMT_NODE_INSERT,
+	STMT_NODE_UPDATE,
+	STMT_PORT_BY_UUID,
+	STMT_PORT_INSERT,
+	STMT_PORT_UPDATE,
+	STMT_COUNT,
 };
 
 struct conn {
 	sqlite3 *db;
+	sqlite3_stmt *stmts[STMT_COUNT];
 	struct conn *next;
 };
 
@@ -153,14 +169,14 @@ conn_forget(void *p)
 }
 
 static int
-get_db(struct lb_store *s, sqlite3 **ret, struct lb_err *err)
+get_conn(struct lb_store *s, struct conn **ret, struct lb_err *err)
 {
 	struct store_sqlite *st = to_sqlite(s);
 	struct conn *c = pthread_getspecific(st->conn_key);
 	int r;
 
 	if (c != NULL) {
-		*ret = c->db;
+		*ret = c;
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
@@ -176,8 +192,64 @@ get_db(struct lb_store *s, sqlite3 **ret, struct lb_err *err)
 	st->conns = c;
 	pthread_mutex_unlock(&st->conns_lock);
 	pthread_setspecific(st->conn_key, c);
-	*ret = c->db;
+	*ret = c;
 	return 0;
+}
+
+static int
+get_db(struct lb_store *s, sqlite3 **ret, struct lb_err *err)
+{
+	struct conn *c = NULL;
+	int r;
+
+	r = get_conn(s, &c, err);
+	if (r == 0)
+		*ret = c->db;
+	return r;
+}
+
+static const char *
+stmt_sql(struct store_sqlite *st, enum stmt_id id)
+{
+	switch (id) {
+	case STMT_NODE_BY_UUID: return st->node_by_uuid_sql;
+	case STMT_NODE_BY_NAME: return st->node_by_name_sql;
+	case STMT_NODE_INSERT: return st->node_insert_sql;
+	case STMT_NODE_UPDATE: return st->node_update_sql;
+	case STMT_PORT_BY_UUID: return st->port_by_uuid_sql;
+	case STMT_PORT_INSERT: return st->port_insert_sql;
+	case STMT_PORT_UPDATE: return st->port_update_sql;
+	default: return NULL;
+	}
+}
+
+/*
+ * The connection's cached statement, ready for binding.  Callers hand it
+ * back with stmt_done() as soon as the rows are read, which also ends the
+ * statement's read snapshot.
+ */
+static int
+get_stmt(struct lb_store *s, sqlite3 *db, enum stmt_id id,
+    sqlite3_stmt **ret, struct lb_err *err)
+{
+	struct store_sqlite *st = to_sqlite(s);
+	struct conn *c = pthread_getspecific(st->conn_key);
+
+	if (c == NULL || c->db != db)
+		return lb_err_set(err, -EIO, "no database connection");
+	if (c->stmts[id] == NULL &&
+	    sqlite3_prepare_v3(db, stmt_sql(st, id), -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->stmts[id], NULL) != SQLITE_OK)
+		return db_error(err, db, "preparing a statement");
+	*ret = c->stmts[id];
+	return 0;
+}
+
+static void
+stmt_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
 }
 
 static int
@@ -391,22 +463,20 @@ static int
 node_select_one(struct lb_store *s, sqlite3 *db, const char *ident,
     struct lb_node **ret, struct lb_err *err)
 {
-	struct store_sqlite *st = to_sqlite(s);
-	char sql[4096], uuid[LB_UUID_LEN + 1];
+	char uuid[LB_UUID_LEN + 1];
 	sqlite3_stmt *stmt;
 	struct lb_node *node;
 	bool by_uuid = lb_uuid_normalize(ident, uuid) == 0;
-	int rc;
+	int rc, r;
 
-	snprintf(sql, sizeof(sql), "SELECT id, %s FROM nodes WHERE %s = ?",
-	    st->node_cols, by_uuid ? "uuid" : "name");
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
-	    NULL) != SQLITE_OK)
-		return db_error(err, db, "reading a node");
+	r = get_stmt(s, db, by_uuid ? STMT_NODE_BY_UUID : STMT_NODE_BY_NAME,
+	    &stmt, err);
+	if (r < 0)
+		return r;
 	sqlite3_bind_text(stmt, 1, by_uuid ? uuid : ident, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		stmt_done(stmt);
 		if (rc == SQLITE_DONE)
 			return lb_err_set(err, -ENOENT, "Node %s could not be "
 			    "found.", ident);
@@ -414,11 +484,11 @@ node_select_one(struct lb_store *s, sqlite3 *db, const char *ident,
 	}
 	node = lb_node_new();
 	if (node == NULL) {
-		sqlite3_finalize(stmt);
+		stmt_done(stmt);
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	}
 	read_record(&lb_node_type, node, &node->id, stmt);
-	sqlite3_finalize(stmt);
+	stmt_done(stmt);
 	*ret = node;
 	return 0;
 }
@@ -642,19 +712,18 @@ static int
 node_write(struct lb_store *s, sqlite3 *db, const struct lb_node *node,
     bool insert, struct lb_err *err)
 {
-	struct store_sqlite *st = to_sqlite(s);
 	sqlite3_stmt *stmt;
-	int col, rc;
+	int col, rc, r;
 
-	if (sqlite3_prepare_v3(db, insert ? st->node_insert_sql :
-	    st->node_update_sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
-	    NULL) != SQLITE_OK)
-		return db_error(err, db, "writing a node");
+	r = get_stmt(s, db, insert ? STMT_NODE_INSERT : STMT_NODE_UPDATE,
+	    &stmt, err);
+	if (r < 0)
+		return r;
 	col = bind_record(&lb_node_type, node, stmt);
 	if (!insert)
 		sqlite3_bind_int64(stmt, col, node->id);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	stmt_done(stmt);
 	if (rc == SQLITE_CONSTRAINT)
 		return constraint_error(db, "node", node->uuid, node->name,
 		    node->instance_uuid, NULL, err);
@@ -776,38 +845,34 @@ sqlite_node_delete(struct lb_store *s, const char *ident,
 /* ---- ports ---- */
 
 static int
-port_select(struct lb_store *s, sqlite3 *db, const char *where,
-    const char *value, struct lb_port **ret, struct lb_err *err)
+port_select(struct lb_store *s, sqlite3 *db, const char *uuid,
+    struct lb_port **ret, struct lb_err *err)
 {
-	struct store_sqlite *st = to_sqlite(s);
-	char sql[4096];
 	sqlite3_stmt *stmt;
 	struct lb_port *port;
-	int rc, col;
+	int rc, col, r;
 
-	snprintf(sql, sizeof(sql), "SELECT p.id, %s, n.uuid FROM ports p "
-	    "JOIN nodes n ON n.id = p.node_id WHERE %s", st->port_cols, where);
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
-	    NULL) != SQLITE_OK)
-		return db_error(err, db, "reading a port");
-	sqlite3_bind_text(stmt, 1, value, -1, SQLITE_STATIC);
+	r = get_stmt(s, db, STMT_PORT_BY_UUID, &stmt, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		stmt_done(stmt);
 		if (rc == SQLITE_DONE)
 			return lb_err_set(err, -ENOENT, "Port %s could not be "
-			    "found.", value);
+			    "found.", uuid);
 		return db_error(err, db, "reading a port");
 	}
 	port = lb_port_new();
 	if (port == NULL) {
-		sqlite3_finalize(stmt);
+		stmt_done(stmt);
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	}
 	col = read_record(&lb_port_type, port, &port->id, stmt);
 	snprintf(port->node_uuid, sizeof(port->node_uuid), "%s",
 	    (const char *)sqlite3_column_text(stmt, col));
-	sqlite3_finalize(stmt);
+	stmt_done(stmt);
 	*ret = port;
 	return 0;
 }
@@ -826,7 +891,7 @@ sqlite_port_get(struct lb_store *s, const char *uuid, struct lb_port **ret,
 	if (lb_uuid_normalize(uuid, norm) < 0)
 		return lb_err_set(err, -ENOENT, "Port %s could not be found.",
 		    uuid);
-	return port_select(s, db, "p.uuid = ?", norm, ret, err);
+	return port_select(s, db, norm, ret, err);
 }
 
 static int
@@ -942,17 +1007,16 @@ static int
 port_write(struct lb_store *s, sqlite3 *db, struct lb_port *port, bool insert,
     struct lb_err *err)
 {
-	struct store_sqlite *st = to_sqlite(s);
 	sqlite3_stmt *stmt;
 	int col, rc, r;
 
 	r = port_node_id(db, port, err);
 	if (r < 0)
 		return r;
-	if (sqlite3_prepare_v3(db, insert ? st->port_insert_sql :
-	    st->port_update_sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
-	    NULL) != SQLITE_OK)
-		return db_error(err, db, "writing a port");
+	r = get_stmt(s, db, insert ? STMT_PORT_INSERT : STMT_PORT_UPDATE,
+	    &stmt, err);
+	if (r < 0)
+		return r;
 	col = bind_record(&lb_port_type, port, stmt);
 	if (insert) {
 		sqlite3_bind_int64(stmt, col, port->node_id);
@@ -962,7 +1026,7 @@ port_write(struct lb_store *s, sqlite3 *db, struct lb_port *port, bool insert,
 		sqlite3_bind_int64(stmt, col + 1, port->id);
 	}
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	stmt_done(stmt);
 	if (rc == SQLITE_CONSTRAINT)
 		return constraint_error(db, "port", port->uuid, NULL, NULL,
 		    port->address, err);
@@ -1015,7 +1079,7 @@ sqlite_port_update(struct lb_store *s, const char *uuid, lb_port_update_fn fn,
 	r = begin_write_tx(db, err);
 	if (r < 0)
 		return r;
-	r = port_select(s, db, "p.uuid = ?", norm, &port, err);
+	r = port_select(s, db, norm, &port, err);
 	if (r == 0)
 		r = node_select_one(s, db, port->node_uuid, &node, err);
 	if (r == 0)
@@ -1075,6 +1139,8 @@ sqlite_close(struct lb_store *s)
 		return;
 	for (c = st->conns; c != NULL; c = next) {
 		next = c->next;
+		for (int i = 0; i < STMT_COUNT; i++)
+			sqlite3_finalize(c->stmts[i]);
 		sqlite3_close_v2(c->db);
 		free(c);
 	}
@@ -1087,6 +1153,9 @@ sqlite_close(struct lb_store *s)
 	free(st->port_update_sql);
 	free(st->node_insert_sql);
 	free(st->port_insert_sql);
+	free(st->node_by_uuid_sql);
+	free(st->node_by_name_sql);
+	free(st->port_by_uuid_sql);
 	free(st);
 }
 
@@ -1105,6 +1174,18 @@ port_update_sql_new(void)
 	lb_buf_add(&b, base, where - base);
 	lb_buf_adds(&b, ", node_id = ? WHERE id = ?");
 	free(base);
+	return lb_buf_steal(&b, NULL);
+}
+
+static char *
+select_sql(const char *fmt, const char *cols)
+{
+	struct lb_buf b;
+
+	if (cols == NULL)
+		return NULL;
+	lb_buf_init(&b);
+	lb_buf_addf(&b, fmt, cols);
 	return lb_buf_steal(&b, NULL);
 }
 
@@ -1151,9 +1232,18 @@ sqlite_open(const char *url, struct lb_store **ret, struct lb_err *err)
 	st->port_insert_sql = insert_sql(&lb_port_type, "ports", ", node_id");
 	st->node_update_sql = update_sql(&lb_node_type, "nodes");
 	st->port_update_sql = port_update_sql_new();
+	st->node_by_uuid_sql = select_sql("SELECT id, %s FROM nodes WHERE "
+	    "uuid = ?", st->node_cols);
+	st->node_by_name_sql = select_sql("SELECT id, %s FROM nodes WHERE "
+	    "name = ?", st->node_cols);
+	st->port_by_uuid_sql = select_sql("SELECT p.id, %s, n.uuid FROM ports "
+	    "p JOIN nodes n ON n.id = p.node_id WHERE p.uuid = ?",
+	    st->port_cols);
 	if (!st->path || !st->node_cols || !st->port_cols ||
 	    !st->node_insert_sql || !st->port_insert_sql ||
-	    !st->node_update_sql || !st->port_update_sql) {
+	    !st->node_update_sql || !st->port_update_sql ||
+	    !st->node_by_uuid_sql || !st->node_by_name_sql ||
+	    !st->port_by_uuid_sql) {
 		sqlite_close(&st->base);
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	}
