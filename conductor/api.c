@@ -58,6 +58,8 @@ static const struct route routes[] = {
 	{ "DELETE", "v1/nodes/*/maintenance", lb_api_node_maintenance_unset,
 	  false },
 	{ "GET", "v1/nodes/*/states", lb_api_node_states, false },
+	{ "PUT", "v1/nodes/*/states/provision", lb_api_node_provision, false },
+	{ "PUT", "v1/nodes/*/states/power", lb_api_node_power, false },
 	{ "GET", "v1/nodes/*/validate", lb_api_node_validate, false },
 	{ "GET", "v1/nodes/*/ports", lb_api_node_ports, false },
 	{ "GET", "v1/nodes/*/ports/detail", lb_api_node_ports_detail, false },

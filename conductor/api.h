@@ -6,6 +6,7 @@
 #ifndef LB_API_H
 #define LB_API_H
 
+#include "conductor/engine.h"
 #include "conductor/store.h"
 #include "conductor/util/config.h"
 #include "conductor/util/htpasswd.h"
@@ -16,6 +17,7 @@ struct lb_api;
 struct lb_api_ctx {
 	const struct lb_config *cfg;
 	struct lb_store *store;
+	struct lb_engine *engine;
 	const struct lb_htpasswd *htpasswd;	/* NULL: noauth */
 };
 

@@ -682,3 +682,47 @@ out:
 	lb_node_free(node);
 	return r;
 }
+
+/* ---- provision and power verbs (the engine does the work) ---- */
+
+static int
+state_verb(struct lb_req *req, const char *ident, struct lb_resp *resp,
+    struct lb_err *err,
+    int (*verb)(struct lb_engine *, const char *, const json_t *, int,
+    struct lb_err *))
+{
+	json_t *body = NULL;
+	int r;
+
+	r = lb_req_check_query(req, err);
+	if (r < 0)
+		return r;
+	if (req->minor < 5 && !lb_uuid_is_valid(ident))
+		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
+		    "%s.", ident);
+	r = lb_req_json(req, &body, err);
+	if (r < 0)
+		return r;
+	r = verb(req->ctx->engine, ident, body, req->minor, err);
+	json_decref(body);
+	if (r < 0)
+		return r;
+	snprintf(resp->location, sizeof(resp->location),
+	    "%s/v1/nodes/%s/states", req->base_url, ident);
+	lb_resp_empty(resp, 202);
+	return 0;
+}
+
+int
+lb_api_node_provision(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	return state_verb(req, args[0], resp, err, lb_engine_provision);
+}
+
+int
+lb_api_node_power(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	return state_verb(req, args[0], resp, err, lb_engine_power);
+}

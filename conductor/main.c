@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conductor/api.h"
+#include "conductor/engine.h"
 #include "conductor/store.h"
 #include "conductor/util/config.h"
 #include "conductor/util/log.h"
@@ -88,6 +89,7 @@ run(const struct lb_config *cfg)
 	struct lb_store *store = NULL;
 	struct lb_htpasswd *htpasswd = NULL;
 	struct lb_api *api = NULL;
+	struct lb_engine *engine = NULL;
 	struct lb_api_ctx ctx;
 	struct lb_err err = { "" };
 	char url[4096];
@@ -117,10 +119,6 @@ run(const struct lb_config *cfg)
 			return 1;
 		}
 	}
-	ctx.cfg = cfg;
-	ctx.store = store;
-	ctx.htpasswd = htpasswd;
-
 	/* Signals are taken synchronously below; block them everywhere. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -129,9 +127,21 @@ run(const struct lb_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	r = lb_engine_start(cfg, store, &engine, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		lb_htpasswd_free(htpasswd);
+		lb_store_close(store);
+		return 1;
+	}
+	ctx.cfg = cfg;
+	ctx.store = store;
+	ctx.engine = engine;
+	ctx.htpasswd = htpasswd;
 	r = lb_api_start(&ctx, &api, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
+		lb_engine_stop(engine);
 		lb_htpasswd_free(htpasswd);
 		lb_store_close(store);
 		return 1;
@@ -150,6 +160,7 @@ run(const struct lb_config *cfg)
 	}
 	log_info("stopping on signal %d", sig);
 	lb_api_stop(api);
+	lb_engine_stop(engine);
 	lb_htpasswd_free(htpasswd);
 	lb_store_close(store);
 	return 0;

@@ -73,3 +73,138 @@ lb_state_allows_delete(const char *state, bool allow_available)
 	return in_list(state, ok) ||
 	    (allow_available && strcmp(state, LB_STATE_AVAILABLE) == 0);
 }
+
+#define T(from, event, to, target) { from, event, to, target }
+
+static const struct lb_transition transitions[] = {
+	/* enrolment and verification */
+	T(LB_STATE_ENROLL, "manage", LB_STATE_VERIFYING, LB_STATE_MANAGEABLE),
+	T(LB_STATE_VERIFYING, "done", LB_STATE_MANAGEABLE, NULL),
+	T(LB_STATE_VERIFYING, "fail", LB_STATE_ENROLL, NULL),
+	/* manageable <-> available (no cleaning in lifeboat: it is instant) */
+	T(LB_STATE_MANAGEABLE, "provide", LB_STATE_CLEANING,
+	    LB_STATE_AVAILABLE),
+	T(LB_STATE_CLEANING, "done", LB_STATE_AVAILABLE, NULL),
+	T(LB_STATE_CLEANING, "fail", LB_STATE_CLEAN_FAILED,
+	    LB_STATE_AVAILABLE),
+	T(LB_STATE_CLEAN_FAILED, "manage", LB_STATE_MANAGEABLE, NULL),
+	T(LB_STATE_AVAILABLE, "manage", LB_STATE_MANAGEABLE, NULL),
+	T(LB_STATE_MANAGEABLE, "manage", LB_STATE_MANAGEABLE, NULL),
+	/* adoption: the normal way to bring a running server in */
+	T(LB_STATE_MANAGEABLE, "adopt", LB_STATE_ADOPTING, LB_STATE_ACTIVE),
+	T(LB_STATE_ADOPTING, "done", LB_STATE_ACTIVE, NULL),
+	T(LB_STATE_ADOPTING, "fail", LB_STATE_ADOPT_FAILED, LB_STATE_ACTIVE),
+	T(LB_STATE_ADOPT_FAILED, "adopt", LB_STATE_ADOPTING, LB_STATE_ACTIVE),
+	T(LB_STATE_ADOPT_FAILED, "manage", LB_STATE_MANAGEABLE, NULL),
+	/* the fake deploy, for tests */
+	T(LB_STATE_AVAILABLE, "deploy", LB_STATE_DEPLOYING, LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOYING, "wait", LB_STATE_DEPLOY_WAIT, LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOYING, "done", LB_STATE_ACTIVE, NULL),
+	T(LB_STATE_DEPLOYING, "fail", LB_STATE_DEPLOY_FAILED,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOY_WAIT, "resume", LB_STATE_DEPLOYING,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOY_WAIT, "done", LB_STATE_ACTIVE, NULL),
+	T(LB_STATE_DEPLOY_WAIT, "fail", LB_STATE_DEPLOY_FAILED,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOY_WAIT, "abort", LB_STATE_DEPLOY_FAILED,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOY_FAILED, "deploy", LB_STATE_DEPLOYING,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_DEPLOY_FAILED, "deleted", LB_STATE_DELETING,
+	    LB_STATE_AVAILABLE),
+	/* tear-down */
+	T(LB_STATE_ACTIVE, "deleted", LB_STATE_DELETING, LB_STATE_AVAILABLE),
+	T(LB_STATE_DELETING, "done", LB_STATE_AVAILABLE, NULL),
+	T(LB_STATE_DELETING, "fail", LB_STATE_ERROR, LB_STATE_AVAILABLE),
+	T(LB_STATE_ERROR, "deleted", LB_STATE_DELETING, LB_STATE_AVAILABLE),
+	/* rescue (contract 2.2) */
+	T(LB_STATE_ACTIVE, "rescue", LB_STATE_RESCUING, LB_STATE_RESCUE),
+	T(LB_STATE_RESCUE, "rescue", LB_STATE_RESCUING, LB_STATE_RESCUE),
+	T(LB_STATE_RESCUE_FAILED, "rescue", LB_STATE_RESCUING,
+	    LB_STATE_RESCUE),
+	T(LB_STATE_UNRESCUE_FAILED, "rescue", LB_STATE_RESCUING,
+	    LB_STATE_RESCUE),
+	T(LB_STATE_RESCUING, "wait", LB_STATE_RESCUE_WAIT, LB_STATE_RESCUE),
+	T(LB_STATE_RESCUING, "done", LB_STATE_RESCUE, NULL),
+	T(LB_STATE_RESCUING, "fail", LB_STATE_RESCUE_FAILED, LB_STATE_RESCUE),
+	T(LB_STATE_RESCUE_WAIT, "resume", LB_STATE_RESCUING, LB_STATE_RESCUE),
+	T(LB_STATE_RESCUE_WAIT, "fail", LB_STATE_RESCUE_FAILED,
+	    LB_STATE_RESCUE),
+	T(LB_STATE_RESCUE_WAIT, "abort", LB_STATE_RESCUE_FAILED,
+	    LB_STATE_RESCUE),
+	T(LB_STATE_RESCUE_WAIT, "deleted", LB_STATE_DELETING,
+	    LB_STATE_AVAILABLE),
+	T(LB_STATE_RESCUE, "unrescue", LB_STATE_UNRESCUING, LB_STATE_ACTIVE),
+	T(LB_STATE_RESCUE_FAILED, "unrescue", LB_STATE_UNRESCUING,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_UNRESCUE_FAILED, "unrescue", LB_STATE_UNRESCUING,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_UNRESCUING, "done", LB_STATE_ACTIVE, NULL),
+	T(LB_STATE_UNRESCUING, "fail", LB_STATE_UNRESCUE_FAILED,
+	    LB_STATE_ACTIVE),
+	T(LB_STATE_RESCUE, "deleted", LB_STATE_DELETING, LB_STATE_AVAILABLE),
+	T(LB_STATE_RESCUE_FAILED, "deleted", LB_STATE_DELETING,
+	    LB_STATE_AVAILABLE),
+	T(LB_STATE_UNRESCUE_FAILED, "deleted", LB_STATE_DELETING,
+	    LB_STATE_AVAILABLE),
+};
+
+const struct lb_transition *
+lb_transitions(size_t *ret_n)
+{
+	*ret_n = sizeof(transitions) / sizeof(transitions[0]);
+	return transitions;
+}
+
+const struct lb_transition *
+lb_fsm_next(const char *state, const char *event)
+{
+	for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]);
+	    i++) {
+		if (strcmp(transitions[i].from, state) == 0 &&
+		    strcmp(transitions[i].event, event) == 0)
+			return &transitions[i];
+	}
+	return NULL;
+}
+
+bool
+lb_state_is_stable(const char *state)
+{
+	static const char *const stable[] = {
+		LB_STATE_ENROLL, LB_STATE_MANAGEABLE, LB_STATE_AVAILABLE,
+		LB_STATE_ACTIVE, LB_STATE_ERROR, LB_STATE_RESCUE, NULL,
+	};
+
+	return in_list(state, stable);
+}
+
+const char *
+lb_verb_event(const char *verb, int *ret_min_minor)
+{
+	static const struct {
+		const char *verb;
+		const char *event;
+		int minor;
+	} verbs[] = {
+		{ "manage", "manage", 4 },
+		{ "provide", "provide", 4 },
+		{ "adopt", "adopt", 17 },
+		{ "active", "deploy", 1 },
+		{ "deploy", "deploy", 73 },
+		{ "deleted", "deleted", 1 },
+		{ "undeploy", "deleted", 73 },
+		{ "abort", "abort", 13 },
+		{ "rescue", "rescue", 38 },
+		{ "unrescue", "unrescue", 38 },
+	};
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verbs[i].verb, verb) == 0) {
+			*ret_min_minor = verbs[i].minor;
+			return verbs[i].event;
+		}
+	}
+	return NULL;
+}

@@ -6,6 +6,7 @@
 #define LB_STATES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LB_STATE_ENROLL "enroll"
 #define LB_STATE_VERIFYING "verifying"
@@ -42,3 +43,29 @@ bool lb_state_allows_interface_change(const char *state);
 bool lb_state_allows_delete(const char *state, bool allow_available);
 
 #endif
+
+/*
+ * The provision state machine: (state, event) -> (new state, target).  The
+ * target of a stable state is NULL; transient and failed states keep the
+ * state they were heading for.  Every transition lifeboat makes is a row of
+ * the table in states.c, and no other transition is possible.
+ */
+struct lb_transition {
+	const char *from;
+	const char *event;
+	const char *to;
+	const char *target;		/* NULL in stable states */
+};
+
+/* The table, for tests and documentation. */
+const struct lb_transition *lb_transitions(size_t *ret_n);
+/* The row for (state, event), or NULL when the event is not allowed. */
+const struct lb_transition *lb_fsm_next(const char *state, const char *event);
+/* Stable states: enroll, manageable, available, active, error, rescue. */
+bool lb_state_is_stable(const char *state);
+
+/*
+ * An API verb (PUT .../states/provision "target") as the event it fires,
+ * and the microversion it needs.  NULL for a verb lifeboat does not know.
+ */
+const char *lb_verb_event(const char *verb, int *ret_min_minor);

@@ -1,0 +1,151 @@
+/*
+ * bmclimit.c - per-BMC concurrency and spacing.  Any thread.
+ */
+#include "bmclimit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conductor/util/banned.h"
+
+struct lb_bmc_slot {
+	char *key;
+	int inflight;
+	double last_done;	/* -inf when never used */
+	struct lb_bmc_slot *next;
+};
+
+double
+lb_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+lb_bmc_limit_init(struct lb_bmc_limit *l)
+{
+	memset(l, 0, sizeof(*l));
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->changed, NULL);
+}
+
+void
+lb_bmc_limit_release_all(struct lb_bmc_limit *l)
+{
+	struct lb_bmc_slot *s, *next;
+
+	for (s = l->slots; s != NULL; s = next) {
+		next = s->next;
+		free(s->key);
+		free(s);
+	}
+	pthread_cond_destroy(&l->changed);
+	pthread_mutex_destroy(&l->lock);
+}
+
+/* Called with the lock held. */
+static struct lb_bmc_slot *
+slot_find(struct lb_bmc_limit *l, const char *key, bool create)
+{
+	struct lb_bmc_slot *s;
+
+	for (s = l->slots; s != NULL; s = s->next) {
+		if (strcmp(s->key, key) == 0)
+			return s;
+	}
+	if (!create)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->key = strdup(key)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->last_done = -INFINITY;
+	s->next = l->slots;
+	l->slots = s;
+	return s;
+}
+
+/* Called with the lock held. */
+static double
+try_locked(struct lb_bmc_limit *l, const char *key,
+    const struct lb_bmc_policy *p, double now)
+{
+	struct lb_bmc_slot *s = slot_find(l, key, true);
+	int max = p->max_inflight > 0 ? p->max_inflight : 1;
+	double ready;
+
+	if (s == NULL)
+		return -ENOMEM;
+	if (s->inflight >= max)
+		return 0.05 + p->min_interval;	/* until one is done */
+	ready = s->last_done + p->min_interval;
+	if (s->inflight == 0 && now < ready)
+		return ready - now;
+	s->inflight++;
+	return 0;
+}
+
+double
+lb_bmc_limit_try(struct lb_bmc_limit *l, const char *key,
+    const struct lb_bmc_policy *policy, double now)
+{
+	double r;
+
+	pthread_mutex_lock(&l->lock);
+	r = try_locked(l, key, policy, now);
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+int
+lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
+    const struct lb_bmc_policy *policy, double deadline)
+{
+	double wait, now;
+	struct timespec ts;
+
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		now = lb_monotonic();
+		wait = try_locked(l, key, policy, now);
+		if (wait <= 0)
+			break;
+		if (now + wait > deadline) {
+			pthread_mutex_unlock(&l->lock);
+			return -ETIMEDOUT;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)wait;
+		ts.tv_nsec += (long)((wait - (time_t)wait) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&l->changed, &l->lock, &ts);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return wait < 0 ? (int)wait : 0;
+}
+
+void
+lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now)
+{
+	struct lb_bmc_slot *s;
+
+	pthread_mutex_lock(&l->lock);
+	s = slot_find(l, key, false);
+	if (s != NULL && s->inflight > 0) {
+		s->inflight--;
+		s->last_done = now;
+	}
+	pthread_cond_broadcast(&l->changed);
+	pthread_mutex_unlock(&l->lock);
+}

@@ -1,0 +1,43 @@
+/*
+ * bmclimit.h - per-BMC admission: at most N calls in flight to one BMC,
+ * and successive calls spaced by a minimum interval (Ironic's
+ * [ipmi] min_command_interval idea).  The decision is a pure function of
+ * the time it is given, so tests need no clock; lb_bmc_limit_acquire()
+ * wraps it with the real clock and a condition variable.  Thread-safe.
+ */
+#ifndef LB_BMCLIMIT_H
+#define LB_BMCLIMIT_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+struct lb_bmc_slot;
+
+struct lb_bmc_limit {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct lb_bmc_slot *slots;
+};
+
+/* How one kind of BMC may be driven (IPMI BMCs want more care). */
+struct lb_bmc_policy {
+	int max_inflight;
+	double min_interval;
+};
+
+void lb_bmc_limit_init(struct lb_bmc_limit *l);
+void lb_bmc_limit_release_all(struct lb_bmc_limit *l);
+/*
+ * Takes a slot for 'key' at time 'now' and returns 0, or returns the
+ * seconds to wait before trying again (> 0), or -ENOMEM.
+ */
+double lb_bmc_limit_try(struct lb_bmc_limit *l, const char *key,
+    const struct lb_bmc_policy *policy, double now);
+/* Blocks (bounded by deadline, monotonic seconds) until a slot is free. */
+int lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
+    const struct lb_bmc_policy *policy, double deadline);
+/* Gives the slot back at time 'now'; the interval counts from here. */
+void lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now);
+double lb_monotonic(void);
+
+#endif
