@@ -116,7 +116,7 @@ static const struct lb_transition transitions[] = {
 	/* tear-down */
 	T(LB_STATE_ACTIVE, "deleted", LB_STATE_DELETING, LB_STATE_AVAILABLE),
 	T(LB_STATE_DELETING, "done", LB_STATE_AVAILABLE, NULL),
-	T(LB_STATE_DELETING, "fail", LB_STATE_ERROR, LB_STATE_AVAILABLE),
+	T(LB_STATE_DELETING, "fail", LB_STATE_ERROR, NULL),
 	T(LB_STATE_ERROR, "deleted", LB_STATE_DELETING, LB_STATE_AVAILABLE),
 	/* rescue (contract 2.2) */
 	T(LB_STATE_ACTIVE, "rescue", LB_STATE_RESCUING, LB_STATE_RESCUE),

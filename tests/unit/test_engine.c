@@ -1,0 +1,309 @@
+/*
+ * test_engine.c - the engine's verbs against a real SQLite store and fake
+ * drivers: lock contention (409), invalid transitions (400), version
+ * floors (406), jobs run to their end, and recovery
+ * of locks and transient states left by a previous run.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conductor/engine.h"
+#include "conductor/hwtype.h"
+#include "conductor/util/bmclimit.h"
+
+struct fixture {
+	char dir[64];
+	struct lb_config cfg;
+	struct lb_store *store;
+	struct lb_engine *engine;
+	char uuid[LB_UUID_LEN + 1];
+};
+
+static int
+set_str(struct lb_node *n, void *arg, struct lb_err *err)
+{
+	const char *const *kv = arg;
+
+	(void)err;
+	if (strcmp(kv[0], "reservation") == 0) {
+		free(n->reservation);
+		n->reservation = kv[1] ? strdup(kv[1]) : NULL;
+	} else if (strcmp(kv[0], "provision_state") == 0) {
+		free(n->provision_state);
+		n->provision_state = strdup(kv[1]);
+	} else if (strcmp(kv[0], "target_power_state") == 0) {
+		free(n->target_power_state);
+		n->target_power_state = strdup(kv[1]);
+	}
+	return 0;
+}
+
+static void
+set_field(struct fixture *f, const char *key, const char *value)
+{
+	const char *kv[2] = { key, value };
+	struct lb_err err = { "" };
+
+	assert_int_equal(lb_store_node_update(f->store, f->uuid, set_str, kv,
+	    NULL, &err), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct lb_err err = { "" };
+	struct lb_node *n;
+	char url[128];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/lb-engine-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(url, sizeof(url), "sqlite://%s/db", f->dir);
+	lb_config_init(&f->cfg);
+	free(f->cfg.host);
+	f->cfg.host = strdup("test-host");
+	f->cfg.workers_pool_size = 2;
+	f->cfg.sync_power_state_interval = 0;
+	assert_int_equal(lb_store_open(url, &f->store, &err), 0);
+	n = lb_node_new();
+	n->driver = strdup("fake-hardware");
+	n->provision_state = strdup("enroll");
+	assert_int_equal(lb_hwtype_resolve_node(&f->cfg, n, &err), 0);
+	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
+	memcpy(f->uuid, n->uuid, sizeof(f->uuid));
+	lb_node_free(n);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	lb_engine_stop(f->engine);
+	lb_store_close(f->store);
+	lb_config_release(&f->cfg);
+	snprintf(cmd, sizeof(cmd), "%s/db", f->dir);
+	unlink(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/db-wal", f->dir);
+	unlink(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/db-shm", f->dir);
+	unlink(cmd);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static json_t *
+verb(const char *target)
+{
+	return json_pack("{s:s}", "target", target);
+}
+
+/* Polls the store until the node reaches 'want' (bounded). */
+static struct lb_node *
+wait_state(struct fixture *f, const char *want)
+{
+	struct lb_err err = { "" };
+	double deadline = lb_monotonic() + 10;
+	struct lb_node *n = NULL;
+
+	while (lb_monotonic() < deadline) {
+		assert_int_equal(lb_store_node_get(f->store, f->uuid, &n,
+		    &err), 0);
+		if (strcmp(n->provision_state, want) == 0 &&
+		    n->reservation == NULL)
+			return n;
+		lb_node_free(n);
+		usleep(10000);
+	}
+	fail_msg("node never reached %s", want);
+	return NULL;
+}
+
+static void
+test_manage_runs_to_the_end(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	struct lb_node *n;
+	json_t *b = verb("manage");
+
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    0);
+	json_decref(b);
+	n = wait_state(f, "manageable");
+	assert_null(n->target_provision_state);
+	assert_null(n->last_error);
+	assert_string_equal(n->power_state, "power off");
+	lb_node_free(n);
+}
+
+static void
+test_locked_node_is_409(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	json_t *b = verb("manage"), *p = verb("power on");
+
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	set_field(f, "reservation", "other-host");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    -EBUSY);
+	assert_non_null(strstr(err.msg, "is locked by host other-host"));
+	assert_int_equal(lb_engine_power(f->engine, f->uuid, p, 78, &err),
+	    -EBUSY);
+	json_decref(b);
+	json_decref(p);
+	/* An invalid verb on a locked node is also 409, as in Ironic. */
+	b = verb("provide");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    -EBUSY);
+	json_decref(b);
+}
+
+static void
+test_invalid_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	char want[256];
+	json_t *b;
+
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	b = verb("provide");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    -EINVAL);
+	snprintf(want, sizeof(want), "The requested action \"provide\" can "
+	    "not be performed on node \"%s\" while it is in state "
+	    "\"enroll\".", f->uuid);
+	assert_string_equal(err.msg, want);
+	json_decref(b);
+	/* Unknown verbs get the same answer. */
+	b = verb("bogus");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    -EINVAL);
+	json_decref(b);
+	/* Version floors: adopt needs 1.17, soft power 1.27. */
+	b = verb("adopt");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 16, &err),
+	    -ENOTSUP);
+	json_decref(b);
+	b = verb("soft power off");
+	assert_int_equal(lb_engine_power(f->engine, f->uuid, b, 26, &err),
+	    -ENOTSUP);
+	json_decref(b);
+	b = json_pack("{s:s, s:s}", "target", "manage", "rescue_password",
+	    "x");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    -EINVAL);
+	assert_string_equal(err.msg, "\"rescue_password\" is only valid when "
+	    "setting target provision state to rescue");
+	json_decref(b);
+	b = json_pack("{s:s, s:i}", "target", "power on", "timeout", 0);
+	assert_int_equal(lb_engine_power(f->engine, f->uuid, b, 78, &err),
+	    -EINVAL);
+	json_decref(b);
+	b = json_pack("{s:s}", "target", "on");
+	assert_int_equal(lb_engine_power(f->engine, f->uuid, b, 78, &err),
+	    -EINVAL);
+	json_decref(b);
+	b = json_pack("{s:s, s:b}", "target", "manage", "force", 1);
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    -EINVAL);
+	json_decref(b);
+}
+
+static void
+test_power_job_clears_target(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	struct lb_node *n;
+	json_t *b = verb("power on");
+
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	assert_int_equal(lb_engine_power(f->engine, f->uuid, b, 78, &err), 0);
+	json_decref(b);
+	n = wait_state(f, "enroll");
+	assert_string_equal(n->power_state, "power on");
+	assert_null(n->target_power_state);
+	assert_null(n->last_error);
+	lb_node_free(n);
+}
+
+static void
+test_recovery_after_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	struct lb_node *n = NULL;
+
+	/* What a killed lifeboatd leaves: its lock and a transient state. */
+	set_field(f, "provision_state", "verifying");
+	set_field(f, "reservation", "test-host");
+	set_field(f, "target_power_state", "power on");
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
+	assert_null(n->reservation);
+	assert_null(n->target_power_state);
+	assert_string_equal(n->provision_state, "enroll");
+	assert_null(n->target_provision_state);
+	assert_non_null(strstr(n->last_error, "Conductor test-host restarted "
+	    "while the node was in state \"verifying\""));
+	lb_node_free(n);
+}
+
+static void
+test_recovery_leaves_other_hosts_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	struct lb_node *n = NULL;
+
+	set_field(f, "provision_state", "verifying");
+	set_field(f, "reservation", "someone-else");
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
+	assert_string_equal(n->reservation, "someone-else");
+	assert_string_equal(n->provision_state, "verifying");
+	lb_node_free(n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_manage_runs_to_the_end,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_node_is_409,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_requests,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_job_clears_target,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_after_restart,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recovery_leaves_other_hosts_alone, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
