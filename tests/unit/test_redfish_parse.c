@@ -2,7 +2,7 @@
  * test_redfish_parse.c - Redfish reply parsing (power/redfish_parse.c) over
  * recorded-style replies in tests/unit/fixtures/redfish, and the driver_info
  * checks of power/redfish_client.c (no network).  Single-threaded.
- * Fixtures are read from $LB_REDFISH_FIXTURES, else REDFISH_FIXTURES.
+ * Fixtures: $LB_REDFISH_FIXTURES, else $LB_SOURCE_ROOT/REDFISH_FIXTURES.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,13 +27,19 @@ static char *
 fixture(const char *name, size_t *ret_len)
 {
 	const char *dir = getenv("LB_REDFISH_FIXTURES");
+	const char *root = getenv("LB_SOURCE_ROOT");
 	char path[4096];
 	char *data;
 	long size;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir :
-	    REDFISH_FIXTURES, name);
+	if (dir != NULL)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else if (root != NULL)
+		snprintf(path, sizeof(path), "%s/%s/%s", root,
+		    REDFISH_FIXTURES, name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", REDFISH_FIXTURES, name);
 	f = fopen(path, "rb");
 	if (f == NULL)
 		fail_msg("cannot open fixture '%s'", path);
@@ -174,7 +180,8 @@ test_root_dmtf(void **state)
 	assert_string_equal(root->redfish_version, "1.11.0");
 	assert_string_equal(root->systems, "/redfish/v1/Systems");
 	assert_string_equal(root->managers, "/redfish/v1/Managers");
-	assert_string_equal(root->session_service, "/redfish/v1/SessionService");
+	assert_string_equal(root->session_service,
+	    "/redfish/v1/SessionService");
 	assert_string_equal(root->sessions,
 	    "/redfish/v1/SessionService/Sessions");
 	lb_redfish_root_free(root);
@@ -253,7 +260,8 @@ test_collection_one(void **state)
 	    0);
 	assert_int_equal(coll->members.n, 1);
 	assert_int_equal(coll->count, 1);
-	assert_string_equal(coll->members.v[0], "/redfish/v1/Systems/437XR1138R2");
+	assert_string_equal(coll->members.v[0],
+	    "/redfish/v1/Systems/437XR1138R2");
 	lb_redfish_collection_free(coll);
 	free(body);
 }
@@ -748,7 +756,8 @@ test_boot_maps(void **state)
 	enum lb_boot_device dev;
 
 	(void)state;
-	assert_string_equal(lb_redfish_boot_target_name(LB_BOOT_DEV_PXE), "Pxe");
+	assert_string_equal(lb_redfish_boot_target_name(LB_BOOT_DEV_PXE),
+	    "Pxe");
 	assert_string_equal(lb_redfish_boot_target_name(LB_BOOT_DEV_DISK),
 	    "Hdd");
 	assert_string_equal(lb_redfish_boot_target_name(LB_BOOT_DEV_CDROM),
