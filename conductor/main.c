@@ -16,6 +16,7 @@
 #include "conductor/api.h"
 #include "conductor/engine.h"
 #include "conductor/store.h"
+#include "power/registry.h"
 #include "conductor/util/config.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
@@ -161,6 +162,7 @@ run(const struct lb_config *cfg)
 	log_info("stopping on signal %d", sig);
 	lb_api_stop(api);
 	lb_engine_stop(engine);
+	lb_power_shutdown();
 	lb_htpasswd_free(htpasswd);
 	lb_store_close(store);
 	return 0;

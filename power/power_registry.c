@@ -25,8 +25,7 @@ extern const struct lb_management_ops lb_management_ipmitool;
 #define IPMI_MGMT_VALIDATE NULL
 #endif
 #ifdef LB_HAVE_REDFISH
-extern const struct lb_power_ops lb_power_redfish;
-extern const struct lb_management_ops lb_management_redfish;
+#include "power/redfish_client.h"
 #define REDFISH_POWER &lb_power_redfish
 #define REDFISH_MGMT &lb_management_redfish
 #define REDFISH_POWER_VALIDATE redfish_power_validate
@@ -71,3 +70,11 @@ const struct lb_iface_impl lb_management_impls[] = {
 };
 const size_t lb_management_nimpls = sizeof(lb_management_impls) /
     sizeof(lb_management_impls[0]);
+
+void
+lb_power_shutdown(void)
+{
+#ifdef LB_HAVE_REDFISH
+	lb_redfish_shutdown();
+#endif
+}

@@ -14,4 +14,7 @@ extern const size_t lb_power_nimpls;
 extern const struct lb_iface_impl lb_management_impls[];
 extern const size_t lb_management_nimpls;
 
+/* Releases what drivers hold at the BMCs (Redfish sessions).  Once, at exit. */
+void lb_power_shutdown(void);
+
 #endif
