@@ -59,6 +59,7 @@ _Static_assert(LB_LOG_DEBUG == 0 && LB_LOG_INFO == 1 &&
     LB_LOG_WARNING == 2 && LB_LOG_ERROR == 3, "log_levels[] order");
 static const char *const auth_strategies[] = { "noauth", "http_basic", NULL };
 static const char *const hash_algorithms[] = { "sha256", "sha512", NULL };
+static const char *const dhcp_providers[] = { "none", "dnsmasq", NULL };
 static const char *const redfish_auth_types[] = {
 	"basic", "session", "auto", NULL
 };
@@ -193,6 +194,68 @@ static const struct cfg_option options[] = {
 	OPT("ipmi", "command_retry_timeout", INT, ipmi_command_retry_timeout,
 	    "60", "Seconds to keep retrying an IPMI command that fails.",
 	    .min = 1, .max = 3600),
+
+	OPT("conductor", "api_url", STRING, conductor_api_url, NULL,
+	    "URL of this API as rescue ramdisks reach it (ipa-api-url).  "
+	    "Unset: http://[api]host_ip:[api]port.",
+	    .validate = validate_http_url),
+
+	OPT("pxe", "tftp_root", PATH, pxe_tftp_root, "/tftpboot",
+	    "Directory tftp-hpa serves; per-node boot files go below it."),
+	OPT("pxe", "tftp_server", STRING, pxe_tftp_server, NULL,
+	    "Address of the TFTP server given to nodes over DHCP.  Unset: "
+	    "[api]host_ip."),
+	OPT("pxe", "kernel_append_params", STRING, pxe_kernel_append_params,
+	    "nofb vga=normal",
+	    "Kernel parameters for the rescue ramdisk; a node's driver_info "
+	    "kernel_append_params overrides them (%default% expands to "
+	    "these)."),
+	OPT("pxe", "pxe_bootfile_name", STRING, pxe_bootfile_name,
+	    "pxelinux.0", "Boot file for BIOS PXE clients."),
+	OPT("pxe", "uefi_pxe_bootfile_name", STRING, pxe_uefi_bootfile_name,
+	    "bootx64.efi", "Boot file for UEFI PXE clients."),
+	OPT("pxe", "ipxe_bootfile_name", STRING, pxe_ipxe_bootfile_name,
+	    "undionly.kpxe", "iPXE binary for BIOS PXE clients."),
+	OPT("pxe", "uefi_ipxe_bootfile_name", STRING,
+	    pxe_uefi_ipxe_bootfile_name, "snponly.efi",
+	    "iPXE binary for UEFI PXE clients."),
+	OPT("pxe", "ipxe_timeout", INT, pxe_ipxe_timeout, "0",
+	    "Seconds iPXE waits for an HTTP transfer; 0: iPXE's default.",
+	    .min = 0, .max = 3600),
+	OPT("pxe", "image_cache_path", PATH, pxe_image_cache, NULL,
+	    "Where downloaded rescue images are cached (one copy per URL "
+	    "and version, hard-linked into place).  Unset: "
+	    "state_path/images.  Keep it on the file system of tftp_root "
+	    "and http_root."),
+
+	OPT("deploy", "http_root", PATH, deploy_http_root, "/httpboot",
+	    "Directory lifeboatd serves over HTTP for iPXE and virtual "
+	    "media."),
+	OPT("deploy", "http_url", STRING, deploy_http_url, NULL,
+	    "URL nodes reach http_root at; lifeboatd serves it itself on "
+	    "this URL's port.  Unset: http://[api]host_ip:8088.",
+	    .validate = validate_http_url),
+
+	OPT("dhcp", "dhcp_provider", ENUM, dhcp_provider, "none",
+	    "none: DHCP is configured elsewhere; dnsmasq: lifeboat writes "
+	    "per-node files into dnsmasq's dhcp-hostsdir and dhcp-optsdir.",
+	    .allowed = dhcp_providers),
+	OPT("dnsmasq", "dhcp_hostsdir", PATH, dnsmasq_hostsdir,
+	    "/etc/dnsmasq.d/hostsdir.d", "dnsmasq's dhcp-hostsdir."),
+	OPT("dnsmasq", "dhcp_optsdir", PATH, dnsmasq_optsdir,
+	    "/etc/dnsmasq.d/optsdir.d", "dnsmasq's dhcp-optsdir."),
+
+	OPT("agent", "require_tls", BOOL, agent_require_tls, "false",
+	    "Refuse agents that call back over plain http://."),
+	OPT("agent", "command_timeout", INT, agent_command_timeout, "60",
+	    "Seconds one call to a rescue agent may take.",
+	    .min = 1, .max = 3600),
+	OPT("agent", "max_command_attempts", INT, agent_max_command_attempts,
+	    "3", "Attempts of an agent call that cannot connect.",
+	    .min = 1, .max = 20),
+	OPT("agent", "certificates_path", PATH, agent_certificates_path, NULL,
+	    "Where agents' TLS certificates are kept.  Unset: "
+	    "state_path/certificates."),
 
 	OPT("redfish", "auth_type", ENUM, redfish_auth_type, "auto",
 	    "Redfish authentication: basic, session, or auto (session, "

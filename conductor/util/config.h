@@ -70,6 +70,35 @@ struct lb_config {
 	int ipmi_max_concurrent_per_bmc; /* max_concurrent_per_bmc (lifeboat) */
 	int ipmi_command_retry_timeout;	/* command_retry_timeout */
 
+	/* [pxe] */
+	char *pxe_tftp_root;		/* tftp_root */
+	char *pxe_tftp_server;		/* tftp_server, NULL: [api] host_ip */
+	char *pxe_kernel_append_params;	/* kernel_append_params */
+	char *pxe_bootfile_name;	/* pxe_bootfile_name */
+	char *pxe_uefi_bootfile_name;	/* uefi_pxe_bootfile_name */
+	char *pxe_ipxe_bootfile_name;	/* ipxe_bootfile_name */
+	char *pxe_uefi_ipxe_bootfile_name; /* uefi_ipxe_bootfile_name */
+	int pxe_ipxe_timeout;		/* ipxe_timeout, seconds */
+	char *pxe_image_cache;		/* image_cache_path, NULL: state_path */
+
+	/* [deploy] */
+	char *deploy_http_root;		/* http_root */
+	char *deploy_http_url;		/* http_url, NULL: host_ip:8088 */
+
+	/* [dhcp], [dnsmasq] */
+	char *dhcp_provider;		/* none or dnsmasq */
+	char *dnsmasq_hostsdir;		/* dhcp_hostsdir */
+	char *dnsmasq_optsdir;		/* dhcp_optsdir */
+
+	/* [agent] */
+	bool agent_require_tls;		/* require_tls */
+	int agent_command_timeout;	/* command_timeout */
+	int agent_max_command_attempts;	/* max_command_attempts */
+	char *agent_certificates_path;	/* certificates_path */
+
+	/* [conductor] again: where ramdisks reach the API */
+	char *conductor_api_url;	/* api_url, NULL: from [api] */
+
 	/* [redfish] */
 	char *redfish_auth_type;	/* auth_type: basic, session or auto */
 	int redfish_connection_attempts; /* connection_attempts */
