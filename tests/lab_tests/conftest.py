@@ -260,7 +260,7 @@ def image_server(tmp_path):
     www.mkdir()
     handler = functools.partial(_QuietHandler, directory=str(www))
     srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, args=(0.1,), daemon=True)
     t.start()
     yield 'http://127.0.0.1:%d' % srv.server_address[1], www
     srv.shutdown()
