@@ -483,13 +483,6 @@ handle_request(const struct lb_api *api, struct MHD_Connection *conn,
 	req.path = url;
 	req.minor = LB_API_MIN_MINOR;
 	set_base_url(&req, conn);
-	if (cs->too_large) {
-		r = lb_err_set(&err, -EMSGSIZE, "Request is too large: the "
-		    "body exceeds %ld bytes ([oslo_middleware] "
-		    "max_request_body_size).",
-		    api->ctx->cfg->max_request_body_size);
-		goto fail;
-	}
 	if (cs->body.len > 0) {
 		lb_buf_addc(&cs->body, '\0');
 		if (lb_buf_failed(&cs->body)) {
@@ -508,6 +501,13 @@ handle_request(const struct lb_api *api, struct MHD_Connection *conn,
 		if (strcmp(url, "/") != 0 && strcmp(url, "/v1") != 0 &&
 		    strcmp(url, "/v1/") != 0)
 			goto fail;
+	}
+	if (cs->too_large) {
+		r = lb_err_set(&err, -EMSGSIZE, "Request is too large: the "
+		    "body exceeds %ld bytes ([oslo_middleware] "
+		    "max_request_body_size).",
+		    api->ctx->cfg->max_request_body_size);
+		goto fail;
 	}
 	r = dispatch(&req, conn, method, url, &resp, &is_public, &err);
 	if (r < 0)

@@ -265,6 +265,8 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 	r = lb_node_patch(node, pa->patch, pa->minor, &changed, err);
 	if (r < 0)
 		return r;
+	if (changed == 0)
+		return LB_STORE_UNCHANGED;	/* only "test" ops, or no-ops */
 	if ((iface_changed(changed) || changed_field(changed, "driver")) &&
 	    !was_maintenance &&
 	    !lb_state_allows_interface_change(node->provision_state))

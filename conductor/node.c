@@ -22,6 +22,11 @@
 static int
 check_logical_name(const char *v, struct lb_err *err)
 {
+	/* {node} in a path is a UUID or a name: a UUID-shaped name is
+	 * unreachable by name, so Ironic refuses it. */
+	if (lb_uuid_is_valid(v))
+		return lb_err_set(err, -EINVAL, "Expected a logical name but "
+		    "received %s. A name can not be a UUID.", v);
 	if (!lb_logical_name_is_valid(v))
 		return lb_err_set(err, -EINVAL, "Expected a logical name but "
 		    "received %s. Only unreserved characters (letters, digits, "

@@ -58,8 +58,11 @@ struct lb_port_list {
 
 /*
  * Runs inside the write transaction with the current record, which it may
- * change; returning < 0 rolls back and the error goes to the caller.
+ * change; returning < 0 rolls back and the error goes to the caller, and
+ * LB_STORE_UNCHANGED says nothing changed (no write, updated_at kept).
  */
+#define LB_STORE_UNCHANGED 1
+
 typedef int (*lb_node_update_fn)(struct lb_node *node, void *arg,
     struct lb_err *err);
 typedef int (*lb_port_update_fn)(struct lb_port *port,

@@ -566,7 +566,7 @@ list_sql(struct lb_buf *b, const char *select, const struct filter *filters,
 /* The marker row's sort value and id, for keyset paging. */
 static int
 marker_position(sqlite3 *db, const char *table, const char *kind,
-    const char *sort_col, const char *marker, char **ret_value,
+    const char *sort_col, const char *marker, sqlite3_value **ret_value,
     int64_t *ret_id, struct lb_err *err)
 {
 	char sql[256];
@@ -584,7 +584,8 @@ marker_position(sqlite3 *db, const char *table, const char *kind,
 		return lb_err_set(err, -EINVAL, "Invalid marker: %s %s could "
 		    "not be found.", kind, marker);
 	}
-	*ret_value = strdup((const char *)sqlite3_column_text(stmt, 0));
+	/* Typed: an integer sort key must compare as an integer. */
+	*ret_value = sqlite3_value_dup(sqlite3_column_value(stmt, 0));
 	*ret_id = sqlite3_column_int64(stmt, 1);
 	sqlite3_finalize(stmt);
 	return *ret_value ? 0 : lb_err_set(err, -ENOMEM, "out of memory");
@@ -596,7 +597,8 @@ sqlite_node_list(struct lb_store *s, const struct lb_node_query *q,
 {
 	struct store_sqlite *st = to_sqlite(s);
 	const char *sort_col = q->sort_key ? q->sort_key : "id";
-	char maint[12], retired[12], select[4096], *marker_value = NULL;
+	char maint[12], retired[12], select[4096];
+	sqlite3_value *marker_value = NULL;
 	struct filter filters[] = {
 		{ "provision_state", q->provision_state },
 		{ "driver", q->driver },
@@ -672,8 +674,8 @@ sqlite_node_list(struct lb_store *s, const struct lb_node_query *q,
 		sqlite3_bind_text(stmt, col++, q->reservation, -1,
 		    SQLITE_STATIC);
 	if (marker_value != NULL) {
-		sqlite3_bind_text(stmt, col++, marker_value, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, col++, marker_value, -1, SQLITE_STATIC);
+		sqlite3_bind_value(stmt, col++, marker_value);
+		sqlite3_bind_value(stmt, col++, marker_value);
 		sqlite3_bind_int64(stmt, col++, marker_id);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -702,7 +704,7 @@ sqlite_node_list(struct lb_store *s, const struct lb_node_query *q,
 out:
 	sqlite3_finalize(stmt);
 	lb_buf_release(&extra);
-	free(marker_value);
+	sqlite3_value_free(marker_value);
 	if (r < 0)
 		lb_node_list_release(ret);
 	return r;
@@ -800,6 +802,8 @@ sqlite_node_update(struct lb_store *s, const char *ident, lb_node_update_fn fn,
 		free(node->updated_at);
 		node->updated_at = strdup(now);
 		r = node_write(s, db, node, false, err);
+	} else if (r == LB_STORE_UNCHANGED) {
+		r = 0;
 	}
 	r = end_tx(db, r, err);
 	if (r == 0 && ret != NULL)
@@ -903,7 +907,8 @@ sqlite_port_list(struct lb_store *s, const struct lb_port_query *q,
 	struct filter filters[] = {
 		{ "address", q->address },
 	};
-	char select[4096], *marker_value = NULL;
+	char select[4096];
+	sqlite3_value *marker_value = NULL;
 	int64_t marker_id = 0;
 	sqlite3_stmt *stmt = NULL;
 	struct lb_buf sql;
@@ -933,7 +938,7 @@ sqlite_port_list(struct lb_store *s, const struct lb_port_query *q,
 	if (lb_buf_failed(&sql) ||
 	    sqlite3_prepare_v2(db, sql.data, -1, &stmt, NULL) != SQLITE_OK) {
 		lb_buf_release(&sql);
-		free(marker_value);
+		sqlite3_value_free(marker_value);
 		return db_error(err, db, "listing ports");
 	}
 	lb_buf_release(&sql);
@@ -943,8 +948,8 @@ sqlite_port_list(struct lb_store *s, const struct lb_port_query *q,
 		sqlite3_bind_text(stmt, col++, q->node_uuid, -1,
 		    SQLITE_STATIC);
 	if (marker_value != NULL) {
-		sqlite3_bind_text(stmt, col++, marker_value, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, col++, marker_value, -1, SQLITE_STATIC);
+		sqlite3_bind_value(stmt, col++, marker_value);
+		sqlite3_bind_value(stmt, col++, marker_value);
 		sqlite3_bind_int64(stmt, col++, marker_id);
 	}
 	r = 0;
@@ -976,7 +981,7 @@ sqlite_port_list(struct lb_store *s, const struct lb_port_query *q,
 	if (r == 0 && rc != SQLITE_DONE)
 		r = db_error(err, db, "listing ports");
 	sqlite3_finalize(stmt);
-	free(marker_value);
+	sqlite3_value_free(marker_value);
 	if (r < 0)
 		lb_port_list_release(ret);
 	return r;

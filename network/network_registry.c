@@ -3,11 +3,14 @@
  * that does.  noop needs nothing; flat and neutron are known, not built.
  * Read-only; any thread.
  */
+#include "network/network.h"
 #include "network/registry.h"
 #include "conductor/util/banned.h"
 
+extern const struct lb_network_ops lb_network_noop;
+
 const struct lb_iface_impl lb_network_impls[] = {
-	{ "noop", NULL, NULL, LB_IMPL_BUILT },
+	{ "noop", &lb_network_noop, NULL, LB_IMPL_BUILT },
 	{ "flat", NULL, NULL, 0 },
 	{ "neutron", NULL, NULL, 0 },
 };

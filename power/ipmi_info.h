@@ -47,10 +47,10 @@ enum lb_ipmi_bridging {
  * bridging type (Ironic ignores them then, and so do we).
  */
 struct lb_ipmi_info {
-	char address[LB_IPMI_ADDRESS_MAX + 1];	/* no brackets around IPv6 */
+	char address[LB_IPMI_ADDRESS_MAX + 1];	/* IPv6: no brackets */
 	bool address_is_ipv6;
 	unsigned int port;			/* ipmi_port, default 623 */
-	char username[LB_IPMI_USERNAME_MAX + 1];	/* "" is the null user */
+	char username[LB_IPMI_USERNAME_MAX + 1];	/* "": null user */
 	char password[LB_IPMI_PASSWORD_MAX + 1];	/* "" when not given */
 	unsigned char kg[LB_IPMI_KG_MAX];
 	size_t kg_len;				/* 0: no Kg key */
@@ -64,8 +64,8 @@ struct lb_ipmi_info {
 	int target_channel;
 	int target_address;
 	bool force_boot_device;			/* default false */
-	bool disable_boot_timeout;		/* default true, as Ironic's */
-	unsigned int terminal_port;		/* console only; 0: not given */
+	bool disable_boot_timeout;		/* default true, as Ironic */
+	unsigned int terminal_port;		/* console only; 0: none */
 };
 
 /*

@@ -46,37 +46,72 @@ key_is_masked(const char *key, const char *const *extra_keys)
 	return false;
 }
 
-bool
-lb_mask_needed(const json_t *dict, const char *const *extra_keys)
+/*
+ * Secrets hide at any depth (oslo.utils masks nested dicts too), inside
+ * objects and arrays alike.  extra_keys apply at the top level only.
+ */
+static bool
+needed(const json_t *v, const char *const *extra_keys)
 {
 	const char *key;
-	json_t *value;
+	json_t *child;
+	size_t i;
 
-	if (!json_is_object(dict))
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, child) {
+			if (needed(child, NULL))
+				return true;
+		}
 		return false;
-	json_object_foreach((json_t *)dict, key, value) {
-		if (!value_is_empty(value) && key_is_masked(key, extra_keys))
+	}
+	if (!json_is_object(v))
+		return false;
+	json_object_foreach((json_t *)v, key, child) {
+		if (!value_is_empty(child) && key_is_masked(key, extra_keys))
+			return true;
+		if (needed(child, NULL))
 			return true;
 	}
 	return false;
 }
 
-json_t *
-lb_mask_dict(const json_t *dict, const char *const *extra_keys)
+bool
+lb_mask_needed(const json_t *dict, const char *const *extra_keys)
+{
+	return json_is_object(dict) && needed(dict, extra_keys);
+}
+
+static json_t *
+mask(const json_t *v, const char *const *extra_keys)
 {
 	const char *key;
-	json_t *value, *out;
+	json_t *child, *out;
+	size_t i;
 
-	if (!lb_mask_needed(dict, extra_keys))
-		return json_incref((json_t *)dict);
+	if (!needed(v, extra_keys))
+		return json_incref((json_t *)v);
+	if (json_is_array(v)) {
+		out = json_array();
+		json_array_foreach(v, i, child)
+			json_array_append_new(out, mask(child, NULL));
+		return out;
+	}
 	out = json_object();
 	if (out == NULL)
 		return NULL;
-	json_object_foreach((json_t *)dict, key, value) {
-		if (!value_is_empty(value) && key_is_masked(key, extra_keys))
+	json_object_foreach((json_t *)v, key, child) {
+		if (!value_is_empty(child) && key_is_masked(key, extra_keys))
 			json_object_set_new(out, key, json_string(LB_MASK));
 		else
-			json_object_set(out, key, value);
+			json_object_set_new(out, key, mask(child, NULL));
 	}
 	return out;
+}
+
+json_t *
+lb_mask_dict(const json_t *dict, const char *const *extra_keys)
+{
+	if (!json_is_object(dict))
+		return json_incref((json_t *)dict);
+	return mask(dict, extra_keys);
 }

@@ -20,10 +20,10 @@ bool lb_mask_key_is_secret(const char *key);
  */
 bool lb_mask_needed(const json_t *dict, const char *const *extra_keys);
 /*
- * A new reference: a shallow copy of 'dict' with secret members (and members
- * named in extra_keys, a NULL-terminated list, may be NULL) replaced by
- * "******".  Empty or null values stay as they are.  Non-objects are
- * returned with a new reference, unchanged.
+ * A new reference: a copy of 'dict' with secret members at any depth (and
+ * top-level members named in extra_keys, a NULL-terminated list, may be
+ * NULL) replaced by "******".  Empty or null values stay as they are.
+ * Parts with nothing to hide are shared, not copied.
  */
 json_t *lb_mask_dict(const json_t *dict, const char *const *extra_keys);
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "conductor/util/mask.h"
@@ -68,6 +69,28 @@ test_no_copy_when_nothing_to_mask(void **state)
 	json_decref(in);
 }
 
+static void
+test_nested_secrets(void **state)
+{
+	json_t *in = json_loads("{\"creds\": {\"password\": \"n3sted\", "
+	    "\"user\": \"u\"}, \"list\": [{\"token\": \"t0k\"}, 5], "
+	    "\"plain\": {\"a\": 1}}", 0, NULL);
+	json_t *out = lb_mask_dict(in, NULL);
+	char *text = json_dumps(out, JSON_SORT_KEYS);
+
+	(void)state;
+	assert_non_null(in);
+	assert_string_equal(text, "{\"creds\": {\"password\": \"******\", "
+	    "\"user\": \"u\"}, \"list\": [{\"token\": \"******\"}, 5], "
+	    "\"plain\": {\"a\": 1}}");
+	/* What has nothing to hide is shared, not copied. */
+	assert_ptr_equal(json_object_get(out, "plain"),
+	    json_object_get(in, "plain"));
+	free(text);
+	json_decref(out);
+	json_decref(in);
+}
+
 int
 main(void)
 {
@@ -75,6 +98,7 @@ main(void)
 		cmocka_unit_test(test_secret_words),
 		cmocka_unit_test(test_mask_dict),
 		cmocka_unit_test(test_no_copy_when_nothing_to_mask),
+		cmocka_unit_test(test_nested_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

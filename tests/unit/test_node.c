@@ -167,6 +167,9 @@ test_create_errors(void **state)
 	    "Expected 'string'");
 	expect_create_error("{\"driver\": \"ipmi\", \"name\": \"a b\"}", 78,
 	    -EINVAL, "Expected a logical name");
+	expect_create_error("{\"driver\": \"ipmi\", \"name\": "
+	    "\"1cb19e89-1027-433d-83ab-867b2599d6bf\"}", 78, -EINVAL,
+	    "can not be a UUID");
 	expect_create_error("{\"driver\": \"ipmi\", \"uuid\": \"nope\"}", 78,
 	    -EINVAL, "Expected a UUID");
 	expect_create_error("{\"driver\": \"ipmi\", \"rescue_interface\": "

@@ -208,6 +208,26 @@ test_list_paging_and_sorting(void **state)
 	}
 	assert_int_equal(total, 23);
 
+	/* The default sort (the integer id) pages too. */
+	q.sort_key = NULL;
+	q.marker = NULL;
+	total = 0;
+	for (;;) {
+		assert_int_equal(lb_store_node_list(f->store, &q, &page, &err),
+		    0);
+		total += page.n;
+		if (page.n < q.limit) {
+			lb_node_list_release(&page);
+			break;
+		}
+		snprintf(seen, sizeof(seen), "%s",
+		    page.items[page.n - 1]->uuid);
+		q.marker = seen;
+		lb_node_list_release(&page);
+	}
+	assert_int_equal(total, 23);
+	q.sort_key = "name";
+
 	q.marker = NULL;
 	q.limit = 0;
 	q.sort_desc = true;

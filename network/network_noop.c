@@ -1,0 +1,26 @@
+/*
+ * network_noop.c - the `noop` network interface: the node's network is
+ * managed elsewhere (standalone and bifrost-style sites), so every hook
+ * succeeds without doing anything.  Any thread.
+ */
+#include "network/network.h"
+#include "conductor/util/banned.h"
+
+static int
+noop_hook(const struct lb_config *cfg, const struct lb_task *task,
+    struct lb_err *err)
+{
+	(void)cfg;
+	(void)task;
+	(void)err;
+	return 0;
+}
+
+const struct lb_network_ops lb_network_noop = {
+	.name = "noop",
+	.validate_rescue = noop_hook,
+	.unconfigure_tenant = noop_hook,
+	.add_rescuing = noop_hook,
+	.remove_rescuing = noop_hook,
+	.configure_tenant = noop_hook,
+};
