@@ -1,9 +1,13 @@
 /*
  * boot_registry.c - names every boot implementation; the only place that
- * does.  pxe, ipxe and redfish-virtual-media are known and validated here;
- * their staging code lands with the rescue flow.  Read-only; any thread.
+ * does.  pxe and ipxe are built (boot_pxe.c); redfish-virtual-media is
+ * known and validated here, its staging lands with the rescue flow.
+ * Read-only; any thread.
  */
 #include "boot/registry.h"
+#include "boot/boot_pxe.h"
+
+extern const struct lb_boot_ops lb_boot_fake;
 #include "conductor/util/banned.h"
 
 static int
@@ -16,9 +20,9 @@ validate_ports(const struct lb_task *task, struct lb_err *err)
 }
 
 const struct lb_iface_impl lb_boot_impls[] = {
-	{ "pxe", NULL, validate_ports, 0 },
-	{ "ipxe", NULL, validate_ports, 0 },
+	{ "pxe", &lb_boot_pxe, validate_ports, LB_IMPL_BUILT },
+	{ "ipxe", &lb_boot_ipxe, validate_ports, LB_IMPL_BUILT },
 	{ "redfish-virtual-media", NULL, NULL, 0 },
-	{ "fake", NULL, NULL, LB_IMPL_BUILT },
+	{ "fake", &lb_boot_fake, NULL, LB_IMPL_BUILT },
 };
 const size_t lb_boot_nimpls = sizeof(lb_boot_impls) / sizeof(lb_boot_impls[0]);

@@ -69,6 +69,8 @@ static const struct route routes[] = {
 	{ "GET", "v1/ports/*", lb_api_port_show, false },
 	{ "PATCH", "v1/ports/*", lb_api_port_patch, false },
 	{ "DELETE", "v1/ports/*", lb_api_port_delete, false },
+	{ "GET", "v1/lookup", lb_api_lookup, true },
+	{ "POST", "v1/heartbeat/*", lb_api_heartbeat, true },
 	{ "GET", "v1/drivers", lb_api_driver_list, false },
 	{ "GET", "v1/drivers/*", lb_api_driver_show, false },
 	{ "GET", "v1/drivers/*/properties", lb_api_driver_properties, false },

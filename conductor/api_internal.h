@@ -93,6 +93,8 @@ int lb_api_port_create(struct lb_req *, const char *const *, struct lb_resp *, s
 int lb_api_port_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_port_patch(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_port_delete(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_lookup(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_heartbeat(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);

@@ -728,3 +728,56 @@ lb_api_node_power(struct lb_req *req, const char *const *args,
 {
 	return state_verb(req, args[0], resp, err, lb_engine_power);
 }
+
+/* ---- the agent's endpoints (no credentials: the token is the check) ---- */
+
+int
+lb_api_lookup(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	const char *addresses = lb_req_query(req, "addresses");
+	const char *node_uuid = lb_req_query(req, "node_uuid");
+	struct lb_buf b;
+	json_t *doc = NULL;
+	char *text;
+	int r;
+
+	(void)args;
+	r = lb_req_check_query(req, err);
+	if (r < 0)
+		return r;
+	r = lb_engine_lookup(req->ctx->engine, addresses, node_uuid,
+	    req->minor, req->base_url, &doc, err);
+	if (r < 0)
+		return r;
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (text == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	lb_buf_init(&b);
+	lb_buf_adds(&b, text);
+	free(text);
+	return lb_resp_json(resp, 200, &b, err);
+}
+
+int
+lb_api_heartbeat(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	json_t *body = NULL;
+	int r;
+
+	r = lb_req_check_query(req, err);
+	if (r < 0)
+		return r;
+	r = lb_req_json(req, &body, err);
+	if (r < 0)
+		return r;
+	r = lb_engine_heartbeat(req->ctx->engine, args[0], body, req->minor,
+	    err);
+	json_decref(body);
+	if (r < 0)
+		return r;
+	lb_resp_empty(resp, 202);
+	return 0;
+}

@@ -153,19 +153,8 @@ lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
 
 /* ---- finishing a job ---- */
 
-struct finish {
-	const char *event;		/* "done" or "fail"; NULL: no move */
-	const char *error;		/* last_error, NULL on success */
-	enum lb_power_state power;
-	bool set_power;
-	bool power_job;			/* clears target_power_state */
-	bool clear_instance;
-	char from[32];
-	char to[32];
-};
-
-static int
-replace_str(char **field, const char *value, struct lb_err *err)
+int
+lb_replace_str(char **field, const char *value, struct lb_err *err)
 {
 	char *copy = NULL;
 
@@ -176,10 +165,37 @@ replace_str(char **field, const char *value, struct lb_err *err)
 	return 0;
 }
 
+void
+lb_node_drop_password(struct lb_node *node)
+{
+	json_object_del(node->instance_info, "rescue_password");
+	json_object_del(node->instance_info, "hashed_rescue_password");
+}
+
+void
+lb_node_forget_agent(struct lb_node *node)
+{
+	static const char *const keys[] = {
+		"agent_url", "agent_secret_token",
+		"agent_secret_token_pregenerated", "agent_verify_ca", NULL,
+	};
+
+	for (size_t i = 0; keys[i] != NULL; i++)
+		json_object_del(node->driver_internal_info, keys[i]);
+}
+
+int
+lb_node_locked(const struct lb_node *node, struct lb_err *err)
+{
+	return lb_err_set(err, -EBUSY, "Node %s is locked by host %s, please "
+	    "retry after the current operation is completed.", node->uuid,
+	    node->reservation);
+}
+
 static int
 finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 {
-	struct finish *f = arg;
+	struct lb_finish *f = arg;
 	char now[LB_TIME_LEN];
 	int r = 0;
 
@@ -191,24 +207,31 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 
 		if (tr != NULL) {
 			lb_time_now_iso(now);
-			r |= replace_str(&node->provision_state, tr->to, err);
-			r |= replace_str(&node->target_provision_state,
+			r |= lb_replace_str(&node->provision_state, tr->to,
+			    err);
+			r |= lb_replace_str(&node->target_provision_state,
 			    tr->target, err);
-			r |= replace_str(&node->provision_updated_at, now, err);
+			r |= lb_replace_str(&node->provision_updated_at, now,
+			    err);
 			snprintf(f->to, sizeof(f->to), "%s", tr->to);
 		}
 	}
 	if (f->set_power)
-		r |= replace_str(&node->power_state,
+		r |= lb_replace_str(&node->power_state,
 		    lb_power_state_name(f->power), err);
 	if (f->power_job)
-		r |= replace_str(&node->target_power_state, NULL, err);
+		r |= lb_replace_str(&node->target_power_state, NULL, err);
 	if (f->clear_instance) {
-		r |= replace_str(&node->instance_uuid, NULL, err);
+		r |= lb_replace_str(&node->instance_uuid, NULL, err);
 		json_object_clear(node->instance_info);
 	}
-	r |= replace_str(&node->last_error, f->error, err);
-	r |= replace_str(&node->reservation, NULL, err);
+	if (f->drop_password)
+		lb_node_drop_password(node);
+	if (f->forget_agent)
+		lb_node_forget_agent(node);
+	if (!f->keep_error)
+		r |= lb_replace_str(&node->last_error, f->error, err);
+	r |= lb_replace_str(&node->reservation, NULL, err);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -216,8 +239,8 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
  * Writes the job's outcome.  If the write itself fails the node keeps its
  * lock; the next start releases it and records why.
  */
-static void
-finish(struct lb_engine *e, const char *uuid, struct finish *f,
+void
+lb_engine_finish(struct lb_engine *e, const char *uuid, struct lb_finish *f,
     const char *what, double started)
 {
 	struct lb_err err = { "" };
@@ -277,7 +300,7 @@ job_name(enum job_kind kind)
 /* Reads the power state: verify and adopt both start with this. */
 static int
 read_power(struct engine_job *j, struct lb_node_ctx *ctx,
-    struct finish *f, struct lb_err *err)
+    struct lb_finish *f, struct lb_err *err)
 {
 	int r;
 
@@ -305,7 +328,7 @@ action_target(enum lb_power_action a)
 }
 
 static void
-run_power(struct engine_job *j, struct lb_node_ctx *ctx, struct finish *f,
+run_power(struct engine_job *j, struct lb_node_ctx *ctx, struct lb_finish *f,
     char *msg, size_t msgsize)
 {
 	struct lb_err err = { "" };
@@ -338,7 +361,7 @@ static void
 job_run(struct lb_job *base)
 {
 	struct engine_job *j = (struct engine_job *)base;
-	struct finish f = { 0 };
+	struct lb_finish f = { 0 };
 	struct lb_node_ctx ctx = { 0 };
 	struct lb_err err = { "" };
 	char msg[LB_ERR_MSG_MAX + 128];
@@ -397,7 +420,7 @@ job_run(struct lb_job *base)
 			f.error = msg;
 	}
 	lb_node_ctx_release(&ctx);
-	finish(j->e, j->uuid, &f, job_name(j->kind), j->started);
+	lb_engine_finish(j->e, j->uuid, &f, job_name(j->kind), j->started);
 	free(j);
 }
 
@@ -425,13 +448,6 @@ job_new(struct lb_engine *e, enum job_kind kind, const char *uuid)
 
 /* ---- verbs ---- */
 
-static int
-node_locked(const struct lb_node *node, struct lb_err *err)
-{
-	return lb_err_set(err, -EBUSY, "Node %s is locked by host %s, please "
-	    "retry after the current operation is completed.", node->uuid,
-	    node->reservation);
-}
 
 struct begin {
 	const char *verb;
@@ -458,22 +474,22 @@ begin_provision(struct lb_node *node, void *arg, struct lb_err *err)
 	tr = lb_fsm_next(node->provision_state, b->event);
 	if (tr == NULL) {
 		if (node->reservation != NULL)
-			return node_locked(node, err);
+			return lb_node_locked(node, err);
 		return lb_err_set(err, -EINVAL, "The requested action \"%s\" "
 		    "can not be performed on node \"%s\" while it is in state "
 		    "\"%s\".", b->verb, node->uuid, node->provision_state);
 	}
 	if (node->reservation != NULL)
-		return node_locked(node, err);
+		return lb_node_locked(node, err);
 	snprintf(b->from, sizeof(b->from), "%s", node->provision_state);
 	snprintf(b->to, sizeof(b->to), "%s", tr->to);
 	lb_time_now_iso(now);
-	r |= replace_str(&node->provision_state, tr->to, err);
-	r |= replace_str(&node->target_provision_state, tr->target, err);
-	r |= replace_str(&node->provision_updated_at, now, err);
-	r |= replace_str(&node->last_error, NULL, err);
+	r |= lb_replace_str(&node->provision_state, tr->to, err);
+	r |= lb_replace_str(&node->target_provision_state, tr->target, err);
+	r |= lb_replace_str(&node->provision_updated_at, now, err);
+	r |= lb_replace_str(&node->last_error, NULL, err);
 	if (b->takes_lock)
-		r |= replace_str(&node->reservation, b->host, err);
+		r |= lb_replace_str(&node->reservation, b->host, err);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -496,6 +512,21 @@ job_for_event(const char *event, enum job_kind *ret)
 		}
 	}
 	return -ENOENT;
+}
+
+/* An abort in rescue wait has rescue's clean-up to do. */
+static bool
+abort_is_rescue(struct lb_engine *e, const char *ident)
+{
+	struct lb_node *node = NULL;
+	struct lb_err err;
+	bool yes;
+
+	if (lb_store_node_get(e->store, ident, &node, &err) < 0)
+		return false;
+	yes = strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0;
+	lb_node_free(node);
+	return yes;
 }
 
 int
@@ -533,10 +564,10 @@ lb_engine_provision(struct lb_engine *e, const char *ident,
 	    strcmp(b.event, "rescue") != 0)
 		return lb_err_set(err, -EINVAL, "\"rescue_password\" is only "
 		    "valid when setting target provision state to rescue");
-	if (strcmp(b.event, "rescue") == 0 || strcmp(b.event, "unrescue") == 0)
-		return lb_err_set(err, -EIO, "Failed to %s node %s: the rescue "
-		    "flow is not built into this lifeboatd yet", b.event,
-		    ident);
+	if (strcmp(b.event, "rescue") == 0 ||
+	    strcmp(b.event, "unrescue") == 0 ||
+	    (strcmp(b.event, "abort") == 0 && abort_is_rescue(e, ident)))
+		return lb_rescue_verb(e, ident, verb, b.event, body, err);
 	b.takes_lock = job_for_event(b.event, &kind) == 0;
 	if (b.takes_lock) {
 		r = lb_pool_reserve(&e->pool, 0);
@@ -580,15 +611,15 @@ begin_power(struct lb_node *node, void *arg, struct lb_err *err)
 
 	memcpy(pb->uuid, node->uuid, sizeof(pb->uuid));
 	if (node->reservation != NULL)
-		return node_locked(node, err);
+		return lb_node_locked(node, err);
 	if (strcmp(node->provision_state, LB_STATE_CLEANING) == 0 ||
 	    strcmp(node->provision_state, LB_STATE_CLEAN_WAIT) == 0)
 		return lb_err_set(err, -EINVAL, "Can not change power state "
 		    "of node %s while it is in state \"%s\".", node->uuid,
 		    node->provision_state);
-	r |= replace_str(&node->target_power_state, pb->target_state, err);
-	r |= replace_str(&node->last_error, NULL, err);
-	r |= replace_str(&node->reservation, pb->host, err);
+	r |= lb_replace_str(&node->target_power_state, pb->target_state, err);
+	r |= lb_replace_str(&node->last_error, NULL, err);
+	r |= lb_replace_str(&node->reservation, pb->host, err);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -697,6 +728,9 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 	e->store = store;
 	lb_bmc_limit_init(&e->bmc);
 	pthread_mutex_init(&e->sync_lock, NULL);
+	r = lb_rescue_setup(e, err);
+	if (r < 0)
+		goto fail;
 	r = lb_engine_recover(e, err);
 	if (r < 0)
 		goto fail;
@@ -713,6 +747,7 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 	*ret = e;
 	return 0;
 fail:
+	lb_rescue_teardown(e);
 	lb_bmc_limit_release_all(&e->bmc);
 	pthread_mutex_destroy(&e->sync_lock);
 	free(e);
@@ -726,6 +761,7 @@ lb_engine_stop(struct lb_engine *e)
 		return;
 	lb_engine_timer_stop(e);
 	lb_pool_stop(&e->pool);
+	lb_rescue_teardown(e);
 	lb_bmc_limit_release_all(&e->bmc);
 	pthread_mutex_destroy(&e->sync_lock);
 	free(e);

@@ -37,4 +37,21 @@ int lb_engine_provision(struct lb_engine *e, const char *ident,
 int lb_engine_power(struct lb_engine *e, const char *ident,
     const json_t *body, int minor, struct lb_err *err);
 
+/*
+ * GET /v1/lookup: the node an agent boots on, found by one of its MACs or
+ * its UUID, in a state where lookup is allowed; the token on the first
+ * lookup only.  *ret is the reply document.
+ */
+int lb_engine_lookup(struct lb_engine *e, const char *addresses,
+    const char *node_uuid, int minor, const char *base_url, json_t **ret,
+    struct lb_err *err);
+
+/*
+ * POST /v1/heartbeat/{ident}: checks the token (nothing changes when it is
+ * wrong), pins the callback URL and certificate, and in rescue wait starts
+ * finalizing the rescue.
+ */
+int lb_engine_heartbeat(struct lb_engine *e, const char *ident,
+    const json_t *body, int minor, struct lb_err *err);
+
 #endif

@@ -15,6 +15,7 @@
 #include "power/power.h"
 
 struct sync_failure;
+struct lb_image_cache;
 
 struct lb_engine {
 	const struct lb_config *cfg;
@@ -31,7 +32,51 @@ struct lb_engine {
 
 	pthread_mutex_t sync_lock;
 	struct sync_failure *sync_failures;
+
+	/* The rescue flow's parts (rescue.c). */
+	struct lb_image_cache *images;
+	char api_url[512];		/* ipa-api-url */
+	char http_url[512];		/* [deploy] http_url, effective */
+	char tftp_server[256];		/* [pxe] tftp_server, effective */
+	char certs_path[1024];		/* [agent] certificates_path */
 };
+
+/*
+ * How a job ends, written in one transaction: the provision event (NULL:
+ * no move), last_error, power, and what rescue leaves behind.  The node's
+ * lock is always released.
+ */
+struct lb_finish {
+	const char *event;		/* "done", "fail", "wait"; NULL: none */
+	const char *error;		/* last_error, NULL clears it */
+	enum lb_power_state power;
+	bool set_power;
+	bool power_job;			/* clears target_power_state */
+	bool clear_instance;
+	bool drop_password;		/* the rescue password hash */
+	bool forget_agent;		/* agent_url, token, certificate */
+	bool keep_error;		/* leave last_error as it is */
+	char from[32];
+	char to[32];
+};
+
+/* Writes the outcome and logs the transition line. */
+void lb_engine_finish(struct lb_engine *e, const char *uuid,
+    struct lb_finish *f, const char *what, double started);
+int lb_replace_str(char **field, const char *value, struct lb_err *err);
+/* Removes the rescue password and/or the agent's record from a node. */
+void lb_node_drop_password(struct lb_node *node);
+void lb_node_forget_agent(struct lb_node *node);
+/* The API-facing node lock message, shared by every verb. */
+int lb_node_locked(const struct lb_node *node, struct lb_err *err);
+
+/* Rescue verbs and the agent's calls (rescue.c). */
+int lb_rescue_setup(struct lb_engine *e, struct lb_err *err);
+void lb_rescue_teardown(struct lb_engine *e);
+int lb_rescue_verb(struct lb_engine *e, const char *ident, const char *verb,
+    const char *event, const json_t *body, struct lb_err *err);
+/* The periodic callback-timeout check (engine_periodic.c arms it). */
+void lb_rescue_check_timeouts(struct lb_engine *e);
 
 /* A node loaded for driver calls, with its interfaces resolved. */
 struct lb_node_ctx {

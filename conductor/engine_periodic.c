@@ -245,6 +245,16 @@ power_sync_fire(void *arg)
 	schedule(e, e->cfg->sync_power_state_interval, power_sync_fire, e);
 }
 
+static void
+rescue_timeouts_fire(void *arg)
+{
+	struct lb_engine *e = arg;
+
+	lb_rescue_check_timeouts(e);
+	schedule(e, e->cfg->check_rescue_state_interval, rescue_timeouts_fire,
+	    e);
+}
+
 int
 lb_engine_timer_start(struct lb_engine *e, struct lb_err *err)
 {
@@ -254,6 +264,10 @@ lb_engine_timer_start(struct lb_engine *e, struct lb_err *err)
 	if (e->cfg->sync_power_state_interval > 0 &&
 	    schedule(e, e->cfg->sync_power_state_interval, power_sync_fire,
 	    e) < 0)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	if (e->cfg->rescue_callback_timeout > 0 &&
+	    schedule(e, e->cfg->check_rescue_state_interval,
+	    rescue_timeouts_fire, e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	if (pthread_create(&e->timer, NULL, timer_main, e) != 0)
 		return lb_err_set(err, -EAGAIN, "cannot start the timer "
@@ -347,6 +361,12 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 		node->last_error = strdup(msg);
 		snprintf(rc->to, sizeof(rc->to), "%s", tr->to);
 		rc->touched = true;
+		/* An interrupted rescue keeps no password and no agent. */
+		if (strcmp(rc->from, LB_STATE_RESCUING) == 0 ||
+		    strcmp(rc->from, LB_STATE_UNRESCUING) == 0) {
+			lb_node_drop_password(node);
+			lb_node_forget_agent(node);
+		}
 	}
 	return rc->touched ? 0 : -EALREADY;
 }

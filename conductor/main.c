@@ -15,6 +15,7 @@
 
 #include "conductor/api.h"
 #include "conductor/engine.h"
+#include "conductor/http_boot.h"
 #include "conductor/store.h"
 #include "power/registry.h"
 #include "conductor/util/config.h"
@@ -91,6 +92,7 @@ run(const struct lb_config *cfg)
 	struct lb_htpasswd *htpasswd = NULL;
 	struct lb_api *api = NULL;
 	struct lb_engine *engine = NULL;
+	struct lb_http_boot *http_boot = NULL;
 	struct lb_api_ctx ctx;
 	struct lb_err err = { "" };
 	char url[4096];
@@ -98,13 +100,11 @@ run(const struct lb_config *cfg)
 	int r, sig;
 
 	lb_config_database_connection(cfg, url, sizeof(url));
-	if (cfg->database_connection == NULL) {
-		r = make_dirs(cfg->state_path);
-		if (r < 0) {
-			log_error("cannot create state directory '%s': %s",
-			    cfg->state_path, strerror(-r));
-			return 1;
-		}
+	r = make_dirs(cfg->state_path);
+	if (r < 0) {
+		log_error("cannot create state directory '%s': %s",
+		    cfg->state_path, strerror(-r));
+		return 1;
 	}
 	r = lb_store_open(url, &store, &err);
 	if (r < 0) {
@@ -128,9 +128,20 @@ run(const struct lb_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (cfg->deploy_http_url != NULL) {
+		r = lb_http_boot_start(cfg, cfg->deploy_http_url, &http_boot,
+		    &err);
+		if (r < 0) {
+			log_error("%s", err.msg);
+			lb_htpasswd_free(htpasswd);
+			lb_store_close(store);
+			return 1;
+		}
+	}
 	r = lb_engine_start(cfg, store, &engine, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
+		lb_http_boot_stop(http_boot);
 		lb_htpasswd_free(htpasswd);
 		lb_store_close(store);
 		return 1;
@@ -143,6 +154,7 @@ run(const struct lb_config *cfg)
 	if (r < 0) {
 		log_error("%s", err.msg);
 		lb_engine_stop(engine);
+		lb_http_boot_stop(http_boot);
 		lb_htpasswd_free(htpasswd);
 		lb_store_close(store);
 		return 1;
@@ -162,6 +174,7 @@ run(const struct lb_config *cfg)
 	log_info("stopping on signal %d", sig);
 	lb_api_stop(api);
 	lb_engine_stop(engine);
+	lb_http_boot_stop(http_boot);
 	lb_power_shutdown();
 	lb_htpasswd_free(htpasswd);
 	lb_store_close(store);

@@ -72,7 +72,7 @@ buf_reserve(struct lb_buf *b, size_t extra)
 void
 lb_buf_add(struct lb_buf *b, const void *data, size_t len)
 {
-	if (!buf_reserve(b, len))
+	if (len == 0 || !buf_reserve(b, len))
 		return;
 	memcpy(b->data + b->len, data, len);
 	b->len += len;

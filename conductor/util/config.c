@@ -185,6 +185,13 @@ static const struct cfg_option options[] = {
 	    "Rescue ramdisk (image UUID, URL or file path) for nodes whose "
 	    "driver_info has no rescue_ramdisk."),
 
+	OPT("conductor", "file_url_allowed_paths", LIST,
+	    file_url_allowed_paths,
+	    "/var/lib/lifeboat,/usr/share/lifeboat,/srv/lifeboat",
+	    "Directories file:// image hrefs may point into (anything else "
+	    "is refused, so driver_info cannot publish arbitrary files over "
+	    "TFTP or HTTP)."),
+
 	OPT("ipmi", "min_command_interval", INT, ipmi_min_command_interval,
 	    "5", "Least seconds between two IPMI commands to one BMC.",
 	    .min = 0, .max = 60),

@@ -64,6 +64,7 @@ struct lb_config {
 	char *rescue_password_hash_algorithm; /* "sha256" or "sha512" */
 	char *rescue_kernel;
 	char *rescue_ramdisk;
+	struct lb_strlist file_url_allowed_paths; /* file_url_allowed_paths */
 
 	/* [ipmi] */
 	int ipmi_min_command_interval;	/* min_command_interval */

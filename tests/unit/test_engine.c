@@ -70,6 +70,8 @@ setup(void **state)
 	lb_config_init(&f->cfg);
 	free(f->cfg.host);
 	f->cfg.host = strdup("test-host");
+	free(f->cfg.state_path);
+	f->cfg.state_path = strdup(f->dir);
 	f->cfg.workers_pool_size = 2;
 	f->cfg.sync_power_state_interval = 0;
 	assert_int_equal(lb_store_open(url, &f->store, &err), 0);
@@ -99,6 +101,8 @@ teardown(void **state)
 	unlink(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/db-shm", f->dir);
 	unlink(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/images", f->dir);
+	rmdir(cmd);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -287,6 +291,48 @@ test_recovery_leaves_other_hosts_alone(void **state)
 	lb_node_free(n);
 }
 
+static void
+test_lookup_issues_token_once(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	struct lb_port *p = lb_port_new();
+	json_t *doc = NULL;
+	const char *token;
+	char *text;
+
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
+	    0);
+	snprintf(p->address, sizeof(p->address), "52:54:00:12:34:56");
+	memcpy(p->node_uuid, f->uuid, sizeof(p->node_uuid));
+	assert_int_equal(lb_store_port_create(f->store, p, &err), 0);
+	lb_port_free(p);
+	/* Not in a lookup state: the same 404 as an unknown node. */
+	assert_int_equal(lb_engine_lookup(f->engine, "52:54:00:12:34:56",
+	    NULL, 62, "http://h", &doc, &err), -ENOENT);
+	assert_string_equal(err.msg, "Resource could not be found.");
+	set_field(f, "provision_state", "rescue wait");
+	assert_int_equal(lb_engine_lookup(f->engine, "zz,52-54-00-12-34-56",
+	    NULL, 62, "http://h", &doc, &err), 0);
+	text = json_dumps(doc, 0);
+	assert_non_null(text);
+	free(text);
+	token = json_string_value(json_object_get(json_object_get(doc,
+	    "config"), "agent_token"));
+	assert_int_equal(strlen(token), 43);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_object_get(doc, "node"), "driver_internal_info"),
+	    "agent_secret_token")), "******");
+	json_decref(doc);
+	assert_int_equal(lb_engine_lookup(f->engine, NULL, f->uuid, 62,
+	    "http://h", &doc, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    doc, "config"), "agent_token")), "******");
+	json_decref(doc);
+	assert_int_equal(lb_engine_lookup(f->engine, "zz", NULL, 62,
+	    "http://h", &doc, &err), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -303,6 +349,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_recovery_leaves_other_hosts_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_issues_token_once,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,73 @@
+/*
+ * boot.h - boot interfaces: how a node is made to boot the rescue ramdisk
+ * and how that is undone.  One const ops struct per implementation
+ * (boot_pxe.c for `pxe` and `ipxe`, boot_vmedia.c for
+ * `redfish-virtual-media`), named by boot_registry.c.
+ *
+ * Called on conductor worker threads; must be safe for different nodes at
+ * once.  Every file is written atomically (temporary file + rename) and
+ * only below the configured roots; names come only from validated UUIDs
+ * and MACs.  prepare and clean_up are idempotent: clean-up of a node that
+ * has nothing staged succeeds.
+ */
+#ifndef LB_BOOT_H
+#define LB_BOOT_H
+
+#include <stdbool.h>
+
+#include "conductor/util/config.h"
+#include "conductor/util/task.h"
+#include "power/power.h"
+
+/* What every boot call needs to know about this conductor; borrowed. */
+struct lb_boot_env {
+	const struct lb_config *cfg;
+	const char *api_url;		/* ipa-api-url, e.g. http://10.0.0.1:6385 */
+	const char *http_url;		/* effective [deploy] http_url, no slash */
+	const char *tftp_server;	/* effective [pxe] tftp_server */
+};
+
+/* The rescue images, already fetched and verified: local file paths. */
+struct lb_boot_images {
+	const char *kernel;
+	const char *ramdisk;
+};
+
+struct lb_boot_ops {
+	const char *name;
+	/* The one-time boot device prepare_ramdisk wants (pxe, cdrom). */
+	enum lb_boot_device device;
+	/*
+	 * Stages the rescue ramdisk for the node: links the images into place,
+	 * writes its boot configuration and per-MAC links, and the DHCP
+	 * provider's per-node files.  'request_id' goes to the kernel as
+	 * ipa-global-request-id; 'extra_params' (may be NULL) are appended
+	 * (the virtual-media token, for example).
+	 */
+	int (*prepare_ramdisk)(const struct lb_boot_env *env,
+	    const struct lb_task *task, const struct lb_boot_images *images,
+	    const char *request_id, const char *extra_params,
+	    struct lb_err *err);
+	/* Removes everything prepare_ramdisk made for the node. */
+	int (*clean_up_ramdisk)(const struct lb_boot_env *env,
+	    const struct lb_task *task, struct lb_err *err);
+};
+
+/*
+ * The node's boot mode from properties.capabilities ("boot_mode:bios" in
+ * a "k:v,k:v" string or a dict); UEFI when unsaid, as in Ironic.
+ */
+enum lb_boot_mode lb_boot_mode_of(const struct lb_task *task);
+
+/*
+ * The kernel command line for the rescue ramdisk: "selinux=0 troubleshoot=0
+ * text", then driver_info kernel_append_params (with %default% expanded to
+ * [pxe] kernel_append_params) or the configured default, then
+ * ipa-debug=1 when debugging, ipa-api-url, ipa-global-request-id and
+ * extra_params.  malloc'd.
+ */
+char *lb_boot_kernel_params(const struct lb_boot_env *env,
+    const struct lb_task *task, const char *request_id,
+    const char *extra_params);
+
+#endif

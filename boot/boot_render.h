@@ -1,0 +1,60 @@
+/*
+ * boot_render.h - the text of every file the PXE and iPXE boot interfaces
+ * stage: pxelinux, grub and iPXE configs, the static boot.ipxe and grub
+ * master config, and dnsmasq host and option lines.  Pure: no I/O, no
+ * validation (callers pass checked values).  Any thread.
+ *
+ * Every function returns a malloc'd NUL-terminated string the caller frees,
+ * or NULL when memory runs out.
+ */
+#ifndef LB_BOOT_RENDER_H
+#define LB_BOOT_RENDER_H
+
+/*
+ * pxelinux (BIOS) config for <tftp_root>/<uuid>/config; the kernel and
+ * ramdisk paths are relative to the TFTP root.
+ */
+char *lb_render_pxelinux(const char *uuid, const char *params);
+
+/* grub (UEFI) config for <tftp_root>/<uuid>/config. */
+char *lb_render_grub(const char *uuid, const char *params,
+    const char *tftp_server);
+
+/*
+ * <tftp_root>/grub/grub.cfg: the config grub finds first, which hands over
+ * to the per-MAC link /<aa:bb:cc:dd:ee:ff>.conf.
+ */
+char *lb_render_grub_master(void);
+
+/*
+ * iPXE script for <http_root>/<uuid>/config: fetches kernel and ramdisk
+ * from <http_url>/<uuid>/, retrying ten times before powering off.
+ * 'timeout_ms' > 0 adds --timeout to both fetches.
+ */
+char *lb_render_ipxe(const char *http_url, const char *uuid,
+    const char *params, long timeout_ms);
+
+/* <http_root>/boot.ipxe: chains pxelinux.cfg/<mac> for each NIC in turn. */
+char *lb_render_boot_ipxe(void);
+
+/* A dhcp-hostsdir file: "<mac>,set:<tag>,set:ironic\n". */
+char *lb_render_dnsmasq_host(const char *mac, const char *tag);
+
+/* The dhcp-hostsdir file after clean-up: "<mac>,ignore\n". */
+char *lb_render_dnsmasq_ignore(const char *mac);
+
+/* What goes into a node's dhcp-optsdir file. */
+struct lb_render_dhcp {
+	const char *tag;		/* the node's dnsmasq tag */
+	const char *bootfile;		/* option 67; for iPXE, its binary */
+	const char *ipxe_script_url;	/* NULL: plain PXE */
+	const char *tftp_server;	/* options 66, 150 and 255 */
+};
+
+/*
+ * "tag:<tag>,<opt>,<value>" lines in Ironic's order: 67 (or tag:!ipxe,67
+ * and tag:ipxe,67 for iPXE), then 66, 150 and 255 (dnsmasq's siaddr).
+ */
+char *lb_render_dnsmasq_opts(const struct lb_render_dhcp *dhcp);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * http_boot.c - a read-only file server for the HTTP boot root on its own
+ * libmicrohttpd daemon.  Paths are resolved below the root with openat()
+ * one component at a time, refusing "..", hidden names and symlinks that
+ * leave the root.  Runs on MHD's threads.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conductor/http_boot.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+struct lb_http_boot {
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	int root_fd;
+	char root[1024];
+};
+
+static enum MHD_Result
+reply_status(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text),
+	    (void *)text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/*
+ * Opens 'path' (URL path, already unescaped by MHD) below the root.
+ * Symlinks inside the root are followed (per-MAC links are relative
+ * symlinks) as long as every component stays a plain name.
+ */
+static int
+open_below(int root_fd, const char *path)
+{
+	char buf[1024], *p, *save = NULL;
+	int fd = dup(root_fd), next;
+
+	if (fd < 0 || strlen(path) >= sizeof(buf)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = strtok_r(buf, "/", &save); p != NULL;
+	    p = strtok_r(NULL, "/", &save)) {
+		if (p[0] == '.' || strchr(p, '\\') != NULL) {
+			close(fd);
+			return -1;
+		}
+		next = openat(fd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+	}
+	return fd;
+}
+
+/* A symlink must not lead out of the root: compare real paths. */
+static bool
+inside_root(const struct lb_http_boot *hb, int fd)
+{
+	char link[64], real[PATH_MAX];
+	ssize_t n;
+	size_t len = strlen(hb->root);
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n < 0)
+		return false;
+	real[n] = '\0';
+	return strncmp(real, hb->root, len) == 0 &&
+	    (real[len] == '/' || real[len] == '\0');
+}
+
+static enum MHD_Result
+serve(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct lb_http_boot *hb = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	struct stat st;
+	int fd;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	if (*con_cls == NULL) {
+		*con_cls = hb;	/* first call: headers only */
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n");
+	fd = open_below(hb->root_fd, url);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !inside_root(hb, fd)) {
+		if (fd >= 0)
+			close(fd);
+		log_debug("http boot: %s %s -> 404", method, url);
+		return reply_status(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	/* MHD answers Range requests itself for fd-backed responses. */
+	r = MHD_create_response_from_fd64(st.st_size, fd);
+	if (r == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/octet-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	log_debug("http boot: %s %s -> 200 (%lld bytes)", method, url,
+	    (long long)st.st_size);
+	return ret;
+}
+
+/* "http://host:port/..." -> host, port (default 80). */
+static int
+parse_url(const char *url, char *host, size_t hsize, char *port,
+    size_t psize, struct lb_err *err)
+{
+	const char *h, *end, *colon;
+
+	if (strncmp(url, "http://", 7) != 0)
+		return lb_err_set(err, -EINVAL, "[deploy] http_url '%s' must "
+		    "be an http:// URL", url);
+	h = url + 7;
+	end = h + strcspn(h, "/");
+	if (*h == '[') {
+		const char *close_br = memchr(h, ']', end - h);
+
+		if (close_br == NULL)
+			return lb_err_set(err, -EINVAL, "bad [deploy] http_url "
+			    "'%s'", url);
+		snprintf(host, hsize, "%.*s", (int)(close_br - h - 1), h + 1);
+		colon = close_br + 1 < end && close_br[1] == ':' ?
+		    close_br + 1 : NULL;
+	} else {
+		colon = memchr(h, ':', end - h);
+		snprintf(host, hsize, "%.*s", (int)((colon ? colon : end) - h),
+		    h);
+	}
+	if (colon != NULL)
+		snprintf(port, psize, "%.*s", (int)(end - colon - 1), colon + 1);
+	else
+		snprintf(port, psize, "80");
+	return 0;
+}
+
+static int
+listen_on(const char *host, const char *port, int *ret_fd, struct lb_err *err)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	int fd, one = 1, rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	/* A name is not necessarily ours to bind: then listen everywhere. */
+	rc = getaddrinfo(inet_pton(AF_INET, host, &(struct in_addr){ 0 }) ==
+	    1 || strchr(host, ':') ? host : NULL, port, &hints, &ai);
+	if (rc != 0)
+		return lb_err_set(err, -EINVAL, "cannot resolve '%s': %s",
+		    host, gai_strerror(rc));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, 128) < 0) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return lb_err_set(err, rc, "cannot serve the HTTP boot root on "
+		    "%s port %s: %s", host, port, strerror(-rc));
+	}
+	freeaddrinfo(ai);
+	*ret_fd = fd;
+	return 0;
+}
+
+int
+lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
+    struct lb_http_boot **ret, struct lb_err *err)
+{
+	struct lb_http_boot *hb;
+	char host[256], port[16];
+	int r;
+
+	r = parse_url(http_url, host, sizeof(host), port, sizeof(port), err);
+	if (r < 0)
+		return r;
+	hb = calloc(1, sizeof(*hb));
+	if (hb == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	if (mkdir(cfg->deploy_http_root, 0755) < 0 && errno != EEXIST) {
+		r = lb_err_set(err, -errno, "cannot create [deploy] http_root "
+		    "'%s': %s", cfg->deploy_http_root, strerror(errno));
+		free(hb);
+		return r;
+	}
+	if (realpath(cfg->deploy_http_root, hb->root) == NULL ||
+	    (hb->root_fd = open(hb->root, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		r = lb_err_set(err, -errno, "cannot open [deploy] http_root "
+		    "'%s': %s", cfg->deploy_http_root, strerror(errno));
+		free(hb);
+		return r;
+	}
+	r = listen_on(host, port, &hb->listen_fd, err);
+	if (r < 0) {
+		close(hb->root_fd);
+		free(hb);
+		return r;
+	}
+	hb->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, serve, hb,
+	    MHD_OPTION_LISTEN_SOCKET, hb->listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_END);
+	if (hb->daemon == NULL) {
+		close(hb->listen_fd);
+		close(hb->root_fd);
+		free(hb);
+		return lb_err_set(err, -EIO, "cannot start the HTTP boot "
+		    "server");
+	}
+	log_info("HTTP boot root %s served at %s", hb->root, http_url);
+	*ret = hb;
+	return 0;
+}
+
+void
+lb_http_boot_stop(struct lb_http_boot *hb)
+{
+	if (hb == NULL)
+		return;
+	MHD_stop_daemon(hb->daemon);
+	close(hb->listen_fd);
+	close(hb->root_fd);
+	free(hb);
+}
