@@ -198,3 +198,28 @@ lb_hwtype_resolve_node(const struct lb_config *cfg, struct lb_node *node,
 	}
 	return 0;
 }
+
+#define MAX_IMPLS 16
+
+void
+lb_hwtype_config_names(struct lb_config_names *ret)
+{
+	/* Built from the tables on each call into per-thread storage, so
+	 * callers on different threads do not race. */
+	static _Thread_local const char *hw[sizeof(hwtypes) /
+	    sizeof(hwtypes[0]) + 1];
+	static _Thread_local const char *names[LB_IFACE_COUNT][MAX_IMPLS + 1];
+
+	for (size_t i = 0; i < sizeof(hwtypes) / sizeof(hwtypes[0]); i++)
+		hw[i] = hwtypes[i].name;
+	ret->hardware_types = hw;
+	for (int k = 0; k < LB_IFACE_COUNT; k++) {
+		size_t n;
+		const struct lb_iface_impl *rows = lb_iface_impls(k, &n);
+
+		for (size_t i = 0; i < n && i < MAX_IMPLS; i++)
+			names[k][i] = rows[i].name;
+		names[k][n < MAX_IMPLS ? n : MAX_IMPLS] = NULL;
+		ret->interfaces[k] = names[k];
+	}
+}

@@ -30,6 +30,10 @@ const struct lb_iface_impl *lb_iface_find(enum lb_iface_kind kind,
 bool lb_iface_enabled(const struct lb_config *cfg, enum lb_iface_kind kind,
     const char *name);
 
+/* The names the configuration may use, from the hardware types and the
+ * interface registries (for lb_config_check()).  Read-only static data. */
+void lb_hwtype_config_names(struct lb_config_names *ret);
+
 /*
  * The interface a node of this type gets when none is asked for: the
  * configured default_<kind>_interface if the type allows it, else the

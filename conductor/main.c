@@ -16,6 +16,7 @@
 #include "conductor/api.h"
 #include "conductor/engine.h"
 #include "conductor/http_boot.h"
+#include "conductor/hwtype.h"
 #include "conductor/store.h"
 #include "power/registry.h"
 #include "conductor/util/config.h"
@@ -64,6 +65,7 @@ make_dirs(const char *path)
 static int
 load_config(struct lb_config *cfg, const char *path, bool explicit)
 {
+	struct lb_config_names names;
 	struct lb_err err = { "" };
 	char *problems = NULL;
 	int r;
@@ -76,7 +78,8 @@ load_config(struct lb_config *cfg, const char *path, bool explicit)
 			return r;
 		}
 	}
-	r = lb_config_check(cfg, &problems, &err);
+	lb_hwtype_config_names(&names);
+	r = lb_config_check(cfg, &names, &problems, &err);
 	if (r < 0) {
 		fprintf(stderr, "%s\n", problems ? problems : err.msg);
 		free(problems);

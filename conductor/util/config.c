@@ -279,34 +279,6 @@ static const struct cfg_option options[] = {
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
-/*
- * Known names, checked by lb_config_check().  These move to the driver
- * registries once those exist.
- */
-static const char *const known_hardware_types[] = {
-	"ipmi", "redfish", "fake-hardware", NULL
-};
-static const char *const *const known_interfaces[LB_IFACE_COUNT] = {
-	[LB_IFACE_BIOS] = (const char *const[]){ "no-bios", "fake", NULL },
-	[LB_IFACE_BOOT] = (const char *const[]){
-		"ipxe", "pxe", "redfish-virtual-media", "fake", NULL },
-	[LB_IFACE_CONSOLE] = (const char *const[]){
-		"no-console", "fake", NULL },
-	[LB_IFACE_DEPLOY] = (const char *const[]){ "direct", "fake", NULL },
-	[LB_IFACE_INSPECT] = (const char *const[]){
-		"no-inspect", "fake", NULL },
-	[LB_IFACE_MANAGEMENT] = (const char *const[]){
-		"ipmitool", "redfish", "fake", NULL },
-	[LB_IFACE_NETWORK] = (const char *const[]){
-		"noop", "flat", "neutron", NULL },
-	[LB_IFACE_POWER] = (const char *const[]){
-		"ipmitool", "redfish", "fake", NULL },
-	[LB_IFACE_RAID] = (const char *const[]){ "no-raid", "fake", NULL },
-	[LB_IFACE_RESCUE] = (const char *const[]){
-		"agent", "no-rescue", "fake", NULL },
-	[LB_IFACE_STORAGE] = (const char *const[]){ "noop", "fake", NULL },
-	[LB_IFACE_VENDOR] = (const char *const[]){ "no-vendor", "fake", NULL },
-};
 
 /* Problems are collected, not returned one by one. */
 #define PROBLEMS_MAX 100
@@ -1042,7 +1014,7 @@ check_list(struct problems *pb, const char *option,
 	if (l->n == 0)
 		problem_add(pb, "[DEFAULT] %s: must not be empty", option);
 	for (size_t i = 0; i < l->n; i++) {
-		if (!name_in(l->items[i], known))
+		if (known != NULL && !name_in(l->items[i], known))
 			problem_add(pb, "[DEFAULT] %s: %s is not a known %s "
 			    "(%s)", option, quote(l->items[i], q, sizeof(q)),
 			    what, join(known, names, sizeof(names)));
@@ -1057,7 +1029,8 @@ check_list(struct problems *pb, const char *option,
 }
 
 int
-lb_config_check(const struct lb_config *cfg, char **ret_problems,
+lb_config_check(const struct lb_config *cfg,
+    const struct lb_config_names *names, char **ret_problems,
     struct lb_err *err)
 {
 	struct problems pb = { 0 };
@@ -1075,8 +1048,8 @@ lb_config_check(const struct lb_config *cfg, char **ret_problems,
 			    strerror(errno));
 	}
 	check_list(&pb, "enabled_hardware_types",
-	    &cfg->enabled_hardware_types, known_hardware_types,
-	    "hardware type");
+	    &cfg->enabled_hardware_types,
+	    names ? names->hardware_types : NULL, "hardware type");
 	for (int k = 0; k < LB_IFACE_COUNT; k++) {
 		const char *kind = lb_iface_kind_name(k);
 		const struct lb_strlist *l = &cfg->enabled_interfaces[k];
@@ -1085,7 +1058,8 @@ lb_config_check(const struct lb_config *cfg, char **ret_problems,
 
 		snprintf(option, sizeof(option), "enabled_%s_interfaces", kind);
 		snprintf(what, sizeof(what), "%s interface", kind);
-		check_list(&pb, option, l, known_interfaces[k], what);
+		check_list(&pb, option, l, names ? names->interfaces[k] : NULL,
+		    what);
 		if (def == NULL)
 			continue;
 		for (i = 0; i < l->n; i++)

@@ -25,6 +25,16 @@ struct lb_strlist {
 	size_t n;
 };
 
+/*
+ * The hardware type and interface names lb_config_check() accepts.  They
+ * live in the driver registries, above this layer, so the caller passes
+ * them in (lb_hwtype_config_names()); a NULL list is not checked.
+ */
+struct lb_config_names {
+	const char *const *hardware_types;
+	const char *const *interfaces[LB_IFACE_COUNT];
+};
+
 struct lb_config {
 	/* [DEFAULT] */
 	char *host;
@@ -138,7 +148,8 @@ int lb_config_load_buffer(struct lb_config *cfg, const char *name,
  * types and interfaces, each default_<kind>_interface is enabled.  Problems
  * are reported as by lb_config_load_buffer(), as "[section] option: message".
  */
-int lb_config_check(const struct lb_config *cfg, char **ret_problems,
+int lb_config_check(const struct lb_config *cfg,
+    const struct lb_config_names *names, char **ret_problems,
     struct lb_err *err);
 
 /*

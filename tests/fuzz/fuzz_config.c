@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(problems);
 	problems = NULL;
 	if (r == 0) {
-		r = lb_config_check(&cfg, &problems, &err);
+		r = lb_config_check(&cfg, NULL, &problems, &err);
 		if ((r == -EINVAL) != (problems != NULL))
 			abort();
 		free(problems);

@@ -21,6 +21,39 @@
 #include "conductor/util/banned.h"
 
 /* Loads 'text' named "t.conf" into a fresh default config. */
+
+/* What lifeboatd passes in from its registries, as of this writing. */
+static const struct lb_config_names test_names = {
+	.hardware_types = (const char *const[]){ "ipmi", "redfish",
+	    "fake-hardware", NULL },
+	.interfaces = {
+		[LB_IFACE_BIOS] = (const char *const[]){ "no-bios", "fake",
+		    NULL },
+		[LB_IFACE_BOOT] = (const char *const[]){ "ipxe", "pxe",
+		    "redfish-virtual-media", "fake", NULL },
+		[LB_IFACE_CONSOLE] = (const char *const[]){ "no-console",
+		    "fake", NULL },
+		[LB_IFACE_DEPLOY] = (const char *const[]){ "direct", "fake",
+		    NULL },
+		[LB_IFACE_INSPECT] = (const char *const[]){ "no-inspect",
+		    "fake", NULL },
+		[LB_IFACE_MANAGEMENT] = (const char *const[]){ "ipmitool",
+		    "redfish", "fake", NULL },
+		[LB_IFACE_NETWORK] = (const char *const[]){ "noop", "flat",
+		    "neutron", NULL },
+		[LB_IFACE_POWER] = (const char *const[]){ "ipmitool",
+		    "redfish", "fake", NULL },
+		[LB_IFACE_RAID] = (const char *const[]){ "no-raid", "fake",
+		    NULL },
+		[LB_IFACE_RESCUE] = (const char *const[]){ "agent",
+		    "no-rescue", "fake", NULL },
+		[LB_IFACE_STORAGE] = (const char *const[]){ "noop", "fake",
+		    NULL },
+		[LB_IFACE_VENDOR] = (const char *const[]){ "no-vendor", "fake",
+		    NULL },
+	},
+};
+
 static int
 load(struct lb_config *cfg, const char *text, char **problems,
     struct lb_err *err)
@@ -788,7 +821,7 @@ test_check_defaults_pass(void **state)
 
 	(void)state;
 	lb_config_init(&cfg);
-	assert_int_equal(lb_config_check(&cfg, &problems, NULL), 0);
+	assert_int_equal(lb_config_check(&cfg, &test_names, &problems, NULL), 0);
 	assert_null(problems);
 	lb_config_release(&cfg);
 }
@@ -809,9 +842,9 @@ test_check_http_basic(void **state)
 	snprintf(text, sizeof(text), "[DEFAULT]\nauth_strategy = http_basic\n"
 	    "http_basic_auth_user_file = %s\n", path);
 	assert_int_equal(load(&cfg, text, NULL, NULL), 0);
-	assert_int_equal(lb_config_check(&cfg, &problems, &err), 0);
+	assert_int_equal(lb_config_check(&cfg, &test_names, &problems, &err), 0);
 	unlink(path);
-	assert_int_equal(lb_config_check(&cfg, &problems, &err), -EINVAL);
+	assert_int_equal(lb_config_check(&cfg, &test_names, &problems, &err), -EINVAL);
 	snprintf(expected, sizeof(expected), "[DEFAULT] "
 	    "http_basic_auth_user_file: cannot read '%s': No such file or "
 	    "directory", path);
@@ -837,7 +870,7 @@ test_check_interfaces(void **state)
 	    "default_power_interface = redfish\n"
 	    "enabled_power_interfaces = redfish,fake\n"
 	    "default_deploy_interface = fake\n", NULL, NULL), 0);
-	assert_int_equal(lb_config_check(&cfg, &problems, &err), -EINVAL);
+	assert_int_equal(lb_config_check(&cfg, &test_names, &problems, &err), -EINVAL);
 	assert_string_equal(problems,
 	    "[DEFAULT] enabled_hardware_types: 'idrac' is not a known hardware "
 	    "type (ipmi, redfish, fake-hardware)\n"
