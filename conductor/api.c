@@ -153,6 +153,40 @@ lb_resp_json(struct lb_resp *resp, int status, struct lb_buf *b,
 	return 0;
 }
 
+int
+lb_resp_json_value(struct lb_resp *resp, int status, json_t *v,
+    struct lb_err *err)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+	json_decref(v);
+	if (text == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	resp->status = status;
+	resp->body = text;
+	resp->body_len = strlen(text);
+	return 0;
+}
+
+int
+lb_req_fields(struct lb_req *req,
+    int (*parse)(const char *, int, uint64_t *, struct lb_err *),
+    uint64_t *ret_bits, const uint64_t **ret_fields, struct lb_err *err)
+{
+	const char *v = lb_req_query(req, "fields");
+	int r;
+
+	*ret_fields = NULL;
+	if (v == NULL)
+		return 0;
+	r = lb_req_need(req, 8, err);
+	if (r == 0)
+		r = parse(v, req->minor, ret_bits, err);
+	if (r == 0)
+		*ret_fields = ret_bits;
+	return r;
+}
+
 void
 lb_resp_empty(struct lb_resp *resp, int status)
 {

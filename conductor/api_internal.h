@@ -64,6 +64,16 @@ int lb_req_need(const struct lb_req *req, int minor, struct lb_err *err);
 /* Sets resp to status with the buffer's contents as its JSON body. */
 int lb_resp_json(struct lb_resp *resp, int status, struct lb_buf *b,
     struct lb_err *err);
+/* The same for a JSON value, whose reference it takes (NULL: -ENOMEM). */
+int lb_resp_json_value(struct lb_resp *resp, int status, json_t *v,
+    struct lb_err *err);
+/*
+ * ?fields= (needs 1.8) through the record kind's parser: *ret_bits is set
+ * and *ret_fields points at it when given, else *ret_fields is NULL.
+ */
+int lb_req_fields(struct lb_req *req,
+    int (*parse)(const char *, int, uint64_t *, struct lb_err *),
+    uint64_t *ret_bits, const uint64_t **ret_fields, struct lb_err *err);
 void lb_resp_empty(struct lb_resp *resp, int status);
 
 /* The rendering settings of this request. */

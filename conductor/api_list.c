@@ -39,17 +39,10 @@ lb_paging_parse(struct lb_req *req, struct lb_paging *pg,
 		return lb_err_set(err, -EINVAL, "Invalid sort direction: %s. "
 		    "Acceptable values are 'asc' or 'desc'", v);
 	pg->sort_desc = v != NULL && strcmp(v, "desc") == 0;
-	v = lb_req_query(req, "fields");
-	pg->fields = NULL;
-	if (v != NULL) {
-		r = lb_req_need(req, 8, err);
-		if (r < 0)
-			return r;
-		r = fields_parse(v, req->minor, &pg->field_bits, err);
-		if (r < 0)
-			return r;
-		pg->fields = &pg->field_bits;
-	}
+	r = lb_req_fields(req, fields_parse, &pg->field_bits, &pg->fields,
+	    err);
+	if (r < 0)
+		return r;
 	return 0;
 }
 

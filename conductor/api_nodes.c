@@ -141,25 +141,17 @@ lb_api_node_show(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
 	struct lb_node *node = NULL;
+	const uint64_t *fields;
 	uint64_t bits;
-	const char *fields = lb_req_query(req, "fields");
 	int r;
 
-	if (fields != NULL) {
-		r = lb_req_need(req, 8, err);
-		if (r < 0)
-			return r;
-		r = lb_node_fields_parse(fields, req->minor, &bits, err);
-		if (r < 0)
-			return r;
-	}
-	r = lb_req_check_query(req, err);
-	if (r < 0)
-		return r;
-	r = get_node(req, args[0], &node, err);
-	if (r < 0)
-		return r;
-	r = render_node(req, node, fields ? &bits : NULL, 200, resp, err);
+	r = lb_req_fields(req, lb_node_fields_parse, &bits, &fields, err);
+	if (r == 0)
+		r = lb_req_check_query(req, err);
+	if (r == 0)
+		r = get_node(req, args[0], &node, err);
+	if (r == 0)
+		r = render_node(req, node, fields, 200, resp, err);
 	lb_node_free(node);
 	return r;
 }
@@ -543,8 +535,6 @@ lb_api_node_states(struct lb_req *req, const char *const *args,
 {
 	struct lb_node *node = NULL;
 	json_t *v;
-	struct lb_buf b;
-	char *text;
 	int r;
 
 	r = lb_req_check_query(req, err);
@@ -573,14 +563,7 @@ lb_api_node_states(struct lb_req *req, const char *const *args,
 		    json_null() : json_boolean(node->secure_boot));
 	}
 	lb_node_free(node);
-	text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
-	if (text == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
-	lb_buf_init(&b);
-	lb_buf_adds(&b, text);
-	free(text);
-	return lb_resp_json(resp, 200, &b, err);
+	return lb_resp_json_value(resp, 200, v, err);
 }
 
 /* Validate reports these kinds, in Ironic's order (no vendor). */
@@ -624,9 +607,7 @@ lb_api_node_validate(struct lb_req *req, const char *const *args,
 	struct lb_node *node = NULL;
 	const char **macs = NULL;
 	struct lb_task task;
-	struct lb_buf b;
 	json_t *out;
-	char *text;
 	int r;
 
 	r = lb_req_check_query(req, err);
@@ -668,16 +649,7 @@ lb_api_node_validate(struct lb_req *req, const char *const *args,
 		json_object_set_new(out, lb_iface_kind_name(k),
 		    validate_one(node, k, &task));
 	}
-	text = out ? json_dumps(out, JSON_COMPACT) : NULL;
-	json_decref(out);
-	if (text == NULL) {
-		r = lb_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	lb_buf_init(&b);
-	lb_buf_adds(&b, text);
-	free(text);
-	r = lb_resp_json(resp, 200, &b, err);
+	r = lb_resp_json_value(resp, 200, out, err);
 out:
 	free(macs);
 	lb_port_list_release(&ports);
@@ -737,9 +709,7 @@ lb_api_lookup(struct lb_req *req, const char *const *args,
 {
 	const char *addresses = lb_req_query(req, "addresses");
 	const char *node_uuid = lb_req_query(req, "node_uuid");
-	struct lb_buf b;
 	json_t *doc = NULL;
-	char *text;
 	int r;
 
 	(void)args;
@@ -750,14 +720,7 @@ lb_api_lookup(struct lb_req *req, const char *const *args,
 	    req->minor, req->base_url, &doc, err);
 	if (r < 0)
 		return r;
-	text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	if (text == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
-	lb_buf_init(&b);
-	lb_buf_adds(&b, text);
-	free(text);
-	return lb_resp_json(resp, 200, &b, err);
+	return lb_resp_json_value(resp, 200, doc, err);
 }
 
 int

@@ -137,26 +137,18 @@ int
 lb_api_port_show(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
-	const char *fields = lb_req_query(req, "fields");
 	struct lb_port *port = NULL;
+	const uint64_t *fields;
 	uint64_t bits;
 	int r;
 
-	if (fields != NULL) {
-		r = lb_req_need(req, 8, err);
-		if (r < 0)
-			return r;
-		r = lb_port_fields_parse(fields, req->minor, &bits, err);
-		if (r < 0)
-			return r;
-	}
-	r = lb_req_check_query(req, err);
-	if (r < 0)
-		return r;
-	r = lb_store_port_get(req->ctx->store, args[0], &port, err);
-	if (r < 0)
-		return r;
-	r = render_port(req, port, fields ? &bits : NULL, 200, resp, err);
+	r = lb_req_fields(req, lb_port_fields_parse, &bits, &fields, err);
+	if (r == 0)
+		r = lb_req_check_query(req, err);
+	if (r == 0)
+		r = lb_store_port_get(req->ctx->store, args[0], &port, err);
+	if (r == 0)
+		r = render_port(req, port, fields, 200, resp, err);
 	lb_port_free(port);
 	return r;
 }

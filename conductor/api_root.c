@@ -252,8 +252,6 @@ lb_api_driver_properties(struct lb_req *req, const char *const *args,
 	const char *const (*rows)[2] = NULL;
 	size_t nrows = 0;
 	json_t *out;
-	char *text;
-	struct lb_buf b;
 	int r;
 
 	r = lb_req_check_query(req, err);
@@ -276,12 +274,5 @@ lb_api_driver_properties(struct lb_req *req, const char *const *args,
 	    i < sizeof(common) / sizeof(common[0]); i++)
 		json_object_set_new(out, common[i][0],
 		    json_string(common[i][1]));
-	text = out ? json_dumps(out, JSON_COMPACT) : NULL;
-	json_decref(out);
-	if (text == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
-	lb_buf_init(&b);
-	lb_buf_adds(&b, text);
-	free(text);
-	return lb_resp_json(resp, 200, &b, err);
+	return lb_resp_json_value(resp, 200, out, err);
 }
