@@ -48,14 +48,19 @@ lb_node_ctx_load(struct lb_engine *e, const char *uuid,
 	if (r < 0)
 		goto fail;
 	ctx->macs = calloc(ports.n + 1, sizeof(*ctx->macs));
-	if (ctx->macs == NULL) {
+	ctx->llcs = calloc(ports.n + 1, sizeof(*ctx->llcs));
+	ctx->dii_before = json_deep_copy(ctx->node->driver_internal_info);
+	if (ctx->macs == NULL || ctx->llcs == NULL || ctx->dii_before == NULL) {
 		r = lb_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < ports.n; i++) {
-		if (ports.items[i]->pxe_enabled)
-			ctx->macs[ctx->task.nports++] =
-			    strdup(ports.items[i]->address);
+		if (!ports.items[i]->pxe_enabled)
+			continue;
+		ctx->llcs[ctx->task.nports] = json_incref(
+		    ports.items[i]->local_link_connection);
+		ctx->macs[ctx->task.nports++] =
+		    strdup(ports.items[i]->address);
 	}
 	lb_port_list_release(&ports);
 	ctx->task.node_uuid = ctx->node->uuid;
@@ -65,6 +70,7 @@ lb_node_ctx_load(struct lb_engine *e, const char *uuid,
 	ctx->task.properties = ctx->node->properties;
 	ctx->task.instance_info = ctx->node->instance_info;
 	ctx->task.port_macs = ctx->macs;
+	ctx->task.port_llcs = ctx->llcs;
 	ctx->power = impl_ops(LB_IFACE_POWER,
 	    ctx->node->iface[LB_IFACE_POWER], err);
 	ctx->management = impl_ops(LB_IFACE_MANAGEMENT,
@@ -91,9 +97,13 @@ fail:
 void
 lb_node_ctx_release(struct lb_node_ctx *ctx)
 {
-	for (size_t i = 0; ctx->macs != NULL && i < ctx->task.nports; i++)
+	for (size_t i = 0; ctx->macs != NULL && i < ctx->task.nports; i++) {
 		free((char *)ctx->macs[i]);
+		json_decref((json_t *)ctx->llcs[i]);
+	}
 	free(ctx->macs);
+	free(ctx->llcs);
+	json_decref(ctx->dii_before);
 	lb_node_free(ctx->node);
 	memset(ctx, 0, sizeof(*ctx));
 }
@@ -192,12 +202,40 @@ lb_node_locked(const struct lb_node *node, struct lb_err *err)
 	    node->reservation);
 }
 
+/*
+ * What the drivers changed in driver_internal_info during the job, applied
+ * to the stored node key by key, so that what others wrote meanwhile (a
+ * heartbeat's agent_url) stays.
+ */
+static void
+apply_driver_changes(struct lb_node *node, const struct lb_node_ctx *ctx)
+{
+	const json_t *now = ctx->node ? ctx->node->driver_internal_info : NULL;
+	const char *key;
+	json_t *value;
+
+	if (now == NULL || ctx->dii_before == NULL)
+		return;
+	json_object_foreach((json_t *)now, key, value) {
+		if (!json_equal(value, json_object_get(ctx->dii_before, key)))
+			json_object_set(node->driver_internal_info, key,
+			    value);
+	}
+	json_object_foreach(ctx->dii_before, key, value) {
+		if (json_object_get(now, key) == NULL)
+			json_object_del(node->driver_internal_info, key);
+	}
+}
+
 static int
 finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct lb_finish *f = arg;
 	char now[LB_TIME_LEN];
 	int r = 0;
+
+	if (f->ctx != NULL)
+		apply_driver_changes(node, f->ctx);
 
 	snprintf(f->from, sizeof(f->from), "%s", node->provision_state);
 	snprintf(f->to, sizeof(f->to), "%s", node->provision_state);
@@ -419,8 +457,9 @@ job_run(struct lb_job *base)
 		if (r < 0)
 			f.error = msg;
 	}
-	lb_node_ctx_release(&ctx);
+	f.ctx = &ctx;
 	lb_engine_finish(j->e, j->uuid, &f, job_name(j->kind), j->started);
+	lb_node_ctx_release(&ctx);
 	free(j);
 }
 

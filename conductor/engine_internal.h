@@ -56,6 +56,7 @@ struct lb_finish {
 	bool drop_password;		/* the rescue password hash */
 	bool forget_agent;		/* agent_url, token, certificate */
 	bool keep_error;		/* leave last_error as it is */
+	const struct lb_node_ctx *ctx;	/* driver_internal_info changes */
 	char from[32];
 	char to[32];
 };
@@ -83,6 +84,8 @@ struct lb_node_ctx {
 	struct lb_node *node;
 	struct lb_task task;
 	const char **macs;
+	const json_t **llcs;		/* ports' local_link_connection */
+	json_t *dii_before;		/* driver_internal_info as loaded */
 	const struct lb_power_ops *power;
 	const struct lb_management_ops *management;
 	char bmc_key[256];

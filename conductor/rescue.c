@@ -571,8 +571,9 @@ rescue_job_run(struct lb_job *base)
 		f.error = msg;
 		break;
 	}
-	lb_node_ctx_release(&ctx);
+	f.ctx = &ctx;
 	lb_engine_finish(j->e, j->uuid, &f, what, j->started);
+	lb_node_ctx_release(&ctx);
 	free(j);
 }
 

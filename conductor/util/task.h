@@ -24,6 +24,7 @@ struct lb_task {
 	const json_t *properties;
 	const json_t *instance_info;
 	const char *const *port_macs;	/* pxe-enabled ports' MACs */
+	const json_t *const *port_llcs;	/* and their local_link_connection */
 	size_t nports;
 };
 
