@@ -18,7 +18,7 @@
 	[LB_IFACE_CONSOLE] = L("no-console"), \
 	[LB_IFACE_DEPLOY] = L("direct"), \
 	[LB_IFACE_INSPECT] = L("no-inspect"), \
-	[LB_IFACE_NETWORK] = L("noop", "flat", "neutron"), \
+	[LB_IFACE_NETWORK] = L("noop", "flat", "neutron", "switch"), \
 	[LB_IFACE_RAID] = L("no-raid"), \
 	[LB_IFACE_RESCUE] = L("agent", "no-rescue"), \
 	[LB_IFACE_STORAGE] = L("noop"), \
@@ -45,7 +45,7 @@ static const struct lb_hwtype hwtypes[] = {
 		[LB_IFACE_DEPLOY] = L("fake", "direct"),
 		[LB_IFACE_INSPECT] = L("fake", "no-inspect"),
 		[LB_IFACE_MANAGEMENT] = L("fake"),
-		[LB_IFACE_NETWORK] = L("noop", "flat", "neutron"),
+		[LB_IFACE_NETWORK] = L("noop", "flat", "neutron", "switch"),
 		[LB_IFACE_POWER] = L("fake"),
 		[LB_IFACE_RAID] = L("fake", "no-raid"),
 		[LB_IFACE_RESCUE] = L("fake", "agent", "no-rescue"),

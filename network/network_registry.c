@@ -1,6 +1,7 @@
 /*
  * network_registry.c - names every network implementation; the only place
- * that does.  noop needs nothing; flat and neutron are known, not built.
+ * that does.  noop needs nothing; switch flips VLANs on a switch for
+ * sites without Neutron; flat and neutron are known, not built.
  * Read-only; any thread.
  */
 #include "network/network.h"
@@ -13,6 +14,7 @@ const struct lb_iface_impl lb_network_impls[] = {
 	{ "noop", &lb_network_noop, NULL, LB_IMPL_BUILT },
 	{ "flat", NULL, NULL, 0 },
 	{ "neutron", NULL, NULL, 0 },
+	{ "switch", NULL, NULL, 0 },
 };
 const size_t lb_network_nimpls = sizeof(lb_network_impls) /
     sizeof(lb_network_impls[0]);

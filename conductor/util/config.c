@@ -60,6 +60,7 @@ _Static_assert(LB_LOG_DEBUG == 0 && LB_LOG_INFO == 1 &&
 static const char *const auth_strategies[] = { "noauth", "http_basic", NULL };
 static const char *const hash_algorithms[] = { "sha256", "sha512", NULL };
 static const char *const dhcp_providers[] = { "none", "dnsmasq", NULL };
+static const char *const switch_backends[] = { "linux-bridge", NULL };
 static const char *const redfish_auth_types[] = {
 	"basic", "session", "auto", NULL
 };
@@ -112,7 +113,7 @@ static const struct cfg_option options[] = {
 	IFACE("deploy", LB_IFACE_DEPLOY, "direct,fake"),
 	IFACE("inspect", LB_IFACE_INSPECT, "no-inspect,fake"),
 	IFACE("management", LB_IFACE_MANAGEMENT, "ipmitool,redfish,fake"),
-	IFACE("network", LB_IFACE_NETWORK, "noop,flat,neutron"),
+	IFACE("network", LB_IFACE_NETWORK, "noop,flat,neutron,switch"),
 	IFACE("power", LB_IFACE_POWER, "ipmitool,redfish,fake"),
 	IFACE("raid", LB_IFACE_RAID, "no-raid,fake"),
 	IFACE("rescue", LB_IFACE_RESCUE, "agent,no-rescue,fake"),
@@ -251,6 +252,16 @@ static const struct cfg_option options[] = {
 	    "/etc/dnsmasq.d/hostsdir.d", "dnsmasq's dhcp-hostsdir."),
 	OPT("dnsmasq", "dhcp_optsdir", PATH, dnsmasq_optsdir,
 	    "/etc/dnsmasq.d/optsdir.d", "dnsmasq's dhcp-optsdir."),
+
+	OPT("switch", "rescuing_network", STRING, switch_rescuing_network,
+	    NULL, "VLAN ID the `switch` network interface moves a node's "
+	    "switch ports to while it boots the rescue ramdisk, unless the "
+	    "node's driver_info rescuing_network names one."),
+	OPT("switch", "backend", ENUM, switch_backend, "linux-bridge",
+	    "How the `switch` network interface drives switches: "
+	    "linux-bridge (a VLAN-filtering Linux bridge on this host; "
+	    "local_link_connection switch_info names the bridge and port_id "
+	    "its port).", .allowed = switch_backends),
 
 	OPT("agent", "require_tls", BOOL, agent_require_tls, "false",
 	    "Refuse agents that call back over plain http://."),

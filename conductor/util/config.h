@@ -101,6 +101,10 @@ struct lb_config {
 	char *dnsmasq_hostsdir;		/* dhcp_hostsdir */
 	char *dnsmasq_optsdir;		/* dhcp_optsdir */
 
+	/* [switch] */
+	char *switch_rescuing_network;	/* rescuing_network: a VLAN ID */
+	char *switch_backend;		/* backend: linux-bridge */
+
 	/* [agent] */
 	bool agent_require_tls;		/* require_tls */
 	int agent_command_timeout;	/* command_timeout */

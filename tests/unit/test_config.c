@@ -40,7 +40,7 @@ static const struct lb_config_names test_names = {
 		[LB_IFACE_MANAGEMENT] = (const char *const[]){ "ipmitool",
 		    "redfish", "fake", NULL },
 		[LB_IFACE_NETWORK] = (const char *const[]){ "noop", "flat",
-		    "neutron", NULL },
+		    "neutron", "switch", NULL },
 		[LB_IFACE_POWER] = (const char *const[]){ "ipmitool",
 		    "redfish", "fake", NULL },
 		[LB_IFACE_RAID] = (const char *const[]){ "no-raid", "fake",
@@ -147,9 +147,9 @@ test_defaults(void **state)
 	assert_string_equal(l->items[0], "ipxe");
 	assert_string_equal(l->items[3], "fake");
 	l = &cfg.enabled_interfaces[LB_IFACE_NETWORK];
-	assert_int_equal(l->n, 3);
+	assert_int_equal(l->n, 4);
 	assert_string_equal(l->items[0], "noop");
-	assert_string_equal(l->items[2], "neutron");
+	assert_string_equal(l->items[3], "switch");
 	assert_string_equal(cfg.enabled_interfaces[LB_IFACE_RESCUE].items[0],
 	    "agent");
 	for (int k = 0; k < LB_IFACE_COUNT; k++) {
@@ -963,7 +963,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 53);
+	assert_int_equal(options, 54);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);
