@@ -408,6 +408,17 @@ fetch_images(struct lb_engine *e, const struct lb_node *node,
 	return r;
 }
 
+/* One line per phase, so an operator (or a test) can see where it is. */
+static void
+phase(const struct lb_node_ctx *ctx, double *mark, const char *what)
+{
+	double now = lb_monotonic();
+
+	log_info("node %s: rescue: %s (%.2f s)", ctx->node->uuid, what,
+	    now - *mark);
+	*mark = now;
+}
+
 /* Contract 3.2: off, network, stage, one-time boot device, on. */
 static int
 do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
@@ -419,6 +430,7 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 	char *kernel = NULL, *ramdisk = NULL, request_id[48] = "req-";
 	struct lb_boot_env env;
 	int timeout = e->cfg->power_state_change_timeout, r;
+	double mark = lb_monotonic();
 
 	if (boot == NULL || net == NULL)
 		return lb_err_set(err, -ENOTSUP, "the boot or network "
@@ -427,15 +439,20 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 	r = fetch_images(e, ctx->node, &kernel, &ramdisk, err);
 	if (r < 0)
 		return r;
+	phase(ctx, &mark, "images ready");
 	images.kernel = kernel;
 	images.ramdisk = ramdisk;
 	boot_env(e, &env);
 	lb_uuid_generate(request_id + 4);
 	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
 	if (r == 0)
+		phase(ctx, &mark, "powered off");
+	if (r == 0)
 		r = net->unconfigure_tenant(e->cfg, &ctx->task, err);
 	if (r == 0)
 		r = net->add_rescuing(e->cfg, &ctx->task, err);
+	if (r == 0)
+		phase(ctx, &mark, "ports moved to the rescuing network");
 	if (r == 0)
 		r = boot->prepare_ramdisk(&env, &ctx->task, &images,
 		    request_id, NULL, err);
@@ -443,7 +460,11 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 		r = ctx->management->set_boot_device(&ctx->task, boot->device,
 		    false, lb_boot_mode_of(&ctx->task), err);
 	if (r == 0)
+		phase(ctx, &mark, "ramdisk staged, one-time network boot set");
+	if (r == 0)
 		r = lb_call_set_power(e, ctx, LB_POWER_ACTION_ON, timeout, err);
+	if (r == 0)
+		phase(ctx, &mark, "powered on, waiting for the agent");
 	free(kernel);
 	free(ramdisk);
 	return r;
