@@ -18,6 +18,7 @@
 #include "conductor/api_internal.h"
 #include "conductor/util/jsonbody.h"
 #include "conductor/util/log.h"
+#include "conductor/util/version.h"
 #include "conductor/util/banned.h"
 
 /* Bodies past the limit are read and dropped up to this, then cut off. */
@@ -234,53 +235,14 @@ error_body(int status, const char *message, size_t *ret_len)
 
 /* ---- microversions ---- */
 
-/*
- * Reads the requested version.  No header means the minimum (1.1), not the
- * maximum; "latest" means the maximum.  Returns 0 with *ret_minor set, or
- * -ENOTSUP with the message Ironic gives.
- */
 static int
 negotiate(struct MHD_Connection *conn, int *ret_minor, struct lb_err *err)
 {
-	const char *h, *generic;
-	char *end;
-	long minor;
-
-	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    "X-OpenStack-Ironic-API-Version");
-	if (h == NULL) {
-		generic = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    "OpenStack-API-Version");
-		if (generic != NULL && strncasecmp(generic, "baremetal ",
-		    10) == 0)
-			h = generic + 10;
-	}
-	if (h == NULL) {
-		*ret_minor = LB_API_MIN_MINOR;
-		return 0;
-	}
-	while (isspace((unsigned char)*h))
-		h++;
-	if (strcasecmp(h, "latest") == 0) {
-		*ret_minor = LB_API_MAX_MINOR;
-		return 0;
-	}
-	if (strncmp(h, "1.", 2) != 0 || !isdigit((unsigned char)h[2]))
-		return lb_err_set(err, -ENOTSUP, "Invalid value for "
-		    "X-OpenStack-Ironic-API-Version header: %.64s. The "
-		    "supported version range is: [1.%d, 1.%d].", h,
-		    LB_API_MIN_MINOR, LB_API_MAX_MINOR);
-	minor = strtol(h + 2, &end, 10);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end != '\0' || minor < LB_API_MIN_MINOR ||
-	    minor > LB_API_MAX_MINOR)
-		return lb_err_set(err, -ENOTSUP, "Version %.64s was requested "
-		    "but the minor version is not supported by this service. "
-		    "The supported version range is: [1.%d, 1.%d].", h,
-		    LB_API_MIN_MINOR, LB_API_MAX_MINOR);
-	*ret_minor = (int)minor;
-	return 0;
+	return lb_version_parse(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "X-OpenStack-Ironic-API-Version"),
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "OpenStack-API-Version"), LB_API_MIN_MINOR, LB_API_MAX_MINOR,
+	    ret_minor, err);
 }
 
 /* ---- routing ---- */
