@@ -141,6 +141,23 @@ lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,
 }
 
 int
+lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
+    enum lb_power_state *ret, struct lb_err *err)
+{
+	struct lb_bmc_policy p;
+	int r;
+
+	bmc_policy(e, ctx, &p);
+	/* A deadline of now: take a free slot or give way at once. */
+	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, lb_monotonic()) < 0)
+		return lb_err_set(err, -EAGAIN, "BMC %s is busy",
+		    ctx->bmc_key);
+	r = ctx->power->get_state(&ctx->task, ret, err);
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
+	return r;
+}
+
+int
 lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_action action, int timeout_s, struct lb_err *err)
 {
@@ -702,11 +719,20 @@ lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
 		if (strcmp(targets[i].target, target) == 0)
 			break;
 	}
-	if (i == sizeof(targets) / sizeof(targets[0]))
-		return lb_err_set(err, -EINVAL, "The requested action \"%s\" "
-		    "can not be performed on node \"%s\": valid targets are "
-		    "'power on', 'power off', 'rebooting', 'soft power off' "
-		    "and 'soft rebooting'.", target, ident);
+	if (i == sizeof(targets) / sizeof(targets[0])) {
+		struct lb_node *node = NULL;
+
+		/* Ironic's wording names the node's current power state. */
+		r = lb_store_node_get(e->store, ident, &node, err);
+		if (r < 0)
+			return r;
+		r = lb_err_set(err, -EINVAL, "The requested action \"%s\" can "
+		    "not be performed on node \"%s\" while it is in state "
+		    "\"%s\".", target, node->uuid,
+		    node->power_state ? node->power_state : "None");
+		lb_node_free(node);
+		return r;
+	}
 	if (minor < targets[i].minor)
 		return lb_err_set(err, -ENOTSUP, "Request not acceptable.");
 	timeout = json_object_get(body, "timeout");
@@ -800,6 +826,7 @@ lb_engine_stop(struct lb_engine *e)
 		return;
 	lb_engine_timer_stop(e);
 	lb_pool_stop(&e->pool);
+	lb_engine_sync_release(e);
 	lb_rescue_teardown(e);
 	lb_bmc_limit_release_all(&e->bmc);
 	pthread_mutex_destroy(&e->sync_lock);

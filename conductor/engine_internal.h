@@ -98,12 +98,17 @@ void lb_node_ctx_release(struct lb_node_ctx *ctx);
 /* Driver calls through the per-BMC limiter, bounded by 'timeout_s'. */
 int lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     int timeout_s, enum lb_power_state *ret, struct lb_err *err);
+/* A read that gives way (-EAGAIN) when the BMC is busy: for the sync. */
+int lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
+    enum lb_power_state *ret, struct lb_err *err);
 int lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_action action, int timeout_s, struct lb_err *err);
 
 /* Timer thread and periodic tasks (engine_periodic.c). */
 int lb_engine_timer_start(struct lb_engine *e, struct lb_err *err);
 void lb_engine_timer_stop(struct lb_engine *e);
+/* Frees the sync bookkeeping; only once no sync job can run. */
+void lb_engine_sync_release(struct lb_engine *e);
 /* Releases this conductor's locks and settles interrupted transitions. */
 int lb_engine_recover(struct lb_engine *e, struct lb_err *err);
 

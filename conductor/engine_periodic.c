@@ -4,6 +4,7 @@
  * previous run left behind.  The timer thread only lists and queues; the
  * BMC calls run on the worker pool.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,9 +18,13 @@
 #define SYNC_FAILURES_REPORTED 3
 #define SYNC_ERROR_PREFIX "Power state sync failed"
 
+/* Per node: consecutive failures, and whether a read is under way. */
 struct sync_failure {
 	char uuid[LB_UUID_LEN + 1];
 	int count;
+	int skip;		/* rounds to leave out: backoff when failing */
+	uint64_t info_hash;	/* driver_info the count is about */
+	bool running;
 	struct sync_failure *next;
 };
 
@@ -83,31 +88,81 @@ struct sync_job {
 	char uuid[LB_UUID_LEN + 1];
 };
 
-/* Counts a failure (or clears the count); returns the new count. */
-static int
-sync_count(struct lb_engine *e, const char *uuid, bool failed)
+/* Called with sync_lock held; creates the record when asked to. */
+static struct sync_failure *
+sync_record(struct lb_engine *e, const char *uuid, bool create)
 {
-	struct sync_failure **pp, *f;
+	struct sync_failure *f;
+
+	for (f = e->sync_failures; f != NULL; f = f->next) {
+		if (strcmp(f->uuid, uuid) == 0)
+			return f;
+	}
+	if (!create || (f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
+	f->next = e->sync_failures;
+	e->sync_failures = f;
+	return f;
+}
+
+/* FNV-1a of the canonical text: new BMC settings start a new count. */
+static uint64_t
+info_hash(const json_t *driver_info)
+{
+	char *text = json_dumps(driver_info, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = text; p != NULL && *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	free(text);
+	return h;
+}
+
+/* Marks a read under way; false if one already is (one at a time). */
+static bool
+sync_claim(struct lb_engine *e, const char *uuid, const json_t *driver_info)
+{
+	uint64_t h = info_hash(driver_info);
+	struct sync_failure *f;
+	bool ok;
+
+	pthread_mutex_lock(&e->sync_lock);
+	f = sync_record(e, uuid, true);
+	if (f != NULL && f->info_hash != h) {
+		f->info_hash = h;
+		f->count = 0;
+		f->skip = 0;
+	}
+	ok = f != NULL && !f->running;
+	if (ok && f->skip > 0) {
+		f->skip--;
+		ok = false;
+	}
+	if (ok)
+		f->running = true;
+	pthread_mutex_unlock(&e->sync_lock);
+	return ok;
+}
+
+/* Ends a read: counts a failure or clears the count; the new count. */
+static int
+sync_done(struct lb_engine *e, const char *uuid, bool failed)
+{
+	struct sync_failure *f;
 	int count = 0;
 
 	pthread_mutex_lock(&e->sync_lock);
-	for (pp = &e->sync_failures; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->uuid, uuid) == 0)
-			break;
-	}
-	f = *pp;
-	if (!failed) {
-		if (f != NULL) {
-			*pp = f->next;
-			free(f);
-		}
-	} else {
-		if (f == NULL && (f = calloc(1, sizeof(*f))) != NULL) {
-			snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
-			f->next = e->sync_failures;
-			e->sync_failures = f;
-		}
-		count = f ? ++f->count : 0;
+	f = sync_record(e, uuid, false);
+	if (f != NULL) {
+		f->running = false;
+		f->count = failed ? f->count + 1 : 0;
+		count = f->count;
+		/* A BMC that keeps failing is asked less and less often,
+		 * up to every 32nd round, so it does not crowd out work. */
+		if (count >= SYNC_FAILURES_REPORTED)
+			f->skip = 1 << (count - SYNC_FAILURES_REPORTED < 5 ?
+			    count - SYNC_FAILURES_REPORTED : 5);
 	}
 	pthread_mutex_unlock(&e->sync_lock);
 	return count;
@@ -164,16 +219,20 @@ sync_run(struct lb_job *base)
 
 	r = lb_node_ctx_load(e, j->uuid, &ctx, &err);
 	if (r == 0) {
-		r = lb_call_get_power(e, &ctx,
-		    e->cfg->power_state_change_timeout, &state, &err);
+		/* An operation on the BMC goes first; try next round. */
+		r = lb_call_get_power_nowait(e, &ctx, &state, &err);
 		lb_node_ctx_release(&ctx);
+		if (r == -EAGAIN) {
+			sync_done(e, j->uuid, false);
+			goto out;
+		}
 	}
 	if (r == 0) {
-		sync_count(e, j->uuid, false);
+		sync_done(e, j->uuid, false);
 		s.ok = true;
 		s.state = lb_power_state_name(state);
 	} else {
-		failures = sync_count(e, j->uuid, true);
+		failures = sync_done(e, j->uuid, true);
 		log_debug("node %s: power state sync failed (%d): %s",
 		    j->uuid, failures, err.msg);
 		/* Recorded once, not rewritten every interval. */
@@ -200,7 +259,10 @@ out:
 static void
 sync_drop(struct lb_job *base)
 {
-	free(base);
+	struct sync_job *j = (struct sync_job *)base;
+
+	sync_done(j->e, j->uuid, false);
+	free(j);
 }
 
 static void
@@ -220,14 +282,22 @@ power_sync_fire(void *arg)
 			const struct lb_node *n = list.items[i];
 			struct sync_job *j;
 
+			/* Ironic leaves enroll (and adopt failed) alone:
+			 * their BMCs are not known to work yet. */
 			if (n->target_power_state != NULL ||
-			    !lb_state_is_stable(n->provision_state))
+			    !lb_state_is_stable(n->provision_state) ||
+			    strcmp(n->provision_state, LB_STATE_ENROLL) == 0)
 				continue;
+			if (!sync_claim(e, n->uuid, n->driver_info))
+				continue;	/* the last read still runs */
 			/* Keep half the pool for operators' requests. */
-			if (lb_pool_reserve(&e->pool, margin) < 0)
+			if (lb_pool_reserve(&e->pool, margin) < 0) {
+				sync_done(e, n->uuid, false);
 				break;
+			}
 			j = calloc(1, sizeof(*j));
 			if (j == NULL) {
+				sync_done(e, n->uuid, false);
 				lb_pool_unreserve(&e->pool);
 				break;
 			}
@@ -279,8 +349,6 @@ lb_engine_timer_start(struct lb_engine *e, struct lb_err *err)
 void
 lb_engine_timer_stop(struct lb_engine *e)
 {
-	struct sync_failure *f, *next;
-
 	pthread_mutex_lock(&e->timer_lock);
 	e->stopping = true;
 	pthread_cond_signal(&e->timer_wake);
@@ -290,10 +358,18 @@ lb_engine_timer_stop(struct lb_engine *e)
 	lb_heap_release(&e->heap);
 	pthread_cond_destroy(&e->timer_wake);
 	pthread_mutex_destroy(&e->timer_lock);
+}
+
+void
+lb_engine_sync_release(struct lb_engine *e)
+{
+	struct sync_failure *f, *next;
+
 	for (f = e->sync_failures; f != NULL; f = next) {
 		next = f->next;
 		free(f);
 	}
+	e->sync_failures = NULL;
 }
 
 /* ---- recovery at start ---- */

@@ -71,6 +71,7 @@ struct ipmi_conn {
 	ipmi_ctx_t ctx;			/* NULL while no session */
 	char suites_note[40];		/* "cipher suite 3": messages */
 	json_t *internal;		/* driver_internal_info, or NULL */
+	unsigned int session_ms;	/* at most SESSION_TIMEOUT_MS */
 };
 
 static void
@@ -288,7 +289,7 @@ open_2_0(struct ipmi_conn *c, struct lb_err *err)
 		    in->username[0] != '\0' ? in->username : NULL,
 		    in->password, in->kg_len > 0 ? in->kg : NULL,
 		    (unsigned int)in->kg_len, (uint8_t)in->priv_level,
-		    (uint8_t)suites[i], SESSION_TIMEOUT_MS,
+		    (uint8_t)suites[i], c->session_ms,
 		    RETRANSMIT_TIMEOUT_MS, IPMI_WORKAROUND_FLAGS_DEFAULT,
 		    IPMI_FLAGS_DEFAULT) == 0) {
 			c->ctx = ctx;
@@ -347,7 +348,7 @@ open_1_5(struct ipmi_conn *c, struct lb_err *err)
 		if (ipmi_ctx_open_outofband(ctx, c->where,
 		    in->username[0] != '\0' ? in->username : NULL,
 		    in->password, types[i], (uint8_t)in->priv_level,
-		    SESSION_TIMEOUT_MS, RETRANSMIT_TIMEOUT_MS,
+		    c->session_ms, RETRANSMIT_TIMEOUT_MS,
 		    IPMI_WORKAROUND_FLAGS_DEFAULT, IPMI_FLAGS_DEFAULT) == 0) {
 			c->ctx = ctx;
 			return 0;
@@ -433,6 +434,7 @@ conn_init(struct ipmi_conn *c, const struct lb_task *task,
 	}
 	c->internal = json_is_object(task->driver_internal_info) ?
 	    task->driver_internal_info : NULL;
+	c->session_ms = SESSION_TIMEOUT_MS;
 	return 0;
 }
 
@@ -827,6 +829,9 @@ ipmi_set_state(const struct lb_task *task, enum lb_power_action action,
 		return r;
 	if (timeout_s <= 0)
 		timeout_s = DEFAULT_WAIT_S;
+	/* An unanswering BMC must not hold the call past the caller's time. */
+	if ((unsigned int)timeout_s * 1000 < c.session_ms)
+		c.session_ms = (unsigned int)timeout_s * 1000;
 	switch (action) {
 	case LB_POWER_ACTION_ON:
 		r = power_on(&c, timeout_s, err);
