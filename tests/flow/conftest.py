@@ -474,3 +474,8 @@ def daemon(launcher):
 def module_daemon(module_launcher):
     """A noauth daemon shared by the tests of one module."""
     return module_launcher.start()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'qemu: starts real qemu-system-x86_64 machines')

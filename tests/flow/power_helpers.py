@@ -46,16 +46,6 @@ RESTART_POWER_MSG = ('Conductor ' + CONDUCTOR_HOST + ' restarted during a '
                      "power action to '%s'; it may not have completed.")
 
 
-def register_qemu_marker():
-    """tests/flow/conftest.py does not declare the 'qemu' marker (the lab
-    tests' conftest does); declare it here so that using it is not an
-    'unknown marker' warning.  Harmless if pytest's internals differ."""
-    config = getattr(pytest.mark, '_config', None)
-    if config is not None:
-        config.addinivalue_line(
-            'markers', 'qemu: starts real qemu-system-x86_64 machines')
-
-
 def conductor_conf(**conductor):
     """Daemon sections: the brief's engine settings plus overrides."""
     conf = {

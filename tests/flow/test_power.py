@@ -32,9 +32,8 @@ from power_helpers import (
     STABLE_STATES, SYNC_INTERVAL, TIMING_MARGIN, Bmcs, adopted_node,
     assert_settled, closed_tcp_port, closed_udp_port, cmdline,
     conductor_conf, get_node, log_mark, log_since, pid_alive, provision,
-    put_power, put_provision, register_qemu_marker, wait_power_done)
+    put_power, put_provision, wait_power_done)
 
-register_qemu_marker()
 
 # What the lab machines log for each action (tests/lab/machine.py).
 BOOT = 'boot from disk (bios)'
