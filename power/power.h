@@ -74,6 +74,17 @@ struct lb_management_ops {
 	int (*get_boot_device)(const struct lb_task *task,
 	    enum lb_boot_device *ret_device, bool *ret_persistent,
 	    struct lb_err *err);
+	/*
+	 * Virtual media, NULL where the BMC has none.  insert_cd ejects
+	 * whatever the node's CD slots hold, then inserts the image at 'url'
+	 * (http:// or https://) into one; eject_cd ejects every CD and
+	 * succeeds when nothing is inserted.  Vendor quirks that were
+	 * applied are listed in driver_internal_info "redfish_quirks_applied"
+	 * for the caller to log.
+	 */
+	int (*insert_cd)(const struct lb_task *task, const char *url,
+	    struct lb_err *err);
+	int (*eject_cd)(const struct lb_task *task, struct lb_err *err);
 };
 
 const char *lb_power_state_name(enum lb_power_state state);	/* NULL for unknown */
