@@ -25,12 +25,15 @@ struct lb_boot_env {
 	const char *api_url;		/* ipa-api-url, e.g. http://10.0.0.1:6385 */
 	const char *http_url;		/* effective [deploy] http_url, no slash */
 	const char *tftp_server;	/* effective [pxe] tftp_server */
+	/* The node's management interface: virtual media lives there. */
+	const struct lb_management_ops *management;
 };
 
 /* The rescue images, already fetched and verified: local file paths. */
 struct lb_boot_images {
 	const char *kernel;
 	const char *ramdisk;
+	const char *iso;		/* driver_info rescue_iso, or NULL */
 };
 
 struct lb_boot_ops {

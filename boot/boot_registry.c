@@ -8,6 +8,7 @@
 #include "boot/boot_pxe.h"
 
 extern const struct lb_boot_ops lb_boot_fake;
+extern const struct lb_boot_ops lb_boot_vmedia;
 #include "conductor/util/banned.h"
 
 static int
@@ -22,7 +23,7 @@ validate_ports(const struct lb_task *task, struct lb_err *err)
 const struct lb_iface_impl lb_boot_impls[] = {
 	{ "pxe", &lb_boot_pxe, validate_ports, LB_IMPL_BUILT },
 	{ "ipxe", &lb_boot_ipxe, validate_ports, LB_IMPL_BUILT },
-	{ "redfish-virtual-media", NULL, NULL, 0 },
+	{ "redfish-virtual-media", &lb_boot_vmedia, NULL, LB_IMPL_BUILT },
 	{ "fake", &lb_boot_fake, NULL, LB_IMPL_BUILT },
 };
 const size_t lb_boot_nimpls = sizeof(lb_boot_impls) / sizeof(lb_boot_impls[0]);

@@ -62,12 +62,28 @@ network_ops(const struct lb_node *node)
 }
 
 static void
-boot_env(const struct lb_engine *e, struct lb_boot_env *env)
+boot_env(const struct lb_engine *e, const struct lb_node_ctx *ctx,
+    struct lb_boot_env *env)
 {
 	env->cfg = e->cfg;
 	env->api_url = e->api_url;
 	env->http_url = e->http_url;
 	env->tftp_server = e->tftp_server;
+	env->management = ctx->management;
+}
+
+static bool
+is_vmedia(const struct lb_node *node)
+{
+	return strcmp(node->iface[LB_IFACE_BOOT], "redfish-virtual-media") == 0;
+}
+
+/* A prebuilt ISO (virtual media only), used as it is. */
+static const char *
+rescue_iso(const struct lb_node *node)
+{
+	return is_vmedia(node) ? json_string_value(json_object_get(
+	    node->driver_info, "rescue_iso")) : NULL;
 }
 
 /* The rescue image hrefs: driver_info, else the configuration. */
@@ -152,6 +168,8 @@ validate_rescue(struct lb_engine *e, struct lb_node_ctx *ctx,
 		    node->iface[LB_IFACE_NETWORK]);
 	if (net->validate_rescue(e->cfg, &ctx->task, err) < 0)
 		return -EINVAL;
+	if (rescue_iso(node) != NULL)
+		return check_href(e->cfg, "rescue_iso", rescue_iso(node), err);
 	rescue_images(e, node, &kernel, &ramdisk);
 	if (kernel == NULL && ramdisk == NULL)
 		snprintf(missing, sizeof(missing),
@@ -364,7 +382,7 @@ clean_up(struct lb_engine *e, struct lb_node_ctx *ctx, bool power_off,
 	struct lb_boot_env env;
 	struct lb_err err = { "" };
 
-	boot_env(e, &env);
+	boot_env(e, ctx, &env);
 	if (power_off && lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF,
 	    e->cfg->power_state_change_timeout, &err) < 0)
 		log_warning("node %s: power off during clean-up failed: %s",
@@ -384,11 +402,18 @@ clean_up(struct lb_engine *e, struct lb_node_ctx *ctx, bool power_off,
 
 static int
 fetch_images(struct lb_engine *e, const struct lb_node *node,
-    char **ret_kernel, char **ret_ramdisk, struct lb_err *err)
+    char **ret_kernel, char **ret_ramdisk, char **ret_iso, struct lb_err *err)
 {
-	const char *kernel, *ramdisk;
+	const char *kernel, *ramdisk, *iso = rescue_iso(node);
 	int r;
 
+	if (iso != NULL) {
+		if (check_href(e->cfg, "rescue_iso", iso, err) < 0)
+			return -EINVAL;
+		return lb_image_cache_get(e->images, iso, json_string_value(
+		    json_object_get(node->driver_info, "rescue_iso_checksum")),
+		    ret_iso, err);
+	}
 	rescue_images(e, node, &kernel, &ramdisk);
 	if (check_href(e->cfg, "rescue_kernel", kernel, err) < 0 ||
 	    check_href(e->cfg, "rescue_ramdisk", ramdisk, err) < 0)
@@ -406,6 +431,28 @@ fetch_images(struct lb_engine *e, const struct lb_node *node,
 		*ret_kernel = NULL;
 	}
 	return r;
+}
+
+/*
+ * Virtual media boots without a lookup-time token exchange being safe to
+ * rely on, so the token is made now, stored, and baked into the ISO
+ * (contract 5.2: agent_secret_token_pregenerated).
+ */
+struct pregen {
+	const char *token;
+};
+
+static int
+store_token(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	const struct pregen *p = arg;
+
+	(void)err;
+	json_object_set_new(node->driver_internal_info, "agent_secret_token",
+	    json_string(p->token));
+	json_object_set_new(node->driver_internal_info,
+	    "agent_secret_token_pregenerated", json_true());
+	return 0;
 }
 
 /* One line per phase, so an operator (or a test) can see where it is. */
@@ -426,8 +473,9 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 	struct lb_engine *e = j->e;
 	const struct lb_boot_ops *boot = boot_ops(ctx->node);
 	const struct lb_network_ops *net = network_ops(ctx->node);
-	struct lb_boot_images images = { NULL, NULL };
-	char *kernel = NULL, *ramdisk = NULL, request_id[48] = "req-";
+	struct lb_boot_images images = { NULL, NULL, NULL };
+	char *kernel = NULL, *ramdisk = NULL, *iso = NULL;
+	char request_id[48] = "req-", token[64], extra[128] = "";
 	struct lb_boot_env env;
 	int timeout = e->cfg->power_state_change_timeout, r;
 	double mark = lb_monotonic();
@@ -436,13 +484,25 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 		return lb_err_set(err, -ENOTSUP, "the boot or network "
 		    "interface is not built into this lifeboatd");
 	/* Images first: a bad href fails before the node is touched. */
-	r = fetch_images(e, ctx->node, &kernel, &ramdisk, err);
+	r = fetch_images(e, ctx->node, &kernel, &ramdisk, &iso, err);
 	if (r < 0)
 		return r;
 	phase(ctx, &mark, "images ready");
 	images.kernel = kernel;
 	images.ramdisk = ramdisk;
-	boot_env(e, &env);
+	images.iso = iso;
+	if (is_vmedia(ctx->node)) {
+		struct pregen p = { token };
+
+		r = lb_random_token(token, sizeof(token), 32);
+		if (r == 0)
+			r = lb_store_node_update(e->store, ctx->node->uuid,
+			    store_token, &p, NULL, err);
+		if (r < 0)
+			goto out;
+		snprintf(extra, sizeof(extra), "ipa-agent-token=%s", token);
+	}
+	boot_env(e, ctx, &env);
 	lb_uuid_generate(request_id + 4);
 	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
 	if (r == 0)
@@ -455,7 +515,7 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 		phase(ctx, &mark, "ports moved to the rescuing network");
 	if (r == 0)
 		r = boot->prepare_ramdisk(&env, &ctx->task, &images,
-		    request_id, NULL, err);
+		    request_id, extra[0] ? extra : NULL, err);
 	if (r == 0)
 		r = ctx->management->set_boot_device(&ctx->task, boot->device,
 		    false, lb_boot_mode_of(&ctx->task), err);
@@ -465,8 +525,12 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 		r = lb_call_set_power(e, ctx, LB_POWER_ACTION_ON, timeout, err);
 	if (r == 0)
 		phase(ctx, &mark, "powered on, waiting for the agent");
+out:
 	free(kernel);
 	free(ramdisk);
+	free(iso);
+	memset(token, 0, sizeof(token));
+	memset(extra, 0, sizeof(extra));
 	return r;
 }
 

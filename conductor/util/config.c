@@ -51,6 +51,7 @@ static int validate_host(const char *value, char *why, size_t size);
 static int validate_http_url(const char *value, char *why, size_t size);
 static int validate_db_url(const char *value, char *why, size_t size);
 static char *default_hostname(void);
+static char *default_iso_builder(void);
 
 static const char *const log_levels[] = {
 	"debug", "info", "warning", "error", NULL
@@ -275,6 +276,12 @@ static const struct cfg_option options[] = {
 	    "Where agents' TLS certificates are kept.  Unset: "
 	    "state_path/certificates."),
 
+	OPT("redfish", "iso_builder", PATH, redfish_iso_builder, NULL,
+	    "The program that builds rescue ISOs for virtual media "
+	    "(lifeboat's ramdisk/mkiso).  Defaults to the one this "
+	    "lifeboatd was built with.",
+	    .compute_default = default_iso_builder,
+	    .sample = "/usr/lib/lifeboat/mkiso"),
 	OPT("redfish", "auth_type", ENUM, redfish_auth_type, "auto",
 	    "Redfish authentication: basic, session, or auto (session, "
 	    "falling back to basic).", .allowed = redfish_auth_types),
@@ -681,6 +688,20 @@ opt_set(struct lb_config *cfg, const struct cfg_option *o, const char *value,
 		return 0;
 	}
 	return -EINVAL;
+}
+
+#ifndef LB_DEFAULT_ISO_BUILDER
+#define LB_DEFAULT_ISO_BUILDER "/usr/lib/lifeboat/mkiso"
+#endif
+
+static char *
+default_iso_builder(void)
+{
+	char *p = strdup(LB_DEFAULT_ISO_BUILDER);
+
+	if (p == NULL)
+		abort();
+	return p;
 }
 
 static char *

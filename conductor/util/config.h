@@ -115,6 +115,7 @@ struct lb_config {
 	char *conductor_api_url;	/* api_url, NULL: from [api] */
 
 	/* [redfish] */
+	char *redfish_iso_builder;	/* iso_builder: ramdisk/mkiso */
 	char *redfish_auth_type;	/* auth_type: basic, session or auto */
 	int redfish_connection_attempts; /* connection_attempts */
 	int redfish_connection_retry_interval; /* connection_retry_interval */
