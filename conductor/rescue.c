@@ -306,7 +306,7 @@ lb_rescue_verb(struct lb_engine *e, const char *ident, const char *verb,
 	    .host = e->cfg->host };
 	struct lb_node_ctx ctx;
 	const char *password = NULL;
-	char hash[LB_PASSWD_HASH_MAX];
+	char hash[LB_PASSWD_HASH_MAX], why[LB_ERR_MSG_MAX];
 	int r;
 
 	if (strcmp(event, "abort") == 0) {
@@ -337,23 +337,25 @@ lb_rescue_verb(struct lb_engine *e, const char *ident, const char *verb,
 	}
 	if (r < 0) {
 		/* The power interface is not usable: a validation failure. */
-		r = lb_err_set(err, -EINVAL, "Failed to %s node %s: Validation "
-		    "failed: %s", verb, ident, err->msg);
-		return r;
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return lb_err_set(err, -EINVAL, "Failed to %s node %s: "
+		    "Validation failed: %s", verb, ident, why);
 	}
 	if (ctx.node->maintenance) {
-		r = lb_err_set(err, -EINVAL, "The %sing operation can't be "
+		r = lb_err_set(err, -EINVAL, "The %s operation can't be "
 		    "performed on node %s because it's in maintenance mode.",
-		    event, ctx.node->uuid);
+		    strcmp(event, "rescue") == 0 ? "rescuing" : "unrescuing",
+		    ctx.node->uuid);
 		goto out;
 	}
 	if (strcmp(event, "rescue") == 0) {
 		r = validate_rescue(e, &ctx, err);
 		if (r < 0) {
+			snprintf(why, sizeof(why), "%s", err->msg);
 			r = lb_err_set(err, -EINVAL, "Failed to rescue instance "
 			    "%s for node %s: Validation failed: %s",
 			    ctx.node->instance_uuid ? ctx.node->instance_uuid :
-			    "None", ctx.node->uuid, err->msg);
+			    "None", ctx.node->uuid, why);
 			goto out;
 		}
 		r = lb_passwd_hash(password,
@@ -466,9 +468,14 @@ phase(const struct lb_node_ctx *ctx, double *mark, const char *what)
 	*mark = now;
 }
 
-/* Contract 3.2: off, network, stage, one-time boot device, on. */
+/*
+ * Contract 3.2: off, network, stage, one-time boot device, on.  *touched
+ * says whether the node itself was acted on (a failure before that, such
+ * as a bad image href, leaves the instance running).
+ */
 static int
-do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
+do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
+    struct lb_err *err)
 {
 	struct lb_engine *e = j->e;
 	const struct lb_boot_ops *boot = boot_ops(ctx->node);
@@ -504,6 +511,7 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 	}
 	boot_env(e, ctx, &env);
 	lb_uuid_generate(request_id + 4);
+	*touched = true;
 	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
 	if (r == 0)
 		phase(ctx, &mark, "powered off");
@@ -583,26 +591,29 @@ rescue_job_run(struct lb_job *base)
 	struct lb_err err = { "" };
 	char msg[LB_ERR_MSG_MAX + 64];
 	const char *what = "rescue";
+	bool touched = false;
 	int r;
 
 	r = lb_node_ctx_load(j->e, j->uuid, &ctx, &err);
 	switch (j->kind) {
 	case RJ_RESCUE:
 		if (r == 0)
-			r = do_rescue(j, &ctx, &err);
+			r = do_rescue(j, &ctx, &touched, &err);
 		if (r == 0) {
 			f.event = "wait";
 			break;
 		}
-		if (ctx.node != NULL)
+		if (ctx.node != NULL && touched)
 			clean_up(j->e, &ctx, true, true);
 		snprintf(msg, sizeof(msg), "Failed to rescue: %s", err.msg);
 		f.event = "fail";
 		f.error = msg;
 		f.drop_password = true;
 		f.forget_agent = true;
-		f.set_power = true;
-		f.power = LB_POWER_OFF;
+		if (touched) {
+			f.set_power = true;
+			f.power = LB_POWER_OFF;
+		}
 		break;
 	case RJ_FINALIZE:
 		what = "finalize";

@@ -9,12 +9,13 @@
 #include "conductor/util/banned.h"
 
 extern const struct lb_network_ops lb_network_noop;
+extern const struct lb_network_ops lb_network_switch;
 
 const struct lb_iface_impl lb_network_impls[] = {
 	{ "noop", &lb_network_noop, NULL, LB_IMPL_BUILT },
 	{ "flat", NULL, NULL, 0 },
 	{ "neutron", NULL, NULL, 0 },
-	{ "switch", NULL, NULL, 0 },
+	{ "switch", &lb_network_switch, NULL, LB_IMPL_BUILT },
 };
 const size_t lb_network_nimpls = sizeof(lb_network_impls) /
     sizeof(lb_network_impls[0]);
