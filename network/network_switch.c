@@ -18,6 +18,7 @@
 
 static const struct lb_switch_backend *const backends[] = {
 	&lb_switch_linux_bridge,
+	&lb_switch_bridge_per_vlan,
 };
 
 const struct lb_switch_backend *

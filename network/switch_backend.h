@@ -39,6 +39,7 @@ struct lb_switch_backend {
 };
 
 extern const struct lb_switch_backend lb_switch_linux_bridge;
+extern const struct lb_switch_backend lb_switch_bridge_per_vlan;
 
 /* The backend [switch] backend names (NULL: linux-bridge), or NULL. */
 const struct lb_switch_backend *lb_switch_backend_find(const char *name);

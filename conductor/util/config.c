@@ -61,7 +61,9 @@ _Static_assert(LB_LOG_DEBUG == 0 && LB_LOG_INFO == 1 &&
 static const char *const auth_strategies[] = { "noauth", "http_basic", NULL };
 static const char *const hash_algorithms[] = { "sha256", "sha512", NULL };
 static const char *const dhcp_providers[] = { "none", "dnsmasq", NULL };
-static const char *const switch_backends[] = { "linux-bridge", NULL };
+static const char *const switch_backends[] = {
+	"linux-bridge", "linux-bridge-per-vlan", NULL
+};
 static const char *const redfish_auth_types[] = {
 	"basic", "session", "auto", NULL
 };
@@ -262,7 +264,10 @@ static const struct cfg_option options[] = {
 	    "How the `switch` network interface drives switches: "
 	    "linux-bridge (a VLAN-filtering Linux bridge on this host; "
 	    "local_link_connection switch_info names the bridge and port_id "
-	    "its port).", .allowed = switch_backends),
+	    "its port) or linux-bridge-per-vlan (one bridge per VLAN, named "
+	    "<switch_info>v<VLAN>, for kernels without bridge VLAN "
+	    "filtering; the port moves between them).",
+	    .allowed = switch_backends),
 
 	OPT("agent", "require_tls", BOOL, agent_require_tls, "false",
 	    "Refuse agents that call back over plain http://."),
