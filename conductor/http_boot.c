@@ -2,7 +2,8 @@
  * http_boot.c - a read-only file server for the HTTP boot root on its own
  * libmicrohttpd daemon.  Paths are resolved below the root with openat()
  * one component at a time, refusing "..", hidden names and symlinks that
- * leave the root.  Runs on MHD's threads.
+ * leave the root; single byte ranges are answered with 206.  Runs on MHD's
+ * threads.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -92,6 +93,45 @@ inside_root(const struct lb_http_boot *hb, int fd)
 	    (real[len] == '/' || real[len] == '\0');
 }
 
+/*
+ * A single "bytes=A-B", "bytes=A-" or "bytes=-N" range within 'size'.
+ * 1 with the range, 0 when there is no Range header, -1 when it cannot be
+ * satisfied (416).  Multiple ranges are answered with the whole file.
+ */
+static int
+parse_range(const char *h, off_t size, off_t *ret_from, off_t *ret_len)
+{
+	long long a = -1, b = -1;
+	char *end;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 ||
+	    strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoll(h + 1, &end, 10);
+		if (*end != '\0' || b <= 0)
+			return -1;
+		a = b >= size ? 0 : size - b;
+		b = size - 1;
+	} else {
+		a = strtoll(h, &end, 10);
+		if (end == h || *end != '-')
+			return -1;
+		h = end + 1;
+		b = *h == '\0' ? size - 1 : strtoll(h, &end, 10);
+		if (*h != '\0' && *end != '\0')
+			return -1;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a < 0 || a >= size || b < a)
+		return -1;
+	*ret_from = a;
+	*ret_len = b - a + 1;
+	return 1;
+}
+
 static enum MHD_Result
 serve(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -100,14 +140,20 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	struct lb_http_boot *hb = cls;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	char range[96];
+	off_t from = 0, len;
 	struct stat st;
-	int fd;
+	int fd, want;
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
 	if (*con_cls == NULL) {
 		*con_cls = hb;	/* first call: headers only */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		/* Read and drop a body, so the client sees the answer. */
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -121,8 +167,24 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 		log_debug("http boot: %s %s -> 404", method, url);
 		return reply_status(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
-	/* MHD answers Range requests itself for fd-backed responses. */
-	r = MHD_create_response_from_fd64(st.st_size, fd);
+	len = st.st_size;
+	want = parse_range(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_RANGE), st.st_size, &from, &len);
+	if (want < 0) {
+		close(fd);
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+		snprintf(range, sizeof(range), "bytes */%lld",
+		    (long long)st.st_size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, range);
+		ret = MHD_queue_response(conn,
+		    MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	r = MHD_create_response_from_fd_at_offset64(len, fd, from);
 	if (r == NULL) {
 		close(fd);
 		return MHD_NO;
@@ -130,10 +192,17 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/octet-stream");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	if (want > 0) {
+		snprintf(range, sizeof(range), "bytes %lld-%lld/%lld",
+		    (long long)from, (long long)(from + len - 1),
+		    (long long)st.st_size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, range);
+	}
+	ret = MHD_queue_response(conn, want > 0 ? MHD_HTTP_PARTIAL_CONTENT :
+	    MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
-	log_debug("http boot: %s %s -> 200 (%lld bytes)", method, url,
-	    (long long)st.st_size);
+	log_debug("http boot: %s %s -> %d (%lld bytes)", method, url,
+	    want > 0 ? 206 : 200, (long long)len);
 	return ret;
 }
 
