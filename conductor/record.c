@@ -34,6 +34,15 @@ render_json(struct lb_buf *b, const json_t *v)
 		lb_buf_adds(b, "null");
 		return;
 	}
+	/* The common empty dict and list, without the dumper's set-up. */
+	if (json_is_object(v) && json_object_size(v) == 0) {
+		lb_buf_adds(b, "{}");
+		return;
+	}
+	if (json_is_array(v) && json_array_size(v) == 0) {
+		lb_buf_adds(b, "[]");
+		return;
+	}
 	json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
