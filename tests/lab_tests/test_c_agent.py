@@ -1,0 +1,429 @@
+"""lifeboat-agent (ramdisk/, the C rescue agent) against a real lifeboatd.
+
+The agent runs on the host with --no-dhcp, a fake /proc/cmdline
+(--cmdline-file), --root in a temporary directory and --sshd pointing at a
+script that records how it was started.  lifeboatd gets a temporary
+configuration and a fake-hardware node (boot interface fake, rescue
+interface agent, file:// rescue images under [conductor]
+file_url_allowed_paths); the rescue is driven with the real
+``openstack baremetal node rescue --wait``.  lifeboatd advertises 1.78, so
+the agent serves HTTPS with its auto-TLS certificate and lifeboatd trusts
+exactly that certificate.
+
+One more test runs the agent where test_fake_agent.py runs the Python
+simulation (against its FakeIronic) and checks the same wire behaviour.
+
+Loopback only; every process is stopped by its PID (the ``spawn``
+fixture); every wait polls with a deadline.
+"""
+
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import free_ports, http_json, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get('LB_BUILD_DIR', REPO / 'build'))
+AGENT = BUILD / 'ramdisk' / 'lifeboat-agent'
+LIFEBOATD = BUILD / 'conductor' / 'lifeboatd'
+OPENSTACK = '/usr/bin/openstack'
+VERSION = {'X-OpenStack-Ironic-API-Version': '1.78'}
+TOKEN_INVALID = {'faultcode': 'Client',
+                 'faultstring': '401 Unauthorized: Token invalid.'}
+PASSWORD = 'Resc-ue PW:1'
+
+pytestmark = pytest.mark.skipif(
+    not (AGENT.exists() and LIFEBOATD.exists()),
+    reason='build/ramdisk/lifeboat-agent or build/conductor/lifeboatd '
+           'is not built')
+
+
+def crypt(password, salt):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        import crypt as _crypt
+    return _crypt.crypt(password, salt)
+
+
+def session():
+    s = requests.Session()
+    s.trust_env = False
+    return s
+
+
+# ---------------------------------------------------------------- lifeboatd
+
+class Lifeboatd:
+    def __init__(self, spawn, workdir, heartbeat_timeout=300):
+        self.dir = Path(workdir)
+        self.state = self.dir / 'state'
+        images = self.dir / 'images'
+        images.mkdir(parents=True)
+        self.kernel = images / 'rescue.kernel'
+        self.ramdisk = images / 'rescue.initramfs'
+        self.kernel.write_bytes(b'kernel ' * 100)
+        self.ramdisk.write_bytes(b'ramdisk ' * 100)
+        self.port = free_ports(1)
+        self.url = 'http://127.0.0.1:%d' % self.port
+        conf = self.dir / 'lifeboat.conf'
+        conf.write_text('\n'.join([
+            '[DEFAULT]', 'state_path = %s' % self.state,
+            'log_level = debug', 'host = test-conductor',
+            'auth_strategy = noauth',
+            '[api]', 'host_ip = 127.0.0.1', 'port = %d' % self.port,
+            'ramdisk_heartbeat_timeout = %d' % heartbeat_timeout,
+            '[conductor]', 'sync_power_state_interval = 0',
+            'rescue_callback_timeout = 1800',
+            'file_url_allowed_paths = %s' % images, '']))
+        self.proc = spawn([LIFEBOATD, '--config-file', conf], 'lifeboatd')
+        wait_for(self._ready, 20, what='lifeboatd on port %d' % self.port)
+
+    def _ready(self):
+        if not self.proc.running():
+            raise AssertionError('lifeboatd exited:\n' + self.proc.log())
+        return http_json('GET', self.url + '/', timeout=2)[0] == 200
+
+    def api(self, method, path, body=None):
+        status, _, out = http_json(method, self.url + path, body, VERSION)
+        return status, out
+
+    def node(self, ident):
+        status, out = self.api('GET', '/v1/nodes/%s' % ident)
+        assert status == 200, out
+        return out
+
+    def wait_state(self, ident, states, timeout=60):
+        return wait_for(lambda: (lambda n: n if n['provision_state'] in states
+                                 else None)(self.node(ident)), timeout,
+                        what='%s to reach %s' % (ident, states))
+
+    def active_node(self, mac):
+        name = 'c-agent-%s' % uuid.uuid4().hex[:8]
+        status, node = self.api('POST', '/v1/nodes', {
+            'name': name, 'driver': 'fake-hardware',
+            'boot_interface': 'fake', 'rescue_interface': 'agent',
+            'power_interface': 'fake', 'management_interface': 'fake',
+            'driver_info': {'rescue_kernel': 'file://%s' % self.kernel,
+                            'rescue_ramdisk': 'file://%s' % self.ramdisk}})
+        assert status == 201, node
+        status, out = self.api('POST', '/v1/ports', {
+            'node_uuid': node['uuid'], 'address': mac})
+        assert status == 201, out
+        for verb, final in (('manage', 'manageable'), ('adopt', 'active')):
+            status, out = self.api('PUT', '/v1/nodes/%s/states/provision'
+                                   % node['uuid'], {'target': verb})
+            assert status == 202, (verb, out)
+            self.wait_state(node['uuid'], {final}, 30)
+        return node
+
+    def cli(self, *args):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env.update(OS_AUTH_TYPE='none', OS_ENDPOINT=self.url,
+                   PYTHONWARNINGS='ignore')
+        return subprocess.Popen(
+            [OPENSTACK, 'baremetal'] + [str(a) for a in args], env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+
+
+# -------------------------------------------------------------- the agent
+
+class CAgent:
+    """One lifeboat-agent with its fake cmdline, --root and sshd script."""
+
+    def __init__(self, spawn, workdir, api_url, mac, *extra_cmdline,
+                 args=('--no-dhcp',)):
+        self.dir = Path(workdir)
+        self.root = self.dir / 'root'
+        self.root.mkdir(parents=True)
+        (self.root / 'etc').mkdir()
+        (self.root / 'etc' / 'passwd').write_text(
+            'root:x:0:0:root:/root:/bin/sh\n')
+        (self.root / 'etc' / 'shadow').write_text('root:*:19000:0:99999:7:::\n')
+        self.sshd_log = self.dir / 'sshd.ran'
+        self.sshd = self.dir / 'sshd.sh'
+        self.sshd.write_text('#!/bin/sh\necho "$*" >> %s\nexit 0\n'
+                             % self.sshd_log)
+        self.sshd.chmod(0o755)
+        self.port = free_ports(1)
+        cmdline = ['BOOT_IMAGE=/vmlinuz', 'nofb', 'vga=normal', 'ipa-debug=1',
+                   'ipa-api-url=%s' % api_url,
+                   'BOOTIF=01-%s' % mac.replace(':', '-'),
+                   'ipa-global-request-id=req-%s' % uuid.uuid4(),
+                   'ipa-listen-host=127.0.0.1',
+                   'ipa-listen-port=%d' % self.port,
+                   'ipa-advertise-host=127.0.0.1',
+                   'ipa-lookup-interval=0.2'] + list(extra_cmdline)
+        self.cmdline = self.dir / 'cmdline'
+        self.cmdline.write_text(' '.join(cmdline) + '\n')
+        self.proc = spawn([AGENT, '--cmdline-file', self.cmdline,
+                           '--root', self.root, '--sshd', self.sshd]
+                          + list(args), 'lifeboat-agent')
+
+    def log(self):
+        return self.proc.log()
+
+    def heartbeat_lines(self):
+        return re.findall(r'heartbeat \d+ (?:accepted|failed)', self.log())
+
+    def wait_exit(self, timeout=30):
+        wait_for(lambda: not self.proc.running(), timeout,
+                 what='lifeboat-agent to exit')
+        return self.proc.popen.returncode
+
+
+def rescue_line(shadow):
+    lines = [l for l in shadow.splitlines() if l.startswith('rescue:')]
+    assert len(lines) == 1, shadow
+    return lines[0].split(':')
+
+
+# ------------------------------------------------------------------ tests
+
+def test_rescue_with_lifeboatd(spawn, tmp_path):
+    d = Lifeboatd(spawn, tmp_path / 'lifeboatd')
+    mac = '52:54:00:c0:%02x:%02x' % tuple(os.urandom(2))
+    node = d.active_node(mac)
+    cli = d.cli('node', 'rescue', node['uuid'], '--rescue-password',
+                PASSWORD, '--wait', '120')
+    try:
+        d.wait_state(node['uuid'], {'rescue wait'}, 60)
+        agent = CAgent(spawn, tmp_path / 'agent', d.url, mac)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 0, (out, err, agent.log())
+    n = d.node(node['uuid'])
+    assert n['provision_state'] == 'rescue', n
+    assert n['target_provision_state'] is None and n['last_error'] is None
+    dii = n['driver_internal_info']
+    assert dii['agent_url'] == 'https://127.0.0.1:%d' % agent.port
+    assert dii['agent_version'] == '11.2.0'
+
+    # the rescue user: $5$ hash from lifeboatd that verifies against PW
+    root = agent.root
+    shadow = (root / 'etc' / 'shadow').read_text()
+    assert shadow.startswith('root:*:19000:0:99999:7:::\n')
+    fields = rescue_line(shadow)
+    hashed = fields[1]
+    assert re.fullmatch(r'\$5\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{43}', hashed)
+    assert crypt(PASSWORD, hashed) == hashed
+    assert crypt(PASSWORD + 'x', hashed) != hashed
+    assert oct((root / 'etc' / 'shadow').stat().st_mode & 0o777) == '0o600'
+    passwd = (root / 'etc' / 'passwd').read_text().splitlines()
+    assert passwd[0] == 'root:x:0:0:root:/root:/bin/sh'
+    assert re.fullmatch(r'rescue:x:(\d+):(\d+):rescue:/home/rescue:/bin/sh',
+                        passwd[1]), passwd
+    assert (root / 'etc' / 'ipa-rescue-config' /
+            'ipa-rescue-password').read_text() == hashed
+    assert (root / 'etc' / '.rescued').exists()
+    assert (root / 'home' / 'rescue').is_dir()
+
+    # the SSH server was started, after the reply: dropbear's arguments
+    wait_for(agent.sshd_log.exists, 10, what='the sshd script')
+    assert agent.sshd_log.read_text() == '-R -E -p 22\n'
+
+    # it stopped heartbeating and serving, and exited
+    assert agent.wait_exit(15) == 0
+    log = agent.log()
+    beats = agent.heartbeat_lines()
+    assert beats and all('accepted' in b for b in beats), log
+    after = log.split('rescue finalized', 1)[1]
+    assert not re.search(r'heartbeat \d+', after), log
+    last = dii.get('agent_last_heartbeat')
+    time.sleep(1.5)
+    assert d.node(node['uuid'])['driver_internal_info'].get(
+        'agent_last_heartbeat') == last
+    with pytest.raises(requests.ConnectionError):
+        session().get(dii['agent_url'] + '/', verify=False, timeout=3)
+    # secrets never reach the agent's log
+    assert PASSWORD not in log and hashed not in log
+    assert 'agent_token=' not in log
+
+
+def test_wrong_token_gets_401_from_c_agent(spawn, tmp_path):
+    """The failure case with lifeboatd: the node is in maintenance, so the
+    heartbeats are only recorded and the agent keeps serving; commands with
+    a missing or wrong token get IPA's 401; out of maintenance, the next
+    heartbeat finishes the rescue."""
+    d = Lifeboatd(spawn, tmp_path / 'lifeboatd', heartbeat_timeout=2)
+    mac = '52:54:00:c1:%02x:%02x' % tuple(os.urandom(2))
+    node = d.active_node(mac)
+    status, out = d.api('PUT', '/v1/nodes/%s/states/provision' % node['uuid'],
+                        {'target': 'rescue', 'rescue_password': PASSWORD})
+    assert status == 202, out
+    d.wait_state(node['uuid'], {'rescue wait'}, 60)
+    status, out = d.api('PUT', '/v1/nodes/%s/maintenance' % node['uuid'],
+                        {'reason': 'hold the rescue'})
+    assert status == 202, out
+    agent = CAgent(spawn, tmp_path / 'agent', d.url, mac)
+    url = wait_for(lambda: d.node(node['uuid'])['driver_internal_info'].get(
+        'agent_url'), 30, what='a recorded heartbeat')
+    assert url == 'https://127.0.0.1:%d' % agent.port
+    ca = d.state / 'certificates' / ('%s.crt' % node['uuid'])
+    wait_for(ca.exists, 10, what='the pinned agent certificate')
+    s = session()
+    body = {'name': 'rescue.finalize_rescue',
+            'params': {'rescue_password': '$5$x$y', 'hashed': True}}
+    for query in ('?wait=false', '?wait=false&agent_token=',
+                  '?wait=false&agent_token=' + 'x' * 43):
+        r = s.post(url + '/v1/commands/' + query, json=body, verify=str(ca),
+                   timeout=10)
+        assert (r.status_code, r.json()) == (401, TOKEN_INVALID), query
+        assert r.headers['Content-Type'] == 'application/json'
+    r = s.get(url + '/v1/commands/?agent_token=wrong', verify=str(ca),
+              timeout=10)
+    assert (r.status_code, r.json()) == (401, TOKEN_INVALID)
+    assert not (agent.root / 'etc' / '.rescued').exists()
+    assert 'rescue:' not in (agent.root / 'etc' / 'shadow').read_text()
+    assert agent.proc.running()
+    assert d.node(node['uuid'])['provision_state'] == 'rescue wait'
+
+    status, out = d.api('DELETE', '/v1/nodes/%s/maintenance' % node['uuid'])
+    assert status == 202, out
+    d.wait_state(node['uuid'], {'rescue', 'rescue failed'}, 30)
+    n = d.node(node['uuid'])
+    assert n['provision_state'] == 'rescue', n
+    hashed = rescue_line((agent.root / 'etc' / 'shadow').read_text())[1]
+    assert crypt(PASSWORD, hashed) == hashed
+    assert agent.wait_exit(15) == 0
+
+
+def test_wire_like_fake_agent(spawn, tmp_path):
+    """test_fake_agent.py's command API checks, with the C agent in place
+    of the Python simulation, plus the exact heartbeat body."""
+    from test_fake_agent import FakeIronic, HASH
+    fake = FakeIronic(max_version='1.78')
+    try:
+        agent = CAgent(spawn, tmp_path / 'agent', fake.url,
+                       '52:54:00:aa:bb:01', 'ipa-enable-auto-tls=0')
+        hb = wait_for(fake.heartbeats, 20, what='a heartbeat')[0]
+        tok = fake.token
+        url = 'http://127.0.0.1:%d' % agent.port
+        root, lookup = fake.roots()[0], fake.lookups()[0]
+        assert lookup['path'].startswith(
+            '/v1/lookup?addresses=52%3A54%3A00%3Aaa%3Abb%3A01')
+        headers = dict(lookup['headers'])
+        assert headers['X-OpenStack-Ironic-API-Version'] == '1.62'
+        assert headers['X-OpenStack-Request-ID'].startswith('req-')
+        assert 'X-OpenStack-Ironic-API-Version' not in dict(root['headers'])
+        assert dict(hb['headers'])['X-OpenStack-Ironic-API-Version'] == \
+            '1.68'
+        assert hb['body'] == (
+            '{"callback_url": "%s", "agent_token": "%s", '
+            '"agent_version": "11.2.0"}' % (url, tok)).encode()
+
+        s = session()
+        r = s.get(url + '/')
+        assert r.json()['default_version']['links'][0] == {
+            'href': url + '/v1', 'rel': 'self'}
+        r = s.get(url + '/v1/status')
+        assert r.json()['version'] == '11.2.0'
+        assert isinstance(r.json()['started_at'], float)
+        assert s.get(url + '/v1/nope').status_code == 404
+        assert s.get(url + '/v1/commands/').json() == {'commands': []}
+        r = s.get(url + '/v1/commands/?agent_token=wrong')
+        assert (r.status_code, r.json()) == (401, TOKEN_INVALID)
+        r = s.get(url + '/v1/commands/')
+        assert (r.status_code, r.json()) == (401, TOKEN_INVALID)
+        cmd = url + '/v1/commands/?wait=false&agent_token='
+        fin = {'name': 'rescue.finalize_rescue',
+               'params': {'rescue_password': HASH, 'hashed': True}}
+        r = s.post(url + '/v1/commands/?wait=false', json=fin)
+        assert (r.status_code, r.json()) == (401, TOKEN_INVALID)
+        r = s.post(cmd + 'x' * 43, json=fin)
+        assert (r.status_code, r.json()) == (401, TOKEN_INVALID)
+        r = s.post(cmd + tok, json={'name': 'rescue.finalize_rescue'})
+        assert r.json()['faultstring'] == ('400 Bad Request: Missing or '
+                                           'invalid name or params')
+        r = s.post(cmd + tok, json={'name': 'rescue.nope', 'params': {}})
+        assert (r.status_code, r.json()) == (400, {
+            'faultcode': 'Client',
+            'faultstring': 'Invalid command: Unknown command: nope'})
+        r = s.post(cmd + tok, json={'name': 'nope.x', 'params': {}})
+        assert r.status_code == 404
+        r = s.post(cmd + tok, json=fin)
+        assert r.status_code == 200
+        body = r.json()
+        assert body['command_name'] == 'finalize_rescue'
+        assert body['command_status'] == 'SUCCEEDED'
+        assert uuid.UUID(body['id'])
+        assert agent.wait_exit(15) == 0
+        n = len(fake.heartbeats())
+        time.sleep(0.5)
+        assert len(fake.heartbeats()) == n
+        assert (agent.root / 'etc' / 'ipa-rescue-config' /
+                'ipa-rescue-password').read_bytes() == HASH.encode()
+        log = agent.log()
+        assert tok not in log and HASH not in log
+    finally:
+        fake.close()
+
+
+def test_dhcp_commands(spawn, tmp_path):
+    """--dhcp-cmd: one udhcpc round on the BOOTIF NIC before lookup, a
+    lasting client (no -q, no -n) after finalize; every MAC in lookup."""
+    from test_fake_agent import FakeIronic, HASH
+    sysfs = tmp_path / 'sys-class-net'
+    nics = {'lbtest0': ('1', '52:54:00:dd:00:01'),
+            'lbtest1': ('1', '52:54:00:DD:00:02'),
+            'lbib0': ('32', '80:00:02:08:fe:80:00:00:00:00:00:00:00:02'),
+            'lo': ('772', '00:00:00:00:00:00')}
+    for name, (kind, addr) in nics.items():
+        (sysfs / name).mkdir(parents=True)
+        (sysfs / name / 'type').write_text(kind + '\n')
+        (sysfs / name / 'address').write_text(addr + '\n')
+    calls = tmp_path / 'dhcp.calls'
+    dhcp = tmp_path / 'udhcpc'
+    dhcp.write_text('#!/bin/sh\necho "$$ $*" >> %s\n'
+                    'case " $* " in *" -q "*) exit 0;; esac\n'
+                    'exec sleep 300\n' % calls)
+    dhcp.chmod(0o755)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = CAgent(spawn, tmp_path / 'agent', fake.url,
+                       '52:54:00:dd:00:02', args=(
+                           '--sys-class-net', sysfs, '--dhcp-cmd', dhcp,
+                           '--dhcp-script', '/x/default.script',
+                           '--dhcp-renew-delay', '0'))
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        lines = calls.read_text().splitlines()
+        assert [l.split(' ', 1)[1] for l in lines] == [
+            '-i lbtest1 -f -q -t 5 -n -s /x/default.script']
+        assert fake.lookups()[0]['path'] == (
+            '/v1/lookup?addresses=52%3A54%3A00%3Add%3A00%3A02%2C'
+            '52%3A54%3A00%3Add%3A00%3A01')
+        r = session().post(
+            'http://127.0.0.1:%d/v1/commands/?agent_token=%s'
+            % (agent.port, fake.token),
+            json={'name': 'rescue.finalize_rescue',
+                  'params': {'rescue_password': HASH, 'hashed': True}})
+        assert r.json()['command_status'] == 'SUCCEEDED'
+        line = wait_for(lambda: (lambda ls: ls[1] if len(ls) > 1 else None)(
+            calls.read_text().splitlines()), 10, what='the lasting client')
+        pid, args = line.split(' ', 1)
+        assert args == '-i lbtest1 -f -t 5 -s /x/default.script'
+        # the agent stays to look after it, without heartbeats or API
+        n = len(fake.heartbeats())
+        time.sleep(1)
+        assert agent.proc.running() and len(fake.heartbeats()) == n
+        with pytest.raises(requests.ConnectionError):
+            session().get('http://127.0.0.1:%d/' % agent.port, timeout=3)
+        # stopping the agent stops its DHCP client too
+        assert agent.proc.stop() == 0
+        wait_for(lambda: not os.path.exists('/proc/%s' % pid), 10,
+                 what='the DHCP client to stop')
+    finally:
+        fake.close()
