@@ -106,7 +106,8 @@ int ra_http_write_reply(struct ra_conn *c, int status,
 
 /* Client side: one TLS context, verification on unless 'insecure'. */
 struct ra_http_client {
-	SSL_CTX *ssl_ctx;
+	SSL_CTX *ssl_ctx;		/* made on the first https:// call */
+	bool insecure;
 	int timeout_ms;
 	const char *user_agent;
 };

@@ -26,15 +26,30 @@ int
 ra_http_client_init(struct ra_http_client *c, bool insecure, int timeout_ms,
     struct lb_err *err)
 {
+	(void)err;
 	memset(c, 0, sizeof(*c));
+	c->insecure = insecure;
 	c->timeout_ms = timeout_ms;
 	c->user_agent = "lifeboat-agent";
+	return 0;
+}
+
+/*
+ * The TLS context is made when an https:// API is first called: setting
+ * OpenSSL up costs about a second under emulation, on the boot path of
+ * every plain-http rescue otherwise.
+ */
+static int
+client_ctx(struct ra_http_client *c, struct lb_err *err)
+{
+	if (c->ssl_ctx != NULL)
+		return 0;
 	c->ssl_ctx = SSL_CTX_new(TLS_client_method());
 	if (c->ssl_ctx == NULL)
 		return lb_err_set(err, -ENOMEM, "cannot create a TLS context");
 	SSL_CTX_set_min_proto_version(c->ssl_ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(c->ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (insecure) {
+	if (c->insecure) {
 		SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_NONE, NULL);
 	} else {
 		SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
@@ -110,6 +125,9 @@ client_tls(struct ra_http_client *cl, struct ra_conn *c,
 	    inet_pton(AF_INET6, u->host, &a) == 1;
 	int rc, r;
 
+	r = client_ctx(cl, err);
+	if (r < 0)
+		return r;
 	c->ssl = SSL_new(cl->ssl_ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		return lb_err_set(err, -ENOMEM, "cannot set up TLS");
