@@ -515,38 +515,59 @@ struct begin {
 	char to[32];
 };
 
+int
+lb_node_can_fire(const struct lb_node *node, const char *verb,
+    const char *event, struct lb_err *err)
+{
+	if (lb_fsm_next(node->provision_state, event) == NULL) {
+		if (node->reservation != NULL)
+			return lb_node_locked(node, err);
+		return lb_err_set(err, -EINVAL, "The requested action \"%s\" "
+		    "can not be performed on node \"%s\" while it is in state "
+		    "\"%s\".", verb, node->uuid, node->provision_state);
+	}
+	if (node->reservation != NULL)
+		return lb_node_locked(node, err);
+	return 0;
+}
+
+int
+lb_node_fire(struct lb_node *node, const char *verb, const char *event,
+    const char *lock_host, bool clear_error, char from[32], char to[32],
+    struct lb_err *err)
+{
+	const struct lb_transition *tr;
+	char now[LB_TIME_LEN];
+	int r;
+
+	r = lb_node_can_fire(node, verb, event, err);
+	if (r < 0)
+		return r;
+	tr = lb_fsm_next(node->provision_state, event);
+	snprintf(from, 32, "%s", node->provision_state);
+	snprintf(to, 32, "%s", tr->to);
+	lb_time_now_iso(now);
+	r = lb_replace_str(&node->provision_state, tr->to, err);
+	r |= lb_replace_str(&node->target_provision_state, tr->target, err);
+	r |= lb_replace_str(&node->provision_updated_at, now, err);
+	if (clear_error)
+		r |= lb_replace_str(&node->last_error, NULL, err);
+	if (lock_host != NULL)
+		r |= lb_replace_str(&node->reservation, lock_host, err);
+	return r < 0 ? -ENOMEM : 0;
+}
+
 static int
 begin_provision(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct begin *b = arg;
-	const struct lb_transition *tr;
-	char now[LB_TIME_LEN];
-	int r = 0;
 
 	memcpy(b->uuid, node->uuid, sizeof(b->uuid));
 	if (node->maintenance && strcmp(b->event, "deploy") == 0)
 		return lb_err_set(err, -EINVAL, "Cannot deploy node %s while "
 		    "it is in maintenance mode.", node->uuid);
-	tr = lb_fsm_next(node->provision_state, b->event);
-	if (tr == NULL) {
-		if (node->reservation != NULL)
-			return lb_node_locked(node, err);
-		return lb_err_set(err, -EINVAL, "The requested action \"%s\" "
-		    "can not be performed on node \"%s\" while it is in state "
-		    "\"%s\".", b->verb, node->uuid, node->provision_state);
-	}
-	if (node->reservation != NULL)
-		return lb_node_locked(node, err);
-	snprintf(b->from, sizeof(b->from), "%s", node->provision_state);
-	snprintf(b->to, sizeof(b->to), "%s", tr->to);
-	lb_time_now_iso(now);
-	r |= lb_replace_str(&node->provision_state, tr->to, err);
-	r |= lb_replace_str(&node->target_provision_state, tr->target, err);
-	r |= lb_replace_str(&node->provision_updated_at, now, err);
-	r |= lb_replace_str(&node->last_error, NULL, err);
-	if (b->takes_lock)
-		r |= lb_replace_str(&node->reservation, b->host, err);
-	return r < 0 ? -ENOMEM : 0;
+	return lb_node_fire(node, b->verb, b->event,
+	    b->takes_lock ? b->host : NULL, true, b->from, b->to, err);
 }
 
 static int

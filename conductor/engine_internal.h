@@ -71,6 +71,20 @@ void lb_node_forget_agent(struct lb_node *node);
 /* The API-facing node lock message, shared by every verb. */
 int lb_node_locked(const struct lb_node *node, struct lb_err *err);
 
+/*
+ * Fires 'event' for the API verb 'verb' with Ironic's checks: not allowed
+ * from this state is 409 when the node is locked and 400 otherwise; a
+ * locked node is 409.  Sets state, target and provision_updated_at,
+ * clears last_error when asked, and takes the lock for 'lock_host'
+ * (NULL: no lock).  from/to receive the state names for the log line.
+ */
+int lb_node_fire(struct lb_node *node, const char *verb, const char *event,
+    const char *lock_host, bool clear_error, char from[32], char to[32],
+    struct lb_err *err);
+/* The same checks without firing: 0 when 'event' may fire now. */
+int lb_node_can_fire(const struct lb_node *node, const char *verb,
+    const char *event, struct lb_err *err);
+
 /* Rescue verbs and the agent's calls (rescue.c). */
 int lb_rescue_setup(struct lb_engine *e, struct lb_err *err);
 void lb_rescue_teardown(struct lb_engine *e);

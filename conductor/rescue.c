@@ -205,30 +205,14 @@ static int
 begin_rescue(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct rescue_begin *b = arg;
-	const struct lb_transition *tr;
-	char now[LB_TIME_LEN];
-	int r = 0;
+	int r;
 
 	memcpy(b->uuid, node->uuid, sizeof(b->uuid));
-	tr = lb_fsm_next(node->provision_state, b->event);
-	if (tr == NULL) {
-		if (node->reservation != NULL)
-			return lb_node_locked(node, err);
-		return lb_err_set(err, -EINVAL, "The requested action \"%s\" "
-		    "can not be performed on node \"%s\" while it is in state "
-		    "\"%s\".", b->verb, node->uuid, node->provision_state);
-	}
-	if (node->reservation != NULL)
-		return lb_node_locked(node, err);
-	snprintf(b->from, sizeof(b->from), "%s", node->provision_state);
-	snprintf(b->to, sizeof(b->to), "%s", tr->to);
-	lb_time_now_iso(now);
-	r |= lb_replace_str(&node->provision_state, tr->to, err);
-	r |= lb_replace_str(&node->target_provision_state, tr->target, err);
-	r |= lb_replace_str(&node->provision_updated_at, now, err);
-	if (!b->abort)
-		r |= lb_replace_str(&node->last_error, NULL, err);
-	r |= lb_replace_str(&node->reservation, b->host, err);
+	/* Abort keeps last_error as it is (null, as Ironic leaves it). */
+	r = lb_node_fire(node, b->verb, b->event, b->host, !b->abort, b->from,
+	    b->to, err);
+	if (r < 0)
+		return r;
 	/* A new rescue or an unrescue never talks to an old agent. */
 	json_object_del(node->driver_internal_info, "agent_url");
 	if (strcmp(b->event, "rescue") == 0) {
@@ -239,7 +223,7 @@ begin_rescue(struct lb_node *node, void *arg, struct lb_err *err)
 	} else {
 		lb_node_drop_password(node);
 	}
-	return r < 0 ? -ENOMEM : 0;
+	return 0;
 }
 
 static void rescue_job_run(struct lb_job *base);
@@ -318,11 +302,7 @@ lb_rescue_verb(struct lb_engine *e, const char *ident, const char *verb,
 		return r;
 	/* Ironic's order: the state first, then the password, then the rest. */
 	if (r == 0 && lb_fsm_next(ctx.node->provision_state, event) == NULL) {
-		r = ctx.node->reservation ? lb_node_locked(ctx.node, err) :
-		    lb_err_set(err, -EINVAL, "The requested action \"%s\" can "
-		    "not be performed on node \"%s\" while it is in state "
-		    "\"%s\".", verb, ctx.node->uuid,
-		    ctx.node->provision_state);
+		r = lb_node_can_fire(ctx.node, verb, event, err);
 		goto out;
 	}
 	if (strcmp(event, "rescue") == 0) {
