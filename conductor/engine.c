@@ -234,9 +234,17 @@ apply_driver_changes(struct lb_node *node, const struct lb_node_ctx *ctx)
 	if (now == NULL || ctx->dii_before == NULL)
 		return;
 	json_object_foreach((json_t *)now, key, value) {
-		if (!json_equal(value, json_object_get(ctx->dii_before, key)))
-			json_object_set(node->driver_internal_info, key,
-			    value);
+		if (json_equal(value, json_object_get(ctx->dii_before, key)))
+			continue;
+		json_object_set(node->driver_internal_info, key, value);
+		/* Vendor work-arounds a driver applied: worth a line. */
+		if (strcmp(key, "redfish_quirks_applied") == 0) {
+			char *list = json_dumps(value, JSON_COMPACT);
+
+			log_info("node %s: Redfish quirks applied: %s",
+			    node->uuid, list ? list : "?");
+			free(list);
+		}
 	}
 	json_object_foreach(ctx->dii_before, key, value) {
 		if (json_object_get(now, key) == NULL)

@@ -1,45 +1,28 @@
 /*
  * power_redfish.c - the "redfish" power and management interfaces: Reset
  * actions, PowerState polling and the Boot override of a ComputerSystem,
- * with Ironic's quirks (409 on power on, Continuous refused, If-Match).
- * Conductor worker threads; blocks for up to the caller's timeout.
+ * with Ironic's quirks (409 on power on, Continuous refused, If-Match) and
+ * the vendor quirks of redfish_quirks.c; virtual media is in
+ * redfish_vmedia.c.  Conductor worker threads; blocks for up to the
+ * caller's timeout.
  */
 #include "power/redfish_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "power/redfish_quirks.h"
+#include "power/redfish_vmedia.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
-/* How long a power on refused with 409 Conflict keeps being retried. */
-#define POWER_ON_CONFLICT_WINDOW_S 60
+/* A power on refused with 409 Conflict is retried for the row's window. */
 #define POWER_ON_CONFLICT_DELAY_MAX_S 8
 #define POWER_POLL_INTERVAL_S 1
 /* Used when the caller passes no timeout. */
 #define POWER_DEFAULT_TIMEOUT_S 60
 #define BOOT_DEVICE_KEY "redfish_boot_device"
-
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_s(unsigned int s)
-{
-	struct timespec ts = { .tv_sec = s };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static int
 redfish_validate(const struct lb_task *task, struct lb_err *err)
@@ -58,10 +41,16 @@ redfish_bmc_key(const struct lb_task *task, char *buf, size_t size)
 	return lb_redfish_bmc_key(task->driver_info, buf, size);
 }
 
-/* A connection and the node's System path, for one driver call. */
+/*
+ * A connection and the node's System path, for one driver call, and the
+ * BMC's quirks once looked up.
+ */
 struct call {
 	struct lb_redfish_conn *conn;
 	char path[LB_REDFISH_PATH_MAX];
+	json_t *internal;		/* driver_internal_info, may be NULL */
+	bool have_quirks;
+	struct lb_redfish_quirks quirks;
 };
 
 static int
@@ -69,6 +58,8 @@ call_open(const struct lb_task *task, struct call *call, struct lb_err *err)
 {
 	int r;
 
+	memset(call, 0, sizeof(*call));
+	call->internal = task->driver_internal_info;
 	r = lb_redfish_conn_new(task->driver_info, &call->conn, err);
 	if (r < 0)
 		return r;
@@ -86,6 +77,39 @@ call_close(struct call *call)
 {
 	lb_redfish_conn_free(call->conn);
 	call->conn = NULL;
+}
+
+/* The BMC's quirks; 'sys' is the System if the caller has it read. */
+static const struct lb_redfish_quirks *
+call_quirks(struct call *call, const struct lb_redfish_system *sys)
+{
+	struct lb_redfish_system *own = NULL;
+	struct lb_err err;
+
+	if (call->have_quirks)
+		return &call->quirks;
+	if (sys == NULL &&
+	    lb_redfish_get_system(call->conn, call->path, &own, &err) == 0)
+		sys = own;
+	if (sys != NULL) {
+		lb_redfish_quirks_lookup(call->conn, sys, &call->quirks);
+		call->have_quirks = true;
+	} else {
+		/* Unreadable now: the defaults, and another try next time. */
+		struct lb_redfish_ident none = { NULL, NULL };
+
+		lb_redfish_quirks_match(&none, 1, &call->quirks);
+	}
+	lb_redfish_system_free(own);
+	return &call->quirks;
+}
+
+static void
+call_note(struct call *call, unsigned int flag)
+{
+	if (lb_redfish_quirk_note(call->internal, flag) == 0)
+		log_debug("redfish: %s: quirk %s", call->path,
+		    lb_redfish_quirk_name(flag));
 }
 
 static int
@@ -181,20 +205,41 @@ boot_mode_set(struct call *call, struct lb_redfish_system **sysp,
 
 /*
  * Sets target with BootSourceOverrideEnabled 'want', leaving the latter out
- * when the System already has it (some BMCs refuse to rewrite it).
+ * when the System already has it (some BMCs refuse to rewrite it), unless
+ * the vendor's quirks say otherwise.  'mode' (NULL: the System's current
+ * one) is sent only with send_override_mode.
  */
 static int
 boot_target_set(struct call *call, struct lb_redfish_system **sysp,
-    const char *target, const char *want, bool *ret_sent_enabled,
-    struct lb_err *err)
+    const char *target, const char *want, const char *mode,
+    bool *ret_sent_enabled, struct lb_err *err)
 {
-	const char *cur = (*sysp)->boot_enabled;
-	const char *enabled = cur != NULL && strcmp(cur, want) == 0 ? NULL :
-	    want;
+	const struct lb_redfish_system *sys = *sysp;
+	unsigned int flags = call_quirks(call, sys)->flags;
+	const char *cur = sys->boot_enabled;
+	const char *enabled = want;
 	long status;
 
+	if (cur != NULL && strcmp(cur, want) == 0) {
+		if (flags & LB_RFQ_ALWAYS_SEND_OVERRIDE_ENABLED)
+			call_note(call, LB_RFQ_ALWAYS_SEND_OVERRIDE_ENABLED);
+		else
+			enabled = NULL;
+	}
+	if ((flags & LB_RFQ_USBCD_INSTEAD_OF_CD) && strcmp(target, "Cd") == 0 &&
+	    lb_redfish_strv_contains(&sys->boot_target_allowed, "UsbCd")) {
+		target = "UsbCd";
+		call_note(call, LB_RFQ_USBCD_INSTEAD_OF_CD);
+	}
+	if (flags & LB_RFQ_SEND_OVERRIDE_MODE) {
+		mode = mode != NULL ? mode : sys->boot_mode;
+		if (mode != NULL)
+			call_note(call, LB_RFQ_SEND_OVERRIDE_MODE);
+	} else {
+		mode = NULL;
+	}
 	*ret_sent_enabled = enabled != NULL;
-	return boot_patch(call, sysp, target, enabled, NULL, &status, err);
+	return boot_patch(call, sysp, target, enabled, mode, &status, err);
 }
 
 static int
@@ -203,6 +248,7 @@ boot_device_apply(struct call *call, struct lb_redfish_system **sysp,
     enum lb_boot_mode mode, struct lb_err *err)
 {
 	const char *target = lb_redfish_boot_target_name(device);
+	const char *mode_name = lb_redfish_boot_mode_name(mode);
 	struct lb_redfish_system *sys;
 	bool sent_enabled;
 	int r;
@@ -222,7 +268,7 @@ boot_device_apply(struct call *call, struct lb_redfish_system **sysp,
 	if (json_is_object(internal))
 		json_object_del(internal, BOOT_DEVICE_KEY);
 	r = boot_target_set(call, sysp, target,
-	    persistent ? "Continuous" : "Once", &sent_enabled, err);
+	    persistent ? "Continuous" : "Once", mode_name, &sent_enabled, err);
 	if (r == 0 || !persistent || !sent_enabled)
 		return r;
 	/*
@@ -237,7 +283,8 @@ boot_device_apply(struct call *call, struct lb_redfish_system **sysp,
 	r = lb_redfish_get_system(call->conn, call->path, sysp, err);
 	if (r < 0)
 		return r;
-	r = boot_target_set(call, sysp, target, "Once", &sent_enabled, err);
+	r = boot_target_set(call, sysp, target, "Once", mode_name,
+	    &sent_enabled, err);
 	if (r == 0 && json_is_object(internal))
 		json_object_set_new(internal, BOOT_DEVICE_KEY,
 		    json_string(target));
@@ -261,7 +308,7 @@ boot_device_restore(const struct lb_task *task, struct call *call)
 	if (!json_is_string(saved))
 		return;
 	if (lb_redfish_get_system(call->conn, call->path, &sys, &err) < 0 ||
-	    boot_target_set(call, &sys, json_string_value(saved), "Once",
+	    boot_target_set(call, &sys, json_string_value(saved), "Once", NULL,
 	    &sent_enabled, &err) < 0)
 		log_debug("redfish: cannot restore boot device on %s: %s",
 		    call->path, err.msg);
@@ -399,7 +446,7 @@ static int
 reset(struct call *call, const char *type, enum lb_power_state target,
     struct lb_err *err)
 {
-	double deadline = now_s() + POWER_ON_CONFLICT_WINDOW_S;
+	double deadline = -1;
 	unsigned int delay = 1;
 	enum lb_power_state state;
 	struct lb_err err2;
@@ -413,12 +460,17 @@ reset(struct call *call, const char *type, enum lb_power_state target,
 		if (power_state_now(call, &state, NULL, 0, &err2) == 0 &&
 		    state == target)
 			return 0;
-		if (status != 409 || target != LB_POWER_ON ||
-		    now_s() + delay > deadline)
+		if (status != 409 || target != LB_POWER_ON)
 			return r;
+		if (deadline < 0)
+			deadline = lb_redfish_now() +
+			    call_quirks(call, NULL)->power_on_409_window_s;
+		if (lb_redfish_now() + delay > deadline)
+			return r;
+		call_note(call, LB_RFQ_POWER_ON_409_RETRY);
 		log_debug("redfish: %s answered 409 to %s, retrying in %u s",
 		    call->path, type, delay);
-		sleep_s(delay);
+		lb_redfish_sleep(delay);
 		delay = delay * 2 > POWER_ON_CONFLICT_DELAY_MAX_S ?
 		    POWER_ON_CONFLICT_DELAY_MAX_S : delay * 2;
 	}
@@ -428,7 +480,7 @@ static int
 wait_state(struct call *call, enum lb_power_state target, int timeout_s,
     struct lb_err *err)
 {
-	double deadline = now_s() + timeout_s;
+	double deadline = lb_redfish_now() + timeout_s;
 	enum lb_power_state state;
 	char raw[64];
 	int r;
@@ -439,12 +491,12 @@ wait_state(struct call *call, enum lb_power_state target, int timeout_s,
 			return r;
 		if (state == target)
 			return 0;
-		if (now_s() >= deadline)
+		if (lb_redfish_now() >= deadline)
 			return lb_err_set(err, -ETIMEDOUT, "Redfish system '%s' "
 			    "did not reach '%s' within %d s (PowerState %s)",
 			    call->path, (lb_power_state_name(target) ? lb_power_state_name(target) : "unknown"),
 			    timeout_s, raw);
-		sleep_s(POWER_POLL_INTERVAL_S);
+		lb_redfish_sleep(POWER_POLL_INTERVAL_S);
 	}
 }
 
@@ -523,4 +575,6 @@ const struct lb_management_ops lb_management_redfish = {
 	.validate = redfish_validate,
 	.set_boot_device = redfish_set_boot_device,
 	.get_boot_device = redfish_get_boot_device,
+	.insert_cd = lb_redfish_insert_cd,
+	.eject_cd = lb_redfish_eject_cd,
 };

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "conductor/util/banned.h"
 
@@ -70,15 +69,6 @@ free_secret(char *s)
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
-}
-
-static void
-sleep_s(unsigned int s)
-{
-	struct timespec ts = { .tv_sec = s };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* Replaces every occurrence of secret in msg by "******". */
@@ -657,11 +647,18 @@ http_do(CURL *curl, char *errbuf, const struct req *rq,
 	char url[sizeof(((struct lb_redfish_address *)0)->base) +
 	    LB_REDFISH_PATH_MAX];
 	char line[HEADER_VALUE_MAX + 32];
+	const struct lb_redfish_transport *t = lb_redfish_transport_get();
 	CURLcode rc;
 	int r = 0;
 
 	lb_redfish_reply_release(reply);
 	*ret_retry = false;
+	if (t != NULL) {
+		r = t->request(t->ctx, rq->method, rq->path, rq->body,
+		    rq->if_match, reply);
+		return r < 0 ? lb_err_set(err, r, "Redfish transport failed on "
+		    "%s %.200s", rq->method, rq->path) : 0;
+	}
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", rq->base, rq->path) >=
 	    sizeof(url))
 		return lb_err_set(err, -EINVAL, "Redfish path too long");
@@ -841,7 +838,7 @@ root_load(struct lb_redfish_conn *c, struct session *s, struct lb_err *err)
 		if (attempt >= LB_REDFISH_GET_ATTEMPTS || !(retry ||
 		    (r == 0 && reply.status >= 500)))
 			break;
-		sleep_s((unsigned int)attempt);
+		lb_redfish_sleep((unsigned int)attempt);
 	}
 	if (r == 0 && !is_2xx(reply.status))
 		r = status_error(c, "GET", rq.path, &reply, err);
@@ -1070,7 +1067,7 @@ lb_redfish_request(struct lb_redfish_conn *c, const char *method,
 			if (attempt >= attempts || !(retry ||
 			    (r == 0 && retryable_status(reply->status))))
 				break;
-			sleep_s((unsigned int)attempt);
+			lb_redfish_sleep((unsigned int)attempt);
 		}
 		if (r < 0)
 			break;

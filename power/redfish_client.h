@@ -101,6 +101,31 @@ int lb_redfish_get_system(struct lb_redfish_conn *conn, const char *path,
 int lb_redfish_system_path(struct lb_redfish_conn *conn, char *out,
     size_t size, struct lb_err *err);
 
+/*
+ * Test hook (redfish_transport.c): with a transport set, every HTTP exchange
+ * goes to request() instead of the network (logins included), and the
+ * drivers' waits and clock reads go to sleep() and now() when those are not
+ * NULL, so that unit tests need neither a BMC nor time.  request() fills
+ * 'reply' (status; body, len, etag, location, allow malloc'd) and returns 0,
+ * or a negative errno for a failed exchange; 'body' is JSON text or NULL.
+ * Set it while no driver call runs; NULL restores the network.
+ */
+struct lb_redfish_transport {
+	int (*request)(void *ctx, const char *method, const char *path,
+	    const char *body, const char *if_match,
+	    struct lb_redfish_reply *reply);
+	void (*sleep)(void *ctx, unsigned int seconds);
+	double (*now)(void *ctx);
+	void *ctx;
+};
+
+void lb_redfish_transport_set(const struct lb_redfish_transport *t);
+const struct lb_redfish_transport *lb_redfish_transport_get(void);
+/* Waits (EINTR-safe) or calls the transport's sleep(). */
+void lb_redfish_sleep(unsigned int seconds);
+/* CLOCK_MONOTONIC in seconds, or the transport's now(). */
+double lb_redfish_now(void);
+
 /* Sessions currently cached (for tests and the status page). */
 int lb_redfish_session_count(void);
 

@@ -448,6 +448,8 @@ lb_redfish_system_free(struct lb_redfish_system *sys)
 	free(sys->reset_action_info);
 	strv_release(&sys->managed_by);
 	free(sys->virtual_media);
+	free(sys->manufacturer);
+	free(sys->model);
 	free(sys);
 }
 
@@ -519,6 +521,8 @@ lb_redfish_system_parse(const char *body, size_t len,
 	r |= strv_from_array(json_object_get(json_object_get(j, "Links"),
 	    "ManagedBy"), true, &sys->managed_by);
 	r |= dup_link(json_object_get(j, "VirtualMedia"), &sys->virtual_media);
+	r |= dup_string(json_object_get(j, "Manufacturer"), &sys->manufacturer);
+	r |= dup_string(json_object_get(j, "Model"), &sys->model);
 	json_decref(j);
 	if (r != 0) {
 		lb_redfish_system_free(sys);
@@ -538,6 +542,8 @@ lb_redfish_manager_free(struct lb_redfish_manager *mgr)
 	free(mgr->odata_id);
 	free(mgr->manager_type);
 	free(mgr->virtual_media);
+	free(mgr->manufacturer);
+	free(mgr->model);
 	free(mgr);
 }
 
@@ -560,6 +566,8 @@ lb_redfish_manager_parse(const char *body, size_t len,
 	r |= dup_path(json_object_get(j, "@odata.id"), &mgr->odata_id);
 	r |= dup_string(json_object_get(j, "ManagerType"), &mgr->manager_type);
 	r |= dup_link(json_object_get(j, "VirtualMedia"), &mgr->virtual_media);
+	r |= dup_string(json_object_get(j, "Manufacturer"), &mgr->manufacturer);
+	r |= dup_string(json_object_get(j, "Model"), &mgr->model);
 	json_decref(j);
 	if (r != 0) {
 		lb_redfish_manager_free(mgr);
@@ -749,6 +757,64 @@ lb_redfish_error_summary(const char *body, size_t len, char *out,
 		summary_string(&sm, json_object_get(error, "code"));
 	json_decref(j);
 	return sm.len;
+}
+
+static bool
+string_mentions(const json_t *v, const char *word)
+{
+	return json_is_string(v) && strstr(json_string_value(v), word) != NULL;
+}
+
+static bool
+strings_mention(const json_t *arr, const char *word)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (string_mentions(v, word))
+			return true;
+	return false;
+}
+
+static bool
+info_mentions(const json_t *info, const char *word)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(info, i, m) {
+		if (string_mentions(json_object_get(m, "MessageId"), word) ||
+		    string_mentions(json_object_get(m, "Message"), word) ||
+		    strings_mention(json_object_get(m, "MessageArgs"), word) ||
+		    strings_mention(json_object_get(m, "RelatedProperties"),
+		    word))
+			return true;
+	}
+	return false;
+}
+
+bool
+lb_redfish_error_mentions(const char *body, size_t len, const char *word)
+{
+	json_t *j, *error;
+	bool found;
+
+	if (body == NULL || len == 0 || word == NULL || word[0] == '\0')
+		return false;
+	j = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return false;
+	}
+	error = json_object_get(j, "error");
+	found = string_mentions(json_object_get(error, "code"), word) ||
+	    string_mentions(json_object_get(error, "message"), word) ||
+	    info_mentions(json_object_get(error, "@Message.ExtendedInfo"),
+	    word) ||
+	    info_mentions(json_object_get(j, "@Message.ExtendedInfo"), word);
+	json_decref(j);
+	return found;
 }
 
 /* ---- value maps ---- */

@@ -86,12 +86,16 @@ struct lb_redfish_system {
 	char *reset_action_info;	/* @Redfish.ActionInfo, if any */
 	struct lb_redfish_strv managed_by;	/* Links.ManagedBy[] */
 	char *virtual_media;		/* VirtualMedia.@odata.id */
+	char *manufacturer;		/* for redfish_quirks.c, may be NULL */
+	char *model;
 };
 
 struct lb_redfish_manager {
 	char *odata_id;
 	char *manager_type;
 	char *virtual_media;
+	char *manufacturer;		/* for redfish_quirks.c, may be NULL */
+	char *model;
 };
 
 struct lb_redfish_vmedia {
@@ -147,6 +151,15 @@ int lb_redfish_odata_id_parse(const char *body, size_t len, char *out,
  */
 size_t lb_redfish_error_summary(const char *body, size_t len, char *out,
     size_t size);
+
+/*
+ * True when a Redfish error body names 'word' (case-sensitive) in
+ * error.code, error.message, or any @Message.ExtendedInfo entry's
+ * MessageId, Message, MessageArgs or RelatedProperties (in "error" or at the
+ * top level).  How a BMC says which InsertMedia parameter it wants.
+ */
+bool lb_redfish_error_mentions(const char *body, size_t len,
+    const char *word);
 
 /* PowerState: On/PoweringOn => on, Off/PoweringOff => off, else unknown. */
 enum lb_power_state lb_redfish_power_state_map(const char *power_state);

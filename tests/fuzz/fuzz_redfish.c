@@ -65,6 +65,7 @@ fuzz_replies(const char *body, size_t size)
 		sink += touch(sys->power_state_raw) + touch(sys->boot_target) +
 		    touch(sys->boot_enabled) + touch(sys->boot_mode) +
 		    touch(sys->etag) + touch(sys->virtual_media) +
+		    touch(sys->manufacturer) + touch(sys->model) +
 		    touch_strv(&sys->boot_target_allowed) +
 		    touch_strv(&sys->reset_allowed) +
 		    touch_strv(&sys->managed_by);
@@ -73,7 +74,8 @@ fuzz_replies(const char *body, size_t size)
 		lb_redfish_system_free(sys);
 	}
 	if (lb_redfish_manager_parse(body, size, &mgr, &err) == 0) {
-		sink += touch(mgr->virtual_media) + touch(mgr->manager_type);
+		sink += touch(mgr->virtual_media) + touch(mgr->manager_type) +
+		    touch(mgr->manufacturer) + touch(mgr->model);
 		lb_redfish_manager_free(mgr);
 	}
 	if (lb_redfish_vmedia_parse(body, size, &vm, &err) == 0) {
@@ -84,6 +86,8 @@ fuzz_replies(const char *body, size_t size)
 	if (lb_redfish_odata_id_parse(body, size, out, sizeof(out)) == 0 &&
 	    !lb_redfish_path_is_valid(out))
 		abort();
+	sink += lb_redfish_error_mentions(body, size, "TransferProtocolType") +
+	    lb_redfish_error_mentions(body, size, "UserName");
 	/* A summary always fits and is NUL-terminated. */
 	if (lb_redfish_error_summary(body, size, summary, sizeof(summary)) !=
 	    strlen(summary))
