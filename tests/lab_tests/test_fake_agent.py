@@ -502,7 +502,7 @@ def test_auto_tls(ironic, agent, tmp_path):
 
 def test_pregenerated_token_and_masked_lookup(ironic, agent):
     fake = ironic(token=secrets.token_urlsafe())    # lookup gives "******"
-    a = agent(fake, '--tls', 'off', '--token', fake.token)
+    a = agent(fake, '--tls', 'off', '--token=' + fake.token)
     a.first_line()
     hb = poll(fake.heartbeats)[0]
     assert json.loads(hb['body'])['agent_token'] == fake.token
