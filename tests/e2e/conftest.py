@@ -1,0 +1,186 @@
+"""Fixtures of the end-to-end rescue tests (see README.md).
+
+``instance``  the instance disk image (built once, cached in build/e2e/)
+``lab``       one lab (tests/e2e/lab.py) for the whole module: namespace,
+              bridge, dnsmasq x2, in.tftpd, IPMI BMC + QEMU, lifeboatd;
+              torn down after the module, pass or fail.  Its logs are
+              copied to build/e2e/last-run/ first.
+
+``timings``   ``timings(title, rows)`` records a phase table; the tables
+              are printed at the end of the run (also with -q) and written
+              to build/e2e/last-run/timings.txt
+``rescue_ready``  skips a test when the rescue ramdisk or agent is missing
+
+Environment: ``LIFEBOATD`` (default build/conductor/lifeboatd),
+``LB_E2E_RAMDISK_DIR`` (build/ramdisk-image), ``LB_E2E_AGENT``
+(build/ramdisk/lifeboat-agent), ``LB_E2E_SWITCH`` (linux-bridge or
+linux-bridge-per-vlan; default: what the kernel supports),
+``LB_E2E_BUDGET`` (seconds for the whole module, 840).
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import instance as instance_mod    # noqa: E402
+import lab as lab_mod              # noqa: E402
+
+REPO = HERE.parents[1]
+LIFEBOATD = Path(os.environ.get('LIFEBOATD',
+                                REPO / 'build' / 'conductor' / 'lifeboatd'))
+RAMDISK_DIR = Path(os.environ.get('LB_E2E_RAMDISK_DIR',
+                                  REPO / 'build' / 'ramdisk-image'))
+AGENT = Path(os.environ.get('LB_E2E_AGENT',
+                            REPO / 'build' / 'ramdisk' / 'lifeboat-agent'))
+# The whole module must end within 15 minutes on 2 cores: every wait of
+# the lab is cut to what is left of this budget (teardown comes after).
+BUDGET = float(os.environ.get('LB_E2E_BUDGET', 14 * 60))
+LAST_RUN = REPO / 'build' / 'e2e' / 'last-run'
+
+# program -> Debian package
+TOOLS = {
+    'ip': 'iproute2', 'bridge': 'iproute2', 'ping': 'iputils-ping',
+    'curl': 'curl', 'dnsmasq': 'dnsmasq-base', 'in.tftpd': 'tftpd-hpa',
+    'qemu-system-x86_64': 'qemu-system-x86', 'sshpass': 'sshpass',
+    'ssh': 'openssh-client', 'mkfs.fat': 'dosfstools', 'mcopy': 'mtools',
+    'syslinux': 'syslinux', 'cpio': 'cpio',
+}
+FILES = {
+    lab_mod.PXELINUX: 'pxelinux', lab_mod.LDLINUX: 'syslinux-common',
+    instance_mod.MBR_BIN: 'syslinux-common',
+    instance_mod.BUSYBOX: 'busybox-static',
+    '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu',
+    lab_mod.OPENSTACK: 'python3-openstackclient python3-ironicclient',
+}
+
+_TIMINGS = []
+
+
+def record_timings(title, rows):
+    """rows: [(phase, seconds since the previous phase, since start)]."""
+    _TIMINGS.append((title, rows))
+
+
+def format_timings():
+    out = []
+    for title, rows in _TIMINGS:
+        out.append(title)
+        out.append('  %-44s %9s %9s' % ('phase', 'step s', 'total s'))
+        for name, step, total in rows:
+            out.append('  %-44s %9s %9s' % (
+                name, '-' if step is None else '%.2f' % step,
+                '-' if total is None else '%.2f' % total))
+        out.append('')
+    return '\n'.join(out)
+
+
+def stale_image_note():
+    """A note when the ramdisk image is older than the agent it should
+    carry (the test then runs an old agent)."""
+    img, agent = RAMDISK_DIR / 'initramfs', AGENT
+    if img.is_file() and agent.is_file() and \
+            agent.stat().st_mtime > img.stat().st_mtime + 1:
+        return ('note: %s is older than %s; rebuild it with ramdisk/build '
+                'to test the current agent' % (img, agent))
+    return None
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _TIMINGS:
+        return
+    text = format_timings()
+    note = stale_image_note()
+    if note:
+        text += note + '\n'
+    terminalreporter.write_sep('=', 'lifeboat end-to-end rescue timings')
+    terminalreporter.write_line(text)
+    try:
+        LAST_RUN.mkdir(parents=True, exist_ok=True)
+        (LAST_RUN / 'timings.txt').write_text(text + '\n')
+    except OSError:
+        pass
+
+
+def missing_requirements():
+    """Why the lab cannot run here (None if it can)."""
+    if os.geteuid() != 0:
+        return ('needs root (network namespaces, a bridge, tap devices); '
+                'run as root')
+    missing = sorted({pkg for tool, pkg in TOOLS.items()
+                      if shutil.which(tool) is None} |
+                     {pkg for f, pkg in FILES.items()
+                      if not os.path.exists(f)})
+    if missing:
+        return 'missing Debian packages: apt-get install %s' % ' '.join(
+            missing)
+    if not LIFEBOATD.is_file():
+        return '%s is not built (ninja -C build)' % LIFEBOATD
+    if not os.path.isdir('/proc/sys/net/ipv6'):
+        return 'the kernel has no IPv6 (the lab uses an IPv6 RA)'
+    return None
+
+
+def missing_rescue_parts():
+    """Why the rescue flow cannot run yet (None if it can)."""
+    for f in (RAMDISK_DIR / 'vmlinuz', RAMDISK_DIR / 'initramfs'):
+        if not f.is_file():
+            return '%s is missing (build the rescue ramdisk: ramdisk/build)' \
+                % f
+    if not AGENT.is_file():
+        return '%s is missing (ninja -C build)' % AGENT
+    info = RAMDISK_DIR / 'build-info'
+    if info.is_file() and 'placeholder' in info.read_text():
+        return ('%s holds the placeholder agent, not lifeboat-agent '
+                '(rebuild it: ramdisk/build)' % RAMDISK_DIR)
+    return None
+
+
+@pytest.fixture
+def timings():
+    """``timings(title, rows)`` records a phase table for the summary."""
+    return record_timings
+
+
+@pytest.fixture
+def rescue_ready():
+    """Skips the test when the rescue ramdisk or the agent is missing."""
+    why = missing_rescue_parts()
+    if why:
+        pytest.skip(why)
+
+
+@pytest.fixture(scope='session')
+def instance():
+    why = missing_requirements()
+    if why:
+        pytest.skip(why)
+    try:
+        return instance_mod.build(log=lambda m: print(m))
+    except instance_mod.BuildError as e:
+        pytest.fail('cannot build the instance image: %s' % e)
+
+
+@pytest.fixture(scope='module')
+def lab(instance):
+    why = missing_requirements()
+    if why:
+        pytest.skip(why)
+    the_lab = lab_mod.Lab(
+        LIFEBOATD, RAMDISK_DIR, instance['disk'], keep=LAST_RUN,
+        budget=BUDGET, switch_backend=os.environ.get('LB_E2E_SWITCH') or None)
+    try:
+        the_lab.start()
+        yield the_lab
+    finally:
+        the_lab.close()
+        left = lab_mod.leftovers()
+        assert not left, 'namespaces left behind: %s' % left
+        pids = the_lab.leftover_pids()
+        assert not pids, 'processes left behind: %s' % pids
+        assert not the_lab.work.exists(), the_lab.work
