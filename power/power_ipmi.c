@@ -87,6 +87,25 @@ user_name(const struct ipmi_conn *c)
 	return c->info.username[0] != '\0' ? c->info.username : "(null user)";
 }
 
+/* The session timeout in whole seconds, as an operator reads it. */
+static int
+session_s(const struct ipmi_conn *c)
+{
+	return (int)((c->session_ms + 999) / 1000);
+}
+
+/*
+ * libfreeipmi refuses a retransmission timeout that is not below the
+ * session timeout (IPMI_ERR_PARAMETERS); a call left with a second or less
+ * of its caller's time retransmits within it and gives up soon after.
+ */
+static unsigned int
+retransmit_ms(const struct ipmi_conn *c)
+{
+	return c->session_ms > RETRANSMIT_TIMEOUT_MS ? RETRANSMIT_TIMEOUT_MS :
+	    c->session_ms / 3;
+}
+
 /* " (completion code 0xc1: invalid command)", or "" */
 static void
 completion_code(fiid_obj_t rs, uint8_t netfn, char *buf, size_t size)
@@ -155,7 +174,7 @@ fail_login(const struct ipmi_conn *c, int errnum, struct lb_err *err)
 	case IPMI_ERR_CONNECTION_TIMEOUT:
 		return lb_err_set(err, -ETIMEDOUT, "IPMI call to %s timed out: "
 		    "no answer within %d s (check ipmi_address, ipmi_port and "
-		    "that the BMC is reachable)", w, SESSION_TIMEOUT_MS / 1000);
+		    "that the BMC is reachable)", w, session_s(c));
 	case IPMI_ERR_SESSION_TIMEOUT:
 		return lb_err_set(err, -ETIMEDOUT, "IPMI call to %s timed out: "
 		    "the BMC stopped answering while opening a session (%s)",
@@ -193,7 +212,7 @@ fail_cmd(const struct ipmi_conn *c, const char *what, fiid_obj_t rs,
 	case IPMI_ERR_CONNECTION_TIMEOUT:
 		return lb_err_set(err, -ETIMEDOUT, "IPMI call to %s timed out: "
 		    "no answer to %s within %d s", c->where, what,
-		    SESSION_TIMEOUT_MS / 1000);
+		    session_s(c));
 	case IPMI_ERR_MESSAGE_TIMEOUT:
 		return lb_err_set(err, -ETIMEDOUT, "IPMI call to %s timed out: "
 		    "the bridged %s got no answer from target 0x%02x on "
@@ -290,7 +309,7 @@ open_2_0(struct ipmi_conn *c, struct lb_err *err)
 		    in->password, in->kg_len > 0 ? in->kg : NULL,
 		    (unsigned int)in->kg_len, (uint8_t)in->priv_level,
 		    (uint8_t)suites[i], c->session_ms,
-		    RETRANSMIT_TIMEOUT_MS, IPMI_WORKAROUND_FLAGS_DEFAULT,
+		    retransmit_ms(c), IPMI_WORKAROUND_FLAGS_DEFAULT,
 		    IPMI_FLAGS_DEFAULT) == 0) {
 			c->ctx = ctx;
 			snprintf(c->suites_note, sizeof(c->suites_note),
@@ -348,7 +367,7 @@ open_1_5(struct ipmi_conn *c, struct lb_err *err)
 		if (ipmi_ctx_open_outofband(ctx, c->where,
 		    in->username[0] != '\0' ? in->username : NULL,
 		    in->password, types[i], (uint8_t)in->priv_level,
-		    c->session_ms, RETRANSMIT_TIMEOUT_MS,
+		    c->session_ms, retransmit_ms(c),
 		    IPMI_WORKAROUND_FLAGS_DEFAULT, IPMI_FLAGS_DEFAULT) == 0) {
 			c->ctx = ctx;
 			return 0;

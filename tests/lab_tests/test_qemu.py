@@ -106,8 +106,13 @@ def test_firmware_boots_cd_once_then_disk(qemu_machine, tmp_path):
     pid = m.pid()
     m.reset()                      # the one-time override is used up
     assert m.pid() == pid          # same process: a QMP system_reset
-    wait_for(lambda: firmware_boots(log) == ['DVD/CD', 'Hard Disk'],
-             what='disk boot after reset')
+    # a POST under TCG on a busy machine can take a while: poll longer,
+    # and say what SeaBIOS did if it never tries the disk
+    try:
+        wait_for(lambda: firmware_boots(log) == ['DVD/CD', 'Hard Disk'],
+                 timeout=90, what='disk boot after reset')
+    except AssertionError as e:
+        raise AssertionError('%s; boots seen: %r' % (e, firmware_boots(log)))
     # a new override the running QEMU cannot honour: restart the process
     m.set_boot(device='cdrom', enabled='continuous')
     m.reset()

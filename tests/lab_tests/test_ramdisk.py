@@ -415,20 +415,28 @@ def shell_run(serial, cmd, timeout=60):
 
 def test_debug_shell_dhcp_dropbear_poweroff(image, ironic, spawn, tmp_path):
     """lifeboat.debug gives a shell on ttyS0; through it, check what udhcpc
-    configured and that dropbear listens; poweroff (busybox signals PID 1)
-    turns the machine off."""
+    configured, that the agent listens and dropbear does not yet; poweroff
+    (busybox signals PID 1) turns the machine off."""
     proc, serial = boot_with_serial_socket(
         spawn, image, tmp_path, params(ironic) + ' lifeboat.debug', 'qemu')
     try:
         wait_for(lambda: ironic.first('GET', '/v1/lookup'), BOOT_TIMEOUT,
                  0.05, 'lookup')
         assert 'lifeboat.debug: shell on ttyS0' in serial.text()
+        # it serves its API after lookup has told it the node
+        wait_for(lambda: 'serving the agent API at' in serial.text(),
+                 BOOT_TIMEOUT, 0.05, 'the agent API')
+        seen = len(serial.text())
         out = shell_run(serial, 'ip -4 -o addr show dev eth0; '
                         'cat /etc/resolv.conf; ip -4 route; netstat -ltn')
+        out = out[seen:]
         assert re.search(r'inet 10\.0\.2\.15/24', out), out
         assert 'nameserver 10.0.2.3' in out, out
         assert re.search(r'default via 10\.0\.2\.2 dev eth0', out), out
-        assert re.search(r':22\s', out), out         # dropbear
+        # the agent's API listens; no SSH server before finalize_rescue
+        # has set the rescue password (the e2e suite logs in after it)
+        assert re.search(r'tcp\s.*:9999\s.*LISTEN', out), out
+        assert not re.search(r'tcp\s.*:22\s.*LISTEN', out), out
         serial.send('poweroff')
         wait_for(lambda: not proc.running(), 60, 0.1, 'power off')
         assert 'lifeboat-ramdisk: poweroff' in serial.text()

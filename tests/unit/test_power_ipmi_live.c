@@ -470,6 +470,34 @@ test_dead_port(void **state)
 	node_release(&n);
 }
 
+/*
+ * A power action left with one second of its caller's time (it waited for
+ * the BMC behind another call) still gets an honest timeout within about
+ * that second, not libfreeipmi's "invalid parameters".
+ */
+static void
+test_dead_port_short_budget(void **state)
+{
+	struct node n;
+	struct lb_err err;
+	char want[256];
+	double t0, took;
+
+	(void)state;
+	node_init(&n, dead_port, PASSWORD, "");
+	t0 = now_s();
+	assert_int_equal(lb_power_ipmitool.set_state(&n.task,
+	    LB_POWER_ACTION_OFF, 1, &err), -ETIMEDOUT);
+	took = now_s() - t0;
+	print_message("dead BMC, 1 s budget: failed after %.2f s\n", took);
+	assert_true(took >= 0.9 && took < 2.5);
+	snprintf(want, sizeof(want), "IPMI call to 127.0.0.1:%d timed out: "
+	    "no answer within 1 s (check ipmi_address, ipmi_port and that the "
+	    "BMC is reachable)", dead_port);
+	assert_string_equal(err.msg, want);
+	node_release(&n);
+}
+
 static void *
 poll_thread(void *arg)
 {
@@ -518,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_dead_port),
+		cmocka_unit_test(test_dead_port_short_budget),
 		cmocka_unit_test(test_concurrent_calls),
 	};
 	const char *dir = getenv("LB_LAB_DIR");

@@ -1,8 +1,10 @@
 /*
  * test_power_redfish_live.c - the redfish power/management interfaces
- * against a live Redfish BMC (the lab's tests/lab/redfish_bmc.py) named by
- * LB_REDFISH_URL (user/password: LB_REDFISH_USER, LB_REDFISH_PASSWORD,
- * default admin/password).  Skipped (77) when LB_REDFISH_URL is unset.
+ * against a live Redfish BMC: the one LB_REDFISH_URL names (a real BMC or
+ * sushy-tools; user/password LB_REDFISH_USER, LB_REDFISH_PASSWORD, default
+ * admin/password), else the lab's tests/lab/redfish_bmc.py started on a
+ * free 127.0.0.1 port and stopped by PID.  Skipped (77) only when neither
+ * is there.
  * Main thread, plus a few threads sharing one session.
  */
 #include <arpa/inet.h>
@@ -23,6 +25,7 @@
 #include <jansson.h>
 
 #include "power/redfish_client.h"
+#include "tests/unit/lab_proc.h"
 #include "conductor/util/banned.h"
 
 #define SESSIONS_PATH "/redfish/v1/SessionService/Sessions"
@@ -398,17 +401,41 @@ main(void)
 		cmocka_unit_test(test_dead_port_unreachable),
 		cmocka_unit_test(test_shutdown_deletes_sessions),
 	};
+	struct lab_proc bmc = { .pid = 0 };
+	char script[512], port[16], control[16], lab_url[64];
+	char *argv[] = {
+		"python3", script, "--address", "127.0.0.1", "--port", port,
+		"--control-port", control, NULL,
+	};
 	int r;
 
 	url = getenv("LB_REDFISH_URL");
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "LB_REDFISH_URL not set: skipped\n");
-		return 77;
-	}
 	user = getenv("LB_REDFISH_USER") ? getenv("LB_REDFISH_USER") : "admin";
 	password = getenv("LB_REDFISH_PASSWORD") ?
 	    getenv("LB_REDFISH_PASSWORD") : "password";
+	if (url == NULL || url[0] == '\0') {
+		if (!lab_script("redfish_bmc.py", script, sizeof(script))) {
+			fprintf(stderr, "no LB_REDFISH_URL, and no %s or %s: "
+			    "skipped\n", LAB_PYTHON, script);
+			return 77;
+		}
+		bmc.port = lab_free_tcp_port();
+		bmc.control_port = lab_free_tcp_port();
+		snprintf(port, sizeof(port), "%d", bmc.port);
+		snprintf(control, sizeof(control), "%d", bmc.control_port);
+		if (lab_proc_start(&bmc, argv, "ready") < 0) {
+			fprintf(stderr, "the lab Redfish BMC did not start\n");
+			lab_proc_stop(&bmc);
+			return 1;
+		}
+		snprintf(lab_url, sizeof(lab_url), "http://127.0.0.1:%d",
+		    bmc.port);
+		url = lab_url;
+		user = "admin";
+		password = "password";
+	}
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	lb_redfish_shutdown();
+	lab_proc_stop(&bmc);
 	return r;
 }

@@ -31,22 +31,16 @@
 #include "power/redfish_client.h"
 #include "power/redfish_quirks.h"
 #include "power/redfish_vmedia.h"
+#include "tests/unit/lab_proc.h"
 #include "conductor/util/banned.h"
 
-#define PYTHON		"/usr/bin/python3"
 #define USER		"admin"
 #define PASSWORD	"Vm3dia-Lab-Secret"
 #define CD_PATH		"/redfish/v1/Managers/1/VirtualMedia/Cd"
 
-struct proc {
-	pid_t pid;
-	int port;		/* Redfish, or the image server */
-	int control_port;
-	char log[64];
-};
 
-static struct proc bmc_plain, bmc_sticky, bmc_patch, images;
-static char lab_script[512];
+static struct lab_proc bmc_plain, bmc_sticky, bmc_patch, images;
+static char lab_script_path[512];
 static char image_dir[64];
 static char url1[128], url2[128], url_missing[128];
 
@@ -59,127 +53,24 @@ now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
 static int
-free_tcp_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static bool
-port_open(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static bool
-log_has(const char *path, const char *word)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t size = 0;
-	bool found;
-
-	if (f == NULL)
-		return false;
-	found = getdelim(&buf, &size, '\0', f) > 0 &&
-	    strstr(buf, word) != NULL;
-	free(buf);
-	fclose(f);
-	return found;
-}
-
-/* Starts argv with output to p->log; waits for 'ready' in it or the port. */
-static int
-proc_start(struct proc *p, char *const argv[], const char *ready)
-{
-	int fd;
-
-	snprintf(p->log, sizeof(p->log), "/tmp/lb-vmedia-live-XXXXXX");
-	fd = mkstemp(p->log);
-	if (fd < 0)
-		return -1;
-	p->pid = fork();
-	if (p->pid == 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(PYTHON, argv);
-		_exit(127);
-	}
-	close(fd);
-	if (p->pid < 0)
-		return -1;
-	for (double t0 = now_s(); now_s() - t0 < 20;) {
-		if (ready != NULL ? log_has(p->log, ready) : port_open(p->port))
-			return 0;
-		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
-			p->pid = 0;
-			return -1;
-		}
-		usleep(50000);
-	}
-	return -1;
-}
-
-static void
-proc_stop(struct proc *p)
-{
-	if (p->pid > 0) {
-		kill(p->pid, SIGTERM);
-		for (int i = 0; i < 50 && p->pid > 0; i++) {
-			if (waitpid(p->pid, NULL, WNOHANG) == p->pid)
-				p->pid = 0;
-			else
-				usleep(100000);
-		}
-		if (p->pid > 0) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = 0;
-		}
-	}
-	if (p->log[0] != '\0')
-		unlink(p->log);
-}
-
-static int
-bmc_start(struct proc *b, const char *quirk)
+bmc_start(struct lab_proc *b, const char *quirk)
 {
 	char port[16], control[16];
 	char *argv[] = {
-		"python3", lab_script, "--address", "127.0.0.1", "--port", port,
+		"python3", lab_script_path, "--address", "127.0.0.1", "--port", port,
 		"--control-port", control, "--user", USER, "--password",
 		PASSWORD, "--session-limit", "8",
 		quirk != NULL ? "--quirk" : NULL, (char *)quirk, NULL,
 	};
 
-	b->port = free_tcp_port();
-	b->control_port = free_tcp_port();
+	b->port = lab_free_tcp_port();
+	b->control_port = lab_free_tcp_port();
 	if (b->port < 0 || b->control_port < 0)
 		return -1;
 	snprintf(port, sizeof(port), "%d", b->port);
 	snprintf(control, sizeof(control), "%d", b->control_port);
-	return proc_start(b, argv, "ready");
+	return lab_proc_start(b, argv, "ready");
 }
 
 static int
@@ -213,7 +104,7 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/boot-2.iso", image_dir);
 	if (write_file(path, 32 * 1024) < 0)
 		return -1;
-	images.port = free_tcp_port();
+	images.port = lab_free_tcp_port();
 	snprintf(port, sizeof(port), "%d", images.port);
 	snprintf(url1, sizeof(url1), "http://127.0.0.1:%d/boot-1.iso",
 	    images.port);
@@ -221,7 +112,7 @@ setup(void **state)
 	    images.port);
 	snprintf(url_missing, sizeof(url_missing),
 	    "http://127.0.0.1:%d/missing.iso", images.port);
-	if (proc_start(&images, argv, NULL) < 0 ||
+	if (lab_proc_start(&images, argv, NULL) < 0 ||
 	    bmc_start(&bmc_plain, NULL) < 0 ||
 	    bmc_start(&bmc_sticky, "sticky-inserted") < 0 ||
 	    bmc_start(&bmc_patch, "no-insert-action") < 0)
@@ -236,10 +127,10 @@ teardown(void **state)
 
 	(void)state;
 	lb_redfish_shutdown();
-	proc_stop(&bmc_plain);
-	proc_stop(&bmc_sticky);
-	proc_stop(&bmc_patch);
-	proc_stop(&images);
+	lab_proc_stop(&bmc_plain);
+	lab_proc_stop(&bmc_sticky);
+	lab_proc_stop(&bmc_patch);
+	lab_proc_stop(&images);
 	snprintf(path, sizeof(path), "%s/boot-1.iso", image_dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/boot-2.iso", image_dir);
@@ -267,7 +158,7 @@ sink(char *data, size_t size, size_t n, void *userdata)
 
 /* machines/0 "media": {"image", "inserted"} behind the BMC's back. */
 static void
-machine_media(const struct proc *b, char *image, size_t size,
+machine_media(const struct lab_proc *b, char *image, size_t size,
     bool *ret_inserted)
 {
 	char url[128], *body = NULL;
@@ -294,7 +185,7 @@ machine_media(const struct proc *b, char *image, size_t size,
 }
 
 static void
-assert_machine(const struct proc *b, const char *want_image)
+assert_machine(const struct lab_proc *b, const char *want_image)
 {
 	char image[256];
 	bool inserted;
@@ -315,7 +206,7 @@ struct node {
 };
 
 static void
-node_init(struct node *n, const struct proc *b)
+node_init(struct node *n, const struct lab_proc *b)
 {
 	char addr[64];
 
@@ -381,7 +272,7 @@ check(int r, const struct lb_err *err, const char *what)
 
 /* Insert, insert over it, boot from it, eject twice, and a bad image. */
 static void
-round_trip(struct node *n, const struct proc *b)
+round_trip(struct node *n, const struct lab_proc *b)
 {
 	struct lb_err err = { .msg = "" };
 	double t0 = now_s();
@@ -469,18 +360,10 @@ main(void)
 		cmocka_unit_test(test_sticky_inserted),
 		cmocka_unit_test(test_no_insert_action),
 	};
-	const char *dir = getenv("LB_LAB_DIR");
-	const char *root = getenv("LB_SOURCE_ROOT");
-
-	if (dir != NULL)
-		snprintf(lab_script, sizeof(lab_script), "%s/redfish_bmc.py",
-		    dir);
-	else
-		snprintf(lab_script, sizeof(lab_script),
-		    "%s/tests/lab/redfish_bmc.py", root != NULL ? root : ".");
-	if (access(PYTHON, X_OK) != 0 || access(lab_script, R_OK) != 0) {
-		fprintf(stderr, "skipped: needs %s and %s\n", PYTHON,
-		    lab_script);
+	if (!lab_script("redfish_bmc.py", lab_script_path,
+	    sizeof(lab_script_path))) {
+		fprintf(stderr, "skipped: needs %s and %s\n", LAB_PYTHON,
+		    lab_script_path);
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, setup, teardown);
