@@ -8,7 +8,7 @@
 #include "boot/boot_pxe.h"
 
 extern const struct lb_boot_ops lb_boot_fake;
-extern const struct lb_boot_ops lb_boot_vmedia;
+#include "boot/boot_vmedia.h"
 #include "conductor/util/banned.h"
 
 static int

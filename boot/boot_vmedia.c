@@ -2,8 +2,10 @@
  * boot_vmedia.c - the `redfish-virtual-media` boot interface: the rescue
  * ramdisk goes onto an ISO (built by [redfish] iso_builder from the
  * kernel and ramdisk with the parameters baked in, or driver_info
- * rescue_iso as it is), published at http_root/redfish/boot-<uuid>.iso
- * and inserted through the BMC's virtual media.  Worker threads.
+ * rescue_iso as it is), published at http_root/redfish/<uuid>/<random>.iso
+ * and inserted through the BMC's virtual media.  The random name keeps the
+ * ISO, whose kernel parameters hold the agent token, from anyone who only
+ * knows the node; the node's directory goes at clean-up.  Worker threads.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 
 #include "boot/boot.h"
 #include "boot/boot_common.h"
+#include "boot/boot_vmedia.h"
 #include "conductor/util/ident.h"
 #include "conductor/util/banned.h"
 
@@ -69,14 +72,13 @@ run(char *const argv[], int timeout_s, struct lb_err *err)
 	return 0;
 }
 
+/* The node's directory under http_root/redfish: its UUID. */
 static int
-iso_name(const struct lb_task *task, char *buf, size_t size,
-    struct lb_err *err)
+node_dir_name(const struct lb_task *task, struct lb_err *err)
 {
 	if (!lb_uuid_is_valid(task->node_uuid))
 		return lb_err_set(err, -EINVAL, "invalid node UUID '%s'",
 		    task->node_uuid);
-	snprintf(buf, size, "boot-%s.iso", task->node_uuid);
 	return 0;
 }
 
@@ -129,8 +131,8 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
     const struct lb_boot_images *images, const char *request_id,
     const char *extra_params, struct lb_err *err)
 {
-	struct lb_boot_dir root, dir;
-	char name[64], tmp[80], path[LB_BOOT_PATH_MAX + 128];
+	struct lb_boot_dir root, isos, dir;
+	char token[32], name[64], tmp[80], path[LB_BOOT_PATH_MAX + 128];
 	char url[1024];
 	int r;
 
@@ -140,15 +142,27 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 	if (env->http_url == NULL || env->http_url[0] == '\0')
 		return lb_err_set(err, -EINVAL, "virtual media needs "
 		    "[deploy] http_url");
-	r = iso_name(task, name, sizeof(name), err);
+	r = node_dir_name(task, err);
 	if (r < 0)
 		return r;
+	/* URL-safe base64: no '?' or '=' (some BMCs choke on those). */
+	r = lb_random_token(token, sizeof(token), 16);
+	if (r < 0)
+		return lb_err_set(err, r, "cannot name the rescue ISO: no "
+		    "random numbers");
+	snprintf(name, sizeof(name), "%s.iso", token);
 	lb_boot_dir_init(&root);
+	lb_boot_dir_init(&isos);
 	lb_boot_dir_init(&dir);
 	r = lb_boot_dir_open_root(&root, env->cfg->deploy_http_root,
 	    "http root", err);
 	if (r == 0)
-		r = lb_boot_dir_open(&dir, &root, ISO_DIR, true, err);
+		r = lb_boot_dir_open(&isos, &root, ISO_DIR, true, err);
+	/* Whatever an earlier rescue of the node left goes first. */
+	if (r == 0)
+		r = lb_boot_remove_tree(&isos, task->node_uuid, err);
+	if (r == 0)
+		r = lb_boot_dir_open(&dir, &isos, task->node_uuid, true, err);
 	if (r < 0)
 		goto out;
 	if (images->iso != NULL) {
@@ -169,11 +183,12 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 	}
 	if (r < 0)
 		goto out;
-	/* A URL with no '?' or '=' in it: some BMCs choke on those. */
-	snprintf(url, sizeof(url), "%s/%s/%s", env->http_url, ISO_DIR, name);
+	snprintf(url, sizeof(url), "%s/%s/%s/%s", env->http_url, ISO_DIR,
+	    task->node_uuid, name);
 	r = env->management->insert_cd(task, url, err);
 out:
 	lb_boot_dir_close(&dir);
+	lb_boot_dir_close(&isos);
 	lb_boot_dir_close(&root);
 	return r;
 }
@@ -182,27 +197,26 @@ static int
 vmedia_clean_up(const struct lb_boot_env *env, const struct lb_task *task,
     struct lb_err *err)
 {
-	struct lb_boot_dir root, dir;
-	char name[64];
+	struct lb_boot_dir root, isos;
 	int r, r2 = 0;
 
-	r = iso_name(task, name, sizeof(name), err);
+	r = node_dir_name(task, err);
 	if (r < 0)
 		return r;
 	/* Eject first: a BMC may still be reading the file. */
 	if (env->management != NULL && env->management->eject_cd != NULL)
 		r2 = env->management->eject_cd(task, err);
 	lb_boot_dir_init(&root);
-	lb_boot_dir_init(&dir);
+	lb_boot_dir_init(&isos);
 	r = lb_boot_dir_open_root(&root, env->cfg->deploy_http_root,
 	    "http root", err);
 	if (r == 0)
-		r = lb_boot_dir_open(&dir, &root, ISO_DIR, false, err);
+		r = lb_boot_dir_open(&isos, &root, ISO_DIR, false, err);
 	if (r == 0)
-		r = lb_boot_unlink(&dir, name, err);
+		r = lb_boot_remove_tree(&isos, task->node_uuid, err);
 	if (r == -ENOENT)
 		r = 0;		/* nothing was published */
-	lb_boot_dir_close(&dir);
+	lb_boot_dir_close(&isos);
 	lb_boot_dir_close(&root);
 	return r < 0 ? r : r2;
 }

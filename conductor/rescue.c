@@ -37,7 +37,7 @@ struct rescue_job {
 	struct lb_engine *e;
 	enum rescue_job_kind kind;
 	char uuid[LB_UUID_LEN + 1];
-	bool power_off;		/* RJ_CLEANUP: timeout powers off, abort not */
+	bool power_off;		/* RJ_CLEANUP: timeout (and vmedia) powers off */
 	double started;
 };
 
@@ -620,6 +620,14 @@ rescue_job_run(struct lb_job *base)
 	case RJ_CLEANUP:
 		/* The state already moved (abort, timeout); tidy up. */
 		what = j->power_off ? "timeout clean-up" : "abort clean-up";
+		/*
+		 * An abort leaves a PXE-booted node as it is, as Ironic does;
+		 * a node booted from virtual media is powered off before the
+		 * media goes, so it is not left running a ramdisk whose
+		 * medium was pulled.
+		 */
+		if (r == 0 && is_vmedia(ctx.node))
+			j->power_off = true;
 		if (ctx.node != NULL)
 			clean_up(j->e, &ctx, j->power_off, true);
 		f.drop_password = true;
