@@ -49,13 +49,16 @@ TOOLS = {
     'curl': 'curl', 'dnsmasq': 'dnsmasq-base', 'in.tftpd': 'tftpd-hpa',
     'qemu-system-x86_64': 'qemu-system-x86', 'sshpass': 'sshpass',
     'ssh': 'openssh-client', 'mkfs.fat': 'dosfstools', 'mcopy': 'mtools',
-    'syslinux': 'syslinux', 'cpio': 'cpio',
+    'syslinux': 'syslinux', 'cpio': 'cpio', 'mmd': 'mtools',
+    'grub-mkimage': 'grub-common', 'xorriso': 'xorriso',
 }
 FILES = {
     lab_mod.PXELINUX: 'pxelinux', lab_mod.LDLINUX: 'syslinux-common',
     instance_mod.MBR_BIN: 'syslinux-common',
     instance_mod.BUSYBOX: 'busybox-static',
     '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu',
+    instance_mod.GRUB_EFI_DIR: 'grub-efi-amd64-bin',
+    '/usr/share/ovmf/OVMF.fd': 'ovmf',
     lab_mod.OPENSTACK: 'python3-openstackclient python3-ironicclient',
 }
 
@@ -167,13 +170,20 @@ def instance():
 
 
 @pytest.fixture(scope='module')
-def lab(instance):
+def lab(instance, request):
+    """One lab per test module, started as the module's ``LAB_OPTIONS``
+    (keyword arguments of lab.Lab, plus ``name``: its logs are kept in
+    build/e2e/last-run-<name>) say; the default is the PXE lab."""
     why = missing_requirements()
     if why:
         pytest.skip(why)
+    opts = dict(getattr(request.module, 'LAB_OPTIONS', {}))
+    name = opts.pop('name', None)
+    keep = LAST_RUN.parent / ('last-run-%s' % name) if name else LAST_RUN
     the_lab = lab_mod.Lab(
-        LIFEBOATD, RAMDISK_DIR, instance['disk'], keep=LAST_RUN,
-        budget=BUDGET, switch_backend=os.environ.get('LB_E2E_SWITCH') or None)
+        LIFEBOATD, RAMDISK_DIR, instance['disk'], keep=keep,
+        budget=BUDGET, switch_backend=os.environ.get('LB_E2E_SWITCH') or None,
+        **opts)
     try:
         the_lab.start()
         yield the_lab

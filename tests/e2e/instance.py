@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The "instance" the end-to-end test rescues: a bootable BIOS disk image.
+"""The "instance" the end-to-end test rescues: a disk image that boots on
+BIOS (syslinux) and on UEFI (GRUB at the removable-media path).
 
 Built without loop mounts or root-only tools:
 
@@ -9,6 +10,10 @@ Built without loop mounts or root-only tools:
   file);
 * an MBR: syslinux's ``mbr.bin`` boot code plus a partition table written
   here, then the partition appended at 1 MiB;
+* for UEFI firmware (OVMF), ``EFI/BOOT/BOOTX64.EFI`` on the same
+  partition: a GRUB image made with ``grub-mkimage`` whose built-in config
+  finds the partition by a marker file and boots the same kernel, so no
+  ESP partition type or NVRAM entry is needed;
 * on the partition: ``syslinux.cfg`` (serial console), the Debian cloud
   kernel and a tiny busybox initramfs whose ``/init`` prints
   ``LIFEBOAT-INSTANCE up`` on ttyS0, loads virtio-net and runs udhcpc
@@ -23,7 +28,8 @@ The result is cached in ``build/e2e/instance/`` and rebuilt only when an
 input changes.  ``instance.py [--out DIR] [--force]`` builds it by hand.
 
 Packages: mtools dosfstools syslinux syslinux-common busybox-static cpio
-(and apt, dpkg, kmod for the fallback kernel).
+grub-common grub-efi-amd64-bin (and apt, dpkg, kmod for the fallback
+kernel).
 """
 
 import argparse
@@ -43,12 +49,14 @@ DEFAULT_OUT = REPO / 'build' / 'e2e' / 'instance'
 RAMDISK_IMAGE = REPO / 'build' / 'ramdisk-image'
 BUSYBOX = '/bin/busybox'
 MBR_BIN = '/usr/lib/syslinux/mbr/mbr.bin'
+GRUB_EFI_DIR = '/usr/lib/grub/x86_64-efi'
+MARKER = 'lifeboat-instance'       # a file only the instance's disk has
 
 BANNER = 'LIFEBOAT-INSTANCE up'
 ADDRESS_MARK = 'LIFEBOAT-INSTANCE address'
 
 # Bumped whenever the recipe below changes (it is part of the cache key).
-RECIPE = '4'
+RECIPE = '5'
 
 PART_START = 2048                 # sectors: the partition starts at 1 MiB
 SECTOR = 512
@@ -104,6 +112,17 @@ LABEL instance
   KERNEL /vmlinuz
   APPEND initrd=/initrd console=ttyS0,115200 loglevel=4 panic=10
 '''
+
+
+# GRUB's built-in config: no prefix, no grub.cfg, no menu; the same kernel
+# command line as syslinux's.
+GRUB_EARLY_CFG = '''search --no-floppy --file --set=root /%s
+linux ($root)/vmlinuz console=ttyS0,115200 loglevel=4 panic=10
+initrd ($root)/initrd
+boot
+''' % MARKER
+GRUB_MODULES = ('part_msdos', 'fat', 'search', 'search_fs_file', 'linux',
+                'gzio', 'echo', 'efi_gop', 'all_video')
 
 
 class BuildError(RuntimeError):
@@ -324,8 +343,16 @@ def _disk(work, kernel, initrd, out):
     env = dict(os.environ, MTOOLS_SKIP_CHECK='1')
     (work / 'initrd').write_bytes(initrd)
     (work / 'syslinux.cfg').write_text(SYSLINUX_CFG)
+    (work / MARKER).write_text('LIFEBOAT-INSTANCE\n')
+    (work / 'early.cfg').write_text(GRUB_EARLY_CFG)
+    _run(['grub-mkimage', '-O', 'x86_64-efi', '-d', GRUB_EFI_DIR, '-c',
+          str(work / 'early.cfg'), '-p', '/EFI/BOOT', '-o',
+          str(work / 'BOOTX64.EFI')] + list(GRUB_MODULES))
+    _run(['mmd', '-i', str(part), '::/EFI', '::/EFI/BOOT'], env=env)
     for src, dst in ((kernel, 'vmlinuz'), (work / 'initrd', 'initrd'),
-                     (work / 'syslinux.cfg', 'syslinux.cfg')):
+                     (work / 'syslinux.cfg', 'syslinux.cfg'),
+                     (work / MARKER, MARKER),
+                     (work / 'BOOTX64.EFI', 'EFI/BOOT/BOOTX64.EFI')):
         _run(['mcopy', '-o', '-i', str(part), str(src), '::' + dst], env=env)
     _run(['syslinux', '--install', str(part)], env=env)
     with open(out, 'wb') as f:
@@ -341,10 +368,14 @@ def build(out=DEFAULT_OUT, force=False, log=None):
     """Builds (or reuses) the instance; returns a dict of paths."""
     out = Path(out)
     log = log or (lambda msg: None)
-    for tool in ('mkfs.fat', 'mcopy', 'syslinux', 'cpio'):
+    for tool in ('mkfs.fat', 'mcopy', 'mmd', 'syslinux', 'cpio',
+                 'grub-mkimage'):
         if shutil.which(tool) is None:
             raise BuildError('%s is missing (apt-get install mtools '
-                             'dosfstools syslinux cpio)' % tool)
+                             'dosfstools syslinux cpio grub-common)' % tool)
+    if not os.path.isdir(GRUB_EFI_DIR):
+        raise BuildError('%s is missing (apt-get install '
+                         'grub-efi-amd64-bin)' % GRUB_EFI_DIR)
     for f in (BUSYBOX, MBR_BIN):
         if not os.path.exists(f):
             raise BuildError('%s is missing (apt-get install '
@@ -357,7 +388,8 @@ def build(out=DEFAULT_OUT, force=False, log=None):
             got = _kernel_from_debian(work, out.parent / 'debs')
         kernel, moddir = got
         key = hashlib.sha256()
-        for part in (RECIPE, INIT, DHCP_SCRIPT, SYSLINUX_CFG,
+        for part in (RECIPE, INIT, DHCP_SCRIPT, SYSLINUX_CFG, GRUB_EARLY_CFG,
+                     ' '.join(GRUB_MODULES),
                      _sha256(kernel), _sha256(BUSYBOX), _sha256(MBR_BIN),
                      moddir.name):
             key.update(part.encode() + b'\0')

@@ -1,6 +1,10 @@
 """The end-to-end lab: one network namespace whose bridges play the
-top-of-rack switch, the services a rescue needs, lifeboatd, and the lab's
-IPMI BMC in front of a QEMU machine.
+top-of-rack switch, the services a rescue needs, lifeboatd, and one of the
+lab's BMCs in front of a QEMU machine: the IPMI BMC with a SeaBIOS machine
+that PXE-boots (the default), or (``bmc='redfish', firmware='uefi',
+pxe=False``) the Redfish BMC with an OVMF machine that can only boot from
+its disk or the BMC's virtual CD: no TFTP server, no boot options from
+DHCP and no option ROM on its NIC.
 
 Layout (names and addresses are private to the namespace ``lb-e2e-<pid>``),
 with a VLAN-filtering bridge (``[switch] backend = linux-bridge``)::
@@ -57,6 +61,7 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = '/usr/bin/python3'
 OPENSTACK = '/usr/bin/openstack'
 IPMI_BMC = REPO / 'tests' / 'lab' / 'ipmi_bmc.py'
+REDFISH_BMC = REPO / 'tests' / 'lab' / 'redfish_bmc.py'
 
 TENANT_VLAN = 100
 RESCUE_VLAN = 200
@@ -72,6 +77,9 @@ SWITCH_MAC2 = '02:00:00:e2:e0:fd'     # the rescuing VLAN's bridge, per-VLAN
 API_PORT = 6385
 HTTP_PORT = 8088
 BMC_PORT = 6230
+REDFISH_PORT = 8000
+REDFISH_SYSTEM = '/redfish/v1/Systems/1'
+REDFISH_CD = '/redfish/v1/Managers/1/VirtualMedia/Cd'
 BMC_CONTROL_PORT = 6200
 BMC_USER = 'admin'
 BMC_PASSWORD = 'password'
@@ -285,7 +293,15 @@ class Lab:
     """See the module docstring.  Use as a context manager."""
 
     def __init__(self, lifeboatd, ramdisk_dir, instance_disk, keep=None,
-                 log=None, switch_backend=None, budget=None):
+                 log=None, switch_backend=None, budget=None, bmc='ipmi',
+                 firmware='bios', pxe=True, quirks=()):
+        if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
+                                                               'uefi'):
+            raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
+        self.bmc = bmc
+        self.firmware = firmware
+        self.pxe = pxe
+        self.quirks = list(quirks)
         self.lifeboatd = str(lifeboatd)
         self.ramdisk_dir = Path(ramdisk_dir)
         self.instance_disk = Path(instance_disk)
@@ -578,6 +594,15 @@ class Lab:
             '--dhcp-range=%s.0,static,255.255.255.0,10m' % TENANT_NET,
             '--dhcp-host=%s,%s,instance' % (MACHINE_MAC, MACHINE_TENANT_IP),
             '--dhcp-authoritative'])
+        if not self.pxe:
+            # addresses only: no boot file, no hostsdir/optsdir for
+            # lifeboat to write, no TFTP server behind it
+            self._dnsmasq('dnsmasq-rescue', self.vlan_iface(RESCUE_VLAN), [
+                '--dhcp-range=%s.100,%s.199,255.255.255.0,10m' % (
+                    RESCUE_NET, RESCUE_NET),
+                '--enable-ra', '--dhcp-range=fd98::,ra-only,64',
+                '--no-ping'])
+            return
         self._dnsmasq('dnsmasq-rescue', self.vlan_iface(RESCUE_VLAN), [
             '--dhcp-range=%s.100,%s.199,255.255.255.0,10m' % (RESCUE_NET,
                                                               RESCUE_NET),
@@ -594,7 +619,9 @@ class Lab:
         conf = {
             'DEFAULT': {'state_path': self.state, 'host': 'e2e-conductor',
                         'debug': 'true',
-                        'enabled_boot_interfaces': 'pxe,ipxe,fake',
+                        'enabled_boot_interfaces':
+                            'pxe,ipxe,fake' if self.pxe else
+                            'redfish-virtual-media,fake',
                         'enabled_network_interfaces': 'noop,switch'},
             'api': {'host_ip': GATEWAY_RESCUE, 'port': API_PORT},
             'conductor': {
@@ -611,7 +638,7 @@ class Lab:
                         'nofb vga=normal console=ttyS0,115200'},
             'deploy': {'http_root': self.http_root,
                        'http_url': self.http_url},
-            'dhcp': {'dhcp_provider': 'dnsmasq'},
+            'dhcp': {'dhcp_provider': 'dnsmasq' if self.pxe else 'none'},
             'dnsmasq': {'dhcp_hostsdir': self.hostsdir,
                         'dhcp_optsdir': self.optsdir},
             'switch': {'rescuing_network': RESCUE_VLAN,
@@ -646,16 +673,26 @@ class Lab:
 
     def qemu_args(self):
         shutil.copyfile(self.instance_disk, self.disk)
-        return ' '.join([
+        common = [
             '-machine pc -m 512 -nodefaults -display none',
             '-chardev file,id=ser0,path=%s,append=on' % self.console,
             '-serial chardev:ser0',
             '-netdev tap,id=n0,ifname=tap0,script=no,downscript=no',
-            '-device virtio-net-pci,netdev=n0,mac=%s' % MACHINE_MAC,
-            '-drive file=%s,format=raw,if=virtio' % self.disk,
-        ])
+        ]
+        if self.pxe:
+            return ' '.join(common + [
+                '-device virtio-net-pci,netdev=n0,mac=%s' % MACHINE_MAC,
+                '-drive file=%s,format=raw,if=virtio' % self.disk])
+        # no option ROM: this NIC cannot network-boot; the disk is the
+        # firmware's choice unless the BMC's CD gets bootindex 0
+        return ' '.join(common + [
+            '-device virtio-net-pci,netdev=n0,mac=%s,romfile=' % MACHINE_MAC,
+            '-drive file=%s,format=raw,if=none,id=disk0' % self.disk,
+            '-device virtio-blk-pci,drive=disk0,bootindex=1'])
 
     def start_bmc(self):
+        if self.bmc == 'redfish':
+            return self.start_redfish_bmc()
         p = self.spawn('bmc', [
             PYTHON, IPMI_BMC, '--address', '127.0.0.1', '--port', BMC_PORT,
             '--user', BMC_USER, '--password', BMC_PASSWORD,
@@ -669,6 +706,50 @@ class Lab:
         tail.start()
         self.tails.append(tail)
         return p
+
+    def start_redfish_bmc(self, quirks=None):
+        """The Redfish BMC (port REDFISH_PORT, system 1); ``quirks``
+        (default: the lab's) as --quirk values."""
+        argv = [PYTHON, REDFISH_BMC, '--address', '127.0.0.1', '--port',
+                REDFISH_PORT, '--user', BMC_USER, '--password', BMC_PASSWORD,
+                '--control-port', BMC_CONTROL_PORT, '--state-dir',
+                self.work / 'bmc', '--machine', 'qemu', '--boot-mode',
+                self.firmware, '--qmp-dir', self.qmp_dir, '--qemu-args',
+                self.qemu_args()]
+        for q in (self.quirks if quirks is None else quirks):
+            argv += ['--quirk', q]
+        p = self.spawn('bmc', argv)
+        self.wait_ready(p, r'\bready\b')
+        if not getattr(self, '_qemu_watched', False):
+            self._qemu_watched = True
+            threading.Thread(target=self._watch_qemu, daemon=True).start()
+            tail = FileTail(self.console, self.events, 'console')
+            tail.start()
+            self.tails.append(tail)
+        self.bmc_proc = p
+        return p
+
+    def restart_bmc(self, quirks):
+        """Stops the BMC (and so its QEMU) by PID and starts it again with
+        other quirks; the machine is off afterwards."""
+        self.stop(self.bmc_proc)
+        return self.start_redfish_bmc(quirks)
+
+    def redfish(self, method, path, body=None):
+        """(status, JSON or text) of one request to the Redfish BMC."""
+        argv = ['curl', '-sS', '-m', '20', '-u', '%s:%s' % (
+            BMC_USER, BMC_PASSWORD), '-X', method, '-o', '-', '-w',
+            '\n%{http_code}']
+        if body is not None:
+            argv += ['-H', 'Content-Type: application/json',
+                     '--data-binary', json.dumps(body)]
+        argv.append('http://127.0.0.1:%d%s' % (REDFISH_PORT, path))
+        p = self.nsrun(*argv, check=False)
+        text, _, code = p.stdout.rpartition('\n')
+        try:
+            return int(code), json.loads(text)
+        except ValueError:
+            return int(code or 0), text
 
     def _watch_qemu(self):
         rx = re.compile(r'QEMU started, pid (\d+)')
@@ -685,6 +766,16 @@ class Lab:
                     self.qemu_pids.add(int(m.group(1)))
 
     def driver_info(self):
+        if self.bmc == 'redfish':
+            return {
+                'redfish_address': 'http://127.0.0.1:%d' % REDFISH_PORT,
+                'redfish_system_id': REDFISH_SYSTEM,
+                'redfish_username': BMC_USER,
+                'redfish_password': BMC_PASSWORD,
+                'rescue_kernel': 'file://%s' % (self.ramdisk_dir /
+                                                'vmlinuz'),
+                'rescue_ramdisk': 'file://%s' % (self.ramdisk_dir /
+                                                 'initramfs')}
         return {'ipmi_address': '127.0.0.1', 'ipmi_port': str(BMC_PORT),
                 'ipmi_username': BMC_USER, 'ipmi_password': BMC_PASSWORD,
                 'rescue_kernel': 'file://%s' % (self.ramdisk_dir / 'vmlinuz'),
@@ -700,7 +791,8 @@ class Lab:
         lifeboatd."""
         self.setup_network()
         self.start_dhcp()
-        self.start_tftp()
+        if self.pxe:
+            self.start_tftp()
         self.start_bmc()
         self.start_lifeboatd()
         return self
