@@ -186,6 +186,13 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 	snprintf(url, sizeof(url), "%s/%s/%s/%s", env->http_url, ISO_DIR,
 	    task->node_uuid, name);
 	r = env->management->insert_cd(task, url, err);
+	if (r < 0 && err != NULL) {
+		struct lb_err why = *err;
+
+		lb_err_set(err, r, "the rescue ISO could not be inserted: %s "
+		    "(the BMC downloads it from [deploy] http_url %s)", why.msg,
+		    env->http_url);
+	}
 out:
 	lb_boot_dir_close(&dir);
 	lb_boot_dir_close(&isos);

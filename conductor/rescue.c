@@ -478,7 +478,11 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	images.kernel = kernel;
 	images.ramdisk = ramdisk;
 	images.iso = iso;
-	if (is_vmedia(ctx->node)) {
+	/*
+	 * A built ISO carries the token; an operator's prebuilt rescue_iso
+	 * cannot, so its agent gets the token at lookup as a PXE one does.
+	 */
+	if (is_vmedia(ctx->node) && iso == NULL) {
 		struct pregen p = { token };
 
 		r = lb_random_token(token, sizeof(token), 32);
@@ -1051,7 +1055,8 @@ check_heartbeat_body(const json_t *body, int minor, struct lb_err *err)
 		if (minor < fields[i].minor)
 			return lb_err_set(err, -EINVAL, "Field \"%s\" is not "
 			    "allowed in API version 1.%d", key, minor);
-		if (!json_is_string(value))
+		/* Ironic's args.string() lets null mean "not sent". */
+		if (!json_is_string(value) && !json_is_null(value))
 			return lb_err_set(err, -EINVAL, "Invalid input for "
 			    "field/attribute %s. Expected 'string'", key);
 	}
@@ -1090,6 +1095,9 @@ lb_engine_heartbeat(struct lb_engine *e, const char *ident,
 	}
 	r = lb_store_node_update(e->store, ident, record_heartbeat, &hb, NULL,
 	    err);
+	/* The agent sees only the reply; the operator needs the reason too. */
+	if (r < 0 && r != -ENOENT && err != NULL)
+		log_warning("node %s: heartbeat refused: %s", ident, err->msg);
 	if (r < 0 || !hb.finalize) {
 		free(j);
 		lb_pool_unreserve(&e->pool);

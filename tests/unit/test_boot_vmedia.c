@@ -377,7 +377,10 @@ test_insert_failure_reported(void **state)
 
 	insert_result = -EIO;
 	assert_int_equal(prepare(f), -EIO);
-	assert_string_equal(f->err.msg, "BMC refused the image");
+	/* The BMC's words, and where the BMC had to fetch the ISO from. */
+	assert_string_equal(f->err.msg, "the rescue ISO could not be "
+	    "inserted: BMC refused the image (the BMC downloads it from "
+	    "[deploy] http_url http://10.99.0.1:8088)");
 }
 
 static void
