@@ -109,8 +109,8 @@ lb_node_ctx_release(struct lb_node_ctx *ctx)
 }
 
 /* IPMI BMCs get the configured care; others are bounded but not spaced. */
-static void
-bmc_policy(const struct lb_engine *e, const struct lb_node_ctx *ctx,
+void
+lb_bmc_policy_for(const struct lb_engine *e, const struct lb_node_ctx *ctx,
     struct lb_bmc_policy *p)
 {
 	if (strcmp(ctx->power->name, "ipmitool") == 0) {
@@ -129,7 +129,7 @@ lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,
 	struct lb_bmc_policy p;
 	int r;
 
-	bmc_policy(e, ctx, &p);
+	lb_bmc_policy_for(e, ctx, &p);
 	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p,
 	    lb_monotonic() + timeout_s);
 	if (r < 0)
@@ -147,7 +147,7 @@ lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
 	struct lb_bmc_policy p;
 	int r;
 
-	bmc_policy(e, ctx, &p);
+	lb_bmc_policy_for(e, ctx, &p);
 	/* A deadline of now: take a free slot or give way at once. */
 	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, lb_monotonic()) < 0)
 		return lb_err_set(err, -EAGAIN, "BMC %s is busy",
@@ -165,7 +165,7 @@ lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
 	struct lb_bmc_policy p;
 	int r, left;
 
-	bmc_policy(e, ctx, &p);
+	lb_bmc_policy_for(e, ctx, &p);
 	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, start + timeout_s);
 	if (r < 0)
 		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
@@ -224,8 +224,9 @@ lb_node_locked(const struct lb_node *node, struct lb_err *err)
  * to the stored node key by key, so that what others wrote meanwhile (a
  * heartbeat's agent_url) stays.
  */
-static void
-apply_driver_changes(struct lb_node *node, const struct lb_node_ctx *ctx)
+void
+lb_node_apply_driver_changes(struct lb_node *node,
+    const struct lb_node_ctx *ctx)
 {
 	const json_t *now = ctx->node ? ctx->node->driver_internal_info : NULL;
 	const char *key;
@@ -260,7 +261,7 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 	int r = 0;
 
 	if (f->ctx != NULL)
-		apply_driver_changes(node, f->ctx);
+		lb_node_apply_driver_changes(node, f->ctx);
 
 	snprintf(f->from, sizeof(f->from), "%s", node->provision_state);
 	snprintf(f->to, sizeof(f->to), "%s", node->provision_state);

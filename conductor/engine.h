@@ -13,9 +13,11 @@
 #define LB_ENGINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "conductor/store.h"
 #include "conductor/util/config.h"
+#include "power/power.h"
 
 struct lb_engine;
 
@@ -36,6 +38,21 @@ int lb_engine_provision(struct lb_engine *e, const char *ident,
 /* PUT /v1/nodes/{ident}/states/power. */
 int lb_engine_power(struct lb_engine *e, const char *ident,
     const json_t *body, int minor, struct lb_err *err);
+
+/*
+ * GET and PUT /v1/nodes/{ident}/management/boot_device: the driver called
+ * while the API waits, under the node's lock.  With 'set', bd->device and
+ * bd->persistent are applied; without, they are read, and bd->known is
+ * false when the BMC has no override set (Ironic shows null).
+ */
+struct lb_engine_boot_device {
+	enum lb_boot_device device;
+	bool persistent;
+	bool known;
+};
+
+int lb_engine_boot_device(struct lb_engine *e, const char *ident, bool set,
+    struct lb_engine_boot_device *bd, struct lb_err *err);
 
 /*
  * GET /v1/lookup: the node an agent boots on, found by one of its MACs or

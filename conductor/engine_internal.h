@@ -105,9 +105,20 @@ struct lb_node_ctx {
 	char bmc_key[256];
 };
 
+/*
+ * What the drivers changed in the context's driver_internal_info, applied
+ * key by key to 'node' as stored now (for a store update callback).
+ */
+void lb_node_apply_driver_changes(struct lb_node *node,
+    const struct lb_node_ctx *ctx);
+
 int lb_node_ctx_load(struct lb_engine *e, const char *uuid,
     struct lb_node_ctx *ctx, struct lb_err *err);
 void lb_node_ctx_release(struct lb_node_ctx *ctx);
+
+/* The per-BMC limits that apply to the node's BMC. */
+void lb_bmc_policy_for(const struct lb_engine *e,
+    const struct lb_node_ctx *ctx, struct lb_bmc_policy *p);
 
 /* Driver calls through the per-BMC limiter, bounded by 'timeout_s'. */
 int lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,

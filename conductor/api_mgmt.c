@@ -1,0 +1,136 @@
+/*
+ * api_mgmt.c - /v1/nodes/{node}/management/boot_device: what `openstack
+ * baremetal node boot device show|set` use.  The engine calls the BMC
+ * while the request waits, as Ironic's conductor does.  API threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conductor/api_internal.h"
+#include "conductor/engine.h"
+#include "conductor/util/banned.h"
+
+static const enum lb_boot_device supported[] = {
+	LB_BOOT_DEV_PXE, LB_BOOT_DEV_DISK, LB_BOOT_DEV_CDROM, LB_BOOT_DEV_BIOS,
+};
+
+/* Before 1.5 nodes have no names, so only UUIDs identify them. */
+static int
+check_ident(const struct lb_req *req, const char *ident, struct lb_err *err)
+{
+	if (req->minor < 5 && !lb_uuid_is_valid(ident))
+		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
+		    "%s.", ident);
+	return 0;
+}
+
+int
+lb_api_node_boot_device_get(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	struct lb_engine_boot_device bd = { 0 };
+	json_t *out;
+	int r;
+
+	r = lb_req_check_query(req, err);
+	if (r == 0)
+		r = check_ident(req, args[0], err);
+	if (r == 0)
+		r = lb_engine_boot_device(req->ctx->engine, args[0], false,
+		    &bd, err);
+	if (r < 0)
+		return r;
+	if (bd.known)
+		out = json_pack("{s:s, s:b}", "boot_device",
+		    lb_boot_device_name(bd.device), "persistent",
+		    bd.persistent);
+	else
+		out = json_pack("{s:n, s:n}", "boot_device", "persistent");
+	return lb_resp_json_value(resp, 200, out, err);
+}
+
+/* The body Ironic takes: {"boot_device": NAME, "persistent": BOOL}. */
+static int
+parse_set(const json_t *body, struct lb_engine_boot_device *bd,
+    struct lb_err *err)
+{
+	const json_t *device, *persistent;
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(body))
+		return lb_err_set(err, -EINVAL, "Invalid input: the request "
+		    "body must be a JSON object");
+	json_object_foreach((json_t *)body, key, value) {
+		if (strcmp(key, "boot_device") != 0 &&
+		    strcmp(key, "persistent") != 0)
+			return lb_err_set(err, -EINVAL, "Unknown argument: "
+			    "\"%.100s\"", key);
+	}
+	device = json_object_get(body, "boot_device");
+	if (device == NULL)
+		return lb_err_set(err, -EINVAL, "Missing argument: "
+		    "\"boot_device\"");
+	if (!json_is_string(device))
+		return lb_err_set(err, -EINVAL, "Invalid input for field/"
+		    "attribute boot_device. Expected 'string'");
+	if (lb_boot_device_parse(json_string_value(device), &bd->device) < 0)
+		return lb_err_set(err, -EINVAL, "Invalid boot device %.100s "
+		    "specified.", json_string_value(device));
+	persistent = json_object_get(body, "persistent");
+	if (persistent != NULL && !json_is_boolean(persistent))
+		return lb_err_set(err, -EINVAL, "Invalid input for field/"
+		    "attribute persistent. Expected 'boolean'");
+	bd->persistent = json_is_true(persistent);
+	return 0;
+}
+
+int
+lb_api_node_boot_device_set(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	struct lb_engine_boot_device bd = { 0 };
+	json_t *body = NULL;
+	int r;
+
+	r = lb_req_check_query(req, err);
+	if (r == 0)
+		r = check_ident(req, args[0], err);
+	if (r == 0)
+		r = lb_req_json(req, &body, err);
+	if (r == 0)
+		r = parse_set(body, &bd, err);
+	json_decref(body);
+	if (r == 0)
+		r = lb_engine_boot_device(req->ctx->engine, args[0], true, &bd,
+		    err);
+	if (r < 0)
+		return r;
+	lb_resp_empty(resp, 204);
+	return 0;
+}
+
+int
+lb_api_node_boot_device_supported(struct lb_req *req, const char *const *args,
+    struct lb_resp *resp, struct lb_err *err)
+{
+	struct lb_node *node = NULL;
+	json_t *list, *out;
+	int r;
+
+	r = lb_req_check_query(req, err);
+	if (r == 0)
+		r = check_ident(req, args[0], err);
+	if (r == 0)
+		r = lb_store_node_get(req->ctx->store, args[0], &node, err);
+	if (r < 0)
+		return r;
+	lb_node_free(node);
+	list = json_array();
+	for (size_t i = 0; list != NULL &&
+	    i < sizeof(supported) / sizeof(supported[0]); i++)
+		json_array_append_new(list, json_string(
+		    lb_boot_device_name(supported[i])));
+	out = json_pack("{s:o*}", "supported_boot_devices", list);
+	return lb_resp_json_value(resp, 200, out, err);
+}

@@ -1,0 +1,163 @@
+"""A node's boot device through the real CLI: ``openstack baremetal node
+boot device set|show`` (``/v1/nodes/{node}/management/boot_device``),
+against the lab IPMI and Redfish BMCs.
+
+As in Ironic, the call reaches the BMC while the request waits, under the
+node's lock: a locked node answers 409, bad input 400 with the BMC left
+alone, and a BMC failure 500 with the lock released.
+"""
+
+import pytest
+
+from conftest import assert_error, unique
+from power_helpers import (LOCKED_MSG, Bmcs, conductor_conf, get_node,
+                           put_power, wait_power_done)
+
+PATH = '/v1/nodes/%s/management/boot_device'
+
+
+@pytest.fixture
+def bmcs(tmp_path, request):
+    """Lab BMC emulators for one test; all stopped by PID at teardown."""
+    b = Bmcs(tmp_path)
+    yield b
+    rep = getattr(request.node, 'rep_call', None)
+    b.close(failed=rep is not None and rep.failed)
+
+
+def new_node(d, emu, password=None):
+    info = emu.driver_info() if password is None else \
+        emu.driver_info(password=password)
+    return d.create_node(driver=emu.driver, name=unique('bd'),
+                         driver_info=info)
+
+
+def bmc_boot(emu):
+    """The override the BMC holds: (device, 'once'|'continuous'|...)."""
+    boot = emu.machine(0)['boot']
+    return boot['device'], boot['enabled']
+
+
+@pytest.mark.parametrize('kind', ['ipmi', 'redfish'])
+def test_cli_set_and_show(launcher, bmcs, kind):
+    emu = bmcs.ipmi() if kind == 'ipmi' else bmcs.redfish()
+    d = launcher.start(**conductor_conf())
+    node = new_node(d, emu)
+    name = node['name']
+
+    # Nothing set on the BMC yet: Ironic shows nulls.
+    assert bmc_boot(emu)[1] == 'disabled'
+    shown = d.cli_json('node', 'boot', 'device', 'show', name)
+    assert shown == {'boot_device': None, 'persistent': None}, shown
+
+    rc, out, err = d.cli('node', 'boot', 'device', 'set', name, 'pxe')
+    assert rc == 0, (out, err)
+    assert bmc_boot(emu) == ('pxe', 'once')
+    shown = d.cli_json('node', 'boot', 'device', 'show', name)
+    assert shown == {'boot_device': 'pxe', 'persistent': False}, shown
+
+    rc, out, err = d.cli('node', 'boot', 'device', 'set', name, 'disk',
+                         '--persistent')
+    assert rc == 0, (out, err)
+    assert bmc_boot(emu) == ('disk', 'continuous')
+    shown = d.cli_json('node', 'boot', 'device', 'show', name)
+    assert shown == {'boot_device': 'disk', 'persistent': True}, shown
+
+    # The CLI joins the list; the API sends it as a list.
+    shown = d.cli_json('node', 'boot', 'device', 'show', '--supported', name)
+    assert shown == {'supported_boot_devices': 'pxe, disk, cdrom, bios'}, \
+        shown
+    r = d.get((PATH % name) + '/supported')
+    assert r.status_code == 200, r.text
+    assert r.json() == {'supported_boot_devices': ['pxe', 'disk', 'cdrom',
+                                                   'bios']}
+    node = get_node(d, node['uuid'])
+    assert node['reservation'] is None, node
+    assert node['last_error'] is None, node
+
+
+def test_bad_input_changes_nothing(launcher, bmcs):
+    emu = bmcs.redfish()
+    d = launcher.start(**conductor_conf())
+    uuid = new_node(d, emu)['uuid']
+    r = d.put(PATH % uuid, {'boot_device': 'cdrom', 'persistent': True})
+    assert r.status_code == 204, r.text
+    assert r.content == b''
+    before = emu.machine(0)['boot'], get_node(d, uuid)
+    emu.clear_log(0)
+
+    cases = [
+        ({'boot_device': 'floppy'}, 'Invalid boot device floppy specified.'),
+        ({'boot_device': 5}, "Invalid input for field/attribute "
+                             "boot_device. Expected 'string'"),
+        ({'boot_device': 'pxe', 'persistent': 'yes'},
+         "Invalid input for field/attribute persistent. Expected "
+         "'boolean'"),
+        ({'boot_device': 'pxe', 'device': 'pxe'},
+         'Unknown argument: "device"'),
+        ({'persistent': True}, 'Missing argument: "boot_device"'),
+        (['pxe'], 'Invalid input: the request body must be a JSON object'),
+    ]
+    for body, message in cases:
+        assert_error(d.put(PATH % uuid, body), 400, message)
+    r = d.request('PUT', PATH % uuid, data=b'{"boot_device": ',
+                  headers={'Content-Type': 'application/json'})
+    assert_error(r, 400)
+    assert_error(d.put(PATH % 'no-such-node', {'boot_device': 'pxe'}), 404,
+                 'Node no-such-node could not be found.')
+    assert_error(d.get(PATH % 'no-such-node'), 404,
+                 'Node no-such-node could not be found.')
+    # Before 1.5 a node is named by its UUID only.
+    assert_error(d.get(PATH % 'by-name', version='1.4'), 400,
+                 'Expected a UUID but received by-name.')
+    r = d.request('POST', PATH % uuid, json={'boot_device': 'pxe'})
+    assert r.status_code == 405, r.text
+
+    assert emu.actions(0) == [], 'the BMC was called'
+    after = emu.machine(0)['boot'], get_node(d, uuid)
+    assert after == before
+    r = d.get(PATH % uuid)
+    assert r.status_code == 200, r.text
+    assert r.json() == {'boot_device': 'cdrom', 'persistent': True}
+
+
+@pytest.mark.parametrize('kind', ['ipmi', 'redfish'])
+def test_bmc_failure_is_reported_and_unlocks(launcher, bmcs, kind):
+    emu = bmcs.ipmi() if kind == 'ipmi' else bmcs.redfish()
+    d = launcher.start(**conductor_conf())
+    secret = 'NotThePa55w0rd-314'
+    uuid = new_node(d, emu, password=secret)['uuid']
+    for r in (d.put(PATH % uuid, {'boot_device': 'pxe'}),
+              d.get(PATH % uuid)):
+        # The BMC's refusal is the server's failure, never the client's
+        # 401, and says what went wrong.
+        inner = assert_error(r, 500)
+        assert 'password' in inner['faultstring'] or \
+            'authenticat' in inner['faultstring'].lower(), inner
+        assert secret not in inner['faultstring'], inner
+    node = get_node(d, uuid)
+    assert node['reservation'] is None, node
+    assert bmc_boot(emu)[1] == 'disabled'
+    assert secret not in d.log_text()
+
+
+def test_locked_node_answers_409(launcher, bmcs):
+    # Power on is refused with 409 for 5 s after a power off, so the power
+    # job holds the node's lock for seconds.
+    emu = bmcs.redfish(1, '--quirk', 'power-on-409=5')
+    d = launcher.start(**conductor_conf())
+    uuid = new_node(d, emu)['uuid']
+    emu.set_power(0, 'on')
+    assert put_power(d, uuid, 'power off').status_code == 202
+    wait_power_done(d, uuid)
+    assert put_power(d, uuid, 'power on').status_code == 202
+    assert_error(d.put(PATH % uuid, {'boot_device': 'pxe'}), 409,
+                 LOCKED_MSG % uuid)
+    assert_error(d.get(PATH % uuid), 409, LOCKED_MSG % uuid)
+    node, _ = wait_power_done(d, uuid, timeout=60)
+    assert node['power_state'] == 'power on', node
+    # The lock was the power job's; the refused calls did not take it.
+    assert node['reservation'] is None, node
+    r = d.put(PATH % uuid, {'boot_device': 'pxe'})
+    assert r.status_code == 204, r.text
+    assert bmc_boot(emu) == ('pxe', 'once')
