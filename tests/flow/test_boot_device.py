@@ -7,11 +7,13 @@ node's lock: a locked node answers 409, bad input 400 with the BMC left
 alone, and a BMC failure 500 with the lock released.
 """
 
+import concurrent.futures
+
 import pytest
 
-from conftest import assert_error, unique
-from power_helpers import (LOCKED_MSG, Bmcs, conductor_conf, get_node,
-                           put_power, wait_power_done)
+from conftest import assert_error, unique, wait_for
+from power_helpers import (LOCKED_MSG, Bmcs, closed_udp_port, conductor_conf,
+                           get_node, put_power, wait_power_done)
 
 PATH = '/v1/nodes/%s/management/boot_device'
 
@@ -161,3 +163,34 @@ def test_locked_node_answers_409(launcher, bmcs):
     r = d.put(PATH % uuid, {'boot_device': 'pxe'})
     assert r.status_code == 204, r.text
     assert bmc_boot(emu) == ('pxe', 'once')
+
+
+def test_dead_bmcs_leave_the_api_serving(launcher):
+    # Two API threads: one boot device call may wait for a BMC, the other
+    # thread keeps serving.  A BMC that never answers holds its call for
+    # the IPMI timeout.
+    d = launcher.start(api={'api_workers': 2},
+                       **conductor_conf(sync_power_state_interval=0))
+    dead = []
+    for _ in range(2):
+        info = {'ipmi_address': '127.0.0.1',
+                'ipmi_port': str(closed_udp_port()),
+                'ipmi_username': 'admin', 'ipmi_password': 'password'}
+        dead.append(d.create_node(driver='ipmi', driver_info=info,
+                                  name=unique('dead'))['uuid'])
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(d.get, PATH % dead[0])
+        wait_for(lambda: get_node(d, dead[0])['reservation'] is not None,
+                 10, what='the first call to take the node lock')
+        # The second would take the last thread: refused, nothing locked.
+        assert_error(d.get(PATH % dead[1]), 503,
+                     '1 boot device call is already waiting for BMCs; '
+                     'retry shortly')
+        assert get_node(d, dead[1])['reservation'] is None
+        # Everything else is still served while the first call waits.
+        assert first.running()
+        r = d.get('/v1/nodes/detail')
+        assert r.status_code == 200, r.text
+        inner = assert_error(first.result(timeout=60), 500)
+    assert 'timed out' in inner['faultstring'], inner
+    assert get_node(d, dead[0])['reservation'] is None
