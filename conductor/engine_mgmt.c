@@ -114,7 +114,7 @@ locked_call(struct lb_engine *e, const char *ident, bool set,
 		return r;
 	r = lb_node_ctx_load(e, l.uuid, &ctx, err);
 	if (r == -ENOTSUP || r == -ENOENT)
-		r = lb_err_set(err, -EIO, "%s", err ? err->msg : "");
+		r = -EIO;	/* not the client's 406 or 404 */
 	if (r == 0)
 		r = call(e, &ctx, set, bd, err);
 	bd->known = r == 0;

@@ -170,8 +170,11 @@ def enroll(lab, boot_interface, timings):
     lab.cli('node', 'adopt', uuid, '--wait', '120')
     node = node_show(lab, uuid)
     assert node['provision_state'] == 'active', node
-    # The machine boots from its disk by default (lifeboat has no
-    # /management/boot_device endpoint yet, so no "boot device set").
+    # As an operator would: the instance's disk first, for good, read
+    # back from the BMC.
+    lab.cli('node', 'boot', 'device', 'set', uuid, 'disk', '--persistent')
+    shown = lab.cli_json('node', 'boot', 'device', 'show', uuid)
+    assert shown == {'boot_device': 'disk', 'persistent': True}, shown
     mark = lab.events.mark()
     t0 = time.monotonic()
     lab.cli('node', 'power', 'on', uuid)
