@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,10 +26,17 @@
 #define BODY_DISCARD_MAX (64L * 1024 * 1024)
 #define MAX_SEGMENTS 8
 
+/* Deferred requests (lb_resp.defer) in flight at most; more get 503. */
+#define DEFERRED_MAX 64
+
 struct lb_api {
 	const struct lb_api_ctx *ctx;
 	struct MHD_Daemon *daemon;
 	int listen_fd;
+
+	pthread_mutex_t lock;
+	pthread_cond_t idle;		/* signalled when 'deferred' drops */
+	int deferred;			/* threads running deferred work */
 };
 
 struct conn_state {
@@ -36,6 +44,17 @@ struct conn_state {
 	bool too_large;
 	size_t dropped;			/* bytes read past the limit */
 	struct timespec start;
+
+	/* A deferred request: suspended until its thread has the answer. */
+	struct lb_api *api;
+	struct MHD_Connection *conn;
+	const char *method, *path;	/* libmicrohttpd's, live as cs does */
+	int minor;
+	bool with_current;
+	bool done;
+	int r;
+	struct lb_resp resp;
+	struct lb_err err;
 };
 
 struct route {
@@ -99,6 +118,16 @@ lb_req_query(struct lb_req *req, const char *key)
 		}
 	}
 	return value;
+}
+
+int
+lb_req_check_node_ident(const struct lb_req *req, const char *ident,
+    struct lb_err *err)
+{
+	if (req->minor < 5 && !lb_uuid_is_valid(ident))
+		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
+		    "%s.", ident);
+	return 0;
 }
 
 int
@@ -471,8 +500,90 @@ error_reply(struct lb_resp *resp, int r, const struct lb_err *err)
 	resp->body = error_body(resp->status, err->msg, &resp->body_len);
 }
 
+static void *
+deferred_thread(void *arg)
+{
+	struct conn_state *cs = arg;
+	struct lb_api *api = cs->api;
+
+	cs->r = cs->resp.defer(cs->resp.defer_arg, &cs->resp, &cs->err);
+	free(cs->resp.defer_arg);
+	cs->resp.defer_arg = NULL;
+	cs->done = true;
+	/* From here on cs belongs to libmicrohttpd again (it may be freed). */
+	MHD_resume_connection(cs->conn);
+	pthread_mutex_lock(&api->lock);
+	api->deferred--;
+	pthread_cond_broadcast(&api->idle);
+	pthread_mutex_unlock(&api->lock);
+	return NULL;
+}
+
+/*
+ * Suspends the connection and runs resp->defer on a thread; the answer goes
+ * out from access_handler when the connection is resumed.
+ */
 static enum MHD_Result
-handle_request(const struct lb_api *api, struct MHD_Connection *conn,
+start_deferred(struct lb_api *api, struct MHD_Connection *conn,
+    struct lb_req *req, struct lb_resp *resp, bool with_current,
+    struct conn_state *cs)
+{
+	struct lb_err err = { "" };
+	pthread_attr_t attr;
+	pthread_t thread;
+	int r = 0;
+
+	pthread_mutex_lock(&api->lock);
+	if (api->deferred >= DEFERRED_MAX)
+		r = lb_err_set(&err, -EAGAIN, "%d requests are already waiting "
+		    "for BMCs; retry shortly", DEFERRED_MAX);
+	else
+		api->deferred++;
+	pthread_mutex_unlock(&api->lock);
+	if (r < 0) {
+		free(resp->defer_arg);
+		resp->defer_arg = NULL;
+		error_reply(resp, r, &err);
+		return send_reply(conn, req, resp, with_current, cs);
+	}
+	cs->api = api;
+	cs->conn = conn;
+	cs->method = req->method;
+	cs->path = req->path;
+	cs->minor = req->minor;
+	cs->with_current = with_current;
+	cs->resp = *resp;
+	MHD_suspend_connection(conn);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, deferred_thread, cs) != 0) {
+		/* Answer on this thread instead: slow, but answered. */
+		deferred_thread(cs);
+	}
+	pthread_attr_destroy(&attr);
+	return MHD_YES;
+}
+
+/* The answer of a deferred request, once its connection is resumed. */
+static enum MHD_Result
+finish_deferred(struct MHD_Connection *conn, struct conn_state *cs)
+{
+	struct lb_req req = { 0 };
+	struct lb_resp resp = cs->resp;
+
+	req.method = cs->method;
+	req.path = cs->path;
+	req.minor = cs->minor;
+	memset(&cs->resp, 0, sizeof(cs->resp));
+	if (cs->r < 0)
+		error_reply(&resp, cs->r, &cs->err);
+	else if (resp.status == 0)
+		resp.status = 200;
+	return send_reply(conn, &req, &resp, cs->with_current, cs);
+}
+
+static enum MHD_Result
+handle_request(struct lb_api *api, struct MHD_Connection *conn,
     const char *url, const char *method, struct conn_state *cs)
 {
 	struct lb_req req = { 0 };
@@ -516,6 +627,8 @@ handle_request(const struct lb_api *api, struct MHD_Connection *conn,
 	r = dispatch(&req, conn, method, url, &resp, &is_public, &err);
 	if (r < 0)
 		goto fail;
+	if (resp.defer != NULL)
+		return start_deferred(api, conn, &req, &resp, with_current, cs);
 	return send_reply(conn, &req, &resp, with_current, cs);
 fail:
 	error_reply(&resp, r, &err);
@@ -529,11 +642,13 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
-	const struct lb_api *api = cls;
+	struct lb_api *api = cls;
 	struct conn_state *cs = *con_cls;
 	long limit = api->ctx->cfg->max_request_body_size;
 
 	(void)version;
+	if (cs != NULL && cs->api != NULL)
+		return cs->done ? finish_deferred(conn, cs) : MHD_YES;
 	if (cs == NULL) {
 		const char *cl;
 
@@ -581,6 +696,7 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (cs == NULL)
 		return;
 	lb_buf_release(&cs->body);
+	free(cs->resp.body);		/* a deferred answer never sent */
 	free(cs);
 	*con_cls = NULL;
 }
@@ -638,8 +754,11 @@ lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
 		free(api);
 		return r;
 	}
+	pthread_mutex_init(&api->lock, NULL);
+	pthread_cond_init(&api->idle, NULL);
 	api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    NULL, NULL,
 	    access_handler, api,
 	    MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -663,7 +782,14 @@ lb_api_stop(struct lb_api *api)
 {
 	if (api == NULL)
 		return;
+	/* Deferred work resumes its connection: wait for it first. */
+	pthread_mutex_lock(&api->lock);
+	while (api->deferred > 0)
+		pthread_cond_wait(&api->idle, &api->lock);
+	pthread_mutex_unlock(&api->lock);
 	MHD_stop_daemon(api->daemon);
 	close(api->listen_fd);
+	pthread_cond_destroy(&api->idle);
+	pthread_mutex_destroy(&api->lock);
 	free(api);
 }

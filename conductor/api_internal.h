@@ -34,11 +34,25 @@ struct lb_req {
 	size_t nquery;
 };
 
+struct lb_resp;
+
+/*
+ * Work that waits on something slow (a BMC).  A handler that sets
+ * resp->defer returns 0 at once; the API suspends the connection, runs
+ * defer(defer_arg, resp, err) on a thread of its own and answers with what
+ * it fills in or returns, so no API thread (nor the other connections it
+ * serves) waits.  defer_arg is freed with free() afterwards.
+ */
+typedef int (*lb_deferred_fn)(void *arg, struct lb_resp *resp,
+    struct lb_err *err);
+
 struct lb_resp {
 	int status;
 	char *body;			/* malloc'd JSON, NULL: no body */
 	size_t body_len;
 	char location[512];		/* Location header when non-empty */
+	lb_deferred_fn defer;
+	void *defer_arg;
 };
 
 /*
@@ -53,6 +67,9 @@ typedef int (*lb_handler_fn)(struct lb_req *req, const char *const *args,
 const char *lb_req_query(struct lb_req *req, const char *key);
 /* 400 for a parameter no lookup asked about. */
 int lb_req_check_query(const struct lb_req *req, struct lb_err *err);
+/* 400 for a node named by anything but its UUID before 1.5 (no names). */
+int lb_req_check_node_ident(const struct lb_req *req, const char *ident,
+    struct lb_err *err);
 /* "true"/"false" (and 1/0, yes/no); -1 when absent. */
 int lb_req_query_bool(struct lb_req *req, const char *key, int *ret,
     struct lb_err *err);

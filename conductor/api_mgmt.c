@@ -1,7 +1,8 @@
 /*
  * api_mgmt.c - /v1/nodes/{node}/management/boot_device: what `openstack
  * baremetal node boot device show|set` use.  The engine calls the BMC
- * while the request waits, as Ironic's conductor does.  API threads.
+ * while the request waits, as Ironic's conductor does; the request is
+ * deferred (lb_resp.defer), so the wait holds no API thread.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,54 @@ static const enum lb_boot_device supported[] = {
 	LB_BOOT_DEV_PXE, LB_BOOT_DEV_DISK, LB_BOOT_DEV_CDROM, LB_BOOT_DEV_BIOS,
 };
 
-/* Before 1.5 nodes have no names, so only UUIDs identify them. */
+/* What a boot device call needs once the request is suspended. */
+struct bd_call {
+	struct lb_engine *engine;
+	bool set;
+	struct lb_engine_boot_device bd;
+	char ident[];
+};
+
+/* Runs on the API's deferred thread: the BMC may take its time. */
 static int
-check_ident(const struct lb_req *req, const char *ident, struct lb_err *err)
+bd_run(void *arg, struct lb_resp *resp, struct lb_err *err)
 {
-	if (req->minor < 5 && !lb_uuid_is_valid(ident))
-		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
-		    "%s.", ident);
+	struct bd_call *c = arg;
+	json_t *out;
+	int r;
+
+	r = lb_engine_boot_device(c->engine, c->ident, c->set, &c->bd, err);
+	if (r < 0)
+		return r;
+	if (c->set) {
+		lb_resp_empty(resp, 204);
+		return 0;
+	}
+	if (c->bd.known)
+		out = json_pack("{s:s, s:b}", "boot_device",
+		    lb_boot_device_name(c->bd.device), "persistent",
+		    c->bd.persistent);
+	else
+		out = json_pack("{s:n, s:n}", "boot_device", "persistent");
+	return lb_resp_json_value(resp, 200, out, err);
+}
+
+static int
+bd_defer(const struct lb_req *req, const char *ident, bool set,
+    const struct lb_engine_boot_device *bd, struct lb_resp *resp,
+    struct lb_err *err)
+{
+	size_t n = strlen(ident) + 1;
+	struct bd_call *c = malloc(sizeof(*c) + n);
+
+	if (c == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	c->engine = req->ctx->engine;
+	c->set = set;
+	c->bd = *bd;
+	memcpy(c->ident, ident, n);
+	resp->defer = bd_run;
+	resp->defer_arg = c;
 	return 0;
 }
 
@@ -29,24 +71,14 @@ lb_api_node_boot_device_get(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
 	struct lb_engine_boot_device bd = { 0 };
-	json_t *out;
 	int r;
 
 	r = lb_req_check_query(req, err);
 	if (r == 0)
-		r = check_ident(req, args[0], err);
+		r = lb_req_check_node_ident(req, args[0], err);
 	if (r == 0)
-		r = lb_engine_boot_device(req->ctx->engine, args[0], false,
-		    &bd, err);
-	if (r < 0)
-		return r;
-	if (bd.known)
-		out = json_pack("{s:s, s:b}", "boot_device",
-		    lb_boot_device_name(bd.device), "persistent",
-		    bd.persistent);
-	else
-		out = json_pack("{s:n, s:n}", "boot_device", "persistent");
-	return lb_resp_json_value(resp, 200, out, err);
+		r = bd_defer(req, args[0], false, &bd, resp, err);
+	return r;
 }
 
 /* The body Ironic takes: {"boot_device": NAME, "persistent": BOOL}. */
@@ -95,19 +127,15 @@ lb_api_node_boot_device_set(struct lb_req *req, const char *const *args,
 
 	r = lb_req_check_query(req, err);
 	if (r == 0)
-		r = check_ident(req, args[0], err);
+		r = lb_req_check_node_ident(req, args[0], err);
 	if (r == 0)
 		r = lb_req_json(req, &body, err);
 	if (r == 0)
 		r = parse_set(body, &bd, err);
 	json_decref(body);
 	if (r == 0)
-		r = lb_engine_boot_device(req->ctx->engine, args[0], true, &bd,
-		    err);
-	if (r < 0)
-		return r;
-	lb_resp_empty(resp, 204);
-	return 0;
+		r = bd_defer(req, args[0], true, &bd, resp, err);
+	return r;
 }
 
 int
@@ -120,7 +148,7 @@ lb_api_node_boot_device_supported(struct lb_req *req, const char *const *args,
 
 	r = lb_req_check_query(req, err);
 	if (r == 0)
-		r = check_ident(req, args[0], err);
+		r = lb_req_check_node_ident(req, args[0], err);
 	if (r == 0)
 		r = lb_store_node_get(req->ctx->store, args[0], &node, err);
 	if (r < 0)

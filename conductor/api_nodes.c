@@ -14,15 +14,13 @@
 
 /* ---- reading ---- */
 
-/* Before 1.5 nodes have no names, so only UUIDs identify them. */
 static int
 get_node(struct lb_req *req, const char *ident, struct lb_node **ret,
     struct lb_err *err)
 {
-	if (req->minor < 5 && !lb_uuid_is_valid(ident))
-		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
-		    "%s.", ident);
-	return lb_store_node_get(req->ctx->store, ident, ret, err);
+	int r = lb_req_check_node_ident(req, ident, err);
+
+	return r < 0 ? r : lb_store_node_get(req->ctx->store, ident, ret, err);
 }
 
 static int
@@ -321,9 +319,9 @@ lb_api_node_patch(struct lb_req *req, const char *const *args,
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;
-	if (req->minor < 5 && !lb_uuid_is_valid(args[0]))
-		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
-		    "%s.", args[0]);
+	r = lb_req_check_node_ident(req, args[0], err);
+	if (r < 0)
+		return r;
 	r = lb_req_json(req, &patch, err);
 	if (r < 0)
 		return r;
@@ -375,9 +373,9 @@ lb_api_node_delete(struct lb_req *req, const char *const *args,
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;
-	if (req->minor < 5 && !lb_uuid_is_valid(args[0]))
-		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
-		    "%s.", args[0]);
+	r = lb_req_check_node_ident(req, args[0], err);
+	if (r < 0)
+		return r;
 	r = lb_store_node_delete(req->ctx->store, args[0], check_delete,
 	    (void *)req->ctx->cfg, err);
 	if (r < 0)
@@ -447,9 +445,9 @@ change_maintenance(struct lb_req *req, const char *ident,
 {
 	int r;
 
-	if (req->minor < 5 && !lb_uuid_is_valid(ident))
-		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
-		    "%s.", ident);
+	r = lb_req_check_node_ident(req, ident, err);
+	if (r < 0)
+		return r;
 	r = lb_store_node_update(req->ctx->store, ident, set_maintenance, ma,
 	    NULL, err);
 	if (r < 0)
@@ -671,9 +669,9 @@ state_verb(struct lb_req *req, const char *ident, struct lb_resp *resp,
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;
-	if (req->minor < 5 && !lb_uuid_is_valid(ident))
-		return lb_err_set(err, -EINVAL, "Expected a UUID but received "
-		    "%s.", ident);
+	r = lb_req_check_node_ident(req, ident, err);
+	if (r < 0)
+		return r;
 	r = lb_req_json(req, &body, err);
 	if (r < 0)
 		return r;

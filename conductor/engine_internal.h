@@ -30,9 +30,6 @@ struct lb_engine {
 	struct lb_heap heap;
 	bool stopping;
 
-	/* Boot device calls in progress on API threads (engine_mgmt.c). */
-	int api_bmc_calls;
-
 	pthread_mutex_t sync_lock;
 	struct sync_failure *sync_failures;
 

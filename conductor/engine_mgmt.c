@@ -6,14 +6,9 @@
  * limiter, and what the driver recorded kept when the lock is dropped.  A
  * lifeboatd killed during the call leaves a lock that the next start
  * releases, as for any other operation.
- *
- * The call holds an API thread for as long as the BMC takes, so only
- * half of them (at least one) may be doing so at once; the rest keep
- * serving everything else, agent heartbeats included.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "boot/boot.h"
 #include "conductor/engine_internal.h"
@@ -90,18 +85,8 @@ call(struct lb_engine *e, struct lb_node_ctx *ctx, bool set,
 	return r < 0 ? driver_failure(r) : 0;
 }
 
-/* Same count as the API's thread pool (api.c). */
-static int
-api_call_limit(const struct lb_config *cfg)
-{
-	long n = cfg->api_workers > 0 ? cfg->api_workers :
-	    sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 2 ? (int)(n / 2) : 1;
-}
-
-static int
-locked_call(struct lb_engine *e, const char *ident, bool set,
+int
+lb_engine_boot_device(struct lb_engine *e, const char *ident, bool set,
     struct lb_engine_boot_device *bd, struct lb_err *err)
 {
 	struct mgmt_lock l = { .host = e->cfg->host };
@@ -133,22 +118,5 @@ locked_call(struct lb_engine *e, const char *ident, bool set,
 		log_error("node %s: cannot release its lock: %s (the next "
 		    "start of lifeboatd releases it)", l.uuid, ignored.msg);
 	lb_node_ctx_release(&ctx);
-	return r;
-}
-
-int
-lb_engine_boot_device(struct lb_engine *e, const char *ident, bool set,
-    struct lb_engine_boot_device *bd, struct lb_err *err)
-{
-	int limit = api_call_limit(e->cfg), r;
-
-	if (__atomic_add_fetch(&e->api_bmc_calls, 1, __ATOMIC_SEQ_CST) >
-	    limit)
-		r = lb_err_set(err, -EAGAIN, "%d boot device call%s already "
-		    "waiting for BMCs; retry shortly", limit,
-		    limit == 1 ? " is" : "s are");
-	else
-		r = locked_call(e, ident, set, bd, err);
-	__atomic_sub_fetch(&e->api_bmc_calls, 1, __ATOMIC_SEQ_CST);
 	return r;
 }

@@ -10,6 +10,7 @@ alone, and a BMC failure 500 with the lock released.
 import concurrent.futures
 
 import pytest
+import requests
 
 from conftest import assert_error, unique, wait_for
 from power_helpers import (LOCKED_MSG, Bmcs, closed_udp_port, conductor_conf,
@@ -166,9 +167,10 @@ def test_locked_node_answers_409(launcher, bmcs):
 
 
 def test_dead_bmcs_leave_the_api_serving(launcher):
-    # Two API threads: one boot device call may wait for a BMC, the other
-    # thread keeps serving.  A BMC that never answers holds its call for
-    # the IPMI timeout.
+    # A boot device call waits for its BMC without holding an API thread:
+    # with two threads and two calls stuck on BMCs that never answer (each
+    # for the IPMI timeout, 9 s), every connection, old or new, is still
+    # served at once.
     d = launcher.start(api={'api_workers': 2},
                        **conductor_conf(sync_power_state_interval=0))
     dead = []
@@ -178,19 +180,25 @@ def test_dead_bmcs_leave_the_api_serving(launcher):
                 'ipmi_username': 'admin', 'ipmi_password': 'password'}
         dead.append(d.create_node(driver='ipmi', driver_info=info,
                                   name=unique('dead'))['uuid'])
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        first = pool.submit(d.get, PATH % dead[0])
-        wait_for(lambda: get_node(d, dead[0])['reservation'] is not None,
-                 10, what='the first call to take the node lock')
-        # The second would take the last thread: refused, nothing locked.
-        assert_error(d.get(PATH % dead[1]), 503,
-                     '1 boot device call is already waiting for BMCs; '
-                     'retry shortly')
-        assert get_node(d, dead[1])['reservation'] is None
-        # Everything else is still served while the first call waits.
-        assert first.running()
-        r = d.get('/v1/nodes/detail')
-        assert r.status_code == 200, r.text
-        inner = assert_error(first.result(timeout=60), 500)
-    assert 'timed out' in inner['faultstring'], inner
-    assert get_node(d, dead[0])['reservation'] is None
+    # Kept-alive connections, spread over both API threads.
+    sessions = [requests.Session() for _ in range(6)]
+    headers = {'X-OpenStack-Ironic-API-Version': '1.78'}
+    for s in sessions:
+        assert s.get(d.url + '/v1/nodes', headers=headers,
+                     timeout=10).status_code == 200
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(d.get, PATH % dead[0]),
+                 pool.submit(d.put, PATH % dead[1], {'boot_device': 'pxe'})]
+        wait_for(lambda: all(get_node(d, u)['reservation'] for u in dead),
+                 10, what='both calls to hold their node locks')
+        for s in sessions + [requests.Session()]:
+            r = s.get(d.url + '/v1/nodes/detail', headers=headers,
+                      timeout=30)
+            assert r.status_code == 200, r.text
+        # All of that was answered while both calls still waited.
+        assert all(c.running() for c in calls)
+        for c in calls:
+            inner = assert_error(c.result(timeout=60), 500)
+            assert 'timed out' in inner['faultstring'], inner
+    for u in dead:
+        assert get_node(d, u)['reservation'] is None
