@@ -333,3 +333,13 @@ def log_mark(d):
 
 def log_since(d, mark):
     return d.log_text()[mark:]
+
+
+@pytest.fixture
+def bmcs(tmp_path, request):
+    """Lab BMC emulators for one test; all stopped by PID at teardown.
+    A fixture: modules use it by importing it."""
+    b = Bmcs(tmp_path)
+    yield b
+    rep = getattr(request.node, 'rep_call', None)
+    b.close(failed=rep is not None and rep.failed)

@@ -207,6 +207,20 @@ def wait_state(d, ident, states, timeout=30):
                     what='%s to reach %s' % (ident, sorted(states)))
 
 
+def settled(d, uuid, timeout=30):
+    """The node once no job holds it and no power action is pending."""
+    return wait_for(lambda: (lambda n: n if n['reservation'] is None and
+                             n['target_power_state'] is None else None)(
+        get_node(d, uuid)), timeout, interval=0.05,
+        what='node %s to settle' % uuid)
+
+
+def end_state(d, uuid, states, timeout=60):
+    """The node once in one of 'states' and settled."""
+    wait_state(d, uuid, states, timeout)
+    return settled(d, uuid)
+
+
 def put_rescue(d, ident, password='Resc-ue-PW1', version=None, **body):
     body = dict(body, target='rescue')
     if password is not None:

@@ -13,19 +13,11 @@ import pytest
 import requests
 
 from conftest import assert_error, unique, wait_for
-from power_helpers import (LOCKED_MSG, Bmcs, closed_udp_port, conductor_conf,
+from power_helpers import (LOCKED_MSG, closed_udp_port, conductor_conf,
                            get_node, put_power, wait_power_done)
+from power_helpers import bmcs  # noqa: F401 (a fixture)
 
 PATH = '/v1/nodes/%s/management/boot_device'
-
-
-@pytest.fixture
-def bmcs(tmp_path, request):
-    """Lab BMC emulators for one test; all stopped by PID at teardown."""
-    b = Bmcs(tmp_path)
-    yield b
-    rep = getattr(request.node, 'rep_call', None)
-    b.close(failed=rep is not None and rep.failed)
 
 
 def new_node(d, emu, password=None):

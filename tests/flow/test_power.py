@@ -29,23 +29,15 @@ import conftest
 from conftest import CONDUCTOR_HOST, assert_error, unique, wait_for
 from power_helpers import (
     LOCKED_MSG, POWER_TIMEOUT, REPO, RESTART_POWER_MSG, RESTART_PROVISION_MSG,
-    STABLE_STATES, SYNC_INTERVAL, TIMING_MARGIN, Bmcs, adopted_node,
+    STABLE_STATES, SYNC_INTERVAL, TIMING_MARGIN, adopted_node,
     assert_settled, closed_tcp_port, closed_udp_port, cmdline,
     conductor_conf, get_node, log_mark, log_since, pid_alive, provision,
     put_power, put_provision, wait_power_done)
+from power_helpers import bmcs  # noqa: F401 (a fixture)
 
 
 # What the lab machines log for each action (tests/lab/machine.py).
 BOOT = 'boot from disk (bios)'
-
-
-@pytest.fixture
-def bmcs(tmp_path, request):
-    """Lab BMC emulators for one test; all stopped by PID at teardown."""
-    b = Bmcs(tmp_path)
-    yield b
-    rep = getattr(request.node, 'rep_call', None)
-    b.close(failed=rep is not None and rep.failed)
 
 
 def cli_create_args(emu, name, i=0):

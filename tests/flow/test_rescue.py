@@ -36,7 +36,8 @@ from rescue_helpers import (
     CALLBACK_CHANGED_MSG, CERT_CHANGED_MSG, KERNEL_DATA, MAINTENANCE_MSG,
     MASK, NOT_ACCEPTABLE_MSG, RAMDISK_DATA, TIMEOUT_MSG, TOKEN_INVALID_MSG,
     TOKEN_REQUIRED_MSG, Agents, ImageServer, OnRescueWait, PasswordBmcs,
-    RescueLab, ironic_error, put_rescue, put_verb, wait_state)
+    RescueLab, end_state, ironic_error, put_rescue, put_verb, settled,
+    wait_state)
 
 PASSWORD = 'Resc-ue-PW1'
 HASH_RE = {'sha256': r'\$5\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{43}',
@@ -98,19 +99,6 @@ def emu(bmcs):
 
 
 # ----------------------------------------------------------------- helpers
-
-def settled(d, uuid, timeout=30):
-    """The node once no job holds it and no power action is pending."""
-    return wait_for(lambda: (lambda n: n if n['reservation'] is None and
-                             n['target_power_state'] is None else None)(
-        get_node(d, uuid)), timeout, interval=0.05,
-        what='node %s to settle' % uuid)
-
-
-def end_state(d, uuid, states, timeout=60):
-    wait_state(d, uuid, states, timeout)
-    return settled(d, uuid)
-
 
 def to_rescue_wait(lab, uuid, password=PASSWORD):
     r = put_rescue(lab.d, uuid, password)

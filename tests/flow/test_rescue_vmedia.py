@@ -39,8 +39,9 @@ import requests
 from conftest import unique, unique_mac, wait_for
 from power_helpers import BMC_PASSWORD, BMC_USER, Bmcs, get_node
 from rescue_helpers import (MASK, TIMEOUT_MSG, TOKEN_REQUIRED_MSG, Agents,
-                            ImageServer, OnRescueWait, RescueLab,
-                            ironic_error, put_rescue, put_verb, wait_state)
+                            ImageServer, OnRescueWait, RescueLab, end_state,
+                            ironic_error, put_rescue, put_verb, settled,
+                            wait_state)
 
 REPO = Path(__file__).resolve().parents[2]
 MKISO = REPO / 'ramdisk' / 'mkiso'
@@ -286,18 +287,6 @@ def rescue_wait_watcher(lab, emu, agents, uuid, mac, *agent_args):
     watcher = OnRescueWait(lab.d, uuid, on_wait=RamdiskBoot(lab, emu),
                            start_agent=start_agent)
     return watcher
-
-
-def settled(d, uuid, timeout=30):
-    return wait_for(lambda: (lambda n: n if n['reservation'] is None and
-                             n['target_power_state'] is None else None)(
-        get_node(d, uuid)), timeout, interval=0.05,
-        what='node %s to settle' % uuid)
-
-
-def end_state(d, uuid, states, timeout=60):
-    wait_state(d, uuid, states, timeout)
-    return settled(d, uuid)
 
 
 def to_rescue_wait(lab, uuid, password=PASSWORD):
