@@ -335,11 +335,17 @@ def log_since(d, mark):
     return d.log_text()[mark:]
 
 
+def call_failed(request):
+    """True when the test's call phase failed (conftest records it)."""
+    rep = getattr(request.node, 'rep_call', None)
+    return rep is not None and rep.failed
+
+
 @pytest.fixture
 def bmcs(tmp_path, request):
     """Lab BMC emulators for one test; all stopped by PID at teardown.
     A fixture: modules use it by importing it."""
-    b = Bmcs(tmp_path)
+    b = Bmcs(tmp_path / 'bmcs')
+    b.workdir.mkdir()
     yield b
-    rep = getattr(request.node, 'rep_call', None)
-    b.close(failed=rep is not None and rep.failed)
+    b.close(failed=call_failed(request))

@@ -19,11 +19,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from conftest import free_port, unique, unique_mac, wait_for
-from power_helpers import LAB, BMC_USER, Bmcs, Emulator, free_port_range, \
-    get_node
+from power_helpers import LAB, BMC_USER, Bmcs, Emulator, call_failed, \
+    free_port_range, get_node
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / 'tests' / 'lab' / 'fake_agent.py'
@@ -578,3 +579,11 @@ class ImageServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+
+@pytest.fixture
+def agents(tmp_path, request):
+    """Simulated agents for one test; all stopped at teardown.
+    A fixture: modules use it by importing it."""
+    a = Agents(tmp_path / 'agents')
+    yield a
+    a.close(failed=call_failed(request))

@@ -29,15 +29,17 @@ import pytest
 import requests
 
 from conftest import CONDUCTOR_HOST, assert_error, unique, wait_for
-from power_helpers import (LOCKED_MSG, RESTART_PROVISION_MSG, Bmcs,
-                           closed_tcp_port, get_node)
+from power_helpers import (LOCKED_MSG, RESTART_PROVISION_MSG, closed_tcp_port,
+                           get_node)
+from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (
     AGENT_FAILED_PREFIX, BAD_STATE_MSG, BLANK_PASSWORD_MSG,
     CALLBACK_CHANGED_MSG, CERT_CHANGED_MSG, KERNEL_DATA, MAINTENANCE_MSG,
     MASK, NOT_ACCEPTABLE_MSG, RAMDISK_DATA, TIMEOUT_MSG, TOKEN_INVALID_MSG,
-    TOKEN_REQUIRED_MSG, Agents, ImageServer, OnRescueWait, PasswordBmcs,
+    TOKEN_REQUIRED_MSG, ImageServer, OnRescueWait, PasswordBmcs,
     RescueLab, end_state, ironic_error, put_rescue, put_verb, settled,
     wait_state)
+from rescue_helpers import agents  # noqa: F401 (a fixture)
 
 PASSWORD = 'Resc-ue-PW1'
 HASH_RE = {'sha256': r'\$5\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{43}',
@@ -54,28 +56,6 @@ UNRESCUE_LOG = ['ipmi: power off',
 # The kernel parameters lifeboat may add (contract 5.1, 6).
 KNOWN_PARAMS = {'selinux=0', 'troubleshoot=0', 'text', 'nofb', 'vga=normal',
                 'ipa-debug=1'}
-
-
-# ---------------------------------------------------------------- fixtures
-
-def _failed(request):
-    rep = getattr(request.node, 'rep_call', None)
-    return rep is not None and rep.failed
-
-
-@pytest.fixture
-def bmcs(tmp_path, request):
-    b = Bmcs(tmp_path / 'bmcs')
-    b.workdir.mkdir()
-    yield b
-    b.close(failed=_failed(request))
-
-
-@pytest.fixture
-def agents(tmp_path, request):
-    a = Agents(tmp_path / 'agents')
-    yield a
-    a.close(failed=_failed(request))
 
 
 @pytest.fixture

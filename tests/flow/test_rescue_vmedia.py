@@ -37,11 +37,13 @@ import pytest
 import requests
 
 from conftest import unique, unique_mac, wait_for
-from power_helpers import BMC_PASSWORD, BMC_USER, Bmcs, get_node
-from rescue_helpers import (MASK, TIMEOUT_MSG, TOKEN_REQUIRED_MSG, Agents,
+from power_helpers import BMC_PASSWORD, BMC_USER, get_node
+from power_helpers import bmcs  # noqa: F401 (a fixture)
+from rescue_helpers import (MASK, TIMEOUT_MSG, TOKEN_REQUIRED_MSG,
                             ImageServer, OnRescueWait, RescueLab, end_state,
                             ironic_error, put_rescue, put_verb, settled,
                             wait_state)
+from rescue_helpers import agents  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 MKISO = REPO / 'ramdisk' / 'mkiso'
@@ -61,28 +63,6 @@ BOOT_LOG = ['redfish: power off', 'insert media',
 UNRESCUE_LOG = ['redfish: power off',
                 'redfish: set boot device=disk enabled=continuous mode=bios',
                 'redfish: power on', 'boot from disk (bios)']
-
-
-# ---------------------------------------------------------------- fixtures
-
-def _failed(request):
-    rep = getattr(request.node, 'rep_call', None)
-    return rep is not None and rep.failed
-
-
-@pytest.fixture
-def bmcs(tmp_path, request):
-    b = Bmcs(tmp_path / 'bmcs')
-    b.workdir.mkdir()
-    yield b
-    b.close(failed=_failed(request))
-
-
-@pytest.fixture
-def agents(tmp_path, request):
-    a = Agents(tmp_path / 'agents')
-    yield a
-    a.close(failed=_failed(request))
 
 
 def vmedia_lab(launcher, tmp_path, http_url=None, **conductor):
