@@ -222,6 +222,24 @@ def end_state(d, uuid, states, timeout=60):
     return settled(d, uuid)
 
 
+def cli_rescue_watched(d, name, watcher, password, timeout=120):
+    """``node rescue NAME --rescue-password PW --wait`` through the CLI
+    while 'watcher' (an OnRescueWait) acts at rescue wait; asserts the CLI
+    succeeded after the node passed rescue wait, and returns the agent the
+    watcher started."""
+    watcher.start()
+    try:
+        rc, out, err = d.cli('node', 'rescue', name, '--rescue-password',
+                             password, '--wait', timeout=timeout)
+    finally:
+        watcher.stop()
+    watcher.result()
+    assert rc == 0, (out, err)
+    assert watcher.states[-1] == 'rescue wait', watcher.states
+    assert watcher.agent is not None
+    return watcher.agent
+
+
 def put_rescue(d, ident, password='Resc-ue-PW1', version=None, **body):
     body = dict(body, target='rescue')
     if password is not None:

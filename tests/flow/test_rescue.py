@@ -37,8 +37,8 @@ from rescue_helpers import (
     CALLBACK_CHANGED_MSG, CERT_CHANGED_MSG, KERNEL_DATA, MAINTENANCE_MSG,
     MASK, NOT_ACCEPTABLE_MSG, RAMDISK_DATA, TIMEOUT_MSG, TOKEN_INVALID_MSG,
     TOKEN_REQUIRED_MSG, ImageServer, OnRescueWait, PasswordBmcs,
-    RescueLab, end_state, ironic_error, put_rescue, put_verb, settled,
-    wait_state)
+    RescueLab, cli_rescue_watched, end_state, ironic_error, put_rescue,
+    put_verb, settled, wait_state)
 from rescue_helpers import agents  # noqa: F401 (a fixture)
 
 PASSWORD = 'Resc-ue-PW1'
@@ -210,19 +210,10 @@ def test_cli_rescue_and_unrescue(lab, emu, agents, boot):
 
     watcher = OnRescueWait(d, uuid, on_wait=on_wait,
                            start_agent=lambda: agents.start(lab.api_url, mac))
-    watcher.start()
-    try:
-        rc, out, err = d.cli('node', 'rescue', name, '--rescue-password',
-                             PASSWORD, '--wait', timeout=CLI_WAIT_TIMEOUT)
-    finally:
-        watcher.stop()
-    watcher.result()
-    assert rc == 0, (out, err)
-    assert watcher.states[-1] == 'rescue wait', watcher.states
+    agent = cli_rescue_watched(d, name, watcher, PASSWORD,
+                               timeout=CLI_WAIT_TIMEOUT)
     assert set(watcher.states) <= {'active', 'rescuing', 'rescue wait'}, \
         watcher.states
-    agent = watcher.agent
-    assert agent is not None
 
     # -- what existed during rescue wait
     seen = watcher.seen

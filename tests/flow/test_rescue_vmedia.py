@@ -40,7 +40,8 @@ from conftest import unique, unique_mac, wait_for
 from power_helpers import BMC_PASSWORD, BMC_USER, get_node
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (MASK, TIMEOUT_MSG, TOKEN_REQUIRED_MSG,
-                            ImageServer, OnRescueWait, RescueLab, end_state,
+                            ImageServer, OnRescueWait, RescueLab,
+                            cli_rescue_watched, end_state,
                             ironic_error, put_rescue, put_verb, settled,
                             wait_state)
 from rescue_helpers import agents  # noqa: F401 (a fixture)
@@ -331,17 +332,8 @@ def test_cli_rescue_and_unrescue(launcher, tmp_path, bmcs, agents):
     emu.clear_log(0)
 
     watcher = rescue_wait_watcher(lab, emu, agents, uuid, mac)
-    watcher.start()
-    try:
-        rc, out, err = d.cli('node', 'rescue', name, '--rescue-password',
-                             PASSWORD, '--wait', timeout=CLI_WAIT_TIMEOUT)
-    finally:
-        watcher.stop()
-    watcher.result()
-    assert rc == 0, (out, err)
-    assert watcher.states[-1] == 'rescue wait', watcher.states
-    agent = watcher.agent
-    assert agent is not None
+    agent = cli_rescue_watched(d, name, watcher, PASSWORD,
+                               timeout=CLI_WAIT_TIMEOUT)
 
     # -- during "rescue wait"
     snap = watcher.captured
