@@ -240,6 +240,17 @@ def cli_rescue_watched(d, name, watcher, password, timeout=120):
     return watcher.agent
 
 
+def to_rescue_wait(lab, uuid, password='Resc-ue-PW1'):
+    """The rescue verb over the API; the node once in rescue wait (target
+    rescue) with no job holding it."""
+    r = put_rescue(lab.d, uuid, password)
+    assert r.status_code == 202, r.text
+    node = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 60)
+    assert node['provision_state'] == 'rescue wait', node
+    assert node['target_provision_state'] == 'rescue', node
+    return settled(lab.d, uuid)
+
+
 def put_rescue(d, ident, password='Resc-ue-PW1', version=None, **body):
     body = dict(body, target='rescue')
     if password is not None:

@@ -38,7 +38,7 @@ from rescue_helpers import (
     MASK, NOT_ACCEPTABLE_MSG, RAMDISK_DATA, TIMEOUT_MSG, TOKEN_INVALID_MSG,
     TOKEN_REQUIRED_MSG, ImageServer, OnRescueWait, PasswordBmcs,
     RescueLab, cli_rescue_watched, end_state, ironic_error, put_rescue,
-    put_verb, settled, wait_state)
+    put_verb, settled, to_rescue_wait, wait_state)
 from rescue_helpers import agents  # noqa: F401 (a fixture)
 
 PASSWORD = 'Resc-ue-PW1'
@@ -79,15 +79,6 @@ def emu(bmcs):
 
 
 # ----------------------------------------------------------------- helpers
-
-def to_rescue_wait(lab, uuid, password=PASSWORD):
-    r = put_rescue(lab.d, uuid, password)
-    assert r.status_code == 202, r.text
-    node = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 60)
-    assert node['provision_state'] == 'rescue wait', node
-    assert node['target_provision_state'] == 'rescue', node
-    return node
-
 
 def assert_password_gone(node):
     assert 'hashed_rescue_password' not in node['instance_info'], node

@@ -41,7 +41,7 @@ from power_helpers import BMC_PASSWORD, BMC_USER, get_node
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (MASK, TIMEOUT_MSG, TOKEN_REQUIRED_MSG,
                             ImageServer, OnRescueWait, RescueLab,
-                            cli_rescue_watched, end_state,
+                            cli_rescue_watched, end_state, to_rescue_wait,
                             ironic_error, put_rescue, put_verb, settled,
                             wait_state)
 from rescue_helpers import agents  # noqa: F401 (a fixture)
@@ -268,14 +268,6 @@ def rescue_wait_watcher(lab, emu, agents, uuid, mac, *agent_args):
     watcher = OnRescueWait(lab.d, uuid, on_wait=RamdiskBoot(lab, emu),
                            start_agent=start_agent)
     return watcher
-
-
-def to_rescue_wait(lab, uuid, password=PASSWORD):
-    r = put_rescue(lab.d, uuid, password)
-    assert r.status_code == 202, r.text
-    node = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 60)
-    assert node['provision_state'] == 'rescue wait', node
-    return settled(lab.d, uuid)
 
 
 def assert_rescue_failed(node, error):
