@@ -11,10 +11,6 @@
 #include "conductor/engine.h"
 #include "conductor/util/banned.h"
 
-static const enum lb_boot_device supported[] = {
-	LB_BOOT_DEV_PXE, LB_BOOT_DEV_DISK, LB_BOOT_DEV_CDROM, LB_BOOT_DEV_BIOS,
-};
-
 /* What a boot device call needs once the request is suspended. */
 struct bd_call {
 	struct lb_engine *engine;
@@ -154,11 +150,11 @@ lb_api_node_boot_device_supported(struct lb_req *req, const char *const *args,
 	if (r < 0)
 		return r;
 	lb_node_free(node);
+	/* Every device lifeboat names; each management interface sets all. */
 	list = json_array();
-	for (size_t i = 0; list != NULL &&
-	    i < sizeof(supported) / sizeof(supported[0]); i++)
+	for (int d = LB_BOOT_DEV_PXE; list != NULL && d <= LB_BOOT_DEV_BIOS; d++)
 		json_array_append_new(list, json_string(
-		    lb_boot_device_name(supported[i])));
+		    lb_boot_device_name((enum lb_boot_device)d)));
 	out = json_pack("{s:o*}", "supported_boot_devices", list);
 	return lb_resp_json_value(resp, 200, out, err);
 }

@@ -471,6 +471,17 @@ def test_agent_without_the_token_is_refused(launcher, tmp_path, bmcs,
 
 # ============================================ 2, 3: timeout and abort
 
+def assert_off_then_ejected(lab, emu, node):
+    """After the boot: powered off first, then the CD emptied (the ramdisk
+    is not left running from a pulled medium), and the ISO unpublished."""
+    assert node['power_state'] == 'power off', node
+    assert emu.power(0) == 'off'
+    assert actions(emu) == BOOT_LOG + ['redfish: power off',
+                                       'eject media'], emu.actions(0)
+    assert_no_media(emu)
+    assert_unpublished(lab)
+
+
 def test_callback_timeout(launcher, tmp_path, bmcs):
     timeout = 4
     lab = vmedia_lab(launcher, tmp_path, rescue_callback_timeout=timeout)
@@ -484,14 +495,7 @@ def test_callback_timeout(launcher, tmp_path, bmcs):
     # No agent: nothing calls back.
     node = end_state(lab.d, uuid, {'rescue failed', 'rescue'}, timeout + 30)
     assert_rescue_failed(node, lambda e: e.startswith(TIMEOUT_MSG))
-    assert node['power_state'] == 'power off', node
-    assert emu.power(0) == 'off'
-    # After the boot: powered off first, then the CD emptied (the ramdisk
-    # is not left running from a pulled medium).
-    assert actions(emu) == BOOT_LOG + ['redfish: power off',
-                                       'eject media'], emu.actions(0)
-    assert_no_media(emu)
-    assert_unpublished(lab)
+    assert_off_then_ejected(lab, emu, node)
 
 
 def test_abort_from_rescue_wait(launcher, tmp_path, bmcs):
@@ -507,14 +511,8 @@ def test_abort_from_rescue_wait(launcher, tmp_path, bmcs):
     assert rc == 0, (out, err)
     node = end_state(lab.d, uuid, {'rescue failed'})
     assert_rescue_failed(node, None)
-    # Unlike a PXE abort, a virtual media abort powers the node off, and
-    # does so before the medium goes.
-    assert node['power_state'] == 'power off', node
-    assert emu.power(0) == 'off'
-    assert actions(emu) == BOOT_LOG + ['redfish: power off',
-                                       'eject media'], emu.actions(0)
-    assert_no_media(emu)
-    assert_unpublished(lab)
+    # Unlike a PXE abort, a virtual media abort powers the node off.
+    assert_off_then_ejected(lab, emu, node)
 
 
 # ======================================== 4: the BMC cannot fetch the ISO
