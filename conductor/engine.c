@@ -109,8 +109,8 @@ lb_node_ctx_release(struct lb_node_ctx *ctx)
 }
 
 /* IPMI BMCs get the configured care; others are bounded but not spaced. */
-static void
-bmc_policy(const struct lb_engine *e, const struct lb_node_ctx *ctx,
+void
+lb_bmc_policy_for(const struct lb_engine *e, const struct lb_node_ctx *ctx,
     struct lb_bmc_policy *p)
 {
 	if (strcmp(ctx->power->name, "ipmitool") == 0) {
@@ -123,38 +123,20 @@ bmc_policy(const struct lb_engine *e, const struct lb_node_ctx *ctx,
 }
 
 int
-lb_call_begin(struct lb_engine *e, struct lb_node_ctx *ctx, int timeout_s,
-    struct lb_err *err)
+lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,
+    int timeout_s, enum lb_power_state *ret, struct lb_err *err)
 {
 	struct lb_bmc_policy p;
 	int r;
 
-	bmc_policy(e, ctx, &p);
+	lb_bmc_policy_for(e, ctx, &p);
 	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p,
 	    lb_monotonic() + timeout_s);
 	if (r < 0)
 		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
 		    ctx->bmc_key, timeout_s);
-	return 0;
-}
-
-void
-lb_call_end(struct lb_engine *e, struct lb_node_ctx *ctx)
-{
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
-}
-
-int
-lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,
-    int timeout_s, enum lb_power_state *ret, struct lb_err *err)
-{
-	int r;
-
-	r = lb_call_begin(e, ctx, timeout_s, err);
-	if (r < 0)
-		return r;
 	r = ctx->power->get_state(&ctx->task, ret, err);
-	lb_call_end(e, ctx);
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
 	return r;
 }
 
@@ -165,13 +147,13 @@ lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
 	struct lb_bmc_policy p;
 	int r;
 
-	bmc_policy(e, ctx, &p);
+	lb_bmc_policy_for(e, ctx, &p);
 	/* A deadline of now: take a free slot or give way at once. */
 	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, lb_monotonic()) < 0)
 		return lb_err_set(err, -EAGAIN, "BMC %s is busy",
 		    ctx->bmc_key);
 	r = ctx->power->get_state(&ctx->task, ret, err);
-	lb_call_end(e, ctx);
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
 	return r;
 }
 
@@ -180,16 +162,19 @@ lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_action action, int timeout_s, struct lb_err *err)
 {
 	double start = lb_monotonic();
+	struct lb_bmc_policy p;
 	int r, left;
 
-	r = lb_call_begin(e, ctx, timeout_s, err);
+	lb_bmc_policy_for(e, ctx, &p);
+	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, start + timeout_s);
 	if (r < 0)
-		return r;
+		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
+		    ctx->bmc_key, timeout_s);
 	/* The wait for a slot counts against the same timeout. */
 	left = timeout_s - (int)(lb_monotonic() - start);
 	r = ctx->power->set_state(&ctx->task, action, left > 1 ? left : 1,
 	    err);
-	lb_call_end(e, ctx);
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
 	return r;
 }
 

@@ -116,14 +116,9 @@ int lb_node_ctx_load(struct lb_engine *e, const char *uuid,
     struct lb_node_ctx *ctx, struct lb_err *err);
 void lb_node_ctx_release(struct lb_node_ctx *ctx);
 
-/*
- * A slot on the node's BMC under its per-BMC limits, waited for at most
- * 'timeout_s' (an error naming the BMC otherwise); lb_call_end() gives it
- * back.  Every driver call goes between the two.
- */
-int lb_call_begin(struct lb_engine *e, struct lb_node_ctx *ctx, int timeout_s,
-    struct lb_err *err);
-void lb_call_end(struct lb_engine *e, struct lb_node_ctx *ctx);
+/* The per-BMC limits that apply to the node's BMC. */
+void lb_bmc_policy_for(const struct lb_engine *e,
+    const struct lb_node_ctx *ctx, struct lb_bmc_policy *p);
 
 /* Driver calls through the per-BMC limiter, bounded by 'timeout_s'. */
 int lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,

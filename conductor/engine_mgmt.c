@@ -61,6 +61,8 @@ static int
 call(struct lb_engine *e, struct lb_node_ctx *ctx, bool set,
     struct lb_engine_boot_device *bd, struct lb_err *err)
 {
+	int timeout = e->cfg->power_state_change_timeout;
+	struct lb_bmc_policy p;
 	int r;
 
 	if (ctx->management->validate != NULL) {
@@ -68,17 +70,18 @@ call(struct lb_engine *e, struct lb_node_ctx *ctx, bool set,
 		if (r < 0)
 			return r;
 	}
-	/* A BMC busy for that long answers 503: retry later. */
-	if (lb_call_begin(e, ctx, e->cfg->power_state_change_timeout,
-	    err) < 0)
-		return -EAGAIN;
+	lb_bmc_policy_for(e, ctx, &p);
+	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p,
+	    lb_monotonic() + timeout) < 0)
+		return lb_err_set(err, -EAGAIN, "BMC %s stayed busy for %d s",
+		    ctx->bmc_key, timeout);
 	if (set)
 		r = ctx->management->set_boot_device(&ctx->task, bd->device,
 		    bd->persistent, lb_boot_mode_of(&ctx->task), err);
 	else
 		r = ctx->management->get_boot_device(&ctx->task, &bd->device,
 		    &bd->persistent, err);
-	lb_call_end(e, ctx);
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
 	return r < 0 ? driver_failure(r) : 0;
 }
 
