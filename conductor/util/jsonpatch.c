@@ -1,5 +1,9 @@
 /*
- * jsonpatch.c - RFC 6902 JSON patch for the REST API's PATCH handlers.  The
+ * jsonpatch.c - JSON patch (RFC 6902) for the REST API's PATCH handlers,
+ * limited to what Ironic's schema accepts: 'add', 'replace' and 'remove', each
+ * an object of exactly 'op', 'path' and 'value'.  'copy', 'move' and 'test'
+ * are refused on purpose: they read one part of the document into another (or
+ * compare against it), which turns masked secrets into readable ones.  The
  * whole patch is checked first (as Ironic validates the body before applying
  * it), then applied to a deep copy that replaces the caller's document only if
  * every operation succeeded.  Any thread; no shared state.
@@ -26,18 +30,12 @@ enum jp_kind {
 	JP_ADD,
 	JP_REMOVE,
 	JP_REPLACE,
-	JP_MOVE,
-	JP_COPY,
-	JP_TEST,
 };
 
 static const char *const jp_kind_names[] = {
 	[JP_ADD] = "add",
 	[JP_REMOVE] = "remove",
 	[JP_REPLACE] = "replace",
-	[JP_MOVE] = "move",
-	[JP_COPY] = "copy",
-	[JP_TEST] = "test",
 };
 
 /* An RFC 6901 pointer split into unescaped tokens. */
@@ -51,7 +49,6 @@ struct jp_ptr {
 struct jp_op {
 	enum jp_kind kind;
 	struct jp_ptr path;
-	struct jp_ptr from;			/* move and copy */
 	const json_t *value;			/* borrowed from the patch */
 };
 
@@ -132,17 +129,6 @@ jp_ptr_parse(struct jp_ptr *p, const json_t *str, const char *what,
 	return 0;
 }
 
-static bool
-jp_ptr_is_prefix(const struct jp_ptr *a, const struct jp_ptr *b)
-{
-	if (a->ntok > b->ntok)
-		return false;
-	for (size_t i = 0; i < a->ntok; i++)
-		if (strcmp(a->tok[i], b->tok[i]) != 0)
-			return false;
-	return true;
-}
-
 static int
 jp_op_parse(struct jp_op *op, const json_t *obj, struct lb_err *err)
 {
@@ -152,9 +138,21 @@ jp_op_parse(struct jp_op *op, const json_t *obj, struct lb_err *err)
 	size_t k;
 	int r;
 
+	const char *key;
+	json_t *member;
+
 	if (!json_is_object(obj))
 		return lb_err_set(err, -EINVAL, "Invalid patch: each "
 				  "operation must be a JSON object");
+	/* Ironic's schema: no member but these (so 'from' is refused). */
+	json_object_foreach((json_t *)obj, key, member) {
+		if (strcmp(key, "op") != 0 && strcmp(key, "path") != 0 &&
+		    strcmp(key, "value") != 0)
+			return lb_err_set(err, -EINVAL, "Schema error for "
+					  "patch: Additional properties are "
+					  "not allowed ('%s' was unexpected)",
+					  jp_show(show, key));
+	}
 	j = json_object_get(obj, "op");
 	if (j == NULL)
 		return lb_err_set(err, -EINVAL,
@@ -168,8 +166,8 @@ jp_op_parse(struct jp_op *op, const json_t *obj, struct lb_err *err)
 		    strlen(name) == json_string_length(j))
 			break;
 	if (k == ARRAY_SIZE(jp_kind_names))
-		return lb_err_set(err, -EINVAL, "Invalid op '%s'; valid ops "
-				  "are add, remove, replace, move, copy, test",
+		return lb_err_set(err, -EINVAL, "Schema error for patch: '%s' "
+				  "is not one of ['add', 'replace', 'remove']",
 				  jp_show(show, name));
 	op->kind = k;
 
@@ -185,23 +183,6 @@ jp_op_parse(struct jp_op *op, const json_t *obj, struct lb_err *err)
 	if ((op->kind == JP_ADD || op->kind == JP_REPLACE) && !op->value)
 		return lb_err_set(err, -EINVAL,
 				  "'add' and 'replace' operations need a value");
-	if (op->kind == JP_TEST && op->value == NULL)
-		return lb_err_set(err, -EINVAL,
-				  "'test' operations need a value");
-	if (op->kind != JP_MOVE && op->kind != JP_COPY)
-		return 0;
-
-	j = json_object_get(obj, "from");
-	if (j == NULL)
-		return lb_err_set(err, -EINVAL, "'move' and 'copy' "
-				  "operations need a 'from' member");
-	r = jp_ptr_parse(&op->from, j, "from", err);
-	if (r < 0)
-		return r;
-	if (op->kind == JP_MOVE && op->from.ntok < op->path.ntok &&
-	    jp_ptr_is_prefix(&op->from, &op->path))
-		return lb_err_set(err, -EINVAL,
-				  "Cannot move values into their own children");
 	return 0;
 }
 
@@ -212,7 +193,7 @@ jp_check_root_add(const json_t *doc, const struct jp_op *op,
 {
 	char show[JP_SHOW_BUF];
 
-	if (op->kind != JP_ADD && op->kind != JP_MOVE && op->kind != JP_COPY)
+	if (op->kind != JP_ADD)
 		return 0;
 	if (op->path.ntok != 1 || !json_is_object(doc) ||
 	    json_object_get(doc, op->path.tok[0]) != NULL)
@@ -317,20 +298,6 @@ jp_parent(json_t *root, const struct jp_ptr *p, json_t **ret,
 	return 0;
 }
 
-/* '*ret' is borrowed from the document. */
-static int
-jp_get(json_t *root, const struct jp_ptr *p, json_t **ret,
-       struct lb_err *err)
-{
-	json_t *parent;
-	int r;
-
-	r = jp_parent(root, p, &parent, err);
-	if (r < 0)
-		return r;
-	return jp_child(parent, p, p->ntok - 1, ret, err);
-}
-
 /* 'v' is borrowed: the document takes its own reference. */
 static int
 jp_add(json_t *root, const struct jp_ptr *p, json_t *v, struct lb_err *err)
@@ -417,142 +384,67 @@ missing:
 }
 
 /*
- * Walks 'v', which sits at container nesting 'level', adding its values to
- * '*nodes'.  Returns -E2BIG once it nests deeper than LB_JSONPATCH_MAX_NEST,
- * which also bounds the recursion, and -ENOSPC once *nodes passes 'max'.
+ * Returns -E2BIG if 'v', which sits at container nesting 'level', nests
+ * deeper than LB_JSONPATCH_MAX_NEST; that also bounds the recursion.
  */
 static int
-jp_measure(json_t *v, size_t level, size_t *nodes, size_t max)
+jp_nest_check(json_t *v, size_t level)
 {
 	const char *key;
 	json_t *child;
 	size_t i;
-	int r;
 
-	if (++*nodes > max)
-		return -ENOSPC;
 	if (!json_is_object(v) && !json_is_array(v))
 		return 0;
 	if (level + 1 > LB_JSONPATCH_MAX_NEST)
 		return -E2BIG;
 	if (json_is_object(v)) {
 		json_object_foreach(v, key, child) {
-			r = jp_measure(child, level + 1, nodes, max);
-			if (r < 0)
-				return r;
+			if (jp_nest_check(child, level + 1) < 0)
+				return -E2BIG;
 		}
 	} else {
 		json_array_foreach(v, i, child) {
-			r = jp_measure(child, level + 1, nodes, max);
-			if (r < 0)
-				return r;
+			if (jp_nest_check(child, level + 1) < 0)
+				return -E2BIG;
 		}
 	}
 	return 0;
 }
 
-/*
- * May 'v' go to 'p'?  'copied' is the patch's running count of values
- * duplicated by 'copy', or NULL when nothing is being duplicated.
- */
+/* May 'v' go to 'p' without nesting the document too deep? */
 static int
-jp_place_check(json_t *v, const struct jp_ptr *p, size_t *copied,
-	       struct lb_err *err)
+jp_place_check(json_t *v, const struct jp_ptr *p, struct lb_err *err)
 {
 	char show[JP_SHOW_BUF];
-	size_t nodes = 0;
-	int r;
 
-	r = jp_measure(v, p->ntok, copied ? copied : &nodes,
-		       copied ? LB_JSONPATCH_MAX_COPY : SIZE_MAX);
-	if (r == -E2BIG)
+	if (jp_nest_check(v, p->ntok) < 0)
 		return lb_err_set(err, -EINVAL, "cannot put a value at '%s': "
 				  "the document would nest deeper than %d "
 				  "levels", jp_show(show, p->text),
 				  LB_JSONPATCH_MAX_NEST);
-	if (r < 0)
-		return lb_err_set(err, -EINVAL, "cannot copy to '%s': the "
-				  "patch copies more than %d values",
-				  jp_show(show, p->text),
-				  LB_JSONPATCH_MAX_COPY);
 	return 0;
 }
 
 static int
-jp_move(json_t *root, const struct jp_op *op, struct lb_err *err)
+jp_op_apply(json_t *root, const struct jp_op *op, struct lb_err *err)
 {
 	json_t *v;
 	int r;
 
-	r = jp_get(root, &op->from, &v, err);
-	if (r < 0)
-		return r;
-	if (op->from.ntok == op->path.ntok &&
-	    jp_ptr_is_prefix(&op->from, &op->path))
-		return 0;
-	r = jp_place_check(v, &op->path, NULL, err);
-	if (r < 0)
-		return r;
-	/* RFC 6902 4.4: remove first, then resolve 'path' in what is left. */
-	json_incref(v);
-	r = jp_remove(root, &op->from, err);
-	if (r == 0)
+	if (op->kind == JP_REMOVE)
+		return jp_remove(root, &op->path, err);
+	/* A copy, so later operations never write into the patch. */
+	v = json_deep_copy(op->value);
+	if (v == NULL)
+		return jp_nomem(err);
+	r = jp_place_check(v, &op->path, err);
+	if (r == 0 && op->kind == JP_ADD)
 		r = jp_add(root, &op->path, v, err);
+	else if (r == 0)
+		r = jp_replace(root, &op->path, v, err);
 	json_decref(v);
 	return r;
-}
-
-static int
-jp_op_apply(json_t *root, const struct jp_op *op, size_t *copied,
-	    struct lb_err *err)
-{
-	char show[JP_SHOW_BUF];
-	json_t *v;
-	int r;
-
-	switch (op->kind) {
-	case JP_ADD:
-	case JP_REPLACE:
-		/* A copy, so later operations never write into the patch. */
-		v = json_deep_copy(op->value);
-		if (v == NULL)
-			return jp_nomem(err);
-		r = jp_place_check(v, &op->path, NULL, err);
-		if (r == 0 && op->kind == JP_ADD)
-			r = jp_add(root, &op->path, v, err);
-		else if (r == 0)
-			r = jp_replace(root, &op->path, v, err);
-		json_decref(v);
-		return r;
-	case JP_REMOVE:
-		return jp_remove(root, &op->path, err);
-	case JP_MOVE:
-		return jp_move(root, op, err);
-	case JP_COPY:
-		r = jp_get(root, &op->from, &v, err);
-		if (r == 0)
-			r = jp_place_check(v, &op->path, copied, err);
-		if (r < 0)
-			return r;
-		v = json_deep_copy(v);
-		if (v == NULL)
-			return jp_nomem(err);
-		r = jp_add(root, &op->path, v, err);
-		json_decref(v);
-		return r;
-	case JP_TEST:
-		r = jp_get(root, &op->path, &v, err);
-		if (r < 0)
-			return r;
-		/* The values are not shown: they may be secrets. */
-		if (!json_equal(v, op->value))
-			return lb_err_set(err, -EINVAL, "test failed: the "
-					  "value at '%s' is not equal to the "
-					  "tested value",
-					  jp_show(show, op->path.text));
-		return 0;
-	}
-	return lb_err_set(err, -EINVAL, "unknown patch operation");
 }
 
 int
@@ -560,7 +452,6 @@ lb_jsonpatch_apply(json_t **doc, const json_t *patch, unsigned flags,
 		   struct lb_err *err)
 {
 	struct jp_op op;
-	size_t copied = 0;
 	json_t *work;
 	size_t i, n;
 	int r;
@@ -591,7 +482,7 @@ lb_jsonpatch_apply(json_t **doc, const json_t *patch, unsigned flags,
 	for (i = 0; i < n; i++) {
 		r = jp_op_parse(&op, json_array_get(patch, i), err);
 		if (r == 0)
-			r = jp_op_apply(work, &op, &copied, err);
+			r = jp_op_apply(work, &op, err);
 		if (r < 0) {
 			json_decref(work);
 			return r;

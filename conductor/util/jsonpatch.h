@@ -10,8 +10,7 @@
 
 #include "conductor/util/err.h"
 
-/* Ironic's rule: 'add' (and here 'move'/'copy') may not create a new
- * top-level member; the check is made against the document as it was before
+/* Ironic's rule: 'add' may not create a new top-level member; the check is made against the document as it was before
  * the patch, as Ironic's apply_jsonpatch() does. */
 #define LB_JSONPATCH_NO_ROOT_ADD	0x1u
 
@@ -19,8 +18,6 @@
 #define LB_JSONPATCH_MAX_OPS		256	/* operations per patch */
 #define LB_JSONPATCH_MAX_DEPTH		32	/* tokens per pointer */
 #define LB_JSONPATCH_MAX_PATH		1024	/* bytes per pointer */
-/* Values duplicated by all 'copy' operations of one patch together. */
-#define LB_JSONPATCH_MAX_COPY		65536
 /* Nesting of the result, so that it always loads again with json_loads(). */
 #define LB_JSONPATCH_MAX_NEST		JSON_PARSER_MAX_DEPTH
 
@@ -31,10 +28,12 @@
  * show an API client) and -EINVAL is returned.  flags: LB_JSONPATCH_NO_ROOT_ADD
  * forbids 'add' of a new top-level member (Ironic's rule).
  *
+ * Only 'add', 'replace' and 'remove' are accepted, each with no member but
+ * 'op', 'path' and 'value' (Ironic's schema); 'copy', 'move' and 'test' would
+ * let a client read masked values, and are refused with Ironic's message.
  * 'patch' is only borrowed: values are copied out of it.  A pointer must
- * start with '/' (the whole-document pointer "" is refused), and 'test'
- * compares with json_equal(), so 1 and 1.0 differ.  Running out of memory
- * returns -ENOMEM, also leaving *doc untouched.
+ * start with '/' (the whole-document pointer "" is refused).  Running out of
+ * memory returns -ENOMEM, also leaving *doc untouched.
  */
 int lb_jsonpatch_apply(json_t **doc, const json_t *patch, unsigned flags,
 		       struct lb_err *err);

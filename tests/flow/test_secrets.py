@@ -106,6 +106,52 @@ def test_api_replies_hide_secrets(d):
     assert_log_clean(d)
 
 
+@pytest.mark.parametrize('kind', ['node', 'port'])
+def test_patch_cannot_read_masked_values(d, kind):
+    """copy/move/test are refused (Ironic's schema allows add, replace and
+    remove only), so no PATCH can copy a masked secret into a field shown in
+    clear, move it there, or probe it: a right and a wrong guess read the
+    same, and nothing changes."""
+    node = d.create_node(name=unique('sec-patch'), driver='ipmi',
+                         driver_info={'ipmi_address': '10.0.0.5',
+                                      'ipmi_password': IPMI_PASSWORD},
+                         instance_info={'some_token': TOKEN})
+    if kind == 'node':
+        path = '/v1/nodes/' + node['uuid']
+        secret, value = '/driver_info/ipmi_password', IPMI_PASSWORD
+    else:
+        port = d.create_port(node['uuid'], extra={'a': 'port-extra'})
+        path = '/v1/ports/' + port['uuid']
+        secret, value = '/extra/a', 'port-extra'
+    before = d.get(path).json()
+    replies = []
+    for op, want in [
+            ({'op': 'copy', 'from': secret, 'path': '/extra/x'},
+             "Schema error for patch: Additional properties are not "
+             "allowed ('from' was unexpected)"),
+            ({'op': 'move', 'from': secret, 'path': '/extra/x'},
+             "Schema error for patch: Additional properties are not "
+             "allowed ('from' was unexpected)"),
+            ({'op': 'test', 'path': secret, 'value': value},
+             "Schema error for patch: 'test' is not one of ['add', "
+             "'replace', 'remove']"),
+            ({'op': 'test', 'path': secret, 'value': 'wrong-guess'},
+             "Schema error for patch: 'test' is not one of ['add', "
+             "'replace', 'remove']")]:
+        r = d.patch(path, [op])
+        assert_error(r, 400, want)
+        replies.append(r)
+        # A valid op before the refused one does not get through either.
+        r = d.patch(path, [{'op': 'add', 'path': '/extra/y', 'value': 'z'},
+                           op])
+        assert_error(r, 400, want)
+        replies.append(r)
+    assert d.get(path).json() == before
+    for r in replies:
+        assert_clean(r.text, 'PATCH ' + path)
+    assert_log_clean(d)
+
+
 def test_cli_output_hides_secrets(d):
     name = unique('sec-cli')
     rc, out, err = d.cli('node', 'create', '--driver', 'ipmi', '--name', name,
