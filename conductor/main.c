@@ -20,6 +20,7 @@
 #include "conductor/store.h"
 #include "power/registry.h"
 #include "conductor/util/config.h"
+#include "conductor/util/dburl.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -62,6 +63,29 @@ make_dirs(const char *path)
 	return 0;
 }
 
+/* A SQLite file's directory is made like the state directory. */
+static int
+make_db_dir(const char *url)
+{
+	struct lb_db_url parsed;
+	struct lb_err err;
+	char *slash;
+	int r;
+
+	if (lb_db_url_parse(url, &parsed, &err) < 0 ||
+	    parsed.kind != LB_DB_SQLITE)
+		return 0;	/* lb_store_open() says why */
+	slash = strrchr(parsed.path, '/');
+	if (slash == parsed.path)
+		return 0;
+	*slash = '\0';
+	r = make_dirs(parsed.path);
+	if (r < 0)
+		log_error("cannot create database directory '%s': %s",
+		    parsed.path, strerror(-r));
+	return r;
+}
+
 static int
 load_config(struct lb_config *cfg, const char *path, bool explicit)
 {
@@ -98,20 +122,30 @@ run(const struct lb_config *cfg)
 	struct lb_http_boot *http_boot = NULL;
 	struct lb_api_ctx ctx;
 	struct lb_err err = { "" };
-	char url[4096];
+	char buf[4096];
+	const char *url;
 	sigset_t sigs;
 	int r, sig;
 
-	lb_config_database_connection(cfg, url, sizeof(url));
+	url = lb_config_database_connection(cfg, buf, sizeof(buf));
+	if (url == NULL) {
+		log_error("[DEFAULT] state_path is too long for a database "
+		    "path");
+		return 1;
+	}
 	r = make_dirs(cfg->state_path);
 	if (r < 0) {
 		log_error("cannot create state directory '%s': %s",
 		    cfg->state_path, strerror(-r));
 		return 1;
 	}
+	r = make_db_dir(url);
+	if (r < 0)
+		return 1;
 	r = lb_store_open(url, &store, &err);
 	if (r < 0) {
-		log_error("%s", err.msg);
+		/* The URL itself is not shown: it may hold a password. */
+		log_error("[database] connection is not usable: %s", err.msg);
 		return 1;
 	}
 	if (strcmp(cfg->auth_strategy, "http_basic") == 0) {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "conductor/node.h"
+#include "conductor/util/dburl.h"
 #include "conductor/util/err.h"
 
 struct lb_store;
@@ -69,8 +70,9 @@ typedef int (*lb_port_update_fn)(struct lb_port *port,
     const struct lb_node *node, void *arg, struct lb_err *err);
 
 struct lb_store_ops {
-	const char *scheme;
-	int (*open)(const char *url, struct lb_store **ret, struct lb_err *err);
+	enum lb_db_kind kind;		/* the URLs it opens */
+	int (*open)(const struct lb_db_url *url, struct lb_store **ret,
+	    struct lb_err *err);
 	void (*close)(struct lb_store *store);
 
 	int (*node_get)(struct lb_store *store, const char *ident,
@@ -102,7 +104,10 @@ struct lb_store {
 	const struct lb_store_ops *ops;
 };
 
-/* Opens the store named by a [database] connection URL ("sqlite:///PATH"). */
+/*
+ * Opens the store named by a [database] connection URL ("sqlite:///PATH"),
+ * parsed by lb_db_url_parse() as `lifeboatd --check` does.
+ */
 int lb_store_open(const char *url, struct lb_store **ret, struct lb_err *err);
 void lb_store_close(struct lb_store *store);
 

@@ -1201,10 +1201,11 @@ select_sql(const char *fmt, const char *cols)
 }
 
 static int
-sqlite_open(const char *url, struct lb_store **ret, struct lb_err *err);
+sqlite_open(const struct lb_db_url *url, struct lb_store **ret,
+    struct lb_err *err);
 
 static const struct lb_store_ops sqlite_ops = {
-	.scheme = "sqlite",
+	.kind = LB_DB_SQLITE,
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.node_get = sqlite_node_get,
@@ -1220,23 +1221,20 @@ static const struct lb_store_ops sqlite_ops = {
 };
 
 static int
-sqlite_open(const char *url, struct lb_store **ret, struct lb_err *err)
+sqlite_open(const struct lb_db_url *url, struct lb_store **ret,
+    struct lb_err *err)
 {
 	struct store_sqlite *st;
 	sqlite3 *db;
 	int r;
 
-	/* sqlite:///abs/path (three slashes) or sqlite:///:memory: is refused */
-	if (strncmp(url, "sqlite:///", 10) != 0 || url[10] == '\0')
-		return lb_err_set(err, -EINVAL, "invalid [database] connection "
-		    "'%s': expected sqlite:///PATH", url);
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	st->base.ops = &sqlite_ops;
 	pthread_mutex_init(&st->conns_lock, NULL);
 	pthread_key_create(&st->conn_key, conn_forget);
-	st->path = strdup(url + 9);	/* keep the leading '/' */
+	st->path = strdup(url->path);
 	st->node_cols = column_list(&lb_node_type, "", "");
 	st->port_cols = column_list(&lb_port_type, "p.", "");
 	st->node_insert_sql = insert_sql(&lb_node_type, "nodes", "");
@@ -1278,19 +1276,20 @@ static const struct lb_store_ops *const store_backends[] = {
 int
 lb_store_open(const char *url, struct lb_store **ret, struct lb_err *err)
 {
+	struct lb_db_url parsed;
+	int r;
+
+	/* The parser --check uses too, so both refuse the same URLs. */
+	r = lb_db_url_parse(url, &parsed, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < sizeof(store_backends) /
 	    sizeof(store_backends[0]); i++) {
-		size_t n = strlen(store_backends[i]->scheme);
-
-		if (strncmp(url, store_backends[i]->scheme, n) == 0 &&
-		    strncmp(url + n, "://", 3) == 0)
-			return store_backends[i]->open(url, ret, err);
+		if (store_backends[i]->kind == parsed.kind)
+			return store_backends[i]->open(&parsed, ret, err);
 	}
-	if (strncmp(url, "postgresql", 10) == 0)
-		return lb_err_set(err, -ENOTSUP, "the PostgreSQL store is "
-		    "known but not built into this lifeboatd yet");
-	return lb_err_set(err, -EINVAL, "unsupported [database] connection "
-	    "'%s': expected sqlite:///PATH", url);
+	return lb_err_set(err, -ENOTSUP, "no store is built in for this "
+	    "database URL");
 }
 
 void

@@ -4,6 +4,7 @@
  * struct lb_config it fills is read-only afterwards.
  */
 #include "conductor/util/config.h"
+#include "conductor/util/dburl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -153,8 +154,10 @@ static const struct cfg_option options[] = {
 	    .min = 1024, .max = 1024L * 1024 * 1024),
 
 	OPT("database", "connection", STRING, database_connection, NULL,
-	    "Database URL, sqlite:///PATH or postgresql://...  Unset: "
-	    "sqlite:///<state_path>/lifeboat.sqlite.",
+	    "Database URL: sqlite:///PATH, PATH absolute (Ironic's "
+	    "sqlite:////PATH names the same file); its directory is "
+	    "created at start-up.  postgresql:// is known but not built "
+	    "in yet.  Unset: sqlite:///<state_path>/lifeboat.sqlite.",
 	    .validate = validate_db_url, .flags = CFG_SECRET),
 
 	OPT("conductor", "allow_deleting_available_nodes", BOOL,
@@ -1179,11 +1182,15 @@ validate_http_url(const char *value, char *why, size_t size)
 static int
 validate_db_url(const char *value, char *why, size_t size)
 {
-	if ((has_prefix(value, "sqlite:///") ||
-	    has_prefix(value, "postgresql://")) && is_url_text(value))
-		return 0;
-	snprintf(why, size, "is not a sqlite:/// or postgresql:// URL");
-	return -EINVAL;
+	struct lb_db_url parsed;
+	struct lb_err err;
+	int r;
+
+	/* The store's own parser: --check refuses what start-up would. */
+	r = lb_db_url_parse(value, &parsed, &err);
+	if (r < 0)
+		snprintf(why, size, "is not usable: %s", err.msg);
+	return r;
 }
 
 /* Writes 'text' as "# " comment lines of at most 72 columns. */

@@ -6,7 +6,10 @@ or touches the state directory.
 """
 
 import re
+import sqlite3
 import subprocess
+
+import pytest
 
 from conftest import LIFEBOATD, free_port
 
@@ -97,3 +100,64 @@ def test_example_config_passes_check(tmp_path):
     conf.write_text(example.stdout)
     rc, out, err = check(conf)
     assert rc == 0, (out, err)
+
+
+def test_database_connection_is_used(launcher, tmp_path):
+    """A configured [database] connection is the database the daemon uses
+    (its directory made if missing), not the default under state_path; data
+    written there survives a restart."""
+    db = tmp_path / 'elsewhere' / 'db' / 'lb.sqlite'
+    for url in ('sqlite:///%s' % db, 'sqlite:////%s' % str(db).lstrip('/')):
+        d = launcher.start(database={'connection': url})
+        conf = d.config_path
+        rc, out, err = check(conf)
+        assert rc == 0, (out, err)
+        name = 'db-%d' % len(launcher.daemons)
+        d.create_node(name=name)
+        d.stop()
+        assert db.is_file()
+        assert not (d.state_path / 'lifeboat.sqlite').exists()
+        rows = sqlite3.connect('file:%s?mode=ro' % db, uri=True).execute(
+            'SELECT name FROM nodes').fetchall()
+        assert (name,) in rows, rows
+        d.start()
+        assert d.get('/v1/nodes/' + name).status_code == 200
+        d.stop()
+
+
+@pytest.mark.parametrize('url, why', [
+    ('postgresql://lb:hunter2pw@db.example/lifeboat',
+     'the PostgreSQL store is known but not built into this lifeboatd'),
+    ('mysql+pymysql://lb:hunter2pw@db.example/x',
+     r'not a sqlite:///PATH URL \(the stores built in: sqlite\)'),
+    ('sqlite:///:memory:', 'an in-memory database would lose every node '
+     'at restart; name a file'),
+    ('sqlite://hunter2pw@host/x.db',
+     r'a SQLite URL names a file: sqlite:///PATH \(no host\)'),
+    ('sqlite:///tmp/x.db?mode=memory',
+     'SQLite URL parameters are not supported'),
+])
+def test_check_refuses_what_startup_refuses(tmp_path, url, why):
+    """--check and start-up read the URL with the same parser: each refuses
+    it with the same reason, and neither shows the URL (it may hold a
+    password) nor creates anything."""
+    state = tmp_path / 'state'
+    conf = tmp_path / 'db.conf'
+    conf.write_text('[DEFAULT]\nstate_path = %s\n[api]\nhost_ip = 127.0.0.1\n'
+                    'port = %d\n[database]\nconnection = %s\n'
+                    % (state, free_port(), url))
+    rc, out, err = check(conf)
+    assert rc == 1, (out, err)
+    assert error_lines(conf, out, err) == [
+        l for l in (out + err).splitlines() if l.strip()], (out, err)
+    assert re.fullmatch(r'%s:7: \[database\] connection: value is not '
+                        r'usable: %s' % (re.escape(str(conf)), why),
+                        error_lines(conf, out, err)[0]), (out, err)
+    assert 'hunter2pw' not in out + err
+    assert not state.exists()
+    p = subprocess.run([LIFEBOATD, '--config-file', str(conf)],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode != 0
+    assert re.search(why, p.stdout + p.stderr), p.stderr
+    assert 'hunter2pw' not in p.stdout + p.stderr

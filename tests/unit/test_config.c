@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "conductor/util/config.h"
+#include "conductor/util/dburl.h"
 
 #include "conductor/util/banned.h"
 
@@ -703,8 +704,12 @@ test_secret_values_hidden(void **state)
 	    "not one of sha256, sha512");
 	/* a database URL may carry a password */
 	expect_problems("[database]\nconnection = mysql://u:hunter2@db/x\n",
-	    "t.conf:2: [database] connection: value is not a sqlite:/// or "
-	    "postgresql:// URL");
+	    "t.conf:2: [database] connection: value is not usable: not a "
+	    "sqlite:///PATH URL (the stores built in: sqlite)");
+	/* start-up would refuse a store that is not built in: so does --check */
+	expect_problems("[database]\nconnection = postgresql://u:hunter2@db/x\n",
+	    "t.conf:2: [database] connection: value is not usable: the "
+	    "PostgreSQL store is known but not built into this lifeboatd");
 	assert_int_equal(load(&cfg, "[database]\nconnection = "
 	    "mysql://u:hunter2@db/x\n[conductor]\n"
 	    "rescue_password_hash_algorithm = hunter2\n", &problems, &err),
@@ -723,12 +728,11 @@ test_validators(void **state)
 	(void)state;
 	assert_int_equal(load(&cfg, "[api]\nhost_ip = api.example.com\n"
 	    "public_endpoint = https://lb.example.com:6385\n[database]\n"
-	    "connection = postgresql://lb:pw@db/lifeboat\n", NULL, NULL), 0);
+	    "connection = sqlite:////srv/lb/x.db\n", NULL, NULL), 0);
 	assert_string_equal(cfg.api_host_ip, "api.example.com");
 	assert_string_equal(cfg.api_public_endpoint,
 	    "https://lb.example.com:6385");
-	assert_string_equal(cfg.database_connection,
-	    "postgresql://lb:pw@db/lifeboat");
+	assert_string_equal(cfg.database_connection, "sqlite:////srv/lb/x.db");
 	lb_config_release(&cfg);
 	expect_problems("[api]\nhost_ip = not an ip\n"
 	    "public_endpoint = ftp://x\npublic_endpoint = http://\n",
@@ -918,6 +922,57 @@ test_database_connection(void **state)
 }
 
 static void
+expect_db_url(const char *url, int want_r, const char *want)
+{
+	struct lb_db_url u;
+	struct lb_err err = { "" };
+	int r;
+
+	memset(&u, 0x5a, sizeof(u));
+	r = lb_db_url_parse(url, &u, &err);
+	assert_int_equal(r, want_r);
+	if (r == 0) {
+		assert_int_equal(u.kind, LB_DB_SQLITE);
+		assert_string_equal(u.path, want);
+	} else {
+		assert_string_equal(err.msg, want);
+	}
+}
+
+/* One parser for --check and the store: every spelling either way. */
+static void
+test_db_url_parse(void **state)
+{
+	(void)state;
+	expect_db_url("sqlite:////var/lib/lb/x.db", 0, "/var/lib/lb/x.db");
+	expect_db_url("sqlite:///var/lib/lb/x.db", 0, "/var/lib/lb/x.db");
+	expect_db_url("SQLite:///tmp/x.db", 0, "/tmp/x.db");
+	expect_db_url("sqlite:///", -EINVAL, "the SQLite path must name a "
+	    "file, not a directory");
+	expect_db_url("sqlite:///tmp/", -EINVAL, "the SQLite path must name "
+	    "a file, not a directory");
+	expect_db_url("sqlite:///tmp/..", -EINVAL, "the SQLite path must name "
+	    "a file, not a directory");
+	expect_db_url("sqlite://", -EINVAL, "a SQLite URL names a file: "
+	    "sqlite:///PATH (no host)");
+	expect_db_url("sqlite://host/x.db", -EINVAL, "a SQLite URL names a "
+	    "file: sqlite:///PATH (no host)");
+	expect_db_url("sqlite:///:memory:", -EINVAL, "an in-memory database "
+	    "would lose every node at restart; name a file");
+	expect_db_url("sqlite:////tmp/x.db?mode=ro", -EINVAL, "SQLite URL "
+	    "parameters are not supported");
+	expect_db_url("sqlite:////tmp/x\tdb", -EINVAL, "the SQLite path "
+	    "holds a control character");
+	expect_db_url("sqlite:/tmp/x.db", -EINVAL, "not a sqlite:///PATH URL "
+	    "(the stores built in: sqlite)");
+	expect_db_url("postgresql://lb:s3cret@db/lifeboat", -ENOTSUP, "the "
+	    "PostgreSQL store is known but not built into this lifeboatd");
+	expect_db_url("mysql+pymysql://lb:s3cret@db/x", -EINVAL, "not a "
+	    "sqlite:///PATH URL (the stores built in: sqlite)");
+	expect_db_url("", -EINVAL, "no database URL");
+}
+
+static void
 test_example_matches_committed_file(void **state)
 {
 	const char *root = getenv("LB_SOURCE_ROOT");
@@ -1023,6 +1078,7 @@ main(void)
 		cmocka_unit_test(test_check_http_basic),
 		cmocka_unit_test(test_check_interfaces),
 		cmocka_unit_test(test_database_connection),
+		cmocka_unit_test(test_db_url_parse),
 		cmocka_unit_test(test_example_matches_committed_file),
 		cmocka_unit_test(test_example_defaults_load),
 	};
