@@ -509,6 +509,8 @@ deferred_thread(void *arg)
 	cs->r = cs->resp.defer(cs->resp.defer_arg, &cs->resp, &cs->err);
 	free(cs->resp.defer_arg);
 	cs->resp.defer_arg = NULL;
+	/* This thread ends here: its database connection goes back now. */
+	lb_store_thread_release(api->ctx->store);
 	cs->done = true;
 	/* From here on cs belongs to libmicrohttpd again (it may be freed). */
 	MHD_resume_connection(cs->conn);

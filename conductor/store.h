@@ -74,6 +74,14 @@ struct lb_store_ops {
 	int (*open)(const struct lb_db_url *url, struct lb_store **ret,
 	    struct lb_err *err);
 	void (*close)(struct lb_store *store);
+	/*
+	 * The calling thread is done with the store for now: its connection
+	 * goes back to the pool (threads that come and go call this before
+	 * they end; a thread's next call takes one again).
+	 */
+	void (*thread_release)(struct lb_store *store);
+	/* Connections open now, in use or idle (for tests and leaks). */
+	size_t (*open_connections)(struct lb_store *store);
 
 	int (*node_get)(struct lb_store *store, const char *ident,
 	    struct lb_node **ret, struct lb_err *err);
@@ -119,6 +127,18 @@ void lb_port_list_release(struct lb_port_list *list);
  * name.  Not found is -ENOENT with Ironic's message; a duplicate name, UUID,
  * instance UUID or MAC is -EEXIST.
  */
+static inline void
+lb_store_thread_release(struct lb_store *s)
+{
+	s->ops->thread_release(s);
+}
+
+static inline size_t
+lb_store_open_connections(struct lb_store *s)
+{
+	return s->ops->open_connections(s);
+}
+
 static inline int
 lb_store_node_get(struct lb_store *s, const char *ident, struct lb_node **ret,
     struct lb_err *err)

@@ -1,7 +1,8 @@
 /*
  * store_sqlite.c - the embedded store: one SQLite file in WAL mode, one
- * connection per thread (opened on first use), versioned migrations applied
- * at open.  Columns are named after the record fields (record.h), so the
+ * connection per thread while the thread uses the store (taken from a pool of
+ * idle connections, or opened, on first use; given back when the thread says
+ * it is done or exits), versioned migrations applied at open.  Columns are named after the record fields (record.h), so the
  * row mapping is driven by the same tables as the API documents.
  */
 #include <pthread.h>
@@ -16,6 +17,12 @@
 #include "conductor/util/banned.h"
 
 #define BUSY_TIMEOUT_MS 10000
+/*
+ * Idle connections kept for threads to come (the API's deferred requests
+ * each run on a new thread); more are closed.  Open ones are bounded by the
+ * threads alive at once, which the API and the engine bound.
+ */
+#define IDLE_MAX 8
 
 struct store_sqlite {
 	struct lb_store base;
@@ -23,6 +30,9 @@ struct store_sqlite {
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
 	struct conn *conns;		/* every open connection, for close */
+	struct conn *idle;		/* given back, for the next thread */
+	size_t nidle;
+	size_t nopen;
 	char *node_cols;		/* "uuid, name, ..." */
 	char *port_cols;		/* "p.address, p.created_at, ..." */
 	char *node_update_sql;
@@ -47,9 +57,11 @@ enum stmt_id {
 };
 
 struct conn {
+	struct store_sqlite *st;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STMT_COUNT];
-	struct conn *next;
+	struct conn *next;		/* in st->conns */
+	struct conn *next_idle;		/* in st->idle */
 };
 
 static const char *const migrations[] = {
@@ -162,10 +174,46 @@ conn_open(struct store_sqlite *st, sqlite3 **ret, struct lb_err *err)
 }
 
 static void
-conn_forget(void *p)
+conn_free(struct conn *c)
 {
-	/* Connections are closed by store_close; thread exit keeps them. */
-	(void)p;
+	for (int i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* The calling thread is done with 'c': keep it for the next, or close it. */
+static void
+conn_give_back(struct conn *c)
+{
+	struct store_sqlite *st = c->st;
+	struct conn **pp;
+
+	/* A thread never leaves a transaction open; if one did, undo it. */
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_lock(&st->conns_lock);
+	if (st->nidle < IDLE_MAX) {
+		c->next_idle = st->idle;
+		st->idle = c;
+		st->nidle++;
+		c = NULL;
+	} else {
+		for (pp = &st->conns; *pp != c; pp = &(*pp)->next)
+			;
+		*pp = c->next;
+		st->nopen--;
+	}
+	pthread_mutex_unlock(&st->conns_lock);
+	if (c != NULL)
+		conn_free(c);
+}
+
+/* Thread exit: a connection not given back explicitly goes back now. */
+static void
+conn_thread_exit(void *p)
+{
+	conn_give_back(p);
 }
 
 static int
@@ -179,21 +227,59 @@ get_conn(struct lb_store *s, struct conn **ret, struct lb_err *err)
 		*ret = c;
 		return 0;
 	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
-	r = conn_open(st, &c->db, err);
-	if (r < 0) {
-		free(c);
-		return r;
-	}
 	pthread_mutex_lock(&st->conns_lock);
-	c->next = st->conns;
-	st->conns = c;
+	c = st->idle;
+	if (c != NULL) {
+		st->idle = c->next_idle;
+		st->nidle--;
+	}
 	pthread_mutex_unlock(&st->conns_lock);
-	pthread_setspecific(st->conn_key, c);
+	if (c == NULL) {
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return lb_err_set(err, -ENOMEM, "out of memory");
+		r = conn_open(st, &c->db, err);
+		if (r < 0) {
+			free(c);
+			return r;
+		}
+		c->st = st;
+		pthread_mutex_lock(&st->conns_lock);
+		c->next = st->conns;
+		st->conns = c;
+		st->nopen++;
+		pthread_mutex_unlock(&st->conns_lock);
+	}
+	if (pthread_setspecific(st->conn_key, c) != 0) {
+		conn_give_back(c);
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	}
 	*ret = c;
 	return 0;
+}
+
+static void
+sqlite_thread_release(struct lb_store *s)
+{
+	struct store_sqlite *st = to_sqlite(s);
+	struct conn *c = pthread_getspecific(st->conn_key);
+
+	if (c == NULL)
+		return;
+	pthread_setspecific(st->conn_key, NULL);
+	conn_give_back(c);
+}
+
+static size_t
+sqlite_open_connections(struct lb_store *s)
+{
+	struct store_sqlite *st = to_sqlite(s);
+	size_t n;
+
+	pthread_mutex_lock(&st->conns_lock);
+	n = st->nopen;
+	pthread_mutex_unlock(&st->conns_lock);
+	return n;
 }
 
 static int
@@ -1148,14 +1234,12 @@ sqlite_close(struct lb_store *s)
 
 	if (s == NULL)
 		return;
+	/* First, so that no thread exiting from now on gives one back. */
+	pthread_key_delete(st->conn_key);
 	for (c = st->conns; c != NULL; c = next) {
 		next = c->next;
-		for (int i = 0; i < STMT_COUNT; i++)
-			sqlite3_finalize(c->stmts[i]);
-		sqlite3_close_v2(c->db);
-		free(c);
+		conn_free(c);
 	}
-	pthread_key_delete(st->conn_key);
 	pthread_mutex_destroy(&st->conns_lock);
 	free(st->path);
 	free(st->node_cols);
@@ -1208,6 +1292,8 @@ static const struct lb_store_ops sqlite_ops = {
 	.kind = LB_DB_SQLITE,
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.thread_release = sqlite_thread_release,
+	.open_connections = sqlite_open_connections,
 	.node_get = sqlite_node_get,
 	.node_list = sqlite_node_list,
 	.node_create = sqlite_node_create,
@@ -1233,7 +1319,7 @@ sqlite_open(const struct lb_db_url *url, struct lb_store **ret,
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	st->base.ops = &sqlite_ops;
 	pthread_mutex_init(&st->conns_lock, NULL);
-	pthread_key_create(&st->conn_key, conn_forget);
+	pthread_key_create(&st->conn_key, conn_thread_exit);
 	st->path = strdup(url->path);
 	st->node_cols = column_list(&lb_node_type, "", "");
 	st->port_cols = column_list(&lb_port_type, "p.", "");

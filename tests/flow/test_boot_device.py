@@ -8,6 +8,7 @@ alone, and a BMC failure 500 with the lock released.
 """
 
 import concurrent.futures
+import os
 
 import pytest
 import requests
@@ -194,3 +195,63 @@ def test_dead_bmcs_leave_the_api_serving(launcher):
             assert 'timed out' in inner['faultstring'], inner
     for u in dead:
         assert get_node(d, u)['reservation'] is None
+
+
+def _fds_and_rss(pid):
+    fds = len(os.listdir('/proc/%d/fd' % pid))
+    with open('/proc/%d/status' % pid) as f:
+        rss = next(int(l.split()[1]) for l in f if l.startswith('VmRSS:'))
+    return fds, rss * 1024
+
+
+def test_many_calls_leave_fds_and_rss_flat(launcher):
+    """Each boot device call runs on a thread of its own: 10,000 of them
+    (``node boot device show`` as the CLI sends it, a few through the CLI
+    itself) leave the daemon's fds and RSS where they were, and the node
+    unlocked.  Before, each thread left a database connection open: about
+    two fds and 200 KiB a call, until jobs could no longer record their
+    end."""
+    d = launcher.start()
+    # One node per client: each call takes the node's lock.
+    nodes = [d.create_node(name=unique('bd-many')) for _ in range(4)]
+    for node in nodes:
+        assert d.put(PATH % node['uuid'],
+                     {'boot_device': 'pxe'}).status_code == 204
+
+    def show(node, n):
+        with requests.Session() as s:
+            for _ in range(n):
+                r = s.get(d.url + PATH % node['uuid'], headers={
+                    'X-OpenStack-Ironic-API-Version': '1.78'}, timeout=30)
+                assert r.status_code == 200, r.text
+                assert r.json() == {'boot_device': 'pxe',
+                                    'persistent': False}
+
+    def burst(total):
+        with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
+            for f in [pool.submit(show, node, total // len(nodes))
+                      for node in nodes]:
+                f.result()
+
+    burst(400)                              # warm caches and thread stacks
+    for _ in range(3):
+        assert d.cli_json('node', 'boot', 'device', 'show',
+                          nodes[0]['uuid']) == {'boot_device': 'pxe',
+                                            'persistent': False}
+    fds0, rss0 = _fds_and_rss(d.proc.pid)
+    burst(10000)
+    fds1, rss1 = _fds_and_rss(d.proc.pid)
+    print('fds %d -> %d, RSS %.1f -> %.1f MiB after 10,000 calls' % (
+        fds0, fds1, rss0 / 2 ** 20, rss1 / 2 ** 20))
+    assert fds1 <= fds0 + 4, (fds0, fds1)
+    assert rss1 <= rss0 + 8 * 2 ** 20, (rss0, rss1)
+    for node in nodes:
+        assert d.get('/v1/nodes/' + node['uuid']).json()[
+            'reservation'] is None
+    # Jobs still record their end: a power action completes.
+    uuid = nodes[0]['uuid']
+    assert d.put('/v1/nodes/%s/states/power' % uuid,
+                 {'target': 'power on'}).status_code == 202
+    wait_for(lambda: d.get('/v1/nodes/' + uuid).json()[
+        'target_power_state'] is None, 30, what='the power action to end')
+    assert d.get('/v1/nodes/' + uuid).json()['power_state'] == 'power on'

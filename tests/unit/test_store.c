@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,104 @@ test_bad_url(void **state)
 	    &err), -EIO);
 }
 
+/* ---- connections: threads that come and go ---- */
+
+struct reader {
+	struct lb_store *store;
+	const char *uuid;
+	bool release;		/* give the connection back explicitly */
+	pthread_barrier_t *together;
+	int r;
+};
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+
+	rd->r = lb_store_node_get(rd->store, rd->uuid, &n, &err);
+	lb_node_free(n);
+	if (rd->together != NULL)
+		pthread_barrier_wait(rd->together);
+	if (rd->release)
+		lb_store_thread_release(rd->store);
+	return NULL;
+}
+
+static int
+count_fds(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The API runs each slow request on a thread of its own: 2,000 of them, one
+ * after another, leave no connection (nor fd) behind, whether they give
+ * their connection back or just exit; 16 at once open 16, of which at most
+ * 8 stay idle afterwards.
+ */
+static void
+test_connections_bounded_and_reused(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1];
+	struct reader rd[16];
+	pthread_t t[16];
+	pthread_barrier_t together;
+	int fds;
+
+	create(f->store, "conn", uuid);
+	assert_int_equal(lb_store_open_connections(f->store), 1);
+	fds = count_fds();
+	for (int i = 0; i < 2000; i++) {
+		rd[0] = (struct reader){ f->store, uuid, i % 2 == 0, NULL, -1 };
+		assert_int_equal(pthread_create(&t[0], NULL, reader_main,
+		    &rd[0]), 0);
+		assert_int_equal(pthread_join(t[0], NULL), 0);
+		assert_int_equal(rd[0].r, 0);
+		assert_true(lb_store_open_connections(f->store) <= 2);
+	}
+	assert_int_equal(count_fds(), fds + 2);	/* one more db and wal */
+	/*
+	 * Bursts of 16 at once: each may open new connections, but the
+	 * store keeps at most 8 idle, and fds do not grow from one burst to
+	 * the next (SQLite may hold a closed connection's fds for reuse
+	 * while others lock the file).
+	 */
+	for (int burst = 0; burst < 20; burst++) {
+		pthread_barrier_init(&together, NULL, 16);
+		for (int i = 0; i < 16; i++) {
+			rd[i] = (struct reader){ f->store, uuid, i % 2 == 0,
+			    &together, -1 };
+			assert_int_equal(pthread_create(&t[i], NULL,
+			    reader_main, &rd[i]), 0);
+		}
+		for (int i = 0; i < 16; i++) {
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+			assert_int_equal(rd[i].r, 0);
+		}
+		pthread_barrier_destroy(&together);
+		/* This thread's own connection, and at most 8 idle ones. */
+		assert_true(lb_store_open_connections(f->store) <= 9);
+		if (burst == 0)
+			fds = count_fds();
+		assert_int_equal(count_fds(), fds);
+	}
+	/* The main thread's connection works after all that. */
+	lb_store_thread_release(f->store);
+	create(f->store, "conn2", NULL);
+}
+
 int
 main(void)
 {
@@ -380,6 +479,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_updates_lose_nothing, setup, teardown),
 		cmocka_unit_test(test_bad_url),
+		cmocka_unit_test_setup_teardown(
+		    test_connections_bounded_and_reused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
