@@ -48,7 +48,6 @@ timer_main(void *arg)
 	struct lb_engine *e = arg;
 	const struct lb_deadline *next;
 	struct lb_deadline d;
-	struct timespec ts;
 	double wait;
 
 	pthread_mutex_lock(&e->timer_lock);
@@ -60,15 +59,7 @@ timer_main(void *arg)
 		}
 		wait = next->when - lb_monotonic();
 		if (wait > 0) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)wait;
-			ts.tv_nsec += (long)((wait - (time_t)wait) * 1e9);
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&e->timer_wake, &e->timer_lock,
-			    &ts);
+			lb_cond_wait_for(&e->timer_wake, &e->timer_lock, wait);
 			continue;
 		}
 		lb_heap_pop(&e->heap, &d);
@@ -329,7 +320,7 @@ int
 lb_engine_timer_start(struct lb_engine *e, struct lb_err *err)
 {
 	pthread_mutex_init(&e->timer_lock, NULL);
-	pthread_cond_init(&e->timer_wake, NULL);
+	lb_cond_init_monotonic(&e->timer_wake);
 	lb_heap_init(&e->heap);
 	if (e->cfg->sync_power_state_interval > 0 &&
 	    schedule(e, e->cfg->sync_power_state_interval, power_sync_fire,

@@ -19,21 +19,12 @@ struct lb_bmc_slot {
 	struct lb_bmc_slot *next;
 };
 
-double
-lb_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 lb_bmc_limit_init(struct lb_bmc_limit *l)
 {
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_cond_init(&l->changed, NULL);
+	lb_cond_init_monotonic(&l->changed);
 }
 
 void
@@ -110,7 +101,6 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, double deadline)
 {
 	double wait, now;
-	struct timespec ts;
 
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
@@ -122,14 +112,7 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 			pthread_mutex_unlock(&l->lock);
 			return -ETIMEDOUT;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)wait;
-		ts.tv_nsec += (long)((wait - (time_t)wait) * 1e9);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&l->changed, &l->lock, &ts);
+		lb_cond_wait_for(&l->changed, &l->lock, wait);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return wait < 0 ? (int)wait : 0;

@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "conductor/util/clock.h"
+
 struct lb_bmc_slot;
 
 struct lb_bmc_limit {
@@ -38,6 +40,5 @@ int lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, double deadline);
 /* Gives the slot back at time 'now'; the interval counts from here. */
 void lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now);
-double lb_monotonic(void);
 
 #endif
