@@ -7,12 +7,15 @@
 #include "power/redfish_client.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include "conductor/util/log.h"
 
 #include "conductor/util/banned.h"
 
@@ -147,19 +150,24 @@ info_verify_ca(const json_t *v, struct lb_redfish_info *info,
 		    "driver_info/redfish_verify_ca. The value should be a "
 		    "Boolean or the path to a file/directory");
 	s = json_string_value(v);
-	if (s[0] != '\0' && stat(s, &st) == 0 &&
-	    (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
-		info->ca_path = strdup(s);
-		if (info->ca_path == NULL)
-			return -ENOMEM;
-		info->ca_is_dir = S_ISDIR(st.st_mode);
-		return 0;
-	}
 	if (parse_bool(s, &info->verify) == 0)
 		return 0;
-	return lb_err_set(err, -EINVAL, "Invalid value type set in "
-	    "driver_info/redfish_verify_ca. The value should be a Boolean or "
-	    "the path to a file/directory, not \"%.200s\"", s);
+	/*
+	 * Any absolute path is taken without looking at it: an answer that
+	 * depended on the file would tell an API user which paths exist on
+	 * the conductor.  A missing or unusable file fails at the BMC call,
+	 * with the same message as a certificate that does not verify.
+	 */
+	if (s[0] != '/' || strlen(s) >= PATH_MAX)
+		return lb_err_set(err, -EINVAL, "Invalid value type set in "
+		    "driver_info/redfish_verify_ca. The value should be a "
+		    "Boolean or the absolute path to a file/directory, not "
+		    "\"%.200s\"", s);
+	info->ca_path = strdup(s);
+	if (info->ca_path == NULL)
+		return -ENOMEM;
+	info->ca_is_dir = stat(s, &st) == 0 && S_ISDIR(st.st_mode);
+	return 0;
 }
 
 static int
@@ -623,6 +631,16 @@ transport_error(const struct req *rq, CURLcode rc, const char *errbuf,
 		    "connection on %s %.200s: %s", rq->base, rq->method,
 		    rq->path, why);
 	default:
+		if (is_tls_error(rc) && rq->tls->verify &&
+		    rq->tls->ca_path != NULL) {
+			/* curl's words may say whether the CA file exists. */
+			log_debug("TLS failure talking to Redfish BMC at %s: "
+			    "%s", rq->base, why);
+			return lb_err_set(err, -EIO, "TLS failure talking to "
+			    "Redfish BMC at %s: its certificate could not be "
+			    "verified with driver_info/redfish_verify_ca",
+			    rq->base);
+		}
 		if (is_tls_error(rc))
 			return lb_err_set(err, -EIO, "TLS failure talking to "
 			    "Redfish BMC at %s: %s", rq->base, why);

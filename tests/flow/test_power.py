@@ -31,8 +31,8 @@ from power_helpers import (
     LOCKED_MSG, POWER_TIMEOUT, REPO, RESTART_POWER_MSG, RESTART_PROVISION_MSG,
     STABLE_STATES, SYNC_INTERVAL, TIMING_MARGIN, adopted_node,
     assert_settled, closed_tcp_port, closed_udp_port, cmdline,
-    conductor_conf, get_node, log_mark, log_since, pid_alive, provision,
-    put_power, put_provision, wait_power_done)
+    conductor_conf, get_node, http_json, log_mark, log_since, pid_alive,
+    provision, put_power, put_provision, wait_power_done)
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 
 
@@ -754,3 +754,36 @@ def test_wait_never_sees_transient_state_without_target(launcher, bmcs):
     assert not bad, bad
     assert get_node(d, good['uuid'])['provision_state'] == 'active'
 
+
+
+def test_redfish_verify_ca_is_no_file_oracle(launcher, bmcs):
+    """driver_info/redfish_verify_ca must not tell an API user which paths
+    exist on the conductor: a missing file, a file that is no CA and an
+    unreadable-as-PEM one are all accepted at create and validate, and all
+    fail at the BMC with one message; the BMC's own certificate works."""
+    d = launcher.start()
+    emu = bmcs.redfish(1, '--tls')
+    status, info = http_json('GET', emu.control + '/')
+    assert status == 200, info
+    cert = info['tls_cert']
+    base = dict(emu.driver_info(),
+                redfish_address='https://127.0.0.1:%d' % emu.port)
+    errors = {}
+    for ca in (cert, '/no/such/ca.pem', '/etc/hostname', '/etc/shadow'):
+        node = d.create_node(driver='redfish', name=unique('ca'),
+                             driver_info=dict(base, redfish_verify_ca=ca))
+        v = d.get('/v1/nodes/%s/validate' % node['uuid']).json()
+        assert v['power'] == {'result': True}, (ca, v['power'])
+        assert put_power(d, node['uuid'], 'power on').status_code == 202
+        done, _ = wait_power_done(d, node['uuid'])
+        if ca == cert:
+            assert done['power_state'] == 'power on', done['last_error']
+            assert done['last_error'] is None
+        else:
+            assert done['power_state'] != 'power on'
+            errors[ca] = done['last_error']
+    assert len(set(errors.values())) == 1, errors
+    msg = errors['/no/such/ca.pem']
+    assert 'could not be verified with driver_info/redfish_verify_ca' in msg
+    for ca in errors:
+        assert ca not in msg

@@ -861,10 +861,10 @@ test_info_invalid_values(void **state)
 	    "driver_info/redfish_auth_type. The value should be one of "
 	    "\"basic, session, auto\"");
 	assert_int_equal(info_parse("{\"redfish_address\": \"h\", "
-	    "\"redfish_verify_ca\": \"/no/such/ca.pem\"}", &info, &err),
-	    -EINVAL);
-	assert_non_null(strstr(err.msg, "redfish_verify_ca"));
-	assert_non_null(strstr(err.msg, "/no/such/ca.pem"));
+	    "\"redfish_verify_ca\": \"ca.pem\"}", &info, &err), -EINVAL);
+	assert_string_equal(err.msg, "Invalid value type set in "
+	    "driver_info/redfish_verify_ca. The value should be a Boolean or "
+	    "the absolute path to a file/directory, not \"ca.pem\"");
 	assert_int_equal(info_parse("{\"redfish_address\": \"h\", "
 	    "\"redfish_verify_ca\": 1}", &info, &err), -EINVAL);
 	assert_int_equal(info_parse("{\"redfish_address\": \"h\", "
@@ -873,6 +873,34 @@ test_info_invalid_values(void **state)
 	assert_int_equal(info_parse("{\"redfish_address\": \"h\", "
 	    "\"redfish_password\": 12345678}", &info, &err), -EINVAL);
 	assert_null(strstr(err.msg, "12345678"));
+}
+
+/*
+ * Whether a path exists on the conductor is none of an API user's business:
+ * an existing file, a missing one and one that cannot be read are all taken
+ * alike (a bad one fails later, at the BMC, like an untrusted certificate).
+ */
+static void
+test_info_verify_ca_is_no_oracle(void **state)
+{
+	static const char *const paths[] = { "/etc/hostname", "/no/such/ca.pem",
+	    "/etc/shadow", "/proc/self/environ" };
+	struct lb_redfish_info *info;
+	struct lb_err err;
+	char body[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		snprintf(body, sizeof(body), "{\"redfish_address\": \"h\", "
+		    "\"redfish_verify_ca\": \"%s\"}", paths[i]);
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(info_parse(body, &info, &err), 0);
+		assert_string_equal(err.msg, "");
+		assert_true(info->verify);
+		assert_string_equal(info->ca_path, paths[i]);
+		assert_false(info->ca_is_dir);
+		lb_redfish_info_free(info);
+	}
 }
 
 static void
@@ -947,6 +975,7 @@ main(void)
 		cmocka_unit_test(test_info_missing_address),
 		cmocka_unit_test(test_info_defaults_and_values),
 		cmocka_unit_test(test_info_invalid_values),
+		cmocka_unit_test(test_info_verify_ca_is_no_oracle),
 		cmocka_unit_test(test_bmc_key),
 		cmocka_unit_test(test_ops_exported),
 	};
