@@ -781,6 +781,7 @@ lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
 	    NULL, NULL,
 	    access_handler, api,
+	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, api->guard,
 	    MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
@@ -790,7 +791,6 @@ lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
 	    (unsigned)ctx->cfg->api_max_conns_per_ip,
 	    MHD_OPTION_NOTIFY_CONNECTION, lb_http_guard_notify, api->guard,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, api->guard,
 	    MHD_OPTION_END);
 	if (api->daemon == NULL) {
 		lb_http_guard_free(api->guard);

@@ -423,6 +423,7 @@ lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
 	limit = lb_http_conn_limit(FD_PERCENT);
 	hb->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, serve, hb,
+	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, hb->guard,
 	    MHD_OPTION_LISTEN_SOCKET, hb->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
@@ -432,7 +433,6 @@ lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
 	    (unsigned)cfg->deploy_http_max_conns_per_ip,
 	    MHD_OPTION_NOTIFY_CONNECTION, lb_http_guard_notify, hb->guard,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, hb->guard,
 	    MHD_OPTION_END);
 	if (hb->daemon == NULL) {
 		lb_http_guard_free(hb->guard);
