@@ -376,6 +376,21 @@ set_base_url(struct lb_req *req, struct MHD_Connection *conn)
 		req->base_url[--n] = '\0';
 }
 
+/* The client's address as text, or NULL; failed logins are counted by it. */
+static const char *
+client_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+
+	if (sa == NULL || getnameinfo(sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), buf,
+	    size, NULL, 0, NI_NUMERICHOST) != 0)
+		return NULL;
+	return buf;
+}
+
 /*
  * Finds the route and calls it.  Returns the handler's result; 404/405 are
  * errors like any other.  *ret_versioned says whether version headers go
@@ -386,7 +401,7 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
     const char *url, struct lb_resp *resp, bool *ret_public,
     struct lb_err *err)
 {
-	char path[1024], *segs[MAX_SEGMENTS + 1];
+	char path[1024], *segs[MAX_SEGMENTS + 1], source[64];
 	const char *args[MAX_SEGMENTS + 1];
 	const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
 	bool path_known = false;
@@ -409,9 +424,10 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
 			continue;
 		*ret_public = routes[i].public;
 		if (!routes[i].public && req->ctx->htpasswd != NULL &&
-		    lb_htpasswd_check_header(req->ctx->htpasswd,
+		    lb_htpasswd_check(req->ctx->htpasswd,
 		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_AUTHORIZATION)) < 0)
+		    MHD_HTTP_HEADER_AUTHORIZATION), client_address(conn,
+		    source, sizeof(source))) < 0)
 			return lb_err_set(err, -EACCES, "Authentication "
 			    "required: this endpoint needs valid HTTP basic "
 			    "credentials.");
