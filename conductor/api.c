@@ -679,7 +679,8 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		cs = calloc(1, sizeof(*cs));
 		if (cs == NULL)
 			return MHD_NO;
-		lb_buf_init(&cs->body);
+		/* A body may hold a password: it is zeroed when freed. */
+		lb_buf_init_secret(&cs->body);
 		clock_gettime(CLOCK_MONOTONIC, &cs->start);
 		*con_cls = cs;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
