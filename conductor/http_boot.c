@@ -64,24 +64,26 @@ struct walk {
 };
 
 /*
- * Takes the next '/'-separated name off *rest into 'name'; false at the
- * end.
+ * Takes the next '/'-separated name off *rest into 'name': 1, or 0 at the
+ * end, -1 for a name too long.
  */
-static bool
+static int
 next_name(char **rest, char *name, size_t size)
 {
-	char *p = *rest, *slash;
+	char *p = *rest;
 	size_t n;
 
 	while (*p == '/')
 		p++;
 	if (*p == '\0')
-		return false;
-	slash = strchr(p, '/');
-	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-	snprintf(name, size, "%.*s", (int)(n < size ? n : size - 1), p);
+		return 0;
+	n = strcspn(p, "/");
+	if (n >= size)
+		return -1;
+	memcpy(name, p, n);
+	name[n] = '\0';
 	*rest = p + n;
-	return n < size;
+	return 1;
 }
 
 /*
@@ -100,7 +102,7 @@ open_below(int root_fd, const char *path)
 	struct walk w = { .depth = 0 };
 	bool from_url;
 	ssize_t n;
-	int fd = -1;
+	int fd = -1, got;
 
 	if (strlen(path) >= sizeof(todo))
 		return -1;
@@ -110,7 +112,10 @@ open_below(int root_fd, const char *path)
 		while (*rest == '/')
 			rest++;
 		from_url = (size_t)(rest - todo) >= url_from;
-		if (!next_name(&rest, name, sizeof(name)))
+		got = next_name(&rest, name, sizeof(name));
+		if (got < 0)
+			goto fail;
+		if (got == 0)
 			break;
 		if (fd >= 0) {
 			/* The last open was no directory, yet names follow. */

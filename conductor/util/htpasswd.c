@@ -236,13 +236,14 @@ lb_htpasswd_load(const char *path, struct lb_htpasswd **ret,
 	r = parse(h, path, buf, len, err);
 	if (r == 0) {
 		h->st = calloc(1, sizeof(*h->st));
+		if (h->st != NULL)
+			pthread_mutex_init(&h->st->lock, NULL);
 		if (h->st == NULL ||
 		    RAND_bytes(h->st->salt, sizeof(h->st->salt)) != 1) {
 			r = lb_err_set(err, -ENOMEM, "cannot set up the "
 			    "credential cache");
 			goto out;
 		}
-		pthread_mutex_init(&h->st->lock, NULL);
 	}
 	if (r == 0) {
 		*ret = h;

@@ -64,6 +64,7 @@ def test_byte_ranges(boot):
     '/escape',                  # symlink leading out of the root
     '/up-link',                 # relative symlink leading out of the root
     '/dir-link/../../secret.txt',
+    '/node/config/' + 'x' * 300,  # a name too long after a file
     '/node/../../secret.txt',   # traversal (as sent, unnormalised)
     '/.hidden',                 # hidden names are not served
     '/node',                    # directories are not listed
