@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conductor/api_internal.h"
+#include "conductor/http_guard.h"
 #include "conductor/util/jsonbody.h"
 #include "conductor/util/log.h"
 #include "conductor/util/version.h"
@@ -26,12 +27,18 @@
 #define BODY_DISCARD_MAX (64L * 1024 * 1024)
 #define MAX_SEGMENTS 8
 
+/* Seconds a kept-alive client may idle between requests. */
+#define API_IDLE_TIMEOUT 60
+/* The API's percentage of the descriptors for HTTP (the boot root's 25). */
+#define API_FD_PERCENT 75
+
 /* Deferred requests (lb_resp.defer) in flight at most; more get 503. */
 #define DEFERRED_MAX 64
 
 struct lb_api {
 	const struct lb_api_ctx *ctx;
 	struct MHD_Daemon *daemon;
+	struct lb_http_guard *guard;
 	int listen_fd;
 
 	pthread_mutex_t lock;
@@ -369,6 +376,21 @@ set_base_url(struct lb_req *req, struct MHD_Connection *conn)
 		req->base_url[--n] = '\0';
 }
 
+/* The client's address as text, or NULL; failed logins are counted by it. */
+static const char *
+client_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+
+	if (sa == NULL || getnameinfo(sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), buf,
+	    size, NULL, 0, NI_NUMERICHOST) != 0)
+		return NULL;
+	return buf;
+}
+
 /*
  * Finds the route and calls it.  Returns the handler's result; 404/405 are
  * errors like any other.  *ret_versioned says whether version headers go
@@ -379,7 +401,7 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
     const char *url, struct lb_resp *resp, bool *ret_public,
     struct lb_err *err)
 {
-	char path[1024], *segs[MAX_SEGMENTS + 1];
+	char path[1024], *segs[MAX_SEGMENTS + 1], source[64];
 	const char *args[MAX_SEGMENTS + 1];
 	const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
 	bool path_known = false;
@@ -402,9 +424,10 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
 			continue;
 		*ret_public = routes[i].public;
 		if (!routes[i].public && req->ctx->htpasswd != NULL &&
-		    lb_htpasswd_check_header(req->ctx->htpasswd,
+		    lb_htpasswd_check(req->ctx->htpasswd,
 		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_AUTHORIZATION)) < 0)
+		    MHD_HTTP_HEADER_AUTHORIZATION), client_address(conn,
+		    source, sizeof(source))) < 0)
 			return lb_err_set(err, -EACCES, "Authentication "
 			    "required: this endpoint needs valid HTTP basic "
 			    "credentials.");
@@ -654,10 +677,12 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (cs == NULL) {
 		const char *cl;
 
+		lb_http_guard_head_done(conn);
 		cs = calloc(1, sizeof(*cs));
 		if (cs == NULL)
 			return MHD_NO;
-		lb_buf_init(&cs->body);
+		/* A body may hold a password: it is zeroed when freed. */
+		lb_buf_init_secret(&cs->body);
 		clock_gettime(CLOCK_MONOTONIC, &cs->start);
 		*con_cls = cs;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -693,8 +718,8 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct conn_state *cs = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	lb_http_guard_request_done(conn);
 	if (cs == NULL)
 		return;
 	lb_buf_release(&cs->body);
@@ -745,6 +770,7 @@ lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = ctx->cfg->api_workers > 0 ?
 	    (unsigned)ctx->cfg->api_workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+	unsigned int limit;
 	int r;
 
 	api = calloc(1, sizeof(*api));
@@ -756,25 +782,45 @@ lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
 		free(api);
 		return r;
 	}
+	r = lb_http_guard_new("API", ctx->cfg->api_head_timeout,
+	    API_IDLE_TIMEOUT, &api->guard, err);
+	if (r < 0) {
+		close(api->listen_fd);
+		free(api);
+		return r;
+	}
 	pthread_mutex_init(&api->lock, NULL);
 	pthread_cond_init(&api->idle, NULL);
+	/*
+	 * One address cannot take every connection, and a connection must
+	 * send its head within request_head_timeout (the guard's deadline).
+	 */
+	limit = lb_http_conn_limit(API_FD_PERCENT);
 	api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
 	    NULL, NULL,
 	    access_handler, api,
+	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, api->guard,
 	    MHD_OPTION_LISTEN_SOCKET, api->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)ctx->cfg->api_head_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)ctx->cfg->api_max_conns_per_ip,
+	    MHD_OPTION_NOTIFY_CONNECTION, lb_http_guard_notify, api->guard,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 	    MHD_OPTION_END);
 	if (api->daemon == NULL) {
+		lb_http_guard_free(api->guard);
 		close(api->listen_fd);
 		free(api);
 		return lb_err_set(err, -EIO, "cannot start the HTTP server");
 	}
-	log_info("API listening on %s:%d with %u threads",
-	    ctx->cfg->api_host_ip, ctx->cfg->api_port, threads);
+	log_info("API listening on %s:%d with %u threads, at most %u "
+	    "connections (%d per address)", ctx->cfg->api_host_ip,
+	    ctx->cfg->api_port, threads, limit,
+	    ctx->cfg->api_max_conns_per_ip);
 	*ret = api;
 	return 0;
 }
@@ -790,6 +836,7 @@ lb_api_stop(struct lb_api *api)
 		pthread_cond_wait(&api->idle, &api->lock);
 	pthread_mutex_unlock(&api->lock);
 	MHD_stop_daemon(api->daemon);
+	lb_http_guard_free(api->guard);
 	close(api->listen_fd);
 	pthread_cond_destroy(&api->idle);
 	pthread_mutex_destroy(&api->lock);

@@ -1,9 +1,10 @@
 /*
  * http_boot.c - a read-only file server for the HTTP boot root on its own
  * libmicrohttpd daemon.  Paths are resolved below the root with openat()
- * one component at a time, refusing "..", hidden names and symlinks that
- * leave the root; single byte ranges are answered with 206.  Runs on MHD's
- * threads.
+ * one component at a time (O_NOFOLLOW|O_NONBLOCK, symlinks walked by hand),
+ * refusing "..", hidden names and links that leave the root; only regular
+ * files are served, and single byte ranges are answered with 206.  Runs on
+ * MHD's threads.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -19,11 +20,18 @@
 #include <unistd.h>
 
 #include "conductor/http_boot.h"
+#include "conductor/http_guard.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
+/* Seconds a transfer may stall, or a kept-alive client idle. */
+#define IDLE_TIMEOUT 120
+/* This server's percentage of the descriptors for HTTP (the API's 75). */
+#define FD_PERCENT 25
+
 struct lb_http_boot {
 	struct MHD_Daemon *daemon;
+	struct lb_http_guard *guard;
 	int listen_fd;
 	int root_fd;
 	char root[1024];
@@ -44,36 +52,129 @@ reply_status(struct MHD_Connection *conn, unsigned status, const char *text)
 	return ret;
 }
 
+/* Symlinks followed in one request, and directories deep, at most. */
+#define LINKS_MAX 8
+#define DEPTH_MAX 16
+
+/* The fds of the directories walked so far; [0] is the root's. */
+struct walk {
+	int fd[DEPTH_MAX + 1];
+	int depth;
+	int links;
+};
+
 /*
- * Opens 'path' (URL path, already unescaped by MHD) below the root.
- * Symlinks inside the root are followed (per-MAC links are relative
- * symlinks) as long as every component stays a plain name.
+ * Takes the next '/'-separated name off *rest into 'name': 1, or 0 at the
+ * end, -1 for a name too long.
+ */
+static int
+next_name(char **rest, char *name, size_t size)
+{
+	char *p = *rest;
+	size_t n;
+
+	while (*p == '/')
+		p++;
+	if (*p == '\0')
+		return 0;
+	n = strcspn(p, "/");
+	if (n >= size)
+		return -1;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	*rest = p + n;
+	return 1;
+}
+
+/*
+ * Opens 'path' (URL path, already unescaped by MHD) below the root.  Every
+ * open is O_NOFOLLOW|O_NONBLOCK, so no name is followed and nothing (a
+ * FIFO, a device) blocks the thread; a symlink is read and walked here
+ * instead, as long as it is relative and stays below the root (per-MAC
+ * links are "../<uuid>/config").  The URL itself may not use "." names.
+ * Returns the fd, or -1.
  */
 static int
 open_below(int root_fd, const char *path)
 {
-	char buf[1024], *p, *save = NULL;
-	int fd = dup(root_fd), next;
+	char todo[2048], name[256], target[1024], *rest = todo;
+	size_t url_from = 0;		/* todo holds URL names from here */
+	struct walk w = { .depth = 0 };
+	bool from_url;
+	ssize_t n;
+	int fd = -1, got;
 
-	if (fd < 0 || strlen(path) >= sizeof(buf)) {
-		if (fd >= 0)
-			close(fd);
+	if (strlen(path) >= sizeof(todo))
 		return -1;
-	}
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = strtok_r(buf, "/", &save); p != NULL;
-	    p = strtok_r(NULL, "/", &save)) {
-		if (p[0] == '.' || strchr(p, '\\') != NULL) {
-			close(fd);
-			return -1;
+	w.fd[0] = root_fd;
+	snprintf(todo, sizeof(todo), "%s", path);
+	for (;;) {
+		while (*rest == '/')
+			rest++;
+		from_url = (size_t)(rest - todo) >= url_from;
+		got = next_name(&rest, name, sizeof(name));
+		if (got < 0)
+			goto fail;
+		if (got == 0)
+			break;
+		if (fd >= 0) {
+			/* The last open was no directory, yet names follow. */
+			goto fail;
 		}
-		next = openat(fd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		close(fd);
-		if (next < 0)
-			return -1;
-		fd = next;
+		if (strchr(name, '\\') != NULL ||
+		    (name[0] == '.' && (from_url || (strcmp(name, ".") != 0 &&
+		    strcmp(name, "..") != 0))))
+			goto fail;
+		if (strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			if (w.depth == 0)
+				goto fail;
+			close(w.fd[w.depth--]);
+			continue;
+		}
+		fd = openat(w.fd[w.depth], name, O_RDONLY | O_NONBLOCK |
+		    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && errno == ELOOP) {
+			/* A symlink: its target takes the place of its name. */
+			n = readlinkat(w.fd[w.depth], name, target,
+			    sizeof(target) - 1);
+			if (n <= 0 || ++w.links > LINKS_MAX)
+				goto fail;
+			target[n] = '\0';
+			if (target[0] == '/' ||
+			    strlen(target) + 1 + strlen(rest) >= sizeof(todo))
+				goto fail;
+			/* rest moves up; the target goes before it */
+			memmove(todo + n + 1, rest, strlen(rest) + 1);
+			memcpy(todo, target, n);
+			todo[n] = '/';
+			rest = todo;
+			url_from = n + 1;
+			continue;
+		}
+		if (fd < 0)
+			goto fail;
+		if (rest[strspn(rest, "/")] != '\0' &&
+		    w.depth < DEPTH_MAX) {
+			struct stat st;
+
+			/* More names follow: this must be a directory. */
+			if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+				goto fail;
+			w.fd[++w.depth] = fd;
+			fd = -1;
+		}
 	}
+	while (w.depth > 0)
+		close(w.fd[w.depth--]);
 	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	while (w.depth > 0)
+		close(w.fd[w.depth--]);
+	return -1;
 }
 
 /* A symlink must not lead out of the root: compare real paths. */
@@ -149,6 +250,7 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)upload_data;
 	if (*con_cls == NULL) {
 		*con_cls = hb;	/* first call: headers only */
+		lb_http_guard_head_done(conn);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -204,6 +306,16 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	log_debug("http boot: %s %s -> %d (%lld bytes)", method, url,
 	    want > 0 ? 206 : 200, (long long)len);
 	return ret;
+}
+
+static void
+request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)con_cls;
+	(void)toe;
+	lb_http_guard_request_done(conn);
 }
 
 /* "http://host:port/..." -> host, port (default 80). */
@@ -276,6 +388,7 @@ lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
 {
 	struct lb_http_boot *hb;
 	char host[256], port[16];
+	unsigned int limit;
 	int r;
 
 	r = parse_url(http_url, host, sizeof(host), port, sizeof(port), err);
@@ -304,20 +417,39 @@ lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
 		free(hb);
 		return r;
 	}
+	r = lb_http_guard_new("HTTP boot", cfg->deploy_http_head_timeout,
+	    IDLE_TIMEOUT, &hb->guard, err);
+	if (r < 0) {
+		close(hb->listen_fd);
+		close(hb->root_fd);
+		free(hb);
+		return r;
+	}
+	limit = lb_http_conn_limit(FD_PERCENT);
 	hb->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, serve, hb,
+	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, hb->guard,
 	    MHD_OPTION_LISTEN_SOCKET, hb->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->deploy_http_head_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg->deploy_http_max_conns_per_ip,
+	    MHD_OPTION_NOTIFY_CONNECTION, lb_http_guard_notify, hb->guard,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
 	if (hb->daemon == NULL) {
+		lb_http_guard_free(hb->guard);
 		close(hb->listen_fd);
 		close(hb->root_fd);
 		free(hb);
 		return lb_err_set(err, -EIO, "cannot start the HTTP boot "
 		    "server");
 	}
-	log_info("HTTP boot root %s served at %s", hb->root, http_url);
+	log_info("HTTP boot root %s served at %s, at most %u connections (%d "
+	    "per address)", hb->root, http_url, limit,
+	    cfg->deploy_http_max_conns_per_ip);
 	*ret = hb;
 	return 0;
 }
@@ -328,6 +460,7 @@ lb_http_boot_stop(struct lb_http_boot *hb)
 	if (hb == NULL)
 		return;
 	MHD_stop_daemon(hb->daemon);
+	lb_http_guard_free(hb->guard);
 	close(hb->listen_fd);
 	close(hb->root_fd);
 	free(hb);

@@ -21,6 +21,7 @@
 #include "power/registry.h"
 #include "conductor/util/config.h"
 #include "conductor/util/dburl.h"
+#include "conductor/util/jsonbody.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -233,6 +234,8 @@ main(int argc, char **argv)
 	struct lb_config cfg;
 	int c, r;
 
+	/* Before any thread: JSON that held a password is zeroed when freed. */
+	lb_json_wipe_on_free();
 	while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':

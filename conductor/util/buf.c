@@ -17,10 +17,22 @@ lb_buf_init(struct lb_buf *b)
 }
 
 void
+lb_buf_init_secret(struct lb_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->secret = true;
+}
+
+void
 lb_buf_release(struct lb_buf *b)
 {
+	bool secret = b->secret;
+
+	if (secret && b->data != NULL)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	lb_buf_init(b);
+	b->secret = secret;
 }
 
 char *
@@ -36,7 +48,8 @@ lb_buf_steal(struct lb_buf *b, size_t *ret_len)
 	data = b->data;
 	if (ret_len != NULL)
 		*ret_len = b->len - 1;
-	lb_buf_init(b);
+	b->data = NULL;
+	lb_buf_release(b);
 	return data;
 }
 
@@ -59,7 +72,17 @@ buf_reserve(struct lb_buf *b, size_t extra)
 	cap = b->cap ? b->cap : 256;
 	while (cap < b->len + extra)
 		cap *= 2;
-	data = realloc(b->data, cap);
+	if (b->secret) {
+		/* realloc would free the old block as it is */
+		data = malloc(cap);
+		if (data != NULL && b->data != NULL) {
+			memcpy(data, b->data, b->len);
+			explicit_bzero(b->data, b->cap);
+			free(b->data);
+		}
+	} else {
+		data = realloc(b->data, cap);
+	}
 	if (data == NULL) {
 		b->failed = true;
 		return false;

@@ -1,7 +1,8 @@
 /*
- * buf.h - a growable byte buffer for rendering replies, with JSON string
- * escaping.  Allocation failure is sticky: the buffer stops growing and
- * lb_buf_failed() says so once at the end.  Any thread (not shared).
+ * buf.h - a growable byte buffer for rendering replies and reading request
+ * bodies, with JSON string escaping.  Allocation failure is sticky: the
+ * buffer stops growing and lb_buf_failed() says so once at the end.  A
+ * secret buffer zeroes every block it lets go of.  Any thread (not shared).
  */
 #ifndef LB_BUF_H
 #define LB_BUF_H
@@ -14,9 +15,16 @@ struct lb_buf {
 	size_t len;
 	size_t cap;
 	bool failed;
+	bool secret;		/* zero memory before it is freed */
 };
 
 void lb_buf_init(struct lb_buf *b);
+/*
+ * A buffer for bytes that may hold a password (request bodies): growing
+ * copies into a new block and zeroes the old one, release zeroes all of it.
+ * Stealing hands the data over unwiped: the new owner wipes it.
+ */
+void lb_buf_init_secret(struct lb_buf *b);
 void lb_buf_release(struct lb_buf *b);
 /* Hands the NUL-terminated data to the caller (who frees it); b is reset. */
 char *lb_buf_steal(struct lb_buf *b, size_t *ret_len);

@@ -146,6 +146,14 @@ static const struct cfg_option options[] = {
 	    api_ramdisk_heartbeat_timeout, "300",
 	    "Seconds after its last heartbeat that an agent is taken as "
 	    "gone.", .min = 1, .max = 86400),
+	OPT("api", "max_connections_per_ip", INT, api_max_conns_per_ip, "64",
+	    "Most connections one client address may hold open to the API "
+	    "at once (more are closed as they arrive); 0 means no limit.",
+	    .min = 0, .max = 1000000),
+	OPT("api", "request_head_timeout", INT, api_head_timeout, "10",
+	    "Seconds a new API connection has to send its whole request "
+	    "line and headers before it is closed.",
+	    .min = 1, .max = 3600),
 
 	OPT("oslo_middleware", "max_request_body_size", SIZE,
 	    max_request_body_size, "1048576",
@@ -249,6 +257,16 @@ static const struct cfg_option options[] = {
 	    "URL nodes reach http_root at; lifeboatd serves it itself on "
 	    "this URL's port.  Unset: http://[api]host_ip:8088.",
 	    .validate = validate_http_url),
+	OPT("deploy", "http_max_connections_per_ip", INT,
+	    deploy_http_max_conns_per_ip, "64",
+	    "Most connections one client address may hold open to the HTTP "
+	    "boot root at once; 0 means no limit.",
+	    .min = 0, .max = 1000000),
+	OPT("deploy", "http_request_head_timeout", INT,
+	    deploy_http_head_timeout, "10",
+	    "Seconds a new HTTP boot root connection has to send its whole "
+	    "request line and headers before it is closed.",
+	    .min = 1, .max = 3600),
 
 	OPT("dhcp", "dhcp_provider", ENUM, dhcp_provider, "none",
 	    "none: DHCP is configured elsewhere; dnsmasq: lifeboat writes "

@@ -57,6 +57,8 @@ struct lb_config {
 	char *api_public_endpoint;	/* public_endpoint, NULL: from Host */
 	bool api_restrict_lookup;	/* restrict_lookup */
 	int api_ramdisk_heartbeat_timeout; /* ramdisk_heartbeat_timeout */
+	int api_max_conns_per_ip;	/* max_connections_per_ip, 0: no limit */
+	int api_head_timeout;		/* request_head_timeout, seconds */
 
 	/* [oslo_middleware] */
 	long max_request_body_size;
@@ -95,6 +97,8 @@ struct lb_config {
 	/* [deploy] */
 	char *deploy_http_root;		/* http_root */
 	char *deploy_http_url;		/* http_url, NULL: host_ip:8088 */
+	int deploy_http_max_conns_per_ip; /* http_max_connections_per_ip */
+	int deploy_http_head_timeout;	/* http_request_head_timeout */
 
 	/* [dhcp], [dnsmasq] */
 	char *dhcp_provider;		/* none or dnsmasq */

@@ -1,8 +1,10 @@
 /*
  * htpasswd.c - bcrypt htpasswd file loading and HTTP basic credential checks.
- * Loading runs on the main thread; lb_htpasswd_check_header() only reads the
- * loaded entries and uses crypt_rn() with its own state, so any number of API
- * threads may call it at once.
+ * Loading runs on the main thread; checks only read the loaded entries and
+ * use crypt_rn() with their own state, so any number of API threads may
+ * check at once.  What checks share (the cache of verified credentials,
+ * failures per source, the bcrypt counter) is under one mutex, never held
+ * across a bcrypt run.
  */
 #include "conductor/util/htpasswd.h"
 
@@ -10,11 +12,17 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conductor/util/banned.h"
@@ -28,9 +36,36 @@ struct htpasswd_entry {
 	char hash[BCRYPT_LEN + 1];
 };
 
+#define DIGEST_LEN 32
+#define CACHE_SLOTS 16
+#define SOURCE_SLOTS 256
+#define SOURCE_LEN 64
+
+/* A credential bcrypt accepted: a salted SHA-256 of "user\0password". */
+struct cached {
+	unsigned char digest[DIGEST_LEN];
+	uint64_t expires;		/* 0: free */
+};
+
+/* Failed bcrypt runs of one source address in its current window. */
+struct source {
+	char addr[SOURCE_LEN];
+	uint64_t window_start;
+	unsigned int failures;		/* counted before the run, undone on success */
+};
+
+struct check_state {
+	pthread_mutex_t lock;
+	unsigned char salt[DIGEST_LEN];
+	struct cached cache[CACHE_SLOTS];
+	struct source sources[SOURCE_SLOTS];
+	unsigned long bcrypt_runs;
+};
+
 struct lb_htpasswd {
 	struct htpasswd_entry *entries;
 	size_t n;
+	struct check_state *st;		/* mutable under a const handle */
 };
 
 void
@@ -43,6 +78,11 @@ lb_htpasswd_free(struct lb_htpasswd *h)
 		explicit_bzero(h->entries[i].hash, sizeof(h->entries[i].hash));
 	}
 	free(h->entries);
+	if (h->st != NULL) {
+		pthread_mutex_destroy(&h->st->lock);
+		OPENSSL_cleanse(h->st, sizeof(*h->st));
+		free(h->st);
+	}
 	free(h);
 }
 
@@ -195,6 +235,17 @@ lb_htpasswd_load(const char *path, struct lb_htpasswd **ret,
 	buf[len] = '\0';
 	r = parse(h, path, buf, len, err);
 	if (r == 0) {
+		h->st = calloc(1, sizeof(*h->st));
+		if (h->st != NULL)
+			pthread_mutex_init(&h->st->lock, NULL);
+		if (h->st == NULL ||
+		    RAND_bytes(h->st->salt, sizeof(h->st->salt)) != 1) {
+			r = lb_err_set(err, -ENOMEM, "cannot set up the "
+			    "credential cache");
+			goto out;
+		}
+	}
+	if (r == 0) {
 		*ret = h;
 		h = NULL;
 	}
@@ -292,14 +343,108 @@ basic_token(const char *authorization, const char **ret, size_t *ret_len)
 	return 0;
 }
 
+static int
+digest_of(const struct check_state *st, const unsigned char *creds,
+    size_t len, unsigned char *out)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(ctx, st->salt, sizeof(st->salt)) &&
+	    EVP_DigestUpdate(ctx, creds, len) &&
+	    EVP_DigestFinal_ex(ctx, out, NULL);
+
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -ENOMEM;
+}
+
+/* Under st->lock. */
+static bool
+cache_has(const struct check_state *st, const unsigned char *digest,
+    uint64_t now)
+{
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		if (st->cache[i].expires > now &&
+		    CRYPTO_memcmp(st->cache[i].digest, digest, DIGEST_LEN) == 0)
+			return true;
+	return false;
+}
+
+/* Under st->lock: into a free or expired slot, else the soonest to expire. */
+static void
+cache_put(struct check_state *st, const unsigned char *digest, uint64_t now)
+{
+	struct cached *victim = &st->cache[0];
+
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		if (CRYPTO_memcmp(st->cache[i].digest, digest, DIGEST_LEN) == 0) {
+			victim = &st->cache[i];
+			break;
+		}
+		if (st->cache[i].expires < victim->expires)
+			victim = &st->cache[i];
+	}
+	memcpy(victim->digest, digest, DIGEST_LEN);
+	victim->expires = now + LB_HTPASSWD_CACHE_SECONDS;
+}
+
+/*
+ * Under st->lock: the slot of 'addr', taken over from another address if
+ * need be (a collision at worst restores that one's few runs).
+ */
+static struct source *
+source_of(struct check_state *st, const char *addr, uint64_t now)
+{
+	uint32_t hash = 2166136261u;
+	struct source *src;
+
+	for (const char *p = addr; *p != '\0'; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	src = &st->sources[hash % SOURCE_SLOTS];
+	if (strcmp(src->addr, addr) != 0) {
+		snprintf(src->addr, sizeof(src->addr), "%s", addr);
+		src->failures = 0;
+		src->window_start = now;
+	}
+	if (now - src->window_start >= LB_HTPASSWD_FAIL_WINDOW) {
+		src->failures = 0;
+		src->window_start = now;
+	}
+	return src;
+}
+
+/* bcrypt of 'password' against the entry of 'user' (or a stand-in). */
+static int
+verify(const struct lb_htpasswd *h, const char *user, const char *password)
+{
+	const struct htpasswd_entry *entry = find_user(h, user);
+	struct crypt_data *data;
+	const char *hash, *out;
+	int r = -EACCES;
+
+	/* an unknown user costs a bcrypt run too, so timing does not tell */
+	hash = entry != NULL ? entry->hash : h->entries[0].hash;
+	/* crypt_rn wants zeroed state; it is ~32 KiB, too big for a stack */
+	data = calloc(1, sizeof(*data));
+	if (data == NULL)
+		return -ENOMEM;
+	out = crypt_rn(password, hash, data, sizeof(*data));
+	if (out != NULL && strlen(out) == BCRYPT_LEN &&
+	    equal_ct(out, hash, BCRYPT_LEN) && entry != NULL)
+		r = 0;
+	explicit_bzero(data, sizeof(*data));
+	free(data);
+	return r;
+}
+
 int
-lb_htpasswd_check_header(const struct lb_htpasswd *h,
-    const char *authorization)
+lb_htpasswd_check_at(const struct lb_htpasswd *h, const char *authorization,
+    const char *source, uint64_t now)
 {
 	unsigned char creds[LB_HTPASSWD_HEADER_MAX / 4 * 3 + 4];
-	const struct htpasswd_entry *entry;
-	struct crypt_data *data;
-	const char *token, *hash, *out;
+	unsigned char digest[DIGEST_LEN];
+	struct check_state *st;
+	struct source *src = NULL;
+	const char *token;
 	char *colon;
 	size_t len;
 	int n, r = -EACCES;
@@ -307,6 +452,7 @@ lb_htpasswd_check_header(const struct lb_htpasswd *h,
 	if (h == NULL || h->n == 0 || authorization == NULL ||
 	    basic_token(authorization, &token, &len) != 0)
 		return -EACCES;
+	st = h->st;
 	n = b64_decode(token, len, creds);
 	if (n < 0)
 		return -EACCES;
@@ -314,23 +460,77 @@ lb_htpasswd_check_header(const struct lb_htpasswd *h,
 	colon = memchr(creds, ':', n);
 	if (colon == NULL || memchr(creds, '\0', n) != NULL)
 		goto out;
-	*colon = '\0';
-	entry = find_user(h, (const char *)creds);
-	/* an unknown user costs a bcrypt run too, so timing does not tell */
-	hash = entry != NULL ? entry->hash : h->entries[0].hash;
-	/* crypt_rn wants zeroed state; it is ~32 KiB, too big for a stack */
-	data = calloc(1, sizeof(*data));
-	if (data == NULL) {
-		r = -ENOMEM;
+	*colon = '\0';			/* creds: "user\0password" */
+	r = digest_of(st, creds, n, digest);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&st->lock);
+	if (cache_has(st, digest, now)) {
+		pthread_mutex_unlock(&st->lock);
+		r = 0;
 		goto out;
 	}
-	out = crypt_rn(colon + 1, hash, data, sizeof(*data));
-	if (out != NULL && strlen(out) == BCRYPT_LEN &&
-	    equal_ct(out, hash, BCRYPT_LEN) && entry != NULL)
-		r = 0;
-	explicit_bzero(data, sizeof(*data));
-	free(data);
+	if (source != NULL) {
+		src = source_of(st, source, now);
+		if (src->failures >= LB_HTPASSWD_FAIL_MAX) {
+			pthread_mutex_unlock(&st->lock);
+			r = -EACCES;	/* no bcrypt run until the window ends */
+			goto out;
+		}
+		/* counted now, so parallel requests cannot all run bcrypt */
+		src->failures++;
+	}
+	st->bcrypt_runs++;
+	pthread_mutex_unlock(&st->lock);
+
+	r = verify(h, (const char *)creds, colon + 1);
+
+	pthread_mutex_lock(&st->lock);
+	if (r == 0) {
+		cache_put(st, digest, now);
+		/* the slot may have changed hands meanwhile: only undo ours */
+		if (src != NULL && strcmp(src->addr, source) == 0 &&
+		    src->failures > 0)
+			src->failures--;
+	}
+	pthread_mutex_unlock(&st->lock);
 out:
 	explicit_bzero(creds, sizeof(creds));
+	OPENSSL_cleanse(digest, sizeof(digest));
 	return r;
+}
+
+static uint64_t
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* +1: a monotonic 0 must not look like a free cache slot's expiry */
+	return (uint64_t)ts.tv_sec + 1;
+}
+
+int
+lb_htpasswd_check(const struct lb_htpasswd *h, const char *authorization,
+    const char *source)
+{
+	return lb_htpasswd_check_at(h, authorization, source, now_s());
+}
+
+int
+lb_htpasswd_check_header(const struct lb_htpasswd *h,
+    const char *authorization)
+{
+	return lb_htpasswd_check(h, authorization, NULL);
+}
+
+unsigned long
+lb_htpasswd_bcrypt_runs(const struct lb_htpasswd *h)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&h->st->lock);
+	n = h->st->bcrypt_runs;
+	pthread_mutex_unlock(&h->st->lock);
+	return n;
 }

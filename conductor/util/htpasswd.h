@@ -6,12 +6,19 @@
 #ifndef LB_HTPASSWD_H
 #define LB_HTPASSWD_H
 
+#include <stdint.h>
+
 #include "conductor/util/err.h"
 
 /* Longest Authorization header value looked at. */
 #define LB_HTPASSWD_HEADER_MAX 4096
 /* Largest htpasswd file accepted. */
 #define LB_HTPASSWD_FILE_MAX (1024 * 1024)
+/* Seconds a credential bcrypt accepted is taken without another run. */
+#define LB_HTPASSWD_CACHE_SECONDS 60
+/* Failed bcrypt runs one source may cost per window of so many seconds. */
+#define LB_HTPASSWD_FAIL_MAX 5
+#define LB_HTPASSWD_FAIL_WINDOW 10
 
 struct lb_htpasswd;
 
@@ -28,11 +35,25 @@ void lb_htpasswd_free(struct lb_htpasswd *h);
 
 /*
  * Checks an "Authorization" header value ("Basic base64(user:password)",
- * NULL when the request had none).  Returns 0 if the user is in the file and
- * the password matches, -EACCES if not, -ENOMEM.  Takes as long for an
- * unknown user as for a wrong password.  Thread-safe.
+ * NULL when the request had none) sent from 'source' (the client's address
+ * as text, NULL: not known).  Returns 0 if the user is in the file and the
+ * password matches, -EACCES if not, -ENOMEM.  Takes as long for an unknown
+ * user as for a wrong password.  A credential bcrypt accepted is
+ * remembered (as a salted hash, never the password) for
+ * LB_HTPASSWD_CACHE_SECONDS and then needs no bcrypt run; a source whose
+ * credentials failed LB_HTPASSWD_FAIL_MAX times within
+ * LB_HTPASSWD_FAIL_WINDOW seconds gets -EACCES without a run until the
+ * window ends.  Thread-safe.
  */
+int lb_htpasswd_check(const struct lb_htpasswd *h, const char *authorization,
+    const char *source);
+/* The same at 'now', monotonic seconds (> 0), for tests. */
+int lb_htpasswd_check_at(const struct lb_htpasswd *h,
+    const char *authorization, const char *source, uint64_t now);
+/* lb_htpasswd_check() from an unknown source. */
 int lb_htpasswd_check_header(const struct lb_htpasswd *h,
     const char *authorization);
+/* bcrypt runs so far (for tests and debugging). */
+unsigned long lb_htpasswd_bcrypt_runs(const struct lb_htpasswd *h);
 
 #endif

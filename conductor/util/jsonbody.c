@@ -1,8 +1,11 @@
 /*
- * jsonbody.c - bounded JSON body parsing.  Any thread.
+ * jsonbody.c - bounded JSON body parsing, and jansson's wiping free.  Any
+ * thread.
  */
 #include "jsonbody.h"
 
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conductor/util/banned.h"
@@ -43,6 +46,21 @@ check_bounds(const json_t *v, int depth, struct lb_err *err)
 	default:
 		return 0;
 	}
+}
+
+static void
+wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+lb_json_wipe_on_free(void)
+{
+	json_set_alloc_funcs(malloc, wipe_free);
 }
 
 int

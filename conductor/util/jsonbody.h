@@ -21,4 +21,12 @@
 int lb_json_parse_body(const char *data, size_t len, json_t **ret,
     struct lb_err *err);
 
+/*
+ * Makes jansson zero every block before freeing it, so the strings of a
+ * parsed body (a rescue password, a BMC password) and the parser's own
+ * buffers leave nothing behind.  Call once at start-up, before any thread
+ * uses jansson.
+ */
+void lb_json_wipe_on_free(void);
+
 #endif

@@ -6,11 +6,13 @@ negotiate; everything else needs valid credentials.
 """
 
 import base64
+import http.client
 import subprocess
+import time
 
 import pytest
 
-from conftest import MAX_VERSION, assert_error, unique
+from conftest import MAX_VERSION, VERSION_HEADER, assert_error, unique
 
 USER, PASSWORD = 'admin', 'secretpw'
 AUTH_MESSAGE = ('Authentication required: this endpoint needs valid HTTP '
@@ -109,3 +111,49 @@ def test_cli_wrong_password_fails_cleanly(d):
     rc, out, err = d.cli('node', 'list', auth=(USER, 'wrong'))
     assert (rc, out) == (1, '')
     assert err.strip() == AUTH_MESSAGE + ' (HTTP 401)'
+
+
+def timed_get(d, path, headers, source):
+    """GET from 'source' (an address of 127/8): (status, seconds)."""
+    conn = http.client.HTTPConnection('127.0.0.1', d.port, timeout=60,
+                                      source_address=(source, 0))
+    start = time.monotonic()
+    try:
+        conn.request('GET', path, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, time.monotonic() - start
+    finally:
+        conn.close()
+
+
+def test_failed_logins_stop_costing_bcrypt(launcher, tmp_path):
+    """50 bad logins from one address cost a handful of bcrypt runs, not 50
+    (at cost 12 a run takes a quarter of a second or more); a good login
+    from another address still works, and stays cheap while cached."""
+    htpasswd = tmp_path / 'htpasswd'
+    subprocess.run(['htpasswd', '-cbB', '-C', '12', str(htpasswd), USER,
+                    PASSWORD], check=True, capture_output=True, timeout=60)
+    assert htpasswd.read_text().startswith(USER + ':$2y$12$')
+    d = launcher.start(DEFAULT={'auth_strategy': 'http_basic',
+                                'http_basic_auth_user_file': str(htpasswd)})
+    good = dict(basic(USER, PASSWORD), **{VERSION_HEADER: MAX_VERSION})
+    bad = dict(basic(USER, 'guess'), **{VERSION_HEADER: MAX_VERSION})
+
+    status, one_run = timed_get(d, '/v1/nodes', good, '127.0.0.2')
+    assert status == 200
+    start = time.monotonic()
+    for i in range(50):
+        status, _ = timed_get(d, '/v1/nodes', dict(
+            basic(USER, 'guess-%d' % i), **{VERSION_HEADER: MAX_VERSION}),
+            '127.0.0.1')
+        assert status == 401
+    fifty = time.monotonic() - start
+    # A few runs are allowed per window; fifty would take 50 x one_run.
+    assert fifty < 12 * one_run, (fifty, one_run)
+    # Still refused, in Ironic's format.
+    assert_401(d.get('/v1/nodes', headers=bad))
+    # The other address: served, and from the cache (no second run).
+    status, took = timed_get(d, '/v1/nodes', good, '127.0.0.2')
+    assert status == 200
+    assert took < one_run / 2, (took, one_run)

@@ -7,6 +7,8 @@ that fetch ISOs in pieces.
 
 import os
 import socket
+import stat
+import time
 
 import pytest
 import requests
@@ -25,6 +27,11 @@ def boot(launcher, tmp_path):
     outside.write_bytes(b'do not serve me')
     os.symlink(str(outside), str(root / 'escape'))
     os.symlink('node/config', str(root / 'inside-link'))
+    # A per-MAC link as lifeboat writes them: up, then down again.
+    (root / 'pxelinux.cfg').mkdir()
+    os.symlink('../node/config', str(root / 'pxelinux.cfg' / '01-aa'))
+    os.symlink('../secret.txt', str(root / 'up-link'))
+    os.symlink('node', str(root / 'dir-link'))
     port = free_port()
     url = 'http://127.0.0.1:%d' % port
     launcher.start(deploy={'http_root': str(root), 'http_url': url})
@@ -40,9 +47,10 @@ def test_serves_files_and_relative_links(boot):
     assert r.status_code == 200
     assert r.content == b'#!ipxe\necho hello\n'
     # Per-MAC links are relative symlinks inside the root: followed.
-    r = get(boot + '/inside-link')
-    assert r.status_code == 200
-    assert r.content == b'#!ipxe\necho hello\n'
+    for path in ('/inside-link', '/pxelinux.cfg/01-aa', '/dir-link/config'):
+        r = get(boot + path)
+        assert r.status_code == 200, path
+        assert r.content == b'#!ipxe\necho hello\n'
 
 
 def test_byte_ranges(boot):
@@ -54,6 +62,9 @@ def test_byte_ranges(boot):
 
 @pytest.mark.parametrize('path', [
     '/escape',                  # symlink leading out of the root
+    '/up-link',                 # relative symlink leading out of the root
+    '/dir-link/../../secret.txt',
+    '/node/config/' + 'x' * 300,  # a name too long after a file
     '/node/../../secret.txt',   # traversal (as sent, unnormalised)
     '/.hidden',                 # hidden names are not served
     '/node',                    # directories are not listed
@@ -91,3 +102,35 @@ def test_range_edges(boot):
     r = get(boot + '/node/big', headers={'Range': 'bytes=20000-30000'})
     assert r.status_code == 416
     assert r.headers['Content-Range'] == 'bytes */10240'
+
+
+@pytest.fixture
+def odd_boot(launcher, tmp_path):
+    """A root holding names that are not regular files."""
+    root = tmp_path / 'httpboot'
+    root.mkdir()
+    os.mkfifo(str(root / 'fifo'))
+    os.symlink('fifo', str(root / 'fifo-link'))
+    if os.geteuid() == 0:
+        os.mknod(str(root / 'null'), 0o600 | stat.S_IFCHR,
+                 os.makedev(1, 3))
+    (root / 'plain').write_bytes(b'plain\n')
+    port = free_port()
+    url = 'http://127.0.0.1:%d' % port
+    launcher.start(deploy={'http_root': str(root), 'http_url': url,
+                           'http_max_connections_per_ip': 8})
+    return url
+
+
+@pytest.mark.parametrize('path', ['/fifo', '/fifo-link', '/null'])
+def test_only_regular_files(odd_boot, path):
+    """A FIFO (or a link to one) or a device node is not served, and the
+    request does not block on opening it (the old server's thread waited
+    for a writer forever)."""
+    start = time.monotonic()
+    r = get(odd_boot + path)
+    assert r.status_code == 404
+    assert time.monotonic() - start < 2
+    # Both pool threads are free: the next requests are served.
+    for _ in range(3):
+        assert get(odd_boot + '/plain').content == b'plain\n'

@@ -412,6 +412,78 @@ test_threads(void **state)
 	lb_htpasswd_free(h);
 }
 
+/* Base64 of "alice:wrong". */
+#define ALICE_BAD "Basic YWxpY2U6d3Jvbmc="
+
+static void
+test_cache(void **state)
+{
+	struct lb_htpasswd *h = load_ok(ALICE "\n" BOB "\n");
+	unsigned long runs = lb_htpasswd_bcrypt_runs(h);
+
+	(void)state;
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, "10.0.0.1", 100), 0);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h), runs + 1);
+	/* within the minute: no bcrypt run, from any source */
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, "10.0.0.1", 130), 0);
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, "10.0.0.9", 159), 0);
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, NULL, 159), 0);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h), runs + 1);
+	/* the cache is of user and password together */
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_BAD, NULL, 130),
+	    -EACCES);
+	assert_int_equal(lb_htpasswd_check_at(h, BOB_OK, NULL, 130), 0);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h), runs + 3);
+	/* failures are never cached: each one is a run */
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_BAD, NULL, 131),
+	    -EACCES);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h), runs + 4);
+	/* after the minute, bcrypt again */
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, NULL, 160), 0);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h), runs + 5);
+	lb_htpasswd_free(h);
+}
+
+static void
+test_failures_limited(void **state)
+{
+	struct lb_htpasswd *h = load_ok(ALICE "\n" BOB "\n");
+	unsigned long runs = lb_htpasswd_bcrypt_runs(h);
+
+	(void)state;
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(lb_htpasswd_check_at(h, ALICE_BAD,
+		    "192.0.2.7", 1000 + i / 10), -EACCES);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h),
+	    runs + LB_HTPASSWD_FAIL_MAX);
+	/* another source still gets its run, and in */
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, "192.0.2.8", 1004),
+	    0);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h),
+	    runs + LB_HTPASSWD_FAIL_MAX + 1);
+	/* the blocked source: a cached credential passes, a new one waits */
+	assert_int_equal(lb_htpasswd_check_at(h, ALICE_OK, "192.0.2.7", 1005),
+	    0);
+	assert_int_equal(lb_htpasswd_check_at(h, BOB_OK, "192.0.2.7", 1005),
+	    -EACCES);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h),
+	    runs + LB_HTPASSWD_FAIL_MAX + 1);
+	/* the window over, it runs again (and a good login counts nothing) */
+	assert_int_equal(lb_htpasswd_check_at(h, BOB_OK, "192.0.2.7",
+	    1000 + LB_HTPASSWD_FAIL_WINDOW), 0);
+	for (int i = 0; i < LB_HTPASSWD_FAIL_MAX; i++)
+		assert_int_equal(lb_htpasswd_check_at(h, ALICE_BAD,
+		    "192.0.2.7", 1000 + LB_HTPASSWD_FAIL_WINDOW), -EACCES);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h),
+	    runs + 2 * LB_HTPASSWD_FAIL_MAX + 2);
+	/* malformed headers cost no run and count no failure */
+	assert_int_equal(lb_htpasswd_check_at(h, "Basic !!", "192.0.2.9", 2000),
+	    -EACCES);
+	assert_int_equal(lb_htpasswd_bcrypt_runs(h),
+	    runs + 2 * LB_HTPASSWD_FAIL_MAX + 2);
+	lb_htpasswd_free(h);
+}
+
 int
 main(void)
 {
@@ -427,6 +499,8 @@ main(void)
 		cmocka_unit_test(test_comments_blanks_crlf),
 		cmocka_unit_test(test_real_htpasswd_tool),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_failures_limited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
