@@ -39,6 +39,7 @@ struct rescue_job {
 	enum rescue_job_kind kind;
 	char uuid[LB_UUID_LEN + 1];
 	bool power_off;		/* RJ_CLEANUP: timeout (and vmedia) powers off */
+	bool keep_power;	/* RJ_CLEANUP after a restart: never power off */
 	const char *what;	/* RJ_CLEANUP: for the log line */
 	double started;
 };
@@ -664,7 +665,7 @@ rescue_job_run(struct lb_job *base)
 		 * media goes, so it is not left running a ramdisk whose
 		 * medium was pulled.
 		 */
-		if (r == 0 && is_vmedia(ctx.node))
+		if (r == 0 && is_vmedia(ctx.node) && !j->keep_power)
 			j->power_off = true;
 		lb_rescue_leave(j->e, &ctx, j->power_off && r == 0, &f);
 		f.keep_error = true;
@@ -795,11 +796,12 @@ recover_failed_state(struct lb_engine *e, const char *state)
 			continue;
 		}
 		/*
-		 * A half-booted rescue ramdisk goes off, as on a failure, and
-		 * an undeploy was powering off anyway; an unrescue is left
-		 * for the operator to retry.
+		 * Power stays as it is: the job may have been cut short
+		 * before it touched the node (an image download), and an
+		 * instance that still runs must not go off for a restart.
+		 * The agent, if one boots, finds no token and no files.
 		 */
-		j->power_off = strcmp(state, LB_STATE_UNRESCUE_FAILED) != 0;
+		j->keep_power = true;
 		j->what = "recovery clean-up";
 		memcpy(j->uuid, list.items[i]->uuid, sizeof(j->uuid));
 		log_info("node %s: %s after restart: cleaning up the rescue",
