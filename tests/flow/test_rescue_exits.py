@@ -340,11 +340,19 @@ def assert_port_frozen(lab, port, state):
     """PATCH and DELETE of the node's port: 409 in Ironic's format, and
     the port unchanged."""
     before = lab.d.get('/v1/ports/' + port['uuid']).json()
+    node = before['node_uuid']
+    # rescuing and unrescuing hold the node's lock; the others do not.
+    locked = ('Node %s is locked by host %s, please retry after the '
+              'current operation is completed.' % (node, CONDUCTOR_HOST))
+    frozen = 'Port %s can not be %%s while node %s is in state "%s".' % (
+        port['uuid'], node, state)
     r = lab.d.patch('/v1/ports/' + port['uuid'], [
         {'op': 'replace', 'path': '/address', 'value': unique_mac()}])
-    assert_error(r, 409)
+    assert_error(r, 409, locked if state.endswith('ing') else
+                 frozen % 'updated')
     r = lab.d.delete('/v1/ports/' + port['uuid'])
-    assert_error(r, 409)
+    assert_error(r, 409, locked if state.endswith('ing') else
+                 frozen % 'deleted')
     after = lab.d.get('/v1/ports/' + port['uuid'])
     assert after.status_code == 200, (state, after.text)
     assert after.json() == before, state
