@@ -97,9 +97,10 @@ int lb_node_can_fire(const struct lb_node *node, const char *verb,
 void lb_rescue_leave(struct lb_engine *e, struct lb_node_ctx *ctx,
     bool power_off, struct lb_finish *f);
 /*
- * Queues the clean-up of every node that recovery left locked by this
- * conductor in a failed rescue state (its rescue or unrescue was cut
- * short); after the pool has started.
+ * Queues lb_rescue_leave (no power action) for every node that recovery
+ * left locked by this conductor in rescue failed, unrescue failed or
+ * error (its rescue, unrescue or undeploy was cut short); once the pool
+ * has started.
  */
 void lb_rescue_recover(struct lb_engine *e);
 int lb_rescue_setup(struct lb_engine *e, struct lb_err *err);
