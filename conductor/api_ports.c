@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conductor/api_list.h"
+#include "conductor/states.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -193,16 +194,40 @@ struct port_patch_args {
 	int minor;
 };
 
+/*
+ * A port may change only while its node is neither locked nor in a
+ * rescue: the staged boot files are named by its MAC and its switch
+ * port's way back to the tenant VLAN is recorded under that MAC, so a
+ * change then would strand both (409, as Ironic refuses port changes it
+ * cannot carry out safely).  Checked in the store's transaction.
+ */
 static int
-patch_port(struct lb_port *port, const struct lb_node *node, void *arg,
-    struct lb_err *err)
+check_port_change(struct lb_port *port, const struct lb_node *node,
+    void *arg, struct lb_err *err)
 {
-	const struct port_patch_args *pa = arg;
+	const char *verb = arg;
 
 	if (node->reservation != NULL)
 		return lb_err_set(err, -EBUSY, "Node %s is locked by host %s, "
 		    "please retry after the current operation is completed.",
 		    node->uuid, node->reservation);
+	if (lb_state_locks_ports(node->provision_state))
+		return lb_err_set(err, -EBUSY, "Port %s can not be %s while "
+		    "node %s is in state \"%s\".", port->uuid, verb,
+		    node->uuid, node->provision_state);
+	return 0;
+}
+
+static int
+patch_port(struct lb_port *port, const struct lb_node *node, void *arg,
+    struct lb_err *err)
+{
+	const struct port_patch_args *pa = arg;
+	int r;
+
+	r = check_port_change(port, node, (void *)"updated", err);
+	if (r < 0)
+		return r;
 	return lb_port_patch(port, pa->patch, pa->minor, err);
 }
 
@@ -242,7 +267,8 @@ lb_api_port_delete(struct lb_req *req, const char *const *args,
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;
-	r = lb_store_port_delete(req->ctx->store, args[0], err);
+	r = lb_store_port_delete(req->ctx->store, args[0], check_port_change,
+	    (void *)"deleted", err);
 	if (r < 0)
 		return r;
 	log_info("port %s deleted", args[0]);

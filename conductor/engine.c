@@ -5,6 +5,7 @@
  * with one store write that moves the state and drops the lock.  Every
  * transition logs one line: node, old -> new, event, duration.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,36 @@
 #include "conductor/util/banned.h"
 
 /* ---- node context and driver calls ---- */
+
+static int
+save_driver_changes(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	(void)err;
+	lb_node_apply_driver_changes(node, arg);
+	return 0;
+}
+
+/* task.save: driver_internal_info as the driver has it now, to the store. */
+static int
+ctx_save(const struct lb_task *task, struct lb_err *err)
+{
+	struct lb_node_ctx *ctx = (struct lb_node_ctx *)((char *)task -
+	    offsetof(struct lb_node_ctx, task));
+	json_t *now;
+	int r;
+
+	r = lb_store_node_update(ctx->engine->store, ctx->node->uuid,
+	    save_driver_changes, ctx, NULL, err);
+	if (r < 0)
+		return r;
+	/* Saved: the job's end applies only what changes after this. */
+	now = json_deep_copy(ctx->node->driver_internal_info);
+	if (now == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	json_decref(ctx->dii_before);
+	ctx->dii_before = now;
+	return 0;
+}
 
 static const void *
 impl_ops(enum lb_iface_kind kind, const char *name, struct lb_err *err)
@@ -40,6 +71,7 @@ lb_node_ctx_load(struct lb_engine *e, const char *uuid,
 	int r;
 
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->engine = e;
 	r = lb_store_node_get(e->store, uuid, &ctx->node, err);
 	if (r < 0)
 		return r;
@@ -71,6 +103,7 @@ lb_node_ctx_load(struct lb_engine *e, const char *uuid,
 	ctx->task.instance_info = ctx->node->instance_info;
 	ctx->task.port_macs = ctx->macs;
 	ctx->task.port_llcs = ctx->llcs;
+	ctx->task.save = ctx_save;
 	ctx->power = impl_ops(LB_IFACE_POWER,
 	    ctx->node->iface[LB_IFACE_POWER], err);
 	ctx->management = impl_ops(LB_IFACE_MANAGEMENT,
@@ -346,6 +379,7 @@ struct engine_job {
 	enum lb_power_action action;
 	int timeout;
 	bool hard_fallback;
+	bool from_rescue;	/* undeploy: leaves a rescue state */
 	double started;
 };
 
@@ -465,6 +499,9 @@ job_run(struct lb_job *base)
 		if (r == 0)
 			r = lb_call_set_power(j->e, &ctx, LB_POWER_ACTION_OFF,
 			    j->e->cfg->power_state_change_timeout, &err);
+		/* Off first, so no ramdisk runs while its files go. */
+		if (j->from_rescue)
+			lb_rescue_leave(j->e, &ctx, false, &f);
 		if (r == 0) {
 			f.power = LB_POWER_OFF;
 			f.set_power = true;
@@ -678,6 +715,7 @@ lb_engine_provision(struct lb_engine *e, const char *ident,
 	log_info("node %s: %s -> %s (%s)", b.uuid, b.from, b.to, b.verb);
 	if (job != NULL) {
 		snprintf(job->uuid, sizeof(job->uuid), "%s", b.uuid);
+		job->from_rescue = lb_state_is_rescue(b.from);
 		lb_pool_submit(&e->pool, &job->base);
 	}
 	return 0;
@@ -839,6 +877,7 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 		lb_pool_stop(&e->pool);
 		goto fail;
 	}
+	lb_rescue_recover(e);
 	*ret = e;
 	return 0;
 fail:

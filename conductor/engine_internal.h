@@ -86,6 +86,23 @@ int lb_node_can_fire(const struct lb_node *node, const char *verb,
     const char *event, struct lb_err *err);
 
 /* Rescue verbs and the agent's calls (rescue.c). */
+/*
+ * The one way out of a rescue (abort, callback timeout, a failed rescue
+ * or finalize, unrescue, undeploy, recovery after a restart): powers off
+ * if asked, removes the staged boot files, links, DHCP entries and media,
+ * the agent's pinned certificate, puts the ports back on their tenant
+ * network, and has 'f' drop the password hash and the agent's token and
+ * URL.  Best effort: each step runs even when an earlier one failed.
+ */
+void lb_rescue_leave(struct lb_engine *e, struct lb_node_ctx *ctx,
+    bool power_off, struct lb_finish *f);
+/*
+ * Queues lb_rescue_leave (no power action) for every node that recovery
+ * left locked by this conductor in rescue failed, unrescue failed or
+ * error (its rescue, unrescue or undeploy was cut short); once the pool
+ * has started.
+ */
+void lb_rescue_recover(struct lb_engine *e);
 int lb_rescue_setup(struct lb_engine *e, struct lb_err *err);
 void lb_rescue_teardown(struct lb_engine *e);
 int lb_rescue_verb(struct lb_engine *e, const char *ident, const char *verb,
@@ -95,8 +112,9 @@ void lb_rescue_check_timeouts(struct lb_engine *e);
 
 /* A node loaded for driver calls, with its interfaces resolved. */
 struct lb_node_ctx {
+	struct lb_engine *engine;
 	struct lb_node *node;
-	struct lb_task task;
+	struct lb_task task;		/* task.save writes through engine */
 	const char **macs;
 	const json_t **llcs;		/* ports' local_link_connection */
 	json_t *dii_before;		/* driver_internal_info as loaded */

@@ -370,6 +370,7 @@ struct recover {
 	char from[32];
 	char to[32];
 	bool touched;
+	bool cleanup;		/* locked until lb_rescue_recover's job ends */
 };
 
 /* Transient states that hold a lock while a job runs. */
@@ -382,20 +383,50 @@ is_busy_state(const char *state)
 	    strstr(state, " failed") == NULL;
 }
 
+/*
+ * Where an interrupted job may have left a rescue half done (boot files
+ * staged, ports on the rescuing VLAN, an agent token): the failed state
+ * it ends in keeps this conductor's lock, and lb_rescue_recover cleans
+ * up once the pool runs.  A node found locked in one of these failed
+ * states was waiting for that clean-up when the previous run died.
+ */
+static bool
+needs_rescue_clean_up(const char *interrupted)
+{
+	return strcmp(interrupted, LB_STATE_RESCUING) == 0 ||
+	    strcmp(interrupted, LB_STATE_UNRESCUING) == 0 ||
+	    strcmp(interrupted, LB_STATE_DELETING) == 0;
+}
+
+static bool
+awaits_rescue_clean_up(const struct lb_node *node)
+{
+	return strcmp(node->provision_state, LB_STATE_RESCUE_FAILED) == 0 ||
+	    strcmp(node->provision_state, LB_STATE_UNRESCUE_FAILED) == 0 ||
+	    strcmp(node->provision_state, LB_STATE_ERROR) == 0;
+}
+
 static int
 recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct recover *rc = arg;
 	const struct lb_transition *tr;
 	char msg[512], now[LB_TIME_LEN];
+	bool keep_lock = false;
 
 	(void)err;
 	rc->touched = false;
+	rc->cleanup = false;
 	snprintf(rc->from, sizeof(rc->from), "%s", node->provision_state);
 	snprintf(rc->to, sizeof(rc->to), "%s", node->provision_state);
 	if (node->reservation != NULL && strcmp(node->reservation,
 	    rc->host) != 0)
 		return 0;	/* another conductor's */
+	if (node->reservation != NULL && node->target_power_state == NULL &&
+	    awaits_rescue_clean_up(node)) {
+		rc->cleanup = true;
+		return -EALREADY;	/* still ours: the clean-up follows */
+	}
 	if (node->reservation != NULL) {
 		free(node->reservation);
 		node->reservation = NULL;
@@ -428,12 +459,19 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 		node->last_error = strdup(msg);
 		snprintf(rc->to, sizeof(rc->to), "%s", tr->to);
 		rc->touched = true;
+		keep_lock = needs_rescue_clean_up(rc->from);
 		/* An interrupted rescue keeps no password and no agent. */
 		if (strcmp(rc->from, LB_STATE_RESCUING) == 0 ||
 		    strcmp(rc->from, LB_STATE_UNRESCUING) == 0) {
 			lb_node_drop_password(node);
 			lb_node_forget_agent(node);
 		}
+	}
+	if (keep_lock) {
+		/* The clean-up job's end releases it. */
+		free(node->reservation);
+		node->reservation = strdup(rc->host);
+		rc->cleanup = true;
 	}
 	return rc->touched ? 0 : -EALREADY;
 }
@@ -468,8 +506,9 @@ lb_engine_recover(struct lb_engine *e, struct lb_err *err)
 			continue;
 		}
 		fixed++;
-		log_warning("node %s: recovered after restart: %s -> %s, lock "
-		    "released", n->uuid, rc.from, rc.to);
+		log_warning("node %s: recovered after restart: %s -> %s, %s",
+		    n->uuid, rc.from, rc.to, rc.cleanup ? "locked for the "
+		    "rescue clean-up" : "lock released");
 	}
 	if (fixed > 0)
 		log_info("recovered %zu node(s) left busy by a previous run",

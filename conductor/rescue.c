@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
 #include "boot/image_cache.h"
@@ -38,6 +39,8 @@ struct rescue_job {
 	enum rescue_job_kind kind;
 	char uuid[LB_UUID_LEN + 1];
 	bool power_off;		/* RJ_CLEANUP: timeout (and vmedia) powers off */
+	bool keep_power;	/* RJ_CLEANUP after a restart: never power off */
+	const char *what;	/* RJ_CLEANUP: for the log line */
 	double started;
 };
 
@@ -245,6 +248,7 @@ rescue_job_new(struct lb_engine *e, enum rescue_job_kind kind)
 	j->base.drop = rescue_job_drop;
 	j->e = e;
 	j->kind = kind;
+	j->what = "clean-up";
 	j->started = lb_monotonic();
 	return j;
 }
@@ -270,6 +274,7 @@ start_job(struct lb_engine *e, const char *ident, struct rescue_begin *b,
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	}
 	j->power_off = power_off;
+	j->what = "abort clean-up";
 	r = lb_store_node_update(e->store, ident, begin_rescue, b, NULL, err);
 	if (r < 0) {
 		free(j);
@@ -354,7 +359,11 @@ out:
 
 /* ---- the jobs (worker threads) ---- */
 
-/* Best effort: every step runs even when an earlier one failed. */
+/*
+ * The staging and the network, best effort: every step runs even when an
+ * earlier one failed.  A finalized rescue runs this alone (the node stays
+ * up with its agent); every other way out goes through lb_rescue_leave.
+ */
 static void
 clean_up(struct lb_engine *e, struct lb_node_ctx *ctx, bool power_off,
     bool restore_tenant)
@@ -380,6 +389,38 @@ clean_up(struct lb_engine *e, struct lb_node_ctx *ctx, bool power_off,
 	    net->configure_tenant(e->cfg, &ctx->task, &err) < 0)
 		log_warning("node %s: restoring the tenant network failed: %s",
 		    ctx->node->uuid, err.msg);
+}
+
+/* The certificate the agent pinned, if it is one of ours. */
+static void
+remove_certificate(const struct lb_engine *e, const struct lb_node *node)
+{
+	const char *path = json_string_value(json_object_get(
+	    node->driver_internal_info, "agent_verify_ca"));
+	size_t n = strlen(e->certs_path);
+
+	if (path == NULL || n == 0 || strncmp(path, e->certs_path, n) != 0 ||
+	    path[n] != '/' || strstr(path + n, "/..") != NULL)
+		return;
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("node %s: cannot remove the agent certificate: %s",
+		    node->uuid, strerror(errno));
+}
+
+void
+lb_rescue_leave(struct lb_engine *e, struct lb_node_ctx *ctx, bool power_off,
+    struct lb_finish *f)
+{
+	f->drop_password = true;
+	f->forget_agent = true;
+	if (ctx->node == NULL)
+		return;
+	clean_up(e, ctx, power_off, true);
+	remove_certificate(e, ctx->node);
+	if (power_off) {
+		f->set_power = true;
+		f->power = LB_POWER_OFF;
+	}
 }
 
 static int
@@ -550,7 +591,8 @@ do_finalize(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 }
 
 static int
-do_unrescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
+do_unrescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_finish *f,
+    struct lb_err *err)
 {
 	struct lb_engine *e = j->e;
 	int timeout = e->cfg->power_state_change_timeout, r;
@@ -558,7 +600,7 @@ do_unrescue(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
 	if (r < 0)
 		return r;
-	clean_up(e, ctx, false, true);
+	lb_rescue_leave(e, ctx, false, f);
 	r = ctx->management->set_boot_device(&ctx->task, LB_BOOT_DEV_DISK,
 	    true, lb_boot_mode_of(&ctx->task), err);
 	if (r == 0)
@@ -587,17 +629,13 @@ rescue_job_run(struct lb_job *base)
 			f.event = "wait";
 			break;
 		}
-		if (ctx.node != NULL && touched)
-			clean_up(j->e, &ctx, true, true);
 		snprintf(msg, sizeof(msg), "Failed to rescue: %s", err.msg);
-		f.event = "fail";
-		f.error = msg;
+		if (touched)
+			lb_rescue_leave(j->e, &ctx, true, &f);
 		f.drop_password = true;
 		f.forget_agent = true;
-		if (touched) {
-			f.set_power = true;
-			f.power = LB_POWER_OFF;
-		}
+		f.event = "fail";
+		f.error = msg;
 		break;
 	case RJ_FINALIZE:
 		what = "finalize";
@@ -610,42 +648,32 @@ rescue_job_run(struct lb_job *base)
 			f.drop_password = true;
 			break;
 		}
-		if (ctx.node != NULL)
-			clean_up(j->e, &ctx, true, true);
 		snprintf(msg, sizeof(msg), "Node failed to perform rescue "
 		    "operation: %s", err.msg);
-		f.event = "fail";
-		f.error = msg;
-		f.drop_password = true;
-		f.forget_agent = true;
+		lb_rescue_leave(j->e, &ctx, true, &f);
 		f.set_power = true;
 		f.power = LB_POWER_OFF;
+		f.event = "fail";
+		f.error = msg;
 		break;
 	case RJ_CLEANUP:
-		/* The state already moved (abort, timeout); tidy up. */
-		what = j->power_off ? "timeout clean-up" : "abort clean-up";
+		/* The state already moved (abort, timeout, restart); tidy up. */
+		what = j->what;
 		/*
 		 * An abort leaves a PXE-booted node as it is, as Ironic does;
 		 * a node booted from virtual media is powered off before the
 		 * media goes, so it is not left running a ramdisk whose
 		 * medium was pulled.
 		 */
-		if (r == 0 && is_vmedia(ctx.node))
+		if (r == 0 && is_vmedia(ctx.node) && !j->keep_power)
 			j->power_off = true;
-		if (ctx.node != NULL)
-			clean_up(j->e, &ctx, j->power_off, true);
-		f.drop_password = true;
-		f.forget_agent = true;
+		lb_rescue_leave(j->e, &ctx, j->power_off && r == 0, &f);
 		f.keep_error = true;
-		if (j->power_off && r == 0) {
-			f.set_power = true;
-			f.power = LB_POWER_OFF;
-		}
 		break;
 	case RJ_UNRESCUE:
 		what = "unrescue";
 		if (r == 0)
-			r = do_unrescue(j, &ctx, &err);
+			r = do_unrescue(j, &ctx, &f, &err);
 		f.drop_password = true;
 		f.forget_agent = true;
 		if (r == 0) {
@@ -737,10 +765,62 @@ lb_rescue_check_timeouts(struct lb_engine *e)
 		    "after %d s)", list.items[i]->uuid,
 		    e->cfg->rescue_callback_timeout);
 		j->power_off = true;
+		j->what = "timeout clean-up";
 		memcpy(j->uuid, list.items[i]->uuid, sizeof(j->uuid));
 		lb_pool_submit(&e->pool, &j->base);
 	}
 	lb_node_list_release(&list);
+}
+
+/* ---- after a restart (main thread, once the pool runs) ---- */
+
+static void
+recover_failed_state(struct lb_engine *e, const char *state)
+{
+	struct lb_node_query q = { .provision_state = state,
+	    .maintenance = -1, .associated = -1, .retired = -1,
+	    .reservation = e->cfg->host };
+	struct lb_node_list list;
+	struct lb_err err = { "" };
+
+	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
+		log_error("rescue recovery: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < list.n; i++) {
+		struct rescue_job *j = rescue_job_new(e, RJ_CLEANUP);
+
+		if (j == NULL) {
+			log_error("node %s: out of memory for its clean-up",
+			    list.items[i]->uuid);
+			continue;
+		}
+		/*
+		 * Power stays as it is: the job may have been cut short
+		 * before it touched the node (an image download), and an
+		 * instance that still runs must not go off for a restart.
+		 * The agent, if one boots, finds no token and no files.
+		 */
+		j->keep_power = true;
+		j->what = "recovery clean-up";
+		memcpy(j->uuid, list.items[i]->uuid, sizeof(j->uuid));
+		log_info("node %s: %s after restart: cleaning up the rescue",
+		    j->uuid, state);
+		/* A full pool at start: run it here rather than leave it. */
+		if (lb_pool_reserve(&e->pool, 0) < 0)
+			rescue_job_run(&j->base);
+		else
+			lb_pool_submit(&e->pool, &j->base);
+	}
+	lb_node_list_release(&list);
+}
+
+void
+lb_rescue_recover(struct lb_engine *e)
+{
+	recover_failed_state(e, LB_STATE_RESCUE_FAILED);
+	recover_failed_state(e, LB_STATE_UNRESCUE_FAILED);
+	recover_failed_state(e, LB_STATE_ERROR);
 }
 
 /* ---- the agent's calls (API threads) ---- */

@@ -63,6 +63,29 @@ lb_state_allows_interface_change(const char *state)
 }
 
 bool
+lb_state_is_rescue(const char *state)
+{
+	static const char *const rescue[] = {
+		LB_STATE_RESCUING, LB_STATE_RESCUE_WAIT, LB_STATE_RESCUE,
+		LB_STATE_RESCUE_FAILED, LB_STATE_UNRESCUING,
+		LB_STATE_UNRESCUE_FAILED, NULL,
+	};
+
+	return in_list(state, rescue);
+}
+
+bool
+lb_state_locks_ports(const char *state)
+{
+	static const char *const busy[] = {
+		LB_STATE_RESCUING, LB_STATE_RESCUE_WAIT, LB_STATE_RESCUE,
+		LB_STATE_UNRESCUING, NULL,
+	};
+
+	return in_list(state, busy);
+}
+
+bool
 lb_state_allows_delete(const char *state, bool allow_available)
 {
 	static const char *const ok[] = {

@@ -39,6 +39,16 @@ bool lb_state_is_known(const char *state);
 bool lb_state_allows_update_in_transition(const char *state);
 /* Interfaces and the driver may change outside maintenance here. */
 bool lb_state_allows_interface_change(const char *state);
+/*
+ * A state of the rescue flow: leaving one runs the rescue's clean-up
+ * (lb_rescue_leave), whatever the verb.
+ */
+bool lb_state_is_rescue(const char *state);
+/*
+ * The node's ports are in use by a rescue here (their MACs name staged
+ * files, their switch ports sit on the rescuing VLAN): no port changes.
+ */
+bool lb_state_locks_ports(const char *state);
 /* A node may be deleted outside maintenance here. */
 bool lb_state_allows_delete(const char *state, bool allow_available);
 

@@ -104,8 +104,9 @@ struct lb_store_ops {
 	int (*port_update)(struct lb_store *store, const char *uuid,
 	    lb_port_update_fn fn, void *arg, struct lb_port **ret,
 	    struct lb_err *err);
+	/* 'check' (may be NULL) runs in the transaction, as for update. */
 	int (*port_delete)(struct lb_store *store, const char *uuid,
-	    struct lb_err *err);
+	    lb_port_update_fn check, void *arg, struct lb_err *err);
 };
 
 struct lb_store {
@@ -207,9 +208,10 @@ lb_store_port_update(struct lb_store *s, const char *uuid,
 }
 
 static inline int
-lb_store_port_delete(struct lb_store *s, const char *uuid, struct lb_err *err)
+lb_store_port_delete(struct lb_store *s, const char *uuid,
+    lb_port_update_fn check, void *arg, struct lb_err *err)
 {
-	return s->ops->port_delete(s, uuid, err);
+	return s->ops->port_delete(s, uuid, check, arg, err);
 }
 
 #endif

@@ -1197,12 +1197,15 @@ sqlite_port_update(struct lb_store *s, const char *uuid, lb_port_update_fn fn,
 }
 
 static int
-sqlite_port_delete(struct lb_store *s, const char *uuid, struct lb_err *err)
+sqlite_port_delete(struct lb_store *s, const char *uuid,
+    lb_port_update_fn check, void *arg, struct lb_err *err)
 {
+	struct lb_port *port = NULL;
+	struct lb_node *node = NULL;
 	char norm[LB_UUID_LEN + 1];
 	sqlite3_stmt *stmt;
 	sqlite3 *db;
-	int r, rc;
+	int r;
 
 	if (lb_uuid_normalize(uuid, norm) < 0)
 		return lb_err_set(err, -ENOENT, "Port %s could not be found.",
@@ -1210,18 +1213,29 @@ sqlite_port_delete(struct lb_store *s, const char *uuid, struct lb_err *err)
 	r = get_db(s, &db, err);
 	if (r < 0)
 		return r;
-	if (sqlite3_prepare_v2(db, "DELETE FROM ports WHERE uuid = ?", -1,
-	    &stmt, NULL) != SQLITE_OK)
-		return db_error(err, db, "deleting a port");
-	sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return db_error(err, db, "deleting a port");
-	if (sqlite3_changes(db) == 0)
-		return lb_err_set(err, -ENOENT, "Port %s could not be found.",
-		    uuid);
-	return 0;
+	r = begin_write_tx(db, err);
+	if (r < 0)
+		return r;
+	r = port_select(s, db, norm, &port, err);
+	if (r == 0 && check != NULL) {
+		r = node_select_one(s, db, port->node_uuid, &node, err);
+		if (r == 0)
+			r = check(port, node, arg, err);
+	}
+	if (r == 0) {
+		if (sqlite3_prepare_v2(db, "DELETE FROM ports WHERE uuid = ?",
+		    -1, &stmt, NULL) != SQLITE_OK) {
+			r = db_error(err, db, "deleting a port");
+		} else {
+			sqlite3_bind_text(stmt, 1, norm, -1, SQLITE_STATIC);
+			if (sqlite3_step(stmt) != SQLITE_DONE)
+				r = db_error(err, db, "deleting a port");
+			sqlite3_finalize(stmt);
+		}
+	}
+	lb_node_free(node);
+	lb_port_free(port);
+	return end_tx(db, r, err);
 }
 
 /* ---- open and close ---- */

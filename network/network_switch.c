@@ -170,7 +170,9 @@ lb_switch_validate_rescue(const struct lb_switch_backend *be,
 /*
  * A port's tenant VLAN is recorded before it moves and never overwritten,
  * so a second add_rescuing (a retried rescue, a failure half-way) does
- * not take the rescuing VLAN for the tenant's.
+ * not take the rescuing VLAN for the tenant's.  Every record is saved
+ * before the first port moves: a crash between the move and the end of
+ * the job must not lose the only note of where the port belongs.
  */
 int
 lb_switch_add_rescuing(const struct lb_switch_backend *be,
@@ -180,6 +182,7 @@ lb_switch_add_rescuing(const struct lb_switch_backend *be,
 	json_t *dii = task->driver_internal_info, *rec;
 	const char *sw, *port;
 	unsigned vid, tenant;
+	bool added = false;
 	int r;
 
 	r = check(be, cfg, task, &vid, err);
@@ -204,23 +207,30 @@ lb_switch_add_rescuing(const struct lb_switch_backend *be,
 		if (r < 0)
 			return lb_err_set(err, -EINVAL, "the tenant vlan "
 			    "recorded for port '%s' is not a vlan id", mac);
-		if (r == 0) {
-			r = be->get_access_vlan(sw, port, &tenant, err);
-			if (r < 0)
-				return r;
-			if (rec == NULL) {
-				rec = json_object();
-				if (json_object_set_new(dii, TENANT_VLANS,
-				    rec) < 0)
-					return lb_err_set(err, -ENOMEM, "out "
-					    "of memory");
-			}
-			if (json_object_set_new(rec, mac,
-			    json_integer(tenant)) < 0)
+		if (r == 1)
+			continue;
+		r = be->get_access_vlan(sw, port, &tenant, err);
+		if (r < 0)
+			return r;
+		if (rec == NULL) {
+			rec = json_object();
+			if (json_object_set_new(dii, TENANT_VLANS, rec) < 0)
 				return lb_err_set(err, -ENOMEM, "out of "
 				    "memory");
 		}
-		r = be->set_access_vlan(sw, port, vid, err);
+		if (json_object_set_new(rec, mac, json_integer(tenant)) < 0)
+			return lb_err_set(err, -ENOMEM, "out of memory");
+		added = true;
+	}
+	if (added && task->save != NULL) {
+		r = task->save(task, err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < task->nports; i++) {
+		r = port_link(be, task, i, &sw, &port, err);
+		if (r == 0)
+			r = be->set_access_vlan(sw, port, vid, err);
 		if (r < 0)
 			return r;
 	}

@@ -49,7 +49,9 @@ const struct lb_switch_backend *lb_switch_backend_find(const char *name);
  * [switch] backend names: lb_network_switch calls these, and the unit
  * tests drive them with a fake switch.  add_rescuing records each port's
  * tenant VLAN in driver_internal_info "switch_tenant_vlans" (keyed by MAC)
- * before moving it, unless one is recorded already; restore_tenant moves
+ * unless one is recorded already, has the task save that record to the
+ * store (task->save), and only then moves the ports, so that a crash
+ * after a move always leaves the way back on disk; restore_tenant moves
  * every recorded port back and, if 'drop_record', forgets what it restored.
  */
 int lb_switch_validate_rescue(const struct lb_switch_backend *be,

@@ -26,6 +26,13 @@ struct lb_task {
 	const char *const *port_macs;	/* pxe-enabled ports' MACs */
 	const json_t *const *port_llcs;	/* and their local_link_connection */
 	size_t nports;
+	/*
+	 * Writes driver_internal_info to the store now, before the driver
+	 * changes something outside lifeboat that only that record can
+	 * undo (a switch port's VLAN).  NULL where nothing is stored (unit
+	 * tests, API-thread validation).
+	 */
+	int (*save)(const struct lb_task *task, struct lb_err *err);
 };
 
 #define LB_IMPL_BUILT	0x1	/* implemented in this lifeboatd */

@@ -737,7 +737,8 @@ def test_restart_during_rescuing(lab, emu, agents, images):
     assert node['provision_state'] == 'rescuing', node
     lab.d.restart(hard=True)
     images.release()
-    node = get_node(lab.d, uuid)
+    # Recovery's clean-up holds the node until it is done.
+    node = settled(lab.d, uuid)
     assert_failed(node, RESTART_PROVISION_MSG % 'rescuing')
     assert_password_gone(node)
     assert emu.actions(0) == []

@@ -453,6 +453,60 @@ test_add_fails_half_way(void **state)
 	assert_null(json_object_get(f->dii, "switch_tenant_vlans"));
 }
 
+/* What the store would hold when the save hook runs. */
+static int saves, sets_at_save, save_result;
+static json_t *saved;
+
+static int
+fake_save(const struct lb_task *task, struct lb_err *err)
+{
+	saves++;
+	sets_at_save = fake_sets;
+	json_decref(saved);
+	saved = json_deep_copy(task->driver_internal_info);
+	if (save_result < 0)
+		return lb_err_set(err, save_result, "cannot save");
+	return 0;
+}
+
+/* Issue 10 item 8: every tenant VLAN is saved before any port moves. */
+static void
+test_saved_before_moved(void **state)
+{
+	struct fixture *f = *state;
+	json_t *rec;
+
+	saves = 0;
+	save_result = 0;
+	f->task.save = fake_save;
+	assert_int_equal(lb_switch_add_rescuing(&fake, &f->cfg, &f->task,
+	    &f->err), 0);
+	assert_int_equal(saves, 1);
+	assert_int_equal(sets_at_save, 0);
+	rec = json_object_get(saved, "switch_tenant_vlans");
+	assert_int_equal(json_integer_value(json_object_get(rec, MAC1)), 10);
+	assert_int_equal(json_integer_value(json_object_get(rec, MAC2)), 11);
+	assert_int_equal(fake_ports[0].vid, 99);
+	/* Recorded already: nothing new to save, the move is repeated. */
+	assert_int_equal(lb_switch_add_rescuing(&fake, &f->cfg, &f->task,
+	    &f->err), 0);
+	assert_int_equal(saves, 1);
+
+	/* A record that cannot be saved moves nothing. */
+	assert_int_equal(lb_switch_restore_tenant(&fake, &f->task, true,
+	    &f->err), 0);
+	fake_sets = 0;
+	save_result = -EIO;
+	assert_int_equal(lb_switch_add_rescuing(&fake, &f->cfg, &f->task,
+	    &f->err), -EIO);
+	assert_string_equal(f->err.msg, "cannot save");
+	assert_int_equal(fake_sets, 0);
+	assert_int_equal(fake_ports[0].vid, 10);
+	assert_int_equal(fake_ports[1].vid, 11);
+	json_decref(saved);
+	saved = NULL;
+}
+
 static void
 test_add_cannot_read(void **state)
 {
@@ -539,6 +593,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_add_fails_half_way,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_cannot_read, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_saved_before_moved, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restore_best_effort,
 		    setup, teardown),
