@@ -290,7 +290,9 @@ static const struct cfg_option options[] = {
 
 	OPT("redfish", "iso_builder", PATH, redfish_iso_builder, NULL,
 	    "The program that builds rescue ISOs for virtual media "
-	    "(lifeboat's ramdisk/mkiso).  Defaults to the one this "
+	    "(lifeboat's ramdisk/mkiso), run as BUILDER KERNEL INITRD "
+	    "OUT.iso --append-file - with the kernel parameters (and the "
+	    "agent token) on its standard input.  Defaults to the one this "
 	    "lifeboatd was built with.",
 	    .compute_default = default_iso_builder,
 	    .sample = "/usr/lib/lifeboat/mkiso"),
