@@ -963,7 +963,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 55);
+	assert_int_equal(options, 57);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);
