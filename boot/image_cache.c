@@ -622,24 +622,6 @@ save_index(const struct lb_image_cache *c, const struct href *h,
 	return r;
 }
 
-/* Keeps the newest copy per URL: removes the other <key>-* files. */
-static void
-remove_others(const struct lb_image_cache *c, const char *key,
-    const char *keep)
-{
-	DIR *d = opendir(c->dir);
-	struct dirent *de;
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, key, SHA_HEX) == 0 &&
-		    de->d_name[SHA_HEX] == '-' && strcmp(de->d_name, keep) != 0)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
 /* ---- fetching ---- */
 
 /* Writes all of buf; -errno on failure. */
@@ -1092,7 +1074,7 @@ commit(struct lb_image_cache *c, const struct href *h, struct fresh *nw,
 		return lb_err_set(err, -EIO, "cannot write the image cache "
 		    "index for '%s': %s", h->safe, strerror(-r));
 	}
-	remove_others(c, h->key, name);
+	/* An older copy of the URL is now unindexed: evict() removes it. */
 	return 0;
 }
 

@@ -542,7 +542,13 @@ test_file_changed(void **state)
 	    0);
 	assert_string_not_equal(p1, p2);
 	assert_content(p2, "ramdisk version 2");
-	/* The newest copy per URL is kept, the old one removed. */
+	/*
+	 * The newest copy per URL is kept, the old one removed once it is
+	 * no longer handed out (pinned) or linked.
+	 */
+	assert_true(exists(p1));
+	lb_image_cache_unpin(fx->cache, p1);
+	lb_image_cache_clean(fx->cache);
 	assert_false(exists(p1));
 	assert_int_equal(data_files(fx), 1);
 	free(p1);
@@ -772,6 +778,9 @@ test_http_new_etag(void **state)
 	assert_int_equal(lb_image_cache_downloads(fx->cache), 2);
 	assert_string_not_equal(p1, p2);
 	assert_content(p2, "new kernel!");
+	assert_true(exists(p1));	/* still pinned */
+	lb_image_cache_unpin(fx->cache, p1);
+	lb_image_cache_clean(fx->cache);
 	assert_false(exists(p1));
 	assert_int_equal(data_files(fx), 1);
 	free(p1);
