@@ -78,7 +78,8 @@ int lb_image_cache_check(struct lb_image_cache *c, const char *what,
  * time and size, at most 5 redirects), conditionally (If-None-Match,
  * If-Modified-Since) when a cached copy exists; a 304 keeps it, a new
  * validator lands under a new name and the older copy of that URL is
- * removed once nobody holds it (pinned or linked).  Cached files are 0644 so that servers can read placed links.
+ * removed once nobody holds it (pinned or linked).  Cached files are
+ * 0644 so that servers can read placed links.
  *
  * Errors: -EINVAL for a malformed href, an unsupported scheme, a relative
  * path or a malformed checksum (checked before any I/O); -ENOENT for a
