@@ -1,9 +1,10 @@
 /*
- * image_cache.c - rescue images: href checks, file:// copies and libcurl
- * downloads into <dir>/<sha256(url)>-<validator hash>, one JSON index per
- * URL, and placement by hard link.  Any thread: 'lock' guards the list of
- * fetches in flight; one fetch per URL runs at a time and its waiters share
- * the result.
+ * image_cache.c - rescue images: the one href parser and file:// check,
+ * file:// copies and libcurl downloads into <dir>/<sha256(url)>-<validator
+ * hash>, one JSON index per URL (its mtime is the last use), eviction by
+ * size and age, and placement by hard link.  Any thread: 'lock' guards the
+ * fetches in flight, the pins and eviction; one fetch per URL runs at a
+ * time and its waiters share the result.
  */
 #include "boot/image_cache.h"
 
