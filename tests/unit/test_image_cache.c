@@ -1427,6 +1427,36 @@ entries_in(const char *dir)
 	return n;
 }
 
+/* An index that cannot be written leaves no copy without one behind. */
+static void
+test_index_failure_keeps_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct lb_err err = { { 0 } };
+	char src[400], real[PATH_MAX], keyed[PATH_MAX + 8], key[65];
+	char index[500], href[500], *p = NULL;
+
+	source(fx, "k", 100, 'k', href, sizeof(href));
+	snprintf(src, sizeof(src), "%s/k", fx->root);
+	assert_non_null(realpath(src, real));
+	snprintf(keyed, sizeof(keyed), "file://%s", real);
+	sha_of(keyed, key);
+	/* A directory where <key>.json goes: rename() onto it fails. */
+	snprintf(index, sizeof(index), "%s/%s.json", fx->dir, key);
+	assert_int_equal(mkdir(index, 0700), 0);
+	assert_int_equal(lb_image_cache_get(fx->cache, href, NULL, &p, &err),
+	    -EIO);
+	assert_non_null(strstr(err.msg, "cannot write the image cache index"));
+	assert_null(p);
+	assert_int_equal(entries_in(fx->dir), 1);	/* the directory */
+	assert_int_equal(rmdir(index), 0);
+	p = get_ok(fx->cache, href);
+	lb_image_cache_unpin(fx->cache, p);
+	free(p);
+	assert_int_equal(entries_in(fx->dir), 2);
+}
+
+
 /*
  * The cache on a 1 MiB tmpfs that a filler has nearly filled: copies and
  * downloads fail cleanly (no temporary, no half entry, a message that says
@@ -1513,6 +1543,8 @@ main(void)
 		    setup_http, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup_http,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_index_failure_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_ok, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_mismatch, setup,
