@@ -7,7 +7,10 @@
  * ISO, whose kernel parameters hold the agent token, from anyone who only
  * knows the node; the node's directory goes at clean-up.  Worker threads.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,30 +30,76 @@
 #define ISO_DIR "redfish"
 
 /*
- * Runs argv and waits for it (bounded).  Its output is discarded: the
- * arguments carry the agent token, which must not reach the log.
+ * Writes all of 'data' to the pipe 'fd'; false when the reader went away.
+ * SIGPIPE is held back on this thread meanwhile and a pending one taken,
+ * so a builder that exits early cannot kill the caller.
+ */
+static bool
+feed(int fd, const char *data, size_t len)
+{
+	const struct timespec zero = { 0, 0 };
+	sigset_t pipe_set, old;
+	bool ok = true;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ok = false;
+			break;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	if (!ok && !sigismember(&old, SIGPIPE))
+		(void)sigtimedwait(&pipe_set, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
+}
+
+/*
+ * Runs argv with 'input' on its standard input and waits for it (bounded).
+ * The input, not argv, carries the kernel parameters with the agent
+ * token: argv is readable by every local user in /proc/<pid>/cmdline.  Its
+ * output is discarded, so that nothing it echoes reaches the log.
  */
 static int
-run(char *const argv[], int timeout_s, struct lb_err *err)
+run(char *const argv[], const char *input, int timeout_s, struct lb_err *err)
 {
 	struct timespec start, now;
-	int status, fd;
+	int status, fd, in[2];
 	pid_t pid, w;
+	bool fed;
 
-	pid = fork();
-	if (pid < 0)
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return lb_err_set(err, -errno, "cannot start '%s': %s",
 		    argv[0], strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(in[0]);
+		close(in[1]);
+		return lb_err_set(err, -errno, "cannot start '%s': %s",
+		    argv[0], strerror(errno));
+	}
 	if (pid == 0) {
 		fd = open("/dev/null", O_RDWR);
+		dup2(in[0], STDIN_FILENO);
 		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	close(in[0]);
+	/* SIGPIPE is ignored by the daemon; a builder may not read it all. */
+	fed = feed(in[1], input, strlen(input));
+	close(in[1]);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		w = waitpid(pid, &status, WNOHANG);
@@ -67,8 +116,10 @@ run(char *const argv[], int timeout_s, struct lb_err *err)
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return lb_err_set(err, -EIO, "cannot build the rescue ISO: '%s' "
-		    "exited with status %d", argv[0],
-		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		    "exited with status %d%s", argv[0],
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    fed ? "" : " (it did not read the kernel parameters from "
+		    "its standard input: --append-file -)");
 	return 0;
 }
 
@@ -107,6 +158,7 @@ build_iso(const struct lb_boot_env *env, const struct lb_task *task,
 		    task->port_macs[0]);
 	else
 		snprintf(append, n, "%s boot_method=vmedia", params);
+	explicit_bzero(params, strlen(params));
 	free(params);
 	if (!lb_boot_text_is_safe(append, NULL)) {
 		free(append);
@@ -116,14 +168,50 @@ build_iso(const struct lb_boot_env *env, const struct lb_task *task,
 	{
 		char *argv[] = {
 			env->cfg->redfish_iso_builder, (char *)images->kernel,
-			(char *)images->ramdisk, (char *)path, "--append",
-			append, NULL,
+			(char *)images->ramdisk, (char *)path, "--append-file",
+			"-", NULL,
 		};
 
-		r = run(argv, ISO_BUILD_TIMEOUT_S, err);
+		r = run(argv, append, ISO_BUILD_TIMEOUT_S, err);
 	}
+	explicit_bzero(append, strlen(append));
 	free(append);
 	return r;
+}
+
+/*
+ * Replaces every occurrence of 'secret' (the random part of the ISO name)
+ * in err's message by "…": last_error and the log then show
+ * ".../redfish/<node>/….iso".  A message cut short inside the name
+ * loses the cut part as well.
+ */
+static void
+redact(struct lb_err *err, const char *secret)
+{
+	char out[sizeof(err->msg)];
+	size_t slen = strlen(secret), o = 0;
+	const char *p, *hit;
+
+	if (err == NULL || slen == 0)
+		return;
+	for (p = err->msg; (hit = strstr(p, secret)) != NULL; p = hit + slen) {
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s\u2026",
+		    (int)(hit - p), p);
+		if (o >= sizeof(out)) {
+			o = sizeof(out) - 1;
+			break;
+		}
+	}
+	snprintf(out + o, sizeof(out) - o, "%s", p);
+	o = strlen(out);
+	for (size_t k = slen - 1; k >= 4; k--) {
+		if (o >= k && memcmp(out + o - k, secret, k) == 0) {
+			snprintf(out + o - k, sizeof(out) - (o - k), "\u2026");
+			break;
+		}
+	}
+	memcpy(err->msg, out, sizeof(out));
+	explicit_bzero(out, sizeof(out));
 }
 
 static int
@@ -133,7 +221,7 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 {
 	struct lb_boot_dir root, isos, dir;
 	char token[32], name[64], tmp[80], path[LB_BOOT_PATH_MAX + 128];
-	char url[1024];
+	char url[1024], other[32];
 	int r;
 
 	if (env->management == NULL || env->management->insert_cd == NULL)
@@ -169,7 +257,17 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 		/* A prebuilt ISO is used as it is, no parameters injected. */
 		r = lb_boot_link_image(&dir, name, images->iso, err);
 	} else {
-		snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+		/*
+		 * The builder's argv shows the output path to every local
+		 * user, so it writes under a name of its own, renamed away.
+		 */
+		r = lb_random_token(other, sizeof(other), 16);
+		if (r < 0) {
+			lb_err_set(err, r, "cannot name the rescue ISO: no "
+			    "random numbers");
+			goto out;
+		}
+		snprintf(tmp, sizeof(tmp), ".build-%s.tmp", other);
 		snprintf(path, sizeof(path), "%s/%s", dir.path, tmp);
 		r = build_iso(env, task, images, request_id, extra_params,
 		    path, err);
@@ -194,6 +292,12 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 		    env->http_url);
 	}
 out:
+	/* Whatever said it (a BMC may echo the URL), the name stays secret. */
+	if (r < 0)
+		redact(err, token);
+	explicit_bzero(token, sizeof(token));
+	explicit_bzero(name, sizeof(name));
+	explicit_bzero(url, sizeof(url));
 	lb_boot_dir_close(&dir);
 	lb_boot_dir_close(&isos);
 	lb_boot_dir_close(&root);

@@ -1,9 +1,10 @@
 /*
- * image_cache.c - rescue images: href checks, file:// copies and libcurl
- * downloads into <dir>/<sha256(url)>-<validator hash>, one JSON index per
- * URL, and placement by hard link.  Any thread: 'lock' guards the list of
- * fetches in flight; one fetch per URL runs at a time and its waiters share
- * the result.
+ * image_cache.c - rescue images: the one href parser and file:// check,
+ * file:// copies and libcurl downloads into <dir>/<sha256(url)>-<validator
+ * hash>, one JSON index per URL (its mtime is the last use), eviction by
+ * size and age, and placement by hard link.  Any thread: 'lock' guards the
+ * fetches in flight, the pins and eviction; one fetch per URL runs at a
+ * time and its waiters share the result.
  */
 #include "boot/image_cache.h"
 
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "conductor/util/banned.h"
@@ -55,16 +58,22 @@ struct fetch {
 
 struct lb_image_cache {
 	char *dir;
+	char **allowed;		/* file:// roots, as configured */
+	size_t nallowed;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* some fetch is done */
 	struct fetch *fetches;	/* in flight, guarded by lock */
+	struct pin *pins;	/* handed-out paths, guarded by lock */
+	unsigned long long max_bytes;	/* 0: no size limit */
+	long long ttl_s;		/* 0: no age limit */
 	unsigned long downloads; /* atomic */
 };
 
 struct href {
 	const char *raw;	/* borrowed */
 	bool is_file;
-	char *path;		/* file://: the local path */
+	char *path;		/* file://: the percent-decoded path */
+	char *real;		/* file://: its canonical path, once allowed */
 	char *secrets[N_SECRETS]; /* http: user, password, query (curl's) */
 	char safe[HREF_MAX + 16]; /* scheme://host[:port]/path */
 	char key[SHA_HEX + 1];
@@ -190,28 +199,113 @@ static void
 href_release(struct href *h)
 {
 	free(h->path);
+	free(h->real);
 	for (int i = 0; i < N_SECRETS; i++)
 		curl_free(h->secrets[i]);
+}
+
+static int
+unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * The path of a file:// href, percent-decoded into 'out' (as RFC 8089
+ * reads it).  Decoded bytes must be printable ASCII: a NUL or a control
+ * character would mean one thing to the check and another to open().
+ */
+static int
+decode_path(const char *p, char *out, size_t size, struct lb_err *err)
+{
+	size_t o = 0;
+
+	for (; *p != '\0'; p++) {
+		int c = (unsigned char)*p;
+
+		if (c == '%') {
+			int hi = unhex(p[1]), lo = hi < 0 ? -1 : unhex(p[2]);
+
+			if (lo < 0)
+				return lb_err_set(err, -EINVAL, "malformed "
+				    "percent-encoding in file:// image href");
+			c = hi << 4 | lo;
+			p += 2;
+		}
+		if (c < 0x20 || c >= 0x7f)
+			return lb_err_set(err, -EINVAL, "file:// image href "
+			    "path has control or non-ASCII characters");
+		if (o + 1 >= size)
+			return lb_err_set(err, -EINVAL, "file:// image href "
+			    "path is too long");
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * 'path' with "", "." and ".." components resolved as text, never through
+ * the file system: what the href names before any symlink is followed.
+ */
+static void
+lexical_normal(const char *path, char out[PATH_MAX])
+{
+	size_t o = 0;
+	const char *p = path, *end;
+
+	out[0] = '\0';
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		end = strchrnul(p, '/');
+		if (end - p == 1 && p[0] == '.') {
+			;
+		} else if (end - p == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[--o] != '/')
+				;
+			out[o] = '\0';
+		} else if (end > p && o + 1 + (size_t)(end - p) < PATH_MAX) {
+			out[o++] = '/';
+			memcpy(out + o, p, (size_t)(end - p));
+			o += (size_t)(end - p);
+			out[o] = '\0';
+		}
+		p = end;
+	}
+	if (o == 0)
+		snprintf(out, PATH_MAX, "/");
 }
 
 static int
 parse_file_href(struct href *h, const char *rest, struct lb_err *err)
 {
 	const char *path = strchr(rest, '/');
+	char decoded[PATH_MAX];
+	int r;
 
 	/* file:///abs or file://localhost/abs; never a relative path. */
 	if (path == NULL || (path != rest && ((size_t)(path - rest) != 9 ||
 	    strncasecmp(rest, "localhost", 9) != 0)))
 		return lb_err_set(err, -EINVAL, "file:// image href must name "
 		    "an absolute local path (file:///path)");
-	if (path[1] == '\0')
+	if (strpbrk(path, "?#") != NULL)
+		return lb_err_set(err, -EINVAL, "file:// image href must not "
+		    "have a query or a fragment");
+	r = decode_path(path, decoded, sizeof(decoded), err);
+	if (r < 0)
+		return r;
+	if (strspn(decoded, "/") == strlen(decoded))
 		return lb_err_set(err, -EINVAL, "file:// image href has no "
 		    "file name");
 	h->is_file = true;
-	h->path = strdup(path);
+	h->path = strdup(decoded);
 	if (h->path == NULL)
 		return lb_err_set(err, -ENOMEM, "out of memory");
-	snprintf(h->safe, sizeof(h->safe), "file://%s", path);
+	snprintf(h->safe, sizeof(h->safe), "file://%s", decoded);
 	return 0;
 }
 
@@ -284,6 +378,83 @@ parse_href(const char *raw, struct href *h, struct lb_err *err)
 		return parse_http_href(h, scheme, err);
 	return lb_err_set(err, -EINVAL, "unsupported image href scheme '%s' "
 	    "(expected file, http or https)", scheme);
+}
+
+/* True when 'path' is 'dir' or lies below it, on a component boundary. */
+static bool
+path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' ||
+	    path[n] == '\0');
+}
+
+/*
+ * A file:// href is allowed when it lies below one of the allowed
+ * directories twice: as written, with "." and ".." resolved as text (so
+ * that nothing outside them is even looked up), and after realpath(3) (so
+ * that no symlink leads out).  The directories are canonicalised the same
+ * way each time: one that is a symlink, or made after start-up, works.
+ * The canonical path lands in h->real and is all that is ever opened; the
+ * cache key is made from it, so every spelling of one file is one entry.
+ */
+static int
+resolve_file(const struct lb_image_cache *c, struct href *h,
+    const char *what, struct lb_err *err)
+{
+	char lex[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], *keyed;
+	bool below = false;
+	size_t i;
+
+	lexical_normal(h->path, lex);
+	for (i = 0; i < c->nallowed && !below; i++) {
+		lexical_normal(c->allowed[i], dir);
+		below = c->allowed[i][0] == '/' && path_below(lex, dir);
+	}
+	if (!below)
+		goto refused;
+	if (realpath(lex, real) == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			return lb_err_set(err, -ENOENT, "%s '%s' not found",
+			    what, h->safe);
+		return lb_err_set(err, -EIO, "cannot resolve %s '%s': %s",
+		    what, h->safe, strerror(errno));
+	}
+	below = false;
+	for (i = 0; i < c->nallowed && !below; i++)
+		below = realpath(c->allowed[i], dir) != NULL &&
+		    path_below(real, dir);
+	if (!below)
+		goto refused;
+	h->real = strdup(real);
+	if (h->real == NULL || asprintf(&keyed, "file://%s", real) < 0)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	sha256_hex(keyed, h->key);
+	free(keyed);
+	return 0;
+refused:
+	return lb_err_set(err, -EINVAL, "%s '%s' is not below any of "
+	    "[conductor] file_url_allowed_paths", what, h->safe);
+}
+
+/*
+ * The href parsed and, for file://, checked and canonicalised: the one
+ * way any href reaches the file system or the network.
+ */
+static int
+parse_allowed(const struct lb_image_cache *c, const char *raw,
+    const char *what, struct href *h, struct lb_err *err)
+{
+	int r = parse_href(raw, h, err);
+
+	if (r == 0 && h->is_file)
+		r = resolve_file(c, h, what, err);
+	return r;
 }
 
 /* "" for none; else 64 lower-case hex digits in want. */
@@ -439,34 +610,17 @@ save_index(const struct lb_image_cache *c, const struct href *h,
 		json_decref(o);
 		return fd;
 	}
+	errno = EIO;
 	if (json_dumpfd(o, fd, JSON_COMPACT) != 0 || fsync(fd) != 0)
-		r = -EIO;
+		r = -errno;
 	if (close(fd) != 0 && r == 0)
-		r = -EIO;
+		r = -errno;
 	if (r == 0 && rename(tmp, path) != 0)
 		r = -errno;
 	if (r < 0)
 		unlink(tmp);
 	json_decref(o);
 	return r;
-}
-
-/* Keeps the newest copy per URL: removes the other <key>-* files. */
-static void
-remove_others(const struct lb_image_cache *c, const char *key,
-    const char *keep)
-{
-	DIR *d = opendir(c->dir);
-	struct dirent *de;
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, key, SHA_HEX) == 0 &&
-		    de->d_name[SHA_HEX] == '-' && strcmp(de->d_name, keep) != 0)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
 }
 
 /* ---- fetching ---- */
@@ -488,7 +642,10 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Copies in to out, hashing into md when given; -EFBIG past the cap. */
+/*
+ * Copies in to out, hashing into md when given; -E2BIG past the cap (a
+ * write's own -EFBIG or -ENOSPC is passed on as it is).
+ */
 static int
 copy_fd(int in, int out, EVP_MD_CTX *md)
 {
@@ -509,7 +666,7 @@ copy_fd(int in, int out, EVP_MD_CTX *md)
 		}
 		total += (unsigned long long)n;
 		if (total > LB_IMAGE_MAX_SIZE) {
-			r = -EFBIG;
+			r = -E2BIG;
 			break;
 		}
 		if (md != NULL)
@@ -531,6 +688,26 @@ finish_sha(EVP_MD_CTX *md, char out[SHA_HEX + 1])
 	hex(d, sizeof(d), out);
 }
 
+/*
+ * Opens the canonical path checked by resolve_file(), following no
+ * symlink on the way: one swapped in since the check fails with ELOOP.
+ * O_NONBLOCK: a FIFO must not hang us before fstat rejects it.
+ */
+static int
+open_canonical(const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+		    O_NOFOLLOW,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)
+		fd = open(path, (int)how.flags);
+	return (int)fd;
+}
+
 /* file://: a copy into the cache unless the source is unchanged. */
 static int
 fetch_file(const struct lb_image_cache *c, const struct href *h,
@@ -540,10 +717,12 @@ fetch_file(const struct lb_image_cache *c, const struct href *h,
 	struct stat st;
 	int fd, out = -1, r;
 
-	/* O_NONBLOCK: a FIFO must not hang us before fstat rejects it. */
-	fd = open(h->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open_canonical(h->real);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return lb_err_set(err, -ENOENT, "image '%s' not found", h->safe);
+	if (fd < 0 && errno == ELOOP)
+		return lb_err_set(err, -EINVAL, "cannot open image '%s': a "
+		    "symlink appeared on its path", h->safe);
 	if (fd < 0)
 		return lb_err_set(err, -EIO, "cannot open image '%s': %s",
 		    h->safe, strerror(errno));
@@ -577,7 +756,7 @@ fetch_file(const struct lb_image_cache *c, const struct href *h,
 	r = copy_fd(fd, out, md);
 	if (r == 0 && fsync(out) != 0)
 		r = -errno;
-	if (r == -EFBIG)
+	if (r == -E2BIG)
 		r = lb_err_set(err, -EIO, "image '%s' is larger than 4 GiB",
 		    h->safe);
 	else if (r < 0)
@@ -886,10 +1065,17 @@ commit(struct lb_image_cache *c, const struct href *h, struct fresh *nw,
 		    "cache: %s", h->safe, strerror(-r));
 	}
 	nw->tmp[0] = '\0';
-	if (stat(path, &st) != 0 || (r = save_index(c, h, name, nw, &st)) < 0)
+	if (stat(path, &st) != 0)
+		r = -errno;
+	else
+		r = save_index(c, h, name, nw, &st);
+	if (r < 0) {
+		/* No half entry: a copy without its index is not kept. */
+		(void)unlink(path);
 		return lb_err_set(err, -EIO, "cannot write the image cache "
-		    "index for '%s'", h->safe);
-	remove_others(c, h->key, name);
+		    "index for '%s': %s", h->safe, strerror(-r));
+	}
+	/* An older copy of the URL is now unindexed: evict() removes it. */
 	return 0;
 }
 
@@ -932,6 +1118,225 @@ out:
 	if (have_old)
 		entry_release(&old);
 	f->r = r;
+}
+
+/* ---- pins and eviction ---- */
+
+/*
+ * A cached file handed out by lb_image_cache_get() and not yet given back:
+ * between the fetch and the hard link into tftp_root or http_root its link
+ * count is 1, and only the pin keeps eviction off it.
+ */
+struct pin {
+	struct pin *next;
+	unsigned int n;
+	char path[];
+};
+
+/* Lock held.  0, or -ENOMEM. */
+static int
+pin_add(struct lb_image_cache *c, const char *path, unsigned int n)
+{
+	struct pin *p;
+
+	for (p = c->pins; p != NULL; p = p->next) {
+		if (strcmp(p->path, path) == 0) {
+			p->n += n;
+			return 0;
+		}
+	}
+	p = malloc(sizeof(*p) + strlen(path) + 1);
+	if (p == NULL)
+		return -ENOMEM;
+	p->n = n;
+	memcpy(p->path, path, strlen(path) + 1);
+	p->next = c->pins;
+	c->pins = p;
+	return 0;
+}
+
+/* Lock held. */
+static void
+pin_drop(struct lb_image_cache *c, const char *path)
+{
+	struct pin **pp, *p;
+
+	for (pp = &c->pins; (p = *pp) != NULL; pp = &p->next) {
+		if (strcmp(p->path, path) == 0) {
+			if (--p->n == 0) {
+				*pp = p->next;
+				free(p);
+			}
+			return;
+		}
+	}
+}
+
+/* Lock held: a cached file of 'key' that eviction must leave alone. */
+static bool
+busy(const struct lb_image_cache *c, const char *key, const char *name)
+{
+	char path[PATH_MAX];
+
+	for (const struct fetch *f = c->fetches; f != NULL; f = f->next) {
+		if (strncmp(f->key, key, SHA_HEX) == 0)
+			return true;
+	}
+	if (path_in(c, name, path) < 0)
+		return true;
+	for (const struct pin *p = c->pins; p != NULL; p = p->next) {
+		if (strcmp(p->path, path) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One cached copy as eviction sees it. */
+struct victim {
+	char key[SHA_HEX + 1];
+	char file[SHA_HEX + VHASH_HEX + 2];
+	bool indexed;		/* the copy <key>.json names */
+	bool evictable;		/* not linked into a root, pinned or fetched */
+	time_t used;		/* the index's mtime, else the file's */
+	unsigned long long size;
+};
+
+static bool
+is_data_name(const char *name)
+{
+	return strlen(name) == SHA_HEX + 1 + VHASH_HEX &&
+	    name[SHA_HEX] == '-' && strspn(name, "0123456789abcdef") ==
+	    SHA_HEX && is_hex(name + SHA_HEX + 1, VHASH_HEX);
+}
+
+/* The index's mtime says when the copy it names was last handed out. */
+static time_t
+last_used(const struct lb_image_cache *c, const char *key, time_t dflt)
+{
+	char name[SHA_HEX + 8], path[PATH_MAX];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "%s.json", key);
+	if (path_in(c, name, path) < 0 || stat(path, &st) != 0)
+		return dflt;
+	return st.st_mtim.tv_sec;
+}
+
+/* Lists the cached copies; *ret is malloc'd.  Lock held. */
+static int
+list_victims(const struct lb_image_cache *c, struct victim **ret, size_t *n)
+{
+	struct victim *v = NULL, *nv;
+	size_t cap = 0;
+	struct dirent *de;
+	struct entry e;
+	struct stat st;
+	DIR *d = opendir(c->dir);
+
+	*n = 0;
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_data_name(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) !=
+		    0 || !S_ISREG(st.st_mode))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = reallocarray(v, cap, sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		nv = &v[(*n)++];
+		memset(nv, 0, sizeof(*nv));
+		memcpy(nv->key, de->d_name, SHA_HEX);
+		snprintf(nv->file, sizeof(nv->file), "%s", de->d_name);
+		nv->size = (unsigned long long)st.st_size;
+		nv->evictable = st.st_nlink == 1 &&
+		    !busy(c, nv->key, nv->file);
+		nv->indexed = load_index(c, nv->key, &e) == 0 &&
+		    strcmp(e.file, nv->file) == 0;
+		if (nv->indexed)
+			entry_release(&e);
+		nv->used = nv->indexed ? last_used(c, nv->key,
+		    st.st_mtim.tv_sec) : st.st_mtim.tv_sec;
+	}
+	closedir(d);
+	*ret = v;
+	return 0;
+}
+
+/* Index first: a crash in between leaves an orphan, removed next time. */
+static void
+drop_victim(const struct lb_image_cache *c, const struct victim *v)
+{
+	char name[SHA_HEX + 8], path[PATH_MAX];
+
+	if (v->indexed) {
+		snprintf(name, sizeof(name), "%s.json", v->key);
+		if (path_in(c, name, path) == 0)
+			(void)unlink(path);
+	}
+	if (path_in(c, v->file, path) == 0)
+		(void)unlink(path);
+}
+
+/*
+ * Ironic's clean-up of the master image cache: copies unused for longer
+ * than the TTL go, then the least recently used ones until the cache fits
+ * its size (which counts copies in use too).  A copy still linked into a
+ * root (link count above 1), pinned or being fetched is never removed; an
+ * unindexed copy (a crash, a URL's older version) goes whenever it is
+ * unused.  Lock held.
+ */
+static void
+evict(struct lb_image_cache *c)
+{
+	struct victim *v = NULL;
+	unsigned long long total = 0;
+	time_t now = time(NULL);
+	size_t n, i, oldest;
+
+	if (list_victims(c, &v, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (v[i].evictable && (!v[i].indexed || (c->ttl_s > 0 &&
+		    now - v[i].used > c->ttl_s))) {
+			drop_victim(c, &v[i]);
+			v[i].size = 0;
+			v[i].evictable = false;
+		}
+		total += v[i].size;
+	}
+	while (c->max_bytes > 0 && total > c->max_bytes) {
+		oldest = n;
+		for (i = 0; i < n; i++) {
+			if (v[i].evictable && (oldest == n ||
+			    v[i].used < v[oldest].used))
+				oldest = i;
+		}
+		if (oldest == n)
+			break;		/* the rest is in use */
+		drop_victim(c, &v[oldest]);
+		total -= v[oldest].size;
+		v[oldest].evictable = false;
+	}
+	free(v);
+}
+
+/* A use of 'key': its index's mtime moves to now (the LRU clock). */
+static void
+touch_index(const struct lb_image_cache *c, const char *key)
+{
+	char name[SHA_HEX + 8], path[PATH_MAX];
+
+	snprintf(name, sizeof(name), "%s.json", key);
+	if (path_in(c, name, path) == 0)
+		(void)utimensat(AT_FDCWD, path, NULL, 0);
 }
 
 /* ---- the public face ---- */
@@ -985,8 +1390,84 @@ lb_image_cache_free(struct lb_image_cache *c)
 		return;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	while (c->pins != NULL) {
+		struct pin *p = c->pins;
+
+		c->pins = p->next;
+		free(p);
+	}
+	for (size_t i = 0; i < c->nallowed; i++)
+		free(c->allowed[i]);
+	free(c->allowed);
 	free(c->dir);
 	free(c);
+}
+
+int
+lb_image_cache_configure(struct lb_image_cache *c,
+    const struct lb_image_cache_opts *o, struct lb_err *err)
+{
+	char **allowed = calloc(o->nallowed + 1, sizeof(*allowed));
+
+	if (allowed == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->nallowed; i++) {
+		allowed[i] = strdup(o->allowed[i]);
+		if (allowed[i] == NULL) {
+			while (i > 0)
+				free(allowed[--i]);
+			free(allowed);
+			return lb_err_set(err, -ENOMEM, "out of memory");
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nallowed; i++)
+		free(c->allowed[i]);
+	free(c->allowed);
+	c->allowed = allowed;
+	c->nallowed = o->nallowed;
+	c->max_bytes = o->max_bytes;
+	c->ttl_s = o->ttl_s;
+	evict(c);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int
+lb_image_cache_check(struct lb_image_cache *c, const char *what,
+    const char *href, char **ret_canonical, struct lb_err *err)
+{
+	struct href h;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = parse_allowed(c, href, what, &h, err);
+	pthread_mutex_unlock(&c->lock);
+	if (r == 0 && ret_canonical != NULL) {
+		*ret_canonical = strdup(h.is_file ? h.real : h.safe);
+		if (*ret_canonical == NULL)
+			r = lb_err_set(err, -ENOMEM, "out of memory");
+	}
+	href_release(&h);
+	return r;
+}
+
+void
+lb_image_cache_unpin(struct lb_image_cache *c, const char *path)
+{
+	if (path == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	pin_drop(c, path);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+lb_image_cache_clean(struct lb_image_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	evict(c);
+	pthread_mutex_unlock(&c->lock);
 }
 
 unsigned long
@@ -1025,14 +1506,21 @@ lead(struct lb_image_cache *c, const struct href *h, const char *want)
 		;
 	*pp = f->next;
 	f->done = true;
+	/* Every caller that shares the fetch holds a pin until it unpins. */
+	if (f->r == 0 && pin_add(c, f->path, f->refs) < 0) {
+		f->r = lb_err_set(&f->err, -ENOMEM, "out of memory");
+		free(f->path);
+		f->path = NULL;
+	}
 	pthread_cond_broadcast(&c->cond);
 	return f;
 }
 
 /* The outcome of a done fetch for a caller wanting 'want'; lock held. */
 static int
-outcome(const struct fetch *f, const struct href *h, const char *want,
-    char **ret_path, struct lb_err *err)
+outcome(struct lb_image_cache *c, const struct fetch *f,
+    const struct href *h, const char *want, char **ret_path,
+    struct lb_err *err)
 {
 	char *p;
 
@@ -1041,11 +1529,16 @@ outcome(const struct fetch *f, const struct href *h, const char *want,
 			memcpy(err, &f->err, sizeof(*err));
 		return f->r;
 	}
-	if (want[0] != '\0' && strcmp(want, f->sha) != 0)
+	if (want[0] != '\0' && strcmp(want, f->sha) != 0) {
+		pin_drop(c, f->path);
 		return mismatch(h, want, f->sha, err);
+	}
 	p = strdup(f->path);
-	if (p == NULL)
+	if (p == NULL) {
+		pin_drop(c, f->path);
 		return lb_err_set(err, -ENOMEM, "out of memory");
+	}
+	touch_index(c, f->key);
 	*ret_path = p;
 	return 0;
 }
@@ -1059,9 +1552,15 @@ lb_image_cache_get(struct lb_image_cache *c, const char *href,
 	struct fetch *f;
 	int r;
 
+	/* The checksum's form is checked before any I/O. */
 	r = parse_href(href, &h, err);
 	if (r == 0)
 		r = parse_checksum(checksum, &h, want, err);
+	if (r == 0 && h.is_file) {
+		pthread_mutex_lock(&c->lock);
+		r = resolve_file(c, &h, "image", err);
+		pthread_mutex_unlock(&c->lock);
+	}
 	if (r < 0) {
 		href_release(&h);
 		return r;
@@ -1088,10 +1587,12 @@ lb_image_cache_get(struct lb_image_cache *c, const char *href,
 				continue;
 			}
 		}
-		r = outcome(f, &h, want, ret_path, err);
+		r = outcome(c, f, &h, want, ret_path, err);
 		fetch_put(f);
 		break;
 	}
+	/* What was just fetched is pinned; older copies may have to go. */
+	evict(c);
 	pthread_mutex_unlock(&c->lock);
 	href_release(&h);
 	return r;

@@ -233,6 +233,22 @@ parse_range(const char *h, off_t size, off_t *ret_from, off_t *ret_len)
 	return 1;
 }
 
+/*
+ * How much of a request path a log line may show: the file name of a
+ * rescue ISO under redfish/ is its secret (it carries the agent token).
+ */
+static int
+shown_len(const char *url)
+{
+	int n = (int)strnlen(url, 512);
+
+	if (strncmp(url, "/redfish/", 9) != 0)
+		return n;
+	while (n > 0 && url[n - 1] != '/')
+		n--;
+	return n;
+}
+
 static enum MHD_Result
 serve(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -266,7 +282,8 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	    !inside_root(hb, fd)) {
 		if (fd >= 0)
 			close(fd);
-		log_debug("http boot: %s %s -> 404", method, url);
+		log_debug("http boot: %s %.*s%s -> 404", method,
+		    shown_len(url), url, url[shown_len(url)] ? "\u2026" : "");
 		return reply_status(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
 	len = st.st_size;
@@ -303,7 +320,8 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	ret = MHD_queue_response(conn, want > 0 ? MHD_HTTP_PARTIAL_CONTENT :
 	    MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
-	log_debug("http boot: %s %s -> %d (%lld bytes)", method, url,
+	log_debug("http boot: %s %.*s%s -> %d (%lld bytes)", method,
+	    shown_len(url), url, url[shown_len(url)] ? "\u2026" : "",
 	    want > 0 ? 206 : 200, (long long)len);
 	return ret;
 }

@@ -107,31 +107,14 @@ rescue_images(const struct lb_engine *e, const struct lb_node *node,
 /*
  * A file:// href must resolve below one of [conductor]
  * file_url_allowed_paths: otherwise anyone who may edit driver_info could
- * have the conductor publish any file it can read.
+ * have the conductor publish any file it can read.  The image cache makes
+ * this check with the parser it fetches with, in every get too.
  */
 static int
-check_href(const struct lb_config *cfg, const char *what, const char *href,
+check_href(struct lb_engine *e, const char *what, const char *href,
     struct lb_err *err)
 {
-	char real[PATH_MAX];
-
-	if (strncmp(href, "file://", 7) != 0)
-		return 0;
-	if (realpath(href + 7, real) == NULL)
-		return lb_err_set(err, -EINVAL, "%s '%s' does not exist", what,
-		    href + 7);
-	for (size_t i = 0; i < cfg->file_url_allowed_paths.n; i++) {
-		const char *dir = cfg->file_url_allowed_paths.items[i];
-		size_t n = strlen(dir);
-
-		while (n > 1 && dir[n - 1] == '/')
-			n--;
-		if (strncmp(real, dir, n) == 0 && (real[n] == '/' ||
-		    real[n] == '\0'))
-			return 0;
-	}
-	return lb_err_set(err, -EINVAL, "%s '%s' is not below any of "
-	    "[conductor] file_url_allowed_paths", what, href + 7);
+	return lb_image_cache_check(e->images, what, href, NULL, err);
 }
 
 /*
@@ -172,7 +155,7 @@ validate_rescue(struct lb_engine *e, struct lb_node_ctx *ctx,
 	if (net->validate_rescue(e->cfg, &ctx->task, err) < 0)
 		return -EINVAL;
 	if (rescue_iso(node) != NULL)
-		return check_href(e->cfg, "rescue_iso", rescue_iso(node), err);
+		return check_href(e, "rescue_iso", rescue_iso(node), err);
 	rescue_images(e, node, &kernel, &ramdisk);
 	if (kernel == NULL && ramdisk == NULL)
 		snprintf(missing, sizeof(missing),
@@ -185,8 +168,8 @@ validate_rescue(struct lb_engine *e, struct lb_node_ctx *ctx,
 		return lb_err_set(err, -EINVAL, "Cannot validate PXE "
 		    "bootloader. Some parameters were missing in node's "
 		    "driver_info and configuration. Missing are: %s", missing);
-	if (check_href(e->cfg, "rescue_kernel", kernel, err) < 0 ||
-	    check_href(e->cfg, "rescue_ramdisk", ramdisk, err) < 0)
+	if (check_href(e, "rescue_kernel", kernel, err) < 0 ||
+	    check_href(e, "rescue_ramdisk", ramdisk, err) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -431,15 +414,15 @@ fetch_images(struct lb_engine *e, const struct lb_node *node,
 	int r;
 
 	if (iso != NULL) {
-		if (check_href(e->cfg, "rescue_iso", iso, err) < 0)
+		if (check_href(e, "rescue_iso", iso, err) < 0)
 			return -EINVAL;
 		return lb_image_cache_get(e->images, iso, json_string_value(
 		    json_object_get(node->driver_info, "rescue_iso_checksum")),
 		    ret_iso, err);
 	}
 	rescue_images(e, node, &kernel, &ramdisk);
-	if (check_href(e->cfg, "rescue_kernel", kernel, err) < 0 ||
-	    check_href(e->cfg, "rescue_ramdisk", ramdisk, err) < 0)
+	if (check_href(e, "rescue_kernel", kernel, err) < 0 ||
+	    check_href(e, "rescue_ramdisk", ramdisk, err) < 0)
 		return -EINVAL;
 	r = lb_image_cache_get(e->images, kernel, json_string_value(
 	    json_object_get(node->driver_info, "rescue_kernel_checksum")),
@@ -450,6 +433,7 @@ fetch_images(struct lb_engine *e, const struct lb_node *node,
 	    json_object_get(node->driver_info, "rescue_ramdisk_checksum")),
 	    ret_ramdisk, err);
 	if (r < 0) {
+		lb_image_cache_unpin(e->images, *ret_kernel);
 		free(*ret_kernel);
 		*ret_kernel = NULL;
 	}
@@ -559,6 +543,10 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	if (r == 0)
 		phase(ctx, &mark, "powered on, waiting for the agent");
 out:
+	/* Staged (linked) or not, eviction may have them now. */
+	lb_image_cache_unpin(e->images, kernel);
+	lb_image_cache_unpin(e->images, ramdisk);
+	lb_image_cache_unpin(e->images, iso);
 	free(kernel);
 	free(ramdisk);
 	free(iso);
@@ -1196,7 +1184,15 @@ int
 lb_rescue_setup(struct lb_engine *e, struct lb_err *err)
 {
 	const struct lb_config *cfg = e->cfg;
+	const struct lb_image_cache_opts opts = {
+		.allowed = cfg->file_url_allowed_paths.items,
+		.nallowed = cfg->file_url_allowed_paths.n,
+		.max_bytes = (unsigned long long)cfg->pxe_image_cache_size <<
+		    20,
+		.ttl_s = (long long)cfg->pxe_image_cache_ttl * 60,
+	};
 	char dir[1024];
+	int r;
 
 	if (cfg->conductor_api_url != NULL)
 		snprintf(e->api_url, sizeof(e->api_url), "%s",
@@ -1221,7 +1217,10 @@ lb_rescue_setup(struct lb_engine *e, struct lb_err *err)
 		snprintf(dir, sizeof(dir), "%s", cfg->pxe_image_cache);
 	else
 		snprintf(dir, sizeof(dir), "%s/images", cfg->state_path);
-	return lb_image_cache_new(dir, &e->images, err);
+	r = lb_image_cache_new(dir, &e->images, err);
+	if (r == 0)
+		r = lb_image_cache_configure(e->images, &opts, err);
+	return r;
 }
 
 void

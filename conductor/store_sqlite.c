@@ -338,6 +338,8 @@ stmt_done(sqlite3_stmt *stmt)
 	sqlite3_clear_bindings(stmt);
 }
 
+static int end_tx(sqlite3 *db, int r, struct lb_err *err);
+
 static int
 migrate(sqlite3 *db, struct lb_err *err)
 {
@@ -366,7 +368,7 @@ migrate(sqlite3 *db, struct lb_err *err)
 			exec_sql(db, "ROLLBACK", NULL, "rolling back");
 			return -EIO;
 		}
-		r = exec_sql(db, "COMMIT", err, "migrating");
+		r = end_tx(db, 0, err);
 		if (r < 0)
 			return r;
 		log_info("database schema migrated to version %zu", i + 1);
@@ -861,6 +863,11 @@ begin_write_tx(sqlite3 *db, struct lb_err *err)
 	return exec_sql(db, "BEGIN IMMEDIATE", err, "starting a transaction");
 }
 
+/*
+ * A COMMIT that fails (a full disk, an I/O error, a deferred constraint)
+ * may leave the transaction open, and every later BEGIN on the connection
+ * would then fail: it is rolled back, so the next write starts afresh.
+ */
 static int
 end_tx(sqlite3 *db, int r, struct lb_err *err)
 {
@@ -868,7 +875,10 @@ end_tx(sqlite3 *db, int r, struct lb_err *err)
 		exec_sql(db, "ROLLBACK", NULL, "rolling back");
 		return r;
 	}
-	return exec_sql(db, "COMMIT", err, "committing");
+	r = exec_sql(db, "COMMIT", err, "committing");
+	if (r < 0 && !sqlite3_get_autocommit(db))
+		exec_sql(db, "ROLLBACK", NULL, "rolling back");
+	return r;
 }
 
 static int

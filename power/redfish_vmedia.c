@@ -360,6 +360,20 @@ url_shown_len(const char *url)
 	return n > 200 ? 200 : (int)n;
 }
 
+/*
+ * The URL up to its last '/': the file name of an ISO lifeboat publishes
+ * is the secret that keeps others from fetching it (and its agent token).
+ */
+static int
+url_dir_len(const char *url)
+{
+	int n = url_shown_len(url);
+
+	while (n > 0 && url[n - 1] != '/')
+		n--;
+	return n > 0 ? n - 1 : 0;
+}
+
 static int
 url_check(const char *url, struct lb_err *err)
 {
@@ -533,16 +547,16 @@ lb_redfish_insert_cd(const struct lb_task *task, const char *url,
 	for (size_t i = 0; r == 0 && next && i < vc.nslots; i++) {
 		r = insert_slot(&vc, &vc.slots[i], url, &next, &last);
 		if (r == 0)
-			log_debug("redfish: %s: inserted '%.*s' into %s",
-			    vc.path, url_shown_len(url), url,
+			log_debug("redfish: %s: inserted '%.*s/\u2026' into %s",
+			    vc.path, url_dir_len(url), url,
 			    vc.slots[i].vm->odata_id);
 		else if (next)
 			r = 0;
 	}
 	if (r == 0 && next)
 		r = lb_err_set(err, -ENODEV, "no virtual CD or DVD of Redfish "
-		    "system '%.200s' accepted the image '%.*s': %s", vc.path,
-		    url_shown_len(url), url, last.msg);
+		    "system '%.200s' accepted the image '%.*s/\u2026': %s",
+		    vc.path, url_dir_len(url), url, last.msg);
 	else if (r < 0 && last.msg[0] != '\0' && err != NULL)
 		snprintf(err->msg, sizeof(err->msg), "%s", last.msg);
 	vcall_close(&vc);

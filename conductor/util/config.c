@@ -249,6 +249,13 @@ static const struct cfg_option options[] = {
 	    "and version, hard-linked into place).  Unset: "
 	    "state_path/images.  Keep it on the file system of tftp_root "
 	    "and http_root."),
+	OPT("pxe", "image_cache_size", INT, pxe_image_cache_size, "20480",
+	    "Most MiB the image cache may hold, copies in use included; "
+	    "the least recently used copies that no staged node uses are "
+	    "evicted beyond it.  0: no limit.", .min = 0, .max = 16777216),
+	OPT("pxe", "image_cache_ttl", INT, pxe_image_cache_ttl, "10080",
+	    "Minutes a cached image no staged node uses is kept after its "
+	    "last use.  0: no limit.", .min = 0, .max = 5256000),
 
 	OPT("deploy", "http_root", PATH, deploy_http_root, "/httpboot",
 	    "Directory lifeboatd serves over HTTP for iPXE and virtual "
@@ -304,7 +311,9 @@ static const struct cfg_option options[] = {
 
 	OPT("redfish", "iso_builder", PATH, redfish_iso_builder, NULL,
 	    "The program that builds rescue ISOs for virtual media "
-	    "(lifeboat's ramdisk/mkiso).  Defaults to the one this "
+	    "(lifeboat's ramdisk/mkiso), run as BUILDER KERNEL INITRD "
+	    "OUT.iso --append-file - with the kernel parameters (and the "
+	    "agent token) on its standard input.  Defaults to the one this "
 	    "lifeboatd was built with.",
 	    .compute_default = default_iso_builder,
 	    .sample = "/usr/lib/lifeboat/mkiso"),

@@ -93,6 +93,8 @@ struct lb_config {
 	char *pxe_uefi_ipxe_bootfile_name; /* uefi_ipxe_bootfile_name */
 	int pxe_ipxe_timeout;		/* ipxe_timeout, seconds */
 	char *pxe_image_cache;		/* image_cache_path, NULL: state_path */
+	int pxe_image_cache_size;	/* image_cache_size, MiB, 0: none */
+	int pxe_image_cache_ttl;	/* image_cache_ttl, minutes, 0: none */
 
 	/* [deploy] */
 	char *deploy_http_root;		/* http_root */

@@ -563,6 +563,56 @@ def test_iso_url_unreachable(launcher, tmp_path, bmcs):
                         'redfish: power off (already off)'}, log
 
 
+def test_iso_secrets_stay_secret(launcher, tmp_path, bmcs):
+    """Issue 10 item 10: the ISO builder (a wrapper around mkiso that
+    records its argv and its standard input) never sees the agent token in
+    its argv, and when the BMC cannot fetch the ISO, the ISO's random name
+    is in neither last_error nor the daemon's (debug) log."""
+    rec = tmp_path / 'builder'
+    rec.mkdir()
+    wrapper = rec / 'iso-builder'
+    wrapper.write_text(
+        '#!/bin/sh\n'
+        'printf "%%s\\n" "$@" > %s/argv\n'
+        'cat > %s/stdin\n'
+        'exec %s "$@" < %s/stdin\n' % (rec, rec, shlex.quote(str(MKISO)),
+                                       rec))
+    wrapper.chmod(0o755)
+    cond = {'rescue_callback_timeout': 60, 'check_rescue_state_interval': 1,
+            'power_state_change_timeout': 10}
+    lab = RescueLab(launcher, tmp_path / 'lab', conductor=cond,
+                    deploy={'http_url': 'http://127.0.0.1:0'},
+                    redfish={'iso_builder': str(wrapper)})
+    emu = bmcs.redfish(1)
+    node, (mac,) = vmedia_node(lab, emu)
+    uuid = node['uuid']
+    r = put_rescue(lab.d, uuid, PASSWORD)
+    assert r.status_code == 202, r.text
+    node = end_state(lab.d, uuid, {'rescue failed', 'rescue wait'})
+    assert node['provision_state'] == 'rescue failed', node
+    # The builder ran, and got the parameters on stdin only.
+    argv = (rec / 'argv').read_text()
+    params = (rec / 'stdin').read_text()
+    token = re.search(r'ipa-agent-token=(\S+)', params + argv).group(1)
+    assert len(token) >= 32, params
+    assert token not in argv, argv
+    assert token in params, params
+    assert 'ipa-agent-token' not in argv, argv
+    assert argv.splitlines()[-2:] == ['--append-file', '-'], argv
+    # The insert failed; the URL is shown without the ISO's name.
+    error = node['last_error']
+    assert error.startswith('Failed to rescue: the rescue ISO could not '
+                            'be inserted: '), error
+    assert "'http://127.0.0.1:0/redfish/%s/\u2026" % uuid in error, error
+    iso_name = re.compile(r'redfish/%s/[A-Za-z0-9_-]{16,}\.iso' % uuid)
+    assert not iso_name.search(error), error
+    log = lab.d.log_text()
+    assert 'could not be inserted' in log
+    assert not iso_name.search(log), iso_name.findall(log)
+    assert token not in log
+    assert_unpublished(lab)
+
+
 # ===================================================== 5: BMC quirks
 
 @pytest.mark.parametrize('quirks,applied,log_line', [

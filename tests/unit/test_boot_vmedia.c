@@ -33,6 +33,7 @@
 #define REQ "req-5c1e0b7e-8f5d-4e0e-9a0c-3b1c2d3e4f50"
 #define HTTP_URL "http://10.99.0.1:8088"
 #define TOKEN_PARAM "ipa-agent-token=Tok3n-Value_x"
+#define STDIN_MARK "--- stdin"
 
 /* The recording management interface. */
 static char inserted_url[1024];
@@ -71,6 +72,7 @@ struct fixture {
 	char kernel[512];
 	char ramdisk[512];
 	char builder[512];
+	char argv_log[512];
 	struct lb_config cfg;
 	struct lb_boot_env env;
 	struct lb_boot_images images;
@@ -116,6 +118,7 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	char script[2048];
 
 	assert_non_null(f);
 	snprintf(f->top, sizeof(f->top), "%s/lb-vmedia-XXXXXX",
@@ -128,9 +131,16 @@ setup(void **state)
 	snprintf(f->builder, sizeof(f->builder), "%s/mkiso", f->top);
 	write_file(f->kernel, "KERNEL\n", 0644);
 	write_file(f->ramdisk, "RAMDISK\n", 0644);
-	/* mkiso KERNEL RAMDISK OUT --append PARAMS: the arguments are the ISO */
-	write_file(f->builder, "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$3\"\n",
-	    0755);
+	/*
+	 * mkiso KERNEL RAMDISK OUT --append-file -: the "ISO" holds its
+	 * arguments, a separator line, then what it read on stdin; the
+	 * arguments also go to 'argv' beside it, as ps would see them.
+	 */
+	snprintf(f->argv_log, sizeof(f->argv_log), "%s/argv", f->top);
+	snprintf(script, sizeof(script), "#!/bin/sh\nprintf '%%s\\n' \"$@\" "
+	    "> '%s'\n{ printf '%%s\\n' \"$@\"; echo '%s'; cat; } > \"$3\"\n",
+	    f->argv_log, STDIN_MARK);
+	write_file(f->builder, script, 0755);
 
 	lb_config_init(&f->cfg);
 	free(f->cfg.deploy_http_root);
@@ -264,12 +274,39 @@ test_built_iso_published_and_inserted(void **state)
 	args = read_path(path);
 	assert_true(strncmp(args, f->kernel, strlen(f->kernel)) == 0);
 	assert_non_null(strstr(args, f->ramdisk));
-	assert_non_null(strstr(args, "\n--append\n"));
+	assert_non_null(strstr(args, "\n--append-file\n-\n" STDIN_MARK "\n"));
 	assert_non_null(strstr(args, "ipa-api-url=http://10.99.0.1:6385"));
 	assert_non_null(strstr(args, " " TOKEN_PARAM));
 	assert_non_null(strstr(args, " boot_method=vmedia"));
 	assert_non_null(strstr(args, " BOOTIF=" MAC1));
 	free(args);
+}
+
+/*
+ * The builder's argv (readable by every local user in /proc) holds
+ * neither the agent token nor the published ISO's name; the parameters
+ * come on its standard input.
+ */
+static void
+test_builder_argv_has_no_secrets(void **state)
+{
+	struct fixture *f = *state;
+	const char *name;
+	char *argv, *iso, path[2048], stem[23];
+
+	assert_ok(f, prepare(f));
+	argv = read_path(f->argv_log);
+	assert_null(strstr(argv, "Tok3n"));
+	assert_null(strstr(argv, "ipa-agent-token"));
+	assert_null(strstr(argv, "ipa-api-url"));
+	name = strrchr(inserted_url, '/') + 1;
+	snprintf(stem, sizeof(stem), "%.22s", name);
+	assert_null(strstr(argv, stem));
+	published_path(f, path, sizeof(path));
+	iso = read_path(path);
+	assert_non_null(strstr(strstr(iso, STDIN_MARK "\n"), " " TOKEN_PARAM));
+	free(iso);
+	free(argv);
 }
 
 static void
@@ -383,6 +420,39 @@ test_insert_failure_reported(void **state)
 	    "[deploy] http_url http://10.99.0.1:8088)");
 }
 
+/*
+ * A BMC that echoes the URL in its error: the ISO's random name reaches
+ * neither the message (last_error, the log) nor anything else said.
+ */
+static int
+echo_insert(const struct lb_task *task, const char *url, struct lb_err *err)
+{
+	(void)task;
+	inserts++;
+	snprintf(inserted_url, sizeof(inserted_url), "%s", url);
+	return lb_err_set(err, -EIO, "cannot fetch '%s' (tried '%s' twice)",
+	    url, url);
+}
+
+static void
+test_insert_failure_hides_the_iso_name(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_management_ops echo = recorder;
+	char stem[23], want[512];
+
+	echo.insert_cd = echo_insert;
+	f->env.management = &echo;
+	assert_int_equal(prepare(f), -EIO);
+	snprintf(stem, sizeof(stem), "%.22s", strrchr(inserted_url, '/') + 1);
+	assert_null(strstr(f->err.msg, stem));
+	snprintf(want, sizeof(want), "the rescue ISO could not be inserted: "
+	    "cannot fetch '%s/redfish/%s/\u2026.iso' (tried '%s/redfish/%s/"
+	    "\u2026.iso' twice) (the BMC downloads it from [deploy] http_url "
+	    "%s)", HTTP_URL, UUID, HTTP_URL, UUID, HTTP_URL);
+	assert_string_equal(f->err.msg, want);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -424,6 +494,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_builder_argv_has_no_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_insert_failure_hides_the_iso_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -330,6 +331,18 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return remove(path);
 }
 
+/* file:// below fx->root only, and the given limits. */
+static void
+allow(struct fixture *fx, unsigned long long max_bytes, long long ttl_s)
+{
+	char *dirs[] = { fx->root };
+	struct lb_image_cache_opts o = { .allowed = dirs, .nallowed = 1,
+	    .max_bytes = max_bytes, .ttl_s = ttl_s };
+	struct lb_err err = { { 0 } };
+
+	assert_int_equal(lb_image_cache_configure(fx->cache, &o, &err), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -343,6 +356,7 @@ setup(void **state)
 	assert_non_null(mkdtemp(fx->root));
 	snprintf(fx->dir, sizeof(fx->dir), "%s/cache", fx->root);
 	assert_int_equal(lb_image_cache_new(fx->dir, &fx->cache, &err), 0);
+	allow(fx, 0, 0);
 	*state = fx;
 	return 0;
 }
@@ -528,7 +542,13 @@ test_file_changed(void **state)
 	    0);
 	assert_string_not_equal(p1, p2);
 	assert_content(p2, "ramdisk version 2");
-	/* The newest copy per URL is kept, the old one removed. */
+	/*
+	 * The newest copy per URL is kept, the old one removed once it is
+	 * no longer handed out (pinned) or linked.
+	 */
+	assert_true(exists(p1));
+	lb_image_cache_unpin(fx->cache, p1);
+	lb_image_cache_clean(fx->cache);
 	assert_false(exists(p1));
 	assert_int_equal(data_files(fx), 1);
 	free(p1);
@@ -758,6 +778,9 @@ test_http_new_etag(void **state)
 	assert_int_equal(lb_image_cache_downloads(fx->cache), 2);
 	assert_string_not_equal(p1, p2);
 	assert_content(p2, "new kernel!");
+	assert_true(exists(p1));	/* still pinned */
+	lb_image_cache_unpin(fx->cache, p1);
+	lb_image_cache_clean(fx->cache);
 	assert_false(exists(p1));
 	assert_int_equal(data_files(fx), 1);
 	free(p1);
@@ -1061,6 +1084,438 @@ test_place_copies_across_devices(void **state)
 	assert_int_equal(unlink(dest), 0);
 }
 
+/* ---- href spellings: one parser for the check and the open ---- */
+
+/* fx->root/{images,images2,outside} and the links the tests need. */
+static void
+make_tree(struct fixture *fx)
+{
+	char p[400], q[400];
+
+	snprintf(p, sizeof(p), "%s/images", fx->root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/images2", fx->root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/outside", fx->root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/images/k", fx->root);
+	write_file(p, "allowed kernel");
+	snprintf(p, sizeof(p), "%s/images2/k", fx->root);
+	write_file(p, "sibling kernel");
+	snprintf(p, sizeof(p), "%s/outside/secret", fx->root);
+	write_file(p, "not for publishing");
+	snprintf(p, sizeof(p), "%s/images/sneaky", fx->root);
+	snprintf(q, sizeof(q), "%s/outside/secret", fx->root);
+	assert_int_equal(symlink(q, p), 0);
+	snprintf(p, sizeof(p), "%s/images/sub", fx->root);
+	snprintf(q, sizeof(q), "%s/outside", fx->root);
+	assert_int_equal(symlink(q, p), 0);
+	snprintf(p, sizeof(p), "%s/images/rel", fx->root);
+	assert_int_equal(symlink("../outside/secret", p), 0);
+}
+
+/* Only fx->root/images is allowed (configured with a trailing slash). */
+static void
+allow_images(struct fixture *fx)
+{
+	char dir[400], *dirs[] = { dir };
+	struct lb_image_cache_opts o = { .allowed = dirs, .nallowed = 1 };
+	struct lb_err err = { { 0 } };
+
+	snprintf(dir, sizeof(dir), "%s/images/", fx->root);
+	assert_int_equal(lb_image_cache_configure(fx->cache, &o, &err), 0);
+}
+
+static void
+test_href_spellings_allowed(void **state)
+{
+	static const char *const good[] = {
+		"file://%s/images/k",
+		"FILE://%s/images/k",
+		"File://localhost%s/images/k",
+		"file://LOCALHOST%s/images/k",
+		"file://%s/images/./k",
+		"file://%s//images///k",
+		"file://%s/images/nope/../k",
+		"file://%s/%%69mages/%%6B",
+		"file://%s/images/%%2e/k",
+	};
+	struct fixture *fx = *state;
+	struct lb_err err = { { 0 } };
+	char href[600], want[PATH_MAX], path[400], *canon, *p, *first = NULL;
+
+	make_tree(fx);
+	allow_images(fx);
+	snprintf(path, sizeof(path), "%s/images/k", fx->root);
+	assert_non_null(realpath(path, want));
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(href, sizeof(href), good[i], fx->root);
+		canon = NULL;
+		assert_int_equal(lb_image_cache_check(fx->cache, "rescue_kernel",
+		    href, &canon, &err), 0);
+		assert_string_equal(canon, want);
+		free(canon);
+		p = NULL;
+		assert_int_equal(lb_image_cache_get(fx->cache, href, NULL, &p,
+		    &err), 0);
+		assert_content(p, "allowed kernel");
+		/* Every spelling of the one file is one cache entry. */
+		if (first == NULL)
+			first = strdup(p);
+		assert_string_equal(p, first);
+		lb_image_cache_unpin(fx->cache, p);
+		free(p);
+	}
+	free(first);
+	assert_int_equal(data_files(fx), 1);
+}
+
+static void
+test_href_spellings_refused(void **state)
+{
+	static const struct {
+		const char *href;
+		int r;
+		const char *msg;	/* NULL: "... is not below ..." */
+	} bad[] = {
+		{ "FILE://%s/outside/secret", -EINVAL, NULL },
+		{ "file://localhost%s/outside/secret", -EINVAL, NULL },
+		{ "file://%s/images/../outside/secret", -EINVAL, NULL },
+		{ "file://%s/images/%%2e%%2e/outside/secret", -EINVAL, NULL },
+		{ "file://%s/images/%%2E%%2E/%%2E%%2E/images2/k", -EINVAL, NULL },
+		{ "file://%s/images/.%%2e/outside/secret", -EINVAL, NULL },
+		{ "file://%s/images2/k", -EINVAL, NULL },
+		{ "file://%s/images/sneaky", -EINVAL, NULL },
+		{ "file://%s/images/rel", -EINVAL, NULL },
+		{ "file://%s/images/sub/secret", -EINVAL, NULL },
+		/* ".." is read as text: this names images/images/k. */
+		{ "file://%s/images/sub/../images/k", -ENOENT, "not found" },
+		/* No existence oracle: outside is "not below" whether or not. */
+		{ "file://%s/outside/nothing-here", -EINVAL, NULL },
+		{ "file://%s/images/nothing-here", -ENOENT, "not found" },
+		{ "file://otherhost%s/images/k", -EINVAL, "must name an "
+		    "absolute local path" },
+		{ "file://%s/images/k%%00", -EINVAL, "control" },
+		{ "file://%s/images/k%%0a", -EINVAL, "control" },
+		{ "file://%s/images/k%%zz", -EINVAL, "percent-encoding" },
+		{ "file://%s/images/k%%2", -EINVAL, "percent-encoding" },
+		{ "file://%s/images/k?x=1", -EINVAL, "query" },
+		{ "file://%s/images/k#frag", -EINVAL, "query" },
+		{ "FtP://%s/images/k", -EINVAL, "unsupported image href "
+		    "scheme 'ftp'" },
+		{ "gopher://%s/images/k", -EINVAL, "unsupported" },
+	};
+	struct fixture *fx = *state;
+	struct lb_err err = { { 0 } };
+	char href[600], *p;
+	int r;
+
+	make_tree(fx);
+	allow_images(fx);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(href, sizeof(href), bad[i].href, fx->root);
+		for (int get = 0; get < 2; get++) {
+			err.msg[0] = '\0';
+			p = NULL;
+			r = get ? lb_image_cache_get(fx->cache, href, NULL, &p,
+			    &err) : lb_image_cache_check(fx->cache,
+			    "rescue_kernel", href, NULL, &err);
+			if (r != bad[i].r)
+				fail_msg("%s: %d, want %d (%s)", href, r,
+				    bad[i].r, err.msg);
+			assert_null(p);
+			assert_non_null(strstr(err.msg, bad[i].msg ?
+			    bad[i].msg : "is not below any of [conductor] "
+			    "file_url_allowed_paths"));
+			assert_null(strstr(err.msg, "not for publishing"));
+		}
+	}
+	assert_int_equal(cache_files(fx, NULL), 0);
+}
+
+/* Without allowed directories no file:// href is fetched at all. */
+static void
+test_href_nothing_allowed(void **state)
+{
+	struct fixture *fx = *state;
+	struct lb_image_cache_opts o = { .nallowed = 0 };
+	struct lb_err err = { { 0 } };
+	char href[600], *p = NULL;
+
+	make_tree(fx);
+	assert_int_equal(lb_image_cache_configure(fx->cache, &o, &err), 0);
+	snprintf(href, sizeof(href), "file://%s/images/k", fx->root);
+	assert_int_equal(lb_image_cache_get(fx->cache, href, NULL, &p, &err),
+	    -EINVAL);
+	assert_non_null(strstr(err.msg, "file_url_allowed_paths"));
+	assert_int_equal(cache_files(fx, NULL), 0);
+}
+
+/* ---- eviction ---- */
+
+/* A file of 'size' bytes of 'c' at fx->root/name; its file:// href. */
+static void
+source(struct fixture *fx, const char *name, size_t size, char c,
+    char *href, size_t hsize)
+{
+	char path[400], *buf = malloc(size + 1);
+
+	assert_non_null(buf);
+	memset(buf, c, size);
+	buf[size] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", fx->root, name);
+	write_file(path, buf);
+	free(buf);
+	snprintf(href, hsize, "file://%s", path);
+}
+
+/* Sets when the cached copy at 'cached' was last used, 'ago' s back. */
+static void
+used_ago(const char *cached, time_t ago)
+{
+	char index[PATH_MAX];
+	struct timespec ts[2];
+	const char *base = strrchr(cached, '/') + 1;
+
+	snprintf(index, sizeof(index), "%.*s%.64s.json",
+	    (int)(base - cached), cached, base);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= ago;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, index, ts, 0), 0);
+}
+
+static char *
+get_ok(struct lb_image_cache *c, const char *href)
+{
+	struct lb_err err = { { 0 } };
+	char *p = NULL;
+
+	if (lb_image_cache_get(c, href, NULL, &p, &err) != 0)
+		fail_msg("get %s: %s", href, err.msg);
+	return p;
+}
+
+static void
+test_evict_by_size_lru(void **state)
+{
+	struct fixture *fx = *state;
+	char ha[500], hb[500], hc[500], hd[500], dest[400];
+	char *a, *b, *c, *d;
+	struct lb_err err = { { 0 } };
+
+	allow(fx, 3000, 0);
+	source(fx, "a", 1000, 'a', ha, sizeof(ha));
+	source(fx, "b", 1000, 'b', hb, sizeof(hb));
+	source(fx, "c", 1000, 'c', hc, sizeof(hc));
+	source(fx, "d", 1000, 'd', hd, sizeof(hd));
+	a = get_ok(fx->cache, ha);
+	b = get_ok(fx->cache, hb);
+	c = get_ok(fx->cache, hc);
+	lb_image_cache_unpin(fx->cache, a);
+	lb_image_cache_unpin(fx->cache, b);
+	lb_image_cache_unpin(fx->cache, c);
+	/* b is the least recently used, then a, then c. */
+	used_ago(a, 200);
+	used_ago(b, 300);
+	used_ago(c, 100);
+	d = get_ok(fx->cache, hd);
+	assert_false(exists(b));
+	assert_true(exists(a) && exists(c) && exists(d));
+	assert_int_equal(data_files(fx), 3);
+	assert_int_equal(cache_files(fx, ".json"), 3);
+	/* a is staged (linked into a root): never evicted, even when over. */
+	snprintf(dest, sizeof(dest), "%s/staged-a", fx->root);
+	assert_int_equal(lb_image_place(a, dest, &err), 0);
+	allow(fx, 1, 0);
+	assert_true(exists(a));
+	assert_false(exists(c));
+	/* d is still pinned: handed out and not yet linked. */
+	assert_true(exists(d));
+	lb_image_cache_unpin(fx->cache, d);
+	lb_image_cache_clean(fx->cache);
+	assert_false(exists(d));
+	assert_true(exists(a));
+	/* Unstaged, a goes too. */
+	assert_int_equal(unlink(dest), 0);
+	lb_image_cache_clean(fx->cache);
+	assert_false(exists(a));
+	assert_int_equal(cache_files(fx, NULL), 0);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+static void
+test_evict_by_age(void **state)
+{
+	struct fixture *fx = *state;
+	char ha[500], hb[500], hc[500], *a, *b, *c;
+
+	allow(fx, 0, 3600);
+	source(fx, "a", 10, 'a', ha, sizeof(ha));
+	source(fx, "b", 10, 'b', hb, sizeof(hb));
+	source(fx, "c", 10, 'c', hc, sizeof(hc));
+	a = get_ok(fx->cache, ha);
+	b = get_ok(fx->cache, hb);
+	lb_image_cache_unpin(fx->cache, a);
+	used_ago(a, 7200);
+	used_ago(b, 7200);	/* old, but still pinned */
+	c = get_ok(fx->cache, hc);
+	assert_false(exists(a));
+	assert_true(exists(b));
+	assert_true(exists(c));
+	/* Used again: the clock starts over. */
+	lb_image_cache_unpin(fx->cache, b);
+	free(b);
+	b = get_ok(fx->cache, hb);
+	lb_image_cache_unpin(fx->cache, b);
+	lb_image_cache_clean(fx->cache);
+	assert_true(exists(b));
+	used_ago(b, 3500);
+	lb_image_cache_clean(fx->cache);
+	assert_true(exists(b));
+	used_ago(b, 3700);
+	lb_image_cache_clean(fx->cache);
+	assert_false(exists(b));
+	assert_int_equal(cache_files(fx, ".json"), 1);
+	lb_image_cache_unpin(fx->cache, c);
+	free(a);
+	free(b);
+	free(c);
+}
+
+/* Each new query string is a new URL: the size limit still holds. */
+static void
+test_evict_query_strings(void **state)
+{
+	struct fixture *fx = *state;
+	char body[1001], u[256], q[300], *p;
+
+	memset(body, 'q', 1000);
+	body[1000] = '\0';
+	allow(fx, 2500, 0);
+	server_set(&fx->srv, "/img", body, NULL, NULL);
+	url(fx, "/img", u, sizeof(u));
+	for (int i = 0; i < 20; i++) {
+		snprintf(q, sizeof(q), "%s?v=%d", u, i);
+		p = get_ok(fx->cache, q);
+		assert_true(exists(p));
+		lb_image_cache_unpin(fx->cache, p);
+		free(p);
+		assert_true(data_files(fx) <= 2);
+	}
+	assert_int_equal(fx->srv.n200, 20);
+}
+
+/* ---- a full disk ---- */
+
+/* Everything in 'dir' but "." and "..", dot files included. */
+static int
+entries_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/* An index that cannot be written leaves no copy without one behind. */
+static void
+test_index_failure_keeps_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct lb_err err = { { 0 } };
+	char src[400], real[PATH_MAX], keyed[PATH_MAX + 8], key[65];
+	char index[500], href[500], *p = NULL;
+
+	source(fx, "k", 100, 'k', href, sizeof(href));
+	snprintf(src, sizeof(src), "%s/k", fx->root);
+	assert_non_null(realpath(src, real));
+	snprintf(keyed, sizeof(keyed), "file://%s", real);
+	sha_of(keyed, key);
+	/* A directory where <key>.json goes: rename() onto it fails. */
+	snprintf(index, sizeof(index), "%s/%s.json", fx->dir, key);
+	assert_int_equal(mkdir(index, 0700), 0);
+	assert_int_equal(lb_image_cache_get(fx->cache, href, NULL, &p, &err),
+	    -EIO);
+	assert_non_null(strstr(err.msg, "cannot write the image cache index"));
+	assert_null(p);
+	assert_int_equal(entries_in(fx->dir), 1);	/* the directory */
+	assert_int_equal(rmdir(index), 0);
+	p = get_ok(fx->cache, href);
+	lb_image_cache_unpin(fx->cache, p);
+	free(p);
+	assert_int_equal(entries_in(fx->dir), 2);
+}
+
+
+/*
+ * The cache on a 1 MiB tmpfs that a filler has nearly filled: copies and
+ * downloads fail cleanly (no temporary, no half entry, a message that says
+ * so) and work again once the filler is gone.  Needs root for mount(2).
+ */
+static void
+test_full_disk(void **state)
+{
+	struct fixture *fx = *state;
+	struct lb_image_cache *c = NULL;
+	struct lb_err err = { { 0 } };
+	char mnt[400], dir[420], filler[420], href[500], u[256], *p = NULL;
+	char *body, *dirs[] = { fx->root };
+	struct lb_image_cache_opts o = { .allowed = dirs, .nallowed = 1 };
+	int fd;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", fx->root);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("lb-test", mnt, "tmpfs", 0, "size=1m,mode=0700") != 0) {
+		print_message("no tmpfs mount (%s): skipped\n",
+		    strerror(errno));
+		skip();
+	}
+	snprintf(dir, sizeof(dir), "%s/cache", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	assert_int_equal(lb_image_cache_new(dir, &c, &err), 0);
+	assert_int_equal(lb_image_cache_configure(c, &o, &err), 0);
+	fd = open(filler, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(posix_fallocate(fd, 0, 900 << 10), 0);
+	close(fd);
+	source(fx, "big", 300 << 10, 'b', href, sizeof(href));
+	body = malloc((300 << 10) + 1);
+	memset(body, 'h', 300 << 10);
+	body[300 << 10] = '\0';
+	server_set(&fx->srv, "/big", body, "\"e1\"", NULL);
+	free(body);
+	url(fx, "/big", u, sizeof(u));
+	assert_int_equal(lb_image_cache_get(c, href, NULL, &p, &err), -EIO);
+	assert_non_null(strstr(err.msg, "No space left on device"));
+	assert_null(p);
+	assert_int_equal(lb_image_cache_get(c, u, NULL, &p, &err), -EIO);
+	assert_non_null(strstr(err.msg, "No space left on device"));
+	assert_null(strstr(err.msg, "4 GiB"));
+	/* Nothing left behind: no entry, no index, no temporary. */
+	assert_int_equal(entries_in(dir), 0);
+	/* Space returns: the same gets work. */
+	assert_int_equal(unlink(filler), 0);
+	p = get_ok(c, href);
+	lb_image_cache_unpin(c, p);
+	free(p);
+	p = get_ok(c, u);
+	lb_image_cache_unpin(c, p);
+	free(p);
+	assert_int_equal(entries_in(dir), 4);
+	lb_image_cache_free(c);
+	assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+}
+
 int
 main(void)
 {
@@ -1074,6 +1529,22 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_hrefs, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_href_spellings_allowed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_href_spellings_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_href_nothing_allowed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_by_size_lru, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_evict_by_age, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_evict_query_strings,
+		    setup_http, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk, setup_http,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_index_failure_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_ok, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_mismatch, setup,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "conductor/store.h"
 
@@ -171,6 +172,45 @@ test_update_rolls_back(void **state)
 	    "taken", NULL, &err), -EEXIST);
 	assert_int_equal(lb_store_node_get(f->store, "new", &n, &err), 0);
 	lb_node_free(n);
+}
+
+/*
+ * A COMMIT that fails leaves SQLite's transaction open: a deferred foreign
+ * key, planted by a trigger the test adds beside the store, makes the
+ * COMMIT of one update fail.  The store must roll it back, or every later
+ * write on the connection fails with "cannot start a transaction within a
+ * transaction" (as after a full disk).
+ */
+static void
+test_failed_commit_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char path[160];
+	sqlite3 *side;
+
+	create(f->store, "c1", NULL);
+	snprintf(path, sizeof(path), "%s/db.sqlite", f->dir);
+	assert_int_equal(sqlite3_open(path, &side), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(side, "CREATE TABLE trap (n INTEGER "
+	    "REFERENCES nodes (id) DEFERRABLE INITIALLY DEFERRED); "
+	    "CREATE TRIGGER trap_t AFTER UPDATE ON nodes WHEN "
+	    "NEW.name = 'trap' BEGIN INSERT INTO trap VALUES (-1); END;",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(side);
+	assert_true(lb_store_node_update(f->store, "c1", rename_ok, "trap",
+	    NULL, &err) < 0);
+	assert_non_null(strstr(err.msg, "committing"));
+	/* Nothing of the failed update stayed, and the store still writes. */
+	assert_int_equal(lb_store_node_get(f->store, "c1", &n, &err), 0);
+	lb_node_free(n);
+	n = NULL;
+	assert_int_equal(lb_store_node_update(f->store, "c1", rename_ok, "c2",
+	    &n, &err), 0);
+	assert_string_equal(n->name, "c2");
+	lb_node_free(n);
+	create(f->store, "c3", NULL);
 }
 
 static void
@@ -471,6 +511,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_uniqueness, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit_rolls_back,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_rolls_back, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_and_sorting,
