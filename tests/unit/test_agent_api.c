@@ -303,6 +303,48 @@ test_post_token(void **state)
 	assert_int_equal(r->status, 401);
 }
 
+/*
+ * Tokens required but none on file (the agent restarted and lookup said
+ * "******"): every command is refused, whatever it carries; IPA would run
+ * a tokenless finalize_rescue here.
+ */
+static void
+test_post_token_required_none_on_file(void **state)
+{
+	struct fixture *f = *state;
+	struct ra_api_reply *r;
+	static const char *const targets[] = {
+		"/v1/commands/", "/v1/commands/?wait=false", "/commands/",
+		CMD, CMD TOKEN, "/v1/commands/?agent_token", CMD "%00",
+	};
+
+	char *shadow;
+
+	put(f, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+	put(f, "/etc/shadow", "root:*:19000:0:99999:7:::\n");
+	put(f, "/etc/group", "root:x:0:\n");
+	assert_int_equal(ra_api_set_token(f->api, NULL, true), 0);
+	for (size_t i = 0; i < sizeof(targets) / sizeof(*targets); i++) {
+		r = call(f, "POST", targets[i], FINALIZE);
+		assert_int_equal(r->status, 401);
+		assert_string_equal(r->body, TOKEN_INVALID);
+		assert_string_equal(r->content_type, "application/json");
+	}
+	assert_false(exists(f, RA_PASSWORD_FILE));
+	assert_false(exists(f, "/etc/.rescued"));
+	shadow = slurp(f, "/etc/shadow");
+	assert_string_equal(shadow, "root:*:19000:0:99999:7:::\n");
+	free(shadow);
+	/* With the token on file only that token passes. */
+	assert_int_equal(ra_api_set_token(f->api, TOKEN, true), 0);
+	r = call(f, "POST", "/v1/commands/", FINALIZE);
+	assert_int_equal(r->status, 401);
+	r = call(f, "POST", CMD TOKEN, FINALIZE);
+	assert_int_equal(r->status, 200);
+	assert_true(r->finalized);
+	assert_true(exists(f, "/etc/.rescued"));
+}
+
 static void
 test_bad_command_bodies(void **state)
 {
@@ -627,6 +669,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_post_token, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_post_token_required_none_on_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_command_bodies, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_finalize_writes_user,
