@@ -30,9 +30,10 @@ import pytest
 
 from conftest import assert_error, wait_for
 from power_helpers import get_node
-from rescue_helpers import (MASK, TOKEN_INVALID_MSG, RescueLab, end_state,
-                            put_verb, to_rescue_wait)
+from rescue_helpers import (MASK, TOKEN_INVALID_MSG, OnRescueWait, RescueLab,
+                            end_state, put_verb, to_rescue_wait)
 from rescue_helpers import agents  # noqa: F401 (a fixture)
+from power_helpers import bmcs  # noqa: F401 (a fixture)
 
 FLOOD = 1000
 FLOOD_SOURCES = ['127.0.1.%d' % i for i in range(1, 51)]    # 20 each
@@ -85,6 +86,14 @@ class MiniAgent:
     def close(self):
         self.srv.shutdown()
         self.srv.server_close()
+
+
+@pytest.fixture
+def emu(bmcs):
+    """One lab IPMI machine, powered on (an instance is running)."""
+    e = bmcs.ipmi(1)
+    e.set_power(0, 'on')
+    return e
 
 
 @pytest.fixture
@@ -367,6 +376,51 @@ def test_second_lookup_in_rescue_wait_is_reported(launcher, tmp_path,
     assert node['provision_state'] == 'rescue', node
     assert node['last_error'] is None, node
     assert len(mini_agent.calls) == 1
+
+
+def test_restarted_agent_with_the_simulated_ipa(launcher, tmp_path, emu,
+                                                agents):
+    """The same with tests/lab/fake_agent.py on a lab IPMI machine: the
+    first agent looks up and dies; its restart gets "******", has no
+    token and is refused; the node says why, and abort plus a new rescue
+    (lifeboat powers the machine off and on) finishes with a new agent."""
+    lab = RescueLab(launcher, tmp_path / 'lab')
+    d = lab.d
+    node, mac = lab.node(emu, 0)
+    uuid = node['uuid']
+    to_rescue_wait(lab, uuid)
+    first = agents.start(lab.api_url, mac, '--stop-after-lookup')
+    assert first.wait_exit(30) == 0
+    assert first.token()
+    again = agents.start(lab.api_url, mac, '--heartbeat-error-interval',
+                         '0.3')
+    beats = again.wait_heartbeats(2)
+    lookups = [e for e in again.entries('lookup') if e['status'] == 200]
+    assert lookups[0]['body']['config']['agent_token'] == MASK
+    for hb in beats:
+        assert hb['status'] == 400, hb
+    node = get_node(d, uuid)
+    assert node['provision_state'] == 'rescue wait', node
+    assert node['last_error'] == RELOOKUP_MSG, node
+    assert first.token() not in d.log_text()
+    assert again.commands_in() == []
+    again.stop()
+
+    r = put_verb(d, uuid, 'abort')
+    assert r.status_code == 202, r.text
+    end_state(d, uuid, {'rescue failed'})
+    watcher = OnRescueWait(d, uuid, start_agent=lambda: agents.start(
+        lab.api_url, mac))
+    watcher.start()
+    r = d.put('/v1/nodes/%s/states/provision' % uuid,
+              {'target': 'rescue', 'rescue_password': 'An0ther-PW'})
+    assert r.status_code == 202, r.text
+    node = end_state(d, uuid, {'rescue', 'rescue failed'}, 60)
+    watcher.result()
+    assert node['provision_state'] == 'rescue', node
+    assert node['last_error'] is None, node
+    assert watcher.agent.wait_exit(30) == 0
+    assert watcher.agent.token() not in (None, first.token())
 
 
 def test_token_issued_only_to_the_ramdisk_lifeboat_booted(launcher, tmp_path,
