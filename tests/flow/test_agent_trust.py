@@ -179,7 +179,7 @@ class StoreWriter(threading.Thread):
     agents' heartbeats): takes the store's write lock for 'hold' seconds
     every 'every' seconds, as a transaction on another connection does."""
 
-    def __init__(self, path, hold=0.005, every=0.010):
+    def __init__(self, path, hold=0.002, every=0.010):
         super().__init__(daemon=True)
         self.path, self.hold, self.every = str(path), hold, every
         self.halt = threading.Event()
@@ -242,11 +242,11 @@ def test_real_heartbeat_answered_amid_bad_ones(launcher, tmp_path, many_fds,
     sent from another address: it is answered (202) within 100 ms and the
     rescue finishes.  Every bad one gets Ironic's 400.
 
-    The conductor is busy, as a real one is: other writers take the
-    store's write lock half of the time and only two workers exist.  A
-    heartbeat that took the write lock or a worker before checking the
-    token would wait for the lock, and its flood would leave no worker for
-    the real one (503)."""
+    The conductor is busy, as a real one is: another writer takes the
+    store's write lock for 2 ms every 10 ms, and only two workers exist.
+    A heartbeat that took the write lock or a worker before checking the
+    token queues on the lock, and its flood leaves no worker for the real
+    one (503) or for itself (503 instead of 400)."""
     # As many API threads as a mid-size conductor has cores.
     lab = RescueLab(launcher, tmp_path / 'lab', api={'api_workers': 8},
                     conductor={'workers_pool_size': 2})
