@@ -1,12 +1,14 @@
 /*
  * agent_client.c - the conductor's side of the agent command API, over
- * libcurl.  Worker threads.
+ * libcurl, and the check of the URL it calls.  Worker threads (the check:
+ * API threads).
  */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "conductor/agent_client.h"
@@ -166,5 +168,55 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 out:
 	json_decref(reply);
 	lb_buf_release(&b);
+	return r;
+}
+
+int
+lb_agent_url_check(const char *url, size_t len, bool *ret_tls,
+    struct lb_err *err)
+{
+	char *scheme = NULL, *host = NULL;
+	CURLUcode rc;
+	CURLU *u;
+	int r = 0;
+
+	/* len is the JSON string's: a NUL inside counts as a control byte. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)url[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return lb_err_set(err, -EINVAL, "Invalid callback_url: "
+			    "it holds a control character");
+	}
+	pthread_once(&curl_once, curl_init_once);
+	u = curl_url();
+	if (u == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	/* An empty authority parses, to be refused below as "no host". */
+	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NO_AUTHORITY);
+	if (rc == CURLUE_NO_HOST) {
+		r = lb_err_set(err, -EINVAL, "Invalid callback_url: it names "
+		    "no host");
+		goto out;
+	}
+	if (rc != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 &&
+	    strcasecmp(scheme, "https") != 0)) {
+		r = lb_err_set(err, -EINVAL, "Invalid callback_url: it must be "
+		    "an http:// or https:// URL");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    host == NULL || *host == '\0') {
+		r = lb_err_set(err, -EINVAL, "Invalid callback_url: it names "
+		    "no host");
+		goto out;
+	}
+	*ret_tls = strcasecmp(scheme, "https") == 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
 	return r;
 }

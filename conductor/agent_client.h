@@ -7,6 +7,9 @@
 #ifndef LB_AGENT_CLIENT_H
 #define LB_AGENT_CLIENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "conductor/util/err.h"
 
 struct lb_agent_call {
@@ -16,6 +19,15 @@ struct lb_agent_call {
 	int timeout_s;			/* per HTTP call */
 	int attempts;			/* on connection failures */
 };
+
+/*
+ * Checks a heartbeat's callback_url with the parser that later fetches it
+ * (libcurl's): no control character, an http or https scheme in any case,
+ * a host.  *ret_tls says https.  -EINVAL with a message that does not
+ * repeat the URL.  Any thread.
+ */
+int lb_agent_url_check(const char *url, size_t len, bool *ret_tls,
+    struct lb_err *err);
 
 /*
  * Hands the agent the crypt(3) hash of the rescue password.  0 when the

@@ -244,6 +244,23 @@ lb_node_forget_agent(struct lb_node *node)
 		json_object_del(node->driver_internal_info, keys[i]);
 }
 
+/*
+ * Ironic's wipe on power off and reboot: a ramdisk booted after this has a
+ * new address and certificate, and only it may be issued a token at its
+ * lookup (a token baked into the boot medium stays: that ramdisk has it).
+ */
+void
+lb_node_wipe_agent_on_power_off(struct lb_node *node)
+{
+	json_t *dii = node->driver_internal_info;
+
+	json_object_del(dii, "agent_url");
+	json_object_del(dii, "agent_verify_ca");
+	if (!json_is_true(json_object_get(dii,
+	    "agent_secret_token_pregenerated")))
+		json_object_del(dii, "agent_secret_token");
+}
+
 int
 lb_node_locked(const struct lb_node *node, struct lb_err *err)
 {
@@ -724,6 +741,7 @@ lb_engine_provision(struct lb_engine *e, const char *ident,
 struct power_begin {
 	const char *target_state;
 	const char *host;
+	bool wipe_agent;		/* off or reboot */
 	char uuid[LB_UUID_LEN + 1];
 };
 
@@ -744,6 +762,8 @@ begin_power(struct lb_node *node, void *arg, struct lb_err *err)
 	r |= lb_replace_str(&node->target_power_state, pb->target_state, err);
 	r |= lb_replace_str(&node->last_error, NULL, err);
 	r |= lb_replace_str(&node->reservation, pb->host, err);
+	if (pb->wipe_agent)
+		lb_node_wipe_agent_on_power_off(node);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -833,6 +853,7 @@ lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
 	job->hard_fallback = json_is_true(fallback);
 	pb.target_state = action_target(job->action);
 	pb.host = e->cfg->host;
+	pb.wipe_agent = job->action != LB_POWER_ACTION_ON;
 	r = lb_store_node_update(e->store, ident, begin_power, &pb, NULL, err);
 	if (r < 0) {
 		free(job);

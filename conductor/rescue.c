@@ -441,20 +441,26 @@ fetch_images(struct lb_engine *e, const struct lb_node *node,
 }
 
 /*
- * Virtual media boots without a lookup-time token exchange being safe to
- * rely on, so the token is made now, stored, and baked into the ISO
- * (contract 5.2: agent_secret_token_pregenerated).
+ * Once the node is off, no agent of an earlier boot (or of an earlier
+ * rescue, or a stranger that looked up meanwhile) keeps a token, URL or
+ * certificate: the ramdisk lifeboat boots next is the only one a lookup
+ * issues a token to.  Virtual media boots without a lookup-time token
+ * exchange being safe to rely on, so its token is made now, stored, and
+ * baked into the ISO (contract 5.2: agent_secret_token_pregenerated).
  */
 struct pregen {
-	const char *token;
+	const char *token;		/* NULL: issued at lookup */
 };
 
 static int
-store_token(struct lb_node *node, void *arg, struct lb_err *err)
+reset_agent(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	const struct pregen *p = arg;
 
 	(void)err;
+	lb_node_forget_agent(node);
+	if (p->token == NULL)
+		return 0;
 	json_object_set_new(node->driver_internal_info, "agent_secret_token",
 	    json_string(p->token));
 	json_object_set_new(node->driver_internal_info,
@@ -486,6 +492,7 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	const struct lb_boot_ops *boot = boot_ops(ctx->node);
 	const struct lb_network_ops *net = network_ops(ctx->node);
 	struct lb_boot_images images = { NULL, NULL, NULL };
+	struct pregen pregen = { NULL };
 	char *kernel = NULL, *ramdisk = NULL, *iso = NULL;
 	char request_id[48] = "req-", token[64], extra[128] = "";
 	struct lb_boot_env env;
@@ -508,20 +515,21 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	 * cannot, so its agent gets the token at lookup as a PXE one does.
 	 */
 	if (is_vmedia(ctx->node) && iso == NULL) {
-		struct pregen p = { token };
-
 		r = lb_random_token(token, sizeof(token), 32);
-		if (r == 0)
-			r = lb_store_node_update(e->store, ctx->node->uuid,
-			    store_token, &p, NULL, err);
-		if (r < 0)
+		if (r < 0) {
+			lb_err_set(err, r, "cannot make an agent token");
 			goto out;
+		}
+		pregen.token = token;
 		snprintf(extra, sizeof(extra), "ipa-agent-token=%s", token);
 	}
 	boot_env(e, ctx, &env);
 	lb_uuid_generate(request_id + 4);
 	*touched = true;
 	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
+	if (r == 0)
+		r = lb_store_node_update(e->store, ctx->node->uuid,
+		    reset_agent, &pregen, NULL, err);
 	if (r == 0)
 		phase(ctx, &mark, "powered off");
 	if (r == 0)
@@ -829,10 +837,24 @@ lookup_state(const char *state)
 	return false;
 }
 
+/*
+ * Lookup and heartbeat need no credentials, so a stranger can send as
+ * many as it likes: each reads the node first (no write lock, no worker)
+ * and writes only what a real agent's call changes, re-checking under the
+ * write since the node may have moved on in between.
+ */
 struct lookup_token {
+	const struct lb_config *cfg;
 	char token[64];
 	bool issued;
 };
+
+static bool
+has_token(const struct lb_node *node)
+{
+	return json_object_get(node->driver_internal_info,
+	    "agent_secret_token") != NULL;
+}
 
 /* The token is issued on the first lookup only; later ones get "******". */
 static int
@@ -840,8 +862,10 @@ issue_token(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct lookup_token *lt = arg;
 
-	if (json_object_get(node->driver_internal_info,
-	    "agent_secret_token") != NULL)
+	if (lt->cfg->api_restrict_lookup &&
+	    !lookup_state(node->provision_state))
+		return lb_err_set(err, -ENOENT, "Resource could not be found.");
+	if (has_token(node))
 		return LB_STORE_UNCHANGED;
 	if (lb_random_token(lt->token, sizeof(lt->token), 32) < 0)
 		return lb_err_set(err, -EIO, "cannot make an agent token");
@@ -849,6 +873,60 @@ issue_token(struct lb_node *node, void *arg, struct lb_err *err)
 	    json_string(lt->token));
 	lt->issued = true;
 	return 0;
+}
+
+#define RELOOKUP_MSG "The rescue ramdisk looked the node up again after " \
+	"its agent token had been issued: the agent restarted by itself and " \
+	"cannot authenticate, so the rescue cannot finish. Abort the rescue " \
+	"(openstack baremetal node abort) and rescue the node again; " \
+	"lifeboat issues a new token only to a ramdisk it booted itself."
+
+/*
+ * A second lookup in rescue wait: the token went to the ramdisk lifeboat
+ * booted, and only a restart of that ramdisk (lifeboat wipes the token
+ * whenever it powers the node off) looks up again.  Not with a token baked
+ * into the ISO: that agent still has it.
+ */
+static bool
+relooked_up(const struct lb_node *node)
+{
+	return strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0 &&
+	    has_token(node) && !json_is_true(json_object_get(
+	    node->driver_internal_info, "agent_secret_token_pregenerated"));
+}
+
+static int
+record_relookup(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	bool *recorded = arg;
+
+	if (!relooked_up(node) || (node->last_error != NULL &&
+	    strcmp(node->last_error, RELOOKUP_MSG) == 0))
+		return LB_STORE_UNCHANGED;
+	if (lb_replace_str(&node->last_error, RELOOKUP_MSG, err) < 0)
+		return -ENOMEM;
+	*recorded = true;
+	return 0;
+}
+
+/* Tells the operator once; the agent still gets "******" as from Ironic. */
+static void
+note_relookup(struct lb_engine *e, const struct lb_node *node)
+{
+	struct lb_err err = { "" };
+	bool recorded = false;
+
+	if (!relooked_up(node) || (node->last_error != NULL &&
+	    strcmp(node->last_error, RELOOKUP_MSG) == 0))
+		return;
+	if (lb_store_node_update(e->store, node->uuid, record_relookup,
+	    &recorded, NULL, &err) < 0)
+		log_warning("node %s: cannot record a second lookup: %s",
+		    node->uuid, err.msg);
+	else if (recorded)
+		log_warning("node %s: lookup again in rescue wait, after the "
+		    "agent token was issued; the agent cannot heartbeat, the "
+		    "rescue must be aborted and started again", node->uuid);
 }
 
 static int
@@ -888,7 +966,7 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 {
 	static const char *const ii_mask[] = { "configdrive", "image_url",
 	    NULL };
-	struct lookup_token lt = { "", false };
+	struct lookup_token lt = { e->cfg, "", false };
 	struct lb_node *node = NULL;
 	char uuid[LB_UUID_LEN + 1], link[1024];
 	bool any_mac = false;
@@ -915,16 +993,16 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 		lb_node_free(node);
 		return lb_err_set(err, -ENOENT, "Resource could not be found.");
 	}
-	lb_node_free(node);
-	node = NULL;
-	if (minor >= 62) {
+	if (minor >= 62 && !has_token(node)) {
+		lb_node_free(node);
+		node = NULL;
 		r = lb_store_node_update(e->store, uuid, issue_token, &lt,
 		    &node, err);
-	} else {
-		r = lb_store_node_get(e->store, uuid, &node, err);
+		if (r < 0)
+			return r;
+	} else if (minor >= 62) {
+		note_relookup(e, node);
 	}
-	if (r < 0)
-		return r;
 	snprintf(link, sizeof(link), "%s/v1/nodes/%s", base_url, node->uuid);
 	doc = json_pack("{s:{s:s, s:O, s:o, s:o, s:[{s:s, s:s}, {s:s, s:s}]},"
 	    " s:{s:{s:s, s:b, s:b, s:b, s:n}, s:{s:s, s:i}, s:i, s:b, s:b,"
@@ -969,6 +1047,8 @@ struct heartbeat {
 	const json_t *body;
 	int minor;
 	const struct lb_engine *e;
+	bool tls;			/* callback_url is https */
+	bool may_finalize;		/* a worker is reserved for it */
 	bool finalize;
 	char uuid[LB_UUID_LEN + 1];
 };
@@ -1032,6 +1112,45 @@ pin_certificate(const struct lb_engine *e, struct lb_node *node,
 	return 0;
 }
 
+/* A heartbeat in rescue wait moves the rescue on; elsewhere it is noted. */
+static bool
+finalizes(const struct lb_node *node)
+{
+	return strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0 &&
+	    node->reservation == NULL && !node->maintenance;
+}
+
+/* What a heartbeat must pass: on a read copy first, then under the write. */
+static int
+check_heartbeat(const struct heartbeat *hb, const struct lb_node *node,
+    struct lb_err *err)
+{
+	const json_t *b = hb->body;
+	const char *url = json_string_value(json_object_get(b,
+	    "callback_url"));
+	const char *have;
+	int r;
+
+	r = check_token(node, json_string_value(json_object_get(b,
+	    "agent_token")), err);
+	if (r < 0)
+		return r;
+	if (json_string_value(json_object_get(b, "agent_version")) == NULL)
+		return lb_err_set(err, -EINVAL, "Agent version is required for "
+		    "heartbeat processing.");
+	if (hb->e->cfg->agent_require_tls && !hb->tls)
+		return lb_err_set(err, -EINVAL, "TLS is required by "
+		    "configuration");
+	have = json_string_value(json_object_get(node->driver_internal_info,
+	    "agent_url"));
+	if (have != NULL && strcmp(have, url) != 0)
+		return lb_err_set(err, -EINVAL, "Detected change in ramdisk "
+		    "provided \"callback_url\"");
+	if (have == NULL && node->reservation != NULL)
+		return lb_node_locked(node, err);
+	return 0;
+}
+
 static int
 record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 {
@@ -1043,28 +1162,13 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 	    "agent_version"));
 	const char *pem = json_string_value(json_object_get(b,
 	    "agent_verify_ca"));
-	const char *have;
 	char now[LB_TIME_LEN];
 	int r;
 
 	memcpy(hb->uuid, node->uuid, sizeof(hb->uuid));
-	r = check_token(node, json_string_value(json_object_get(b,
-	    "agent_token")), err);
+	r = check_heartbeat(hb, node, err);
 	if (r < 0)
 		return r;
-	if (version == NULL)
-		return lb_err_set(err, -EINVAL, "Agent version is required for "
-		    "heartbeat processing.");
-	if (hb->e->cfg->agent_require_tls && strncmp(url, "https://", 8) != 0)
-		return lb_err_set(err, -EINVAL, "TLS is required by "
-		    "configuration");
-	have = json_string_value(json_object_get(node->driver_internal_info,
-	    "agent_url"));
-	if (have != NULL && strcmp(have, url) != 0)
-		return lb_err_set(err, -EINVAL, "Detected change in ramdisk "
-		    "provided \"callback_url\"");
-	if (have == NULL && node->reservation != NULL)
-		return lb_node_locked(node, err);
 	if (pem != NULL && (r = pin_certificate(hb->e, node, pem, err)) < 0)
 		return r;
 	/* Ironic's format: ISO time without a zone. */
@@ -1076,9 +1180,11 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 	    json_string(version));
 	json_object_set_new(node->driver_internal_info, "agent_last_heartbeat",
 	    json_string(now));
-	/* Only acted on in rescue wait; elsewhere only recorded. */
-	if (strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0 &&
-	    node->reservation == NULL && !node->maintenance) {
+	/*
+	 * Without a worker (the node reached rescue wait after the read)
+	 * the heartbeat is only recorded; the agent's next one finalizes.
+	 */
+	if (hb->may_finalize && finalizes(node)) {
 		const struct lb_transition *tr =
 		    lb_fsm_next(node->provision_state, "resume");
 
@@ -1094,7 +1200,8 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 }
 
 static int
-check_heartbeat_body(const json_t *body, int minor, struct lb_err *err)
+check_heartbeat_body(const json_t *body, int minor, bool *ret_tls,
+    struct lb_err *err)
 {
 	static const struct {
 		const char *key;
@@ -1106,6 +1213,7 @@ check_heartbeat_body(const json_t *body, int minor, struct lb_err *err)
 	};
 	const char *key, *url;
 	json_t *value;
+	int r;
 
 	if (!json_is_object(body))
 		return lb_err_set(err, -EINVAL, "Invalid input: the request "
@@ -1128,13 +1236,15 @@ check_heartbeat_body(const json_t *body, int minor, struct lb_err *err)
 			return lb_err_set(err, -EINVAL, "Invalid input for "
 			    "field/attribute %s. Expected 'string'", key);
 	}
-	url = json_string_value(json_object_get(body, "callback_url"));
+	value = json_object_get(body, "callback_url");
+	url = json_string_value(value);
 	if (url == NULL)
 		return lb_err_set(err, -EINVAL, "'callback_url' is a required "
 		    "property");
-	if ((strncmp(url, "http://", 7) != 0 &&
-	    strncmp(url, "https://", 8) != 0) || strlen(url) > 512 ||
-	    strpbrk(url, " \"'\\<>") != NULL)
+	r = lb_agent_url_check(url, json_string_length(value), ret_tls, err);
+	if (r < 0)
+		return r;
+	if (strlen(url) > 512 || strpbrk(url, " \"'\\<>") != NULL)
 		return lb_err_set(err, -EINVAL, "Invalid callback_url: it must "
 		    "be an http:// or https:// URL");
 	return 0;
@@ -1145,30 +1255,43 @@ lb_engine_heartbeat(struct lb_engine *e, const char *ident,
     const json_t *body, int minor, struct lb_err *err)
 {
 	struct heartbeat hb = { .body = body, .minor = minor, .e = e };
-	struct rescue_job *j;
+	struct rescue_job *j = NULL;
+	struct lb_node *node = NULL;
 	int r;
 
 	if (minor < 22)
 		return lb_err_set(err, -ENOENT, "Resource could not be found.");
-	r = check_heartbeat_body(body, minor, err);
+	r = check_heartbeat_body(body, minor, &hb.tls, err);
 	if (r < 0)
 		return r;
-	if (lb_pool_reserve(&e->pool, 0) < 0)
-		return lb_err_set(err, -EAGAIN, "No free conductor workers "
-		    "available");
-	j = rescue_job_new(e, RJ_FINALIZE);
-	if (j == NULL) {
-		lb_pool_unreserve(&e->pool);
-		return lb_err_set(err, -ENOMEM, "out of memory");
+	/* A stranger's heartbeat ends here: no write lock, no worker. */
+	r = lb_store_node_get(e->store, ident, &node, err);
+	if (r < 0)
+		return r;
+	r = check_heartbeat(&hb, node, err);
+	hb.may_finalize = r == 0 && finalizes(node);
+	lb_node_free(node);
+	if (r == 0 && hb.may_finalize) {
+		if (lb_pool_reserve(&e->pool, 0) < 0)
+			return lb_err_set(err, -EAGAIN, "No free conductor "
+			    "workers available");
+		j = rescue_job_new(e, RJ_FINALIZE);
+		if (j == NULL) {
+			lb_pool_unreserve(&e->pool);
+			return lb_err_set(err, -ENOMEM, "out of memory");
+		}
 	}
-	r = lb_store_node_update(e->store, ident, record_heartbeat, &hb, NULL,
-	    err);
+	if (r == 0)
+		r = lb_store_node_update(e->store, ident, record_heartbeat,
+		    &hb, NULL, err);
 	/* The agent sees only the reply; the operator needs the reason too. */
 	if (r < 0 && r != -ENOENT && err != NULL)
 		log_warning("node %s: heartbeat refused: %s", ident, err->msg);
 	if (r < 0 || !hb.finalize) {
-		free(j);
-		lb_pool_unreserve(&e->pool);
+		if (j != NULL) {
+			free(j);
+			lb_pool_unreserve(&e->pool);
+		}
 		return r;
 	}
 	log_info("node %s: rescue wait -> rescuing (agent heartbeat)",

@@ -208,12 +208,23 @@ ra_query_get(const char *query, const char *name)
 	return NULL;
 }
 
+/*
+ * IPA's rule, made strict where IPA is lax: with tokens required, only the
+ * token on file passes.  An agent that has none (it restarted and lookup
+ * said "******") refuses everything: anyone on the network could otherwise
+ * call finalize_rescue and set the rescue password.
+ */
 static bool
 token_valid(const struct ra_api *api, const char *sent)
 {
-	/* IPA: no token sent, one on file but not required: allowed. */
-	if ((sent == NULL || *sent == '\0') && api->token != NULL &&
-	    !api->token_required)
+	bool none_sent = sent == NULL || *sent == '\0';
+
+	if (api->token_required)
+		return api->token != NULL && !none_sent &&
+		    strlen(sent) == strlen(api->token) &&
+		    CRYPTO_memcmp(sent, api->token, strlen(sent)) == 0;
+	/* No token sent, one on file but not required: allowed. */
+	if (none_sent && api->token != NULL)
 		return true;
 	if (api->token == NULL || sent == NULL)
 		return api->token == NULL && sent == NULL;

@@ -1,7 +1,8 @@
 /*
  * agent_http.c - bounded HTTP/1.1 over plain sockets and OpenSSL: URLs,
- * message parsing, connections with deadlines, replies and the listening
- * socket (the client is agent_http_client.c).  Any thread; a connection
+ * message parsing, connections with deadlines, replies, the listening
+ * socket and the count of connections per peer (the client is
+ * agent_http_client.c).  Any thread; a connection
  * belongs to one thread.
  */
 #include "agent_http.h"
@@ -436,6 +437,7 @@ ra_conn_accept(struct ra_conn *c, int fd, SSL_CTX *ssl_ctx, int timeout_ms,
 	c->fd = fd;
 	c->ssl = NULL;
 	c->deadline = ra_now_ms() + timeout_ms;
+	c->body_deadline = 0;
 	if (set_nonblock(fd) < 0)
 		return lb_err_set(err, -EIO, "cannot set up the connection");
 	if (ssl_ctx == NULL)
@@ -622,6 +624,8 @@ ra_http_read_msg(struct ra_conn *c, bool request, bool head_only,
 		len += n;
 	}
 	head_len = end - m.buf;
+	if (c->body_deadline > c->deadline)
+		c->deadline = c->body_deadline;
 	if (memchr(m.buf, '\0', head_len) != NULL) {
 		r = lb_err_set(err, -EINVAL, "NUL byte in the head");
 		goto fail;
@@ -772,4 +776,83 @@ ra_http_listen(const char *host, int port, int *ret_fd, int *ret_port,
 	    s4->sin_port);
 	*ret_fd = fd;
 	return 0;
+}
+
+/* ---- connections per peer ---- */
+
+void
+ra_peers_init(struct ra_peers *p, int per_peer)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->per_peer = per_peer;
+}
+
+static int
+peer_key(const struct sockaddr *sa, struct ra_peer_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (sa->sa_family == AF_INET6) {
+		memcpy(key->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    16);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET) {
+		key->addr[10] = 0xff;
+		key->addr[11] = 0xff;
+		memcpy(key->addr + 12,
+		    &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+int
+ra_peers_take(struct ra_peers *p, const struct sockaddr *sa,
+    struct ra_peer_key *ret_key)
+{
+	struct ra_peer_key key;
+	int free_slot = -1, r = -EBUSY;
+
+	if (peer_key(sa, &key) < 0)
+		return -EAFNOSUPPORT;
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < RA_PEERS_MAX; i++) {
+		if (p->slots[i].n == 0) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (memcmp(&p->slots[i].key, &key, sizeof(key)) != 0)
+			continue;
+		if (p->slots[i].n < p->per_peer) {
+			p->slots[i].n++;
+			r = 0;
+		}
+		goto out;
+	}
+	if (free_slot >= 0 && p->per_peer > 0) {
+		p->slots[free_slot].key = key;
+		p->slots[free_slot].n = 1;
+		r = 0;
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	if (r == 0)
+		*ret_key = key;
+	return r;
+}
+
+void
+ra_peers_put(struct ra_peers *p, const struct ra_peer_key *key)
+{
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < RA_PEERS_MAX; i++) {
+		if (p->slots[i].n > 0 &&
+		    memcmp(&p->slots[i].key, key, sizeof(*key)) == 0) {
+			p->slots[i].n--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
 }

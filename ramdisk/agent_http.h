@@ -8,11 +8,14 @@
 #define RA_HTTP_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "conductor/util/err.h"
+
+struct sockaddr;
 
 #define RA_HTTP_HEAD_MAX (16 * 1024)
 #define RA_HTTP_BODY_MAX (1024 * 1024)
@@ -59,11 +62,17 @@ const char *ra_http_header(const struct ra_http_msg *m, const char *name);
  */
 int ra_http_parse_head(char *head, bool request, struct ra_http_msg *m);
 
-/* A connection with a deadline (CLOCK_MONOTONIC, milliseconds). */
+/*
+ * A connection with a deadline (CLOCK_MONOTONIC, milliseconds).  A server
+ * connection may give the TLS handshake and the request head a shorter
+ * deadline than the whole request: once the head is in, 'deadline' moves
+ * on to 'body_deadline' (0: stays).
+ */
 struct ra_conn {
 	int fd;
 	SSL *ssl;
 	int64_t deadline;
+	int64_t body_deadline;
 };
 
 int64_t ra_now_ms(void);
@@ -125,6 +134,36 @@ void ra_http_client_release(struct ra_http_client *c);
 int ra_http_fetch(struct ra_http_client *c, const char *method,
     const char *url, const char *headers, const char *body,
     struct ra_http_msg *ret, struct lb_err *err);
+
+/*
+ * Open connections per peer address, so that one peer cannot take every
+ * connection slot.  At most RA_PEERS_MAX peers at a time (the agent serves
+ * no more connections than that).  Any thread.
+ */
+#define RA_PEERS_MAX 64
+
+struct ra_peer_key {
+	unsigned char addr[16];		/* IPv4 as ::ffff:a.b.c.d */
+};
+
+struct ra_peers {
+	pthread_mutex_t lock;
+	int per_peer;
+	struct {
+		struct ra_peer_key key;
+		int n;
+	} slots[RA_PEERS_MAX];
+};
+
+void ra_peers_init(struct ra_peers *p, int per_peer);
+/*
+ * Counts one more connection from 'sa' (AF_INET or AF_INET6): 0 and
+ * *ret_key, or -EBUSY when that peer has per_peer open already (or the
+ * table is full), -EAFNOSUPPORT for another family.
+ */
+int ra_peers_take(struct ra_peers *p, const struct sockaddr *sa,
+    struct ra_peer_key *ret_key);
+void ra_peers_put(struct ra_peers *p, const struct ra_peer_key *key);
 
 /*
  * Binds and listens on host:port (host NULL or "" = every address, IPv6

@@ -39,7 +39,15 @@
 #define IPA_VERSION "11.2.0"
 #define HTTP_TIMEOUT_MS 60000
 #define CONN_TIMEOUT_MS 30000
+/*
+ * The TLS handshake and the request head must arrive this fast (Ironic
+ * sends a command at once), and one address holds at most PEER_MAX_CONNS
+ * of the MAX_CONNS connections: idle sockets from one peer cannot keep
+ * the conductor's finalize_rescue out.
+ */
+#define HEAD_TIMEOUT_MS 5000
 #define MAX_CONNS 32
+#define PEER_MAX_CONNS 4
 #define LOOKUP_MAX_INTERVAL 60.0
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
 	"/sbin:/bin"
@@ -73,6 +81,7 @@ struct agent {
 	pthread_cond_t hb_cond;
 	bool hb_stop;
 	atomic_int conns;
+	struct ra_peers peers;
 	atomic_bool finalized;
 };
 
@@ -127,6 +136,7 @@ nap(double seconds)
 struct conn_arg {
 	struct agent *a;
 	int fd;
+	struct ra_peer_key peer;
 };
 
 static void
@@ -172,7 +182,9 @@ conn_main(void *p)
 	struct lb_err err = { "" };
 	int r;
 
-	r = ra_conn_accept(&c, ca->fd, a->tls, CONN_TIMEOUT_MS, &err);
+	r = ra_conn_accept(&c, ca->fd, a->tls, HEAD_TIMEOUT_MS, &err);
+	/* The head within HEAD_TIMEOUT_MS, all of it within the longer. */
+	c.body_deadline = c.deadline - HEAD_TIMEOUT_MS + CONN_TIMEOUT_MS;
 	if (r < 0) {
 		ra_debug("connection dropped: %s", err.msg);
 		goto out;
@@ -213,6 +225,7 @@ out:
 	}
 	ra_api_reply_release(&reply);
 	ra_http_msg_release(&m);
+	ra_peers_put(&a->peers, &ca->peer);
 	free(ca);
 	atomic_fetch_sub(&a->conns, 1);
 	return NULL;
@@ -232,6 +245,9 @@ server_main(void *p)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		struct ra_peer_key key;
 		struct conn_arg *ca;
 		int fd;
 
@@ -241,20 +257,34 @@ server_main(void *p)
 			break;
 		if (!(fds[0].revents & POLLIN))
 			continue;
-		fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(a->listen_fd, (struct sockaddr *)&peer, &peer_len,
+		    SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
 		if (atomic_load(&a->finalized) ||
-		    atomic_load(&a->conns) >= MAX_CONNS ||
-		    (ca = malloc(sizeof(*ca))) == NULL) {
+		    atomic_load(&a->conns) >= MAX_CONNS) {
+			close(fd);
+			continue;
+		}
+		if (ra_peers_take(&a->peers, (struct sockaddr *)&peer,
+		    &key) < 0) {
+			ra_debug("connection refused: too many from one peer");
+			close(fd);
+			continue;
+		}
+		ca = malloc(sizeof(*ca));
+		if (ca == NULL) {
+			ra_peers_put(&a->peers, &key);
 			close(fd);
 			continue;
 		}
 		ca->a = a;
 		ca->fd = fd;
+		ca->peer = key;
 		atomic_fetch_add(&a->conns, 1);
 		if (pthread_create(&t, &attr, conn_main, ca) != 0) {
 			atomic_fetch_sub(&a->conns, 1);
+			ra_peers_put(&a->peers, &key);
 			close(fd);
 			free(ca);
 		}
@@ -806,6 +836,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	pthread_mutex_init(&a.hb_lock, NULL);
+	ra_peers_init(&a.peers, PEER_MAX_CONNS);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a.hb_cond, &ca);

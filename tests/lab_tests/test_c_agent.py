@@ -20,6 +20,7 @@ fixture); every wait polls with a deadline.
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 import uuid
@@ -299,6 +300,113 @@ def test_wrong_token_gets_401_from_c_agent(spawn, tmp_path):
     hashed = rescue_line((agent.root / 'etc' / 'shadow').read_text())[1]
     assert crypt(PASSWORD, hashed) == hashed
     assert agent.wait_exit(15) == 0
+
+
+def idle_sockets(source, port, count):
+    """'count' TCP connections from 'source' (a loopback address) to the
+    agent that never send a byte."""
+    out = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.connect(('127.0.0.1', port))
+        s.setblocking(False)
+        out.append(s)
+    return out
+
+
+def closed_by_peer(s):
+    """True once the other end closed (or reset) the connection."""
+    try:
+        while True:
+            data = s.recv(4096)
+            if not data:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_restarted_agent_refuses_tokenless_commands(spawn, tmp_path):
+    """An agent whose lookup says "******" (it restarted: the token was
+    issued to its earlier life) has no token while tokens are required:
+    it refuses every command, the tokenless finalize_rescue included
+    (IPA would run that one).  It also drops a connection that sends no
+    request head within a few seconds."""
+    from test_fake_agent import FakeIronic, HASH
+    fake = FakeIronic(max_version='1.78', token='x' * 43)
+    try:
+        agent = CAgent(spawn, tmp_path / 'agent', fake.url,
+                       '52:54:00:aa:bb:02', 'ipa-enable-auto-tls=0')
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        assert 'we do not have a token on file' in agent.log()
+        url = 'http://127.0.0.1:%d' % agent.port
+        probe = idle_sockets('127.0.0.1', agent.port, 1)[0]
+        opened = time.monotonic()
+        s = session()
+        fin = {'name': 'rescue.finalize_rescue',
+               'params': {'rescue_password': HASH, 'hashed': True}}
+        for query in ('', '?wait=false', '?wait=false&agent_token=',
+                      '?agent_token', '?wait=false&agent_token=' + 'x' * 43):
+            for prefix in ('/v1/commands/', '/commands/'):
+                r = s.post(url + prefix + query, json=fin, timeout=10)
+                assert (r.status_code, r.json()) == (401, TOKEN_INVALID), \
+                    (prefix, query)
+        etc = agent.root / 'etc'
+        assert not (etc / '.rescued').exists()
+        assert not (etc / 'ipa-rescue-config').exists()
+        assert 'rescue:' not in (etc / 'shadow').read_text()
+        assert agent.proc.running()
+        # The idle connection goes after the head timeout (5 s), not
+        # after the whole-request one (30 s).
+        wait_for(lambda: closed_by_peer(probe), 12, interval=0.1,
+                 what='the agent to drop an idle connection')
+        assert 4 <= time.monotonic() - opened < 12
+        probe.close()
+    finally:
+        fake.close()
+
+
+def test_idle_sockets_do_not_block_finalize(spawn, tmp_path):
+    """32 idle connections from one address (as many as the agent serves)
+    take at most a few slots: the conductor's finalize_rescue, from another
+    address, still gets through."""
+    d = Lifeboatd(spawn, tmp_path / 'lifeboatd', heartbeat_timeout=2)
+    mac = '52:54:00:c2:%02x:%02x' % tuple(os.urandom(2))
+    node = d.active_node(mac)
+    status, out = d.api('PUT', '/v1/nodes/%s/states/provision' % node['uuid'],
+                        {'target': 'rescue', 'rescue_password': PASSWORD})
+    assert status == 202, out
+    d.wait_state(node['uuid'], {'rescue wait'}, 60)
+    status, out = d.api('PUT', '/v1/nodes/%s/maintenance' % node['uuid'],
+                        {'reason': 'hold the rescue'})
+    assert status == 202, out
+    agent = CAgent(spawn, tmp_path / 'agent', d.url, mac)
+    wait_for(lambda: d.node(node['uuid'])['driver_internal_info'].get(
+        'agent_url'), 30, what='a recorded heartbeat')
+    socks = idle_sockets('127.0.0.9', agent.port, 32)
+    try:
+        # All but the per-peer few are closed at once (asserted after the
+        # rescue, which is what matters).
+        dropped = 0
+        deadline = time.monotonic() + 3
+        while dropped < 28 and time.monotonic() < deadline:
+            dropped = sum(map(closed_by_peer, socks))
+            time.sleep(0.05)
+        status, out = d.api('DELETE', '/v1/nodes/%s/maintenance'
+                            % node['uuid'])
+        assert status == 202, out
+        n = d.wait_state(node['uuid'], {'rescue', 'rescue failed'}, 30)
+        assert n['provision_state'] == 'rescue', n
+        assert n['last_error'] is None, n
+        hashed = rescue_line((agent.root / 'etc' / 'shadow').read_text())[1]
+        assert crypt(PASSWORD, hashed) == hashed
+        assert dropped == 28, dropped
+        assert agent.wait_exit(15) == 0
+    finally:
+        for s in socks:
+            s.close()
 
 
 def test_wire_like_fake_agent(spawn, tmp_path):

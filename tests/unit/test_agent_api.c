@@ -2,7 +2,8 @@
  * test_agent_api.c - the rescue agent's command API: routing and
  * werkzeug's quirks, IPA's token rules (missing, wrong, right), the JSON
  * bodies, finalize_rescue writing passwd/shadow/password file under a
- * temporary --root; plus the lookup reply and HTTP head parsers.
+ * temporary --root; plus the lookup reply and HTTP head parsers and the
+ * count of connections per peer.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -13,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -301,6 +306,48 @@ test_post_token(void **state)
 	r = call(f, "POST", CMD TOKEN, "{\"name\": \"rescue.x\", "
 	    "\"params\": {}}");
 	assert_int_equal(r->status, 401);
+}
+
+/*
+ * Tokens required but none on file (the agent restarted and lookup said
+ * "******"): every command is refused, whatever it carries; IPA would run
+ * a tokenless finalize_rescue here.
+ */
+static void
+test_post_token_required_none_on_file(void **state)
+{
+	struct fixture *f = *state;
+	struct ra_api_reply *r;
+	static const char *const targets[] = {
+		"/v1/commands/", "/v1/commands/?wait=false", "/commands/",
+		CMD, CMD TOKEN, "/v1/commands/?agent_token", CMD "%00",
+	};
+
+	char *shadow;
+
+	put(f, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+	put(f, "/etc/shadow", "root:*:19000:0:99999:7:::\n");
+	put(f, "/etc/group", "root:x:0:\n");
+	assert_int_equal(ra_api_set_token(f->api, NULL, true), 0);
+	for (size_t i = 0; i < sizeof(targets) / sizeof(*targets); i++) {
+		r = call(f, "POST", targets[i], FINALIZE);
+		assert_int_equal(r->status, 401);
+		assert_string_equal(r->body, TOKEN_INVALID);
+		assert_string_equal(r->content_type, "application/json");
+	}
+	assert_false(exists(f, RA_PASSWORD_FILE));
+	assert_false(exists(f, "/etc/.rescued"));
+	shadow = slurp(f, "/etc/shadow");
+	assert_string_equal(shadow, "root:*:19000:0:99999:7:::\n");
+	free(shadow);
+	/* With the token on file only that token passes. */
+	assert_int_equal(ra_api_set_token(f->api, TOKEN, true), 0);
+	r = call(f, "POST", "/v1/commands/", FINALIZE);
+	assert_int_equal(r->status, 401);
+	r = call(f, "POST", CMD TOKEN, FINALIZE);
+	assert_int_equal(r->status, 200);
+	assert_true(r->finalized);
+	assert_true(exists(f, "/etc/.rescued"));
 }
 
 static void
@@ -615,6 +662,45 @@ test_lookup_reply(void **state)
 	    "\"config\": {\"heartbeat_timeout\": 300}}", &l), -EINVAL);
 }
 
+/* Connections per peer: the cap, release, IPv4 and its mapped IPv6 form. */
+static void
+test_peers(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in b = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_un u = { .sun_family = AF_UNIX };
+	struct ra_peer_key ka, kb, k;
+	struct ra_peers p;
+
+	(void)state;
+	inet_pton(AF_INET, "192.0.2.9", &a.sin_addr);
+	inet_pton(AF_INET, "192.0.2.10", &b.sin_addr);
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &a6.sin6_addr);
+	ra_peers_init(&p, 2);
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&a, &ka), 0);
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&a6, &k), 0);
+	assert_memory_equal(&k, &ka, sizeof(k));
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&a, &k),
+	    -EBUSY);
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&b, &kb), 0);
+	ra_peers_put(&p, &ka);
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&a, &k), 0);
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&u, &k),
+	    -EAFNOSUPPORT);
+	/* A full table refuses new peers, not the ones it counts. */
+	ra_peers_init(&p, 1);
+	for (int i = 0; i < RA_PEERS_MAX; i++) {
+		b.sin_addr.s_addr = htonl(0xc6336400 + i);	/* 198.51.100.i */
+		assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&b, &k),
+		    0);
+	}
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&a, &k),
+	    -EBUSY);
+	ra_peers_put(&p, &k);
+	assert_int_equal(ra_peers_take(&p, (struct sockaddr *)&a, &k), 0);
+}
+
 int
 main(void)
 {
@@ -627,6 +713,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_post_token, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_post_token_required_none_on_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_command_bodies, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_finalize_writes_user,
@@ -636,6 +724,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_finalize_failures, setup,
 		    teardown),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_http_head),
 		cmocka_unit_test(test_lookup_reply),
 	};
