@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "conductor/util/clock.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -73,7 +74,6 @@ static void *
 sweep(void *arg)
 {
 	struct lb_http_guard *g = arg;
-	struct timespec until;
 	uint64_t now;
 
 	pthread_mutex_lock(&g->lock);
@@ -95,13 +95,7 @@ sweep(void *arg)
 			    "head did not arrive in time", g->name, g->cut);
 			g->cut = 0;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += SWEEP_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&g->wake, &g->lock, &until);
+		lb_cond_wait_for(&g->wake, &g->lock, SWEEP_MS / 1000.0);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return NULL;
@@ -113,7 +107,6 @@ lb_http_guard_new(const char *name, unsigned int head_timeout,
     struct lb_err *err)
 {
 	struct lb_http_guard *g;
-	pthread_condattr_t attr;
 	int r;
 
 	g = calloc(1, sizeof(*g));
@@ -123,10 +116,7 @@ lb_http_guard_new(const char *name, unsigned int head_timeout,
 	g->head_timeout = head_timeout;
 	g->idle_timeout = idle_timeout;
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&g->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	lb_cond_init_monotonic(&g->wake);
 	r = pthread_create(&g->sweeper, NULL, sweep, g);
 	if (r != 0) {
 		pthread_cond_destroy(&g->wake);

@@ -208,7 +208,9 @@ def warm_up(d, uuid, rounds=3, width=64):
     req = (b'GET /v1/nodes/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n'
            b'Connection: close\r\n\r\n' % uuid.encode())
     for _ in range(rounds):
-        socks = [connect_from('127.0.0.1', d.port) for _ in range(width)]
+        # Spread over addresses: one may hold [api] max_connections_per_ip.
+        socks = [connect_from('127.0.3.%d' % (i % 8 + 1), d.port)
+                 for i in range(width)]
         deadline = time.monotonic() + 30
         wait_writable(socks, deadline)
         for s in socks:
