@@ -212,7 +212,10 @@ fz_call(lb_handler_fn fn, struct fz_req *fr, const char *const *args)
 {
 	struct lb_resp resp = { 0 };
 	struct lb_err err = { "" };
-	json_t *doc;
+	json_t *doc, *fault;
+	const char *inner;
+	char *text;
+	size_t len;
 	int r, status;
 
 	r = fn(&fr->req, args, &resp, &err);
@@ -221,6 +224,17 @@ fz_call(lb_handler_fn fn, struct fz_req *fr, const char *const *args)
 		if (err.msg[0] == '\0' || status < 400 || status > 599)
 			abort();
 		check_text(fr, err.msg, strlen(err.msg));
+		/* The reply the client gets: Ironic's error document. */
+		text = lb_api_error_body(status, err.msg, &len);
+		doc = text != NULL ? json_loadb(text, len, 0, NULL) : NULL;
+		inner = json_string_value(json_object_get(doc,
+		    "error_message"));
+		fault = inner != NULL ? json_loads(inner, 0, NULL) : NULL;
+		if (!json_is_string(json_object_get(fault, "faultstring")))
+			abort();
+		json_decref(fault);
+		json_decref(doc);
+		free(text);
 	} else if (resp.body != NULL) {
 		doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 		if (doc == NULL)

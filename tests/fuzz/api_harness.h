@@ -38,10 +38,10 @@ void fz_req_init(struct fz_req *fr, const char *path, int minor,
 void fz_req_release(struct fz_req *fr);
 
 /*
- * Runs a handler and checks the API's promises: a failure has a message
- * and maps to a 4xx/5xx status; a success with a body has valid JSON;
- * neither shows a seeded secret the request did not carry.  Aborts
- * otherwise.  Returns the handler's result.
+ * Runs a handler and checks the API's promises: a failure has a message,
+ * maps to a 4xx/5xx status and makes an Ironic error document; a success
+ * with a body has valid JSON; neither shows a seeded secret the request
+ * did not carry.  Aborts otherwise.  Returns the handler's result.
  */
 int fz_call(lb_handler_fn fn, struct fz_req *fr, const char *const *args);
 
