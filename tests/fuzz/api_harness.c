@@ -107,7 +107,7 @@ init(void)
 	add_node("{\"uuid\": \"" FZ_NODE_ENROLL "\", \"name\": \"n1\", "
 	    "\"driver\": \"fake-hardware\", \"resource_class\": \"gold\", "
 	    "\"owner\": \"o1\", \"driver_info\": {\"ipmi_password\": "
-	    "\"FUZZSECRET\"}, \"extra\": {\"a\": 1}}");
+	    "\"" FZ_SECRET "\"}, \"extra\": {\"a\": 1}}");
 	add_node("{\"uuid\": \"" FZ_NODE_RESCUE "\", \"name\": \"n2\", "
 	    "\"driver\": \"fake-hardware\"}");
 	if (lb_store_node_update(store, FZ_NODE_RESCUE, set_rescue, NULL,
@@ -206,7 +206,7 @@ request_has(const struct fz_req *fr, const char *s)
 static void
 check_text(const struct fz_req *fr, const char *text, size_t len)
 {
-	static const char *const secrets[] = { "FUZZSECRET", FZ_TOKEN };
+	static const char *const secrets[] = { FZ_SECRET, FZ_TOKEN };
 
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
 		if (memmem(text, len, secrets[i], strlen(secrets[i])) != NULL &&

@@ -16,6 +16,11 @@
 #define FZ_NODE_RESCUE "2c0d9a8e-5e0e-4b1f-9c1d-7a0e3b2f4d11"
 #define FZ_NODE_ABSENT "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
 #define FZ_MAC_RESCUE "52:54:00:12:34:56"
+/*
+ * Secrets start with a letter that no %XX escape ends in, so a "next" link
+ * that escapes a query value cannot spell them by accident.
+ */
+#define FZ_SECRET "zfuzzsecretz"
 #define FZ_TOKEN "fuzzTOKENfuzzTOKENfuzzTOKENfuzzTOKEN0123456"
 
 /* Made on the first call; removed at exit. */
