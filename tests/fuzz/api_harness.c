@@ -17,11 +17,20 @@
 #include "tests/fuzz/api_harness.h"
 #include "conductor/util/banned.h"
 
-static char dir[64];
+static char dir[512];
 static struct lb_config cfg;
 static struct lb_store *store;
 static struct lb_engine engine;
 static struct lb_api_ctx ctx;
+
+/* libFuzzer may end without atexit(): bench/fuzz points TMPDIR aside. */
+static const char *
+fz_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t != NULL && t[0] != '\0' ? t : "/tmp";
+}
 
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -90,9 +99,9 @@ static void
 init(void)
 {
 	struct lb_err err;
-	char url[128];
+	char url[600];
 
-	snprintf(dir, sizeof(dir), "/tmp/lb-fuzz-api-XXXXXX");
+	snprintf(dir, sizeof(dir), "%s/lb-fuzz-api-XXXXXX", fz_tmpdir());
 	if (mkdtemp(dir) == NULL)
 		abort();
 	lb_config_init(&cfg);

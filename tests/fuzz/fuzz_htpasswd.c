@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ENTRY "fuzz:$2y$04$KoBqWz12aSP4y7PxKfK0r.PT3nuNeFFy34rLeyzdAUpjv5PseJxyO\n"
 #define GOOD_B64 "ZnV6ejpmdXp6cGFzcw"
 
-static char path[64];
+static char path[512];
 static struct lb_htpasswd *fixed;
 
 static void
@@ -50,7 +50,8 @@ init(void)
 	struct lb_err err;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/lb-fuzz-htpasswd-XXXXXX");
+	snprintf(path, sizeof(path), "%s/lb-fuzz-htpasswd-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	fd = mkstemp(path);
 	if (fd < 0)
 		abort();

@@ -22,7 +22,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char top[64], root[PATH_MAX];
+static char top[512], root[PATH_MAX];
 static int root_fd = -1;
 static ino_t allowed[2];
 
@@ -81,7 +81,8 @@ init(void)
 {
 	char path[PATH_MAX + 64];
 
-	snprintf(top, sizeof(top), "/tmp/lb-fuzz-http-XXXXXX");
+	snprintf(top, sizeof(top), "%s/lb-fuzz-http-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(top) == NULL)
 		abort();
 	atexit(cleanup);
