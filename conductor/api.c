@@ -249,19 +249,26 @@ lb_req_render(const struct lb_req *req, struct lb_render *r)
 
 /* ---- error documents ---- */
 
-/*
- * Ironic's error body: {"error_message": "<JSON string>"} whose inner
- * document carries faultcode, faultstring and debuginfo.
- */
-static char *
-error_body(int status, const char *message, size_t *ret_len)
+char *
+lb_api_error_body(int status, const char *message, size_t *ret_len)
 {
+	char safe[LB_ERR_MSG_MAX];
 	json_t *inner, *outer;
 	char *inner_text, *text;
 
 	inner = json_pack("{s:s, s:s, s:n}", "faultcode",
 	    status >= 500 ? "Server" : "Client", "faultstring", message,
 	    "debuginfo");
+	if (inner == NULL) {
+		/* Not UTF-8 (a query key echoed back): keep the ASCII. */
+		snprintf(safe, sizeof(safe), "%s", message);
+		for (char *c = safe; *c != '\0'; c++)
+			if ((unsigned char)*c >= 0x80)
+				*c = '?';
+		inner = json_pack("{s:s, s:s, s:n}", "faultcode",
+		    status >= 500 ? "Server" : "Client", "faultstring", safe,
+		    "debuginfo");
+	}
 	inner_text = inner ? json_dumps(inner, JSON_COMPACT) : NULL;
 	json_decref(inner);
 	if (inner_text == NULL)
@@ -520,7 +527,8 @@ error_reply(struct lb_resp *resp, int r, const struct lb_err *err)
 {
 	resp->status = lb_err_http_status(r);
 	free(resp->body);
-	resp->body = error_body(resp->status, err->msg, &resp->body_len);
+	resp->body = lb_api_error_body(resp->status, err->msg,
+	    &resp->body_len);
 }
 
 static void *

@@ -78,6 +78,13 @@ int lb_req_json(const struct lb_req *req, json_t **ret, struct lb_err *err);
 /* Minimum version a feature needs: -ENOTSUP "Request not acceptable." */
 int lb_req_need(const struct lb_req *req, int minor, struct lb_err *err);
 
+/*
+ * Ironic's error body: {"error_message": "<JSON string>"} whose inner
+ * document carries faultcode, faultstring and debuginfo.  Bytes of a
+ * message that is not UTF-8 are shown as '?'.  NULL when out of memory.
+ */
+char *lb_api_error_body(int status, const char *message, size_t *ret_len);
+
 /* Sets resp to status with the buffer's contents as its JSON body. */
 int lb_resp_json(struct lb_resp *resp, int status, struct lb_buf *b,
     struct lb_err *err);

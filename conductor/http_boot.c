@@ -483,3 +483,31 @@ lb_http_boot_stop(struct lb_http_boot *hb)
 	close(hb->root_fd);
 	free(hb);
 }
+
+/* ---- the pure parts, for the fuzz target (tests/fuzz/fuzz_http_boot.c) ---- */
+
+int
+lb_http_boot_resolve(const char *root, int root_fd, const char *path)
+{
+	struct lb_http_boot hb = { .root_fd = root_fd };
+	struct stat st;
+	int fd;
+
+	snprintf(hb.root, sizeof(hb.root), "%s", root);
+	/* The same checks as serve() makes before it answers 200. */
+	fd = open_below(root_fd, path);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !inside_root(&hb, fd)) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+int
+lb_http_boot_parse_range(const char *h, off_t size, off_t *ret_from,
+    off_t *ret_len)
+{
+	return parse_range(h, size, ret_from, ret_len);
+}

@@ -7,6 +7,8 @@
 #ifndef LB_HTTP_BOOT_H
 #define LB_HTTP_BOOT_H
 
+#include <sys/types.h>
+
 #include "conductor/util/config.h"
 
 struct lb_http_boot;
@@ -15,5 +17,17 @@ struct lb_http_boot;
 int lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
     struct lb_http_boot **ret, struct lb_err *err);
 void lb_http_boot_stop(struct lb_http_boot *hb);
+
+/*
+ * The pure parts of serving, exposed for the fuzz target.  resolve: the
+ * fd of the regular file that the URL path 'path' (already unescaped)
+ * names below 'root' (a real path, open as 'root_fd'), or -ENOENT for
+ * anything that would be a 404.  parse_range: a Range header against a
+ * file of 'size' bytes; 1 with the range, 0 for the whole file, -1 for
+ * 416.
+ */
+int lb_http_boot_resolve(const char *root, int root_fd, const char *path);
+int lb_http_boot_parse_range(const char *h, off_t size, off_t *ret_from,
+    off_t *ret_len);
 
 #endif

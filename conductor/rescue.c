@@ -19,6 +19,7 @@
 #include "conductor/agent_client.h"
 #include "conductor/engine_internal.h"
 #include "conductor/hwtype.h"
+#include "conductor/rescue_check.h"
 #include "conductor/states.h"
 #include "conductor/util/log.h"
 #include "conductor/util/mask.h"
@@ -1351,4 +1352,12 @@ lb_rescue_teardown(struct lb_engine *e)
 {
 	lb_image_cache_free(e->images);
 	e->images = NULL;
+}
+
+/* ---- for the fuzz target (tests/fuzz/fuzz_lookup.c) ---- */
+
+int
+lb_heartbeat_body_check(const json_t *body, int minor, struct lb_err *err)
+{
+	return check_heartbeat_body(body, minor, err);
 }

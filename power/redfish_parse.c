@@ -35,6 +35,22 @@ strv_release(struct lb_redfish_strv *sv)
 }
 
 bool
+lb_redfish_allow_has(const char *allow, const char *method)
+{
+	size_t n = strlen(method), len;
+	const char *p = allow;
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == n && strncasecmp(p, method, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+bool
 lb_redfish_path_is_valid(const char *path)
 {
 	size_t i;

@@ -29,6 +29,9 @@ struct lb_redfish_strv {
 
 bool lb_redfish_strv_contains(const struct lb_redfish_strv *sv, const char *s);
 
+/* True when an Allow header value (NULL: none) lists 'method', any case. */
+bool lb_redfish_allow_has(const char *allow, const char *method);
+
 /*
  * driver_info's redfish_address, split.  "bmc.example" becomes
  * https://bmc.example:443 with root "/redfish/v1/"; a path part becomes the

@@ -52,23 +52,6 @@ slot_release(struct slot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* True when the Allow header value lists 'method' (any case). */
-static bool
-allow_has(const char *allow, const char *method)
-{
-	size_t n = strlen(method), len;
-	const char *p = allow;
-
-	while (p != NULL && *p != '\0') {
-		p += strspn(p, " \t,");
-		len = strcspn(p, " \t,");
-		if (len == n && strncasecmp(p, method, n) == 0)
-			return true;
-		p += len;
-	}
-	return false;
-}
-
 /* GETs a slot into *s (released first). */
 static int
 slot_read(struct vcall *vc, const char *path, struct slot *s,
@@ -90,7 +73,7 @@ slot_read(struct vcall *vc, const char *path, struct slot *s,
 		slot_release(s);
 		s->vm = vm;
 		vm = NULL;
-		s->patchable = allow_has(reply.allow, "PATCH");
+		s->patchable = lb_redfish_allow_has(reply.allow, "PATCH");
 		if (reply.etag != NULL) {
 			s->etag = reply.etag;
 			reply.etag = NULL;

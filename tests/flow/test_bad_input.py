@@ -200,6 +200,13 @@ CASES = [
      None, r'.*maintenance.*'),
     ('port-list-bad-limit', 'GET', '/v1/ports?limit=0', {}, 400,
      'Limit must be positive', None),
+    # -- echoed bytes that are not UTF-8 still make an error document -----
+    ('unknown-query-not-utf8', 'GET', '/v1/nodes?%FF%FE=1', {}, 400,
+     'Unknown argument: "??"', None),
+    ('sort-key-not-utf8', 'GET', '/v1/nodes?sort_key=%C3%28', {}, 400,
+     'The sort_key value ?( is an invalid field for sorting', None),
+    ('node-not-utf8', 'GET', '/v1/nodes/%FF', {}, 404,
+     'Node ? could not be found.', None),
 ]
 
 

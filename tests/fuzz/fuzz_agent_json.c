@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char root[64];
+static char root[512];
 static struct ra_api *api;
 
 static int
@@ -47,7 +47,8 @@ init(void)
 		.started_at = 1,
 	};
 
-	snprintf(root, sizeof(root), "/tmp/lb-fuzz-agent-XXXXXX");
+	snprintf(root, sizeof(root), "%s/lb-fuzz-agent-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(root) == NULL)
 		abort();
 	cfg.root = root;

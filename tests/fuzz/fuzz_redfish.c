@@ -1,6 +1,7 @@
 /*
  * fuzz_redfish.c - libFuzzer target feeding one input to every Redfish
- * parser (power/redfish_parse.c), as a BMC reply and as a redfish_address.
+ * parser (power/redfish_parse.c), as a BMC reply, as an Allow header and
+ * as a redfish_address.
  * Corpus: tests/fuzz/corpus/redfish/.  Single-threaded.
  */
 #include <stdint.h>
@@ -116,6 +117,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	lb_redfish_power_state_map(s);
+	/* The Allow header of a virtual media slot (redfish_vmedia.c). */
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const methods[] = { "PATCH", "POST", "GET" };
+
+		if (lb_redfish_allow_has(s, methods[i]) &&
+		    strcasestr(s, methods[i]) == NULL)
+			abort();
+	}
 	free(s);
 	return 0;
 }
