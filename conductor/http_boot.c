@@ -249,6 +249,22 @@ shown_len(const char *url)
 	return n;
 }
 
+/* The file 'path' names, if it may be served: a regular file inside the
+ * root.  Its fd (with *st filled in), or -ENOENT. */
+static int
+open_served(const struct lb_http_boot *hb, const char *path, struct stat *st)
+{
+	int fd = open_below(hb->root_fd, path);
+
+	if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    !inside_root(hb, fd)) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 static enum MHD_Result
 serve(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -277,11 +293,8 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
-	fd = open_below(hb->root_fd, url);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !inside_root(hb, fd)) {
-		if (fd >= 0)
-			close(fd);
+	fd = open_served(hb, url, &st);
+	if (fd < 0) {
 		log_debug("http boot: %s %.*s%s -> 404", method,
 		    shown_len(url), url, url[shown_len(url)] ? "\u2026" : "");
 		return reply_status(conn, MHD_HTTP_NOT_FOUND, "not found\n");
@@ -491,18 +504,9 @@ lb_http_boot_resolve(const char *root, int root_fd, const char *path)
 {
 	struct lb_http_boot hb = { .root_fd = root_fd };
 	struct stat st;
-	int fd;
 
 	snprintf(hb.root, sizeof(hb.root), "%s", root);
-	/* The same checks as serve() makes before it answers 200. */
-	fd = open_below(root_fd, path);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !inside_root(&hb, fd)) {
-		if (fd >= 0)
-			close(fd);
-		return -ENOENT;
-	}
-	return fd;
+	return open_served(&hb, path, &st);
 }
 
 int

@@ -1359,5 +1359,7 @@ lb_rescue_teardown(struct lb_engine *e)
 int
 lb_heartbeat_body_check(const json_t *body, int minor, struct lb_err *err)
 {
-	return check_heartbeat_body(body, minor, err);
+	bool tls;
+
+	return check_heartbeat_body(body, minor, &tls, err);
 }
