@@ -4,7 +4,6 @@
  * pool with no worker threads, and the targets only ever aim verbs that
  * would queue work at a node that does not exist.
  */
-#include <ftw.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,8 @@
 #include "conductor/engine_internal.h"
 #include "conductor/hwtype.h"
 #include "tests/fuzz/api_harness.h"
+#include "tests/fuzz/fuzz_util.h"
+
 #include "conductor/util/banned.h"
 
 static char dir[512];
@@ -23,31 +24,13 @@ static struct lb_store *store;
 static struct lb_engine engine;
 static struct lb_api_ctx ctx;
 
-/* libFuzzer may end without atexit(): bench/fuzz points TMPDIR aside. */
-static const char *
-fz_tmpdir(void)
-{
-	const char *t = getenv("TMPDIR");
-
-	return t != NULL && t[0] != '\0' ? t : "/tmp";
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
 	lb_pool_stop(&engine.pool);
 	lb_store_close(store);
 	lb_config_release(&cfg);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_rm_tree(dir);
 }
 
 static int
@@ -101,9 +84,8 @@ init(void)
 	struct lb_err err;
 	char url[600];
 
-	snprintf(dir, sizeof(dir), "%s/lb-fuzz-api-XXXXXX", fz_tmpdir());
-	if (mkdtemp(dir) == NULL)
-		abort();
+	/* libFuzzer may end without atexit(): bench/fuzz points TMPDIR aside. */
+	fuzz_mkdtemp(dir, sizeof(dir), "lb-fuzz-api");
 	lb_config_init(&cfg);
 	free(cfg.host);
 	cfg.host = strdup("fuzz-host");

@@ -8,7 +8,6 @@
  * Nothing may crash or leak; every API reply is JSON or HTML with a
  * status.  Single-threaded.
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,52 +17,14 @@
 
 #include "ramdisk/agent_api.h"
 #include "ramdisk/agent_http.h"
-#include "conductor/util/banned.h"
+#define FUZZ_WITH_AGENT
+#include "tests/fuzz/fuzz_util.h"
 
-#define TOKEN "Y4aOHahPC8aA9WKKXGFroPBw9WS4Yg9-l02smy6qan8"
 #define INPUT_MAX (96 * 1024)	/* fits a socketpair's buffer */
 
+#include "conductor/util/banned.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char root[512];
-static struct ra_api *api;
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-cleanup(void)
-{
-	ra_api_free(api);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-init(void)
-{
-	struct ra_api_config cfg = {
-		.scheme = "http",
-		.default_host = "192.0.2.10:9999",
-		.agent_version = "11.2.0",
-		.started_at = 1,
-	};
-
-	snprintf(root, sizeof(root), "%s/lb-fuzz-agent-http-XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(root) == NULL)
-		abort();
-	cfg.root = root;
-	api = ra_api_new(&cfg);
-	if (api == NULL || ra_api_set_token(api, TOKEN, true) < 0)
-		abort();
-	atexit(cleanup);
-}
 
 /* Reads 'data' as one message from a connection that then closes. */
 static int
@@ -116,7 +77,7 @@ fuzz_request(const uint8_t *data, size_t size)
 		return;
 	}
 	check_msg(&m, true);
-	ra_api_handle(api, &(struct ra_api_request){
+	ra_api_handle(fuzz_agent_api("http"), &(struct ra_api_request){
 		.method = m.method,
 		.target = m.target,
 		.host = ra_http_header(&m, "Host"),
@@ -179,8 +140,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > INPUT_MAX)
 		return 0;
-	if (api == NULL)
-		init();
 	fuzz_request(data, size);
 	fuzz_reply(data, size);
 	fuzz_url(data, size);

@@ -4,7 +4,6 @@
  * whatever parsed, under a temporary root) and lookup replies from
  * Ironic.  Nothing may crash or leak, and failures need a message.
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,51 +11,12 @@
 
 #include "ramdisk/agent_api.h"
 #include "ramdisk/agent_ironic.h"
+#define FUZZ_WITH_AGENT
+#include "tests/fuzz/fuzz_util.h"
+
 #include "conductor/util/banned.h"
 
-#define TOKEN "Y4aOHahPC8aA9WKKXGFroPBw9WS4Yg9-l02smy6qan8"
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char root[512];
-static struct ra_api *api;
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-cleanup(void)
-{
-	ra_api_free(api);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-init(void)
-{
-	struct ra_api_config cfg = {
-		.scheme = "https",
-		.default_host = "192.0.2.10:9999",
-		.agent_version = "11.2.0",
-		.started_at = 1,
-	};
-
-	snprintf(root, sizeof(root), "%s/lb-fuzz-agent-XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(root) == NULL)
-		abort();
-	cfg.root = root;
-	api = ra_api_new(&cfg);
-	if (api == NULL || ra_api_set_token(api, TOKEN, true) < 0)
-		abort();
-	atexit(cleanup);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,11 +27,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *doc;
 	int r;
 
-	if (api == NULL)
-		init();
-	ra_api_handle(api, &(struct ra_api_request){
+	ra_api_handle(fuzz_agent_api("https"), &(struct ra_api_request){
 		.method = "POST",
-		.target = "/v1/commands/?wait=false&agent_token=" TOKEN,
+		.target = "/v1/commands/?wait=false&agent_token=" FUZZ_AGENT_TOKEN,
 		.host = NULL,
 		.body = (const char *)data,
 		.body_len = size,

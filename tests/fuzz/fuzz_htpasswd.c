@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "conductor/util/htpasswd.h"
+#include "tests/fuzz/fuzz_util.h"
+
 #include "conductor/util/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,7 +53,7 @@ init(void)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/lb-fuzz-htpasswd-XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	    fuzz_tmpdir());
 	fd = mkstemp(path);
 	if (fd < 0)
 		abort();

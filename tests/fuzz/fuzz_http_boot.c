@@ -7,7 +7,6 @@
  * file.  Single-threaded.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <stdint.h>
@@ -18,6 +17,8 @@
 #include <unistd.h>
 
 #include "conductor/http_boot.h"
+#include "tests/fuzz/fuzz_util.h"
+
 #include "conductor/util/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,20 +27,11 @@ static char top[512], root[PATH_MAX];
 static int root_fd = -1;
 static ino_t allowed[2];
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
 	close(root_fd);
-	nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_rm_tree(top);
 }
 
 static void
@@ -81,10 +73,7 @@ init(void)
 {
 	char path[PATH_MAX + 64];
 
-	snprintf(top, sizeof(top), "%s/lb-fuzz-http-XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(top) == NULL)
-		abort();
+	fuzz_mkdtemp(top, sizeof(top), "lb-fuzz-http");
 	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/root", top);
 	if (mkdir(path, 0755) < 0 || realpath(path, root) == NULL)
