@@ -610,6 +610,22 @@ class ImageServer:
 
 
 @pytest.fixture
+def lab(launcher, tmp_path):
+    """A RescueLab with the default rescue configuration.
+    A fixture: modules use it by importing it."""
+    return RescueLab(launcher, tmp_path / 'lab')
+
+
+@pytest.fixture
+def emu(bmcs):
+    """One lab IPMI machine, powered on (an instance is running).
+    A fixture: modules use it by importing it (with power_helpers' bmcs)."""
+    e = bmcs.ipmi(1)
+    e.set_power(0, 'on')
+    return e
+
+
+@pytest.fixture
 def agents(tmp_path, request):
     """Simulated agents for one test; all stopped at teardown.
     A fixture: modules use it by importing it."""

@@ -32,7 +32,7 @@ from conftest import assert_error, wait_for
 from power_helpers import get_node
 from rescue_helpers import (MASK, TOKEN_INVALID_MSG, OnRescueWait, RescueLab,
                             end_state, put_verb, to_rescue_wait)
-from rescue_helpers import agents  # noqa: F401 (a fixture)
+from rescue_helpers import agents, emu  # noqa: F401 (fixtures)
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 
 FLOOD = 1000
@@ -86,14 +86,6 @@ class MiniAgent:
     def close(self):
         self.srv.shutdown()
         self.srv.server_close()
-
-
-@pytest.fixture
-def emu(bmcs):
-    """One lab IPMI machine, powered on (an instance is running)."""
-    e = bmcs.ipmi(1)
-    e.set_power(0, 'on')
-    return e
 
 
 @pytest.fixture

@@ -14,21 +14,10 @@ import pytest
 
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import KERNEL_DATA, RescueLab, wait_state
+from rescue_helpers import emu, lab  # noqa: F401 (fixtures)
 
 PASSWORD = 'Resc-ue-PW1'
 SECRET = b'root:$6$not-for-publishing:19000:0:99999:7:::\n'
-
-
-@pytest.fixture
-def lab(launcher, tmp_path):
-    return RescueLab(launcher, tmp_path / 'lab')
-
-
-@pytest.fixture
-def emu(bmcs):
-    e = bmcs.ipmi(1)
-    e.set_power(0, 'on')
-    return e
 
 
 def tree(*roots):

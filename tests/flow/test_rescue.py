@@ -39,7 +39,7 @@ from rescue_helpers import (
     TOKEN_REQUIRED_MSG, ImageServer, OnRescueWait, PasswordBmcs,
     RescueLab, cli_rescue_watched, end_state, ironic_error, put_rescue,
     put_verb, settled, to_rescue_wait, wait_state)
-from rescue_helpers import agents  # noqa: F401 (a fixture)
+from rescue_helpers import agents, emu, lab  # noqa: F401 (fixtures)
 
 PASSWORD = 'Resc-ue-PW1'
 HASH_RE = {'sha256': r'\$5\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{43}',
@@ -63,19 +63,6 @@ def images():
     srv = ImageServer({'/k': KERNEL_DATA, '/r': RAMDISK_DATA})
     yield srv
     srv.close()
-
-
-@pytest.fixture
-def lab(launcher, tmp_path):
-    return RescueLab(launcher, tmp_path / 'lab')
-
-
-@pytest.fixture
-def emu(bmcs):
-    """One lab IPMI machine, powered on (an instance is running)."""
-    e = bmcs.ipmi(1)
-    e.set_power(0, 'on')
-    return e
 
 
 # ----------------------------------------------------------------- helpers

@@ -254,13 +254,12 @@ def test_rescue_with_lifeboatd(spawn, tmp_path):
     assert 'agent_token=' not in log
 
 
-def test_wrong_token_gets_401_from_c_agent(spawn, tmp_path):
-    """The failure case with lifeboatd: the node is in maintenance, so the
-    heartbeats are only recorded and the agent keeps serving; commands with
-    a missing or wrong token get IPA's 401; out of maintenance, the next
-    heartbeat finishes the rescue."""
+def held_rescue(spawn, tmp_path, mac_byte):
+    """A lifeboatd with a node in rescue wait, held there by maintenance
+    (heartbeats are only recorded), and the C agent heartbeating for it:
+    (lifeboatd, node, agent, the agent_url lifeboatd recorded)."""
     d = Lifeboatd(spawn, tmp_path / 'lifeboatd', heartbeat_timeout=2)
-    mac = '52:54:00:c1:%02x:%02x' % tuple(os.urandom(2))
+    mac = '52:54:00:%02x:%02x:%02x' % ((mac_byte,) + tuple(os.urandom(2)))
     node = d.active_node(mac)
     status, out = d.api('PUT', '/v1/nodes/%s/states/provision' % node['uuid'],
                         {'target': 'rescue', 'rescue_password': PASSWORD})
@@ -272,6 +271,15 @@ def test_wrong_token_gets_401_from_c_agent(spawn, tmp_path):
     agent = CAgent(spawn, tmp_path / 'agent', d.url, mac)
     url = wait_for(lambda: d.node(node['uuid'])['driver_internal_info'].get(
         'agent_url'), 30, what='a recorded heartbeat')
+    return d, node, agent, url
+
+
+def test_wrong_token_gets_401_from_c_agent(spawn, tmp_path):
+    """The failure case with lifeboatd: the node is in maintenance, so the
+    heartbeats are only recorded and the agent keeps serving; commands with
+    a missing or wrong token get IPA's 401; out of maintenance, the next
+    heartbeat finishes the rescue."""
+    d, node, agent, url = held_rescue(spawn, tmp_path, 0xc1)
     assert url == 'https://127.0.0.1:%d' % agent.port
     ca = d.state / 'certificates' / ('%s.crt' % node['uuid'])
     wait_for(ca.exists, 10, what='the pinned agent certificate')
@@ -372,19 +380,7 @@ def test_idle_sockets_do_not_block_finalize(spawn, tmp_path):
     """32 idle connections from one address (as many as the agent serves)
     take at most a few slots: the conductor's finalize_rescue, from another
     address, still gets through."""
-    d = Lifeboatd(spawn, tmp_path / 'lifeboatd', heartbeat_timeout=2)
-    mac = '52:54:00:c2:%02x:%02x' % tuple(os.urandom(2))
-    node = d.active_node(mac)
-    status, out = d.api('PUT', '/v1/nodes/%s/states/provision' % node['uuid'],
-                        {'target': 'rescue', 'rescue_password': PASSWORD})
-    assert status == 202, out
-    d.wait_state(node['uuid'], {'rescue wait'}, 60)
-    status, out = d.api('PUT', '/v1/nodes/%s/maintenance' % node['uuid'],
-                        {'reason': 'hold the rescue'})
-    assert status == 202, out
-    agent = CAgent(spawn, tmp_path / 'agent', d.url, mac)
-    wait_for(lambda: d.node(node['uuid'])['driver_internal_info'].get(
-        'agent_url'), 30, what='a recorded heartbeat')
+    d, node, agent, _ = held_rescue(spawn, tmp_path, 0xc2)
     socks = idle_sockets('127.0.0.9', agent.port, 32)
     try:
         # All but the per-peer few are closed at once (asserted after the
