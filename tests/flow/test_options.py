@@ -104,6 +104,33 @@ def test_certificates_path(launcher, tmp_path, agents):
     assert certs.is_dir()
 
 
+def test_certificate_removed_after_power_off(launcher, tmp_path, agents):
+    """A power off while rescued forgets the pinned certificate (the next
+    ramdisk has another); unrescue still removes its file."""
+    certs = tmp_path / 'agent-certs'
+    lab = RescueLab(launcher, tmp_path / 'lab',
+                    agent={'certificates_path': str(certs)})
+    node, mac = lab.node(None)
+    uuid = node['uuid']
+    to_rescue_wait(lab, uuid)
+    agents.start(lab.api_url, mac, '--tls', 'on')
+    node = end_state(lab.d, uuid, {'rescue', 'rescue failed'})
+    assert node['provision_state'] == 'rescue', node
+    pinned = node['driver_internal_info']['agent_verify_ca']
+    assert pinned == str(certs / ('%s.crt' % uuid)), node
+    r = lab.d.put('/v1/nodes/%s/states/power' % uuid,
+                  {'target': 'power off'})
+    assert r.status_code == 202, r.text
+    node = settled(lab.d, uuid)
+    assert node['power_state'] == 'power off', node
+    assert 'agent_verify_ca' not in node['driver_internal_info'], node
+    r = put_verb(lab.d, uuid, 'unrescue')
+    assert r.status_code == 202, r.text
+    node = end_state(lab.d, uuid, {'active', 'unrescue failed'})
+    assert node['provision_state'] == 'active', node
+    assert os.listdir(certs) == []
+
+
 # ------------------------------------------- an agent that does not answer
 
 class MuteAgent:
