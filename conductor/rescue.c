@@ -375,20 +375,35 @@ clean_up(struct lb_engine *e, struct lb_node_ctx *ctx, bool power_off,
 		    ctx->node->uuid, err.msg);
 }
 
-/* The certificate the agent pinned, if it is one of ours. */
+static void
+unlink_certificate(const struct lb_node *node, const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("node %s: cannot remove the agent certificate: %s",
+		    node->uuid, strerror(errno));
+}
+
+/*
+ * The certificate the agent pinned, if it is one of ours, and the node's
+ * file in certificates_path even when a power off already forgot it.
+ */
 static void
 remove_certificate(const struct lb_engine *e, const struct lb_node *node)
 {
 	const char *path = json_string_value(json_object_get(
 	    node->driver_internal_info, "agent_verify_ca"));
 	size_t n = strlen(e->certs_path);
+	char own[1200];
 
-	if (path == NULL || n == 0 || strncmp(path, e->certs_path, n) != 0 ||
-	    path[n] != '/' || strstr(path + n, "/..") != NULL)
+	if (n == 0)
 		return;
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_warning("node %s: cannot remove the agent certificate: %s",
-		    node->uuid, strerror(errno));
+	snprintf(own, sizeof(own), "%s/%s.crt", e->certs_path, node->uuid);
+	unlink_certificate(node, own);
+	if (path == NULL || strncmp(path, e->certs_path, n) != 0 ||
+	    path[n] != '/' || strstr(path + n, "/..") != NULL ||
+	    strcmp(path, own) == 0)
+		return;
+	unlink_certificate(node, path);
 }
 
 void
