@@ -1258,10 +1258,12 @@ list_victims(const struct lb_image_cache *c, struct victim **ret, size_t *n)
 		nv->size = (unsigned long long)st.st_size;
 		nv->evictable = st.st_nlink == 1 &&
 		    !busy(c, nv->key, nv->file);
-		nv->indexed = load_index(c, nv->key, &e) == 0 &&
-		    strcmp(e.file, nv->file) == 0;
-		if (nv->indexed)
+		/* An index may name another copy of the key (a new one). */
+		nv->indexed = false;
+		if (load_index(c, nv->key, &e) == 0) {
+			nv->indexed = strcmp(e.file, nv->file) == 0;
 			entry_release(&e);
+		}
 		nv->used = nv->indexed ? last_used(c, nv->key,
 		    st.st_mtim.tv_sec) : st.st_mtim.tv_sec;
 	}
