@@ -20,7 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* fuzz:fuzzpass */
 #define ENTRY "fuzz:$2y$04$KoBqWz12aSP4y7PxKfK0r.PT3nuNeFFy34rLeyzdAUpjv5PseJxyO\n"
-#define GOOD_B64 "ZnV6ejpmdXp6cGFzcw"
+/*
+ * "fuzz:fuzzpass" in base64 is ZnV6ejpmdXp6cGFzcw; the low 4 bits of its
+ * last character are padding, which a decoder may ignore (RFC 4648 3.5;
+ * Python's does), so cw, cx ... c/ all spell the same password.  What must
+ * hold is that only the password passes, however it is padded.
+ */
+#define GOOD_B64_PREFIX "ZnV6ejpmdXp6cGFzc"
 
 static char path[512];
 static struct lb_htpasswd *fixed;
@@ -83,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	r = lb_htpasswd_check_header(fixed, s);
 	if ((r != 0 && r != -EACCES && r != -ENOMEM) ||
-	    (r == 0 && strstr(s, GOOD_B64) == NULL))
+	    (r == 0 && strstr(s, GOOD_B64_PREFIX) == NULL))
 		abort();
 	free(s);
 
