@@ -217,12 +217,16 @@ def rescue_with_mute_agent(lab, agents, mute):
     return node, ended - mute.posts()[0][0]
 
 
+def agent_call_lab(launcher, tmp_path):
+    """A lab whose agent calls give up after 2 s and try twice."""
+    return RescueLab(launcher, tmp_path / 'lab',
+                     agent={'command_timeout': 2, 'max_command_attempts': 2})
+
+
 def test_command_timeout(launcher, tmp_path, agents):
     mute = MuteAgent('silent')
     try:
-        lab = RescueLab(launcher, tmp_path / 'lab',
-                        agent={'command_timeout': 2,
-                               'max_command_attempts': 2})
+        lab = agent_call_lab(launcher, tmp_path)
         node, took = rescue_with_mute_agent(lab, agents, mute)
         assert node['provision_state'] == 'rescue failed', node
         assert node['last_error'] == (
@@ -240,9 +244,7 @@ def test_command_timeout(launcher, tmp_path, agents):
 def test_max_command_attempts(launcher, tmp_path, agents):
     mute = MuteAgent('close')
     try:
-        lab = RescueLab(launcher, tmp_path / 'lab',
-                        agent={'command_timeout': 2,
-                               'max_command_attempts': 2})
+        lab = agent_call_lab(launcher, tmp_path)
         node, took = rescue_with_mute_agent(lab, agents, mute)
         assert node['provision_state'] == 'rescue failed', node
         assert node['last_error'].startswith(
