@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -106,7 +107,12 @@ uniform(double lo, double hi)
 {
 	uint32_t x;
 
-	if (getrandom(&x, sizeof(x), 0) != sizeof(x))
+	/*
+	 * Jitter needs no secret: GRND_INSECURE does not wait for the
+	 * kernel's pool, which at boot under emulation takes a second.
+	 */
+	if (getrandom(&x, sizeof(x), GRND_INSECURE) != sizeof(x) &&
+	    getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
 		x = (uint32_t)rand();
 	return lo + (hi - lo) * (x / 4294967296.0);
 }
@@ -295,6 +301,28 @@ server_main(void *p)
 
 /* ---- heartbeats ---- */
 
+/*
+ * /init unpacks the repair tools and loads the storage drivers once the
+ * first heartbeat is in (RA_HEARTBEAT_MARK), and says it is still at it
+ * with RA_TOOLS_PENDING; both live under --root.
+ */
+#define RA_HEARTBEAT_MARK "/run/lifeboat/heartbeat"
+#define RA_TOOLS_PENDING "/run/lifeboat/tools.unpacking"
+#define TOOLS_WAIT_MS 120000
+
+static void
+mark_first_heartbeat(const struct agent *a)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", strcmp(a->root, "/") == 0 ? "" :
+	    a->root, RA_HEARTBEAT_MARK);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void *
 heartbeat_main(void *p)
 {
@@ -331,6 +359,8 @@ heartbeat_main(void *p)
 		n++;
 		err.msg[0] = '\0';
 		if (ra_ironic_heartbeat(&a->ic, &hb, &status, &err) == 0) {
+			if (n == 1)
+				mark_first_heartbeat(a);
 			interval = a->lk.heartbeat_timeout * uniform(0.3, 0.6);
 			ra_info("heartbeat %d accepted, next in %.1f s", n,
 			    interval);
@@ -673,6 +703,28 @@ keep_dhcp(struct agent *a)
 	}
 }
 
+/*
+ * The rescue user's sudo, mount and the rest arrive with the tools: SSH
+ * waits for them (bounded: a broken unpack must not keep the user out).
+ */
+static void
+wait_for_tools(const struct agent *a)
+{
+	char path[PATH_MAX];
+	int64_t end = ra_now_ms() + TOOLS_WAIT_MS;
+
+	snprintf(path, sizeof(path), "%s%s", strcmp(a->root, "/") == 0 ? "" :
+	    a->root, RA_TOOLS_PENDING);
+	if (access(path, F_OK) != 0)
+		return;
+	ra_info("waiting for the repair tools to be unpacked");
+	while (access(path, F_OK) == 0 && ra_now_ms() < end && !got_signal)
+		nap(0.1);
+	if (access(path, F_OK) == 0)
+		ra_warn("the repair tools are still not unpacked; starting "
+		    "the SSH server anyway");
+}
+
 static void
 after_finalize(struct agent *a)
 {
@@ -681,6 +733,7 @@ after_finalize(struct agent *a)
 	ra_info("rescue finalized: user %s is ready; no more heartbeats or "
 	    "commands", RA_RESCUE_USER);
 	stop_serving(a);
+	wait_for_tools(a);
 	if (ra_rescue_start_sshd(a->sshd, 3000, &err) < 0)
 		ra_error("%s", err.msg);
 	else

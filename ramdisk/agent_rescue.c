@@ -316,6 +316,7 @@ write_user(const char *root, const char *hash)
 {
 	unsigned int uid, gid;
 	char line[RA_HASH_MAX + 256], path[PATH_MAX];
+	const char *shell = RA_RESCUE_SHELL_FALLBACK;
 	long days = (long)(time(NULL) / 86400);
 	struct stat st;
 	int r;
@@ -323,8 +324,15 @@ write_user(const char *root, const char *hash)
 	r = pick_ids(root, &uid, &gid);
 	if (r < 0)
 		return r;
+	/*
+	 * bash, not busybox sh: with busybox's applets preferred, "mount"
+	 * in sh would be busybox's, not util-linux's that the image carries.
+	 */
+	if (join(path, sizeof(path), root, RA_RESCUE_SHELL) == 0 &&
+	    access(path, X_OK) == 0)
+		shell = RA_RESCUE_SHELL;
 	snprintf(line, sizeof(line), "%s:x:%u:%u:%s:%s:%s\n", RA_RESCUE_USER,
-	    uid, gid, RA_RESCUE_USER, RA_RESCUE_HOME, RA_RESCUE_SHELL);
+	    uid, gid, RA_RESCUE_USER, RA_RESCUE_HOME, shell);
 	r = update_file(root, "/etc/passwd", line, 0644, false);
 	if (r < 0)
 		return r;

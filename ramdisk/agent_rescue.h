@@ -15,7 +15,9 @@
 
 #define RA_RESCUE_USER "rescue"
 #define RA_RESCUE_HOME "/home/rescue"
-#define RA_RESCUE_SHELL "/bin/sh"
+/* The rescue user's shell: bash when the image has it, else sh. */
+#define RA_RESCUE_SHELL "/bin/bash"
+#define RA_RESCUE_SHELL_FALLBACK "/bin/sh"
 #define RA_PASSWORD_FILE "/etc/ipa-rescue-config/ipa-rescue-password"
 #define RA_RESCUED_MARKER "/etc/.rescued"
 #define RA_HASH_MAX 512
@@ -25,7 +27,8 @@ int ra_rescue_check_hash(const char *hash, struct lb_err *err);
 
 /*
  * Writes 'hash' verbatim (no newline) to RA_PASSWORD_FILE, creates or
- * updates user "rescue" (home RA_RESCUE_HOME, shell RA_RESCUE_SHELL) in
+ * updates user "rescue" (home RA_RESCUE_HOME, shell RA_RESCUE_SHELL or,
+ * without it under 'root', RA_RESCUE_SHELL_FALLBACK) in
  * /etc/passwd, /etc/shadow (the hash as its password) and /etc/group if
  * there is one, gives it passwordless sudo if /etc/sudoers.d exists, and
  * touches RA_RESCUED_MARKER.  Every path is under 'root' ("/" in the
