@@ -394,6 +394,28 @@ read_cmdline(struct agent *a)
 }
 
 /*
+ * Which NIC the lookup goes out on: the one holding the address the route
+ * to the API starts from.  Two leases may come within one poll, and the
+ * one bound first holds the default route; else 'first', the first reaped.
+ */
+static int
+route_nic(struct agent *a, int first)
+{
+	char src[RA_HOST_MAX], have[RA_HOST_MAX];
+	struct ra_url u;
+
+	if (ra_url_parse(a->cmd.api_url, &u, NULL) < 0 ||
+	    ra_net_route_source(u.host, u.port, src, sizeof(src)) < 0)
+		return first;
+	for (int i = 0; i < a->n_boot; i++) {
+		if (ra_net_ipv4(a->boot[i].name, have, sizeof(have)) == 0 &&
+		    strcmp(have, src) == 0)
+			return i;
+	}
+	return first;
+}
+
+/*
  * The NICs up and DHCP; returns the MAC list for lookup in *macs.  With a
  * BOOTIF NIC, DHCP on it alone; else on every NIC that shows a link.  The
  * first lease is enough to look up: the other clients go on meanwhile.
@@ -452,9 +474,11 @@ network(struct agent *a, struct lb_buf *macs)
 		return;
 	}
 	r = ra_dhcp_round_first(dr, &got_signal);
-	if (r >= 0)
-		a->winner = r;
-	else if (r == -ENOENT)
+	if (r >= 0) {
+		a->winner = route_nic(a, r);
+		ra_info("DHCP: %s wins (the first lease), lookup starts",
+		    a->boot[a->winner].name);
+	} else if (r == -ENOENT)
 		ra_warn("DHCP: no lease on any NIC; carrying on");
 }
 

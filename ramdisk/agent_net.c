@@ -280,15 +280,10 @@ round_reap(struct ra_dhcp_round *r, bool kill_all, const char *why)
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			r->state[i] = RA_DHCP_LEASE;
+			ra_info("DHCP on %s: lease obtained", r->nics[i].name);
 			if (r->winner < 0) {
 				r->winner = i;
-				ra_info("DHCP on %s: lease obtained, the first: "
-				    "%s wins, lookup starts", r->nics[i].name,
-				    r->nics[i].name);
 				pthread_cond_broadcast(&r->cond);
-			} else {
-				ra_info("DHCP on %s: lease obtained",
-				    r->nics[i].name);
 			}
 		} else {
 			r->state[i] = RA_DHCP_FAILED;

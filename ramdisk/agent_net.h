@@ -88,8 +88,9 @@ struct ra_dhcp_round {
 int ra_dhcp_round_start(struct ra_dhcp_round *r, struct lb_err *err);
 
 /*
- * Waits for the first lease: returns the index of its NIC, -ENOENT when
- * every client ended without one, -EINTR when *stop turned non-zero.  The
+ * Waits for the first lease: returns the index of its NIC (of the first
+ * reaped, when several clients ended in one poll), -ENOENT when every
+ * client ended without one, -EINTR when *stop turned non-zero.  The
  * other clients go on.
  */
 int ra_dhcp_round_first(struct ra_dhcp_round *r,

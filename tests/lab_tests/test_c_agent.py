@@ -648,7 +648,7 @@ def test_dhcp_without_bootif_only_on_nics_with_link(spawn, tmp_path):
                  what='the carrier wait to end')
         log = agent.log()
         assert 'lbtest0: no link within 5 s; no DHCP on it' in log, log
-        assert 'DHCP on lbtest1: lease obtained, the first: lbtest1 wins' \
+        assert 'DHCP: lbtest1 wins (the first lease), lookup starts' \
             in log, log
         assert 'DHCP on lbtest2: no lease (exit status 1)' in log, log
         assert sorted(udhcpc.one_shot()) == ['lbtest1', 'lbtest2']
@@ -685,7 +685,7 @@ def test_dhcp_without_link_anywhere_tries_every_nic(spawn, tmp_path):
         log = agent.log()
         assert 'no NIC reported a link within 1 s; DHCP on every NIC' \
             in log, log
-        assert 'lbtest1 wins' in log, log
+        assert 'DHCP: lbtest1 wins (the first lease)' in log, log
     finally:
         fake.close()
 
@@ -713,7 +713,7 @@ def test_dhcp_first_lease_starts_lookup(spawn, tmp_path):
         assert lookup['path'] == (
             '/v1/lookup?addresses=52%3A54%3A00%3Af0%3A00%3A01%2C'
             '52%3A54%3A00%3Af0%3A00%3A02')
-        assert 'DHCP on lbtest1: lease obtained, the first: lbtest1 wins' \
+        assert 'DHCP: lbtest1 wins (the first lease), lookup starts' \
             in agent.log()
         wait_for(fake.heartbeats, 20, what='a heartbeat')
         assert proc_state(slow[0]) not in (None, 'Z')
