@@ -237,7 +237,8 @@ lb_node_forget_agent(struct lb_node *node)
 {
 	static const char *const keys[] = {
 		"agent_url", "agent_secret_token",
-		"agent_secret_token_pregenerated", "agent_verify_ca", NULL,
+		"agent_secret_token_pregenerated", "agent_verify_ca",
+		"agent_lookup_at", NULL,
 	};
 
 	for (size_t i = 0; keys[i] != NULL; i++)
@@ -256,6 +257,7 @@ lb_node_wipe_agent_on_power_off(struct lb_node *node)
 
 	json_object_del(dii, "agent_url");
 	json_object_del(dii, "agent_verify_ca");
+	json_object_del(dii, "agent_lookup_at");
 	if (!json_is_true(json_object_get(dii,
 	    "agent_secret_token_pregenerated")))
 		json_object_del(dii, "agent_secret_token");

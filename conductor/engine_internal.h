@@ -68,7 +68,10 @@ int lb_replace_str(char **field, const char *value, struct lb_err *err);
 /* Removes the rescue password and/or the agent's record from a node. */
 void lb_node_drop_password(struct lb_node *node);
 void lb_node_forget_agent(struct lb_node *node);
-/* agent_url, agent_verify_ca and a token not baked into the boot medium. */
+/*
+ * agent_url, agent_verify_ca, agent_lookup_at and a token not baked into
+ * the boot medium.
+ */
 void lb_node_wipe_agent_on_power_off(struct lb_node *node);
 /* The API-facing node lock message, shared by every verb. */
 int lb_node_locked(const struct lb_node *node, struct lb_err *err);

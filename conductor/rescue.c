@@ -709,16 +709,62 @@ rescue_job_run(struct lb_job *base)
 
 struct timeout_begin {
 	const char *host;
+	const char *api_url;	/* what the ramdisk was told to call */
+	double now;
 	double deadline;		/* provision_updated_at before this */
 	bool fired;
 };
+
+#define TIMEOUT_MSG "Timeout reached while waiting for rescue ramdisk " \
+	"callback for node"
+
+/*
+ * Ironic's words first (clients match them), then how far the ramdisk
+ * got, from what its calls left in driver_internal_info during this
+ * rescue: agent_lookup_at (lookup), agent_url (a heartbeat).
+ */
+static void
+timeout_message(const struct lb_node *node, const struct timeout_begin *t,
+    double since, char *out, size_t size)
+{
+	const json_t *dii = node->driver_internal_info;
+	const char *hb = json_string_value(json_object_get(dii,
+	    "agent_last_heartbeat"));
+	const char *looked = json_string_value(json_object_get(dii,
+	    "agent_lookup_at"));
+	long ago = (long)(t->now - since);
+
+	if (json_object_get(dii, "agent_url") != NULL)
+		snprintf(out, size, TIMEOUT_MSG ": the rescue ramdisk's agent "
+		    "heartbeated (last at %s) but the rescue did not finish: "
+		    "its later heartbeats did not arrive or finalize_rescue "
+		    "did not complete. lifeboatd's log says which; the "
+		    "agent's log is on the node's console.",
+		    hb != NULL ? hb : "an unknown time");
+	else if (looked != NULL)
+		snprintf(out, size, TIMEOUT_MSG ": the rescue ramdisk looked "
+		    "the node up (at %s) but none of its heartbeats arrived. "
+		    "Check that the ramdisk can reach %s and that its agent "
+		    "token is accepted (lifeboatd's log shows rejected "
+		    "heartbeats); the agent's log is on the node's console.",
+		    looked, t->api_url);
+	else
+		snprintf(out, size, TIMEOUT_MSG ": the rescue ramdisk never "
+		    "looked up (no lookup with any of the node's MACs since "
+		    "it was powered on for the rescue, %ld s ago). Check that "
+		    "the ramdisk has a driver for the node's NIC (its console "
+		    "lists PCI devices without one as 'lifeboat-ramdisk: no "
+		    "driver for PCI'), that DHCP on the rescuing network "
+		    "answers the node, and that the node can reach %s.",
+		    ago, t->api_url);
+}
 
 static int
 begin_timeout(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct timeout_begin *t = arg;
 	const struct lb_transition *tr;
-	char now[LB_TIME_LEN];
+	char now[LB_TIME_LEN], msg[1024];
 	double since;
 	int r = 0;
 
@@ -729,13 +775,13 @@ begin_timeout(struct lb_node *node, void *arg, struct lb_err *err)
 	    lb_time_parse_iso(node->provision_updated_at, &since) < 0 ||
 	    since >= t->deadline)
 		return LB_STORE_UNCHANGED;
+	timeout_message(node, t, since, msg, sizeof(msg));
 	tr = lb_fsm_next(node->provision_state, "fail");
 	lb_time_now_iso(now);
 	r |= lb_replace_str(&node->provision_state, tr->to, err);
 	r |= lb_replace_str(&node->target_provision_state, tr->target, err);
 	r |= lb_replace_str(&node->provision_updated_at, now, err);
-	r |= lb_replace_str(&node->last_error, "Timeout reached while waiting "
-	    "for rescue ramdisk callback for node", err);
+	r |= lb_replace_str(&node->last_error, msg, err);
 	r |= lb_replace_str(&node->reservation, t->host, err);
 	t->fired = true;
 	return r < 0 ? -ENOMEM : 0;
@@ -747,7 +793,8 @@ lb_rescue_check_timeouts(struct lb_engine *e)
 	struct lb_node_query q = { .provision_state = LB_STATE_RESCUE_WAIT,
 	    .maintenance = 0, .associated = -1, .retired = -1,
 	    .reservation = "" };
-	struct timeout_begin t = { .host = e->cfg->host };
+	struct timeout_begin t = { .host = e->cfg->host,
+	    .api_url = e->api_url };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
 	struct timespec now;
@@ -755,6 +802,7 @@ lb_rescue_check_timeouts(struct lb_engine *e)
 	if (e->cfg->rescue_callback_timeout <= 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
+	t.now = now.tv_sec + now.tv_nsec / 1e9;
 	t.deadline = now.tv_sec - e->cfg->rescue_callback_timeout;
 	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
 		log_error("rescue timeout check: %s", err.msg);
@@ -945,6 +993,39 @@ note_relookup(struct lb_engine *e, const struct lb_node *node)
 		    "rescue must be aborted and started again", node->uuid);
 }
 
+/*
+ * The first lookup of this rescue's ramdisk, for the timeout's message:
+ * with virtual media the token is made in advance, so a token does not
+ * say that a lookup happened.  "rescuing" too: a quick ramdisk may look
+ * up before the rescue job has moved the node on (one looking up before
+ * the job's power off is forgotten with the rest of the agent then).
+ */
+static bool
+wants_lookup_mark(const struct lb_node *node)
+{
+	return (strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0 ||
+	    strcmp(node->provision_state, LB_STATE_RESCUING) == 0) &&
+	    json_object_get(node->driver_internal_info,
+	    "agent_lookup_at") == NULL;
+}
+
+static int
+mark_lookup(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	char now[LB_TIME_LEN];
+
+	(void)arg;
+	(void)err;
+	if (!wants_lookup_mark(node))
+		return LB_STORE_UNCHANGED;
+	/* Ironic's format, as agent_last_heartbeat. */
+	lb_time_now_iso(now);
+	now[26] = '\0';
+	json_object_set_new(node->driver_internal_info, "agent_lookup_at",
+	    json_string(now));
+	return 0;
+}
+
 static int
 find_node_by_macs(struct lb_engine *e, const char *addresses,
     char uuid[LB_UUID_LEN + 1], bool *ret_any_valid)
@@ -1018,6 +1099,17 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 			return r;
 	} else if (minor >= 62) {
 		note_relookup(e, node);
+	}
+	if (wants_lookup_mark(node)) {
+		struct lb_err merr = { "" };
+
+		if (lb_store_node_update(e->store, node->uuid, mark_lookup,
+		    NULL, NULL, &merr) < 0)
+			log_warning("node %s: cannot record the lookup: %s",
+			    node->uuid, merr.msg);
+		else
+			log_info("node %s: the rescue ramdisk looked up",
+			    node->uuid);
 	}
 	snprintf(link, sizeof(link), "%s/v1/nodes/%s", base_url, node->uuid);
 	doc = json_pack("{s:{s:s, s:O, s:o, s:o, s:[{s:s, s:s}, {s:s, s:s}]},"

@@ -50,6 +50,8 @@
 #define MAX_CONNS 32
 #define PEER_MAX_CONNS 4
 #define LOOKUP_MAX_INTERVAL 60.0
+/* udhcpc -t 5 -n gives up in about 15 s; this bounds a hung one. */
+#define DHCP_ROUND_TIMEOUT_MS 90000
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
 	"/sbin:/bin"
 
@@ -62,10 +64,13 @@ struct agent {
 	struct ra_dhcp dhcp;
 	bool no_dhcp;
 	double renew_delay;
+	double carrier_wait;
 	/* state */
 	struct ra_cmdline cmd;
 	struct ra_nic boot[RA_MAX_NICS];
 	int n_boot;
+	struct ra_dhcp_round dhcp_round;
+	int winner;		/* index in boot of the first lease, or -1 */
 	struct ra_ironic ic;
 	struct ra_lookup lk;
 	const char *token;	/* lk.token or cmd.agent_token */
@@ -418,13 +423,40 @@ read_cmdline(struct agent *a)
 	return 0;
 }
 
-/* Boot NICs up and DHCP; returns the MAC list for lookup in *macs. */
+/*
+ * Which NIC the lookup goes out on: the one holding the address the route
+ * to the API starts from.  Two leases may come within one poll, and the
+ * one bound first holds the default route; else 'first', the first reaped.
+ */
+static int
+route_nic(struct agent *a, int first)
+{
+	char src[RA_HOST_MAX], have[RA_HOST_MAX];
+	struct ra_url u;
+
+	if (ra_url_parse(a->cmd.api_url, &u, NULL) < 0 ||
+	    ra_net_route_source(u.host, u.port, src, sizeof(src)) < 0)
+		return first;
+	for (int i = 0; i < a->n_boot; i++) {
+		if (ra_net_ipv4(a->boot[i].name, have, sizeof(have)) == 0 &&
+		    strcmp(have, src) == 0)
+			return i;
+	}
+	return first;
+}
+
+/*
+ * The NICs up and DHCP; returns the MAC list for lookup in *macs.  With a
+ * BOOTIF NIC, DHCP on it alone; else on every NIC that shows a link.  The
+ * first lease is enough to look up: the other clients go on meanwhile.
+ */
 static void
 network(struct agent *a, struct lb_buf *macs)
 {
+	struct ra_dhcp_round *dr = &a->dhcp_round;
 	struct ra_nic nics[RA_MAX_NICS];
 	struct lb_err err = { "" };
-	int n;
+	int n, r;
 
 	n = ra_net_list(a->sysfs, nics, RA_MAX_NICS, &err);
 	if (n < 0) {
@@ -441,6 +473,7 @@ network(struct agent *a, struct lb_buf *macs)
 			    "every NIC", a->cmd.bootif);
 		memcpy(a->boot, nics, n * sizeof(*nics));
 		a->n_boot = n;
+		dr->need_carrier = true;
 	}
 	if (a->cmd.bootif[0] != '\0')
 		lb_buf_adds(macs, a->cmd.bootif);
@@ -452,16 +485,58 @@ network(struct agent *a, struct lb_buf *macs)
 		lb_buf_adds(macs, nics[i].mac);
 	}
 	lb_buf_addc(macs, '\0');
-	if (a->no_dhcp)
+	if (a->no_dhcp || a->n_boot == 0)
 		return;
 	for (int i = 0; i < a->n_boot; i++) {
 		if (ra_net_link_up(a->boot[i].name, &err) < 0)
 			ra_warn("%s", err.msg);
 	}
-	ra_info("DHCP on %d NIC%s", a->n_boot, a->n_boot == 1 ? "" : "s");
-	if (a->n_boot > 0 && ra_dhcp_once(&a->dhcp, a->boot, a->n_boot,
-	    90000, &got_signal) == 0 && !got_signal)
+	ra_info("DHCP on %d NIC%s%s", a->n_boot, a->n_boot == 1 ? "" : "s",
+	    dr->need_carrier ? ", each once it shows a link" : "");
+	dr->dhcp = &a->dhcp;
+	dr->sysfs = a->sysfs;
+	memcpy(dr->nics, a->boot, a->n_boot * sizeof(*a->boot));
+	dr->n = a->n_boot;
+	dr->carrier_ms = (int)(a->carrier_wait * 1000);
+	dr->timeout_ms = DHCP_ROUND_TIMEOUT_MS;
+	if (ra_dhcp_round_start(dr, &err) < 0) {
+		ra_warn("DHCP: %s", err.msg);
+		return;
+	}
+	r = ra_dhcp_round_first(dr, &got_signal);
+	if (r >= 0) {
+		a->winner = route_nic(a, r);
+		ra_info("DHCP: %s wins (the first lease), lookup starts",
+		    a->boot[a->winner].name);
+	} else if (r == -ENOENT)
 		ra_warn("DHCP: no lease on any NIC; carrying on");
+}
+
+/*
+ * After the round: the NICs that got a lease, for the lasting clients;
+ * when none did (a lease that came some other way), those DHCP ran on.
+ */
+static void
+leased_nics(struct agent *a)
+{
+	struct ra_dhcp_round *dr = &a->dhcp_round;
+	struct ra_nic keep[RA_MAX_NICS];
+	int n = 0;
+
+	if (dr->n == 0)
+		return;
+	for (int i = 0; i < dr->n; i++) {
+		if (ra_dhcp_round_state(dr, i) == RA_DHCP_LEASE)
+			keep[n++] = dr->nics[i];
+	}
+	for (int i = 0; n == 0 && i < dr->n; i++) {
+		if (ra_dhcp_round_state(dr, i) != RA_DHCP_SKIPPED)
+			keep[n++] = dr->nics[i];
+	}
+	if (n == 0)
+		return;
+	memcpy(a->boot, keep, n * sizeof(*keep));
+	a->n_boot = n;
 }
 
 /* IPA's lookup: random exponential backoff until ipa-lookup-timeout. */
@@ -547,6 +622,9 @@ advertise(struct agent *a)
 	if (ra_url_parse(a->ic.api_url, &u, NULL) == 0 &&
 	    ra_net_route_source(u.host, u.port, a->advertise,
 	    sizeof(a->advertise)) == 0)
+		return 0;
+	if (a->winner >= 0 && ra_net_ipv4(a->boot[a->winner].name,
+	    a->advertise, sizeof(a->advertise)) == 0)
 		return 0;
 	for (int i = 0; i < a->n_boot; i++) {
 		if (ra_net_ipv4(a->boot[i].name, a->advertise,
@@ -641,7 +719,8 @@ stop_serving(struct agent *a)
 }
 
 /*
- * Keeps a DHCP client on every boot NIC.  Ironic moves the node to the
+ * Keeps a DHCP client on every NIC that got a lease before lookup (or
+ * every NIC DHCP ran on, when none did).  Ironic moves the node to the
  * tenant network right after finalize, so the clients start a little
  * later, and are asked to renew a few times: a renewal that the old server
  * no longer answers falls back to a new discovery.
@@ -733,6 +812,12 @@ after_finalize(struct agent *a)
 	ra_info("rescue finalized: user %s is ready; no more heartbeats or "
 	    "commands", RA_RESCUE_USER);
 	stop_serving(a);
+	/*
+	 * One-shot clients still trying now are for the provisioning
+	 * network Ironic is taking away; the lasting ones replace them.
+	 */
+	ra_dhcp_round_end(&a->dhcp_round, true);
+	leased_nics(a);
 	wait_for_tools(a);
 	if (ra_rescue_start_sshd(a->sshd, 3000, &err) < 0)
 		ra_error("%s", err.msg);
@@ -758,6 +843,8 @@ usage(FILE *f)
 	    "(/usr/share/udhcpc/default.script)\n"
 	    "  --dhcp-renew-delay S  after finalize, wait S seconds before "
 	    "the lasting DHCP clients (10)\n"
+	    "  --carrier-wait S      without BOOTIF, how long NICs may take "
+	    "to show a link (10)\n"
 	    "  --no-dhcp             leave the network alone\n"
 	    "  --sys-class-net DIR   where the NICs are (/sys/class/net)\n"
 	    "  --debug               log debug lines too\n"
@@ -774,6 +861,7 @@ parse_args(struct agent *a, int argc, char **argv)
 		{ "dhcp-cmd", required_argument, NULL, 'd' },
 		{ "dhcp-script", required_argument, NULL, 'S' },
 		{ "dhcp-renew-delay", required_argument, NULL, 'R' },
+		{ "carrier-wait", required_argument, NULL, 'W' },
 		{ "no-dhcp", no_argument, NULL, 'n' },
 		{ "sys-class-net", required_argument, NULL, 'N' },
 		{ "debug", no_argument, NULL, 'D' },
@@ -797,6 +885,12 @@ parse_args(struct agent *a, int argc, char **argv)
 		case 'R':
 			a->renew_delay = strtod(optarg, &end);
 			if (*end != '\0' || !(a->renew_delay >= 0))
+				return -EINVAL;
+			break;
+		case 'W':
+			a->carrier_wait = strtod(optarg, &end);
+			if (*end != '\0' || !(a->carrier_wait >= 0) ||
+			    a->carrier_wait > 600)
 				return -EINVAL;
 			break;
 		case 'V':
@@ -869,6 +963,8 @@ main(int argc, char **argv)
 		.sysfs = "/sys/class/net",
 		.dhcp = { "udhcpc", "/usr/share/udhcpc/default.script" },
 		.renew_delay = 10,
+		.carrier_wait = 10,
+		.winner = -1,
 		.listen_fd = -1,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -894,6 +990,8 @@ main(int argc, char **argv)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a.hb_cond, &ca);
 	code = run(&a);
+	/* DHCP clients of the first round do not outlive the agent. */
+	ra_dhcp_round_end(&a.dhcp_round, true);
 	ra_info("exit %d", code);
 	/* Threads may still hold the API: let exit(3) reclaim it. */
 	return code;

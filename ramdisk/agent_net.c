@@ -1,6 +1,7 @@
 /*
  * agent_net.c - NICs, links, DHCP and addresses for the rescue agent.
- * Main thread.
+ * Main thread; the DHCP round before lookup runs in a thread of its own
+ * (round_main), which alone starts and reaps its clients.
  */
 #include "agent_net.h"
 
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ramdisk/agent_http.h"
 #include "ramdisk/agent_log.h"
 #include "ramdisk/agent_rescue.h"
 #include "conductor/util/banned.h"
@@ -192,53 +194,203 @@ dhcp_spawn(const struct ra_dhcp *d, const char *ifname, bool once,
 	return r;
 }
 
-int
-ra_dhcp_once(const struct ra_dhcp *d, const struct ra_nic *nics, int n,
-    int timeout_ms, const volatile sig_atomic_t *stop)
+/* sysfs carrier: "1" with link; unreadable (EINVAL) while the NIC is down. */
+static bool
+has_carrier(const char *sysfs, const char *ifname)
 {
-	pid_t pids[RA_MAX_NICS];
-	struct lb_err err = { "" };
-	int running = 0, ok = 0, status;
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	char path[512], line[8];
 
-	for (int i = 0; i < n && i < RA_MAX_NICS; i++) {
-		pids[i] = -1;
-		if (dhcp_spawn(d, nics[i].name, true, &pids[i], &err) < 0) {
-			ra_warn("DHCP on %s: %s", nics[i].name, err.msg);
+	snprintf(path, sizeof(path), "%s/%s/carrier", sysfs, ifname);
+	return read_line(path, line, sizeof(line)) == 0 &&
+	    strcmp(line, "1") == 0;
+}
+
+/* Under r->lock. */
+static void
+round_spawn(struct ra_dhcp_round *r, int i, const char *why)
+{
+	struct lb_err err = { "" };
+
+	if (dhcp_spawn(r->dhcp, r->nics[i].name, true, &r->pid[i],
+	    &err) < 0) {
+		ra_warn("DHCP on %s: %s", r->nics[i].name, err.msg);
+		r->state[i] = RA_DHCP_FAILED;
+		return;
+	}
+	r->state[i] = RA_DHCP_RUNNING;
+	ra_info("DHCP on %s (%s)", r->nics[i].name, why);
+}
+
+/* Under r->lock: starts what is due; false once nothing waits for link. */
+static bool
+round_start_due(struct ra_dhcp_round *r, bool past_carrier_wait)
+{
+	int idle = 0, tried = 0;
+
+	for (int i = 0; i < r->n; i++) {
+		if (r->state[i] != RA_DHCP_IDLE) {
+			tried++;
 			continue;
 		}
-		running++;
+		if (!r->need_carrier)
+			round_spawn(r, i, "BOOTIF");
+		else if (has_carrier(r->sysfs, r->nics[i].name))
+			round_spawn(r, i, "link up");
+		else
+			idle++;
 	}
-	for (int waited = 0; running > 0; waited += 50) {
-		for (int i = 0; i < n && i < RA_MAX_NICS; i++) {
-			if (pids[i] <= 0)
-				continue;
-			if (waited >= timeout_ms || *stop) {
-				kill(pids[i], SIGKILL);
-				waitpid(pids[i], &status, 0);
-				ra_warn("DHCP on %s: %s", nics[i].name, *stop ?
-				    "interrupted" : "no lease in time");
-			} else if (waitpid(pids[i], &status, WNOHANG) !=
-			    pids[i]) {
-				continue;
-			} else if (WIFEXITED(status) &&
-			    WEXITSTATUS(status) == 0) {
-				ra_info("DHCP on %s: lease obtained",
-				    nics[i].name);
-				ok++;
-			} else {
-				ra_warn("DHCP on %s: no lease (exit status "
-				    "%d)", nics[i].name, WIFEXITED(status) ?
-				    WEXITSTATUS(status) : 128 +
-				    WTERMSIG(status));
-			}
-			pids[i] = -1;
-			running--;
+	if (idle == 0 || !past_carrier_wait)
+		return idle > 0;
+	if (tried == 0) {
+		ra_warn("no NIC reported a link within %d s; DHCP on every "
+		    "NIC", r->carrier_ms / 1000);
+		for (int i = 0; i < r->n; i++)
+			round_spawn(r, i, "no carrier reported");
+		return false;
+	}
+	for (int i = 0; i < r->n; i++) {
+		if (r->state[i] != RA_DHCP_IDLE)
+			continue;
+		r->state[i] = RA_DHCP_SKIPPED;
+		ra_info("%s: no link within %d s; no DHCP on it",
+		    r->nics[i].name, r->carrier_ms / 1000);
+	}
+	return false;
+}
+
+/* Under r->lock: reaps the clients that ended; the count still running. */
+static int
+round_reap(struct ra_dhcp_round *r, bool kill_all, const char *why)
+{
+	int running = 0, status;
+
+	for (int i = 0; i < r->n; i++) {
+		if (r->state[i] != RA_DHCP_RUNNING)
+			continue;
+		if (kill_all) {
+			kill(r->pid[i], SIGKILL);
+			waitpid(r->pid[i], &status, 0);
+			ra_warn("DHCP on %s: %s", r->nics[i].name, why);
+			r->state[i] = RA_DHCP_FAILED;
+			continue;
 		}
-		if (running > 0)
-			nanosleep(&ts, NULL);
+		if (waitpid(r->pid[i], &status, WNOHANG) != r->pid[i]) {
+			running++;
+			continue;
+		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			r->state[i] = RA_DHCP_LEASE;
+			ra_info("DHCP on %s: lease obtained", r->nics[i].name);
+			if (r->winner < 0) {
+				r->winner = i;
+				pthread_cond_broadcast(&r->cond);
+			}
+		} else {
+			r->state[i] = RA_DHCP_FAILED;
+			ra_warn("DHCP on %s: no lease (exit status %d)",
+			    r->nics[i].name, WIFEXITED(status) ?
+			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		}
 	}
-	return ok;
+	return running;
+}
+
+static void *
+round_main(void *arg)
+{
+	struct ra_dhcp_round *r = arg;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int64_t start = ra_now_ms();
+	bool waiting = true;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		int64_t waited = ra_now_ms() - start;
+		int running;
+
+		if (waiting && !r->kill)
+			waiting = round_start_due(r, waited >= r->carrier_ms);
+		if (r->kill)
+			running = round_reap(r, true, "stopped");
+		else if (waited >= r->timeout_ms)
+			running = round_reap(r, true, "no lease in time");
+		else
+			running = round_reap(r, false, NULL);
+		if (running == 0 && (!waiting || r->kill))
+			break;
+		pthread_mutex_unlock(&r->lock);
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&r->lock);
+	}
+	for (int i = 0; i < r->n; i++) {
+		if (r->state[i] == RA_DHCP_IDLE)
+			r->state[i] = RA_DHCP_SKIPPED;
+	}
+	r->done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int
+ra_dhcp_round_start(struct ra_dhcp_round *r, struct lb_err *err)
+{
+	pthread_condattr_t ca;
+
+	r->winner = -1;
+	r->done = r->kill = false;
+	for (int i = 0; i < r->n; i++) {
+		r->state[i] = RA_DHCP_IDLE;
+		r->pid[i] = -1;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&r->thread, NULL, round_main, r) != 0)
+		return lb_err_set(err, -EAGAIN, "cannot start the DHCP thread");
+	r->started = true;
+	return 0;
+}
+
+int
+ra_dhcp_round_first(struct ra_dhcp_round *r,
+    const volatile sig_atomic_t *stop)
+{
+	struct timespec ts;
+	int ret;
+
+	if (!r->started)
+		return -ENOENT;
+	pthread_mutex_lock(&r->lock);
+	/* A signal does not wake a condition wait: look every 100 ms. */
+	while (r->winner < 0 && !r->done && !*stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	ret = r->winner >= 0 ? r->winner : *stop ? -EINTR : -ENOENT;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void
+ra_dhcp_round_end(struct ra_dhcp_round *r, bool kill_clients)
+{
+	if (!r->started)
+		return;
+	if (kill_clients) {
+		pthread_mutex_lock(&r->lock);
+		r->kill = true;
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_join(r->thread, NULL);
+	r->started = false;
 }
 
 int

@@ -1,12 +1,14 @@
 /*
  * agent_net.h - the ramdisk's network: Ethernet NICs from sysfs, bringing
  * links up, DHCP by running busybox udhcpc, and the addresses the agent
- * advertises.  Main thread.
+ * advertises.  Main thread, but the DHCP round before lookup, which runs
+ * in a thread of its own.
  */
 #ifndef RA_NET_H
 #define RA_NET_H
 
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -45,13 +47,68 @@ struct ra_dhcp {
 	const char *script;	/* udhcpc -s */
 };
 
+enum ra_dhcp_state {
+	RA_DHCP_IDLE,		/* waiting for its link */
+	RA_DHCP_RUNNING,
+	RA_DHCP_LEASE,
+	RA_DHCP_FAILED,		/* no lease, or killed */
+	RA_DHCP_SKIPPED,	/* no link within the carrier wait */
+};
+
 /*
- * One DHCP round on every NIC at once: "CMD -i IF -f -q -t 5 -n -s SCRIPT",
- * waited for at most 'timeout_ms', or until *stop turns non-zero (a
- * signal); stragglers are killed.  Returns how many succeeded.
+ * One DHCP round before lookup, run by a thread of its own: "CMD -i IF -f
+ * -q -t 5 -n -s SCRIPT" on every NIC of 'nics' at once, each as soon as
+ * its carrier shows when 'need_carrier' (NICs that show none within
+ * carrier_ms are skipped, unless no NIC shows any: then all of them get
+ * DHCP, since some drivers do not report carrier).  Clients end on their
+ * own; one still running after timeout_ms is killed.  The thread reaps
+ * every client it started.
  */
-int ra_dhcp_once(const struct ra_dhcp *d, const struct ra_nic *nics, int n,
-    int timeout_ms, const volatile sig_atomic_t *stop);
+struct ra_dhcp_round {
+	/* set before ra_dhcp_round_start(), read-only after */
+	const struct ra_dhcp *dhcp;
+	const char *sysfs;
+	struct ra_nic nics[RA_MAX_NICS];
+	int n;
+	bool need_carrier;
+	int carrier_ms;
+	int timeout_ms;
+	/* the thread's, under lock */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum ra_dhcp_state state[RA_MAX_NICS];
+	pid_t pid[RA_MAX_NICS];
+	int winner;		/* index of the first lease, or -1 */
+	bool done;		/* every client has ended */
+	bool kill;		/* asked to end now */
+	bool started;
+};
+
+int ra_dhcp_round_start(struct ra_dhcp_round *r, struct lb_err *err);
+
+/*
+ * Waits for the first lease: returns the index of its NIC (of the first
+ * reaped, when several clients ended in one poll), -ENOENT when every
+ * client ended without one, -EINTR when *stop turned non-zero.  The
+ * other clients go on.
+ */
+int ra_dhcp_round_first(struct ra_dhcp_round *r,
+    const volatile sig_atomic_t *stop);
+
+/*
+ * Ends the round: kills the clients still running if 'kill_clients',
+ * else waits for them (bounded by timeout_ms), and joins the thread.
+ * Safe on a round never started and to call twice.
+ */
+void ra_dhcp_round_end(struct ra_dhcp_round *r, bool kill_clients);
+
+/* The state of nics[i]; call after ra_dhcp_round_end() or under lock. */
+static inline enum ra_dhcp_state
+ra_dhcp_round_state(const struct ra_dhcp_round *r, int i)
+{
+	return r->state[i];
+}
 
 /*
  * A DHCP client that stays: "CMD -i IF -f -t 5 -s SCRIPT" (no -q, no -n:

@@ -302,11 +302,17 @@ def test_sha512_hash_and_checksums(launcher, tmp_path, emu, agents):
 
 # ================================================ 3: the failure paths
 
+def timeout_lab(launcher, tmp_path, timeout):
+    return RescueLab(launcher, tmp_path / 'lab',
+                     conductor={'rescue_callback_timeout': timeout,
+                                'check_rescue_state_interval': 1})
+
+
 def test_callback_timeout(launcher, tmp_path, emu):
+    """No ramdisk ever calls: the error says it never looked up, and where
+    to look."""
     timeout = 4
-    lab = RescueLab(launcher, tmp_path / 'lab',
-                    conductor={'rescue_callback_timeout': timeout,
-                               'check_rescue_state_interval': 1})
+    lab = timeout_lab(launcher, tmp_path, timeout)
     node, mac = lab.node(emu, 0)
     uuid = node['uuid']
     to_rescue_wait(lab, uuid)
@@ -316,12 +322,62 @@ def test_callback_timeout(launcher, tmp_path, emu):
                      timeout + 20)
     waited = time.monotonic() - t0
     assert timeout - 1 <= waited <= timeout + 1 + 6, waited
-    assert_failed(node, TIMEOUT_MSG)
+    assert_failed(node, lambda e: e.startswith(TIMEOUT_MSG + ': '))
+    error = node['last_error']
+    m = re.search(r'the rescue ramdisk never looked up \(no lookup with '
+                  r"any of the node's MACs since it was powered on for the "
+                  r'rescue, (\d+) s ago\)\. ', error)
+    assert m and timeout <= int(m.group(1)) <= timeout + 8, error
+    assert "has a driver for the node's NIC" in error, error
+    assert "'lifeboat-ramdisk: no driver for PCI'" in error, error
+    assert 'DHCP on the rescuing network answers the node' in error, error
+    assert error.endswith('the node can reach %s.' % lab.api_url), error
     assert node['power_state'] == 'power off', node
     assert emu.power(0) == 'off'
     assert emu.actions(0)[-1] == 'ipmi: power off'
     assert 'agent_url' not in node['driver_internal_info'], node
     assert_cleaned(lab, node, mac)
+
+
+def test_callback_timeout_after_lookup(launcher, tmp_path, emu):
+    """A ramdisk that looks up but whose heartbeats never arrive: the
+    error says so, and the lookup mark goes with the agent's fields."""
+    timeout = 5
+    lab = timeout_lab(launcher, tmp_path, timeout)
+    node, mac = lab.node(emu, 0)
+    uuid = node['uuid']
+    to_rescue_wait(lab, uuid)
+    s = requests.Session()
+    s.trust_env = False
+    r = s.get(lab.d.url + '/v1/lookup', params={'addresses': mac},
+              headers={'X-OpenStack-Ironic-API-Version': '1.68'})
+    assert r.status_code == 200, r.text
+    assert r.json()['node']['uuid'] == uuid
+    dii = get_node_dii(lab, uuid)
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}',
+                        dii.get('agent_lookup_at') or ''), dii
+    node = end_state(lab.d, uuid, {'rescue failed', 'rescue'},
+                     timeout + 20)
+    assert_failed(node, lambda e: e.startswith(TIMEOUT_MSG + ': '))
+    assert node['last_error'] == (
+        TIMEOUT_MSG + ': the rescue ramdisk looked the node up (at %s) but '
+        'none of its heartbeats arrived. Check that the ramdisk can reach '
+        '%s and that its agent token is accepted (lifeboatd\'s log shows '
+        'rejected heartbeats); the agent\'s log is on the node\'s console.'
+        % (dii['agent_lookup_at'], lab.api_url)), node['last_error']
+    # powered off: the next ramdisk must look up afresh
+    assert node['power_state'] == 'power off', node
+    assert 'agent_lookup_at' not in node['driver_internal_info'], node
+    assert 'agent_secret_token' not in node['driver_internal_info'], node
+
+
+def get_node_dii(lab, uuid):
+    s = requests.Session()
+    s.trust_env = False
+    r = s.get(lab.d.url + '/v1/nodes/%s' % uuid,
+              headers={'X-OpenStack-Ironic-API-Version': '1.78'})
+    assert r.status_code == 200, r.text
+    return r.json()['driver_internal_info']
 
 
 def test_agent_reports_failure(lab, emu, agents):

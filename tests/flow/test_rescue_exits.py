@@ -49,7 +49,8 @@ CLONE_NEWNET = 0x40000000
 
 # What a rescue leaves in driver_internal_info while it runs.
 RESCUE_KEYS = ('agent_secret_token', 'agent_secret_token_pregenerated',
-               'agent_url', 'agent_verify_ca', 'switch_tenant_vlans')
+               'agent_url', 'agent_verify_ca', 'agent_lookup_at',
+               'switch_tenant_vlans')
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason='needs root (network namespaces)')

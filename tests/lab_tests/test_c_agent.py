@@ -144,6 +144,7 @@ class CAgent:
 
     def __init__(self, spawn, workdir, api_url, mac, *extra_cmdline,
                  args=('--no-dhcp',)):
+        """mac: the BOOTIF address, or None for a cmdline without one."""
         self.dir = Path(workdir)
         self.root = self.dir / 'root'
         self.root.mkdir(parents=True)
@@ -159,12 +160,13 @@ class CAgent:
         self.port = free_ports(1)
         cmdline = ['BOOT_IMAGE=/vmlinuz', 'nofb', 'vga=normal', 'ipa-debug=1',
                    'ipa-api-url=%s' % api_url,
-                   'BOOTIF=01-%s' % mac.replace(':', '-'),
                    'ipa-global-request-id=req-%s' % uuid.uuid4(),
                    'ipa-listen-host=127.0.0.1',
                    'ipa-listen-port=%d' % self.port,
                    'ipa-advertise-host=127.0.0.1',
                    'ipa-lookup-interval=0.2'] + list(extra_cmdline)
+        if mac is not None:
+            cmdline.insert(5, 'BOOTIF=01-%s' % mac.replace(':', '-'))
         self.cmdline = self.dir / 'cmdline'
         self.cmdline.write_text(' '.join(cmdline) + '\n')
         self.proc = spawn([AGENT, '--cmdline-file', self.cmdline,
@@ -478,7 +480,8 @@ def test_wire_like_fake_agent(spawn, tmp_path):
 
 def test_dhcp_commands(spawn, tmp_path):
     """--dhcp-cmd: one udhcpc round on the BOOTIF NIC before lookup, a
-    lasting client (no -q, no -n) after finalize; every MAC in lookup."""
+    lasting client (no -q, no -n) after finalize; every MAC in lookup.
+    The other NIC has a link too: with BOOTIF it gets no DHCP."""
     from test_fake_agent import FakeIronic, HASH
     sysfs = tmp_path / 'sys-class-net'
     nics = {'lbtest0': ('1', '52:54:00:dd:00:01'),
@@ -489,6 +492,7 @@ def test_dhcp_commands(spawn, tmp_path):
         (sysfs / name).mkdir(parents=True)
         (sysfs / name / 'type').write_text(kind + '\n')
         (sysfs / name / 'address').write_text(addr + '\n')
+        (sysfs / name / 'carrier').write_text('1\n')
     calls = tmp_path / 'dhcp.calls'
     dhcp = tmp_path / 'udhcpc'
     dhcp.write_text('#!/bin/sh\necho "$$ $*" >> %s\n'
@@ -529,5 +533,194 @@ def test_dhcp_commands(spawn, tmp_path):
         assert agent.proc.stop() == 0
         wait_for(lambda: not os.path.exists('/proc/%s' % pid), 10,
                  what='the DHCP client to stop')
+    finally:
+        fake.close()
+
+
+# ------------------------------------------- DHCP without BOOTIF (issue 11)
+
+def fake_sysfs(root, nics):
+    """nics: name -> (mac, carrier '0'/'1' or None for no carrier file)."""
+    for name, (mac, carrier) in nics.items():
+        d = root / name
+        d.mkdir(parents=True)
+        (d / 'type').write_text('1\n')
+        (d / 'address').write_text(mac + '\n')
+        if carrier is not None:
+            (d / 'carrier').write_text(carrier + '\n')
+    return root
+
+
+class FakeUdhcpc:
+    """A udhcpc stand-in: records "PID ARGS" per run; a one-shot run
+    (-q) on IF exits with the status in IF.exit (0: a lease), after
+    waiting for release() if IF.block exists; a lasting run sleeps."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / 'udhcpc.d'
+        self.dir.mkdir()
+        self.calls = tmp_path / 'dhcp.calls'
+        self.path = tmp_path / 'udhcpc'
+        self.path.write_text(
+            '#!/bin/sh\n'
+            'echo "$$ $*" >> %(calls)s\n'
+            'case " $* " in *" -q "*) ;; *) exec sleep 300;; esac\n'
+            'prev=; for a in "$@"; do [ "$prev" = -i ] && IF=$a; prev=$a;'
+            ' done\n'
+            'if [ -e %(d)s/$IF.block ]; then\n'
+            '  while [ ! -e %(d)s/release ]; do sleep 0.05; done\n'
+            'fi\n'
+            'exit $(cat %(d)s/$IF.exit 2>/dev/null || echo 0)\n'
+            % {'calls': self.calls, 'd': self.dir})
+        self.path.chmod(0o755)
+
+    def set(self, ifname, status=0, block=False):
+        (self.dir / (ifname + '.exit')).write_text('%d\n' % status)
+        if block:
+            (self.dir / (ifname + '.block')).touch()
+
+    def release(self):
+        (self.dir / 'release').touch()
+
+    def runs(self):
+        """[(pid, ifname, one_shot)] in start order."""
+        if not self.calls.exists():
+            return []
+        out = []
+        for line in self.calls.read_text().splitlines():
+            pid, args = line.split(' ', 1)
+            words = args.split()
+            out.append((int(pid), words[words.index('-i') + 1],
+                        '-q' in words))
+        return out
+
+    def one_shot(self):
+        return [ifname for _, ifname, once in self.runs() if once]
+
+
+def proc_state(pid):
+    """'R', 'S', 'Z'... or None once the process is gone (reaped)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def dhcp_agent(spawn, tmp_path, fake, sysfs, udhcpc, carrier_wait):
+    return CAgent(spawn, tmp_path / 'agent', fake.url, None, args=(
+        '--sys-class-net', sysfs, '--dhcp-cmd', udhcpc.path,
+        '--dhcp-script', '/x/default.script', '--dhcp-renew-delay', '0',
+        '--carrier-wait', str(carrier_wait)))
+
+
+def finalize(agent, fake):
+    from test_fake_agent import HASH
+    r = session().post(
+        'http://127.0.0.1:%d/v1/commands/?agent_token=%s'
+        % (agent.port, fake.token),
+        json={'name': 'rescue.finalize_rescue',
+              'params': {'rescue_password': HASH, 'hashed': True}})
+    assert r.json()['command_status'] == 'SUCCEEDED'
+
+
+def test_dhcp_without_bootif_only_on_nics_with_link(spawn, tmp_path):
+    """No BOOTIF: DHCP on the NICs that show carrier, each as soon as it
+    does (lbtest2's link comes late), none on the NICs without link; the
+    lasting clients after finalize only on the NIC that got a lease."""
+    from test_fake_agent import FakeIronic
+    sysfs = fake_sysfs(tmp_path / 'sys-class-net', {
+        'lbtest0': ('52:54:00:ee:00:01', '0'),
+        'lbtest1': ('52:54:00:ee:00:02', '1'),
+        'lbtest2': ('52:54:00:ee:00:03', '0'),
+        'lbtest3': ('52:54:00:ee:00:04', None)})
+    udhcpc = FakeUdhcpc(tmp_path)
+    udhcpc.set('lbtest2', status=1)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = dhcp_agent(spawn, tmp_path, fake, sysfs, udhcpc, 5)
+        wait_for(udhcpc.one_shot, 10, what='DHCP on the NIC with link')
+        assert udhcpc.one_shot() == ['lbtest1']
+        (sysfs / 'lbtest2' / 'carrier').write_text('1\n')
+        wait_for(lambda: len(udhcpc.one_shot()) == 2, 10,
+                 what='DHCP on lbtest2 once its link shows')
+        wait_for(lambda: 'lbtest3: no link within 5 s' in agent.log(), 15,
+                 what='the carrier wait to end')
+        log = agent.log()
+        assert 'lbtest0: no link within 5 s; no DHCP on it' in log, log
+        assert 'DHCP: lbtest1 wins (the first lease), lookup starts' \
+            in log, log
+        assert 'DHCP on lbtest2: no lease (exit status 1)' in log, log
+        assert sorted(udhcpc.one_shot()) == ['lbtest1', 'lbtest2']
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        assert fake.lookups()[0]['path'] == (
+            '/v1/lookup?addresses=52%3A54%3A00%3Aee%3A00%3A01%2C'
+            '52%3A54%3A00%3Aee%3A00%3A02%2C52%3A54%3A00%3Aee%3A00%3A03%2C'
+            '52%3A54%3A00%3Aee%3A00%3A04')
+        finalize(agent, fake)
+        wait_for(lambda: 'keeps the lease' in agent.log(), 10,
+                 what='the lasting client')
+        assert agent.proc.stop() == 0
+        kept = re.findall(r'DHCP client on (\S+) \(pid \d+\) keeps the lease',
+                          agent.log())
+        assert kept == ['lbtest1'], agent.log()
+    finally:
+        fake.close()
+
+
+def test_dhcp_without_link_anywhere_tries_every_nic(spawn, tmp_path):
+    """No NIC reports carrier (some drivers never do): after the carrier
+    wait, DHCP on every NIC, and lookup follows the lease."""
+    from test_fake_agent import FakeIronic
+    sysfs = fake_sysfs(tmp_path / 'sys-class-net', {
+        'lbtest0': ('52:54:00:ef:00:01', '0'),
+        'lbtest1': ('52:54:00:ef:00:02', None)})
+    udhcpc = FakeUdhcpc(tmp_path)
+    udhcpc.set('lbtest0', status=1)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = dhcp_agent(spawn, tmp_path, fake, sysfs, udhcpc, 1)
+        wait_for(fake.lookups, 20, what='a lookup')
+        assert sorted(udhcpc.one_shot()) == ['lbtest0', 'lbtest1']
+        log = agent.log()
+        assert 'no NIC reported a link within 1 s; DHCP on every NIC' \
+            in log, log
+        assert 'DHCP: lbtest1 wins (the first lease)' in log, log
+    finally:
+        fake.close()
+
+
+def test_dhcp_first_lease_starts_lookup(spawn, tmp_path):
+    """Lookup starts with the first lease, with every MAC, while the
+    other NIC's DHCP client still runs; that client is left to end on
+    its own and then reaped (no zombie)."""
+    from test_fake_agent import FakeIronic
+    sysfs = fake_sysfs(tmp_path / 'sys-class-net', {
+        'lbtest0': ('52:54:00:f0:00:01', '1'),
+        'lbtest1': ('52:54:00:f0:00:02', '1')})
+    udhcpc = FakeUdhcpc(tmp_path)
+    udhcpc.set('lbtest0', status=1, block=True)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = dhcp_agent(spawn, tmp_path, fake, sysfs, udhcpc, 5)
+        lookup = wait_for(fake.lookups, 20,
+                          what='a lookup before the slow DHCP ends')[0]
+        slow = [pid for pid, ifname, _ in udhcpc.runs()
+                if ifname == 'lbtest0']
+        assert len(slow) == 1, udhcpc.runs()
+        assert proc_state(slow[0]) not in (None, 'Z'), \
+            'the slow DHCP client should still be running'
+        assert lookup['path'] == (
+            '/v1/lookup?addresses=52%3A54%3A00%3Af0%3A00%3A01%2C'
+            '52%3A54%3A00%3Af0%3A00%3A02')
+        assert 'DHCP: lbtest1 wins (the first lease), lookup starts' \
+            in agent.log()
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        assert proc_state(slow[0]) not in (None, 'Z')
+        udhcpc.release()
+        wait_for(lambda: proc_state(slow[0]) is None, 10,
+                 what='the slow DHCP client to be reaped')
+        assert 'DHCP on lbtest0: no lease (exit status 1)' in agent.log()
+        assert agent.proc.running()
     finally:
         fake.close()
