@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -91,8 +92,13 @@ def split_initramfs(path):
     return data[:off], data[off:]
 
 
+TOOLS_PART = 'lib/lifeboat/tools.cpio.zst'
+
+
 def unpacked_parts(path):
-    """Each part as a plain cpio archive."""
+    """Each part as a plain cpio archive: the uncompressed one (NIC modules
+    and the tools archive), the boot part, and the tools part that /init
+    unpacks after the first heartbeat."""
     plain, packed = split_initramfs(path)
     parts = [plain] if plain else []
     if packed:
@@ -100,6 +106,15 @@ def unpacked_parts(path):
             ['sh', '-c', 'zstd -dcq 2>/dev/null || xz -dc 2>/dev/null || '
              'gzip -dc'], input=packed, check=True,
             stdout=subprocess.PIPE).stdout)
+    if plain:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(['cpio', '-id', '--quiet', TOOLS_PART],
+                           input=plain, cwd=tmp, check=True)
+            tools = Path(tmp) / TOOLS_PART
+            if tools.exists():
+                parts.append(subprocess.run(
+                    ['zstd', '-dcq', str(tools)], check=True,
+                    stdout=subprocess.PIPE).stdout)
     return parts
 
 
@@ -113,10 +128,13 @@ def cpio_list(initramfs):
 
 
 def unpack(initramfs, root):
+    """Unpacked as the booted ramdisk has it once the tools are in."""
     root.mkdir(exist_ok=True)
     for part in unpacked_parts(initramfs):
-        subprocess.run(['cpio', '-idm', '--quiet', '--no-absolute-filenames'],
+        subprocess.run(['cpio', '-idmu', '--quiet',
+                        '--no-absolute-filenames'],
                        input=part, cwd=root, check=True)
+    (root / TOOLS_PART).unlink(missing_ok=True)
     return root
 
 
@@ -135,7 +153,8 @@ MODULE_CLASSES = {
                'sr_mod sd_mod',
     'device mapper and RAID': 'dm-mod dm-crypt dm-raid raid0 raid1 raid10 '
                               'raid456',
-    'file systems': 'ext4 xfs btrfs vfat ntfs3 isofs squashfs',
+    # Debian 12's kernel builds no ntfs3: ntfs-3g (FUSE) reads NTFS
+    'file systems': 'ext4 xfs btrfs vfat fuse isofs squashfs',
 }
 MAX_KERNEL_AND_INITRAMFS = 48 * 1024 * 1024
 
@@ -270,7 +289,9 @@ TOOLS = [
     (['/bin/btrfs', '--version'], r'btrfs-progs v6'),
     (['/sbin/mkfs.btrfs', '--version'], r'btrfs-progs v6'),
     (['/sbin/mkfs.fat', '--help'], r'mkfs.fat 4\.'),
-    (['/sbin/fsck.fat', '--help'], r'fsck.fat 4\.'),
+    (['/sbin/fsck.fat', '--help'], r'Check FAT filesystem'),
+    (['/bin/ntfs-3g', '--help'], r'ntfs-3g 2022'),
+    (['/bin/ntfsfix', '--version'], r'ntfsfix v2022'),
     (['/sbin/gdisk', '-l', '/dev/null'], r'GPT fdisk \(gdisk\) version 1'),
     (['/sbin/sgdisk', '--version'], r'GPT fdisk \(sgdisk\) version 1'),
     (['/sbin/parted', '--version'], r'parted \(GNU parted\) 3'),
