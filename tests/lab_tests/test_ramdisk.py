@@ -449,12 +449,12 @@ def ironic():
 
 # ----------------------------------------------------------------- boots
 
-def qemu_argv(serial, *extra):
+def qemu_argv(serial, *extra, nic='virtio-net-pci'):
     return ['qemu-system-x86_64', '-accel', 'tcg', '-m', '512',
             '-nodefaults', '-display', 'none', '-no-reboot',
             '-serial', serial,
             '-netdev', 'user,id=n0',
-            '-device', 'virtio-net-pci,netdev=n0,mac=%s' % MAC, *extra]
+            '-device', '%s,netdev=n0,mac=%s,romfile=' % (nic, MAC), *extra]
 
 
 def params(ironic):
@@ -604,14 +604,15 @@ class SerialSocket:
         self.sock.close()
 
 
-def boot_with_serial_socket(spawn, image, tmp_path, append, name):
+def boot_with_serial_socket(spawn, image, tmp_path, append, name,
+                            extra=(), nic='virtio-net-pci'):
     sock_path = tmp_path / 'serial.sock'
     proc = spawn(qemu_argv('chardev:s0', '-chardev',
                            'socket,id=s0,path=%s,server=on,wait=off'
                            % sock_path,
                            '-kernel', image / 'vmlinuz',
                            '-initrd', image / 'initramfs',
-                           '-append', append), name)
+                           '-append', append, *extra, nic=nic), name)
     wait_for(lambda: sock_path.exists() or not proc.running(), 30,
              what='serial socket')
     return proc, SerialSocket(sock_path)
@@ -659,6 +660,83 @@ def test_debug_shell_dhcp_dropbear_poweroff(image, ironic, spawn, tmp_path):
         serial.send('poweroff')
         wait_for(lambda: not proc.running(), 60, 0.1, 'power off')
         assert 'lifeboat-ramdisk: poweroff' in serial.text()
+    except AssertionError as e:
+        raise AssertionError('%s\n%s' % (e, serial.text()[-6000:]))
+    finally:
+        serial.close()
+
+
+def hardware_disks(tmp_path):
+    """QEMU arguments for three disks on three controllers that are not
+    virtio: NVMe, AHCI (SATA) and MegaRAID SAS 2108 (megasas-gen2)."""
+    args = []
+    for i in range(3):
+        disk = tmp_path / ('disk%d.img' % i)
+        with open(disk, 'wb') as f:
+            f.truncate(64 << 20)
+        args += ['-drive', 'if=none,id=d%d,format=raw,file=%s' % (i, disk)]
+    return args + ['-device', 'nvme,serial=lbnvme0,drive=d0',
+                   '-device', 'ahci,id=ahci0',
+                   '-device', 'ide-hd,bus=ahci0.0,drive=d1',
+                   '-device', 'megasas-gen2,id=mega0',
+                   '-device', 'scsi-hd,bus=mega0.0,drive=d2']
+
+
+def test_drivers_follow_the_hardware(image, ironic, spawn, tmp_path):
+    """An e1000e NIC (no virtio anywhere) and NVMe, AHCI and MegaRAID
+    disks: the loader finds each driver by the device's modalias, the agent
+    looks up through e1000e, the disks appear once the tools are in, and no
+    disk controller or NIC is left without a driver."""
+    proc, serial = boot_with_serial_socket(
+        spawn, image, tmp_path, params(ironic) + ' lifeboat.debug', 'qemu',
+        extra=hardware_disks(tmp_path), nic='e1000e')
+    try:
+        _, path = wait_for(lambda: ironic.first('GET', '/v1/lookup'),
+                           BOOT_TIMEOUT, 0.05, 'lookup')
+        assert MAC in urllib.parse.unquote(path), path
+        wait_for(lambda: 'lifeboat-ramdisk: storage modules loaded'
+                 in serial.text(), BOOT_TIMEOUT, 0.1, 'the storage drivers')
+        seen = len(serial.text())
+        out = shell_run(serial, 'cat /proc/partitions; '
+                        'readlink /sys/class/net/eth0/device/driver; '
+                        'cut -d" " -f1 /proc/modules | sort | tr "\\n" " "; '
+                        'echo; ls /usr/sbin/mdadm /sbin/lvm')[seen:]
+        for disk in ('nvme0n1', 'sda', 'sdb'):
+            assert re.search(r'\s%s\r?$' % disk, out, re.M), out
+        assert re.search(r'/drivers/e1000e\r?$', out, re.M), out
+        for mod in ('e1000e', 'nvme', 'ahci', 'megaraid_sas', 'sd_mod'):
+            assert re.search(r'(^|\s)%s(\s|$)' % mod, out, re.M), \
+                '%s not loaded: %s' % (mod, out)
+        assert '/usr/sbin/mdadm' in out or '/sbin/mdadm' in out, out
+        assert 'no driver for PCI' not in serial.text(), serial.text()
+        # the rescue user's welcome names the disks
+        seen = len(serial.text())
+        out = shell_run(serial, 'cat /etc/motd')[seen:]
+        assert re.search(r'nvme0n1\s+64M', out) and 'sudo -i' in out, out
+    except AssertionError as e:
+        raise AssertionError('%s\n%s' % (e, serial.text()[-6000:]))
+    finally:
+        serial.close()
+
+
+def test_nic_without_a_driver_is_named(image, ironic, spawn, tmp_path):
+    """A NIC the image has no driver for (the NE2000 family is left out on
+    purpose): no lookup ever, and the console names the device."""
+    proc, serial = boot_with_serial_socket(
+        spawn, image, tmp_path, params(ironic), 'qemu', nic='ne2k_pci')
+    try:
+        line = wait_for(lambda: re.search(
+            r'lifeboat-ramdisk: no driver for PCI \S+ Ethernet controller '
+            r'\[0200\d\d\] 10ec:8029', serial.text()), BOOT_TIMEOUT, 0.1,
+            'the unclaimed NIC on the console')
+        assert 'nics: none' in serial.text()
+        # the full list after every driver has loaded does not repeat it
+        wait_for(lambda: 'lifeboat-ramdisk: storage modules loaded'
+                 in serial.text(), BOOT_TIMEOUT, 0.1, 'the storage drivers')
+        assert len(re.findall(r'lifeboat-ramdisk: no driver for PCI .* '
+                              r'10ec:8029', serial.text())) == 1
+        assert ironic.first('GET', '/v1/lookup') is None
+        assert line
     except AssertionError as e:
         raise AssertionError('%s\n%s' % (e, serial.text()[-6000:]))
     finally:
