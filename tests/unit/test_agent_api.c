@@ -508,6 +508,38 @@ test_finalize_clear_text(void **state)
 	assert_false(exists(f, "/etc/group"));
 }
 
+/* With bash in the image the rescue user gets it: busybox sh runs its own
+ * applets (mount, fdisk) instead of the real tools the image carries. */
+static void
+test_finalize_prefers_bash(void **state)
+{
+	struct fixture *f = *state;
+	struct ra_api_reply *r;
+	char path[256], *text;
+
+	put(f, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+	put(f, "/etc/shadow", "root:*:19000:0:99999:7:::\n");
+	snprintf(path, sizeof(path), "%s/bin", f->root);
+	mkdir(path, 0755);
+	put(f, "/bin/bash", "#!/bin/true\n");
+	snprintf(path, sizeof(path), "%s/bin/bash", f->root);
+	assert_int_equal(chmod(path, 0755), 0);
+	r = call(f, "POST", CMD TOKEN, FINALIZE);
+	assert_int_equal(r->status, 200);
+	text = slurp(f, "/etc/passwd");
+	assert_string_equal(text, "root:x:0:0:root:/root:/bin/bash\n"
+	    "rescue:x:1000:1000:rescue:/home/rescue:/bin/bash\n");
+	free(text);
+	/* not executable: not a shell */
+	assert_int_equal(chmod(path, 0644), 0);
+	r = call(f, "POST", CMD TOKEN, FINALIZE);
+	assert_int_equal(r->status, 200);
+	text = slurp(f, "/etc/passwd");
+	assert_non_null(strstr(text, "rescue:x:1000:1000:rescue:/home/rescue:"
+	    "/bin/sh\n"));
+	free(text);
+}
+
 static void
 test_finalize_failures(void **state)
 {
@@ -720,6 +752,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_finalize_writes_user,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finalize_clear_text,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finalize_prefers_bash,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finalize_failures, setup,
 		    teardown),
