@@ -356,6 +356,34 @@ def test_every_binary_finds_its_libraries(root):
     assert checked > 40, checked
 
 
+def test_build_options_cloud_kernel_module_list_xz(image, tmp_path):
+    """--kernel cloud, --modules, --add-modules and --compress xz: the
+    options a smaller image for virtual machines is made with."""
+    out = tmp_path / 'cloud'
+    r = subprocess.run([str(RAMDISK / 'build'), '--out', str(out),
+                        '--kernel', 'cloud', '--modules', 'virtio_net',
+                        '--add-modules', 'virtio_blk', '--compress', 'xz'],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout
+    info = build_info(out)
+    assert info['kernel_flavour'] == 'cloud', info
+    assert info['kernel'].endswith('-cloud-amd64'), info
+    plain, packed = split_initramfs(out / 'initramfs')
+    assert packed[:6] == b'\xfd7zXZ\x00', packed[:6]
+    kos = sorted(n.rsplit('/', 1)[-1] for n in cpio_list(out / 'initramfs')
+                 if n.endswith('.ko.zst'))
+    # exactly the two asked for and what they depend on
+    assert 'virtio_net.ko.zst' in kos and 'virtio_blk.ko.zst' in kos, kos
+    assert 'virtio_ring.ko.zst' in kos and 'e1000e.ko.zst' not in kos, kos
+    assert len(kos) < 12, kos
+    assert int(info['modules_carried']) == len(kos)
+    bad = subprocess.run([str(RAMDISK / 'build'), '--out', str(out),
+                          '--kernel', 'vintage'], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    assert bad.returncode != 0 and "unknown kernel 'vintage'" in bad.stdout
+
+
 def test_build_is_idempotent(image):
     # twice: the first run catches up with an agent rebuilt since the
     # fixture ran; the second must then find nothing to do
