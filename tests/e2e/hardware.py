@@ -145,7 +145,10 @@ chmod 0644 /mnt/root/etc/passwd /mnt/root/etc/hostname
 chmod 0640 /mnt/root/etc/shadow
 mkdir -p /mnt/root/bin /mnt/root/sbin /mnt/root/usr/bin /mnt/root/usr/sbin
 cp /bin/busybox /mnt/root/bin/busybox
-chroot /mnt/root /bin/busybox --install -s
+# its applet links (--install needs /proc in the chroot)
+for a in $(/bin/busybox --list-full); do
+	[ -e /mnt/root/$a ] || ln -s /bin/busybox /mnt/root/$a
+done
 chroot /mnt/root /bin/true
 umount /mnt/root
 vgchange -an lbvg

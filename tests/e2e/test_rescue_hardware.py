@@ -18,7 +18,7 @@ virtio.
    adopt, ``rescue --rescue-password PW --wait`` with ``pxe``; as
    ``rescue`` (not root: sudo) over ssh: the three disks in lsblk,
    assemble the RAID, activate LVM, mount, reset alice's password in a
-   chroot; open the LUKS volume, mount it read-only, copy its file out
+   chroot (busybox passwd); open the LUKS volume, mount it read-only, copy its file out
    with scp and with sftp -b; ``xfs_repair -n`` and ``btrfs check``;
    close everything; ``unrescue --wait``: active.  Then, from the raw
    image files: alice's new hash verifies with the new password, the rest
@@ -214,6 +214,12 @@ def rescue_work(lab, prep, problems, tmp):
     r.run('sudo works without a password', 'sudo -n true')
     r.run('mdadm --assemble --scan', 'sudo mdadm --assemble --scan')
     md = r.run('/proc/mdstat', 'cat /proc/mdstat').stdout
+    if not re.search(r'^md\S+ : active', md, re.M):
+        problems.append('mdadm --assemble --scan assembled nothing: %r' % md)
+        # go on with the members named, to check the rest
+        r.run('mdadm --assemble (members named)', 'sudo mdadm --assemble '
+              '/dev/md0 %s %s' % (part(nvme, 1), part(ahci, 1)))
+        md = r.run('/proc/mdstat', 'cat /proc/mdstat').stdout
     m = re.search(r'^(md\S+) : active raid1 (.*)$', md, re.M)
     if not m or not re.search(r'\[UU\]', md):
         problems.append('the RAID1 is not assembled with both members: %r'
@@ -227,8 +233,11 @@ def rescue_work(lab, prep, problems, tmp):
           'sudo mount /dev/mapper/lbvg-root /mnt/root')
     r.run('chroot: who is alice', 'sudo chroot /mnt/root /bin/grep '
           '^alice: /etc/passwd')
-    r.run('chroot: chpasswd', "printf 'alice:%s\\n' '%s' | sudo chroot "
-          '/mnt/root /bin/chpasswd -c sha512' % ('%s', NEW_PASSWORD))
+    # busybox passwd (Debian's busybox has no chpasswd) reads the new
+    # password twice from stdin
+    r.run('chroot: passwd alice', "printf '%s\\n%s\\n' | sudo chroot "
+          '/mnt/root /usr/bin/passwd -a sha512 alice' % (NEW_PASSWORD,
+                                                         NEW_PASSWORD))
     r.run('umount the LV', 'sudo umount /mnt/root')
     r.run('vgchange -an', 'sudo vgchange -an lbvg')
     if m:
