@@ -155,12 +155,15 @@ class Rescued:
                          timeout=timeout)
         dt = time.monotonic() - t
         self.steps.append((what, dt))
+        shown = command
+        for secret in (NEW_PASSWORD, H.LUKS_PASSPHRASE):
+            shown = shown.replace(secret, '******')
         self.lab.events.add('lab', 'rescued: %s: $ %s -> %d (%.1f s)\n%s%s'
-                            % (what, command, p.returncode, dt, p.stdout,
+                            % (what, shown, p.returncode, dt, p.stdout,
                                p.stderr))
         if want is not None and p.returncode != want:
             self.problems.append('%s: `%s` exited %d: %s %s' % (
-                what, command, p.returncode, p.stdout.strip()[-800:],
+                what, shown, p.returncode, p.stdout.strip()[-800:],
                 p.stderr.strip()[-800:]))
         return p
 
