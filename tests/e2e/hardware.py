@@ -92,7 +92,7 @@ PREP_SCRIPT = r'''#!/bin/sh
 # The preparation VM's script (the rescue ramdisk, lifeboat.debug shell):
 # writes the installed system, the XFS, the LUKS2 volume and the btrfs.
 STEP=start
-trap 'echo "LBPREP FAILED at $STEP (exit $?)"' EXIT
+trap 'rc=$?; dmesg | tail -n 12; echo "LBPREP FAILED at $STEP (exit $rc)"' EXIT
 set -e
 dmesg -n 1 || true
 step() { STEP=$1; echo "LBPREP step $1"; }
@@ -129,6 +129,9 @@ for p in $N1 $N2 $A1 $A2; do
 	echo "LBPREP part ${p##/dev/} $(cat $b/start) $(cat $b/size)"
 done
 step raid
+# the installer loads what it needs (the rescue side relies on the
+# kernel's own module loading)
+modprobe -a raid1 dm-mod dm-crypt xfs btrfs ext4 || true
 mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --metadata=1.0 \
 	--assume-clean --homehost=installed $N1 $A1
 step lvm
