@@ -268,7 +268,8 @@ class SerialSocket:
 
 def run_prep_vm(lab, ramdisk_dir, timeout=600):
     """Boots the rescue ramdisk's kernel + initramfs (plus /lbprep) with the
-    machine's disks and no NIC, runs /lbprep/prep.sh on its ttyS0 shell and
+    machine's disks and no NIC, runs /lbprep/prep.sh on its ttyS0 root shell
+    (the one /init opens when the agent exits) and
     powers it off.  Returns {'secret_sha256', 'parts': {name: (start,
     sectors)}, 'disks': {...}, 'seconds'}."""
     work = lab.work
@@ -285,7 +286,10 @@ def run_prep_vm(lab, ramdisk_dir, timeout=600):
             '-serial', 'chardev:s0',
             '-kernel', str(Path(ramdisk_dir) / 'vmlinuz'),
             '-initrd', str(initrd),
-            '-append', 'console=ttyS0 lifeboat.debug'] + [
+            # no ipa-api-url: the agent exits and /init opens a root shell
+            # on ttyS0.  Not lifeboat.debug as well: its shell would read
+            # ttyS0 too, and two shells split what is typed between them
+            '-append', 'console=ttyS0'] + [
                 a.replace('{work}', str(work)) for a in DEVICES]
     proc = lab.spawn('prep-qemu', argv, ns=False)
     serial = None
@@ -297,12 +301,12 @@ def run_prep_vm(lab, ramdisk_dir, timeout=600):
                                      lab.events.tail('prep-qemu'))
             time.sleep(0.05)
         serial = SerialSocket(sock, lab.events, src)
-        lab.events.wait(r'lifeboat\.debug: shell on ttyS0|starting a shell',
+        lab.events.wait(r'agent exited .*starting a shell on the console',
                         src, mark, 180, what='the prep VM\'s shell')
         # the shell answers (typed again until it does; harmless)
-        while not lab.events.find(r'^LBPING=ok', src, mark):
+        while not lab.events.find(r'^LBPING=ok$', src, mark):
             serial.send('echo "LBPING=$(echo ok)"')
-            _wait_quiet(lab, r'^LBPING=ok', src, mark, 2)
+            _wait_quiet(lab, r'^LBPING=ok$', src, mark, 2)
             if time.monotonic() - t0 > 240:
                 raise AssertionError('the prep VM\'s shell does not answer')
         mark2 = lab.events.mark()
