@@ -46,6 +46,10 @@ RESCUE_TIMEOUT = 400      # rescue --wait (lifeboat gives up at 150 s)
 UNRESCUE_TIMEOUT = 180
 SSH_TIMEOUT = 120
 IP = L.MACHINE_TENANT_IP
+# PCI vendor:device of the machine's NIC and storage controllers
+HARDWARE_IDS = {'8086:10d3': 'e1000e NIC', '1b36:0010': 'NVMe controller',
+                '8086:2922': 'AHCI controller',
+                '1000:0079': 'MegaRAID SAS controller'}
 
 
 def need_host_tools():
@@ -112,13 +116,6 @@ def test_host_reader(tmp_path):
 
 def node_show(lab, uuid):
     return lab.cli_json('node', 'show', uuid)
-
-
-def lifeboat_line(lab, uuid, what, mark, timeout):
-    return lab.events.wait(
-        r'node %s: %s' % (uuid, what), 'lifeboatd', mark, timeout,
-        fail=r'node %s: .*(-> rescue failed|-> unrescue failed)' % uuid,
-        what=what)
 
 
 def enroll(lab):
@@ -359,23 +356,31 @@ def test_rescue_hardware(rescue_ready, lab, timings, tmp_path):
                                       node['provision_state'],
                                       node['last_error'],
                                       lab.events.tail('console', 120)))
-    ev = [('power on', lifeboat_line(lab, uuid, r'rescue: powered on, '
-                                     r'waiting for the agent', mark, 1)[0]),
-          ('firmware DHCPACK (e1000e iPXE ROM)', lab.events.wait(
-              r'DHCPACK\(%s\) \S+ %s' % (re.escape(lab.vlan_iface(
-                  L.RESCUE_VLAN)), L.MACHINE_MAC), 'dnsmasq-rescue', mark, 1,
-              what='the firmware DHCPACK')[0]),
-          ('ramdisk /init', lab.events.wait(
-              r'lifeboat-ramdisk: init started', 'console', mark, 1)[0]),
-          ('first heartbeat', lifeboat_line(
-              lab, uuid, r'rescue wait -> rescuing \(agent heartbeat\)',
-              mark, 1)[0]),
-          ('finalize (node in rescue)', lifeboat_line(
-              lab, uuid, r'rescuing -> rescue \(finalize done', mark, 1)[0]),
+
+    def when(what, pattern, source):
+        found = lab.events.find(pattern, source, mark)
+        if found is None:
+            problems.append('no %s line: %s' % (source, what))
+        return (what, found[0] if found else None)
+
+    ev = [when('power on', r'node %s: rescue: powered on, waiting for the '
+               r'agent' % uuid, 'lifeboatd'),
+          when('firmware DHCPACK (e1000e iPXE ROM)', r'DHCPACK\(%s\) \S+ %s'
+               % (re.escape(lab.vlan_iface(L.RESCUE_VLAN)), L.MACHINE_MAC),
+               'dnsmasq-rescue'),
+          when('ramdisk /init', r'lifeboat-ramdisk: init started', 'console'),
+          when('first heartbeat', r'node %s: rescue wait -> rescuing '
+               r'\(agent heartbeat\)' % uuid, 'lifeboatd'),
+          when('finalize (node in rescue)', r'node %s: rescuing -> rescue '
+               r'\(finalize done' % uuid, 'lifeboatd'),
           ('rescue --wait returned', t_cli)]
     unclaimed = [t for _, s, t in lab.events.lines[mark:]
                  if s == 'console' and 'no driver for PCI' in t]
     lab.events.add('lab', 'unclaimed PCI devices: %r' % unclaimed)
+    for ident, what in HARDWARE_IDS.items():
+        if any(ident in line for line in unclaimed):
+            problems.append('the ramdisk has no driver for the %s (%s)' % (
+                what, ident))
     steps = []
     try:
         steps = rescue_work(lab, prep, problems, tmp_path)
@@ -395,9 +400,10 @@ def test_rescue_hardware(rescue_ready, lab, timings, tmp_path):
     ev.append(('raw images checked', time.monotonic()))
     rows, prev = [('prep VM (boot, write, power off)', prep['seconds'],
                    None)], t0
-    for name, when in ev:
-        rows.append((name, when - prev, when - t0))
-        prev = when
+    for name, t in ev:
+        if t is not None:
+            rows.append((name, t - prev, t - t0))
+            prev = t
     rows += [('  ssh: %s' % what, dt, None) for what, dt in steps]
     timings('rescue of the e1000e/NVMe/AHCI/MegaRAID machine (pxe); '
             'unclaimed PCI: %d' % len(unclaimed), rows)
