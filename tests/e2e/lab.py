@@ -313,7 +313,7 @@ class Lab:
         self.conductor = dict(conductor or {})
         self.lifeboatd = str(lifeboatd)
         self.ramdisk_dir = Path(ramdisk_dir)
-        self.instance_disk = Path(instance_disk)
+        self.instance_disk = Path(instance_disk) if instance_disk else None
         self.ns = 'lb-e2e-%d' % os.getpid()
         self.t0 = time.monotonic()
         self.say = log or (lambda msg: None)

@@ -5,7 +5,8 @@ QEMU ``ne2k_pci`` NIC (PCI 10ec:8029) stays unclaimed: the ramdisk cannot
 reach lifeboat and never looks up.  The lab is the Redfish virtual-media
 lab (conftest.py ``lab`` with ``LAB_OPTIONS`` below: OVMF, the ISO on the
 BMC's virtual CD) because the ramdisk then needs no network to boot; the
-NIC has no option ROM (``romfile=``), and lifeboatd waits for the
+NIC has no option ROM (``romfile=``), there is no instance disk (no
+instance needs to run for this), and lifeboatd waits for the
 ramdisk's callback only ``CALLBACK_TIMEOUT`` seconds.
 
 ``test_rescue_unclaimed_nic``: enroll and adopt; ``rescue --wait`` fails
@@ -25,7 +26,7 @@ CHECK_INTERVAL = 2        # [conductor] check_rescue_state_interval
 LAB_OPTIONS = {'name': 'nodriver', 'bmc': 'redfish', 'firmware': 'uefi',
                'pxe': False,
                'machine': {'memory': 1024, 'nic': 'ne2k_pci',
-                           'nic_romfile': ''},
+                           'nic_romfile': '', 'instance_disk': False},
                'conductor': {'rescue_callback_timeout': CALLBACK_TIMEOUT,
                              'check_rescue_state_interval': CHECK_INTERVAL}}
 
