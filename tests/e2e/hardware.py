@@ -129,9 +129,19 @@ for p in $N1 $N2 $A1 $A2; do
 	echo "LBPREP part ${p##/dev/} $(cat $b/start) $(cat $b/size)"
 done
 step raid
-# the installer loads what it needs (the rescue side relies on the
-# kernel's own module loading)
-modprobe -a raid1 dm-mod dm-crypt xfs btrfs ext4 || true
+# the installer loads what it needs itself, with kmod when there is one
+# (the rescue side relies on the kernel's and the tools' own loading)
+m=$(command -v modprobe || true)
+echo "LBPREP modprobe $m -> $(readlink -f "$m"), kernel uses" \
+	"$(cat /proc/sys/kernel/modprobe) -> $(readlink -f \
+	"$(cat /proc/sys/kernel/modprobe)")"
+# by path: a bare "modprobe" in busybox ash is busybox's own applet
+for m in /sbin/modprobe /bin/modprobe; do
+	if [ -x $m ]; then
+		$m -a md_mod raid1 dm-mod dm-crypt xfs btrfs ext4 || true
+		break
+	fi
+done
 mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --metadata=1.0 \
 	--assume-clean --homehost=installed $N1 $A1
 step lvm
