@@ -138,7 +138,10 @@ echo "LBPREP modprobe $m -> $(readlink -f "$m"), kernel uses" \
 # by path: a bare "modprobe" in busybox ash is busybox's own applet
 for m in /sbin/modprobe /bin/modprobe; do
 	if [ -x $m ]; then
-		$m -a md_mod raid1 dm-mod dm-crypt xfs btrfs ext4 || true
+		for mod in md_mod raid1 dm-mod dm-crypt xfs btrfs ext4 xts \
+			aes_generic aesni_intel af_alg algif_skcipher; do
+			$m $mod 2>/dev/null || echo "LBPREP no module $mod"
+		done
 		break
 	fi
 done
