@@ -18,8 +18,9 @@ virtio.
    adopt, ``rescue --rescue-password PW --wait`` with ``pxe``; as
    ``rescue`` (not root: sudo) over ssh: the three disks in lsblk,
    assemble the RAID, activate LVM, mount, reset alice's password in a
-   chroot (busybox passwd); open the LUKS volume, mount it read-only, copy its file out
-   with scp and with sftp -b; ``xfs_repair -n`` and ``btrfs check``;
+   chroot (busybox passwd); open the LUKS volume, mount it read-only,
+   copy its file out with scp and with sftp -b; ``xfs_repair -n`` and
+   ``btrfs check``;
    close everything; ``unrescue --wait``: active.  Then, from the raw
    image files: alice's new hash verifies with the new password, the rest
    of /etc/shadow and the other files are unchanged, both RAID members
