@@ -170,18 +170,23 @@ def instance():
 
 
 @pytest.fixture(scope='module')
-def lab(instance, request):
+def lab(request):
     """One lab per test module, started as the module's ``LAB_OPTIONS``
     (keyword arguments of lab.Lab, plus ``name``: its logs are kept in
-    build/e2e/last-run-<name>) say; the default is the PXE lab."""
+    build/e2e/last-run-<name>) say; the default is the PXE lab.  The
+    instance image is built only for a machine that has the instance
+    disk."""
     why = missing_requirements()
     if why:
         pytest.skip(why)
     opts = dict(getattr(request.module, 'LAB_OPTIONS', {}))
     name = opts.pop('name', None)
     keep = LAST_RUN.parent / ('last-run-%s' % name) if name else LAST_RUN
+    disk = None
+    if opts.get('machine', {}).get('instance_disk', True):
+        disk = request.getfixturevalue('instance')['disk']
     the_lab = lab_mod.Lab(
-        LIFEBOATD, RAMDISK_DIR, instance['disk'], keep=keep,
+        LIFEBOATD, RAMDISK_DIR, disk, keep=keep,
         budget=BUDGET, switch_backend=os.environ.get('LB_E2E_SWITCH') or None,
         **opts)
     try:

@@ -224,19 +224,47 @@ def _kernel_from_ramdisk(work):
     initramfs = RAMDISK_IMAGE / 'initramfs'
     if not (vmlinuz.is_file() and initramfs.is_file()):
         return None
-    mods = work / 'modroot'
+    mods = work / 'rdroot'
     mods.mkdir()
-    dec = subprocess.Popen(_decompressor(initramfs) + [str(initramfs)],
-                           stdout=subprocess.PIPE)
-    _run(['cpio', '-idm', '--quiet', '--no-absolute-filenames',
-          'lib/modules/*'], stdin=dec.stdout, cwd=mods)
-    dec.stdout.close()
-    if dec.wait() != 0:
-        raise BuildError('cannot unpack %s' % initramfs)
+    dec = _decompressor(initramfs)
+    if dec == ['cat']:
+        # an uncompressed first archive (the generic-kernel image: its
+        # modules, then compressed archives): cpio stops at its trailer
+        with open(initramfs, 'rb') as f:
+            r = subprocess.run(['cpio', '-idm', '--quiet',
+                                '--no-absolute-filenames', 'lib/modules/*'],
+                               stdin=f, cwd=mods, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise BuildError('cannot unpack %s: %s' % (
+                initramfs, r.stderr.decode(errors='replace')))
+        # the modules /init unpacks later come in archives of their own
+        with open(initramfs, 'rb') as f:
+            subprocess.run(['cpio', '-idm', '--quiet',
+                            '--no-absolute-filenames',
+                            'lib/lifeboat/*.cpio.*'],
+                           stdin=f, cwd=mods, stderr=subprocess.PIPE)
+        for inner in sorted((mods / 'lib' / 'lifeboat').glob('*.cpio.*')):
+            proc = subprocess.Popen(_decompressor(inner) + [str(inner)],
+                                    stdout=subprocess.PIPE)
+            _run(['cpio', '-idm', '--quiet', '--no-absolute-filenames',
+                  'lib/modules/*'], stdin=proc.stdout, cwd=mods)
+            proc.stdout.close()
+            if proc.wait() != 0:
+                raise BuildError('cannot unpack %s' % inner)
+    else:
+        proc = subprocess.Popen(dec + [str(initramfs)],
+                                stdout=subprocess.PIPE)
+        _run(['cpio', '-idm', '--quiet', '--no-absolute-filenames',
+              'lib/modules/*'], stdin=proc.stdout, cwd=mods)
+        proc.stdout.close()
+        if proc.wait() != 0:
+            raise BuildError('cannot unpack %s' % initramfs)
     kdirs = sorted((mods / 'lib' / 'modules').glob('*'))
     if not kdirs:
         raise BuildError('%s has no lib/modules' % initramfs)
-    return vmlinuz, kdirs[0]
+    # only what the instance loads, uncompressed (its busybox modprobe
+    # cannot read .ko.zst)
+    return vmlinuz, _select_modules(work, kdirs[0])
 
 
 def _kernel_from_debian(work, cache):
@@ -269,6 +297,13 @@ def _kernel_from_debian(work, cache):
     if not (kdir / 'modules.dep').is_file():
         # made by depmod when the package is installed, not in the .deb
         _run(['depmod', '-b', str(root), kdir.name])
+    return kernels[-1], _select_modules(work, kdir)
+
+
+def _select_modules(work, kdir):
+    """virtio_pci, virtio_net, virtio_blk and their dependencies from the
+    module tree ``kdir``, uncompressed, with a fresh modules.dep, under
+    work/modroot; returns that lib/modules/<kver>."""
     keep_root = work / 'modroot' / 'lib' / 'modules' / kdir.name
     wanted = {'virtio_pci', 'virtio_net', 'virtio_blk'}
     dep = {}
@@ -288,17 +323,29 @@ def _kernel_from_debian(work, cache):
         todo += [Path(d).name.split('.ko')[0].replace('-', '_')
                  for d in deps]
     for mod in files:
-        dst = keep_root / mod
-        dst.parent.mkdir(parents=True, exist_ok=True)
         src = kdir / mod
-        if mod.endswith('.xz') or mod.endswith('.zst'):
-            raise BuildError('compressed modules are not supported: %s'
-                             % mod)
-        shutil.copy2(src, dst)
+        name = mod
+        for ext, unpack in (('.zst', ['zstd', '-dcq']), ('.xz', ['xz',
+                                                                 '-dc'])):
+            if mod.endswith(ext):
+                name = mod[:-len(ext)]
+                break
+        else:
+            unpack = None
+        dst = keep_root / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if unpack:
+            with open(dst, 'wb') as out:
+                if subprocess.run(unpack + [str(src)],
+                                  stdout=out).returncode != 0:
+                    raise BuildError('cannot unpack %s' % src)
+        else:
+            shutil.copy2(src, dst)
     for f in kdir.glob('modules.*'):
-        shutil.copy2(f, keep_root / f.name)
+        if f.name != 'modules.dep':
+            shutil.copy2(f, keep_root / f.name)
     _run(['depmod', '-b', str(work / 'modroot'), kdir.name])
-    return kernels[-1], keep_root
+    return keep_root
 
 
 def _initramfs(busybox, moddir):

@@ -294,7 +294,8 @@ class Lab:
 
     def __init__(self, lifeboatd, ramdisk_dir, instance_disk, keep=None,
                  log=None, switch_backend=None, budget=None, bmc='ipmi',
-                 firmware='bios', pxe=True, quirks=()):
+                 firmware='bios', pxe=True, quirks=(), machine=None,
+                 conductor=None):
         if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
                                                                'uefi'):
             raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
@@ -302,9 +303,17 @@ class Lab:
         self.firmware = firmware
         self.pxe = pxe
         self.quirks = list(quirks)
+        # the machine's hardware (see qemu_args); None: the default machine
+        self.machine = dict(machine or {})
+        unknown = set(self.machine) - {'memory', 'nic', 'nic_romfile',
+                                       'disks', 'devices', 'instance_disk'}
+        if unknown:
+            raise ValueError('unknown machine options: %s' % sorted(unknown))
+        # [conductor] options that override the lab's
+        self.conductor = dict(conductor or {})
         self.lifeboatd = str(lifeboatd)
         self.ramdisk_dir = Path(ramdisk_dir)
-        self.instance_disk = Path(instance_disk)
+        self.instance_disk = Path(instance_disk) if instance_disk else None
         self.ns = 'lb-e2e-%d' % os.getpid()
         self.t0 = time.monotonic()
         self.say = log or (lambda msg: None)
@@ -631,6 +640,7 @@ class Lab:
                 'check_rescue_state_interval': 5,
                 'sync_power_state_interval': 0,
                 'power_state_change_timeout': 30,
+                **self.conductor,
             },
             'pxe': {'tftp_root': self.tftp_root,
                     'tftp_server': GATEWAY_RESCUE,
@@ -671,7 +681,55 @@ class Lab:
                                self.events.tail('lifeboatd'))
             time.sleep(0.1)
 
+    def disk_path(self, name):
+        """The file of one of the machine's ``disks``."""
+        return self.work / name
+
+    def machine_devices(self):
+        """The machine's ``disks`` (sparse files in the work directory,
+        made once) and ``devices`` (QEMU arguments; ``{work}`` is the work
+        directory) as QEMU arguments."""
+        for name, mib in self.machine.get('disks', {}).items():
+            path = self.disk_path(name)
+            if not path.exists():
+                with open(path, 'wb') as f:
+                    f.truncate(int(mib) << 20)
+        return [a.replace('{work}', str(self.work))
+                for a in self.machine.get('devices', ())]
+
     def qemu_args(self):
+        """The BMC's QEMU arguments.  ``machine`` (all optional):
+        ``memory`` (MiB, 512), ``nic`` (the NIC's QEMU model,
+        virtio-net-pci), ``nic_romfile`` (its option ROM; '' for none,
+        default QEMU's), ``instance_disk`` (False: no instance disk),
+        ``disks`` ({file name: MiB}) and ``devices`` (QEMU arguments)."""
+        m = self.machine
+        if not m:
+            return self._default_qemu_args()
+        common = [
+            '-machine pc -m %d -nodefaults -display none' % m.get('memory',
+                                                                  512),
+            '-chardev file,id=ser0,path=%s,append=on' % self.console,
+            '-serial chardev:ser0',
+            '-netdev tap,id=n0,ifname=tap0,script=no,downscript=no',
+        ]
+        nic = '-device %s,netdev=n0,mac=%s' % (m.get('nic', 'virtio-net-pci'),
+                                               MACHINE_MAC)
+        if m.get('nic_romfile') is not None:
+            nic += ',romfile=%s' % m['nic_romfile']
+        elif not self.pxe:
+            nic += ',romfile='
+        args = common + [nic]
+        if m.get('instance_disk', True):
+            shutil.copyfile(self.instance_disk, self.disk)
+            args.append('-drive file=%s,format=raw,if=none,id=disk0' %
+                        self.disk)
+            args.append('-device virtio-blk-pci,drive=disk0%s' % (
+                '' if self.pxe else ',bootindex=1'))
+        return ' '.join(args + [shlex.quote(a) for a in
+                                self.machine_devices()])
+
+    def _default_qemu_args(self):
         shutil.copyfile(self.instance_disk, self.disk)
         common = [
             '-machine pc -m 512 -nodefaults -display none',
