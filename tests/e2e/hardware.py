@@ -88,7 +88,9 @@ def shadow_text():
             'bob:%s:19000:0:99999:7:::\n' % (root, alice, bob))
 
 
-PREP_SCRIPT = r'''#!/bin/sh
+PREP_SCRIPT = r'''#!/bin/bash
+# bash, as the rescue user's shell: busybox sh would run its own applets
+# (mount, modprobe) instead of the image's util-linux and kmod
 # The preparation VM's script (the rescue ramdisk, lifeboat.debug shell):
 # writes the installed system, the XFS, the LUKS2 volume and the btrfs.
 STEP=start
@@ -129,22 +131,8 @@ for p in $N1 $N2 $A1 $A2; do
 	echo "LBPREP part ${p##/dev/} $(cat $b/start) $(cat $b/size)"
 done
 step raid
-# the installer loads what it needs itself, with kmod when there is one
-# (the rescue side relies on the kernel's and the tools' own loading)
-m=$(command -v modprobe || true)
-echo "LBPREP modprobe $m -> $(readlink -f "$m"), kernel uses" \
-	"$(cat /proc/sys/kernel/modprobe) -> $(readlink -f \
-	"$(cat /proc/sys/kernel/modprobe)")"
-# by path: a bare "modprobe" in busybox ash is busybox's own applet
-for m in /sbin/modprobe /bin/modprobe; do
-	if [ -x $m ]; then
-		for mod in md_mod raid1 dm-mod dm-crypt xfs btrfs ext4 xts \
-			aes_generic aesni_intel af_alg algif_skcipher; do
-			$m $mod 2>/dev/null || echo "LBPREP no module $mod"
-		done
-		break
-	fi
-done
+# no module is loaded by hand: md, dm, dm-crypt's ciphers and the file
+# systems come on demand (/sbin/modprobe), as they do for the rescue user
 mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --metadata=1.0 \
 	--assume-clean --homehost=installed $N1 $A1
 step lvm
@@ -323,7 +311,7 @@ def run_prep_vm(lab, ramdisk_dir, timeout=600):
             if time.monotonic() - t0 > 240:
                 raise AssertionError('the prep VM\'s shell does not answer')
         mark2 = lab.events.mark()
-        serial.send('sh /lbprep/prep.sh')
+        serial.send('bash /lbprep/prep.sh')
         _, line = lab.events.wait(r'^LBPREP (ALL DONE|FAILED)', src, mark2,
                                   timeout, what='the prep script')
         if 'FAILED' in line:

@@ -875,6 +875,31 @@ class Lab:
     def cli_json(self, *args, **kw):
         return json.loads(self.cli(*args, '-f', 'json', **kw).stdout)
 
+    def enroll(self, name, driver, boot_interface, boot_mode, pxe=True):
+        """The machine as a node, through the real CLI: `node create` with
+        this lab's driver_info, its port with the lab's
+        local_link_connection (pxe_enabled with ``pxe``), then `manage`
+        and `adopt`.  Returns the node's UUID; the node is `active`."""
+        args = ['node', 'create', '--driver', driver, '--name', name,
+                '--boot-interface', boot_interface,
+                '--network-interface', 'switch', '--rescue-interface',
+                'agent', '--property', 'capabilities=boot_mode:%s'
+                % boot_mode]
+        for k, v in self.driver_info().items():
+            args += ['--driver-info', '%s=%s' % (k, v)]
+        uuid = self.cli_json(*args)['uuid']
+        llc = []
+        for k, v in self.local_link_connection().items():
+            llc += ['--local-link-connection', '%s=%s' % (k, v)]
+        if pxe:
+            llc += ['--pxe-enabled', 'true']
+        self.cli('port', 'create', MACHINE_MAC, '--node', uuid, *llc)
+        self.cli('node', 'manage', uuid, '--wait', '120')
+        self.cli('node', 'adopt', uuid, '--wait', '120')
+        node = self.cli_json('node', 'show', uuid)
+        assert node['provision_state'] == 'active', node
+        return uuid
+
     def http(self, method, path, body=None, headers=None, check=True,
              base=None):
         """(status, text) of one HTTP request made inside the namespace."""

@@ -121,22 +121,7 @@ def node_show(lab, uuid):
 
 def enroll(lab):
     """Enroll and adopt the machine; no instance to boot: it stays off."""
-    args = ['node', 'create', '--driver', 'ipmi', '--name', NODE_NAME,
-            '--boot-interface', 'pxe', '--network-interface', 'switch',
-            '--rescue-interface', 'agent',
-            '--property', 'capabilities=boot_mode:bios']
-    for k, v in lab.driver_info().items():
-        args += ['--driver-info', '%s=%s' % (k, v)]
-    uuid = lab.cli_json(*args)['uuid']
-    llc = []
-    for k, v in lab.local_link_connection().items():
-        llc += ['--local-link-connection', '%s=%s' % (k, v)]
-    lab.cli('port', 'create', L.MACHINE_MAC, '--node', uuid,
-            '--pxe-enabled', 'true', *llc)
-    lab.cli('node', 'manage', uuid, '--wait', '120')
-    lab.cli('node', 'adopt', uuid, '--wait', '120')
-    assert node_show(lab, uuid)['provision_state'] == 'active'
-    return uuid
+    return lab.enroll(NODE_NAME, 'ipmi', 'pxe', 'bios')
 
 
 class Rescued:

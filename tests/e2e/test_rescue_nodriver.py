@@ -43,21 +43,8 @@ def node_show(lab, uuid):
 
 
 def enroll(lab):
-    args = ['node', 'create', '--driver', 'redfish', '--name', NODE_NAME,
-            '--boot-interface', 'redfish-virtual-media',
-            '--network-interface', 'switch', '--rescue-interface', 'agent',
-            '--property', 'capabilities=boot_mode:uefi']
-    for k, v in lab.driver_info().items():
-        args += ['--driver-info', '%s=%s' % (k, v)]
-    uuid = lab.cli_json(*args)['uuid']
-    llc = []
-    for k, v in lab.local_link_connection().items():
-        llc += ['--local-link-connection', '%s=%s' % (k, v)]
-    lab.cli('port', 'create', L.MACHINE_MAC, '--node', uuid, *llc)
-    lab.cli('node', 'manage', uuid, '--wait', '120')
-    lab.cli('node', 'adopt', uuid, '--wait', '120')
-    assert node_show(lab, uuid)['provision_state'] == 'active'
-    return uuid
+    return lab.enroll(NODE_NAME, 'redfish', 'redfish-virtual-media', 'uefi',
+                      pxe=False)
 
 
 def test_rescue_unclaimed_nic(rescue_ready, lab, timings):

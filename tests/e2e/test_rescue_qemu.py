@@ -154,22 +154,7 @@ def node_show(lab, uuid):
 def enroll(lab, boot_interface, timings):
     """Enroll + adopt the QEMU machine and power it on from disk; returns
     the node UUID once the instance's banner and tenant lease are seen."""
-    args = ['node', 'create', '--driver', 'ipmi', '--name', NODE_NAME,
-            '--boot-interface', boot_interface,
-            '--network-interface', 'switch', '--rescue-interface', 'agent',
-            '--property', 'capabilities=boot_mode:bios']
-    for k, v in lab.driver_info().items():
-        args += ['--driver-info', '%s=%s' % (k, v)]
-    uuid = lab.cli_json(*args)['uuid']
-    llc = []
-    for k, v in lab.local_link_connection().items():
-        llc += ['--local-link-connection', '%s=%s' % (k, v)]
-    lab.cli('port', 'create', L.MACHINE_MAC, '--node', uuid,
-            '--pxe-enabled', 'true', *llc)
-    lab.cli('node', 'manage', uuid, '--wait', '120')
-    lab.cli('node', 'adopt', uuid, '--wait', '120')
-    node = node_show(lab, uuid)
-    assert node['provision_state'] == 'active', node
+    uuid = lab.enroll(NODE_NAME, 'ipmi', boot_interface, 'bios')
     # As an operator would: the instance's disk first, for good, read
     # back from the BMC.
     lab.cli('node', 'boot', 'device', 'set', uuid, 'disk', '--persistent')
