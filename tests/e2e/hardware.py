@@ -91,7 +91,8 @@ def shadow_text():
 PREP_SCRIPT = r'''#!/bin/bash
 # bash, as the rescue user's shell: busybox sh would run its own applets
 # (mount, modprobe) instead of the image's util-linux and kmod
-# The preparation VM's script (the rescue ramdisk, lifeboat.debug shell):
+# The preparation VM's script (the rescue ramdisk's console shell, after the
+# agent exits for want of ipa-api-url):
 # writes the installed system, the XFS, the LUKS2 volume and the btrfs.
 STEP=start
 trap 'rc=$?; dmesg | tail -n 12; echo "LBPREP FAILED at $STEP (exit $rc)"' EXIT
