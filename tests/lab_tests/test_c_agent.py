@@ -143,11 +143,17 @@ class CAgent:
     """One lifeboat-agent with its fake cmdline, --root and sshd script."""
 
     def __init__(self, spawn, workdir, api_url, mac, *extra_cmdline,
-                 args=('--no-dhcp',)):
-        """mac: the BOOTIF address, or None for a cmdline without one."""
+                 args=('--no-dhcp',), tools_pending=False):
+        """mac: the BOOTIF address, or None for a cmdline without one.
+        tools_pending: /init is still unpacking the tools (the file it
+        removes when they are in exists under --root)."""
         self.dir = Path(workdir)
         self.root = self.dir / 'root'
         self.root.mkdir(parents=True)
+        (self.root / 'run' / 'lifeboat').mkdir(parents=True)
+        self.tools_pending = self.root / 'run/lifeboat/tools.unpacking'
+        if tools_pending:
+            self.tools_pending.touch()
         (self.root / 'etc').mkdir()
         (self.root / 'etc' / 'passwd').write_text(
             'root:x:0:0:root:/root:/bin/sh\n')
@@ -254,6 +260,43 @@ def test_rescue_with_lifeboatd(spawn, tmp_path):
     # secrets never reach the agent's log
     assert PASSWORD not in log and hashed not in log
     assert 'agent_token=' not in log
+
+
+def test_first_heartbeat_marked_and_ssh_waits_for_the_tools(spawn,
+                                                            tmp_path):
+    """The agent tells /init its first heartbeat is in (the tools are
+    unpacked then), and after finalize starts SSH only once /init says the
+    tools are in: the rescue user never logs into a ramdisk without sudo,
+    mount or the disks' drivers."""
+    d = Lifeboatd(spawn, tmp_path / 'lifeboatd')
+    mac = '52:54:00:c4:%02x:%02x' % tuple(os.urandom(2))
+    node = d.active_node(mac)
+    cli = d.cli('node', 'rescue', node['uuid'], '--rescue-password',
+                PASSWORD, '--wait', '120')
+    try:
+        d.wait_state(node['uuid'], {'rescue wait'}, 60)
+        agent = CAgent(spawn, tmp_path / 'agent', d.url, mac,
+                       tools_pending=True)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 0, (out, err, agent.log())
+    marker = agent.root / 'run' / 'lifeboat' / 'heartbeat'
+    assert marker.exists(), agent.log()
+    assert (agent.root / 'etc' / '.rescued').exists()
+    wait_for(lambda: 'waiting for the repair tools to be unpacked'
+             in agent.log(), 10, what='the agent to wait for the tools')
+    assert not agent.sshd_log.exists(), agent.log()
+    assert agent.proc.running()
+    agent.tools_pending.unlink()
+    wait_for(agent.sshd_log.exists, 10, what='the sshd script')
+    assert agent.wait_exit(15) == 0
+    log = agent.log()
+    assert log.index('waiting for the repair tools') < \
+        log.index("SSH server '%s' started" % agent.sshd), log
+    assert 'still not unpacked' not in log
 
 
 def held_rescue(spawn, tmp_path, mac_byte):
