@@ -315,14 +315,21 @@ server_main(void *p)
 #define RA_TOOLS_PENDING "/run/lifeboat/tools.unpacking"
 #define TOOLS_WAIT_MS 120000
 
+/* 'rel' (absolute in the ramdisk) under --root. */
+static void
+under_root(const struct agent *a, const char *rel, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", strcmp(a->root, "/") == 0 ? "" : a->root,
+	    rel);
+}
+
 static void
 mark_first_heartbeat(const struct agent *a)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s%s", strcmp(a->root, "/") == 0 ? "" :
-	    a->root, RA_HEARTBEAT_MARK);
+	under_root(a, RA_HEARTBEAT_MARK, path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
@@ -792,8 +799,7 @@ wait_for_tools(const struct agent *a)
 	char path[PATH_MAX];
 	int64_t end = ra_now_ms() + TOOLS_WAIT_MS;
 
-	snprintf(path, sizeof(path), "%s%s", strcmp(a->root, "/") == 0 ? "" :
-	    a->root, RA_TOOLS_PENDING);
+	under_root(a, RA_TOOLS_PENDING, path, sizeof(path));
 	if (access(path, F_OK) != 0)
 		return;
 	ra_info("waiting for the repair tools to be unpacked");
