@@ -23,6 +23,7 @@
 #include "conductor/util/dburl.h"
 #include "conductor/util/jsonbody.h"
 #include "conductor/util/log.h"
+#include "conductor/util/ownfile.h"
 #include "conductor/util/banned.h"
 
 #define DEFAULT_CONFIG "/etc/lifeboat/lifeboat.conf"
@@ -30,6 +31,9 @@
 static void
 usage(FILE *out)
 {
+	enum lb_layout layout;
+	char *builder;
+
 	fprintf(out,
 	    "usage: lifeboatd [--config-file FILE] [--check]\n"
 	    "       lifeboatd --example-config\n"
@@ -39,6 +43,42 @@ usage(FILE *out)
 	    "  --check, -n         validate the configuration and exit\n"
 	    "  --example-config    print a commented configuration file\n"
 	    "  --help              show this help\n");
+	builder = lb_own_file("mkiso", &layout);
+	if (builder != NULL)
+		fprintf(out, "\n[redfish] iso_builder defaults to %s (this "
+		    "lifeboatd's %s)\n", builder, lb_layout_name(layout));
+	free(builder);
+}
+
+/*
+ * Says which of lifeboat's own programs this run uses, and whether the
+ * path is the configured one or found next to this binary: on stdout for
+ * --check, in the log otherwise.
+ */
+static void
+report_own_files(const struct lb_config *cfg, bool check)
+{
+	enum lb_layout layout = LB_LAYOUT_INSTALLED;
+	const char *path = cfg->redfish_iso_builder;
+	char *def = lb_own_file("mkiso", &layout);
+	char how[128];
+	bool usable = access(path, X_OK) == 0;
+
+	if (def != NULL && strcmp(def, path) == 0)
+		snprintf(how, sizeof(how), "default: this lifeboatd's %s",
+		    lb_layout_name(layout));
+	else
+		snprintf(how, sizeof(how), "set in the configuration");
+	free(def);
+	if (check)
+		printf("[redfish] iso_builder = %s (%s)%s\n", path, how,
+		    usable ? "" : ", not executable: virtual media rescues "
+		    "will fail");
+	else if (usable)
+		log_info("[redfish] iso_builder = %s (%s)", path, how);
+	else
+		log_warning("[redfish] iso_builder = %s (%s) is not "
+		    "executable: virtual media rescues will fail", path, how);
 }
 
 /* mkdir -p for the state directory. */
@@ -262,9 +302,11 @@ main(int argc, char **argv)
 	lb_config_init(&cfg);
 	r = load_config(&cfg, config_path, explicit);
 	if (check) {
-		if (r == 0)
+		if (r == 0) {
 			printf("%s: configuration OK\n", explicit ?
 			    config_path : "built-in defaults");
+			report_own_files(&cfg, true);
+		}
 		lb_config_release(&cfg);
 		return r < 0 ? 1 : 0;
 	}
@@ -273,6 +315,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	lb_log_set_level(cfg.log_level);
+	report_own_files(&cfg, false);
 	r = run(&cfg);
 	lb_config_release(&cfg);
 	return r;

@@ -5,6 +5,7 @@
  */
 #include "conductor/util/config.h"
 #include "conductor/util/dburl.h"
+#include "conductor/util/ownfile.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -313,8 +314,10 @@ static const struct cfg_option options[] = {
 	    "The program that builds rescue ISOs for virtual media "
 	    "(lifeboat's ramdisk/mkiso), run as BUILDER KERNEL INITRD "
 	    "OUT.iso --append-file - with the kernel parameters (and the "
-	    "agent token) on its standard input.  Defaults to the one this "
-	    "lifeboatd was built with.",
+	    "agent token) on its standard input.  Unset: the mkiso of the "
+	    "tree this lifeboatd runs from, found from its own location "
+	    "(installed: <prefix>/lib/lifeboat/mkiso; the build tree: "
+	    "build/ramdisk/mkiso); lifeboatd --help shows it.",
 	    .compute_default = default_iso_builder,
 	    .sample = "/usr/lib/lifeboat/mkiso"),
 	OPT("redfish", "auth_type", ENUM, redfish_auth_type, "auto",
@@ -725,14 +728,11 @@ opt_set(struct lb_config *cfg, const struct cfg_option *o, const char *value,
 	return -EINVAL;
 }
 
-#ifndef LB_DEFAULT_ISO_BUILDER
-#define LB_DEFAULT_ISO_BUILDER "/usr/lib/lifeboat/mkiso"
-#endif
-
+/* mkiso of the tree this lifeboatd runs from, installed or built. */
 static char *
 default_iso_builder(void)
 {
-	char *p = strdup(LB_DEFAULT_ISO_BUILDER);
+	char *p = lb_own_file("mkiso", NULL);
 
 	if (p == NULL)
 		abort();
