@@ -181,12 +181,17 @@ def lab(request):
         pytest.skip(why)
     opts = dict(getattr(request.module, 'LAB_OPTIONS', {}))
     name = opts.pop('name', None)
+    # a module may run another lifeboatd: the one its fixture of this name
+    # returns (test_rescue_installed.py: a `meson install --destdir` tree)
+    lifeboatd = LIFEBOATD
+    if getattr(request.module, 'LIFEBOATD_FIXTURE', None):
+        lifeboatd = request.getfixturevalue(request.module.LIFEBOATD_FIXTURE)
     keep = LAST_RUN.parent / ('last-run-%s' % name) if name else LAST_RUN
     disk = None
     if opts.get('machine', {}).get('instance_disk', True):
         disk = request.getfixturevalue('instance')['disk']
     the_lab = lab_mod.Lab(
-        LIFEBOATD, RAMDISK_DIR, disk, keep=keep,
+        lifeboatd, RAMDISK_DIR, disk, keep=keep,
         budget=BUDGET, switch_backend=os.environ.get('LB_E2E_SWITCH') or None,
         **opts)
     try:

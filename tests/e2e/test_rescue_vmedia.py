@@ -300,6 +300,15 @@ def the_node(lab, timings):
 
 
 def test_rescue_vmedia_uefi(rescue_ready, lab, timings):
+    # the lab's configuration names no iso_builder: a build tree's
+    # lifeboatd finds the build tree's copy of mkiso by itself
+    # (test_rescue_installed.py: an installed tree's)
+    assert 'iso_builder' not in (lab.work / 'lifeboat.conf').read_text()
+    if lab.lifeboatd.endswith('/conductor/lifeboatd'):
+        mkiso = lab.lifeboatd[:-len('conductor/lifeboatd')] + 'ramdisk/mkiso'
+        assert lab.events.find(
+            r"iso_builder = %s \(default: this lifeboatd's build tree\)$"
+            % re.escape(mkiso), 'lifeboatd', 0), lab.events.tail('lifeboatd')
     uuid = the_node(lab, timings)
     cycle(lab, uuid, timings)
     node = node_show(lab, uuid)
