@@ -162,8 +162,8 @@ lb_own_file(const char *name, enum lb_layout *ret_layout)
 	char exe[PATH_MAX];
 	ssize_t n;
 
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
+	n = readlink("/proc/self/exe", exe, sizeof(exe));
+	if (n <= 0 || (size_t)n >= sizeof(exe))	/* none, or cut short */
 		return lb_own_file_for(NULL, name, ret_layout);
 	exe[n] = '\0';
 	return lb_own_file_for(exe, name, ret_layout);
