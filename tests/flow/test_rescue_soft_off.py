@@ -273,6 +273,13 @@ def test_bad_value_refused(launcher, tmp_path, bmcs, agents):  # noqa: F811
     format, and nothing changes; a good value still rescues after."""
     lab, emu = soft_lab(launcher, tmp_path, bmcs, 'ipmi')
     d = lab.d
+    # Documented where the CLI lists a driver's properties.
+    for driver in ('ipmi', 'redfish'):
+        rc, out, err = d.cli('driver', 'property', 'list', driver,
+                             '-f', 'json')
+        assert rc == 0, (out, err)
+        props = {p['Property']: p['Description'] for p in json.loads(out)}
+        assert props[KEY].startswith('Seconds the rescue waits'), props
     info = lab.rescue_driver_info(**emu.driver_info(0))
     for value, shown in (('abc', '"abc"'), (-1, '-1'), ('-1', '"-1"'),
                          ('5s', '"5s"'), (1.5, '1.5'), (3601, '3601'),
