@@ -200,6 +200,28 @@ def test_soft_power_off_ignored(launcher, tmp_path, bmcs, agents, kind):  # noqa
     # Not an error: nothing reaches last_error (rescue() checked it).
 
 
+def test_bmc_spacing_not_counted(launcher, tmp_path, bmcs, agents):  # noqa: F811
+    """With [ipmi] min_command_interval, the soft power-off waits for its
+    turn at the BMC first; that wait does not shorten the OS's time.  The
+    hard power-off then waits its own turn after the soft one ends."""
+    timeout, interval = 3, 2
+    emu = bmcs.ipmi()
+    lab = RescueLab(launcher, tmp_path / 'lab', conductor={KEY: timeout},
+                    ipmi={'min_command_interval': interval})
+    node, mac = machine_node(lab, emu)
+    emu.ctl(0, 'config', {'ignore_acpi': True})
+    at_wait, watch, log = rescue(lab, emu, agents, node, mac)
+    assert at_wait[:2] == ['ipmi: soft off ignored by the OS',
+                           'ipmi: power off'], at_wait
+    waited = watch.when('ipmi: power off') - \
+        watch.when('ipmi: soft off ignored by the OS')
+    assert timeout + interval - 0.2 <= waited <= \
+        timeout + interval + TIMING_MARGIN, waited
+    assert soft_lines(log, node['uuid']) == [
+        'node %s: rescue: soft power-off did not finish in %d s; powered '
+        'off hard' % (node['uuid'], timeout)], log
+
+
 # ==================================================== nothing to shut down
 
 @pytest.mark.parametrize('kind', KINDS)
