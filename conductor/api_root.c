@@ -220,6 +220,11 @@ lb_api_driver_properties(struct lb_req *req, const char *const *args,
 		  "rescue ramdisk. Optional." },
 		{ "rescuing_network", "Network (VLAN) the node is moved to "
 		  "while it boots the rescue ramdisk. Optional." },
+		{ "rescue_soft_power_off_timeout", "Seconds the rescue waits "
+		  "for the node to shut down after a soft power-off (ACPI) "
+		  "before it powers it off hard; 0 powers off hard at once. "
+		  "Optional; default [conductor] "
+		  "rescue_soft_power_off_timeout (0)." },
 	};
 	static const char *const ipmi[][2] = {
 		{ "ipmi_address", "IP address or hostname of the node's BMC. "

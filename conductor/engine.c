@@ -190,25 +190,47 @@ lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
 	return r;
 }
 
+/*
+ * The one way to a power action: a BMC slot within slot_s, then the
+ * driver's wait of up to timeout_s, or, with timeout_s < 0, of what is
+ * left of slot_s.
+ */
+static int
+call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
+    enum lb_power_action action, int slot_s, int timeout_s,
+    struct lb_err *err)
+{
+	double start = lb_monotonic();
+	struct lb_bmc_policy p;
+	int r;
+
+	lb_bmc_policy_for(e, ctx, &p);
+	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, start + slot_s);
+	if (r < 0)
+		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
+		    ctx->bmc_key, slot_s);
+	if (timeout_s < 0)
+		timeout_s = slot_s - (int)(lb_monotonic() - start);
+	r = ctx->power->set_state(&ctx->task, action,
+	    timeout_s > 1 ? timeout_s : 1, err);
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
+	return r;
+}
+
 int
 lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_action action, int timeout_s, struct lb_err *err)
 {
-	double start = lb_monotonic();
-	struct lb_bmc_policy p;
-	int r, left;
-
-	lb_bmc_policy_for(e, ctx, &p);
-	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, start + timeout_s);
-	if (r < 0)
-		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
-		    ctx->bmc_key, timeout_s);
 	/* The wait for a slot counts against the same timeout. */
-	left = timeout_s - (int)(lb_monotonic() - start);
-	r = ctx->power->set_state(&ctx->task, action, left > 1 ? left : 1,
-	    err);
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
-	return r;
+	return call_set_power(e, ctx, action, timeout_s, -1, err);
+}
+
+int
+lb_call_set_power_for(struct lb_engine *e, struct lb_node_ctx *ctx,
+    enum lb_power_action action, int slot_s, int timeout_s,
+    struct lb_err *err)
+{
+	return call_set_power(e, ctx, action, slot_s, timeout_s, err);
 }
 
 /* ---- finishing a job ---- */

@@ -151,6 +151,13 @@ int lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_state *ret, struct lb_err *err);
 int lb_call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_action action, int timeout_s, struct lb_err *err);
+/*
+ * The same, with the wait for a BMC slot (up to slot_s) not counted in the
+ * action's timeout_s: a soft power-off gives the OS all of its time.
+ */
+int lb_call_set_power_for(struct lb_engine *e, struct lb_node_ctx *ctx,
+    enum lb_power_action action, int slot_s, int timeout_s,
+    struct lb_err *err);
 
 /* Timer thread and periodic tasks (engine_periodic.c). */
 int lb_engine_timer_start(struct lb_engine *e, struct lb_err *err);

@@ -8,6 +8,7 @@
 
 #include "boot/registry.h"
 #include "conductor/hwtype.h"
+#include "conductor/node.h"
 #include "network/registry.h"
 #include "power/registry.h"
 #include "conductor/util/banned.h"
@@ -15,6 +16,11 @@
 static int
 validate_agent_rescue(const struct lb_task *task, struct lb_err *err)
 {
+	int seconds;
+
+	if (lb_node_soft_off_timeout(task->driver_info, &seconds, err) ==
+	    -EINVAL)
+		return -EINVAL;
 	/*
 	 * As in Ironic, the password exists only while a rescue is under
 	 * way, so outside one the agent interface reports it missing.

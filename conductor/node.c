@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conductor/record.h"
+#include "conductor/util/config.h"
 #include "conductor/util/banned.h"
 
 #define N(field) offsetof(struct lb_node, field)
@@ -262,18 +263,99 @@ lb_node_field_index(const char *name)
 }
 
 int
+lb_node_soft_off_timeout(const json_t *driver_info, int *ret_seconds,
+    struct lb_err *err)
+{
+	const json_t *v = json_object_get(driver_info,
+	    "rescue_soft_power_off_timeout");
+	long long n = -1;
+	char *shown;
+
+	if (v == NULL)
+		return -ENOENT;
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+
+		/* Digits only: no sign, space, base prefix or fraction. */
+		if (len > 0 && len <= 9 && strspn(s, "0123456789") == len)
+			n = strtoll(s, NULL, 10);
+	}
+	if (n >= 0 && n <= LB_SOFT_OFF_TIMEOUT_MAX) {
+		*ret_seconds = (int)n;
+		return 0;
+	}
+	/* ASCII-escaped, so nothing the client sent can break a log line. */
+	shown = json_dumps(v, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+	lb_err_set(err, -EINVAL, "Invalid driver_info "
+	    "rescue_soft_power_off_timeout %.40s%s: expected a whole number of "
+	    "seconds from 0 to %d (an integer, or a string of digits)",
+	    shown ? shown : "?", shown && strlen(shown) > 40 ? "..." : "",
+	    LB_SOFT_OFF_TIMEOUT_MAX);
+	free(shown);
+	return -EINVAL;
+}
+
+/*
+ * The driver_info keys lifeboat itself reads (drivers check their own in
+ * their validate), checked whenever driver_info is set.
+ */
+static int
+check_soft_off(const json_t *driver_info, struct lb_err *err)
+{
+	int seconds;
+
+	return lb_node_soft_off_timeout(driver_info, &seconds, err) ==
+	    -EINVAL ? -EINVAL : 0;
+}
+
+static int (*const driver_info_checks[])(const json_t *, struct lb_err *) = {
+	check_soft_off,
+};
+
+int
+lb_node_check_driver_info(const json_t *driver_info, struct lb_err *err)
+{
+	for (size_t i = 0; i < sizeof(driver_info_checks) /
+	    sizeof(driver_info_checks[0]); i++) {
+		int r = driver_info_checks[i](driver_info, err);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
 lb_node_from_create(struct lb_node *node, const json_t *body, int minor,
     struct lb_err *err)
 {
-	return lb_record_from_create(&lb_node_type, node, body, minor, err);
+	int r;
+
+	r = lb_record_from_create(&lb_node_type, node, body, minor, err);
+	if (r < 0)
+		return r;
+	return lb_node_check_driver_info(node->driver_info, err);
 }
 
 int
 lb_node_patch(struct lb_node *node, const json_t *patch, int minor,
     uint64_t *ret_changed, struct lb_err *err)
 {
-	return lb_record_patch(&lb_node_type, node, patch, minor, ret_changed,
-	    err);
+	uint64_t changed = 0;
+	int r;
+
+	r = lb_record_patch(&lb_node_type, node, patch, minor, &changed, err);
+	if (r < 0)
+		return r;
+	if (ret_changed != NULL)
+		*ret_changed = changed;
+	/* A value stored before this check existed does not block others. */
+	if ((changed >> lb_node_field_index("driver_info")) & 1)
+		return lb_node_check_driver_info(node->driver_info, err);
+	return 0;
 }
 
 int

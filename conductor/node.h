@@ -144,6 +144,21 @@ int lb_port_patch(struct lb_port *port, const json_t *patch, int minor,
 /* Field index by name for lb_node_patch's change bits; -1 if unknown. */
 int lb_node_field_index(const char *name);
 
+/*
+ * driver_info rescue_soft_power_off_timeout in seconds: a JSON integer or
+ * a string of decimal digits (as `--driver-info key=value` sends it), 0 to
+ * LB_SOFT_OFF_TIMEOUT_MAX.  -ENOENT when it is not set; -EINVAL with a
+ * message for the client when it is not such a value.
+ */
+int lb_node_soft_off_timeout(const json_t *driver_info, int *ret_seconds,
+    struct lb_err *err);
+
+/*
+ * The driver_info keys lifeboat reads itself (not a driver's): -EINVAL
+ * with the reason for a bad value.  Create and patch call it.
+ */
+int lb_node_check_driver_info(const json_t *driver_info, struct lb_err *err);
+
 /* Validates a local_link_connection object (Ironic's keys and rules). */
 int lb_port_check_llc(const json_t *llc, struct lb_err *err);
 

@@ -106,6 +106,23 @@ rescue_images(const struct lb_engine *e, const struct lb_node *node,
 }
 
 /*
+ * How long the OS gets to shut down before the rescue's hard power-off
+ * (0: none): driver_info, else [conductor] rescue_soft_power_off_timeout.
+ */
+static int
+soft_off_timeout(const struct lb_engine *e, const struct lb_node *node,
+    int *ret_seconds, struct lb_err *err)
+{
+	int r = lb_node_soft_off_timeout(node->driver_info, ret_seconds, err);
+
+	if (r == -ENOENT) {
+		*ret_seconds = e->cfg->rescue_soft_power_off_timeout;
+		return 0;
+	}
+	return r;
+}
+
+/*
  * A file:// href must resolve below one of [conductor]
  * file_url_allowed_paths: otherwise anyone who may edit driver_info could
  * have the conductor publish any file it can read.  The image cache makes
@@ -132,6 +149,7 @@ validate_rescue(struct lb_engine *e, struct lb_node_ctx *ctx,
 	const struct lb_iface_impl *impl;
 	const char *kernel, *ramdisk;
 	char missing[64] = "";
+	int seconds;
 
 	impl = lb_iface_find(LB_IFACE_RESCUE, node->iface[LB_IFACE_RESCUE]);
 	if (impl == NULL || (impl->flags & LB_IMPL_NONE))
@@ -154,6 +172,8 @@ validate_rescue(struct lb_engine *e, struct lb_node_ctx *ctx,
 		    "not built into this lifeboatd",
 		    node->iface[LB_IFACE_NETWORK]);
 	if (net->validate_rescue(e->cfg, &ctx->task, err) < 0)
+		return -EINVAL;
+	if (soft_off_timeout(e, node, &seconds, err) < 0)
 		return -EINVAL;
 	if (rescue_iso(node) != NULL)
 		return check_href(e, "rescue_iso", rescue_iso(node), err);
@@ -496,6 +516,54 @@ phase(const struct lb_node_ctx *ctx, double *mark, const char *what)
 }
 
 /*
+ * The rescue's power-off.  As Nova's rescue does, and only when asked, a
+ * node that is on first gets a soft power-off (ACPI) and up to 'soft_s'
+ * seconds to shut down cleanly; whatever then is still on is powered off
+ * hard.  Which of the two happened is an INFO line, not an error: a guest
+ * that ignores the power button is the operator's business.  The power
+ * state is read first, so a node already off gets no soft request and no
+ * line.  Unrescue does not come here: the rescue ramdisk does not act on
+ * the power button, so a soft power-off could only delay it.
+ */
+static int
+rescue_power_off(struct lb_engine *e, struct lb_node_ctx *ctx, int soft_s,
+    struct lb_err *err)
+{
+	int timeout = e->cfg->power_state_change_timeout, r, soft;
+	enum lb_power_state state = LB_POWER_UNKNOWN;
+	struct lb_err soft_err = { "" };
+	double start;
+
+	if (soft_s > 0 && lb_call_get_power(e, ctx, timeout, &state,
+	    &soft_err) < 0)
+		log_warning("node %s: rescue: cannot read the power state for "
+		    "a soft power-off (%s); powering off hard",
+		    ctx->node->uuid, soft_err.msg);
+	if (state != LB_POWER_ON)
+		return lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout,
+		    err);
+	start = lb_monotonic();
+	r = lb_call_set_power_for(e, ctx, LB_POWER_ACTION_SOFT_OFF, timeout,
+	    soft_s, &soft_err);
+	if (r == 0) {
+		log_info("node %s: rescue: soft power-off done in %.1f s",
+		    ctx->node->uuid, lb_monotonic() - start);
+		return 0;
+	}
+	soft = r;
+	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
+	if (soft == -ETIMEDOUT)
+		log_info("node %s: rescue: soft power-off did not finish in "
+		    "%d s; %s", ctx->node->uuid, soft_s, r == 0 ?
+		    "powered off hard" : "the hard power-off failed");
+	else
+		log_warning("node %s: rescue: soft power-off failed (%s); %s",
+		    ctx->node->uuid, soft_err.msg, r == 0 ?
+		    "powered off hard" : "the hard power-off failed");
+	return r;
+}
+
+/*
  * Contract 3.2: off, network, stage, one-time boot device, on.  *touched
  * says whether the node itself was acted on (a failure before that, such
  * as a bad image href, leaves the instance running).
@@ -512,12 +580,15 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	char *kernel = NULL, *ramdisk = NULL, *iso = NULL;
 	char request_id[48] = "req-", token[64], extra[128] = "";
 	struct lb_boot_env env;
-	int timeout = e->cfg->power_state_change_timeout, r;
+	int timeout = e->cfg->power_state_change_timeout, soft_s, r;
 	double mark = lb_monotonic();
 
 	if (boot == NULL || net == NULL)
 		return lb_err_set(err, -ENOTSUP, "the boot or network "
 		    "interface is not built into this lifeboatd");
+	r = soft_off_timeout(e, ctx->node, &soft_s, err);
+	if (r < 0)
+		return r;
 	/* Images first: a bad href fails before the node is touched. */
 	r = fetch_images(e, ctx->node, &kernel, &ramdisk, &iso, err);
 	if (r < 0)
@@ -542,7 +613,7 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	boot_env(e, ctx, &env);
 	lb_uuid_generate(request_id + 4);
 	*touched = true;
-	r = lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout, err);
+	r = rescue_power_off(e, ctx, soft_s, err);
 	if (r == 0)
 		r = lb_store_node_update(e->store, ctx->node->uuid,
 		    reset_agent, &pregen, NULL, err);

@@ -186,6 +186,13 @@ static const struct cfg_option options[] = {
 	    rescue_callback_timeout, "1800",
 	    "Seconds to wait for the rescue ramdisk to call back before the "
 	    "rescue fails; 0 disables.", .min = 0, .max = 604800),
+	OPT("conductor", "rescue_soft_power_off_timeout", INT,
+	    rescue_soft_power_off_timeout, "0",
+	    "Seconds a rescue waits for a node that is on to shut down "
+	    "after a soft power-off (ACPI) before it powers it off hard; 0 "
+	    "powers off hard at once, as Ironic does.  A node's driver_info "
+	    "rescue_soft_power_off_timeout overrides it.", .min = 0,
+	    .max = LB_SOFT_OFF_TIMEOUT_MAX),
 	OPT("conductor", "check_rescue_state_interval", INT,
 	    check_rescue_state_interval, "60",
 	    "Seconds between checks for rescues that timed out.",

@@ -15,6 +15,9 @@
 #include "conductor/util/iface.h"
 #include "conductor/util/log.h"
 
+/* The longest soft power-off a rescue waits for, config and driver_info. */
+#define LB_SOFT_OFF_TIMEOUT_MAX 3600
+
 /* Longest line accepted, without its newline. */
 #define LB_CONFIG_LINE_MAX 4096
 /* Largest config file accepted. */
@@ -72,6 +75,7 @@ struct lb_config {
 	int sync_power_state_interval;	/* 0 disables */
 	int power_state_change_timeout;
 	int rescue_callback_timeout;	/* 0 disables */
+	int rescue_soft_power_off_timeout; /* 0: hard power-off at once */
 	int check_rescue_state_interval;
 	char *rescue_password_hash_algorithm; /* "sha256" or "sha512" */
 	char *rescue_kernel;

@@ -171,6 +171,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.sync_power_state_interval, 60);
 	assert_int_equal(cfg.power_state_change_timeout, 60);
 	assert_int_equal(cfg.rescue_callback_timeout, 1800);
+	assert_int_equal(cfg.rescue_soft_power_off_timeout, 0);
 	assert_int_equal(cfg.check_rescue_state_interval, 60);
 	assert_string_equal(cfg.rescue_password_hash_algorithm, "sha256");
 	assert_null(cfg.rescue_kernel);
@@ -305,6 +306,7 @@ test_int_range_edges(void **state)
 	assert_int_equal(load(&cfg, "[api]\nport = 1\napi_workers = 64\n"
 	    "[conductor]\nsync_power_state_interval = 0\n"
 	    "power_state_change_timeout = 2\nrescue_callback_timeout = 0\n"
+	    "rescue_soft_power_off_timeout = 3600\n"
 	    "workers_pool_size = 1024\n[ipmi]\nmin_command_interval = 0\n"
 	    "max_concurrent_per_bmc = 4\ncommand_retry_timeout = 120\n"
 	    "[redfish]\nconnection_attempts = 3\n"
@@ -314,6 +316,7 @@ test_int_range_edges(void **state)
 	assert_int_equal(cfg.sync_power_state_interval, 0);
 	assert_int_equal(cfg.power_state_change_timeout, 2);
 	assert_int_equal(cfg.rescue_callback_timeout, 0);
+	assert_int_equal(cfg.rescue_soft_power_off_timeout, 3600);
 	assert_int_equal(cfg.workers_pool_size, 1024);
 	assert_int_equal(cfg.ipmi_min_command_interval, 0);
 	assert_int_equal(cfg.ipmi_max_concurrent_per_bmc, 4);
@@ -332,14 +335,20 @@ test_int_out_of_range(void **state)
 	(void)state;
 	expect_problems("[api]\nport = 0\nport = 65536\napi_workers = -1\n"
 	    "[conductor]\npower_state_change_timeout = 1\n"
-	    "check_rescue_state_interval = 0\n",
+	    "check_rescue_state_interval = 0\n"
+	    "rescue_soft_power_off_timeout = -1\n"
+	    "rescue_soft_power_off_timeout = 3601\n",
 	    "t.conf:2: [api] port: '0' is out of range 1..65535\n"
 	    "t.conf:3: [api] port: '65536' is out of range 1..65535\n"
 	    "t.conf:4: [api] api_workers: '-1' is out of range 0..64\n"
 	    "t.conf:6: [conductor] power_state_change_timeout: '1' is out of "
 	    "range 2..3600\n"
 	    "t.conf:7: [conductor] check_rescue_state_interval: '0' is out of "
-	    "range 1..86400");
+	    "range 1..86400\n"
+	    "t.conf:8: [conductor] rescue_soft_power_off_timeout: '-1' is out "
+	    "of range 0..3600\n"
+	    "t.conf:9: [conductor] rescue_soft_power_off_timeout: '3601' is "
+	    "out of range 0..3600");
 }
 
 static void
@@ -1018,7 +1027,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 61);
+	assert_int_equal(options, 62);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);

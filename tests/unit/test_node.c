@@ -325,6 +325,88 @@ test_port_create(void **state)
 	lb_port_free(port);
 }
 
+/* driver_info rescue_soft_power_off_timeout: what is a number of seconds. */
+static void
+test_soft_off_timeout(void **state)
+{
+	static const struct {
+		const char *info;
+		int want, seconds;
+	} cases[] = {
+		{ "{}", -ENOENT, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": 0}", 0, 0 },
+		{ "{\"rescue_soft_power_off_timeout\": 30}", 0, 30 },
+		{ "{\"rescue_soft_power_off_timeout\": \"5\"}", 0, 5 },
+		{ "{\"rescue_soft_power_off_timeout\": \"0\"}", 0, 0 },
+		{ "{\"rescue_soft_power_off_timeout\": \"3600\"}", 0, 3600 },
+		{ "{\"rescue_soft_power_off_timeout\": 3601}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": -1}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": \"-1\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": \"+5\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": \" 5\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": \"5s\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": \"\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": \"0x10\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": "
+		  "\"99999999999999999999\"}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": 1.5}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": true}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": null}", -EINVAL, -1 },
+		{ "{\"rescue_soft_power_off_timeout\": [5]}", -EINVAL, -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *info = json_loads(cases[i].info, 0, NULL);
+		struct lb_err err = { "" };
+		int seconds = -1;
+
+		assert_non_null(info);
+		assert_int_equal(lb_node_soft_off_timeout(info, &seconds, &err),
+		    cases[i].want);
+		assert_int_equal(seconds, cases[i].seconds);
+		assert_int_equal(lb_node_check_driver_info(info, &err),
+		    cases[i].want == -EINVAL ? -EINVAL : 0);
+		if (cases[i].want == -EINVAL)
+			assert_non_null(strstr(err.msg, "Invalid driver_info "
+			    "rescue_soft_power_off_timeout "));
+		json_decref(info);
+	}
+}
+
+/* A bad value is refused at create and at patch, and the patch is not made. */
+static void
+test_soft_off_timeout_create_and_patch(void **state)
+{
+	struct lb_node *node;
+	struct lb_err err = { "" };
+	uint64_t changed = 0;
+
+	(void)state;
+	expect_create_error("{\"driver\": \"ipmi\", \"driver_info\": "
+	    "{\"rescue_soft_power_off_timeout\": \"abc\"}}", 78, -EINVAL,
+	    "Invalid driver_info rescue_soft_power_off_timeout \"abc\": "
+	    "expected a whole number of seconds from 0 to 3600 (an integer, "
+	    "or a string of digits)");
+	/* A long or odd value is shown escaped and cut short. */
+	expect_create_error("{\"driver\": \"ipmi\", \"driver_info\": "
+	    "{\"rescue_soft_power_off_timeout\": \"\\u0007xxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxx\"}}", 78, -EINVAL,
+	    "timeout \"\\u0007xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...: expected");
+	node = make_node("{\"driver\": \"ipmi\", \"driver_info\": "
+	    "{\"rescue_soft_power_off_timeout\": \"5\"}}", 78);
+	assert_int_equal(patch(node, "[{\"op\": \"replace\", \"path\": "
+	    "\"/driver_info/rescue_soft_power_off_timeout\", \"value\": -3}]",
+	    &changed, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "timeout -3: expected"));
+	assert_int_equal(patch(node, "[{\"op\": \"replace\", \"path\": "
+	    "\"/driver_info/rescue_soft_power_off_timeout\", \"value\": 0}]",
+	    &changed, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(node->driver_info,
+	    "rescue_soft_power_off_timeout")), 0);
+	lb_node_free(node);
+}
+
 int
 main(void)
 {
@@ -338,6 +420,8 @@ main(void)
 		cmocka_unit_test(test_patch_newer_field_is_406),
 		cmocka_unit_test(test_fields_parse),
 		cmocka_unit_test(test_port_create),
+		cmocka_unit_test(test_soft_off_timeout),
+		cmocka_unit_test(test_soft_off_timeout_create_and_patch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
