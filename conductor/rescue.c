@@ -709,7 +709,10 @@ rescue_job_run(struct lb_job *base)
 		if (r == 0)
 			r = do_rescue(j, &ctx, &touched, &err);
 		if (r == 0) {
+			/* Powered on into the ramdisk, whatever it was before. */
 			f.event = "wait";
+			f.set_power = true;
+			f.power = LB_POWER_ON;
 			break;
 		}
 		snprintf(msg, sizeof(msg), "Failed to rescue: %s", err.msg);

@@ -136,6 +136,8 @@ def rescue(lab, emu, agents, node, mac):
     assert done['provision_state'] == 'rescue', done
     assert done['last_error'] is None, done
     assert emu.power(0) == 'on'
+    # what lifeboat records matches the machine, even for one that was off
+    assert done['power_state'] == 'power on', done
     return watcher.captured, watch, lab.d.log_text()[mark:]
 
 
