@@ -23,8 +23,13 @@
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
-/* How often the sweeper looks, in ms: a head is cut at most this late. */
+/*
+ * The sweeper sleeps until the earliest due time, but sweeps at most once
+ * per SWEEP_MS (under a flood one pass cuts many): a head is cut at most
+ * this late.  With nothing due it sleeps until something is.
+ */
 #define SWEEP_MS 250
+#define NEVER UINT64_MAX
 
 struct guard_conn {
 	struct guard_conn *prev, *next;
@@ -41,6 +46,7 @@ struct lb_http_guard {
 	pthread_t sweeper;
 	bool stop;
 	struct guard_conn *conns;
+	uint64_t wake_ms;		/* the sweeper's next look, NEVER: none */
 	unsigned long cut;		/* heads cut since the last log line */
 	uint64_t logged;		/* second MHD was last logged in */
 	unsigned long quiet;		/* MHD messages not logged since */
@@ -74,18 +80,24 @@ static void *
 sweep(void *arg)
 {
 	struct lb_http_guard *g = arg;
-	uint64_t now;
+	uint64_t now, next;
 
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop) {
 		now = now_ms();
+		next = NEVER;
 		/*
 		 * Shut down under the lock: MHD's NOTIFY_CLOSED takes it
 		 * before MHD closes the fd, so the fd is still this one's.
 		 */
 		for (struct guard_conn *c = g->conns; c != NULL; c = c->next) {
-			if (c->due_ms == 0 || c->due_ms > now)
+			if (c->due_ms == 0)
 				continue;
+			if (c->due_ms > now) {
+				if (c->due_ms < next)
+					next = c->due_ms;
+				continue;
+			}
 			c->due_ms = 0;
 			shutdown(c->fd, SHUT_RDWR);
 			g->cut++;
@@ -95,10 +107,27 @@ sweep(void *arg)
 			    "head did not arrive in time", g->name, g->cut);
 			g->cut = 0;
 		}
-		lb_cond_wait_for(&g->wake, &g->lock, SWEEP_MS / 1000.0);
+		if (next != NEVER && next < now + SWEEP_MS)
+			next = now + SWEEP_MS;
+		g->wake_ms = next;
+		if (next == NEVER)
+			pthread_cond_wait(&g->wake, &g->lock);
+		else
+			lb_cond_wait_for(&g->wake, &g->lock,
+			    (double)(next - now) / 1000.0);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return NULL;
+}
+
+/* Under g->lock: a new due time wakes the sweeper if it sleeps past it. */
+static void
+due_changed(struct lb_http_guard *g, uint64_t due_ms)
+{
+	if (due_ms != 0 && due_ms < g->wake_ms) {
+		g->wake_ms = due_ms;
+		pthread_cond_signal(&g->wake);
+	}
 }
 
 int
@@ -115,6 +144,7 @@ lb_http_guard_new(const char *name, unsigned int head_timeout,
 	g->name = name;
 	g->head_timeout = head_timeout;
 	g->idle_timeout = idle_timeout;
+	g->wake_ms = NEVER;
 	pthread_mutex_init(&g->lock, NULL);
 	lb_cond_init_monotonic(&g->wake);
 	r = pthread_create(&g->sweeper, NULL, sweep, g);
@@ -168,6 +198,7 @@ lb_http_guard_notify(void *cls, struct MHD_Connection *conn,
 		if (g->conns != NULL)
 			g->conns->prev = c;
 		g->conns = c;
+		due_changed(g, c->due_ms);
 		pthread_mutex_unlock(&g->lock);
 		*socket_context = c;
 		return;
@@ -200,6 +231,7 @@ set_due(struct guard_conn *c, unsigned int seconds)
 {
 	pthread_mutex_lock(&c->g->lock);
 	c->due_ms = seconds > 0 ? now_ms() + (uint64_t)seconds * 1000 : 0;
+	due_changed(c->g, c->due_ms);
 	pthread_mutex_unlock(&c->g->lock);
 }
 

@@ -11,6 +11,7 @@ open is closed at teardown, and every daemon and agent is stopped by PID
 import contextlib
 import http.client
 import json
+import os
 import resource
 import socket
 import time
@@ -227,3 +228,50 @@ def test_per_address_limit(launcher, tmp_path):
         status, _, _ = timed(d.port, 'GET', '/v1',
                              headers={VERSION_HEADER: MAX_VERSION})
         assert status == 200
+
+
+def wakeups(pid):
+    """Voluntary context switches of all of pid's threads so far."""
+    n = 0
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/status' % (pid, tid)) as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue            # a thread that just ended
+        for line in text.splitlines():
+            if line.startswith('voluntary_ctxt_switches:'):
+                n += int(line.split()[1])
+    return n
+
+
+def test_idle_daemon_sleeps(launcher, tmp_path):
+    """With no connection open and nothing due, lifeboatd's threads sleep:
+    the connection sweepers of the API and of the HTTP boot root wait for
+    a due time instead of looking four times a second each (which cost
+    CPU all day on an idle conductor).  test_trickled_head_is_cut shows
+    that a head that stops arriving is still cut."""
+    root = tmp_path / 'httpboot'
+    root.mkdir()
+    d = launcher.start(deploy=dict(http_root=str(root),
+                                   http_url='http://127.0.0.1:%d'
+                                   % free_port()))
+    pid = d.proc.pid
+    windows = []
+
+    def quiet_window(seconds=1.5):
+        # Old sweepers: 2 x 4 wakeups a second, 12 in a window.
+        before = wakeups(pid)
+        time.sleep(seconds)     # the window measured, not a wait
+        windows.append(wakeups(pid) - before)
+        return windows[-1] <= 1
+    try:
+        wait_for(quiet_window, 10, what='a quiet 1.5 s window')
+    except AssertionError:
+        raise AssertionError('wakeups per 1.5 s window: %s' % windows)
+
+    # And it still wakes for work: a request is answered at once.
+    status, _, took = timed(d.port, 'GET', '/v1',
+                            headers={VERSION_HEADER: MAX_VERSION})
+    assert status == 200
+    assert took < ANSWER_WITHIN, took
