@@ -170,8 +170,19 @@ def rescue_on_flat_network(lab, boot_interface, network_interface, timings):
                         node['last_error'], lab.events.tail('lifeboatd'),
                         lab.events.tail('console')))
     assert node['provision_state'] == 'rescue', node
-    t_rescue, _ = lab.events.wait(r'node %s: rescuing -> rescue' % uuid,
-                                  'lifeboatd', mark, 1)
+    try:
+        in_rescue(lab, uuid, mark, t0, t_cli, boot_interface,
+                  network_interface, timings)
+    finally:
+        # leave the instance running for the next test, whatever failed
+        if node_show(lab, uuid)['provision_state'] == 'rescue':
+            unrescue(lab, uuid)
+
+
+def in_rescue(lab, uuid, mark, t0, t_cli, boot_interface, network_interface,
+              timings):
+    t_rescue, _ = lab.events.wait(r'node %s: rescuing -> rescue \(finalize'
+                                  % uuid, 'lifeboatd', mark, 1)
 
     # clean-up left dnsmasq answering the MAC, without the node's options
     host = lab.hostsdir / ('ironic-%s.conf' % L.MACHINE_MAC)
@@ -212,13 +223,8 @@ def rescue_on_flat_network(lab, boot_interface, network_interface, timings):
     assert t_again - t_rescue >= KEEP_FOR
 
     # unrescue: the instance gets its address from the same dnsmasq
-    mark = lab.events.mark()
     t1 = time.monotonic()
-    lab.cli('node', 'unrescue', uuid, '--wait', str(UNRESCUE_TIMEOUT),
-            timeout=UNRESCUE_TIMEOUT + 30)
-    node = node_show(lab, uuid)
-    assert node['provision_state'] == 'active', node
-    instance = instance_address(lab, mark, 'after unrescue')
+    instance = unrescue(lab, uuid)
     t_inst = time.monotonic()
     assert host.read_text() == L.MACHINE_MAC + '\n'
     timings('rescue on a flat network (%s, %s; timings under shared load)'
@@ -231,6 +237,17 @@ def rescue_on_flat_network(lab, boot_interface, network_interface, timings):
                  t_again - t_ssh, t_again - t0),
                 ('unrescue -> instance address %s' % instance,
                  t_inst - t1, t_inst - t0)])
+
+
+def unrescue(lab, uuid):
+    """unrescue --wait: active, and the instance's address from this
+    lab's dnsmasq."""
+    mark = lab.events.mark()
+    lab.cli('node', 'unrescue', uuid, '--wait', str(UNRESCUE_TIMEOUT),
+            timeout=UNRESCUE_TIMEOUT + 30)
+    node = node_show(lab, uuid)
+    assert node['provision_state'] == 'active', node
+    return instance_address(lab, mark, 'after unrescue')
 
 
 def test_rescue_flat_pxe(rescue_ready, lab, timings):
