@@ -27,6 +27,13 @@ struct lb_boot_env {
 	const char *tftp_server;	/* effective [pxe] tftp_server */
 	/* The node's management interface: virtual media lives there. */
 	const struct lb_management_ops *management;
+	/*
+	 * The node's network interface moves it to a tenant network with its
+	 * own DHCP after rescue (struct lb_network_ops tenant_dhcp): clean-up
+	 * then has the DHCP provider ignore its MACs; otherwise it keeps
+	 * answering them, without boot options.
+	 */
+	bool tenant_dhcp;
 };
 
 /* The rescue images, already fetched and verified: local file paths. */

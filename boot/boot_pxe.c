@@ -299,11 +299,15 @@ keep_first(int *first, int r)
 
 /*
  * dnsmasq reads new host files but never forgets old ones, so each MAC's
- * file becomes "<mac>,ignore" (as Ironic does) and the options go.
+ * file is rewritten and the options go.  Where a tenant DHCP serves the
+ * node next, the file becomes "<mac>,ignore" (as Ironic does); where
+ * this dnsmasq still serves it (one flat network), a bare "<mac>": the
+ * newer record wins, the machine keeps its lease and the node's tag,
+ * and with it the boot options, is no longer set.
  */
 static int
 dnsmasq_clean(const struct lb_config *cfg, const struct node_names *n,
-    struct lb_err *err)
+    bool tenant_dhcp, struct lb_err *err)
 {
 	char name[LINK_NAME_MAX];
 	struct lb_err scratch;
@@ -317,7 +321,9 @@ dnsmasq_clean(const struct lb_config *cfg, const struct node_names *n,
 		    "dnsmasq dhcp_hostsdir", err);
 		keep_first(&first, r);
 		for (i = 0; r == 0 && i < n->nmacs; i++) {
-			text = lb_render_dnsmasq_ignore(n->macs[i]);
+			text = tenant_dhcp ?
+			    lb_render_dnsmasq_ignore(n->macs[i]) :
+			    lb_render_dnsmasq_known(n->macs[i]);
 			if (text == NULL) {
 				keep_first(&first, lb_err_set(err_slot(first,
 				    err, &scratch), -ENOMEM, "cannot render "
@@ -391,7 +397,7 @@ clean_up(const struct lb_boot_env *env, const struct lb_task *task,
 	keep_first(&first, clean_root(root, what, &n, root_links, err));
 	if (use_dnsmasq(env->cfg))
 		keep_first(&first, dnsmasq_clean(env->cfg, &n,
-		    err_slot(first, err, &scratch)));
+		    env->tenant_dhcp, err_slot(first, err, &scratch)));
 	names_release(&n);
 	return first;
 }

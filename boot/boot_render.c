@@ -162,6 +162,16 @@ lb_render_dnsmasq_ignore(const char *mac)
 }
 
 char *
+lb_render_dnsmasq_known(const char *mac)
+{
+	struct lb_buf b;
+
+	lb_buf_init(&b);
+	lb_buf_addf(&b, "%s\n", mac);
+	return lb_buf_steal(&b, NULL);
+}
+
+char *
 lb_render_dnsmasq_opts(const struct lb_render_dhcp *dhcp)
 {
 	struct lb_buf b;

@@ -40,8 +40,17 @@ char *lb_render_boot_ipxe(void);
 /* A dhcp-hostsdir file: "<mac>,set:<tag>,set:ironic\n". */
 char *lb_render_dnsmasq_host(const char *mac, const char *tag);
 
-/* The dhcp-hostsdir file after clean-up: "<mac>,ignore\n". */
+/*
+ * The dhcp-hostsdir file after clean-up where a tenant DHCP takes over:
+ * "<mac>,ignore\n".
+ */
 char *lb_render_dnsmasq_ignore(const char *mac);
+
+/*
+ * The dhcp-hostsdir file after clean-up where lifeboat's dnsmasq keeps
+ * serving the MAC: "<mac>\n" (known, no tag, so no boot options).
+ */
+char *lb_render_dnsmasq_known(const char *mac);
 
 /* What goes into a node's dhcp-optsdir file. */
 struct lb_render_dhcp {

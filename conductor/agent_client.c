@@ -111,9 +111,18 @@ post_once(const struct lb_agent_call *call, const char *body,
 	return r;
 }
 
-int
-lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
-    struct lb_err *err)
+/*
+ * What an agent without lifeboat's extension parameter answers, IPA's
+ * TypeError text either as a 400 fault (InvalidCommandParamsError) or in
+ * a FAILED result: it changed nothing, so the call can be made again.
+ */
+#define MOVES_PARAM "lifeboat_network_moves"
+#define MOVES_REJECTED "unexpected keyword argument '" MOVES_PARAM "'"
+
+/* One finalize_rescue command; *ret_rejected says MOVES_REJECTED. */
+static int
+finalize_once(const struct lb_agent_call *call, const char *hash,
+    bool network_moves, bool *ret_rejected, struct lb_err *err)
 {
 	json_t *req, *reply = NULL;
 	char *body, why[512];
@@ -122,10 +131,16 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 	long http = 0;
 	int r = -EHOSTUNREACH;
 
-	pthread_once(&curl_once, curl_init_once);
+	*ret_rejected = false;
 	req = json_pack("{s:s, s:{s:s, s:b}}", "name",
 	    "rescue.finalize_rescue", "params", "rescue_password", hash,
 	    "hashed", 1);
+	if (req != NULL && network_moves &&
+	    json_object_set_new(json_object_get(req, "params"), MOVES_PARAM,
+	    json_true()) < 0) {
+		json_decref(req);
+		req = NULL;
+	}
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (body == NULL)
@@ -142,6 +157,8 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 		log_debug("agent at %s not reachable (attempt %d of %d)",
 		    call->agent_url, i + 1, call->attempts);
 	}
+	/* The body holds the password hash. */
+	explicit_bzero(body, strlen(body));
 	free(body);
 	if (r < 0)
 		goto out;
@@ -153,6 +170,8 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 	}
 	if (http < 200 || http > 299 || !json_is_object(reply)) {
 		agent_reason(reply, why, sizeof(why));
+		*ret_rejected = network_moves && http == 400 &&
+		    strstr(why, MOVES_REJECTED) != NULL;
 		r = lb_err_set(err, -EIO, "Agent returned bad result for "
 		    "command finalize_rescue: HTTP %ld: %s", http, why);
 		goto out;
@@ -160,6 +179,9 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 	status = json_string_value(json_object_get(reply, "command_status"));
 	if (status == NULL || strcmp(status, "SUCCEEDED") != 0) {
 		agent_reason(reply, why, sizeof(why));
+		*ret_rejected = network_moves && status != NULL &&
+		    strcmp(status, "FAILED") == 0 &&
+		    strstr(why, MOVES_REJECTED) != NULL;
 		r = lb_err_set(err, -EIO, "Agent returned bad result for "
 		    "command finalize_rescue: %s", why);
 		goto out;
@@ -168,6 +190,23 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 out:
 	json_decref(reply);
 	lb_buf_release(&b);
+	return r;
+}
+
+int
+lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
+    bool network_moves, struct lb_err *err)
+{
+	bool rejected;
+	int r;
+
+	pthread_once(&curl_once, curl_init_once);
+	r = finalize_once(call, hash, network_moves, &rejected, err);
+	if (r < 0 && rejected) {
+		log_info("agent at %s does not know %s: finalizing without it",
+		    call->agent_url, MOVES_PARAM);
+		r = finalize_once(call, hash, false, &rejected, err);
+	}
 	return r;
 }
 

@@ -30,13 +30,17 @@ int lb_agent_url_check(const char *url, size_t len, bool *ret_tls,
     struct lb_err *err);
 
 /*
- * Hands the agent the crypt(3) hash of the rescue password.  0 when the
- * agent answered SUCCEEDED; -EIO with "Agent returned bad result for
- * command finalize_rescue: ..." when it did not; -EHOSTUNREACH /
- * -ETIMEDOUT when it could not be reached; -EACCES when it refused the
+ * Hands the agent the crypt(3) hash of the rescue password.  With
+ * 'network_moves' (the node's network interface moves it to a tenant
+ * network at clean-up) it also sends "lifeboat_network_moves": true; an
+ * agent that rejects the unknown parameter as IPA does ("finalize_rescue()
+ * got an unexpected keyword argument ...") is asked once more without it.
+ * 0 when the agent answered SUCCEEDED; -EIO with "Agent returned bad
+ * result for command finalize_rescue: ..." when it did not; -EHOSTUNREACH
+ * / -ETIMEDOUT when it could not be reached; -EACCES when it refused the
  * token or its certificate did not match.
  */
 int lb_agent_finalize_rescue(const struct lb_agent_call *call,
-    const char *hash, struct lb_err *err);
+    const char *hash, bool network_moves, struct lb_err *err);
 
 #endif

@@ -69,11 +69,14 @@ static void
 boot_env(const struct lb_engine *e, const struct lb_node_ctx *ctx,
     struct lb_boot_env *env)
 {
+	const struct lb_network_ops *net = network_ops(ctx->node);
+
 	env->cfg = e->cfg;
 	env->api_url = e->api_url;
 	env->http_url = e->http_url;
 	env->tftp_server = e->tftp_server;
 	env->management = ctx->management;
+	env->tenant_dhcp = net != NULL && net->tenant_dhcp;
 }
 
 static bool
@@ -666,11 +669,13 @@ do_finalize(struct rescue_job *j, struct lb_node_ctx *ctx, struct lb_err *err)
 	};
 	const char *hash = json_string_value(json_object_get(
 	    ctx->node->instance_info, "hashed_rescue_password"));
+	const struct lb_network_ops *net = network_ops(ctx->node);
 
 	if (call.agent_url == NULL || call.token == NULL || hash == NULL)
 		return lb_err_set(err, -EINVAL, "the node has no agent URL, "
 		    "token or password hash to finalize the rescue with");
-	return lb_agent_finalize_rescue(&call, hash, err);
+	return lb_agent_finalize_rescue(&call, hash, net != NULL &&
+	    net->tenant_dhcp, err);
 }
 
 static int

@@ -1,17 +1,27 @@
 /*
  * network.h - network interfaces: where a node's NICs are attached while it
  * boots the rescue ramdisk and afterwards.  One const ops struct per
- * implementation (network_noop.c; the switch flip of a later issue), named
+ * implementation (network_noop.c, network_flat.c, network_switch.c), named
  * by network_registry.c.  Worker threads; idempotent calls.
  */
 #ifndef LB_NETWORK_H
 #define LB_NETWORK_H
+
+#include <stdbool.h>
 
 #include "conductor/util/config.h"
 #include "conductor/util/task.h"
 
 struct lb_network_ops {
 	const char *name;
+	/*
+	 * After rescue the node sits on a tenant network whose own DHCP
+	 * serves it (the switch's tenant VLAN, Neutron's): lifeboat's dnsmasq
+	 * may then ignore its MACs, as Ironic does.  False where the node
+	 * stays on the one network lifeboat's dnsmasq serves (noop, flat):
+	 * that dnsmasq must keep answering it, without boot options.
+	 */
+	bool tenant_dhcp;
 	/* Checks what rescue needs (a rescuing network, ...); no I/O. */
 	int (*validate_rescue)(const struct lb_config *cfg,
 	    const struct lb_task *task, struct lb_err *err);

@@ -1,7 +1,8 @@
 /*
  * network_registry.c - names every network implementation; the only place
- * that does.  noop needs nothing; switch flips VLANs on a switch for
- * sites without Neutron; flat and neutron are known, not built.
+ * that does.  noop needs nothing; flat is Ironic's flat without Neutron
+ * (one shared network, nothing to move); switch flips VLANs on a switch
+ * for sites without Neutron; neutron is known, not built.
  * Read-only; any thread.
  */
 #include "network/network.h"
@@ -9,11 +10,12 @@
 #include "conductor/util/banned.h"
 
 extern const struct lb_network_ops lb_network_noop;
+extern const struct lb_network_ops lb_network_flat;
 extern const struct lb_network_ops lb_network_switch;
 
 const struct lb_iface_impl lb_network_impls[] = {
 	{ "noop", &lb_network_noop, NULL, LB_IMPL_BUILT },
-	{ "flat", NULL, NULL, 0 },
+	{ "flat", &lb_network_flat, NULL, LB_IMPL_BUILT },
 	{ "neutron", NULL, NULL, 0 },
 	{ "switch", &lb_network_switch, NULL, LB_IMPL_BUILT },
 };

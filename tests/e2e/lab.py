@@ -21,6 +21,13 @@ CONFIG_VLAN_8021Q are off), one bridge per VLAN
     QEMU virtio-net --- tap0 --- br0v100  10.100.0.1/24        tenant VLAN
                                  br0v200  10.200.0.1/24        rescuing VLAN
 
+or (``network='flat'``) one flat network without VLANs, where one
+dnsmasq configured from ``etc/dnsmasq.conf.example`` (hostsdir/optsdir, a
+dynamic range, lease time 2m) is the only DHCP server, before, during and
+after the rescue::
+
+    QEMU virtio-net --- tap0 --- br0  10.200.0.1/24, fd98::1/64
+
 Either way ``local_link_connection`` is {switch_info: br0, port_id: tap0},
 tap0 starts as an access port of the tenant VLAN 100 and lifeboat's
 ``switch`` network interface moves it to the rescuing VLAN 200 and back.
@@ -83,6 +90,9 @@ REDFISH_CD = '/redfish/v1/Managers/1/VirtualMedia/Cd'
 BMC_CONTROL_PORT = 6200
 BMC_USER = 'admin'
 BMC_PASSWORD = 'password'
+
+FLAT_LEASE = '2m'                      # a renewal within a minute
+DNSMASQ_EXAMPLE = REPO / 'etc' / 'dnsmasq.conf.example'
 
 PXELINUX = '/usr/lib/PXELINUX/pxelinux.0'
 LDLINUX = '/usr/lib/syslinux/modules/bios/ldlinux.c32'
@@ -295,10 +305,15 @@ class Lab:
     def __init__(self, lifeboatd, ramdisk_dir, instance_disk, keep=None,
                  log=None, switch_backend=None, budget=None, bmc='ipmi',
                  firmware='bios', pxe=True, quirks=(), machine=None,
-                 conductor=None):
+                 conductor=None, network='vlan'):
         if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
                                                                'uefi'):
             raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
+        if network not in ('vlan', 'flat'):
+            raise ValueError('network vlan|flat')
+        # vlan: the switch with a tenant and a rescuing VLAN; flat: one
+        # bridge, one dnsmasq (see the module docstring)
+        self.network = network
         self.bmc = bmc
         self.firmware = firmware
         self.pxe = pxe
@@ -447,7 +462,10 @@ class Lab:
         return ok
 
     def vlan_iface(self, vid):
-        """The host's interface on VLAN ``vid``."""
+        """The host's interface on VLAN ``vid`` (the flat network's
+        bridge for any ``vid``)."""
+        if self.network == 'flat':
+            return 'br0'
         if self.switch_backend == 'linux-bridge':
             return 'br0.%d' % vid
         return 'br0v%d' % vid
@@ -465,6 +483,8 @@ class Lab:
                     'net.ipv4.conf.default.arp_ignore=1',
                     'net.ipv4.ip_forward=0'):
             self.nsrun('sysctl', '-qw', key)
+        if self.network == 'flat':
+            return self._setup_flat_network()
         if self.switch_backend is None:
             self.switch_backend = ('linux-bridge' if
                                    self._probe_vlan_filtering() else
@@ -499,9 +519,27 @@ class Lab:
                         '%d' % (ns, SWITCH_MAC, self.switch_backend,
                                 TENANT_VLAN))
 
+    def _setup_flat_network(self):
+        """One bridge, no VLANs, tap0 on it: the host has the rescuing
+        network's addresses there, so every URL stays the same."""
+        ip = lambda *a: self.sh('ip', '-n', self.ns, *a)     # noqa: E731
+        ip('link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0',
+           'forward_delay', '0')
+        ip('link', 'set', 'br0', 'address', SWITCH_MAC)
+        ip('addr', 'add', '%s.1/24' % RESCUE_NET, 'dev', 'br0')
+        ip('link', 'set', 'br0', 'up')
+        ip('-6', 'addr', 'add', ULA, 'dev', 'br0', 'nodad')
+        ip('tuntap', 'add', 'tap0', 'mode', 'tap')
+        self.attach('tap0', None)
+        self.bridge_mac = SWITCH_MAC
+        self.events.add('lab', 'namespace %s: flat network br0 (%s), tap0 '
+                        'on it' % (self.ns, SWITCH_MAC))
+
     def attach(self, port, vid):
         """Makes ``port`` an access port of ``vid`` and brings it up."""
-        if self.switch_backend == 'linux-bridge':
+        if self.network == 'flat':
+            self.sh('ip', '-n', self.ns, 'link', 'set', port, 'master', 'br0')
+        elif self.switch_backend == 'linux-bridge':
             self.sh('ip', '-n', self.ns, 'link', 'set', port, 'master', 'br0')
             self.nsrun('bridge', 'vlan', 'add', 'dev', port, 'vid', vid,
                        'pvid', 'untagged')
@@ -598,7 +636,40 @@ class Lab:
         self.wait_ready(p, r'DHCP, .*(IP range|static leases)')
         return p
 
+    def flat_dnsmasq_conf(self):
+        """etc/dnsmasq.conf.example with this lab's range (lease time
+        FLAT_LEASE), files and directories, plus router advertisements (so
+        iPXE does not wait for IPv6); its other lines as they are."""
+        ours = {
+            'dhcp-range': '%s.100,%s.199,%s' % (RESCUE_NET, RESCUE_NET,
+                                                FLAT_LEASE),
+            'dhcp-leasefile': self.work / 'dnsmasq-flat.leases',
+            'dhcp-hostsdir': self.hostsdir,
+            'dhcp-optsdir': self.optsdir,
+        }
+        lines = []
+        for line in DNSMASQ_EXAMPLE.read_text().splitlines():
+            key = line.split('=', 1)[0].strip()
+            if line.startswith('#') or key not in ours:
+                lines.append(line)
+            else:
+                lines.append('%s=%s' % (key, ours.pop(key)))
+        if ours:
+            raise LabError('%s has no %s line' % (DNSMASQ_EXAMPLE,
+                                                  sorted(ours)))
+        lines += ['enable-ra', 'dhcp-range=fd98::,ra-only,64',
+                  'pid-file=%s' % (self.work / 'dnsmasq-flat.pid')]
+        path = self.work / 'dnsmasq-flat.conf'
+        path.write_text('\n'.join(lines) + '\n')
+        return path
+
     def start_dhcp(self):
+        if self.network == 'flat':
+            p = self.spawn('dnsmasq-flat', [
+                'dnsmasq', '--keep-in-foreground', '--log-facility=-',
+                '--conf-file=%s' % self.flat_dnsmasq_conf()])
+            self.wait_ready(p, r'DHCP, IP range')
+            return
         self._dnsmasq('dnsmasq-tenant', self.vlan_iface(TENANT_VLAN), [
             '--dhcp-range=%s.0,static,255.255.255.0,10m' % TENANT_NET,
             '--dhcp-host=%s,%s,instance' % (MACHINE_MAC, MACHINE_TENANT_IP),
@@ -631,7 +702,9 @@ class Lab:
                         'enabled_boot_interfaces':
                             'pxe,ipxe,fake' if self.pxe else
                             'redfish-virtual-media,fake',
-                        'enabled_network_interfaces': 'noop,switch'},
+                        'enabled_network_interfaces':
+                            'noop,flat,switch' if self.network == 'flat'
+                            else 'noop,switch'},
             'api': {'host_ip': GATEWAY_RESCUE, 'port': API_PORT},
             'conductor': {
                 'api_url': self.api_url,
@@ -655,6 +728,8 @@ class Lab:
                        'backend': self.switch_backend},
             'ipmi': {'min_command_interval': 0},
         }
+        if self.network == 'flat':
+            del conf['switch']          # no switch on a flat network
         lines = []
         for section, opts in conf.items():
             lines.append('[%s]' % section)
@@ -875,14 +950,17 @@ class Lab:
     def cli_json(self, *args, **kw):
         return json.loads(self.cli(*args, '-f', 'json', **kw).stdout)
 
-    def enroll(self, name, driver, boot_interface, boot_mode, pxe=True):
+    def enroll(self, name, driver, boot_interface, boot_mode, pxe=True,
+               network_interface='switch'):
         """The machine as a node, through the real CLI: `node create` with
-        this lab's driver_info, its port with the lab's
-        local_link_connection (pxe_enabled with ``pxe``), then `manage`
-        and `adopt`.  Returns the node's UUID; the node is `active`."""
+        this lab's driver_info (and ``network_interface``), its port with
+        the lab's local_link_connection (pxe_enabled with ``pxe``), then
+        `manage` and `adopt`.  Returns the node's UUID; the node is
+        `active`."""
         args = ['node', 'create', '--driver', driver, '--name', name,
                 '--boot-interface', boot_interface,
-                '--network-interface', 'switch', '--rescue-interface',
+                '--network-interface', network_interface,
+                '--rescue-interface',
                 'agent', '--property', 'capabilities=boot_mode:%s'
                 % boot_mode]
         for k, v in self.driver_info().items():

@@ -123,17 +123,20 @@ class RescueLab:
         return info
 
     def node(self, emu=None, i=0, boot='pxe', bios=True, name=None,
-             driver_info=None, adopt=True, mac=None):
+             driver_info=None, adopt=True, mac=None, network=None):
         """A rescue-ready node (active unless ``adopt`` is false).
 
         ``emu`` (an IPMI emulator) gives an ipmi node for its machine i;
-        without it the node is fake-hardware.  Returns (node, mac).
+        without it the node is fake-hardware.  ``network`` names its
+        network interface (else the default).  Returns (node, mac).
         """
         name = name or unique('rsc')
         mac = mac or unique_mac()
         info = self.rescue_driver_info()
         fields = {'name': name, 'rescue_interface': 'agent',
                   'boot_interface': boot}
+        if network is not None:
+            fields['network_interface'] = network
         if emu is not None:
             info.update(emu.driver_info(i))
             fields['driver'] = 'ipmi'

@@ -73,12 +73,15 @@ def assert_password_gone(node):
 
 
 def assert_cleaned(lab, node, mac, staged=True):
-    """No staged boot file is left; the dnsmasq host entry is 'ignore'
-    (or, when nothing was ever staged, absent); no password."""
+    """No staged boot file is left; the dnsmasq host entry is a bare
+    '<mac>' (these nodes' noop network keeps them on the network
+    lifeboat's dnsmasq serves; or, when nothing was ever staged, absent);
+    no password."""
+    assert node['network_interface'] == 'noop', node
     assert lab.leftovers(node['uuid'], mac) == [], node['uuid']
     host = lab.host_file(mac)
     if staged or host.exists():
-        assert host.read_text() == '%s,ignore\n' % mac
+        assert host.read_text() == '%s\n' % mac
     assert_password_gone(node)
 
 

@@ -49,6 +49,10 @@ Everything else goes to stderr.
 Every entry has "t" (time.time()).
 
 Failure knobs: --finalize-result succeeded|failed|error500|hang,
+--accept-network-moves (finalize_rescue takes lifeboat_network_moves;
+otherwise any unknown parameter gets IPA's HTTP 400
+InvalidCommandParamsError "finalize_rescue() got an unexpected keyword
+argument '...'", and changes nothing),
 --wrong-token, --no-token, --no-version, --change-callback-after N,
 --change-cert-after N, --stop-after-lookup.  Timing knobs for tests:
 --heartbeat-interval, --heartbeat-error-interval, --lookup-interval,
@@ -879,6 +883,20 @@ class FakeAgent:
                 return result, 'hang'
             if mode == 'error500':
                 return None, 'error500'
+            # IPA's execute_command turns the TypeError of an unknown
+            # keyword into InvalidCommandParamsError (HTTP 400), and the
+            # command changes nothing.
+            known = {'rescue_password', 'hashed'}
+            if self.args.accept_network_moves:
+                known.add('lifeboat_network_moves')
+            for key in params:
+                if key not in known:
+                    self.wire.event('finalize_rejected', param=key)
+                    raise RESTError(
+                        'InvalidCommandParamsError', 400,
+                        'Invalid command parameters',
+                        "finalize_rescue() got an unexpected keyword "
+                        "argument '%s'" % key)
             try:
                 result = self.finalize_rescue(**params)
                 after = None if mode == 'failed' else 'finalize'
@@ -893,7 +911,9 @@ class FakeAgent:
             self.command_results[result.id] = result
             return result, after
 
-    def finalize_rescue(self, rescue_password='', hashed=False):
+    def finalize_rescue(self, rescue_password='', hashed=False,
+                        lifeboat_network_moves=False):
+        self.wire.event('network_moves', moves=lifeboat_network_moves)
         if self.args.finalize_result == 'failed':
             raise RESTError(
                 'CommandExecutionError', 500, 'Command execution failed',
@@ -1093,6 +1113,11 @@ def parse_args(argv=None):
                    help='failed: 200 with command_status FAILED; error500: '
                         'HTTP 500 fault; hang: never answer (the command '
                         'shows RUNNING, later POSTs get 409)')
+    f.add_argument('--accept-network-moves', action='store_true',
+                   help='finalize_rescue takes lifeboat_network_moves (as '
+                        "lifeboat's agent does); without it an unknown "
+                        'parameter gets HTTP 400 InvalidCommandParamsError, '
+                        "as IPA's")
     f.add_argument('--wrong-token', action='store_true',
                    help='heartbeat with a wrong agent_token')
     f.add_argument('--no-token', action='store_true',

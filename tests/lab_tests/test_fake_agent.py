@@ -293,7 +293,8 @@ def test_help():
                 '--heartbeat-interval', '--tls', '--state-dir',
                 '--finalize-result', '--wrong-token', '--no-token',
                 '--no-version', '--change-callback-after',
-                '--change-cert-after', '--stop-after-lookup'):
+                '--change-cert-after', '--stop-after-lookup',
+                '--accept-network-moves'):
         assert opt in out.stdout, opt
 
 
@@ -675,6 +676,48 @@ def test_finalize_failed(ironic, agent):
     assert a.popen.poll() is None
     assert not (a.state_dir / 'ipa-rescue-password').exists()
     assert not (a.state_dir / '.rescued').exists()
+
+
+MOVES = {'name': 'rescue.finalize_rescue',
+         'params': dict(FINALIZE['params'], lifeboat_network_moves=True)}
+
+
+def test_finalize_rejects_unknown_parameter_as_ipa(ironic, agent):
+    """IPA's execute_command: the TypeError of an unknown keyword is an
+    InvalidCommandParamsError, HTTP 400, and nothing changes; the same
+    command without it then succeeds."""
+    fake = ironic()
+    a = agent(fake, '--tls', 'off', '--heartbeat-interval', '0.2')
+    a.first_line()
+    poll(fake.heartbeats)
+    s = session()
+    r = s.post(cmd_url(a, fake.token), json=MOVES)
+    assert (r.status_code, r.json()) == (400, {
+        'faultcode': 'Client',
+        'faultstring': "Invalid command parameters: finalize_rescue() got "
+                       "an unexpected keyword argument "
+                       "'lifeboat_network_moves'"})
+    assert s.get(cmd_url(a, fake.token)).json() == {'commands': []}
+    assert not (a.state_dir / 'ipa-rescue-password').exists()
+    assert a.popen.poll() is None
+    r = s.post(cmd_url(a, fake.token), json=FINALIZE)
+    assert r.json()['command_status'] == 'SUCCEEDED'
+    assert a.wait(10) == 0
+    assert [e['moves'] for e in a.wire('event')
+            if e['event'] == 'network_moves'] == [False]
+
+
+def test_finalize_accepts_network_moves_when_asked(ironic, agent):
+    fake = ironic()
+    a = agent(fake, '--tls', 'off', '--accept-network-moves')
+    a.first_line()
+    poll(fake.heartbeats)
+    r = session().post(cmd_url(a, fake.token), json=MOVES)
+    assert r.json()['command_status'] == 'SUCCEEDED'
+    assert a.wait(10) == 0
+    assert (a.state_dir / 'ipa-rescue-password').read_bytes() == HASH.encode()
+    assert [e['moves'] for e in a.wire('event')
+            if e['event'] == 'network_moves'] == [True]
 
 
 def test_finalize_error500(ironic, agent):

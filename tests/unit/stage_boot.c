@@ -27,7 +27,8 @@ usage(void)
 	    "  [--api-url URL] [--http-url URL] [--tftp-server ADDR] "
 	    "[--request-id ID]\n"
 	    "  [--append PARAMS] [--ipxe-timeout S] [--debug]\n"
-	    "  [--hostsdir DIR --optsdir DIR]   (dhcp_provider dnsmasq)\n");
+	    "  [--hostsdir DIR --optsdir DIR]   (dhcp_provider dnsmasq)\n"
+	    "  [--tenant-dhcp]   (clean: a tenant DHCP serves the node next)\n");
 	exit(2);
 }
 
@@ -63,13 +64,14 @@ main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "hostsdir", required_argument, NULL, 'h' },
 		{ "optsdir", required_argument, NULL, 'o' },
+		{ "tenant-dhcp", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *macs[MAX_MACS], *iface = NULL, *request_id = NULL;
 	const struct lb_boot_ops *ops;
 	struct lb_boot_images images = { NULL, NULL, NULL };
 	struct lb_boot_env env = { NULL, "http://127.0.0.1:6385",
-	    "http://127.0.0.1:8088", "127.0.0.1", NULL };
+	    "http://127.0.0.1:8088", "127.0.0.1", NULL, false };
 	struct lb_task task;
 	struct lb_config cfg;
 	struct lb_err err = { "" };
@@ -150,6 +152,9 @@ main(int argc, char **argv)
 		case 'o':
 			set_str(&cfg.dnsmasq_optsdir, optarg);
 			set_str(&cfg.dhcp_provider, "dnsmasq");
+			break;
+		case 'D':
+			env.tenant_dhcp = true;
 			break;
 		default:
 			usage();

@@ -466,7 +466,60 @@ test_pxe_clean_up_leaves_nothing(void **state)
 	    "tftp/grub/\n"
 	    "tftp/grub/grub.cfg\n"
 	    "tftp/pxelinux.cfg/\n");
-	assert_golden(f, "hosts/ironic-" MAC1 ".conf", "dnsmasq_ignore.conf");
+	assert_golden(f, "hosts/ironic-" MAC1 ".conf", "dnsmasq_known.conf");
+}
+
+/*
+ * The host file after clean-up, per network kind: on one flat network
+ * (noop, flat) lifeboat's dnsmasq keeps answering the MAC with no tag,
+ * so no boot options; where a tenant DHCP takes over (switch) it ignores
+ * the MAC, as Ironic does.  The options file goes either way.
+ */
+static void
+clean_up_host_file(void **state, const struct lb_boot_ops *ops,
+    bool tenant_dhcp, const char *golden)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], *text;
+
+	use_dnsmasq(f);
+	set_bios(f);
+	f->env.tenant_dhcp = tenant_dhcp;
+	assert_ok(f, prepare(f, ops));
+	assert_golden(f, "hosts/ironic-" MAC1 ".conf", "dnsmasq_host.conf");
+	assert_ok(f, clean(f, ops));
+	assert_golden(f, "hosts/ironic-" MAC1 ".conf", golden);
+	sub(f, "hosts/ironic-" MAC2 ".conf", path);
+	text = read_path(path);
+	assert_string_equal(text, tenant_dhcp ? MAC2 ",ignore\n" :
+	    MAC2 "\n");
+	free(text);
+	sub(f, "opts/ironic-" UUID ".conf", path);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void
+test_pxe_clean_up_flat_keeps_serving(void **state)
+{
+	clean_up_host_file(state, &lb_boot_pxe, false, "dnsmasq_known.conf");
+}
+
+static void
+test_pxe_clean_up_tenant_dhcp_ignores(void **state)
+{
+	clean_up_host_file(state, &lb_boot_pxe, true, "dnsmasq_ignore.conf");
+}
+
+static void
+test_ipxe_clean_up_flat_keeps_serving(void **state)
+{
+	clean_up_host_file(state, &lb_boot_ipxe, false, "dnsmasq_known.conf");
+}
+
+static void
+test_ipxe_clean_up_tenant_dhcp_ignores(void **state)
+{
+	clean_up_host_file(state, &lb_boot_ipxe, true, "dnsmasq_ignore.conf");
 }
 
 static void
@@ -850,6 +903,10 @@ main(void)
 		T(test_pxe_dnsmasq_bios),
 		T(test_pxe_dnsmasq_uefi),
 		T(test_pxe_clean_up_leaves_nothing),
+		T(test_pxe_clean_up_flat_keeps_serving),
+		T(test_pxe_clean_up_tenant_dhcp_ignores),
+		T(test_ipxe_clean_up_flat_keeps_serving),
+		T(test_ipxe_clean_up_tenant_dhcp_ignores),
 		T(test_pxe_idempotent),
 		T(test_clean_up_without_prepare),
 		T(test_clean_up_finds_links_by_target),

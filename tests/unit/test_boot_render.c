@@ -121,6 +121,7 @@ test_dnsmasq_host_golden(void **state)
 	(void)state;
 	assert_golden(lb_render_dnsmasq_host(MAC, UUID), "dnsmasq_host.conf");
 	assert_golden(lb_render_dnsmasq_ignore(MAC), "dnsmasq_ignore.conf");
+	assert_golden(lb_render_dnsmasq_known(MAC), "dnsmasq_known.conf");
 }
 
 static void

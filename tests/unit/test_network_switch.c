@@ -173,6 +173,33 @@ recorded(const struct fixture *f, const char *mac)
 
 /* ---- validation ---- */
 
+/*
+ * Only the switch moves the node to a tenant network with its own DHCP;
+ * noop and flat leave it on the one network lifeboat's dnsmasq serves.
+ */
+static void
+test_registry_tenant_dhcp(void **state)
+{
+	bool seen_flat = false;
+
+	(void)state;
+	for (size_t i = 0; i < lb_network_nimpls; i++) {
+		const struct lb_iface_impl *impl = &lb_network_impls[i];
+		const struct lb_network_ops *ops = impl->ops;
+
+		if (strcmp(impl->name, "neutron") == 0) {
+			assert_false(impl->flags & LB_IMPL_BUILT);
+			continue;
+		}
+		assert_true(impl->flags & LB_IMPL_BUILT);
+		assert_string_equal(ops->name, impl->name);
+		assert_int_equal(ops->tenant_dhcp,
+		    strcmp(impl->name, "switch") == 0);
+		seen_flat |= strcmp(impl->name, "flat") == 0;
+	}
+	assert_true(seen_flat);
+}
+
 static void
 test_registry_row(void **state)
 {
@@ -568,6 +595,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry_tenant_dhcp),
 		cmocka_unit_test_setup_teardown(test_registry_row, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backend_find, setup,
