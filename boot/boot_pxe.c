@@ -2,8 +2,10 @@
  * boot_pxe.c - the `pxe` and `ipxe` boot interfaces: stage the rescue
  * kernel, ramdisk, boot config and per-MAC links below tftp_root (pxe) or
  * http_root (ipxe) in Ironic's layout (contract §6), and dnsmasq's
- * per-node files when [dhcp] dhcp_provider is dnsmasq.  Conductor worker
- * threads, different nodes at once.
+ * per-node files when [dhcp] dhcp_provider is dnsmasq.  A BIOS `pxe` node
+ * whose pxelinux fetches over HTTP ([pxe] pxelinux_http) gets its kernel
+ * and ramdisk below http_root instead.  Conductor worker threads,
+ * different nodes at once.
  */
 #include "boot/boot_pxe.h"
 
@@ -149,7 +151,11 @@ kernel_params(const struct lb_boot_env *env, const struct lb_task *task,
 	return 0;
 }
 
-/* <root>/<uuid>/rescue_kernel, rescue_ramdisk and config. */
+/*
+ * <root>/<uuid>/rescue_kernel, rescue_ramdisk and config; only the config
+ * when 'images' is NULL (they are served from elsewhere), only the images
+ * when 'config' is NULL.
+ */
 static int
 stage_node_dir(const struct lb_boot_dir *root, const struct node_names *n,
     const struct lb_boot_images *images, const char *config,
@@ -161,14 +167,71 @@ stage_node_dir(const struct lb_boot_dir *root, const struct node_names *n,
 	r = lb_boot_dir_open(&dir, root, n->uuid, true, err);
 	if (r < 0)
 		return r;
-	r = lb_boot_link_image(&dir, "rescue_kernel", images->kernel, err);
-	if (r == 0)
-		r = lb_boot_link_image(&dir, "rescue_ramdisk", images->ramdisk,
+	if (images != NULL) {
+		r = lb_boot_link_image(&dir, "rescue_kernel", images->kernel,
 		    err);
-	if (r == 0)
+		if (r == 0)
+			r = lb_boot_link_image(&dir, "rescue_ramdisk",
+			    images->ramdisk, err);
+	}
+	if (r == 0 && config != NULL)
 		r = lb_boot_write_file(&dir, "config", config, strlen(config),
 		    what, err);
 	lb_boot_dir_close(&dir);
+	return r;
+}
+
+/*
+ * Whether a BIOS node's pxelinux fetches kernel and ramdisk over HTTP:
+ * [pxe] pxelinux_http, where auto means "the boot file is lpxelinux.0 (the
+ * pxelinux build with an HTTP client) and http_root is served".
+ */
+static bool
+pxelinux_over_http(const struct lb_boot_env *env)
+{
+	const struct lb_config *cfg = env->cfg;
+	const char *file, *slash;
+
+	switch (cfg->pxe_pxelinux_http) {
+	case LB_PXELINUX_HTTP_ALWAYS:
+		return true;
+	case LB_PXELINUX_HTTP_NEVER:
+		return false;
+	case LB_PXELINUX_HTTP_AUTO:
+		break;
+	}
+	if (env->http_url == NULL || env->http_url[0] == '\0' ||
+	    cfg->pxe_bootfile_name == NULL)
+		return false;
+	slash = strrchr(cfg->pxe_bootfile_name, '/');
+	file = slash != NULL ? slash + 1 : cfg->pxe_bootfile_name;
+	return strcmp(file, "lpxelinux.0") == 0;
+}
+
+/* http_url without trailing slashes, malloc'd. */
+static char *
+base_url(const char *url)
+{
+	size_t len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return strndup(url, len);
+}
+
+/* <http_root>/<uuid>/rescue_kernel and rescue_ramdisk, as for iPXE. */
+static int
+stage_http_images(const struct lb_config *cfg, const struct node_names *n,
+    const struct lb_boot_images *images, struct lb_err *err)
+{
+	struct lb_boot_dir root;
+	int r;
+
+	r = lb_boot_dir_open_root(&root, cfg->deploy_http_root, "http root",
+	    err);
+	if (r == 0)
+		r = stage_node_dir(&root, n, images, NULL, NULL, err);
+	lb_boot_dir_close(&root);
 	return r;
 }
 
@@ -413,8 +476,9 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 	struct lb_render_dhcp dhcp;
 	struct lb_boot_dir root;
 	enum lb_boot_mode mode;
-	char *params = NULL, *config = NULL;
+	char *params = NULL, *config = NULL, *url = NULL;
 	struct node_names n;
+	bool http;
 	int r;
 
 	r = prepare_check(env, task, images, &n, err);
@@ -428,11 +492,20 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 		if (r < 0)
 			goto out;
 	}
+	http = mode == LB_BOOT_MODE_BIOS && pxelinux_over_http(env);
+	if (http) {
+		r = check_value("[deploy] http_url (for [pxe] pxelinux_http)",
+		    env->http_url, " ", err);
+		if (r < 0)
+			goto out;
+	}
 	r = kernel_params(env, task, request_id, extra_params, &params, err);
 	if (r < 0)
 		goto out;
-	if (mode == LB_BOOT_MODE_BIOS)
-		config = lb_render_pxelinux(n.uuid, params);
+	if (http && (url = base_url(env->http_url)) == NULL)
+		config = NULL;
+	else if (mode == LB_BOOT_MODE_BIOS)
+		config = lb_render_pxelinux(n.uuid, params, url);
 	else
 		config = lb_render_grub(n.uuid, params, env->tftp_server);
 	if (config == NULL) {
@@ -443,9 +516,13 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 	r = lb_boot_dir_open_root(&root, cfg->pxe_tftp_root, "tftp root", err);
 	if (r < 0)
 		goto out;
-	/* Config before links, links before DHCP: nothing dangles. */
-	r = stage_node_dir(&root, &n, images, config, mode == LB_BOOT_MODE_BIOS
-	    ? "pxe config" : "grub config", err);
+	/* Images before config, config before links, links before DHCP. */
+	if (http)
+		r = stage_http_images(cfg, &n, images, err);
+	if (r == 0)
+		r = stage_node_dir(&root, &n, http ? NULL : images, config,
+		    mode == LB_BOOT_MODE_BIOS ? "pxe config" : "grub config",
+		    err);
 	if (r < 0)
 		goto out;
 	if (mode == LB_BOOT_MODE_BIOS)
@@ -462,18 +539,40 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 	r = dnsmasq_stage(cfg, &n, &dhcp, err);
 out:
 	lb_boot_dir_close(&root);
+	free(url);
 	free(config);
 	free(params);
 	names_release(&n);
 	return r;
 }
 
+/* The TFTP staging, and the HTTP copies whichever way it was staged. */
 static int
 pxe_clean_up_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
     struct lb_err *err)
 {
-	return clean_up(env, task, env->cfg->pxe_tftp_root, "tftp root", true,
-	    err);
+	struct lb_boot_dir root;
+	struct node_names n;
+	struct lb_err scratch;
+	int first, r;
+
+	first = clean_up(env, task, env->cfg->pxe_tftp_root, "tftp root",
+	    true, err);
+	if (env->cfg->deploy_http_root == NULL ||
+	    env->cfg->deploy_http_root[0] == '\0')
+		return first;
+	r = names_init(&n, task, err_slot(first, err, &scratch));
+	if (r < 0)
+		return first < 0 ? first : r;
+	r = lb_boot_dir_open_root(&root, env->cfg->deploy_http_root,
+	    "http root", err_slot(first, err, &scratch));
+	if (r == 0)
+		r = lb_boot_remove_tree(&root, n.uuid, err_slot(first, err,
+		    &scratch));
+	keep_first(&first, r == -ENOENT ? 0 : r);
+	lb_boot_dir_close(&root);
+	names_release(&n);
+	return first;
 }
 
 const struct lb_boot_ops lb_boot_pxe = {
@@ -484,17 +583,6 @@ const struct lb_boot_ops lb_boot_pxe = {
 };
 
 /* ---- ipxe ---- */
-
-/* http_url without trailing slashes, malloc'd. */
-static char *
-base_url(const char *url)
-{
-	size_t len = strlen(url);
-
-	while (len > 0 && url[len - 1] == '/')
-		len--;
-	return strndup(url, len);
-}
 
 static int
 ipxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,

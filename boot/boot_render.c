@@ -14,14 +14,16 @@
 #include "conductor/util/banned.h"
 
 char *
-lb_render_pxelinux(const char *uuid, const char *params)
+lb_render_pxelinux(const char *uuid, const char *params, const char *http_url)
 {
+	const char *base = http_url ? http_url : "", *sep = http_url ? "/" : "";
 	struct lb_buf b;
 
 	lb_buf_init(&b);
 	lb_buf_adds(&b, "default deploy\n\nlabel deploy\n");
-	lb_buf_addf(&b, "kernel %s/rescue_kernel\n", uuid);
-	lb_buf_addf(&b, "append initrd=%s/rescue_ramdisk %s\n", uuid, params);
+	lb_buf_addf(&b, "kernel %s%s%s/rescue_kernel\n", base, sep, uuid);
+	lb_buf_addf(&b, "append initrd=%s%s%s/rescue_ramdisk %s\n", base, sep,
+	    uuid, params);
 	lb_buf_adds(&b, "ipappend 2\n");
 	return lb_buf_steal(&b, NULL);
 }

@@ -11,10 +11,13 @@
 #define LB_BOOT_RENDER_H
 
 /*
- * pxelinux (BIOS) config for <tftp_root>/<uuid>/config; the kernel and
- * ramdisk paths are relative to the TFTP root.
+ * pxelinux (BIOS) config for <tftp_root>/<uuid>/config.  With 'http_url'
+ * NULL the kernel and ramdisk paths are relative to the TFTP root; else
+ * they are <http_url>/<uuid>/rescue_kernel and rescue_ramdisk, which an
+ * HTTP-capable pxelinux (lpxelinux.0) fetches over HTTP.
  */
-char *lb_render_pxelinux(const char *uuid, const char *params);
+char *lb_render_pxelinux(const char *uuid, const char *params,
+    const char *http_url);
 
 /* grub (UEFI) config for <tftp_root>/<uuid>/config. */
 char *lb_render_grub(const char *uuid, const char *params,

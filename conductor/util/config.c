@@ -63,6 +63,11 @@ _Static_assert(LB_LOG_DEBUG == 0 && LB_LOG_INFO == 1 &&
 static const char *const auth_strategies[] = { "noauth", "http_basic", NULL };
 static const char *const hash_algorithms[] = { "sha256", "sha512", NULL };
 static const char *const dhcp_providers[] = { "none", "dnsmasq", NULL };
+static const char *const pxelinux_http_modes[] = {
+	"auto", "always", "never", NULL
+};
+_Static_assert(LB_PXELINUX_HTTP_AUTO == 0 && LB_PXELINUX_HTTP_ALWAYS == 1 &&
+    LB_PXELINUX_HTTP_NEVER == 2, "pxelinux_http_modes[] order");
 static const char *const switch_backends[] = {
 	"linux-bridge", "linux-bridge-per-vlan", NULL
 };
@@ -252,6 +257,16 @@ static const struct cfg_option options[] = {
 	OPT("pxe", "ipxe_timeout", INT, pxe_ipxe_timeout, "0",
 	    "Seconds iPXE waits for an HTTP transfer; 0: iPXE's default.",
 	    .min = 0, .max = 3600),
+	OPT("pxe", "pxelinux_http", ENUM, pxe_pxelinux_http, "auto",
+	    "How BIOS nodes with the pxe boot interface fetch the rescue "
+	    "kernel and ramdisk: always (over HTTP: staged below "
+	    "[deploy] http_root and named by [deploy] http_url in the "
+	    "pxelinux config, which needs an HTTP-capable pxelinux such as "
+	    "lpxelinux.0), never (over TFTP, from tftp_root) or auto "
+	    "(HTTP when pxe_bootfile_name is lpxelinux.0 and "
+	    "[deploy] http_url is set).  The loader and its config always "
+	    "come over TFTP (a lifeboat option).",
+	    .allowed = pxelinux_http_modes, .flags = CFG_INDEX),
 	OPT("pxe", "image_cache_path", PATH, pxe_image_cache, NULL,
 	    "Where downloaded rescue images are cached (one copy per URL "
 	    "and version, hard-linked into place).  Unset: "

@@ -38,6 +38,17 @@ struct lb_config_names {
 	const char *const *interfaces[LB_IFACE_COUNT];
 };
 
+/*
+ * [pxe] pxelinux_http: whether a BIOS `pxe` node's pxelinux config names
+ * the kernel and ramdisk by http_url (they are then staged below
+ * http_root) instead of by their TFTP paths.
+ */
+enum lb_pxelinux_http {
+	LB_PXELINUX_HTTP_AUTO,		/* when pxe_bootfile_name is lpxelinux.0 */
+	LB_PXELINUX_HTTP_ALWAYS,
+	LB_PXELINUX_HTTP_NEVER,
+};
+
 struct lb_config {
 	/* [DEFAULT] */
 	char *host;
@@ -96,6 +107,7 @@ struct lb_config {
 	char *pxe_ipxe_bootfile_name;	/* ipxe_bootfile_name */
 	char *pxe_uefi_ipxe_bootfile_name; /* uefi_ipxe_bootfile_name */
 	int pxe_ipxe_timeout;		/* ipxe_timeout, seconds */
+	enum lb_pxelinux_http pxe_pxelinux_http; /* pxelinux_http (lifeboat) */
 	char *pxe_image_cache;		/* image_cache_path, NULL: state_path */
 	int pxe_image_cache_size;	/* image_cache_size, MiB, 0: none */
 	int pxe_image_cache_ttl;	/* image_cache_ttl, minutes, 0: none */

@@ -53,7 +53,8 @@ TOOLS = {
     'grub-mkimage': 'grub-common', 'xorriso': 'xorriso',
 }
 FILES = {
-    lab_mod.PXELINUX: 'pxelinux', lab_mod.LDLINUX: 'syslinux-common',
+    lab_mod.PXELINUX: 'pxelinux', lab_mod.LPXELINUX: 'pxelinux',
+    lab_mod.LDLINUX: 'syslinux-common',
     instance_mod.MBR_BIN: 'syslinux-common',
     instance_mod.BUSYBOX: 'busybox-static',
     '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu',

@@ -38,7 +38,8 @@ address and no boot file.  On the rescuing VLAN: fd98::1/64 and router
 advertisements (so iPXE does not wait ~13 s for IPv6), lifeboat's dnsmasq
 (dhcp-hostsdir/dhcp-optsdir, ``dhcp-match=set:ipxe,175``; ``no-ping`` and
 iPXE's ``no-pxedhcp`` (option 175.176) save ~3 s of DHCP), in.tftpd with
-pxelinux.0 and ldlinux.c32, and lifeboatd (API and HTTP boot root).  The
+pxelinux.0, lpxelinux.0 and ldlinux.c32 (``pxe_bootfile`` picks the one
+lifeboat hands out), and lifeboatd (API and HTTP boot root).  The
 IPMI BMC (UDP 127.0.0.1:6230 in the namespace) starts QEMU in the
 namespace so that QEMU can open tap0; QEMU's serial console goes to a
 file (appended across power cycles) that a thread here tails.
@@ -95,6 +96,9 @@ FLAT_LEASE = '2m'                      # a renewal within a minute
 DNSMASQ_EXAMPLE = REPO / 'etc' / 'dnsmasq.conf.example'
 
 PXELINUX = '/usr/lib/PXELINUX/pxelinux.0'
+# pxelinux with an HTTP client: lifeboat then stages kernel and ramdisk
+# below http_root and names them by URL ([pxe] pxelinux_http = auto)
+LPXELINUX = '/usr/lib/PXELINUX/lpxelinux.0'
 LDLINUX = '/usr/lib/syslinux/modules/bios/ldlinux.c32'
 
 STOP_GRACE = 5.0
@@ -305,7 +309,8 @@ class Lab:
     def __init__(self, lifeboatd, ramdisk_dir, instance_disk, keep=None,
                  log=None, switch_backend=None, budget=None, bmc='ipmi',
                  firmware='bios', pxe=True, quirks=(), machine=None,
-                 conductor=None, network='vlan'):
+                 conductor=None, network='vlan',
+                 pxe_bootfile='pxelinux.0'):
         if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
                                                                'uefi'):
             raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
@@ -317,6 +322,9 @@ class Lab:
         self.bmc = bmc
         self.firmware = firmware
         self.pxe = pxe
+        # [pxe] pxe_bootfile_name: pxelinux.0 (all over TFTP) or
+        # lpxelinux.0 (kernel and ramdisk over HTTP)
+        self.pxe_bootfile = pxe_bootfile
         self.quirks = list(quirks)
         # the machine's hardware (see qemu_args); None: the default machine
         self.machine = dict(machine or {})
@@ -616,7 +624,7 @@ class Lab:
 
     # --------------------------------------------------------- services
     def start_tftp(self):
-        for src in (PXELINUX, LDLINUX):
+        for src in (PXELINUX, LPXELINUX, LDLINUX):
             shutil.copy(src, self.tftp_root / os.path.basename(src))
         p = self.spawn('tftpd', ['in.tftpd', '--foreground', '--listen',
                                  '--address', '%s:69' % GATEWAY_RESCUE,
@@ -717,6 +725,7 @@ class Lab:
             },
             'pxe': {'tftp_root': self.tftp_root,
                     'tftp_server': GATEWAY_RESCUE,
+                    'pxe_bootfile_name': self.pxe_bootfile,
                     'kernel_append_params':
                         'nofb vga=normal console=ttyS0,115200'},
             'deploy': {'http_root': self.http_root,

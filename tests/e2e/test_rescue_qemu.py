@@ -12,7 +12,11 @@ The tests run in order and share one lab (conftest.py ``lab``):
                              lifeboat;
 3. ``test_rescue_pxe``       enroll + adopt the machine, see the instance
                              boot from disk; rescue with the ``pxe`` boot
-                             interface; ssh as rescue; wrong password and
+                             interface and lpxelinux.0, which fetches the
+                             kernel and ramdisk from lifeboatd's HTTP boot
+                             root (test_rescue_hardware.py keeps plain
+                             pxelinux.0 over TFTP); ssh as rescue; wrong
+                             password and
                              wrong agent token refused; unrescue, the
                              instance boots from disk again;
 4. ``test_rescue_ipxe``      the same rescue and unrescue with ``ipxe``.
@@ -21,6 +25,7 @@ Phase timings are printed at the end of the run (conftest.py).
 """
 
 import json
+import os
 import re
 import threading
 import time
@@ -28,6 +33,9 @@ import time
 import pytest
 
 import lab as L
+
+# the pxe rescue boots lpxelinux.0: kernel and ramdisk over HTTP
+LAB_OPTIONS = {'pxe_bootfile': 'lpxelinux.0'}
 
 NODE_NAME = 'e2e-machine'
 RESCUE_PASSWORD = 'Lifeboat-e2e-pw1'
@@ -233,6 +241,9 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         lifeboat_line(lab, uuid, r'rescue: powered on, waiting', mark,
                       RESCUE_TIMEOUT)
         seen['pvid_during'] = lab.pvid('tap0')
+        seen['staged'] = tuple(
+            sorted(os.listdir(d)) if d.is_dir() else None
+            for d in (lab.tftp_root / uuid, lab.http_root / uuid))
         seen['wrong_token_before_lookup'] = (
             wrong_token_heartbeat(lab, uuid) + (time.monotonic(),))
         lifeboat_line(lab, uuid, r'agent token issued at lookup', mark,
@@ -285,6 +296,14 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         r'DHCPACK\(%s\) \S+ %s' % (re.escape(lab.vlan_iface(L.RESCUE_VLAN)),
                                    L.MACHINE_MAC),
         'dnsmasq-rescue', mark, 1, what='the firmware DHCPACK')[0]
+    if boot_interface == 'pxe':
+        # lpxelinux took both from the HTTP boot root, not from TFTP
+        for what in ('rescue_kernel', 'rescue_ramdisk'):
+            ev['%s fetch (HTTP)' % what] = lab.events.wait(
+                r'http boot: GET /%s/%s -> 200' % (uuid, what), 'lifeboatd',
+                mark, 1, what='lpxelinux fetching %s over HTTP' % what)[0]
+        assert seen['staged'] == (['config'], ['rescue_kernel',
+                                               'rescue_ramdisk']), seen
     ev['kernel loaded (first kernel line)'] = lab.events.wait(
         r'Linux version|lifeboat-ramdisk: init started', 'console', mark, 1,
         what='the rescue kernel on the console')[0]
@@ -360,7 +379,10 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         assert f.read_text().strip() == '%s,ignore' % L.MACHINE_MAC, f
 
     order = ['rescue request accepted', 'power off', 'port moved', 'ramdisk staged', 'power on',
-             'DHCP (firmware, rescuing VLAN)',
+             'DHCP (firmware, rescuing VLAN)'] + [
+                 '%s fetch (HTTP)' % w for w in ('rescue_kernel',
+                                                 'rescue_ramdisk')
+                 if boot_interface == 'pxe'] + [
              'kernel loaded (first kernel line)', 'ramdisk /init',
              'first heartbeat', 'finalize', 'rescue (CLI --wait returned)',
              'ssh rescue@tenant address works']

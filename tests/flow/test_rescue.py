@@ -303,6 +303,70 @@ def test_sha512_hash_and_checksums(launcher, tmp_path, emu, agents):
     assert_cleaned(lab, node, mac)
 
 
+# lpxelinux (pxelinux with an HTTP client) as the boot file, or any pxelinux
+# with [pxe] pxelinux_http = always: the kernel and ramdisk are fetched from
+# lifeboatd's HTTP boot root; TFTP keeps the loader's config only.
+@pytest.mark.parametrize('bootfile,mode', [('lpxelinux.0', None),
+                                           ('pxelinux.0', 'always')])
+def test_pxe_images_over_http(launcher, tmp_path, emu, agents, bootfile,
+                              mode):
+    pxe = {'pxe_bootfile_name': bootfile}
+    if mode is not None:
+        pxe['pxelinux_http'] = mode
+    lab = RescueLab(launcher, tmp_path / 'lab', pxe=pxe)
+    node, mac = lab.node(emu, 0)
+    uuid = node['uuid']
+
+    def on_wait(n):
+        got = {'files': lab.capture(uuid, mac),
+               'http_dir': sorted(os.listdir(lab.http / uuid))}
+        for what in ('rescue_kernel', 'rescue_ramdisk'):
+            p = subprocess.run(
+                ['curl', '-sS', '-f', '--http1.0', '--max-time', '10',
+                 '%s/%s/%s' % (lab.http_url, uuid, what)],
+                capture_output=True, timeout=20)
+            got[what] = (p.returncode, p.stdout, p.stderr)
+        return got
+
+    watcher = OnRescueWait(lab.d, uuid, on_wait=on_wait,
+                           start_agent=lambda: agents.start(lab.api_url, mac))
+    watcher.start()
+    r = put_rescue(lab.d, uuid, PASSWORD)
+    assert r.status_code == 202, r.text
+    node = end_state(lab.d, uuid, {'rescue', 'rescue failed'})
+    watcher.result()
+    assert node['provision_state'] == 'rescue', node
+    assert node['last_error'] is None, node
+
+    seen = watcher.captured
+    files = seen['files']
+    # TFTP: the config only, naming the images by URL
+    assert files['tftp_dir'][1] == ['config'], files
+    assert files['pxelinux_link'][0] == '../%s/config' % uuid, files
+    text = files['tftp_config'][1]
+    base = '%s/%s' % (lab.http_url, uuid)
+    m = re.fullmatch(r'default deploy\n\nlabel deploy\n'
+                     r'kernel %s/rescue_kernel\n'
+                     r'append initrd=%s/rescue_ramdisk ([^\n]*)\n'
+                     r'ipappend 2\n' % (re.escape(base), re.escape(base)),
+                     text)
+    assert m, text
+    assert check_params(m.group(1).split(), lab.api_url) == set(), text
+    # HTTP: the images, served by lifeboatd at those URLs
+    assert seen['http_dir'] == ['rescue_kernel', 'rescue_ramdisk'], seen
+    assert seen['rescue_kernel'][:2] == (0, KERNEL_DATA), seen['rescue_kernel']
+    assert seen['rescue_ramdisk'][:2] == (0, RAMDISK_DATA), \
+        seen['rescue_ramdisk']
+    # the loader the operator named still goes out over DHCP
+    assert files['dnsmasq_opts'][1].splitlines()[0] == \
+        'tag:%s,67,%s' % (uuid, bootfile), files
+    # finalize cleaned up both roots
+    assert watcher.agent.wait_exit(30) == 0
+    assert_cleaned(lab, node, mac)
+    assert not os.path.lexists(lab.http / uuid)
+    assert not os.path.lexists(lab.tftp / uuid)
+
+
 # ================================================ 3: the failure paths
 
 def timeout_lab(launcher, tmp_path, timeout):

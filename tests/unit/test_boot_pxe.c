@@ -593,6 +593,136 @@ test_clean_up_keeps_other_nodes(void **state)
 	    "tftp/pxelinux.cfg/01-52-54-00-00-00-99@\n");
 }
 
+/* ---- pxe with lpxelinux over HTTP ---- */
+
+static void
+use_lpxelinux(struct fixture *f)
+{
+	set_str(&f->cfg.pxe_bootfile_name, "bios/lpxelinux.0");
+}
+
+#define HTTP_TREE EMPTY_TREE \
+	"http/" UUID "/\n" \
+	"http/" UUID "/rescue_kernel\n" \
+	"http/" UUID "/rescue_ramdisk\n" \
+	"tftp/" UUID "/\n" \
+	"tftp/" UUID "/config\n" \
+	"tftp/pxelinux.cfg/\n" \
+	"tftp/pxelinux.cfg/01-52-54-00-12-34-56@\n" \
+	"tftp/pxelinux.cfg/01-52-54-00-ab-cd-ef@\n"
+
+/* auto + lpxelinux.0: images below http_root, the config names them. */
+static void
+test_pxe_http_layout(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	set_bios(f);
+	use_lpxelinux(f);
+	use_dnsmasq(f);
+	f->env.http_url = "http://10.99.0.1:8088/";	/* slash dropped */
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_tree(f, HTTP_TREE
+	    "hosts/ironic-" MAC1 ".conf\n"
+	    "hosts/ironic-" MAC2 ".conf\n"
+	    "opts/ironic-" UUID ".conf\n");
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux_http.cfg");
+	assert_link(f, "tftp/pxelinux.cfg/01-52-54-00-12-34-56",
+	    "../" UUID "/config", "tftp/" UUID "/config");
+	sub(f, "http/" UUID "/rescue_kernel", path);
+	assert_same_inode(path, f->kernel);
+	sub(f, "http/" UUID "/rescue_ramdisk", path);
+	assert_same_inode(path, f->ramdisk);
+	assert_mode(f, "http/" UUID, 0755);
+	/* TFTP still hands out the loader the operator named */
+	assert_golden(f, "opts/ironic-" UUID ".conf",
+	    "dnsmasq_opts_lpxelinux.conf");
+}
+
+static void
+test_pxe_http_clean_up_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	set_bios(f);
+	use_lpxelinux(f);
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_ok(f, clean(f, &lb_boot_pxe));
+	assert_tree(f, EMPTY_TREE "tftp/pxelinux.cfg/\n");
+	assert_ok(f, clean(f, &lb_boot_pxe));
+	assert_tree(f, EMPTY_TREE "tftp/pxelinux.cfg/\n");
+}
+
+/* The option beats the file name, both ways. */
+static void
+test_pxe_http_option(void **state)
+{
+	struct fixture *f = *state;
+
+	set_bios(f);
+	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_tree(f, HTTP_TREE);
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux_http.cfg");
+	assert_ok(f, clean(f, &lb_boot_pxe));
+
+	use_lpxelinux(f);
+	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_NEVER;
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux.cfg");
+	assert_tree(f, EMPTY_TREE
+	    "tftp/" UUID "/\n"
+	    "tftp/" UUID "/config\n"
+	    "tftp/" UUID "/rescue_kernel\n"
+	    "tftp/" UUID "/rescue_ramdisk\n"
+	    "tftp/pxelinux.cfg/\n"
+	    "tftp/pxelinux.cfg/01-52-54-00-12-34-56@\n"
+	    "tftp/pxelinux.cfg/01-52-54-00-ab-cd-ef@\n");
+}
+
+/* auto without http_url: TFTP; always without it: refused, nothing made. */
+static void
+test_pxe_http_needs_http_url(void **state)
+{
+	struct fixture *f = *state;
+
+	set_bios(f);
+	use_lpxelinux(f);
+	f->env.http_url = "";
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux.cfg");
+	assert_ok(f, clean(f, &lb_boot_pxe));
+	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
+	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
+	assert_non_null(strstr(f->err.msg, "http_url"));
+	assert_tree(f, EMPTY_TREE "tftp/pxelinux.cfg/\n");
+}
+
+/* UEFI nodes keep grub over TFTP whatever the BIOS loader is. */
+static void
+test_pxe_http_not_for_uefi(void **state)
+{
+	struct fixture *f = *state;
+
+	use_lpxelinux(f);
+	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_golden(f, "tftp/" UUID "/config", "grub.cfg");
+	assert_tree(f, EMPTY_TREE
+	    "tftp/" UUID "/\n"
+	    "tftp/" UUID "/config\n"
+	    "tftp/" UUID "/rescue_kernel\n"
+	    "tftp/" UUID "/rescue_ramdisk\n"
+	    "tftp/52:54:00:12:34:56.conf@\n"
+	    "tftp/52:54:00:ab:cd:ef.conf@\n"
+	    "tftp/grub.cfg-01-52-54-00-12-34-56@\n"
+	    "tftp/grub.cfg-01-52-54-00-ab-cd-ef@\n"
+	    "tftp/grub/\n"
+	    "tftp/grub/grub.cfg\n");
+}
+
 /* ---- ipxe ---- */
 
 static void
@@ -911,6 +1041,11 @@ main(void)
 		T(test_clean_up_without_prepare),
 		T(test_clean_up_finds_links_by_target),
 		T(test_clean_up_keeps_other_nodes),
+		T(test_pxe_http_layout),
+		T(test_pxe_http_clean_up_leaves_nothing),
+		T(test_pxe_http_option),
+		T(test_pxe_http_needs_http_url),
+		T(test_pxe_http_not_for_uefi),
 		T(test_ipxe_layout),
 		T(test_ipxe_timeout),
 		T(test_ipxe_boot_script_rewritten),

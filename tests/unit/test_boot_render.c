@@ -76,7 +76,16 @@ static void
 test_pxelinux_golden(void **state)
 {
 	(void)state;
-	assert_golden(lb_render_pxelinux(UUID, PARAMS), "pxelinux.cfg");
+	assert_golden(lb_render_pxelinux(UUID, PARAMS, NULL), "pxelinux.cfg");
+}
+
+/* lpxelinux.0 fetches both by URL; the config itself comes over TFTP. */
+static void
+test_pxelinux_http_golden(void **state)
+{
+	(void)state;
+	assert_golden(lb_render_pxelinux(UUID, PARAMS, HTTP_URL),
+	    "pxelinux_http.cfg");
 }
 
 static void
@@ -354,6 +363,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pxelinux_golden),
+		cmocka_unit_test(test_pxelinux_http_golden),
 		cmocka_unit_test(test_grub_golden),
 		cmocka_unit_test(test_grub_master_golden),
 		cmocka_unit_test(test_ipxe_golden),
