@@ -58,9 +58,15 @@ struct lb_boot_ops {
 
 /*
  * The node's boot mode from properties.capabilities ("boot_mode:bios" in
- * a "k:v,k:v" string or a dict); UEFI when unsaid, as in Ironic.
+ * a "k:v,k:v" string or a dict).  LB_BOOT_MODE_UNSET when it names none
+ * (or neither bios nor uefi): then pxe and ipxe serve both modes by the
+ * DHCP client's architecture, and the BMC is told a boot device without a
+ * mode, so the machine boots in whatever mode its firmware is in.
  */
 enum lb_boot_mode lb_boot_mode_of(const struct lb_task *task);
+
+/* [deploy] default_boot_mode: the mode a client that does not say gets. */
+enum lb_boot_mode lb_boot_mode_default(const struct lb_config *cfg);
 
 /*
  * The kernel command line for the rescue ramdisk: "selinux=0 troubleshoot=0
