@@ -54,6 +54,13 @@ struct lb_boot_ops {
 	/* Removes everything prepare_ramdisk made for the node. */
 	int (*clean_up_ramdisk)(const struct lb_boot_env *env,
 	    const struct lb_task *task, struct lb_err *err);
+	/*
+	 * What `node validate` says of a node whose boot interface is
+	 * valid: the firmware mode(s) it will be served, into 'buf'.  NULL:
+	 * nothing to say.
+	 */
+	void (*describe)(const struct lb_config *cfg,
+	    const struct lb_task *task, char *buf, size_t size);
 };
 
 /*
@@ -67,6 +74,9 @@ enum lb_boot_mode lb_boot_mode_of(const struct lb_task *task);
 
 /* [deploy] default_boot_mode: the mode a client that does not say gets. */
 enum lb_boot_mode lb_boot_mode_default(const struct lb_config *cfg);
+
+/* "BIOS", "UEFI"; "" for LB_BOOT_MODE_UNSET. */
+const char *lb_boot_mode_label(enum lb_boot_mode mode);
 
 /*
  * The kernel command line for the rescue ramdisk: "selinux=0 troubleshoot=0

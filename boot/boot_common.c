@@ -99,6 +99,13 @@ lb_boot_mode_of(const struct lb_task *task)
 	return LB_BOOT_MODE_UNSET;
 }
 
+const char *
+lb_boot_mode_label(enum lb_boot_mode mode)
+{
+	return mode == LB_BOOT_MODE_BIOS ? "BIOS" :
+	    mode == LB_BOOT_MODE_UEFI ? "UEFI" : "";
+}
+
 enum lb_boot_mode
 lb_boot_mode_default(const struct lb_config *cfg)
 {

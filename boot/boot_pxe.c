@@ -519,6 +519,25 @@ out:
 	return r;
 }
 
+/* pxe and ipxe: node validate's word on the boot mode(s) served. */
+static void
+pxe_describe(const struct lb_config *cfg, const struct lb_task *task,
+    char *buf, size_t size)
+{
+	enum lb_boot_mode mode = lb_boot_mode_of(task);
+
+	if (mode != LB_BOOT_MODE_UNSET)
+		snprintf(buf, size, "serves %s (boot_mode capability)",
+		    lb_boot_mode_label(mode));
+	else if (use_dnsmasq(cfg))
+		snprintf(buf, size, "serves BIOS and UEFI by the DHCP client "
+		    "architecture (default: %s)", lb_boot_mode_default(cfg) ==
+		    LB_BOOT_MODE_BIOS ? "bios" : "uefi");
+	else
+		snprintf(buf, size, "stages BIOS and UEFI boot files; the "
+		    "DHCP server ([dhcp] dhcp_provider none) picks the loader");
+}
+
 static int
 pxe_clean_up_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
     struct lb_err *err)
@@ -532,6 +551,7 @@ const struct lb_boot_ops lb_boot_pxe = {
 	.device = LB_BOOT_DEV_PXE,
 	.prepare_ramdisk = pxe_prepare_ramdisk,
 	.clean_up_ramdisk = pxe_clean_up_ramdisk,
+	.describe = pxe_describe,
 };
 
 /* ---- ipxe ---- */
@@ -628,4 +648,5 @@ const struct lb_boot_ops lb_boot_ipxe = {
 	.device = LB_BOOT_DEV_PXE,
 	.prepare_ramdisk = ipxe_prepare_ramdisk,
 	.clean_up_ramdisk = ipxe_clean_up_ramdisk,
+	.describe = pxe_describe,
 };

@@ -123,11 +123,13 @@ class RescueLab:
         return info
 
     def node(self, emu=None, i=0, boot='pxe', bios=True, name=None,
-             driver_info=None, adopt=True, mac=None):
+             driver_info=None, adopt=True, mac=None, boot_mode=None):
         """A rescue-ready node (active unless ``adopt`` is false).
 
         ``emu`` (an IPMI emulator) gives an ipmi node for its machine i;
-        without it the node is fake-hardware.  Returns (node, mac).
+        without it the node is fake-hardware.  The node's boot_mode
+        capability is ``boot_mode`` if given, else bios (``bios``) or none.
+        Returns (node, mac).
         """
         name = name or unique('rsc')
         mac = mac or unique_mac()
@@ -142,7 +144,9 @@ class RescueLab:
                           management_interface='fake')
         info.update(driver_info or {})
         fields['driver_info'] = info
-        if bios:
+        if boot_mode is not None:
+            fields['properties'] = {'capabilities': 'boot_mode:' + boot_mode}
+        elif bios:
             fields['properties'] = {'capabilities': 'boot_mode:bios'}
         node = self.d.create_node(**fields)
         self.d.create_port(node['uuid'], mac)
