@@ -357,9 +357,8 @@ dnsmasq_clean(const struct lb_config *cfg, const struct node_names *n,
 /*
  * Removes the node's links in <root>/pxelinux.cfg (and, with 'root_links',
  * in <root> itself: grub's, to <uuid>/config or <uuid>/grub.cfg) and
- * <root>/<uuid>.  Links are found by their
- * target, so those of MACs the node no longer has go too.  A missing root
- * means nothing was staged.
+ * <root>/<uuid>.  Links are found by their target, so those of MACs the
+ * node no longer has go too.  A missing root means nothing was staged.
  */
 static int
 clean_root(const char *path, const char *what, const struct node_names *n,
