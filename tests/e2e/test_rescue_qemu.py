@@ -45,15 +45,14 @@ SSH_TIMEOUT = 120         # rescue reached -> ssh on the tenant address works
 
 
 # The boot files (DHCP option 67) a rescue of a node without boot_mode is
-# sent, by firmware and boot interface: QEMU's NIC ROM is iPXE on SeaBIOS
-# (so ipxe goes straight to boot.ipxe), OVMF's own PXE on UEFI.
+# sent, by firmware and boot interface.  QEMU's virtio-net ROM is iPXE on
+# SeaBIOS and on OVMF alike (it sends option 175 with option 93 = 0 or 7),
+# so ipxe goes straight to boot.ipxe on both; undionly.kpxe and
+# snponly.efi, for other firmware's PXE, are test_dhcp_arch's.
+BOOT_IPXE = 'http://%s:%d/boot.ipxe' % (L.GATEWAY_RESCUE, L.HTTP_PORT)
 LOADERS = {
-    'bios': {'pxe': ['pxelinux.0'],
-             'ipxe': ['%s/boot.ipxe' % ('http://%s:%d' % (L.GATEWAY_RESCUE,
-                                                          L.HTTP_PORT))]},
-    'uefi': {'pxe': ['bootx64.efi'],
-             'ipxe': ['snponly.efi', 'http://%s:%d/boot.ipxe' % (
-                 L.GATEWAY_RESCUE, L.HTTP_PORT)]},
+    'bios': {'pxe': ['pxelinux.0'], 'ipxe': [BOOT_IPXE]},
+    'uefi': {'pxe': ['bootx64.efi'], 'ipxe': [BOOT_IPXE]},
 }
 
 

@@ -4,13 +4,13 @@ configuration as the BIOS machine of test_rescue_qemu.py (no
 default_boot_mode set).
 
 The lab is the PXE lab with the Redfish BMC and OVMF: QEMU's virtio-net
-ROM (efi-virtio.rom) is iPXE as a UEFI driver, so OVMF's own PXE client
-asks with option 93 = 7.  Lifeboat tells the BMC "Pxe, once" without a
-BootSourceOverrideMode, the machine stays in UEFI (the BMC's log says
-``boot from pxe (uefi)``), and dnsmasq sends it by its architecture tag
-``bootx64.efi`` (grubnetx64.efi, which reads lifeboat's grub/grub.cfg and
-the node's <mac>.conf -> <uuid>/grub.cfg) for pxe, ``snponly.efi`` and then
-``boot.ipxe`` for ipxe.  The rest of each cycle (ssh, wrong token and
+ROM (efi-virtio.rom) is iPXE for UEFI, which asks with option 93 = 7 (and
+175).  Lifeboat tells the BMC "Pxe, once" without a BootSourceOverrideMode,
+the machine stays in UEFI (the BMC's log says ``boot from pxe (uefi)``),
+and dnsmasq sends it by its architecture tag ``bootx64.efi``
+(grubnetx64.efi, which reads lifeboat's grub/grub.cfg and the node's
+<mac>.conf -> <uuid>/grub.cfg) for pxe, and ``boot.ipxe`` for ipxe
+(snponly.efi, for a UEFI PXE ROM that is not iPXE, is test_dhcp_arch's).  The rest of each cycle (ssh, wrong token and
 password refused, unrescue, instance back) is test_rescue_qemu's
 ``rescue_cycle``.
 """
