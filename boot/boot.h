@@ -61,13 +61,29 @@ struct lb_boot_ops {
 	/* Removes everything prepare_ramdisk made for the node. */
 	int (*clean_up_ramdisk)(const struct lb_boot_env *env,
 	    const struct lb_task *task, struct lb_err *err);
+	/*
+	 * What `node validate` says of a node whose boot interface is
+	 * valid: the firmware mode(s) it will be served, into 'buf'.  NULL:
+	 * nothing to say.
+	 */
+	void (*describe)(const struct lb_config *cfg,
+	    const struct lb_task *task, char *buf, size_t size);
 };
 
 /*
  * The node's boot mode from properties.capabilities ("boot_mode:bios" in
- * a "k:v,k:v" string or a dict); UEFI when unsaid, as in Ironic.
+ * a "k:v,k:v" string or a dict).  LB_BOOT_MODE_UNSET when it names none
+ * (or neither bios nor uefi): then pxe and ipxe serve both modes by the
+ * DHCP client's architecture, and the BMC is told a boot device without a
+ * mode, so the machine boots in whatever mode its firmware is in.
  */
 enum lb_boot_mode lb_boot_mode_of(const struct lb_task *task);
+
+/* [deploy] default_boot_mode: the mode a client that does not say gets. */
+enum lb_boot_mode lb_boot_mode_default(const struct lb_config *cfg);
+
+/* "BIOS", "UEFI"; "" for LB_BOOT_MODE_UNSET. */
+const char *lb_boot_mode_label(enum lb_boot_mode mode);
 
 /*
  * The kernel command line for the rescue ramdisk: "selinux=0 troubleshoot=0

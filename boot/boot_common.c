@@ -29,8 +29,9 @@
 
 /* ---- boot mode and kernel parameters ---- */
 
-static bool
-is_bios(const char *s, size_t len)
+/* "bios" or "uefi" (any case, blanks around); UNSET for anything else. */
+static enum lb_boot_mode
+mode_of_value(const char *s, size_t len)
 {
 	while (len > 0 && (*s == ' ' || *s == '\t')) {
 		s++;
@@ -38,12 +39,16 @@ is_bios(const char *s, size_t len)
 	}
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
-	return len == 4 && strncasecmp(s, "bios", 4) == 0;
+	if (len == 4 && strncasecmp(s, "bios", 4) == 0)
+		return LB_BOOT_MODE_BIOS;
+	if (len == 4 && strncasecmp(s, "uefi", 4) == 0)
+		return LB_BOOT_MODE_UEFI;
+	return LB_BOOT_MODE_UNSET;
 }
 
-/* "k:v,k:v" as Ironic's capabilities string; true if boot_mode is bios. */
-static bool
-caps_string_says_bios(const char *caps)
+/* "k:v,k:v" as Ironic's capabilities string: the boot_mode value's mode. */
+static enum lb_boot_mode
+caps_string_mode(const char *caps)
 {
 	const char *p = caps;
 
@@ -65,14 +70,14 @@ caps_string_says_bios(const char *caps)
 			    k[klen - 1] == '\t'))
 				klen--;
 			if (klen == 9 && strncmp(k, "boot_mode", 9) == 0)
-				return is_bios(colon + 1,
+				return mode_of_value(colon + 1,
 				    len - (size_t)(colon + 1 - p));
 		}
 		if (end == NULL)
 			break;
 		p = end + 1;
 	}
-	return false;
+	return LB_BOOT_MODE_UNSET;
 }
 
 enum lb_boot_mode
@@ -81,18 +86,31 @@ lb_boot_mode_of(const struct lb_task *task)
 	const json_t *caps, *mode;
 
 	if (task == NULL || task->properties == NULL)
-		return LB_BOOT_MODE_UEFI;
+		return LB_BOOT_MODE_UNSET;
 	caps = json_object_get(task->properties, "capabilities");
-	if (json_is_string(caps)) {
-		if (caps_string_says_bios(json_string_value(caps)))
-			return LB_BOOT_MODE_BIOS;
-	} else if (json_is_object(caps)) {
+	if (json_is_string(caps))
+		return caps_string_mode(json_string_value(caps));
+	if (json_is_object(caps)) {
 		mode = json_object_get(caps, "boot_mode");
-		if (json_is_string(mode) && is_bios(json_string_value(mode),
-		    json_string_length(mode)))
-			return LB_BOOT_MODE_BIOS;
+		if (json_is_string(mode))
+			return mode_of_value(json_string_value(mode),
+			    json_string_length(mode));
 	}
-	return LB_BOOT_MODE_UEFI;
+	return LB_BOOT_MODE_UNSET;
+}
+
+const char *
+lb_boot_mode_label(enum lb_boot_mode mode)
+{
+	return mode == LB_BOOT_MODE_BIOS ? "BIOS" :
+	    mode == LB_BOOT_MODE_UEFI ? "UEFI" : "";
+}
+
+enum lb_boot_mode
+lb_boot_mode_default(const struct lb_config *cfg)
+{
+	return cfg->deploy_default_boot_mode == LB_DEFAULT_BOOT_BIOS ?
+	    LB_BOOT_MODE_BIOS : LB_BOOT_MODE_UEFI;
 }
 
 /* Appends " <part>" without the part's outer blanks; nothing if blank. */

@@ -2,10 +2,11 @@
  * boot_pxe.c - the `pxe` and `ipxe` boot interfaces: stage the rescue
  * kernel, ramdisk, boot config and per-MAC links below tftp_root (pxe) or
  * http_root (ipxe) in Ironic's layout (contract §6), and dnsmasq's
- * per-node files when [dhcp] dhcp_provider is dnsmasq.  A BIOS `pxe` node
- * whose pxelinux fetches over HTTP ([pxe] pxelinux_http) gets its kernel
- * and ramdisk below http_root instead.  Conductor worker threads,
- * different nodes at once.
+ * per-node files when [dhcp] dhcp_provider is dnsmasq.  A node without a
+ * boot_mode capability gets both BIOS and UEFI files, the DHCP client's
+ * architecture choosing.  A node whose pxelinux fetches over HTTP ([pxe]
+ * pxelinux_http) gets its kernel and ramdisk below http_root too.
+ * Conductor worker threads, different nodes at once.
  */
 #include "boot/boot_pxe.h"
 
@@ -28,6 +29,8 @@ struct node_names {
 	size_t nmacs;
 	char config[LB_UUID_LEN + 8];		/* "<uuid>/config" */
 	char up_config[LB_UUID_LEN + 11];	/* "../<uuid>/config" */
+	/* grub's "<uuid>/grub.cfg" when both modes share the node's dir */
+	char grub_config[LB_UUID_LEN + 10];
 };
 
 static void
@@ -50,6 +53,8 @@ names_init(struct node_names *n, const struct lb_task *task,
 		    task->node_uuid ? task->node_uuid : "");
 	snprintf(n->config, sizeof(n->config), "%s/config", n->uuid);
 	snprintf(n->up_config, sizeof(n->up_config), "../%s", n->config);
+	snprintf(n->grub_config, sizeof(n->grub_config), "%s/grub.cfg",
+	    n->uuid);
 	if (task->nports == 0)
 		return 0;
 	n->macs = calloc(task->nports, sizeof(*n->macs));
@@ -255,10 +260,10 @@ link_pxelinux_cfg(const struct lb_boot_dir *root, const struct node_names *n,
 	return r;
 }
 
-/* grub.cfg-01-<aa-bb-...> and <aa:bb:...>.conf -> <uuid>/config. */
+/* grub.cfg-01-<aa-bb-...> and <aa:bb:...>.conf -> 'target'. */
 static int
 link_grub_cfg(const struct lb_boot_dir *root, const struct node_names *n,
-    struct lb_err *err)
+    const char *target, struct lb_err *err)
 {
 	char dashed[LB_MAC_LEN + 1], name[LINK_NAME_MAX];
 	struct lb_boot_dir dir;
@@ -269,11 +274,11 @@ link_grub_cfg(const struct lb_boot_dir *root, const struct node_names *n,
 	for (i = 0; r == 0 && i < n->nmacs; i++) {
 		mac_dashed(n->macs[i], dashed);
 		snprintf(name, sizeof(name), "grub.cfg-01-%s", dashed);
-		r = lb_boot_symlink(root, name, n->config, err);
+		r = lb_boot_symlink(root, name, target, err);
 		if (r < 0)
 			break;
 		snprintf(name, sizeof(name), "%s.conf", n->macs[i]);
-		r = lb_boot_symlink(root, name, n->config, err);
+		r = lb_boot_symlink(root, name, target, err);
 	}
 	if (r < 0)
 		return r;
@@ -307,6 +312,9 @@ dnsmasq_stage(const struct lb_config *cfg, const struct node_names *n,
 	int r;
 
 	r = check_value("dhcp boot file name", dhcp->bootfile, " ,", err);
+	if (r == 0 && dhcp->arch_tag != NULL)
+		r = check_value("dhcp boot file name", dhcp->arch_bootfile,
+		    " ,", err);
 	if (r == 0 && dhcp->ipxe_script_url != NULL)
 		r = check_value("ipxe script url", dhcp->ipxe_script_url, " ,",
 		    err);
@@ -417,9 +425,9 @@ dnsmasq_clean(const struct lb_config *cfg, const struct node_names *n,
 
 /*
  * Removes the node's links in <root>/pxelinux.cfg (and, with 'root_links',
- * in <root> itself: grub's) and <root>/<uuid>.  Links are found by their
- * target, so those of MACs the node no longer has go too.  A missing root
- * means nothing was staged.
+ * in <root> itself: grub's, to <uuid>/config or <uuid>/grub.cfg) and
+ * <root>/<uuid>.  Links are found by their target, so those of MACs the
+ * node no longer has go too.  A missing root means nothing was staged.
  */
 static int
 clean_root(const char *path, const char *what, const struct node_names *n,
@@ -437,9 +445,12 @@ clean_root(const char *path, const char *what, const struct node_names *n,
 		r = lb_boot_unlink_links_to(&dir, n->config, err);
 	keep_first(&first, r == -ENOENT ? 0 : r);
 	lb_boot_dir_close(&dir);
-	if (root_links)
+	if (root_links) {
 		keep_first(&first, lb_boot_unlink_links_to(&root, n->config,
 		    err_slot(first, err, &scratch)));
+		keep_first(&first, lb_boot_unlink_links_to(&root,
+		    n->grub_config, err_slot(first, err, &scratch)));
+	}
 	keep_first(&first, lb_boot_remove_tree(&root, n->uuid,
 	    err_slot(first, err, &scratch)));
 	lb_boot_dir_close(&root);
@@ -467,6 +478,57 @@ clean_up(const struct lb_boot_env *env, const struct lb_task *task,
 
 /* ---- pxe ---- */
 
+/*
+ * The DHCP options for a node in 'mode'.  UNSET serves both: the
+ * loader of the mode that is not [deploy] default_boot_mode to its
+ * architecture tag, the default one to every other client (those that
+ * send no option 93 too, or when dnsmasq.conf lacks the dhcp-match lines).
+ */
+static void
+dhcp_loaders(struct lb_render_dhcp *dhcp, const struct lb_config *cfg,
+    enum lb_boot_mode mode, const char *bios, const char *uefi)
+{
+	dhcp->arch_tag = NULL;
+	dhcp->arch_bootfile = NULL;
+	if (mode == LB_BOOT_MODE_UNSET) {
+		mode = lb_boot_mode_default(cfg);
+		dhcp->arch_tag = mode == LB_BOOT_MODE_BIOS ? LB_DHCP_TAG_UEFI :
+		    LB_DHCP_TAG_BIOS;
+		dhcp->arch_bootfile = mode == LB_BOOT_MODE_BIOS ? uefi : bios;
+	}
+	dhcp->bootfile = mode == LB_BOOT_MODE_BIOS ? bios : uefi;
+}
+
+/*
+ * <uuid>/config and the links to it, as Ironic stages them for the one
+ * mode; for UNSET, pxelinux's there and grub's in <uuid>/grub.cfg.
+ */
+static int
+pxe_stage_configs(const struct lb_boot_dir *root, const struct node_names *n,
+    const struct lb_boot_images *images, enum lb_boot_mode mode,
+    const char *pxelinux, const char *grub, struct lb_err *err)
+{
+	struct lb_boot_dir dir;
+	int r;
+
+	/* Config before links, links before DHCP: nothing dangles. */
+	if (mode == LB_BOOT_MODE_UEFI) {
+		r = stage_node_dir(root, n, images, grub, "grub config", err);
+		return r < 0 ? r : link_grub_cfg(root, n, n->config, err);
+	}
+	r = stage_node_dir(root, n, images, pxelinux, "pxe config", err);
+	if (r == 0)
+		r = link_pxelinux_cfg(root, n, "01-", err);
+	if (r < 0 || mode == LB_BOOT_MODE_BIOS)
+		return r;
+	r = lb_boot_dir_open(&dir, root, n->uuid, false, err);
+	if (r == 0)
+		r = lb_boot_write_file(&dir, "grub.cfg", grub, strlen(grub),
+		    "grub config", err);
+	lb_boot_dir_close(&dir);
+	return r < 0 ? r : link_grub_cfg(root, n, n->grub_config, err);
+}
+
 static int
 pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
     const struct lb_boot_images *images, const char *request_id,
@@ -476,7 +538,8 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 	struct lb_render_dhcp dhcp;
 	struct lb_boot_dir root;
 	enum lb_boot_mode mode;
-	char *params = NULL, *config = NULL, *url = NULL;
+	char *params = NULL, *pxelinux = NULL, *grub = NULL, *url = NULL;
+	const struct lb_boot_images *tftp_images = images;
 	struct node_names n;
 	bool http;
 	int r;
@@ -492,7 +555,8 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 		if (r < 0)
 			goto out;
 	}
-	http = mode == LB_BOOT_MODE_BIOS && pxelinux_over_http(env);
+	/* pxelinux serves BIOS nodes and those without a boot_mode. */
+	http = mode != LB_BOOT_MODE_UEFI && pxelinux_over_http(env);
 	if (http) {
 		r = check_value("[deploy] http_url (for [pxe] pxelinux_http)",
 		    env->http_url, " ", err);
@@ -502,48 +566,67 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 	r = kernel_params(env, task, request_id, extra_params, &params, err);
 	if (r < 0)
 		goto out;
-	if (http && (url = base_url(env->http_url)) == NULL)
-		config = NULL;
-	else if (mode == LB_BOOT_MODE_BIOS)
-		config = lb_render_pxelinux(n.uuid, params, url);
-	else
-		config = lb_render_grub(n.uuid, params, env->tftp_server);
-	if (config == NULL) {
+	if (http)
+		url = base_url(env->http_url);
+	if (mode != LB_BOOT_MODE_UEFI && (!http || url != NULL))
+		pxelinux = lb_render_pxelinux(n.uuid, params, url);
+	if (mode != LB_BOOT_MODE_BIOS)
+		grub = lb_render_grub(n.uuid, params, env->tftp_server);
+	if ((mode != LB_BOOT_MODE_UEFI && pxelinux == NULL) ||
+	    (mode != LB_BOOT_MODE_BIOS && grub == NULL)) {
 		r = lb_err_set(err, -ENOMEM, "cannot render pxe config: out "
 		    "of memory");
 		goto out;
 	}
 	r = lb_boot_dir_open_root(&root, cfg->pxe_tftp_root, "tftp root", err);
-	if (r < 0)
-		goto out;
-	/* Images before config, config before links, links before DHCP. */
-	if (http)
+	/*
+	 * Images before config, config before links, links before DHCP.
+	 * Over HTTP a BIOS node needs no images on TFTP; grub (no boot_mode)
+	 * still fetches them there.
+	 */
+	if (r == 0 && http) {
 		r = stage_http_images(cfg, &n, images, err);
+		if (mode == LB_BOOT_MODE_BIOS)
+			tftp_images = NULL;
+	}
 	if (r == 0)
-		r = stage_node_dir(&root, &n, http ? NULL : images, config,
-		    mode == LB_BOOT_MODE_BIOS ? "pxe config" : "grub config",
-		    err);
-	if (r < 0)
-		goto out;
-	if (mode == LB_BOOT_MODE_BIOS)
-		r = link_pxelinux_cfg(&root, &n, "01-", err);
-	else
-		r = link_grub_cfg(&root, &n, err);
+		r = pxe_stage_configs(&root, &n, tftp_images, mode, pxelinux,
+		    grub, err);
 	if (r < 0 || !use_dnsmasq(cfg))
 		goto out;
 	dhcp.tag = n.uuid;
-	dhcp.bootfile = mode == LB_BOOT_MODE_BIOS ? cfg->pxe_bootfile_name :
-	    cfg->pxe_uefi_bootfile_name;
+	dhcp_loaders(&dhcp, cfg, mode, cfg->pxe_bootfile_name,
+	    cfg->pxe_uefi_bootfile_name);
 	dhcp.ipxe_script_url = NULL;
 	dhcp.tftp_server = env->tftp_server;
 	r = dnsmasq_stage(cfg, &n, &dhcp, err);
 out:
 	lb_boot_dir_close(&root);
 	free(url);
-	free(config);
+	free(grub);
+	free(pxelinux);
 	free(params);
 	names_release(&n);
 	return r;
+}
+
+/* pxe and ipxe: node validate's word on the boot mode(s) served. */
+static void
+pxe_describe(const struct lb_config *cfg, const struct lb_task *task,
+    char *buf, size_t size)
+{
+	enum lb_boot_mode mode = lb_boot_mode_of(task);
+
+	if (mode != LB_BOOT_MODE_UNSET)
+		snprintf(buf, size, "serves %s (boot_mode capability)",
+		    lb_boot_mode_label(mode));
+	else if (use_dnsmasq(cfg))
+		snprintf(buf, size, "serves BIOS and UEFI by the DHCP client "
+		    "architecture (default: %s)", lb_boot_mode_default(cfg) ==
+		    LB_BOOT_MODE_BIOS ? "bios" : "uefi");
+	else
+		snprintf(buf, size, "stages BIOS and UEFI boot files; the "
+		    "DHCP server ([dhcp] dhcp_provider none) picks the loader");
 }
 
 /* The TFTP staging, and the HTTP copies whichever way it was staged. */
@@ -580,6 +663,7 @@ const struct lb_boot_ops lb_boot_pxe = {
 	.device = LB_BOOT_DEV_PXE,
 	.prepare_ramdisk = pxe_prepare_ramdisk,
 	.clean_up_ramdisk = pxe_clean_up_ramdisk,
+	.describe = pxe_describe,
 };
 
 /* ---- ipxe ---- */
@@ -636,8 +720,8 @@ ipxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 		goto out;
 	}
 	dhcp.tag = n.uuid;
-	dhcp.bootfile = lb_boot_mode_of(task) == LB_BOOT_MODE_BIOS ?
-	    cfg->pxe_ipxe_bootfile_name : cfg->pxe_uefi_ipxe_bootfile_name;
+	dhcp_loaders(&dhcp, cfg, lb_boot_mode_of(task),
+	    cfg->pxe_ipxe_bootfile_name, cfg->pxe_uefi_ipxe_bootfile_name);
 	dhcp.ipxe_script_url = script_url;
 	dhcp.tftp_server = env->tftp_server;
 	r = dnsmasq_stage(cfg, &n, &dhcp, err);
@@ -665,4 +749,5 @@ const struct lb_boot_ops lb_boot_ipxe = {
 	.device = LB_BOOT_DEV_PXE,
 	.prepare_ramdisk = ipxe_prepare_ramdisk,
 	.clean_up_ramdisk = ipxe_clean_up_ramdisk,
+	.describe = pxe_describe,
 };

@@ -163,6 +163,22 @@ lb_render_dnsmasq_ignore(const char *mac)
 	return lb_buf_steal(&b, NULL);
 }
 
+/* Option 67 for the loader: one line, or one per side of arch_tag. */
+static void
+add_loader(struct lb_buf *b, const struct lb_render_dhcp *dhcp,
+    const char *tags)
+{
+	if (dhcp->arch_tag != NULL) {
+		lb_buf_addf(b, "tag:%s,%stag:%s,67,%s\n", dhcp->tag, tags,
+		    dhcp->arch_tag, dhcp->arch_bootfile);
+		lb_buf_addf(b, "tag:%s,%stag:!%s,67,%s\n", dhcp->tag, tags,
+		    dhcp->arch_tag, dhcp->bootfile);
+	} else {
+		lb_buf_addf(b, "tag:%s,%s67,%s\n", dhcp->tag, tags,
+		    dhcp->bootfile);
+	}
+}
+
 char *
 lb_render_dnsmasq_known(const char *mac)
 {
@@ -182,12 +198,11 @@ lb_render_dnsmasq_opts(const struct lb_render_dhcp *dhcp)
 	lb_buf_init(&b);
 	if (dhcp->ipxe_script_url != NULL) {
 		/* dhcp-match=set:ipxe,175 in dnsmasq.conf sets "ipxe". */
-		lb_buf_addf(&b, "tag:%s,tag:!ipxe,67,%s\n", tag,
-		    dhcp->bootfile);
+		add_loader(&b, dhcp, "tag:!ipxe,");
 		lb_buf_addf(&b, "tag:%s,tag:ipxe,67,%s\n", tag,
 		    dhcp->ipxe_script_url);
 	} else {
-		lb_buf_addf(&b, "tag:%s,67,%s\n", tag, dhcp->bootfile);
+		add_loader(&b, dhcp, "");
 	}
 	lb_buf_addf(&b, "tag:%s,66,%s\n", tag, dhcp->tftp_server);
 	lb_buf_addf(&b, "tag:%s,150,%s\n", tag, dhcp->tftp_server);

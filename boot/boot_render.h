@@ -55,17 +55,31 @@ char *lb_render_dnsmasq_ignore(const char *mac);
  */
 char *lb_render_dnsmasq_known(const char *mac);
 
+/*
+ * The tags dnsmasq.conf's dhcp-match lines set from the client's
+ * architecture (option 93): 0 is BIOS x86, 7 and 9 are x86-64 UEFI.
+ */
+#define LB_DHCP_TAG_BIOS "bios"
+#define LB_DHCP_TAG_UEFI "efi64"
+
 /* What goes into a node's dhcp-optsdir file. */
 struct lb_render_dhcp {
 	const char *tag;		/* the node's dnsmasq tag */
 	const char *bootfile;		/* option 67; for iPXE, its binary */
+	/*
+	 * Non-NULL: clients with tag 'arch_tag' get 'arch_bootfile' and only
+	 * the others (tag:!arch_tag) 'bootfile', so exactly one applies.
+	 */
+	const char *arch_tag;
+	const char *arch_bootfile;
 	const char *ipxe_script_url;	/* NULL: plain PXE */
 	const char *tftp_server;	/* options 66, 150 and 255 */
 };
 
 /*
  * "tag:<tag>,<opt>,<value>" lines in Ironic's order: 67 (or tag:!ipxe,67
- * and tag:ipxe,67 for iPXE), then 66, 150 and 255 (dnsmasq's siaddr).
+ * and tag:ipxe,67 for iPXE; each 67 for a loader split in two by
+ * arch_tag), then 66, 150 and 255 (dnsmasq's siaddr).
  */
 char *lb_render_dnsmasq_opts(const struct lb_render_dhcp *dhcp);
 

@@ -332,9 +332,30 @@ vmedia_clean_up(const struct lb_boot_env *env, const struct lb_task *task,
 	return r < 0 ? r : r2;
 }
 
+/*
+ * Without a boot_mode capability the BMC is sent the CD without a
+ * BootSourceOverrideMode, so the machine boots the ISO (mkiso's is hybrid:
+ * isolinux and GRUB) in whatever mode its firmware is in.
+ */
+static void
+vmedia_describe(const struct lb_config *cfg, const struct lb_task *task,
+    char *buf, size_t size)
+{
+	enum lb_boot_mode mode = lb_boot_mode_of(task);
+
+	(void)cfg;
+	if (mode != LB_BOOT_MODE_UNSET)
+		snprintf(buf, size, "boots the ISO in %s (boot_mode "
+		    "capability)", lb_boot_mode_label(mode));
+	else
+		snprintf(buf, size, "boots the ISO (BIOS and UEFI) in the "
+		    "mode the BMC is in (no boot_mode capability)");
+}
+
 const struct lb_boot_ops lb_boot_vmedia = {
 	.name = "redfish-virtual-media",
 	.device = LB_BOOT_DEV_CDROM,
 	.prepare_ramdisk = vmedia_prepare,
 	.clean_up_ramdisk = vmedia_clean_up,
+	.describe = vmedia_describe,
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/boot.h"
 #include "conductor/api_list.h"
 #include "conductor/hwtype.h"
 #include "conductor/states.h"
@@ -571,9 +572,27 @@ static const enum lb_iface_kind validate_kinds[] = {
 	LB_IFACE_RAID, LB_IFACE_RESCUE, LB_IFACE_STORAGE,
 };
 
+/*
+ * A valid boot interface says which firmware mode(s) it serves, in a
+ * reason next to the true result (the CLI shows it in its Reason column).
+ */
 static json_t *
-validate_one(const struct lb_node *node, enum lb_iface_kind kind,
-    const struct lb_task *task)
+valid(const struct lb_config *cfg, enum lb_iface_kind kind,
+    const struct lb_iface_impl *impl, const struct lb_task *task)
+{
+	const struct lb_boot_ops *boot = impl->ops;
+	char note[256] = "";
+
+	if (kind == LB_IFACE_BOOT && boot != NULL && boot->describe != NULL)
+		boot->describe(cfg, task, note, sizeof(note));
+	if (note[0] == '\0')
+		return json_pack("{s:b}", "result", 1);
+	return json_pack("{s:b, s:s}", "result", 1, "reason", note);
+}
+
+static json_t *
+validate_one(const struct lb_config *cfg, const struct lb_node *node,
+    enum lb_iface_kind kind, const struct lb_task *task)
 {
 	const struct lb_iface_impl *impl;
 	const char *name = node->iface[kind];
@@ -592,7 +611,7 @@ validate_one(const struct lb_node *node, enum lb_iface_kind kind,
 		    "but not built into this lifeboatd.",
 		    lb_iface_kind_name(kind), name);
 	else if (impl->validate == NULL || impl->validate(task, &err) == 0)
-		return json_pack("{s:b}", "result", 1);
+		return valid(cfg, kind, impl, task);
 	return json_pack("{s:b, s:s}", "result", 0, "reason", err.msg);
 }
 
@@ -645,7 +664,7 @@ lb_api_node_validate(struct lb_req *req, const char *const *args,
 		if (k == LB_IFACE_BIOS && req->minor < 40)
 			continue;
 		json_object_set_new(out, lb_iface_kind_name(k),
-		    validate_one(node, k, &task));
+		    validate_one(req->ctx->cfg, node, k, &task));
 	}
 	r = lb_resp_json_value(resp, 200, out, err);
 out:

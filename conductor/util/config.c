@@ -62,6 +62,9 @@ _Static_assert(LB_LOG_DEBUG == 0 && LB_LOG_INFO == 1 &&
     LB_LOG_WARNING == 2 && LB_LOG_ERROR == 3, "log_levels[] order");
 static const char *const auth_strategies[] = { "noauth", "http_basic", NULL };
 static const char *const hash_algorithms[] = { "sha256", "sha512", NULL };
+static const char *const boot_modes[] = { "uefi", "bios", NULL };
+_Static_assert(LB_DEFAULT_BOOT_UEFI == 0 && LB_DEFAULT_BOOT_BIOS == 1,
+    "boot_modes[] order");
 static const char *const dhcp_providers[] = { "none", "dnsmasq", NULL };
 static const char *const pxelinux_http_modes[] = {
 	"auto", "always", "never", NULL
@@ -297,6 +300,13 @@ static const struct cfg_option options[] = {
 	    "Seconds a new HTTP boot root connection has to send its whole "
 	    "request line and headers before it is closed.",
 	    .min = 1, .max = 3600),
+	OPT("deploy", "default_boot_mode", ENUM, deploy_default_boot_mode,
+	    "uefi",
+	    "Boot mode of nodes whose properties.capabilities has no "
+	    "boot_mode: uefi or bios.  Their pxe and ipxe DHCP options "
+	    "serve both modes by the client's architecture (option 93); "
+	    "this one goes to clients that do not say theirs.",
+	    .allowed = boot_modes, .flags = CFG_INDEX),
 
 	OPT("dhcp", "dhcp_provider", ENUM, dhcp_provider, "none",
 	    "none: DHCP is configured elsewhere; dnsmasq: lifeboat writes "

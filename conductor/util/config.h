@@ -49,6 +49,12 @@ enum lb_pxelinux_http {
 	LB_PXELINUX_HTTP_NEVER,
 };
 
+/* [deploy] default_boot_mode, the index into its allowed values. */
+enum lb_default_boot_mode {
+	LB_DEFAULT_BOOT_UEFI = 0,
+	LB_DEFAULT_BOOT_BIOS = 1,
+};
+
 struct lb_config {
 	/* [DEFAULT] */
 	char *host;
@@ -117,6 +123,7 @@ struct lb_config {
 	char *deploy_http_url;		/* http_url, NULL: host_ip:8088 */
 	int deploy_http_max_conns_per_ip; /* http_max_connections_per_ip */
 	int deploy_http_head_timeout;	/* http_request_head_timeout */
+	enum lb_default_boot_mode deploy_default_boot_mode; /* default_boot_mode */
 
 	/* [dhcp], [dnsmasq] */
 	char *dhcp_provider;		/* none or dnsmasq */

@@ -100,6 +100,12 @@ PXELINUX = '/usr/lib/PXELINUX/pxelinux.0'
 # below http_root and names them by URL ([pxe] pxelinux_http = auto)
 LPXELINUX = '/usr/lib/PXELINUX/lpxelinux.0'
 LDLINUX = '/usr/lib/syslinux/modules/bios/ldlinux.c32'
+# UEFI network loaders, under lifeboat's default [pxe] uefi_pxe_bootfile_name
+# and uefi_ipxe_bootfile_name: grub (which reads grub/grub.cfg, lifeboat's
+# master config) and iPXE for UEFI's network stack (Debian's ipxe)
+UEFI_LOADERS = {'bootx64.efi':
+                '/usr/lib/grub/x86_64-efi/monolithic/grubnetx64.efi',
+                'snponly.efi': '/usr/lib/ipxe/snponly.efi'}
 
 STOP_GRACE = 5.0
 
@@ -626,6 +632,9 @@ class Lab:
     def start_tftp(self):
         for src in (PXELINUX, LPXELINUX, LDLINUX):
             shutil.copy(src, self.tftp_root / os.path.basename(src))
+        for name, src in UEFI_LOADERS.items():
+            if os.path.exists(src):
+                shutil.copy(src, self.tftp_root / name)
         p = self.spawn('tftpd', ['in.tftpd', '--foreground', '--listen',
                                  '--address', '%s:69' % GATEWAY_RESCUE,
                                  '--secure', '--verbose', self.tftp_root])
@@ -698,6 +707,12 @@ class Lab:
             '--dhcp-hostsdir=%s' % self.hostsdir,
             '--dhcp-optsdir=%s' % self.optsdir,
             '--dhcp-match=set:ipxe,175',
+            # the client architecture (option 93), as in
+            # etc/dnsmasq.conf.example: nodes without boot_mode get
+            # pxelinux/undionly.kpxe on BIOS, the UEFI loaders on UEFI
+            '--dhcp-match=set:bios,option:client-arch,0',
+            '--dhcp-match=set:efi64,option:client-arch,7',
+            '--dhcp-match=set:efi64,option:client-arch,9',
             # iPXE: do not wait ~3 s for ProxyDHCP offers (ipxe.no-pxedhcp)
             '--dhcp-option=tag:ipxe,encap:175,176,1b',
             # no 3 s ICMP probe of an address before offering it
@@ -962,16 +977,17 @@ class Lab:
     def enroll(self, name, driver, boot_interface, boot_mode, pxe=True,
                network_interface='switch'):
         """The machine as a node, through the real CLI: `node create` with
-        this lab's driver_info (and ``network_interface``), its port with
-        the lab's local_link_connection (pxe_enabled with ``pxe``), then
-        `manage` and `adopt`.  Returns the node's UUID; the node is
+        this lab's driver_info (and ``network_interface``), the boot_mode
+        capability (None: none, so lifeboat serves both modes), its port
+        with the lab's local_link_connection (pxe_enabled with ``pxe``),
+        then `manage` and `adopt`.  Returns the node's UUID; the node is
         `active`."""
         args = ['node', 'create', '--driver', driver, '--name', name,
                 '--boot-interface', boot_interface,
                 '--network-interface', network_interface,
-                '--rescue-interface',
-                'agent', '--property', 'capabilities=boot_mode:%s'
-                % boot_mode]
+                '--rescue-interface', 'agent']
+        if boot_mode is not None:
+            args += ['--property', 'capabilities=boot_mode:%s' % boot_mode]
         for k, v in self.driver_info().items():
             args += ['--driver-info', '%s=%s' % (k, v)]
         uuid = self.cli_json(*args)['uuid']

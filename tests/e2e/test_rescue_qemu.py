@@ -10,7 +10,8 @@ The tests run in order and share one lab (conftest.py ``lab``):
                              lab's tftpd on the rescuing VLAN (dnsmasq
                              driven by hostsdir/optsdir files), without
                              lifeboat;
-3. ``test_rescue_pxe``       enroll + adopt the machine, see the instance
+3. ``test_rescue_pxe``       enroll (no boot_mode capability) + adopt
+                             the machine, see the instance
                              boot from disk; rescue with the ``pxe`` boot
                              interface and lpxelinux.0, which fetches the
                              kernel and ramdisk from lifeboatd's HTTP boot
@@ -49,6 +50,18 @@ BOOT_TIMEOUT = 120        # power on -> instance banner
 RESCUE_TIMEOUT = 180      # rescue --wait (lifeboat gives up at 150 s)
 UNRESCUE_TIMEOUT = 120
 SSH_TIMEOUT = 120         # rescue reached -> ssh on the tenant address works
+
+
+# The boot files (DHCP option 67) a rescue of a node without boot_mode is
+# sent, by firmware and boot interface.  QEMU's virtio-net ROM is iPXE on
+# SeaBIOS and on OVMF alike (it sends option 175 with option 93 = 0 or 7),
+# so ipxe goes straight to boot.ipxe on both; undionly.kpxe and
+# snponly.efi, for other firmware's PXE, are test_dhcp_arch's.
+BOOT_IPXE = 'http://%s:%d/boot.ipxe' % (L.GATEWAY_RESCUE, L.HTTP_PORT)
+LOADERS = {
+    'bios': {'pxe': ['pxelinux.0'], 'ipxe': [BOOT_IPXE]},
+    'uefi': {'pxe': ['bootx64.efi'], 'ipxe': [BOOT_IPXE]},
+}
 
 
 def uuid_rx():
@@ -162,7 +175,9 @@ def node_show(lab, uuid):
 def enroll(lab, boot_interface, timings):
     """Enroll + adopt the QEMU machine and power it on from disk; returns
     the node UUID once the instance's banner and tenant lease are seen."""
-    uuid = lab.enroll(NODE_NAME, 'ipmi', boot_interface, 'bios')
+    # No boot_mode: lifeboat serves BIOS and UEFI loaders by the DHCP
+    # client's architecture (this SeaBIOS machine's iPXE ROM says 0).
+    uuid = lab.enroll(NODE_NAME, lab.bmc, boot_interface, None)
     # As an operator would: the instance's disk first, for good, read
     # back from the BMC.
     lab.cli('node', 'boot', 'device', 'set', uuid, 'disk', '--persistent')
@@ -314,6 +329,16 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
     ev['finalize'] = lifeboat_line(lab, uuid, r'rescuing -> rescue '
                                    r'\(finalize done', mark, 1)[0]
     ev['rescue (CLI --wait returned)'] = t_cli
+
+    # no boot_mode: the BMC was given the network boot without a mode, so
+    # the machine booted in its firmware's; dnsmasq sent that firmware's
+    # loader (matched on option 93), then the rescue's own files
+    lab.events.wait(r'boot from pxe \(%s\)' % lab.firmware, 'bmc', mark, 1,
+                    what='a network boot in %s mode' % lab.firmware)
+    for loader in LOADERS[lab.firmware][boot_interface]:
+        lab.events.wait(r'option: 67 bootfile-name +%s\s*$' %
+                        re.escape(loader), 'dnsmasq-rescue', mark, 1,
+                        what='dnsmasq sending %s' % loader)
 
     # heartbeats with a wrong token were refused (400) and changed nothing
     for key in ('wrong_token_before_lookup', 'wrong_token_after_lookup'):

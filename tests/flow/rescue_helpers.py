@@ -123,12 +123,15 @@ class RescueLab:
         return info
 
     def node(self, emu=None, i=0, boot='pxe', bios=True, name=None,
-             driver_info=None, adopt=True, mac=None, network=None):
+             driver_info=None, adopt=True, mac=None, network=None,
+             boot_mode=None):
         """A rescue-ready node (active unless ``adopt`` is false).
 
         ``emu`` (an IPMI emulator) gives an ipmi node for its machine i;
         without it the node is fake-hardware.  ``network`` names its
-        network interface (else the default).  Returns (node, mac).
+        network interface (else the default).  The node's boot_mode
+        capability is ``boot_mode`` if given, else bios (``bios``) or none.
+        Returns (node, mac).
         """
         name = name or unique('rsc')
         mac = mac or unique_mac()
@@ -145,7 +148,9 @@ class RescueLab:
                           management_interface='fake')
         info.update(driver_info or {})
         fields['driver_info'] = info
-        if bios:
+        if boot_mode is not None:
+            fields['properties'] = {'capabilities': 'boot_mode:' + boot_mode}
+        elif bios:
             fields['properties'] = {'capabilities': 'boot_mode:bios'}
         node = self.d.create_node(**fields)
         self.d.create_port(node['uuid'], mac)

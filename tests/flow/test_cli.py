@@ -193,7 +193,8 @@ def test_node_validate(module_daemon, n1):
     assert by_iface['rescue'] == [
         'False', "Node %s is missing 'instance_info/rescue_password'. "
                  "It is required for rescuing node." % n1['uuid']]
-    # Over HTTP: 'reason' is present exactly when 'result' is false.
+    # Over HTTP: 'reason' is present exactly when 'result' is false (but
+    # for a valid boot interface, which names its boot modes: below).
     body = module_daemon.get('/v1/nodes/n1/validate').json()
     assert set(body) == VALIDATE_INTERFACES
     for iface, res in body.items():
@@ -326,3 +327,48 @@ def test_node_create_duplicate_name(module_daemon):
     assert 'Traceback' not in err
     assert d.snapshot() == before
     assert d.get('/v1/nodes/' + name).json()['uuid'] == first['uuid']
+
+
+def test_node_validate_says_boot_modes(launcher, tmp_path):
+    """The boot interface's Reason names the firmware mode(s) a valid node
+    is served: one by its boot_mode capability, or both by the DHCP
+    client's architecture with [deploy] default_boot_mode for the rest."""
+    d = launcher.start(
+        deploy={'default_boot_mode': 'bios'},
+        dhcp={'dhcp_provider': 'dnsmasq'},
+        dnsmasq={'dhcp_hostsdir': str(tmp_path), 'dhcp_optsdir':
+                 str(tmp_path)})
+    cases = [('pxe', None, 'serves BIOS and UEFI by the DHCP client '
+              'architecture (default: bios)'),
+             ('ipxe', None, 'serves BIOS and UEFI by the DHCP client '
+              'architecture (default: bios)'),
+             ('pxe', 'boot_mode:uefi', 'serves UEFI (boot_mode capability)'),
+             ('ipxe', 'boot_mode:bios', 'serves BIOS (boot_mode capability)'),
+             ('redfish-virtual-media', 'boot_mode:uefi',
+              'boots the ISO in UEFI (boot_mode capability)'),
+             ('redfish-virtual-media', None, 'boots the ISO (BIOS and UEFI) '
+              'in the mode the BMC is in (no boot_mode capability)')]
+    for boot, caps, reason in cases:
+        name = unique('cli-bm')
+        fields = {'name': name, 'driver': 'fake-hardware',
+                  'boot_interface': boot}
+        if caps is not None:
+            fields['properties'] = {'capabilities': caps}
+        node = d.create_node(**fields)
+        d.create_port(node['uuid'], unique_mac())
+        rc, out, err = d.cli('node', 'validate', name)
+        assert (rc, err) == (0, ''), (boot, caps)
+        rows = {r[0]: r[1:] for r in parse_table(out)[1:]}
+        assert rows['boot'] == ['True', reason], (boot, caps, rows['boot'])
+        body = d.get('/v1/nodes/%s/validate' % name).json()
+        assert body['boot'] == {'result': True, 'reason': reason}
+    # Without lifeboat writing DHCP options, the operator's server picks.
+    d2 = launcher.start()
+    name = unique('cli-bm')
+    node = d2.create_node(name=name, driver='fake-hardware',
+                          boot_interface='pxe')
+    d2.create_port(node['uuid'], unique_mac())
+    body = d2.get('/v1/nodes/%s/validate' % name).json()
+    assert body['boot'] == {
+        'result': True, 'reason': 'stages BIOS and UEFI boot files; the '
+        'DHCP server ([dhcp] dhcp_provider none) picks the loader'}

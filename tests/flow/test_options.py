@@ -5,6 +5,9 @@ if lifeboatd ignored the option):
 * [pxe] pxe_bootfile_name, uefi_pxe_bootfile_name, ipxe_bootfile_name,
   uefi_ipxe_bootfile_name: the boot file (DHCP option 67) in the node's
   dnsmasq opts file, by boot interface and boot_mode capability;
+* [deploy] default_boot_mode: for a node without boot_mode, both boot
+  files, the default mode's to clients without the other's architecture
+  tag;
 * [agent] certificates_path: where an auto-TLS agent's certificate is
   pinned, and that unrescue removes it from there;
 * [agent] command_timeout, max_command_attempts: the finalize_rescue call
@@ -39,14 +42,15 @@ def test_bootfile_names(launcher, tmp_path):
              'uefi_pxe_bootfile_name': 'lb-test-uefi.efi',
              'ipxe_bootfile_name': 'lb-test-ipxe.kpxe',
              'uefi_ipxe_bootfile_name': 'lb-test-ipxe-uefi.efi'}
-    lab = RescueLab(launcher, tmp_path / 'lab', pxe=names)
-    cases = [('pxe', True, 'pxe_bootfile_name'),
-             ('pxe', False, 'uefi_pxe_bootfile_name'),
-             ('ipxe', True, 'ipxe_bootfile_name'),
-             ('ipxe', False, 'uefi_ipxe_bootfile_name')]
+    lab = RescueLab(launcher, tmp_path / 'lab', pxe=names,
+                    deploy={'default_boot_mode': 'bios'})
+    cases = [('pxe', 'bios', 'pxe_bootfile_name'),
+             ('pxe', 'uefi', 'uefi_pxe_bootfile_name'),
+             ('ipxe', 'bios', 'ipxe_bootfile_name'),
+             ('ipxe', 'uefi', 'uefi_ipxe_bootfile_name')]
     got, want = {}, {}
-    for boot, bios, option in cases:
-        node, mac = lab.node(None, boot=boot, bios=bios)
+    for boot, mode, option in cases:
+        node, mac = lab.node(None, boot=boot, boot_mode=mode)
         uuid = node['uuid']
         to_rescue_wait(lab, uuid)
         opts = lab.staged_files(uuid, mac)['dnsmasq_opts'].read_text()
@@ -66,6 +70,22 @@ def test_bootfile_names(launcher, tmp_path):
         for root in (lab.tftp, lab.http):
             assert list(root.rglob(names[option])) == [], root
     assert got == want
+
+    # No boot_mode: UEFI clients (tag efi64) get the UEFI file, every
+    # other client the default_boot_mode (bios) one.
+    for boot, bios, uefi, ipxe in (
+            ('pxe', 'pxe_bootfile_name', 'uefi_pxe_bootfile_name', ''),
+            ('ipxe', 'ipxe_bootfile_name', 'uefi_ipxe_bootfile_name',
+             'tag:!ipxe,')):
+        node, mac = lab.node(None, boot=boot, bios=False)
+        uuid = node['uuid']
+        to_rescue_wait(lab, uuid)
+        opts = lab.staged_files(uuid, mac)['dnsmasq_opts'].read_text()
+        tag = 'tag:%s,%s' % (uuid, ipxe)
+        assert [ln for ln in opts.splitlines()
+                if ',67,' in ln and 'tag:ipxe' not in ln] == [
+            tag + 'tag:efi64,67,' + names[uefi],
+            tag + 'tag:!efi64,67,' + names[bios]], opts
 
 
 # ------------------------------------------------- the agent certificate

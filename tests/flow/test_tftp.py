@@ -196,7 +196,7 @@ def test_bios_node_boots_over_tftp(lab):
 
 def test_uefi_node_boots_over_tftp(lab):
     tftp = lab['tftp']
-    stage(lab, 'prepare')
+    stage(lab, 'prepare', '--uefi')
 
     # grub reads grub/grub.cfg, which hands over to /<mac>.conf.
     assert tftp.get('grub/grub.cfg') == golden('grub_master.cfg')
@@ -210,6 +210,26 @@ def test_uefi_node_boots_over_tftp(lab):
     assert tftp.get('grub.cfg-01-52-54-00-12-34-56') is None
     assert tftp.get(UUID + '/rescue_ramdisk') is None
     # The master config is shared by every node and stays.
+    assert tftp.get('grub/grub.cfg') == golden('grub_master.cfg')
+
+
+def test_node_without_boot_mode_boots_either_way(lab):
+    """No boot_mode: pxelinux and grub each find their own config."""
+    tftp = lab['tftp']
+    stage(lab, 'prepare')
+
+    assert tftp.get('pxelinux.cfg/01-52-54-00-12-34-56') == \
+        golden('pxelinux.cfg')
+    assert tftp.get('grub/grub.cfg') == golden('grub_master.cfg')
+    assert tftp.get('/52:54:00:12:34:56.conf') == golden('grub.cfg')
+    assert tftp.get('grub.cfg-01-52-54-00-12-34-56') == golden('grub.cfg')
+    assert tftp.get(UUID + '/rescue_kernel') == lab['kernel'].read_bytes()
+
+    stage(lab, 'clean')
+    for gone in ('pxelinux.cfg/01-52-54-00-12-34-56',
+                 '52:54:00:12:34:56.conf', 'grub.cfg-01-52-54-00-12-34-56',
+                 UUID + '/grub.cfg'):
+        assert tftp.get(gone) is None, gone
     assert tftp.get('grub/grub.cfg') == golden('grub_master.cfg')
 
 

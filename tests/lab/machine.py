@@ -419,6 +419,19 @@ def default_uefi_firmware():
     return None
 
 
+def nic_first(args):
+    """``args`` with ``bootindex=0`` on its first NIC (a ``-device`` with
+    ``netdev=``), unless that already has a bootindex: OVMF ignores
+    ``-boot`` and network-boots only a device that bootindex puts first."""
+    out = list(args)
+    for i in range(len(out) - 1):
+        if out[i] == '-device' and 'netdev=' in out[i + 1]:
+            if 'bootindex=' not in out[i + 1]:
+                out[i + 1] += ',bootindex=0'
+            break
+    return out
+
+
 def mac_for_index(index):
     """A stable, locally administered MAC per machine index (QEMU's OUI)."""
     return '52:54:00:%02x:%02x:%02x' % ((index >> 16) & 0xff,
@@ -433,7 +446,7 @@ class QemuMachine(Machine):
       X is n for pxe/http, c for disk, d for cdrom; bios -> ``menu=on``);
       in UEFI mode the OVMF firmware is added with ``-bios`` and, when
       booting from CD, the CD device gets ``bootindex=0`` (OVMF ignores
-      ``-boot order``);
+      ``-boot order``), from the network the first NIC of ``extra_args``;
     * power off: QMP ``quit``, then SIGKILL by PID if it lingers;
     * soft off: QMP ``system_powerdown`` (ACPI; the guest may ignore it);
     * reset: QMP ``system_reset``, or a restart of the process when the
@@ -541,7 +554,10 @@ class QemuMachine(Machine):
             argv += ['-bios', self.uefi_firmware]
             if device == 'cdrom':
                 cd_dev += ',bootindex=0'
-        argv += ['-device', cd_dev] + self.extra_args
+        extra = self.extra_args
+        if self.boot_mode == 'uefi' and device in ('pxe', 'http'):
+            extra = nic_first(extra)
+        argv += ['-device', cd_dev] + extra
         return argv
 
     def _start(self, source):

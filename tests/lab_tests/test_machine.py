@@ -132,3 +132,29 @@ def test_qemu_argv_follows_boot_override(tmp_path):
     argv = m._build_argv('cdrom', once=True)
     assert argv[argv.index('-bios') + 1] == '/fw.fd'
     assert any(a.endswith('bootindex=0') for a in argv)
+
+
+def test_uefi_network_boot_puts_the_nic_first(tmp_path):
+    """OVMF network-boots only what bootindex puts first: in UEFI mode a
+    pxe/http boot gives the first NIC bootindex=0, other boots do not."""
+    m = M.QemuMachine('q', index=1, run_dir=str(tmp_path), boot_mode='uefi',
+                      uefi_firmware='/fw.fd',
+                      extra_args=['-netdev', 'tap,id=n0', '-device',
+                                  'virtio-net-pci,netdev=n0,mac={mac}',
+                                  '-device', 'e1000,netdev=n1'])
+    for device in ('pxe', 'http'):
+        argv = m._build_argv(device, once=True)
+        assert 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,bootindex=0' \
+            in argv, argv
+        assert 'e1000,netdev=n1' in argv
+    for device in ('disk', 'cdrom'):
+        argv = m._build_argv(device, once=False)
+        assert 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01' in argv
+    # BIOS (SeaBIOS follows -boot) and a NIC that has its own: unchanged
+    m.boot_mode = 'bios'
+    assert 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01' in \
+        m._build_argv('pxe', once=True)
+    assert M.nic_first(['-device', 'x,netdev=a,bootindex=3']) == [
+        '-device', 'x,netdev=a,bootindex=3']
+    # the instance list itself is never changed
+    assert m.extra_args[3] == 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01'

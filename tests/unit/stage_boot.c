@@ -23,7 +23,8 @@ usage(void)
 	fprintf(stderr, "usage: stage_boot prepare|clean --iface pxe|ipxe "
 	    "--uuid UUID --mac MAC [--mac MAC...]\n"
 	    "  [--tftp-root DIR] [--http-root DIR] [--kernel FILE] "
-	    "[--ramdisk FILE] [--bios]\n"
+	    "[--ramdisk FILE] [--bios | --uefi]\n"
+	    "  [--default-boot-mode uefi|bios]\n"
 	    "  [--api-url URL] [--http-url URL] [--tftp-server ADDR] "
 	    "[--request-id ID]\n"
 	    "  [--append PARAMS] [--ipxe-timeout S] [--debug]\n"
@@ -55,6 +56,8 @@ main(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "ramdisk", required_argument, NULL, 'r' },
 		{ "bios", no_argument, NULL, 'b' },
+		{ "uefi", no_argument, NULL, 'e' },
+		{ "default-boot-mode", required_argument, NULL, 'D' },
 		{ "api-url", required_argument, NULL, 'a' },
 		{ "http-url", required_argument, NULL, 'U' },
 		{ "tftp-server", required_argument, NULL, 's' },
@@ -64,7 +67,7 @@ main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "hostsdir", required_argument, NULL, 'h' },
 		{ "optsdir", required_argument, NULL, 'o' },
-		{ "tenant-dhcp", no_argument, NULL, 'D' },
+		{ "tenant-dhcp", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *macs[MAX_MACS], *iface = NULL, *request_id = NULL;
@@ -123,6 +126,20 @@ main(int argc, char **argv)
 			json_object_set_new(properties, "capabilities",
 			    json_string("boot_mode:bios"));
 			break;
+		case 'e':
+			json_object_set_new(properties, "capabilities",
+			    json_string("boot_mode:uefi"));
+			break;
+		case 'D':
+			if (strcmp(optarg, "bios") == 0)
+				cfg.deploy_default_boot_mode =
+				    LB_DEFAULT_BOOT_BIOS;
+			else if (strcmp(optarg, "uefi") == 0)
+				cfg.deploy_default_boot_mode =
+				    LB_DEFAULT_BOOT_UEFI;
+			else
+				usage();
+			break;
 		case 'a':
 			env.api_url = optarg;
 			break;
@@ -153,7 +170,7 @@ main(int argc, char **argv)
 			set_str(&cfg.dnsmasq_optsdir, optarg);
 			set_str(&cfg.dhcp_provider, "dnsmasq");
 			break;
-		case 'D':
+		case 'N':
 			env.tenant_dhcp = true;
 			break;
 		default:

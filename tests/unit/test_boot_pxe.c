@@ -203,6 +203,13 @@ set_bios(struct fixture *f)
 }
 
 static void
+set_uefi(struct fixture *f)
+{
+	json_object_set_new(f->properties, "capabilities",
+	    json_pack("{s:s}", "boot_mode", "uefi"));
+}
+
+static void
 use_dnsmasq(struct fixture *f)
 {
 	set_str(&f->cfg.dhcp_provider, "dnsmasq");
@@ -386,6 +393,7 @@ test_pxe_uefi_layout(void **state)
 {
 	struct fixture *f = *state;
 
+	set_uefi(f);
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_tree(f, EMPTY_TREE
 	    "tftp/" UUID "/\n"
@@ -404,6 +412,111 @@ test_pxe_uefi_layout(void **state)
 	    "tftp/" UUID "/config");
 	assert_link(f, "tftp/52:54:00:ab:cd:ef.conf", UUID "/config",
 	    "tftp/" UUID "/config");
+}
+
+/*
+ * No boot_mode: pxelinux's config and links as for BIOS, grub's config
+ * beside it in <uuid>/grub.cfg with grub's links to that, whatever
+ * default_boot_mode says.
+ */
+static void
+test_pxe_unset_layout(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		f->cfg.deploy_default_boot_mode = (enum lb_default_boot_mode)i;
+		assert_ok(f, prepare(f, &lb_boot_pxe));
+		assert_tree(f, EMPTY_TREE
+		    "tftp/" UUID "/\n"
+		    "tftp/" UUID "/config\n"
+		    "tftp/" UUID "/grub.cfg\n"
+		    "tftp/" UUID "/rescue_kernel\n"
+		    "tftp/" UUID "/rescue_ramdisk\n"
+		    "tftp/52:54:00:12:34:56.conf@\n"
+		    "tftp/52:54:00:ab:cd:ef.conf@\n"
+		    "tftp/grub.cfg-01-52-54-00-12-34-56@\n"
+		    "tftp/grub.cfg-01-52-54-00-ab-cd-ef@\n"
+		    "tftp/grub/\n"
+		    "tftp/grub/grub.cfg\n"
+		    "tftp/pxelinux.cfg/\n"
+		    "tftp/pxelinux.cfg/01-52-54-00-12-34-56@\n"
+		    "tftp/pxelinux.cfg/01-52-54-00-ab-cd-ef@\n");
+		assert_golden(f, "tftp/" UUID "/config", "pxelinux.cfg");
+		assert_golden(f, "tftp/" UUID "/grub.cfg", "grub.cfg");
+		assert_golden(f, "tftp/grub/grub.cfg", "grub_master.cfg");
+		assert_link(f, "tftp/pxelinux.cfg/01-52-54-00-ab-cd-ef",
+		    "../" UUID "/config", "tftp/" UUID "/config");
+		assert_link(f, "tftp/grub.cfg-01-52-54-00-12-34-56",
+		    UUID "/grub.cfg", "tftp/" UUID "/grub.cfg");
+		assert_link(f, "tftp/52:54:00:ab:cd:ef.conf", UUID "/grub.cfg",
+		    "tftp/" UUID "/grub.cfg");
+		assert_ok(f, clean(f, &lb_boot_pxe));
+		assert_tree(f, EMPTY_TREE "tftp/grub/\ntftp/grub/grub.cfg\n"
+		    "tftp/pxelinux.cfg/\n");
+	}
+}
+
+/* The bios and uefi files for the boot_mode × default_boot_mode table. */
+static void
+test_dnsmasq_modes_table(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *caps;		/* NULL: no capabilities */
+		enum lb_default_boot_mode def;
+		const char *pxe, *ipxe;		/* golden options files */
+	} rows[] = {
+		{ "boot_mode:bios", LB_DEFAULT_BOOT_UEFI,
+		  "dnsmasq_opts_pxe_bios.conf", "dnsmasq_opts_ipxe_bios.conf" },
+		{ "boot_mode:bios", LB_DEFAULT_BOOT_BIOS,
+		  "dnsmasq_opts_pxe_bios.conf", "dnsmasq_opts_ipxe_bios.conf" },
+		{ "boot_mode:uefi", LB_DEFAULT_BOOT_UEFI,
+		  "dnsmasq_opts_pxe_uefi.conf", "dnsmasq_opts_ipxe_uefi.conf" },
+		{ "boot_mode:uefi", LB_DEFAULT_BOOT_BIOS,
+		  "dnsmasq_opts_pxe_uefi.conf", "dnsmasq_opts_ipxe_uefi.conf" },
+		{ NULL, LB_DEFAULT_BOOT_UEFI,
+		  "dnsmasq_opts_pxe_both.conf", "dnsmasq_opts_ipxe_both.conf" },
+		{ NULL, LB_DEFAULT_BOOT_BIOS, "dnsmasq_opts_pxe_both_bios.conf",
+		  "dnsmasq_opts_ipxe_both_bios.conf" },
+		{ "secure_boot:false", LB_DEFAULT_BOOT_BIOS,
+		  "dnsmasq_opts_pxe_both_bios.conf",
+		  "dnsmasq_opts_ipxe_both_bios.conf" },
+	};
+	size_t i;
+
+	use_dnsmasq(f);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (rows[i].caps != NULL)
+			json_object_set_new(f->properties, "capabilities",
+			    json_string(rows[i].caps));
+		else
+			json_object_del(f->properties, "capabilities");
+		f->cfg.deploy_default_boot_mode = rows[i].def;
+		assert_ok(f, prepare(f, &lb_boot_pxe));
+		assert_golden(f, "opts/ironic-" UUID ".conf", rows[i].pxe);
+		assert_golden(f, "hosts/ironic-" MAC1 ".conf",
+		    "dnsmasq_host.conf");
+		assert_ok(f, clean(f, &lb_boot_pxe));
+		assert_ok(f, prepare(f, &lb_boot_ipxe));
+		assert_golden(f, "opts/ironic-" UUID ".conf", rows[i].ipxe);
+		assert_ok(f, clean(f, &lb_boot_ipxe));
+	}
+}
+
+/* A configured loader name that would split dnsmasq's fields is refused. */
+static void
+test_unset_checks_both_loaders(void **state)
+{
+	struct fixture *f = *state;
+
+	use_dnsmasq(f);
+	set_str(&f->cfg.pxe_bootfile_name, "pxelinux.0,evil");
+	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
+	assert_non_null(strstr(f->err.msg, "pxelinux.0,evil"));
+	set_uefi(f);
+	assert_ok(f, prepare(f, &lb_boot_pxe));
 }
 
 static void
@@ -441,6 +554,7 @@ test_pxe_dnsmasq_uefi(void **state)
 {
 	struct fixture *f = *state;
 
+	set_uefi(f);
 	use_dnsmasq(f);
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_golden(f, "hosts/ironic-" MAC1 ".conf", "dnsmasq_host.conf");
@@ -455,6 +569,8 @@ test_pxe_clean_up_leaves_nothing(void **state)
 	struct fixture *f = *state;
 
 	use_dnsmasq(f);
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	set_uefi(f);
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	set_bios(f);
 	assert_ok(f, prepare(f, &lb_boot_pxe));
@@ -641,6 +757,33 @@ test_pxe_http_layout(void **state)
 	    "dnsmasq_opts_lpxelinux.conf");
 }
 
+/*
+ * No boot_mode + lpxelinux.0: pxelinux names the images by URL, grub
+ * (UEFI clients) still fetches them over TFTP, so both roots hold them.
+ */
+static void
+test_pxe_http_without_boot_mode(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	use_lpxelinux(f);
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux_http.cfg");
+	sub(f, "tftp/" UUID "/rescue_kernel", path);
+	assert_same_inode(path, f->kernel);
+	sub(f, "http/" UUID "/rescue_kernel", path);
+	assert_same_inode(path, f->kernel);
+	sub(f, "http/" UUID "/rescue_ramdisk", path);
+	assert_same_inode(path, f->ramdisk);
+	sub(f, "tftp/" UUID "/grub.cfg", path);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_ok(f, clean(f, &lb_boot_pxe));
+	/* grub's master config stays, as Ironic's does */
+	assert_tree(f, EMPTY_TREE "tftp/grub/\n" "tftp/grub/grub.cfg\n"
+	    "tftp/pxelinux.cfg/\n");
+}
+
 static void
 test_pxe_http_clean_up_leaves_nothing(void **state)
 {
@@ -707,6 +850,7 @@ test_pxe_http_not_for_uefi(void **state)
 	struct fixture *f = *state;
 
 	use_lpxelinux(f);
+	set_uefi(f);
 	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_golden(f, "tftp/" UUID "/config", "grub.cfg");
@@ -777,6 +921,7 @@ test_ipxe_dnsmasq(void **state)
 {
 	struct fixture *f = *state;
 
+	set_uefi(f);
 	use_dnsmasq(f);
 	assert_ok(f, prepare(f, &lb_boot_ipxe));
 	assert_golden(f, "opts/ironic-" UUID ".conf",
@@ -1029,6 +1174,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_pxe_bios_layout),
 		T(test_pxe_uefi_layout),
+		T(test_pxe_unset_layout),
+		T(test_dnsmasq_modes_table),
+		T(test_unset_checks_both_loaders),
 		T(test_grub_master_kept),
 		T(test_pxe_dnsmasq_bios),
 		T(test_pxe_dnsmasq_uefi),
@@ -1046,6 +1194,7 @@ main(void)
 		T(test_pxe_http_option),
 		T(test_pxe_http_needs_http_url),
 		T(test_pxe_http_not_for_uefi),
+		T(test_pxe_http_without_boot_mode),
 		T(test_ipxe_layout),
 		T(test_ipxe_timeout),
 		T(test_ipxe_boot_script_rewritten),

@@ -136,7 +136,8 @@ test_dnsmasq_host_golden(void **state)
 static void
 test_dnsmasq_opts_pxe_golden(void **state)
 {
-	struct lb_render_dhcp dhcp = { UUID, "pxelinux.0", NULL, TFTP };
+	struct lb_render_dhcp dhcp = { .tag = UUID, .bootfile = "pxelinux.0",
+	    .tftp_server = TFTP };
 
 	(void)state;
 	assert_golden(lb_render_dnsmasq_opts(&dhcp),
@@ -144,13 +145,24 @@ test_dnsmasq_opts_pxe_golden(void **state)
 	dhcp.bootfile = "bootx64.efi";
 	assert_golden(lb_render_dnsmasq_opts(&dhcp),
 	    "dnsmasq_opts_pxe_uefi.conf");
+	/* Both: the arch tag's loader, and the other to everyone else. */
+	dhcp.arch_tag = LB_DHCP_TAG_BIOS;
+	dhcp.arch_bootfile = "pxelinux.0";
+	assert_golden(lb_render_dnsmasq_opts(&dhcp),
+	    "dnsmasq_opts_pxe_both.conf");
+	dhcp.arch_tag = LB_DHCP_TAG_UEFI;
+	dhcp.arch_bootfile = "bootx64.efi";
+	dhcp.bootfile = "pxelinux.0";
+	assert_golden(lb_render_dnsmasq_opts(&dhcp),
+	    "dnsmasq_opts_pxe_both_bios.conf");
 }
 
 static void
 test_dnsmasq_opts_ipxe_golden(void **state)
 {
-	struct lb_render_dhcp dhcp = { UUID, "undionly.kpxe",
-	    HTTP_URL "/boot.ipxe", TFTP };
+	struct lb_render_dhcp dhcp = { .tag = UUID,
+	    .bootfile = "undionly.kpxe",
+	    .ipxe_script_url = HTTP_URL "/boot.ipxe", .tftp_server = TFTP };
 
 	(void)state;
 	assert_golden(lb_render_dnsmasq_opts(&dhcp),
@@ -158,6 +170,15 @@ test_dnsmasq_opts_ipxe_golden(void **state)
 	dhcp.bootfile = "snponly.efi";
 	assert_golden(lb_render_dnsmasq_opts(&dhcp),
 	    "dnsmasq_opts_ipxe_uefi.conf");
+	dhcp.arch_tag = LB_DHCP_TAG_BIOS;
+	dhcp.arch_bootfile = "undionly.kpxe";
+	assert_golden(lb_render_dnsmasq_opts(&dhcp),
+	    "dnsmasq_opts_ipxe_both.conf");
+	dhcp.arch_tag = LB_DHCP_TAG_UEFI;
+	dhcp.arch_bootfile = "snponly.efi";
+	dhcp.bootfile = "undionly.kpxe";
+	assert_golden(lb_render_dnsmasq_opts(&dhcp),
+	    "dnsmasq_opts_ipxe_both_bios.conf");
 }
 
 /* ---- kernel parameters ---- */
@@ -304,7 +325,10 @@ test_boot_mode_string(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UEFI);
+	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UNSET);
+	json_object_set_new(f->properties, "capabilities",
+	    json_string("secure_boot:true"));
+	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UNSET);
 	json_object_set_new(f->properties, "capabilities",
 	    json_string("boot_mode:bios"));
 	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_BIOS);
@@ -315,8 +339,12 @@ test_boot_mode_string(void **state)
 	    json_string("boot_mode:uefi"));
 	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UEFI);
 	json_object_set_new(f->properties, "capabilities",
-	    json_string("not_boot_mode:bios,boot_mode:biosx"));
+	    json_string("x:y, boot_mode: Uefi "));
 	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UEFI);
+	/* Neither bios nor uefi: served both, like an unset one. */
+	json_object_set_new(f->properties, "capabilities",
+	    json_string("not_boot_mode:bios,boot_mode:biosx"));
+	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UNSET);
 }
 
 static void
@@ -332,9 +360,11 @@ test_boot_mode_dict(void **state)
 	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UEFI);
 	json_object_set_new(f->properties, "capabilities",
 	    json_pack("{s:i}", "boot_mode", 1));
-	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UEFI);
+	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UNSET);
+	json_object_set_new(f->properties, "capabilities", json_object());
+	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UNSET);
 	f->task.properties = NULL;
-	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UEFI);
+	assert_int_equal(lb_boot_mode_of(&f->task), LB_BOOT_MODE_UNSET);
 }
 
 /* ---- name and text checks ---- */

@@ -432,6 +432,28 @@ test_enum(void **state)
 }
 
 static void
+test_default_boot_mode(void **state)
+{
+	struct lb_config cfg;
+
+	(void)state;
+	lb_config_init(&cfg);
+	assert_int_equal(cfg.deploy_default_boot_mode, LB_DEFAULT_BOOT_UEFI);
+	lb_config_release(&cfg);
+	assert_int_equal(load(&cfg, "[deploy]\ndefault_boot_mode = BIOS\n",
+	    NULL, NULL), 0);
+	assert_int_equal(cfg.deploy_default_boot_mode, LB_DEFAULT_BOOT_BIOS);
+	lb_config_release(&cfg);
+	assert_int_equal(load(&cfg, "[deploy]\ndefault_boot_mode = uefi\n",
+	    NULL, NULL), 0);
+	assert_int_equal(cfg.deploy_default_boot_mode, LB_DEFAULT_BOOT_UEFI);
+	lb_config_release(&cfg);
+	expect_problems("[deploy]\ndefault_boot_mode = legacy\n",
+	    "t.conf:2: [deploy] default_boot_mode: 'legacy' is not one of "
+	    "uefi, bios");
+}
+
+static void
 test_debug_forces_log_level(void **state)
 {
 	struct lb_config cfg;
@@ -1027,7 +1049,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 63);
+	assert_int_equal(options, 64);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);
@@ -1064,6 +1086,7 @@ main(void)
 		cmocka_unit_test(test_int_not_a_number),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_enum),
+		cmocka_unit_test(test_default_boot_mode),
 		cmocka_unit_test(test_debug_forces_log_level),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_interface_options),
