@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct watch {
 	const struct ra_nic *nic;
 	enum phase phase;
 	pid_t pid;		/* the client running, or 0 */
+	int pidfd;		/* readable when it ends, or -1 */
 	int64_t started;	/* when pid started */
 	int64_t due;		/* when the next client starts */
 	int64_t looking_since;	/* the start of the fast looks */
@@ -84,20 +86,31 @@ drain(int fd)
 		;
 }
 
+static void
+forget_child(struct watch *w)
+{
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	w->pidfd = -1;
+	w->pid = 0;
+}
+
 /* SIGTERM, a second to go, then SIGKILL; reaped here. */
 static void
-stop_child(pid_t pid)
+stop_child(struct watch *w)
 {
 	int status;
 
-	kill(pid, SIGTERM);
+	kill(w->pid, SIGTERM);
 	for (int i = 0; i < 20; i++) {
-		if (waitpid(pid, &status, WNOHANG) != 0)
-			return;
+		if (waitpid(w->pid, &status, WNOHANG) != 0)
+			goto out;
 		usleep(50 * 1000);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	kill(w->pid, SIGKILL);
+	waitpid(w->pid, &status, 0);
+out:
+	forget_child(w);
 }
 
 static void
@@ -138,6 +151,9 @@ start_client(const struct ra_follow *f, struct watch *w, int64_t now)
 		return;
 	}
 	w->started = now;
+	/* A child's end wakes the loop (SIGCHLD would not); without
+	 * pidfds (Linux < 5.3) the loop looks every 100 ms instead. */
+	w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
 }
 
 /* A one-shot client ended: a new network, the old one, or nobody. */
@@ -183,7 +199,7 @@ reap(const struct ra_follow *f, struct watch *w, int64_t start, int64_t now)
 		for (int i = 0; i < f->n; i++) {
 			if (w[i].pid != pid)
 				continue;
-			w[i].pid = 0;
+			forget_child(&w[i]);
 			if (w[i].phase == LOOK) {
 				looked(f, &w[i], WIFEXITED(status) &&
 				    WEXITSTATUS(status) == 0, start, now);
@@ -213,18 +229,14 @@ links(const struct ra_follow *f, struct watch *w, int64_t now)
 		    l.changes != w[i].link.changes));
 		if (l.carrier == 0 && w[i].link.carrier != 0) {
 			ra_info("%s: link lost", w[i].nic->name);
-			if (w[i].phase == LOOK && w[i].pid > 0) {
-				stop_child(w[i].pid);
-				w[i].pid = 0;
-			}
+			if (w[i].phase == LOOK && w[i].pid > 0)
+				stop_child(&w[i]);
 		} else if (back) {
 			ra_info("%s: link back; %s now", w[i].nic->name,
 			    w[i].phase == LOOK ? "looking for the DHCP server" :
 			    "restarting its DHCP client");
-			if (w[i].pid > 0) {
-				stop_child(w[i].pid);
-				w[i].pid = 0;
-			}
+			if (w[i].pid > 0)
+				stop_child(&w[i]);
 			look_again(&w[i], now);
 		}
 		w[i].link = l;
@@ -239,6 +251,8 @@ start_due(const struct ra_follow *f, struct watch *w, int64_t now)
 
 	for (int i = 0; i < f->n; i++) {
 		if (w[i].pid > 0) {
+			if (w[i].pidfd < 0 && now + 100 < next)
+				next = now + 100;
 			if (w[i].phase == LOOK &&
 			    now - w[i].started >= LOOK_KILL_MS) {
 				ra_warn("DHCP on %s: a look hung; stopped",
@@ -284,6 +298,7 @@ ra_follow_run(const struct ra_follow *f)
 
 	for (int i = 0; i < f->n; i++) {
 		w[i].nic = &f->nics[i];
+		w[i].pidfd = -1;
 		w[i].phase = f->moves ? LOOK : KEEP;
 		ra_lease_read(f->run_dir, f->nics[i].name, &w[i].base);
 		ra_net_link(f->sysfs, f->nics[i].name, &w[i].link);
@@ -296,7 +311,7 @@ ra_follow_run(const struct ra_follow *f)
 		    "addresses stay while %d NIC%s look%s for the new DHCP "
 		    "server", f->n, f->n == 1 ? "" : "s", f->n == 1 ? "s" : "");
 	while (!*f->stop) {
-		struct pollfd p[2] = {
+		struct pollfd p[2 + RA_MAX_NICS] = {
 			{ .fd = f->wake_fd, .events = POLLIN },
 			{ .fd = nl, .events = POLLIN },
 		};
@@ -307,7 +322,10 @@ ra_follow_run(const struct ra_follow *f)
 		links(f, w, now);
 		wait_ms = start_due(f, w, now);
 		kick(f, w, &kicked, start, now);
-		if (poll(p, nl >= 0 ? 2 : 1, wait_ms) <= 0)
+		/* poll(2) skips negative fds: no netlink, no pidfd */
+		for (int i = 0; i < f->n; i++)
+			p[2 + i] = (struct pollfd){ w[i].pidfd, POLLIN, 0 };
+		if (poll(p, 2 + f->n, wait_ms) <= 0)
 			continue;
 		if (p[0].revents & POLLIN) {
 			while (read(f->wake_fd, drain_buf,
@@ -319,7 +337,7 @@ ra_follow_run(const struct ra_follow *f)
 	}
 	for (int i = 0; i < f->n; i++) {
 		if (w[i].pid > 0)
-			stop_child(w[i].pid);
+			stop_child(&w[i]);
 	}
 	if (nl >= 0)
 		close(nl);
