@@ -164,8 +164,9 @@ looked(const struct ra_follow *f, struct watch *w, bool leased,
 	const char *name = w->nic->name;
 	struct ra_lease got;
 
-	if (leased && ra_lease_read(f->run_dir, name, &got) == 0 &&
-	    !ra_lease_same(&got, &w->base)) {
+	/* Exit status 0 with no lease recorded: not a DHCP answer. */
+	leased = leased && ra_lease_read(f->run_dir, name, &got) == 0;
+	if (leased && !ra_lease_same(&got, &w->base)) {
 		ra_info("DHCP on %s: the new network answered %.1f s after "
 		    "finalize: %s from %s (was %s from %s)", name,
 		    (now - start) / 1000.0, got.ip, got.serverid,
