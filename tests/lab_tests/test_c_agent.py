@@ -836,3 +836,40 @@ def test_finalize_network_moves_parameter(spawn, tmp_path):
         assert not udhcpc.runs()[-1][2], udhcpc.runs()
     finally:
         fake.close()
+
+
+def test_lasting_client_restarts_when_the_link_comes_back(spawn, tmp_path):
+    """Without lifeboat_network_moves the lasting client starts at once;
+    a carrier lost and back (a switch port moved) restarts it at once, so
+    it looks for a server on whatever network the port is on now."""
+    from test_fake_agent import FakeIronic
+    sysfs = fake_sysfs(tmp_path / 'sys-class-net', {
+        'lbtest1': ('52:54:00:f2:00:01', '1')})
+    udhcpc = FakeUdhcpc(tmp_path)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = CAgent(spawn, tmp_path / 'agent', fake.url,
+                       '52:54:00:f2:00:01', args=(
+                           '--sys-class-net', sysfs, '--dhcp-cmd',
+                           udhcpc.path, '--dhcp-script', '/x/default.script'))
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        finalize(agent, fake)
+        first = wait_for(lambda: [p for p, _, once in udhcpc.runs()
+                                  if not once], 5, what='the lasting client')
+        assert 'keeps the lease' in agent.log()
+        (sysfs / 'lbtest1' / 'carrier').write_text('0\n')
+        wait_for(lambda: 'lbtest1: link lost' in agent.log(), 5,
+                 what='the agent to see the link go')
+        assert proc_state(first[0]) not in (None, 'Z')
+        (sysfs / 'lbtest1' / 'carrier').write_text('1\n')
+        wait_for(lambda: len([p for p, _, once in udhcpc.runs()
+                              if not once]) == 2, 5,
+                 what='a new lasting client')
+        assert 'lbtest1: link back; restarting its DHCP client now' \
+            in agent.log()
+        wait_for(lambda: proc_state(first[0]) is None, 5,
+                 what='the old client to be stopped and reaped')
+        assert 'exited; restarting' not in agent.log()
+        assert 'looking' not in agent.log().split('rescue finalized')[1]
+    finally:
+        fake.close()
