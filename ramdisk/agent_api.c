@@ -416,12 +416,19 @@ truthy(const json_t *v)
 	}
 }
 
-/* finalize_rescue(rescue_password="", hashed=False); 0 or -EIO. */
+/*
+ * finalize_rescue(rescue_password="", hashed=False,
+ * lifeboat_network_moves=False); 0 or -EIO.  lifeboat_network_moves is
+ * lifeboat's own: the conductor moves the node to a network with a DHCP
+ * server of its own right after this reply (*ret_moves), so the agent
+ * looks for that server instead of renewing with the old one.
+ */
 static int
-finalize(struct ra_api *api, json_t *params, struct lb_err *err)
+finalize(struct ra_api *api, json_t *params, bool *ret_moves,
+    struct lb_err *err)
 {
 	char hash[LB_PASSWD_HASH_MAX];
-	json_t *pw = NULL, *value;
+	json_t *pw = NULL, *moves = NULL, *value;
 	const char *key, *text;
 	bool hashed = false;
 	int r;
@@ -431,10 +438,15 @@ finalize(struct ra_api *api, json_t *params, struct lb_err *err)
 			pw = value;
 		else if (strcmp(key, "hashed") == 0)
 			hashed = truthy(value);
+		else if (strcmp(key, "lifeboat_network_moves") == 0)
+			moves = value;
 		else
 			return lb_err_set(err, -EINVAL, "finalize_rescue() got "
 			    "an unexpected keyword argument '%s'", key);
 	}
+	if (moves != NULL && !json_is_boolean(moves))
+		return lb_err_set(err, -EINVAL, "lifeboat_network_moves must "
+		    "be a boolean");
 	if (pw != NULL && !json_is_string(pw))
 		return lb_err_set(err, -EINVAL, "rescue_password must be a "
 		    "string");
@@ -451,6 +463,8 @@ finalize(struct ra_api *api, json_t *params, struct lb_err *err)
 	}
 	r = ra_rescue_finalize(api->root, text, err);
 	OPENSSL_cleanse(hash, sizeof(hash));
+	if (r == 0)
+		*ret_moves = moves != NULL && json_is_true(moves);
 	return r;
 }
 
@@ -481,7 +495,7 @@ execute(struct ra_api *api, const char *name, json_t *params,
 	if (strcmp(name, "rescue.finalize_rescue") != 0)
 		return rest_error(reply, 400, "Invalid command", "Unknown "
 		    "command: %s", dot + 1);
-	if (finalize(api, params, &err) < 0) {
+	if (finalize(api, params, &reply->network_moves, &err) < 0) {
 		/* IPA's failure path records the full command name. */
 		res = add_result(api, name, "FAILED", json_pack("{s:s, s:i, "
 		    "s:s, s:s}", "type", "CommandExecutionError", "code", 500,

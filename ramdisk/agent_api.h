@@ -2,8 +2,9 @@
  * agent_api.h - the agent's command API as IPA's werkzeug app serves it
  * (contract 5.3): /, /v1/, /v1/status, /v1/commands/[<id>], with werkzeug's
  * 308/405 quirks, IPA's fault bodies and token rules; the only command is
- * rescue.finalize_rescue.  No sockets: a request in, a reply out.  Any
- * thread; calls are serialised inside.
+ * rescue.finalize_rescue (IPA's parameters, plus lifeboat_network_moves).
+ * No sockets: a request in, a reply out.  Any thread; calls are serialised
+ * inside.
  */
 #ifndef RA_API_H
 #define RA_API_H
@@ -62,6 +63,7 @@ struct ra_api_reply {
 	size_t body_len;
 	char headers[1200];		/* "" or lines ending in CRLF */
 	bool finalized;			/* stop serving once sent */
+	bool network_moves;		/* finalized: lifeboat_network_moves */
 };
 
 /* NULL when out of memory.  The strings are copied. */

@@ -2,8 +2,9 @@
  * agent_main.c - lifeboat-agent, the rescue agent of lifeboat's ramdisk:
  * network up, lookup, then the command API (one thread per connection)
  * and heartbeats (one thread) until rescue.finalize_rescue; then the SSH
- * server and, in the ramdisk, a DHCP client that follows the node onto the
- * tenant network.  The main thread orchestrates and handles signals.
+ * server and, in the ramdisk, DHCP clients that keep the node's address or
+ * follow it onto the tenant network (agent_follow.c).  The main thread
+ * orchestrates and handles signals.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "conductor/util/buf.h"
 #include "ramdisk/agent_api.h"
 #include "ramdisk/agent_cmdline.h"
+#include "ramdisk/agent_follow.h"
 #include "ramdisk/agent_http.h"
 #include "ramdisk/agent_ironic.h"
 #include "ramdisk/agent_log.h"
@@ -89,6 +91,7 @@ struct agent {
 	atomic_int conns;
 	struct ra_peers peers;
 	atomic_bool finalized;
+	atomic_bool network_moves;	/* finalize's lifeboat_network_moves */
 };
 
 static int wake_pipe[2] = { -1, -1 };
@@ -230,6 +233,7 @@ out:
 	ra_conn_close(&c);
 	/* The reply went out (or could not): only now stop serving. */
 	if (reply.finalized) {
+		atomic_store(&a->network_moves, reply.network_moves);
 		atomic_store(&a->finalized, true);
 		if (write(wake_pipe[1], "F", 1) < 0)
 			ra_warn("cannot wake the main thread");
@@ -313,6 +317,8 @@ server_main(void *p)
  */
 #define RA_HEARTBEAT_MARK "/run/lifeboat/heartbeat"
 #define RA_TOOLS_PENDING "/run/lifeboat/tools.unpacking"
+/* udhcpc.script records leases here (LIFEBOAT_RUN, under --root). */
+#define RA_RUN_DIR "/run/lifeboat"
 #define TOOLS_WAIT_MS 120000
 
 /* 'rel' (absolute in the ramdisk) under --root. */
@@ -726,67 +732,26 @@ stop_serving(struct agent *a)
 }
 
 /*
- * Keeps a DHCP client on every NIC that got a lease before lookup (or
- * every NIC DHCP ran on, when none did).  Ironic moves the node to the
- * tenant network right after finalize, so the clients start a little
- * later, and are asked to renew a few times: a renewal that the old server
- * no longer answers falls back to a new discovery.
+ * DHCP clients on every NIC that got a lease before lookup (or every NIC
+ * DHCP ran on, when none did), until a signal.
  */
 static void
-keep_dhcp(struct agent *a)
+follow_network(struct agent *a)
 {
-	static const int kicks[] = { 30, 60, 120, 300, 600 };
-	pid_t pids[RA_MAX_NICS] = { 0 };
-	int64_t start = ra_now_ms(), restart_at[RA_MAX_NICS] = { 0 };
-	struct lb_err err = { "" };
-	size_t kick = 0;
-	int status;
-	pid_t w;
+	char run_dir[PATH_MAX];
 
-	if (!nap(a->renew_delay) && got_signal)
-		return;
-	while (!got_signal) {
-		int64_t now = ra_now_ms();
-
-		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (int i = 0; i < a->n_boot; i++) {
-				if (pids[i] != w)
-					continue;
-				ra_warn("DHCP client on %s exited; restarting",
-				    a->boot[i].name);
-				pids[i] = 0;
-				restart_at[i] = now + 5000;
-			}
-		}
-		for (int i = 0; i < a->n_boot; i++) {
-			if (pids[i] != 0 || now < restart_at[i])
-				continue;
-			if (ra_dhcp_keep(&a->dhcp, a->boot[i].name, &pids[i],
-			    &err) < 0) {
-				ra_warn("%s", err.msg);
-				restart_at[i] = now + 30000;
-			} else {
-				ra_info("DHCP client on %s (pid %d) keeps the "
-				    "lease", a->boot[i].name, (int)pids[i]);
-			}
-		}
-		if (kick < sizeof(kicks) / sizeof(*kicks) &&
-		    now - start >= kicks[kick] * 1000LL) {
-			kick++;
-			for (int i = 0; i < a->n_boot; i++) {
-				if (pids[i] > 0)
-					kill(pids[i], SIGUSR1);
-			}
-			ra_info("DHCP: asked the clients to renew");
-		}
-		nap(1);
-	}
-	for (int i = 0; i < a->n_boot; i++) {
-		if (pids[i] > 0) {
-			kill(pids[i], SIGTERM);
-			waitpid(pids[i], &status, 0);
-		}
-	}
+	under_root(a, RA_RUN_DIR, run_dir, sizeof(run_dir));
+	ra_follow_run(&(struct ra_follow){
+		.dhcp = &a->dhcp,
+		.sysfs = a->sysfs,
+		.run_dir = run_dir,
+		.nics = a->boot,
+		.n = a->n_boot,
+		.moves = atomic_load(&a->network_moves),
+		.first_delay = a->renew_delay,
+		.wake_fd = wake_pipe[0],
+		.stop = &got_signal,
+	});
 }
 
 /*
@@ -830,7 +795,7 @@ after_finalize(struct agent *a)
 	else
 		ra_info("SSH server '%s' started", a->sshd);
 	if (!a->no_dhcp && a->n_boot > 0)
-		keep_dhcp(a);
+		follow_network(a);
 }
 
 /* ---- main ---- */
@@ -847,8 +812,10 @@ usage(FILE *f)
 	    "(udhcpc)\n"
 	    "  --dhcp-script PATH    its -s script "
 	    "(/usr/share/udhcpc/default.script)\n"
-	    "  --dhcp-renew-delay S  after finalize, wait S seconds before "
-	    "the lasting DHCP clients (10)\n"
+	    "  --dhcp-renew-delay S  when finalize says the network moves, "
+	    "wait S seconds\n"
+	    "                        before the first look for its DHCP "
+	    "server (0)\n"
 	    "  --carrier-wait S      without BOOTIF, how long NICs may take "
 	    "to show a link (10)\n"
 	    "  --no-dhcp             leave the network alone\n"
@@ -968,12 +935,13 @@ main(int argc, char **argv)
 		.sshd = "dropbear",
 		.sysfs = "/sys/class/net",
 		.dhcp = { "udhcpc", "/usr/share/udhcpc/default.script" },
-		.renew_delay = 10,
+		.renew_delay = 0,
 		.carrier_wait = 10,
 		.winner = -1,
 		.listen_fd = -1,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
+	char run_dir[PATH_MAX];
 	pthread_condattr_t ca;
 	int code;
 
@@ -983,6 +951,9 @@ main(int argc, char **argv)
 	}
 	if (getenv("PATH") == NULL)
 		setenv("PATH", DEFAULT_PATH, 1);
+	/* Before any thread: where udhcpc.script records the leases. */
+	under_root(&a, RA_RUN_DIR, run_dir, sizeof(run_dir));
+	setenv("LIFEBOAT_RUN", run_dir, 1);
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

@@ -160,12 +160,18 @@ ra_net_route_source(const char *host, int port, char *out, size_t size)
 	return r;
 }
 
+enum dhcp_kind {
+	DHCP_ROUND,	/* -q -t 5 -n: one lease or give up (~15 s) */
+	DHCP_PROBE,	/* -q -t 1 -T 1 -n: one quick look (~1 s) */
+	DHCP_KEEP,	/* renews and rediscovers for ever */
+};
+
 static int
-dhcp_spawn(const struct ra_dhcp *d, const char *ifname, bool once,
-    pid_t *ret_pid, struct lb_err *err)
+dhcp_spawn(const struct ra_dhcp *d, const char *ifname, enum dhcp_kind kind,
+    const char *request_ip, pid_t *ret_pid, struct lb_err *err)
 {
 	char *argv[32], *cmd = strdup(d->cmd), ifn[IF_NAMESIZE];
-	char script[512];
+	char script[512], ip[INET_ADDRSTRLEN];
 	int n, r;
 
 	if (cmd == NULL)
@@ -180,16 +186,26 @@ dhcp_spawn(const struct ra_dhcp *d, const char *ifname, bool once,
 	argv[n++] = "-i";
 	argv[n++] = ifn;
 	argv[n++] = "-f";
-	if (once)
+	if (kind != DHCP_KEEP)
 		argv[n++] = "-q";
 	argv[n++] = "-t";
-	argv[n++] = "5";
-	if (once)
+	argv[n++] = kind == DHCP_PROBE ? "1" : "5";
+	if (kind == DHCP_PROBE) {
+		argv[n++] = "-T";
+		argv[n++] = "1";
+	}
+	if (kind != DHCP_KEEP)
 		argv[n++] = "-n";
+	if (request_ip != NULL) {
+		snprintf(ip, sizeof(ip), "%s", request_ip);
+		argv[n++] = "-r";
+		argv[n++] = ip;
+	}
 	argv[n++] = "-s";
 	argv[n++] = script;
 	argv[n] = NULL;
-	r = ra_spawn(argv, !once, ret_pid, err);
+	r = ra_spawn_env(argv, kind == DHCP_PROBE ? "LIFEBOAT_PROBE=1" : NULL,
+	    kind == DHCP_KEEP, ret_pid, err);
 	free(cmd);
 	return r;
 }
@@ -205,13 +221,32 @@ has_carrier(const char *sysfs, const char *ifname)
 	    strcmp(line, "1") == 0;
 }
 
+void
+ra_net_link(const char *sysfs, const char *ifname, struct ra_link *out)
+{
+	char path[512], line[32], *end;
+	unsigned long long v;
+
+	snprintf(path, sizeof(path), "%s/%s/carrier", sysfs, ifname);
+	out->carrier = read_line(path, line, sizeof(line)) < 0 ? -1 :
+	    strcmp(line, "1") == 0;
+	out->changes = -1;
+	snprintf(path, sizeof(path), "%s/%s/carrier_changes", sysfs, ifname);
+	if (read_line(path, line, sizeof(line)) < 0)
+		return;
+	errno = 0;
+	v = strtoull(line, &end, 10);
+	if (errno == 0 && end != line && *end == '\0' && v < INT64_MAX)
+		out->changes = (int64_t)v;
+}
+
 /* Under r->lock. */
 static void
 round_spawn(struct ra_dhcp_round *r, int i, const char *why)
 {
 	struct lb_err err = { "" };
 
-	if (dhcp_spawn(r->dhcp, r->nics[i].name, true, &r->pid[i],
+	if (dhcp_spawn(r->dhcp, r->nics[i].name, DHCP_ROUND, NULL, &r->pid[i],
 	    &err) < 0) {
 		ra_warn("DHCP on %s: %s", r->nics[i].name, err.msg);
 		r->state[i] = RA_DHCP_FAILED;
@@ -394,8 +429,57 @@ ra_dhcp_round_end(struct ra_dhcp_round *r, bool kill_clients)
 }
 
 int
-ra_dhcp_keep(const struct ra_dhcp *d, const char *ifname, pid_t *ret_pid,
+ra_dhcp_keep(const struct ra_dhcp *d, const char *ifname,
+    const char *request_ip, pid_t *ret_pid, struct lb_err *err)
+{
+	return dhcp_spawn(d, ifname, DHCP_KEEP, request_ip, ret_pid, err);
+}
+
+int
+ra_dhcp_probe(const struct ra_dhcp *d, const char *ifname, pid_t *ret_pid,
     struct lb_err *err)
 {
-	return dhcp_spawn(d, ifname, false, ret_pid, err);
+	return dhcp_spawn(d, ifname, DHCP_PROBE, NULL, ret_pid, err);
+}
+
+/* An address fits; anything longer is not one and reads as none. */
+static void
+lease_value(char *out, size_t size, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len < size)
+		memcpy(out, v, len + 1);
+	else
+		out[0] = '\0';
+}
+
+int
+ra_lease_read(const char *dir, const char *ifname, struct ra_lease *out)
+{
+	char path[512], line[256];
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s/lease.%s", dir, ifname);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "ip=", 3) == 0)
+			lease_value(out->ip, sizeof(out->ip), line + 3);
+		else if (strncmp(line, "serverid=", 9) == 0)
+			lease_value(out->serverid, sizeof(out->serverid),
+			    line + 9);
+	}
+	fclose(f);
+	return out->ip[0] != '\0' ? 0 : -ENOENT;
+}
+
+bool
+ra_lease_same(const struct ra_lease *a, const struct ra_lease *b)
+{
+	return strcmp(a->ip, b->ip) == 0 &&
+	    strcmp(a->serverid, b->serverid) == 0;
 }

@@ -8,9 +8,11 @@
 #define RA_NET_H
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "conductor/util/err.h"
@@ -111,10 +113,38 @@ ra_dhcp_round_state(const struct ra_dhcp_round *r, int i)
 }
 
 /*
- * A DHCP client that stays: "CMD -i IF -f -t 5 -s SCRIPT" (no -q, no -n:
- * it renews and rediscovers for ever) in its own session.
+ * A DHCP client that stays: "CMD -i IF -f -t 5 [-r IP] -s SCRIPT" (no -q,
+ * no -n: it renews and rediscovers for ever) in its own session; -r asks
+ * for the address the NIC has, 'request_ip' (NULL: none).
  */
-int ra_dhcp_keep(const struct ra_dhcp *d, const char *ifname, pid_t *ret_pid,
-    struct lb_err *err);
+int ra_dhcp_keep(const struct ra_dhcp *d, const char *ifname,
+    const char *request_ip, pid_t *ret_pid, struct lb_err *err);
+
+/*
+ * One quick look for a DHCP server: "CMD -i IF -f -q -t 1 -T 1 -n -s
+ * SCRIPT" with LIFEBOAT_PROBE=1 (the script then leaves a lease alone that
+ * repeats the recorded one).  Ends in about a second without an answer;
+ * exit status 0 with a lease.
+ */
+int ra_dhcp_probe(const struct ra_dhcp *d, const char *ifname,
+    pid_t *ret_pid, struct lb_err *err);
+
+/* A NIC's link as sysfs shows it. */
+struct ra_link {
+	int carrier;		/* 1, 0, or -1 when unreadable */
+	int64_t changes;	/* carrier_changes, -1 where there is none */
+};
+
+void ra_net_link(const char *sysfs, const char *ifname, struct ra_link *out);
+
+/* What udhcpc.script recorded in DIR/lease.IF: the agent's part of it. */
+struct ra_lease {
+	char ip[INET_ADDRSTRLEN];
+	char serverid[INET_ADDRSTRLEN];
+};
+
+/* -ENOENT (and *out empty) without a recorded lease. */
+int ra_lease_read(const char *dir, const char *ifname, struct ra_lease *out);
+bool ra_lease_same(const struct ra_lease *a, const struct ra_lease *b);
 
 #endif

@@ -418,14 +418,37 @@ ra_split_words(char *cmd, char **argv, int max)
 int
 ra_spawn(char *const argv[], bool detach, pid_t *ret_pid, struct lb_err *err)
 {
+	return ra_spawn_env(argv, NULL, detach, ret_pid, err);
+}
+
+int
+ra_spawn_env(char *const argv[], const char *extra_env, bool detach,
+    pid_t *ret_pid, struct lb_err *err)
+{
+	char **envp = environ;
 	sigset_t all;
+	size_t n = 0;
 	pid_t pid;
 	int fd;
 
+	/* Built before fork: the child of a threaded process must not
+	 * allocate. */
+	if (extra_env != NULL) {
+		while (environ[n] != NULL)
+			n++;
+		envp = calloc(n + 2, sizeof(*envp));
+		if (envp == NULL)
+			return lb_err_set(err, -ENOMEM, "out of memory");
+		memcpy(envp, environ, n * sizeof(*envp));
+		envp[n] = (char *)extra_env;
+	}
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		if (envp != environ)
+			free(envp);
 		return lb_err_set(err, -errno, "cannot start '%s': %s",
 		    argv[0], strerror(errno));
+	}
 	if (pid == 0) {
 		/* The agent ignores SIGPIPE and blocks signals in threads. */
 		for (int s = 1; s < NSIG; s++)
@@ -439,9 +462,11 @@ ra_spawn(char *const argv[], bool detach, pid_t *ret_pid, struct lb_err *err)
 			dup2(fd, STDIN_FILENO);
 			close(fd);
 		}
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 		_exit(127);
 	}
+	if (envp != environ)
+		free(envp);
 	if (ret_pid != NULL)
 		*ret_pid = pid;
 	return 0;

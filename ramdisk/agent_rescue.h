@@ -46,6 +46,10 @@ int ra_rescue_finalize(const char *root, const char *hash,
 int ra_spawn(char *const argv[], bool detach, pid_t *ret_pid,
     struct lb_err *err);
 
+/* ra_spawn() with "NAME=value" 'extra_env' (NULL: none) added. */
+int ra_spawn_env(char *const argv[], const char *extra_env, bool detach,
+    pid_t *ret_pid, struct lb_err *err);
+
 /*
  * Starts "SSHD -R -E -p 22" (dropbear: make host keys as needed, log to
  * stderr, daemonize) and gives it up to 'wait_ms' to daemonize.  0 if it

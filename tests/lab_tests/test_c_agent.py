@@ -767,3 +767,109 @@ def test_dhcp_first_lease_starts_lookup(spawn, tmp_path):
         assert agent.proc.running()
     finally:
         fake.close()
+
+
+# ------------------------------ finalize's lifeboat_network_moves (issue 12)
+
+def test_finalize_network_moves_parameter(spawn, tmp_path):
+    """finalize_rescue takes lifeboat's own lifeboat_network_moves (a
+    boolean); any other unknown parameter still fails with IPA's words and
+    changes nothing.  With it, the agent looks for the new network with
+    one-shot clients, one a second, until a lease other than the one at
+    finalize is recorded; then a lasting client takes over."""
+    from test_fake_agent import FakeIronic, HASH
+    sysfs = fake_sysfs(tmp_path / 'sys-class-net', {
+        'lbtest1': ('52:54:00:f1:00:01', '1')})
+    udhcpc = FakeUdhcpc(tmp_path)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = CAgent(spawn, tmp_path / 'agent', fake.url,
+                       '52:54:00:f1:00:01', args=(
+                           '--sys-class-net', sysfs, '--dhcp-cmd',
+                           udhcpc.path, '--dhcp-script', '/x/default.script'))
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        url = 'http://127.0.0.1:%d/v1/commands/?agent_token=%s' % (
+            agent.port, fake.token)
+        s = session()
+        for params, error in (
+                ({'lifeboat_network_moves': True, 'bogus': 1},
+                 "finalize_rescue() got an unexpected keyword argument "
+                 "'bogus'"),
+                ({'lifeboat_network_moves': 'yes'},
+                 'lifeboat_network_moves must be a boolean')):
+            params.update(rescue_password=HASH, hashed=True)
+            r = s.post(url, json={'name': 'rescue.finalize_rescue',
+                                  'params': params})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body['command_status'] == 'FAILED', body
+            assert body['command_error']['details'] == error, body
+        etc = agent.root / 'etc'
+        assert not (etc / '.rescued').exists()
+        assert 'rescue:' not in (etc / 'shadow').read_text()
+        assert agent.proc.running()
+
+        r = s.post(url, json={'name': 'rescue.finalize_rescue', 'params': {
+            'rescue_password': HASH, 'hashed': True,
+            'lifeboat_network_moves': True}})
+        assert r.json()['command_status'] == 'SUCCEEDED', r.text
+        assert (etc / '.rescued').exists()
+        # looks, one a second, each a one-shot client; nothing recorded
+        # (the fake writes no lease) is no answer
+        wait_for(lambda: len(udhcpc.runs()) >= 4, 10, what='three looks')
+        runs = udhcpc.runs()
+        assert [once for _, _, once in runs] == [True] * len(runs), runs
+        args = [l.split(' ', 1)[1]
+                for l in udhcpc.calls.read_text().splitlines()]
+        assert args[1:4] == ['-i lbtest1 -f -q -t 1 -T 1 -n -s '
+                             '/x/default.script'] * 3, args
+        log = agent.log()
+        assert 'the node moves to another network' in log, log
+        assert 'keeps the lease' not in log and 'old server' not in log
+        # the script records the new network's lease: a lasting client
+        (agent.root / 'run' / 'lifeboat' / 'lease.lbtest1').write_text(
+            'interface=lbtest1\nip=10.9.9.5\nprefix=24\nserverid=10.9.9.1\n')
+        wait_for(lambda: 'keeps the lease' in agent.log(), 10,
+                 what='the lasting client')
+        assert 'the new network answered' in agent.log()
+        assert '10.9.9.5 from 10.9.9.1 (was none from none)' in agent.log()
+        assert not udhcpc.runs()[-1][2], udhcpc.runs()
+    finally:
+        fake.close()
+
+
+def test_lasting_client_restarts_when_the_link_comes_back(spawn, tmp_path):
+    """Without lifeboat_network_moves the lasting client starts at once;
+    a carrier lost and back (a switch port moved) restarts it at once, so
+    it looks for a server on whatever network the port is on now."""
+    from test_fake_agent import FakeIronic
+    sysfs = fake_sysfs(tmp_path / 'sys-class-net', {
+        'lbtest1': ('52:54:00:f2:00:01', '1')})
+    udhcpc = FakeUdhcpc(tmp_path)
+    fake = FakeIronic(max_version='1.65')
+    try:
+        agent = CAgent(spawn, tmp_path / 'agent', fake.url,
+                       '52:54:00:f2:00:01', args=(
+                           '--sys-class-net', sysfs, '--dhcp-cmd',
+                           udhcpc.path, '--dhcp-script', '/x/default.script'))
+        wait_for(fake.heartbeats, 20, what='a heartbeat')
+        finalize(agent, fake)
+        first = wait_for(lambda: [p for p, _, once in udhcpc.runs()
+                                  if not once], 5, what='the lasting client')
+        assert 'keeps the lease' in agent.log()
+        (sysfs / 'lbtest1' / 'carrier').write_text('0\n')
+        wait_for(lambda: 'lbtest1: link lost' in agent.log(), 5,
+                 what='the agent to see the link go')
+        assert proc_state(first[0]) not in (None, 'Z')
+        (sysfs / 'lbtest1' / 'carrier').write_text('1\n')
+        wait_for(lambda: len([p for p, _, once in udhcpc.runs()
+                              if not once]) == 2, 5,
+                 what='a new lasting client')
+        assert 'lbtest1: link back; restarting its DHCP client now' \
+            in agent.log()
+        wait_for(lambda: proc_state(first[0]) is None, 5,
+                 what='the old client to be stopped and reaped')
+        assert 'exited; restarting' not in agent.log()
+        assert 'looking' not in agent.log().split('rescue finalized')[1]
+    finally:
+        fake.close()

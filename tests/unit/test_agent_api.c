@@ -589,6 +589,46 @@ test_finalize_failures(void **state)
 	json_decref(doc);
 }
 
+/* lifeboat's own parameter: a boolean, absent = false; bad = FAILED. */
+static void
+test_finalize_network_moves(void **state)
+{
+	struct fixture *f = *state;
+	struct ra_api_reply *r;
+
+	r = call(f, "POST", CMD TOKEN, FINALIZE);
+	assert_true(r->finalized);
+	assert_false(r->network_moves);
+	r = call(f, "POST", CMD TOKEN, "{\"name\": "
+	    "\"rescue.finalize_rescue\", \"params\": {\"rescue_password\": "
+	    "\"" HASH "\", \"hashed\": true, \"lifeboat_network_moves\": "
+	    "false}}");
+	assert_true(r->finalized);
+	assert_false(r->network_moves);
+	r = call(f, "POST", CMD TOKEN, "{\"name\": "
+	    "\"rescue.finalize_rescue\", \"params\": {\"rescue_password\": "
+	    "\"" HASH "\", \"hashed\": true, \"lifeboat_network_moves\": "
+	    "true}}");
+	assert_true(r->finalized);
+	assert_true(r->network_moves);
+	assert_non_null(strstr(r->body, "\"SUCCEEDED\""));
+	r = call(f, "POST", CMD TOKEN, "{\"name\": "
+	    "\"rescue.finalize_rescue\", \"params\": {\"rescue_password\": "
+	    "\"" HASH "\", \"hashed\": true, \"lifeboat_network_moves\": "
+	    "1}}");
+	assert_false(r->finalized);
+	assert_false(r->network_moves);
+	assert_non_null(strstr(r->body, "lifeboat_network_moves must be a "
+	    "boolean"));
+	r = call(f, "POST", CMD TOKEN, "{\"name\": "
+	    "\"rescue.finalize_rescue\", \"params\": {\"rescue_password\": "
+	    "\"" HASH "\", \"lifeboat_network_moves\": true, \"hashed\": "
+	    "true, \"lifeboat_network\": true}}");
+	assert_false(r->finalized);
+	assert_non_null(strstr(r->body, "finalize_rescue() got an unexpected "
+	    "keyword argument 'lifeboat_network'"));
+}
+
 /* ---- parsers ---- */
 
 static void
@@ -757,6 +797,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finalize_failures, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_finalize_network_moves,
+		    setup, teardown),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_http_head),
