@@ -27,6 +27,8 @@ struct lb_boot_env {
 	const char *tftp_server;	/* effective [pxe] tftp_server */
 	/* The node's management interface: virtual media lives there. */
 	const struct lb_management_ops *management;
+	/* [deploy] external_http_url, no slash; NULL or "": http_url */
+	const char *external_http_url;
 };
 
 /* The rescue images, already fetched and verified: local file paths. */
