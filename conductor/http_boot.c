@@ -399,11 +399,12 @@ listen_on(const struct lb_http_url *u, int *ret_fd, struct lb_err *err)
 static void
 listener_stop(struct listener *l)
 {
+	/* A started daemon owns the listening socket and closes it. */
 	if (l->daemon != NULL)
 		MHD_stop_daemon(l->daemon);
-	lb_http_guard_free(l->guard);
-	if (l->listen_fd >= 0)
+	else if (l->listen_fd >= 0)
 		close(l->listen_fd);
+	lb_http_guard_free(l->guard);
 }
 
 /*
