@@ -812,3 +812,34 @@ def test_external_http_url(launcher, tmp_path, bmcs, agents):
     assert_no_media(emu)
     assert_unpublished(lab)
     assert token_of(snap) not in log
+
+
+def test_external_http_url_without_http_url(launcher, tmp_path, bmcs):
+    """Virtual media needs only the BMC's URL: with http_url unset the
+    rescue is refused up front unless external_http_url is set, and then
+    the ISO is inserted from there."""
+    lab = vmedia_lab(launcher, tmp_path / 'none', http_url='')
+    emu = bmcs.redfish(1)
+    node, _ = vmedia_node(lab, emu)
+    r = put_rescue(lab.d, node['uuid'], PASSWORD)
+    assert r.status_code == 400, r.text
+    assert ironic_error(r.text).endswith(
+        ': Validation failed: the redfish-virtual-media boot interface '
+        'needs [deploy] external_http_url or http_url (and lifeboatd serves '
+        '[deploy] http_root there)'), r.text
+    assert get_node(lab.d, node['uuid'])['provision_state'] == 'active'
+    lab.d.stop()
+
+    ext_url = 'http://127.0.0.2:%d' % free_port_on('127.0.0.2')
+    lab = vmedia_lab(launcher, tmp_path / 'ext', http_url='',
+                     external_http_url=ext_url)
+    node, _ = vmedia_node(lab, emu)
+    uuid = node['uuid']
+    to_rescue_wait(lab, uuid)
+    cd = redfish(emu, CD)
+    assert cd['Image'].startswith('%s/redfish/%s/' % (ext_url, uuid)), cd
+    assert published(lab) == [cd['Image'][len(ext_url) + 1:]]
+    r = put_verb(lab.d, uuid, 'abort')
+    assert r.status_code == 202, r.text
+    end_state(lab.d, uuid, {'rescue failed'})
+    assert_unpublished(lab)
