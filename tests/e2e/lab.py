@@ -834,13 +834,14 @@ class Lab:
                 self.qemu_args()]
         if self.bmc_ns:
             # QEMU needs tap0, in the lab's namespace; its PID stays the
-            # wrapper's (exec all the way)
+            # wrapper's (exec all the way).  Image URLs anywhere in 10/8
+            # are tried: the namespace's one route decides what answers.
             wrapper = self.work / 'qemu-in-lab'
             wrapper.write_text('#!/bin/sh\nexec nsenter --net=/run/netns/%s '
                                '-- qemu-system-x86_64 "$@"\n' % self.ns)
             wrapper.chmod(0o755)
             argv += ['--qemu-binary', wrapper, '--image-network',
-                     MGMT_NET + '.0/24']
+                     '10.0.0.0/8']
         for q in (self.quirks if quirks is None else quirks):
             argv += ['--quirk', q]
         p = self.spawn('bmc', argv, ns=self.bmc_ns or True)
