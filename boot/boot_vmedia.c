@@ -3,9 +3,11 @@
  * ramdisk goes onto an ISO (built by [redfish] iso_builder from the
  * kernel and ramdisk with the parameters baked in, or driver_info
  * rescue_iso as it is), published at http_root/redfish/<uuid>/<random>.iso
- * and inserted through the BMC's virtual media.  The random name keeps the
- * ISO, whose kernel parameters hold the agent token, from anyone who only
- * knows the node; the node's directory goes at clean-up.  Worker threads.
+ * and inserted through the BMC's virtual media from [deploy]
+ * external_http_url (the BMC's network), else http_url.  The random name
+ * keeps the ISO, whose kernel parameters hold the agent token, from anyone
+ * who only knows the node; the node's directory goes at clean-up.  Worker
+ * threads.
  */
 #include <errno.h>
 #include <fcntl.h>
