@@ -34,6 +34,8 @@ struct lb_boot_env {
 	 * answering them, without boot options.
 	 */
 	bool tenant_dhcp;
+	/* [deploy] external_http_url, no slash; NULL or "": http_url */
+	const char *external_http_url;
 };
 
 /* The rescue images, already fetched and verified: local file paths. */

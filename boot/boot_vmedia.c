@@ -3,9 +3,11 @@
  * ramdisk goes onto an ISO (built by [redfish] iso_builder from the
  * kernel and ramdisk with the parameters baked in, or driver_info
  * rescue_iso as it is), published at http_root/redfish/<uuid>/<random>.iso
- * and inserted through the BMC's virtual media.  The random name keeps the
- * ISO, whose kernel parameters hold the agent token, from anyone who only
- * knows the node; the node's directory goes at clean-up.  Worker threads.
+ * and inserted through the BMC's virtual media from [deploy]
+ * external_http_url (the BMC's network), else http_url.  The random name
+ * keeps the ISO, whose kernel parameters hold the agent token, from anyone
+ * who only knows the node; the node's directory goes at clean-up.  Worker
+ * threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,7 @@
 #include "conductor/util/banned.h"
 
 #define ISO_BUILD_TIMEOUT_S 300
-#define ISO_DIR "redfish"
+#define ISO_DIR LB_VMEDIA_DIR
 
 /*
  * Writes all of 'data' to the pipe 'fd'; false when the reader went away.
@@ -222,14 +224,21 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 	struct lb_boot_dir root, isos, dir;
 	char token[32], name[64], tmp[80], path[LB_BOOT_PATH_MAX + 128];
 	char url[1024], other[32];
+	const char *base = env->http_url, *option = "http_url";
 	int r;
 
 	if (env->management == NULL || env->management->insert_cd == NULL)
 		return lb_err_set(err, -ENOTSUP, "the management interface "
 		    "of node %s has no virtual media", task->node_uuid);
-	if (env->http_url == NULL || env->http_url[0] == '\0')
+	/* The BMC's own URL when it has one: it may not reach http_url. */
+	if (env->external_http_url != NULL &&
+	    env->external_http_url[0] != '\0') {
+		base = env->external_http_url;
+		option = "external_http_url";
+	}
+	if (base == NULL || base[0] == '\0')
 		return lb_err_set(err, -EINVAL, "virtual media needs "
-		    "[deploy] http_url");
+		    "[deploy] external_http_url or http_url");
 	r = node_dir_name(task, err);
 	if (r < 0)
 		return r;
@@ -281,15 +290,15 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 	}
 	if (r < 0)
 		goto out;
-	snprintf(url, sizeof(url), "%s/%s/%s/%s", env->http_url, ISO_DIR,
+	snprintf(url, sizeof(url), "%s/%s/%s/%s", base, ISO_DIR,
 	    task->node_uuid, name);
 	r = env->management->insert_cd(task, url, err);
 	if (r < 0 && err != NULL) {
 		struct lb_err why = *err;
 
 		lb_err_set(err, r, "the rescue ISO could not be inserted: %s "
-		    "(the BMC downloads it from [deploy] http_url %s)", why.msg,
-		    env->http_url);
+		    "(the BMC downloads it from [deploy] %s %s)", why.msg,
+		    option, base);
 	}
 out:
 	/* Whatever said it (a BMC may echo the URL), the name stays secret. */

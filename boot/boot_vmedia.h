@@ -7,6 +7,10 @@
 
 #include "boot/boot.h"
 
+/* The directory below [deploy] http_root that ISOs are published in: all
+ * that BMCs fetch, and all that external_http_url serves. */
+#define LB_VMEDIA_DIR "redfish"
+
 extern const struct lb_boot_ops lb_boot_vmedia;
 
 #endif

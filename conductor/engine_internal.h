@@ -37,6 +37,7 @@ struct lb_engine {
 	struct lb_image_cache *images;
 	char api_url[512];		/* ipa-api-url */
 	char http_url[512];		/* [deploy] http_url, effective */
+	char external_http_url[512];	/* [deploy] external_http_url, or "" */
 	char tftp_server[256];		/* [pxe] tftp_server, effective */
 	char certs_path[1024];		/* [agent] certificates_path */
 };

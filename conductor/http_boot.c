@@ -1,10 +1,11 @@
 /*
- * http_boot.c - a read-only file server for the HTTP boot root on its own
- * libmicrohttpd daemon.  Paths are resolved below the root with openat()
- * one component at a time (O_NOFOLLOW|O_NONBLOCK, symlinks walked by hand),
- * refusing "..", hidden names and links that leave the root; only regular
- * files are served, and single byte ranges are answered with 206.  Runs on
- * MHD's threads.
+ * http_boot.c - a read-only file server for the HTTP boot root, one
+ * libmicrohttpd daemon per listening address ([deploy] http_url, and
+ * external_http_url, which serves only the virtual-media directory).
+ * Paths are resolved below the root with openat() one component at a time
+ * (O_NOFOLLOW|O_NONBLOCK, symlinks walked by hand), refusing "..", hidden
+ * names and links that leave the root; only regular files are served, and
+ * single byte ranges are answered with 206.  Runs on MHD's threads.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -19,8 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/boot_vmedia.h"
 #include "conductor/http_boot.h"
 #include "conductor/http_guard.h"
+#include "conductor/util/httpurl.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -29,10 +32,22 @@
 /* This server's percentage of the descriptors for HTTP (the API's 75). */
 #define FD_PERCENT 25
 
-struct lb_http_boot {
+/* One listening address with its own daemon, guard and limits. */
+struct listener {
+	struct lb_http_boot *hb;
+	const char *option;		/* "http_url", "external_http_url" */
+	const char *url;		/* borrowed from the configuration */
+	/* Served only below this (a real path): the root, or its
+	 * virtual-media directory for external_http_url. */
+	char base[1024 + sizeof("/" LB_VMEDIA_DIR)];
 	struct MHD_Daemon *daemon;
 	struct lb_http_guard *guard;
 	int listen_fd;
+};
+
+struct lb_http_boot {
+	struct listener listeners[2];
+	int n;
 	int root_fd;
 	char root[1024];
 };
@@ -177,20 +192,20 @@ fail:
 	return -1;
 }
 
-/* A symlink must not lead out of the root: compare real paths. */
+/* A symlink must not lead out of 'base': compare real paths. */
 static bool
-inside_root(const struct lb_http_boot *hb, int fd)
+inside(const char *base, int fd)
 {
 	char link[64], real[PATH_MAX];
 	ssize_t n;
-	size_t len = strlen(hb->root);
+	size_t len = strlen(base);
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, real, sizeof(real) - 1);
 	if (n < 0)
 		return false;
 	real[n] = '\0';
-	return strncmp(real, hb->root, len) == 0 &&
+	return strncmp(real, base, len) == 0 &&
 	    (real[len] == '/' || real[len] == '\0');
 }
 
@@ -241,8 +256,9 @@ static int
 shown_len(const char *url)
 {
 	int n = (int)strnlen(url, 512);
+	const char *p = url + strspn(url, "/");	/* "//redfish/" too */
 
-	if (strncmp(url, "/redfish/", 9) != 0)
+	if (strncmp(p, LB_VMEDIA_DIR "/", sizeof(LB_VMEDIA_DIR)) != 0)
 		return n;
 	while (n > 0 && url[n - 1] != '/')
 		n--;
@@ -250,14 +266,14 @@ shown_len(const char *url)
 }
 
 /* The file 'path' names, if it may be served: a regular file inside the
- * root.  Its fd (with *st filled in), or -ENOENT. */
+ * root and inside 'base'.  Its fd (with *st filled in), or -ENOENT. */
 static int
-open_served(const struct lb_http_boot *hb, const char *path, struct stat *st)
+open_served(int root_fd, const char *base, const char *path, struct stat *st)
 {
-	int fd = open_below(hb->root_fd, path);
+	int fd = open_below(root_fd, path);
 
 	if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
-	    !inside_root(hb, fd)) {
+	    !inside(base, fd)) {
 		if (fd >= 0)
 			close(fd);
 		return -ENOENT;
@@ -270,7 +286,7 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
-	struct lb_http_boot *hb = cls;
+	struct listener *l = cls;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char range[96];
@@ -281,7 +297,7 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)version;
 	(void)upload_data;
 	if (*con_cls == NULL) {
-		*con_cls = hb;	/* first call: headers only */
+		*con_cls = l;	/* first call: headers only */
 		lb_http_guard_head_done(conn);
 		return MHD_YES;
 	}
@@ -293,9 +309,9 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_status(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
-	fd = open_served(hb, url, &st);
+	fd = open_served(l->hb->root_fd, l->base, url, &st);
 	if (fd < 0) {
-		log_debug("http boot: %s %.*s%s -> 404", method,
+		log_debug("http boot (%s): %s %.*s%s -> 404", l->option, method,
 		    shown_len(url), url, url[shown_len(url)] ? "\u2026" : "");
 		return reply_status(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
@@ -333,8 +349,8 @@ serve(void *cls, struct MHD_Connection *conn, const char *url,
 	ret = MHD_queue_response(conn, want > 0 ? MHD_HTTP_PARTIAL_CONTENT :
 	    MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
-	log_debug("http boot: %s %.*s%s -> %d (%lld bytes)", method,
-	    shown_len(url), url, url[shown_len(url)] ? "\u2026" : "",
+	log_debug("http boot (%s): %s %.*s%s -> %d (%lld bytes)", l->option,
+	    method, shown_len(url), url, url[shown_len(url)] ? "\u2026" : "",
 	    want > 0 ? 206 : 200, (long long)len);
 	return ret;
 }
@@ -349,54 +365,20 @@ request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	lb_http_guard_request_done(conn);
 }
 
-/* "http://host:port/..." -> host, port (default 80). */
 static int
-parse_url(const char *url, char *host, size_t hsize, char *port,
-    size_t psize, struct lb_err *err)
-{
-	const char *h, *end, *colon;
-
-	if (strncmp(url, "http://", 7) != 0)
-		return lb_err_set(err, -EINVAL, "[deploy] http_url '%s' must "
-		    "be an http:// URL", url);
-	h = url + 7;
-	end = h + strcspn(h, "/");
-	if (*h == '[') {
-		const char *close_br = memchr(h, ']', end - h);
-
-		if (close_br == NULL)
-			return lb_err_set(err, -EINVAL, "bad [deploy] http_url "
-			    "'%s'", url);
-		snprintf(host, hsize, "%.*s", (int)(close_br - h - 1), h + 1);
-		colon = close_br + 1 < end && close_br[1] == ':' ?
-		    close_br + 1 : NULL;
-	} else {
-		colon = memchr(h, ':', end - h);
-		snprintf(host, hsize, "%.*s", (int)((colon ? colon : end) - h),
-		    h);
-	}
-	if (colon != NULL)
-		snprintf(port, psize, "%.*s", (int)(end - colon - 1), colon + 1);
-	else
-		snprintf(port, psize, "80");
-	return 0;
-}
-
-static int
-listen_on(const char *host, const char *port, int *ret_fd, struct lb_err *err)
+listen_on(const struct lb_http_url *u, int *ret_fd, struct lb_err *err)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	int fd, one = 1, rc;
 
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
 	/* A name is not necessarily ours to bind: then listen everywhere. */
-	rc = getaddrinfo(inet_pton(AF_INET, host, &(struct in_addr){ 0 }) ==
-	    1 || strchr(host, ':') ? host : NULL, port, &hints, &ai);
+	rc = getaddrinfo(u->is_name ? NULL : u->host, u->port, &hints, &ai);
 	if (rc != 0)
 		return lb_err_set(err, -EINVAL, "cannot resolve '%s': %s",
-		    host, gai_strerror(rc));
+		    u->host, gai_strerror(rc));
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
@@ -406,83 +388,153 @@ listen_on(const char *host, const char *port, int *ret_fd, struct lb_err *err)
 			close(fd);
 		freeaddrinfo(ai);
 		return lb_err_set(err, rc, "cannot serve the HTTP boot root on "
-		    "%s port %s: %s", host, port, strerror(-rc));
+		    "%s port %s: %s", u->is_name ? "every address" : u->host,
+		    u->port, strerror(-rc));
 	}
 	freeaddrinfo(ai);
 	*ret_fd = fd;
 	return 0;
 }
 
-int
-lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
-    struct lb_http_boot **ret, struct lb_err *err)
+static void
+listener_stop(struct listener *l)
 {
-	struct lb_http_boot *hb;
-	char host[256], port[16];
-	unsigned int limit;
+	/* A started daemon owns the listening socket and closes it. */
+	if (l->daemon != NULL)
+		MHD_stop_daemon(l->daemon);
+	else if (l->listen_fd >= 0)
+		close(l->listen_fd);
+	lb_http_guard_free(l->guard);
+}
+
+/*
+ * Starts 'l' on its URL with 'limit' connections.  Each listener has its
+ * own guard, head timeout and per-address limit, so a flood on one network
+ * does not starve the other.
+ */
+static int
+listener_start(const struct lb_config *cfg, struct listener *l,
+    const struct lb_http_url *u, unsigned int limit, struct lb_err *err)
+{
+	char name[64];
 	int r;
 
-	r = parse_url(http_url, host, sizeof(host), port, sizeof(port), err);
+	l->listen_fd = -1;
+	r = listen_on(u, &l->listen_fd, err);
 	if (r < 0)
 		return r;
-	hb = calloc(1, sizeof(*hb));
-	if (hb == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
-	if (mkdir(cfg->deploy_http_root, 0755) < 0 && errno != EEXIST) {
-		r = lb_err_set(err, -errno, "cannot create [deploy] http_root "
-		    "'%s': %s", cfg->deploy_http_root, strerror(errno));
-		free(hb);
+	snprintf(name, sizeof(name), "HTTP boot (%s)", l->option);
+	r = lb_http_guard_new(name, cfg->deploy_http_head_timeout,
+	    IDLE_TIMEOUT, &l->guard, err);
+	if (r < 0)
 		return r;
-	}
-	if (realpath(cfg->deploy_http_root, hb->root) == NULL ||
-	    (hb->root_fd = open(hb->root, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) < 0) {
-		r = lb_err_set(err, -errno, "cannot open [deploy] http_root "
-		    "'%s': %s", cfg->deploy_http_root, strerror(errno));
-		free(hb);
-		return r;
-	}
-	r = listen_on(host, port, &hb->listen_fd, err);
-	if (r < 0) {
-		close(hb->root_fd);
-		free(hb);
-		return r;
-	}
-	r = lb_http_guard_new("HTTP boot", cfg->deploy_http_head_timeout,
-	    IDLE_TIMEOUT, &hb->guard, err);
-	if (r < 0) {
-		close(hb->listen_fd);
-		close(hb->root_fd);
-		free(hb);
-		return r;
-	}
-	limit = lb_http_conn_limit(FD_PERCENT);
-	hb->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, serve, hb,
-	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, hb->guard,
-	    MHD_OPTION_LISTEN_SOCKET, hb->listen_fd,
+	l->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, serve, l,
+	    MHD_OPTION_EXTERNAL_LOGGER, lb_http_guard_log, l->guard,
+	    MHD_OPTION_LISTEN_SOCKET, l->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)cfg->deploy_http_head_timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, limit,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)cfg->deploy_http_max_conns_per_ip,
-	    MHD_OPTION_NOTIFY_CONNECTION, lb_http_guard_notify, hb->guard,
+	    MHD_OPTION_NOTIFY_CONNECTION, lb_http_guard_notify, l->guard,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
-	if (hb->daemon == NULL) {
-		lb_http_guard_free(hb->guard);
-		close(hb->listen_fd);
-		close(hb->root_fd);
-		free(hb);
+	if (l->daemon == NULL)
 		return lb_err_set(err, -EIO, "cannot start the HTTP boot "
-		    "server");
-	}
-	log_info("HTTP boot root %s served at %s, at most %u connections (%d "
-	    "per address)", hb->root, http_url, limit,
+		    "server for [deploy] %s", l->option);
+	log_info("HTTP boot root %s served at %s ([deploy] %s), at most %u "
+	    "connections (%d per address)", l->base, l->url, l->option, limit,
 	    cfg->deploy_http_max_conns_per_ip);
+	return 0;
+}
+
+/* The listeners the configuration asks for: http_url, and
+ * external_http_url unless it is the same socket. */
+static int
+plan(const struct lb_config *cfg, struct lb_http_boot *hb,
+    struct lb_http_url *urls, struct lb_err *err)
+{
+	const char *want[2][2] = {
+		{ "http_url", cfg->deploy_http_url },
+		{ "external_http_url", cfg->deploy_external_http_url },
+	};
+	struct lb_err why;
+	int r;
+
+	for (int i = 0; i < 2; i++) {
+		struct listener *l = &hb->listeners[hb->n];
+
+		if (want[i][1] == NULL)
+			continue;
+		r = lb_http_url_parse(want[i][1], &urls[hb->n], &why);
+		if (r < 0)
+			return lb_err_set(err, r, "[deploy] %s '%s' %s",
+			    want[i][0], want[i][1], why.msg);
+		if (hb->n == 1 && lb_http_url_same_listener(&urls[0],
+		    &urls[1])) {
+			/* One socket serves both, the whole root. */
+			hb->listeners[0].option = "http_url, external_http_url";
+			continue;
+		}
+		l->hb = hb;
+		l->option = want[i][0];
+		l->url = want[i][1];
+		l->listen_fd = -1;
+		/* BMCs fetch ISOs, and nothing else, from their network. */
+		snprintf(l->base, sizeof(l->base), "%s%s", hb->root,
+		    i == 1 ? "/" LB_VMEDIA_DIR : "");
+		hb->n++;
+	}
+	if (hb->n == 2 && lb_http_url_clash(&urls[0], &urls[1]))
+		return lb_err_set(err, -EINVAL, "[deploy] http_url '%s' and "
+		    "external_http_url '%s' cannot both be listened on",
+		    hb->listeners[0].url, hb->listeners[1].url);
+	return 0;
+}
+
+int
+lb_http_boot_start(const struct lb_config *cfg, struct lb_http_boot **ret,
+    struct lb_err *err)
+{
+	struct lb_http_boot *hb;
+	struct lb_http_url urls[2];
+	unsigned int limit;
+	int r;
+
+	hb = calloc(1, sizeof(*hb));
+	if (hb == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	hb->root_fd = -1;
+	if (mkdir(cfg->deploy_http_root, 0755) < 0 && errno != EEXIST) {
+		r = lb_err_set(err, -errno, "cannot create [deploy] http_root "
+		    "'%s': %s", cfg->deploy_http_root, strerror(errno));
+		goto fail;
+	}
+	if (realpath(cfg->deploy_http_root, hb->root) == NULL ||
+	    (hb->root_fd = open(hb->root, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		r = lb_err_set(err, -errno, "cannot open [deploy] http_root "
+		    "'%s': %s", cfg->deploy_http_root, strerror(errno));
+		goto fail;
+	}
+	r = plan(cfg, hb, urls, err);
+	if (r < 0)
+		goto fail;
+	/* The listeners share this server's part of the descriptors. */
+	limit = lb_http_conn_limit(FD_PERCENT / (hb->n ? hb->n : 1));
+	for (int i = 0; i < hb->n; i++) {
+		r = listener_start(cfg, &hb->listeners[i], &urls[i], limit,
+		    err);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = hb;
 	return 0;
+fail:
+	lb_http_boot_stop(hb);
+	return r;
 }
 
 void
@@ -490,10 +542,10 @@ lb_http_boot_stop(struct lb_http_boot *hb)
 {
 	if (hb == NULL)
 		return;
-	MHD_stop_daemon(hb->daemon);
-	lb_http_guard_free(hb->guard);
-	close(hb->listen_fd);
-	close(hb->root_fd);
+	for (int i = 0; i < hb->n; i++)
+		listener_stop(&hb->listeners[i]);
+	if (hb->root_fd >= 0)
+		close(hb->root_fd);
 	free(hb);
 }
 
@@ -502,11 +554,9 @@ lb_http_boot_stop(struct lb_http_boot *hb)
 int
 lb_http_boot_resolve(const char *root, int root_fd, const char *path)
 {
-	struct lb_http_boot hb = { .root_fd = root_fd };
 	struct stat st;
 
-	snprintf(hb.root, sizeof(hb.root), "%s", root);
-	return open_served(&hb, path, &st);
+	return open_served(root_fd, root, path, &st);
 }
 
 int

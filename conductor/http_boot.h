@@ -1,8 +1,10 @@
 /*
  * http_boot.h - the HTTP boot root: lifeboatd serves [deploy] http_root on
- * [deploy] http_url's port itself (iPXE scripts, kernels, ramdisks, ISOs),
- * so no separate web server is needed.  GET and HEAD of regular files
- * only, with byte ranges; nothing outside the root.  Its own MHD threads.
+ * [deploy] http_url's address and port itself (iPXE scripts, kernels,
+ * ramdisks, ISOs), so no separate web server is needed, and its
+ * virtual-media directory on external_http_url's, where BMCs fetch ISOs.
+ * GET and HEAD of regular files only, with byte ranges; nothing outside
+ * the root.  Its own MHD threads.
  */
 #ifndef LB_HTTP_BOOT_H
 #define LB_HTTP_BOOT_H
@@ -13,8 +15,12 @@
 
 struct lb_http_boot;
 
-/* Listens on the host and port of 'http_url'. */
-int lb_http_boot_start(const struct lb_config *cfg, const char *http_url,
+/*
+ * Listens on the address and port of [deploy] http_url (the whole root)
+ * and of external_http_url (only its LB_VMEDIA_DIR), each set one; one
+ * socket when both name the same.  Call with at least one of them set.
+ */
+int lb_http_boot_start(const struct lb_config *cfg,
     struct lb_http_boot **ret, struct lb_err *err);
 void lb_http_boot_stop(struct lb_http_boot *hb);
 

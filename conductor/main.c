@@ -206,9 +206,9 @@ run(const struct lb_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (cfg->deploy_http_url != NULL) {
-		r = lb_http_boot_start(cfg, cfg->deploy_http_url, &http_boot,
-		    &err);
+	if (cfg->deploy_http_url != NULL ||
+	    cfg->deploy_external_http_url != NULL) {
+		r = lb_http_boot_start(cfg, &http_boot, &err);
 		if (r < 0) {
 			log_error("%s", err.msg);
 			lb_htpasswd_free(htpasswd);

@@ -74,6 +74,7 @@ boot_env(const struct lb_engine *e, const struct lb_node_ctx *ctx,
 	env->cfg = e->cfg;
 	env->api_url = e->api_url;
 	env->http_url = e->http_url;
+	env->external_http_url = e->external_http_url;
 	env->tftp_server = e->tftp_server;
 	env->management = ctx->management;
 	env->tenant_dhcp = net != NULL && net->tenant_dhcp;
@@ -165,8 +166,13 @@ validate_rescue(struct lb_engine *e, struct lb_node_ctx *ctx,
 	impl = lb_iface_find(LB_IFACE_BOOT, node->iface[LB_IFACE_BOOT]);
 	if (impl->validate != NULL && impl->validate(&ctx->task, err) < 0)
 		return -EINVAL;
-	if (strcmp(impl->name, "pxe") != 0 && strcmp(impl->name, "fake") != 0 &&
-	    e->http_url[0] == '\0')
+	if (is_vmedia(node) && e->http_url[0] == '\0' &&
+	    e->external_http_url[0] == '\0')
+		return lb_err_set(err, -EINVAL, "the %s boot interface needs "
+		    "[deploy] external_http_url or http_url (and lifeboatd "
+		    "serves [deploy] http_root there)", impl->name);
+	if (!is_vmedia(node) && strcmp(impl->name, "pxe") != 0 &&
+	    strcmp(impl->name, "fake") != 0 && e->http_url[0] == '\0')
 		return lb_err_set(err, -EINVAL, "the %s boot interface needs "
 		    "[deploy] http_url (and lifeboatd serves [deploy] "
 		    "http_root there)", impl->name);
@@ -1490,6 +1496,18 @@ lb_engine_heartbeat(struct lb_engine *e, const char *ident,
 
 /* ---- set-up ---- */
 
+/* 'url' without trailing slashes into 'buf'; "" when it is NULL. */
+static void
+base_url(char *buf, size_t size, const char *url)
+{
+	size_t n;
+
+	snprintf(buf, size, "%s", url ? url : "");
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+}
+
 int
 lb_rescue_setup(struct lb_engine *e, struct lb_err *err)
 {
@@ -1511,11 +1529,9 @@ lb_rescue_setup(struct lb_engine *e, struct lb_err *err)
 		snprintf(e->api_url, sizeof(e->api_url), "http://%s:%d",
 		    cfg->api_host_ip, cfg->api_port);
 	/* Unset: no HTTP boot root, so iPXE and virtual media refuse. */
-	snprintf(e->http_url, sizeof(e->http_url), "%s",
-	    cfg->deploy_http_url ? cfg->deploy_http_url : "");
-	while (strlen(e->http_url) > 0 &&
-	    e->http_url[strlen(e->http_url) - 1] == '/')
-		e->http_url[strlen(e->http_url) - 1] = '\0';
+	base_url(e->http_url, sizeof(e->http_url), cfg->deploy_http_url);
+	base_url(e->external_http_url, sizeof(e->external_http_url),
+	    cfg->deploy_external_http_url);
 	snprintf(e->tftp_server, sizeof(e->tftp_server), "%s",
 	    cfg->pxe_tftp_server ? cfg->pxe_tftp_server : cfg->api_host_ip);
 	snprintf(e->certs_path, sizeof(e->certs_path), "%s",

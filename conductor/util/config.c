@@ -6,6 +6,7 @@
 #include "conductor/util/config.h"
 #include "conductor/util/dburl.h"
 #include "conductor/util/ownfile.h"
+#include "conductor/util/httpurl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -51,6 +52,7 @@ struct cfg_option {
 
 static int validate_host(const char *value, char *why, size_t size);
 static int validate_http_url(const char *value, char *why, size_t size);
+static int validate_served_url(const char *value, char *why, size_t size);
 static int validate_db_url(const char *value, char *why, size_t size);
 static char *default_hostname(void);
 static char *default_iso_builder(void);
@@ -288,8 +290,16 @@ static const struct cfg_option options[] = {
 	    "media."),
 	OPT("deploy", "http_url", STRING, deploy_http_url, NULL,
 	    "URL nodes reach http_root at; lifeboatd serves it itself on "
-	    "this URL's port.  Unset: http://[api]host_ip:8088.",
-	    .validate = validate_http_url),
+	    "this URL's address and port.  Unset: no HTTP boot root (iPXE, "
+	    "and virtual media without external_http_url, refuse to rescue).",
+	    .validate = validate_served_url),
+	OPT("deploy", "external_http_url", STRING, deploy_external_http_url,
+	    NULL,
+	    "URL BMCs fetch virtual media ISOs from, when they cannot reach "
+	    "http_url (a management network); lifeboatd serves http_root's "
+	    "redfish/ there too, on this URL's address and port.  Unset: "
+	    "http_url.",
+	    .validate = validate_served_url),
 	OPT("deploy", "http_max_connections_per_ip", INT,
 	    deploy_http_max_conns_per_ip, "64",
 	    "Most connections one client address may hold open to the HTTP "
@@ -1127,6 +1137,26 @@ check_list(struct problems *pb, const char *option,
 	}
 }
 
+/* Both HTTP boot URLs must be served at once: one port on every address
+ * and the same port on one address cannot both be bound. */
+static void
+check_http_urls(struct problems *pb, const struct lb_config *cfg)
+{
+	struct lb_http_url a, b;
+
+	if (cfg->deploy_http_url == NULL ||
+	    cfg->deploy_external_http_url == NULL ||
+	    lb_http_url_parse(cfg->deploy_http_url, &a, NULL) < 0 ||
+	    lb_http_url_parse(cfg->deploy_external_http_url, &b, NULL) < 0 ||
+	    !lb_http_url_clash(&a, &b))
+		return;
+	problem_add(pb, "[deploy] external_http_url: lifeboatd cannot listen "
+	    "on port %s of %s and of %s at once; use two IP addresses, "
+	    "two ports or one URL", a.port,
+	    a.any ? "every address" : a.host,
+	    b.any ? "every address" : b.host);
+}
+
 int
 lb_config_check(const struct lb_config *cfg,
     const struct lb_config_names *names, char **ret_problems,
@@ -1169,6 +1199,7 @@ lb_config_check(const struct lb_config *cfg,
 			    "not in enabled_%s_interfaces", kind,
 			    quote(def, q, sizeof(q)), kind);
 	}
+	check_http_urls(&pb, cfg);
 	return problems_finish(&pb, -EINVAL, ret_problems, err);
 }
 
@@ -1236,6 +1267,20 @@ validate_http_url(const char *value, char *why, size_t size)
 		return 0;
 	snprintf(why, size, "is not an http:// or https:// URL");
 	return -EINVAL;
+}
+
+/* A URL lifeboatd listens on itself: the HTTP boot server's parser. */
+static int
+validate_served_url(const char *value, char *why, size_t size)
+{
+	struct lb_http_url url;
+	struct lb_err err;
+	int r;
+
+	r = lb_http_url_parse(value, &url, &err);
+	if (r < 0)
+		snprintf(why, size, "%s", err.msg);
+	return r;
 }
 
 static int

@@ -121,6 +121,7 @@ struct lb_config {
 	/* [deploy] */
 	char *deploy_http_root;		/* http_root */
 	char *deploy_http_url;		/* http_url, NULL: host_ip:8088 */
+	char *deploy_external_http_url;	/* external_http_url, NULL: http_url */
 	int deploy_http_max_conns_per_ip; /* http_max_connections_per_ip */
 	int deploy_http_head_timeout;	/* http_request_head_timeout */
 	enum lb_default_boot_mode deploy_default_boot_mode; /* default_boot_mode */

@@ -28,6 +28,18 @@ after the rescue::
 
     QEMU virtio-net --- tap0 --- br0  10.200.0.1/24, fd98::1/64
 
+With ``bmc_network='management'`` (Redfish only) the BMC lives in a
+namespace of its own, ``lb-e2e-<pid>-mgmt``, joined to the lab's by a
+veth on a management subnet and nothing else (no default route)::
+
+    lb-e2e-<pid>                              lb-e2e-<pid>-mgmt
+    ve-mgmt 10.50.0.1/24  <--- veth --->  eth0 10.50.0.2/24  Redfish BMC
+
+lifeboatd serves ``[deploy] external_http_url`` (http://10.50.0.1:8088) for
+the BMC there, while the ramdisk's ``http_url`` stays on the rescuing
+VLAN, which the BMC cannot reach; QEMU still runs in the lab's namespace
+(the BMC starts it through nsenter), on tap0.
+
 Either way ``local_link_connection`` is {switch_info: br0, port_id: tap0},
 tap0 starts as an access port of the tenant VLAN 100 and lifeboat's
 ``switch`` network interface moves it to the rescuing VLAN 200 and back.
@@ -89,6 +101,9 @@ REDFISH_PORT = 8000
 REDFISH_SYSTEM = '/redfish/v1/Systems/1'
 REDFISH_CD = '/redfish/v1/Managers/1/VirtualMedia/Cd'
 BMC_CONTROL_PORT = 6200
+MGMT_NET = '10.50.0'                  # bmc_network='management'
+MGMT_HOST_IP = MGMT_NET + '.1'        # lifeboatd's external_http_url
+MGMT_BMC_IP = MGMT_NET + '.2'
 BMC_USER = 'admin'
 BMC_PASSWORD = 'password'
 
@@ -316,7 +331,7 @@ class Lab:
                  log=None, switch_backend=None, budget=None, bmc='ipmi',
                  firmware='bios', pxe=True, quirks=(), machine=None,
                  conductor=None, network='vlan',
-                 pxe_bootfile='pxelinux.0'):
+                 pxe_bootfile='pxelinux.0', bmc_network=None):
         if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
                                                                'uefi'):
             raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
@@ -325,6 +340,13 @@ class Lab:
         # vlan: the switch with a tenant and a rescuing VLAN; flat: one
         # bridge, one dnsmasq (see the module docstring)
         self.network = network
+        if bmc_network not in (None, 'management') or (
+                bmc_network and bmc != 'redfish'):
+            raise ValueError('bmc_network: None, or management (redfish)')
+        # 'management': the BMC in its own namespace (module docstring)
+        self.bmc_network = bmc_network
+        self.bmc_ns = None
+        self.bmc_ip = MGMT_BMC_IP if bmc_network else '127.0.0.1'
         self.bmc = bmc
         self.firmware = firmware
         self.pxe = pxe
@@ -367,6 +389,9 @@ class Lab:
         self.rescue_dnsmasq_extra = []
         self.api_url = 'http://%s:%d' % (GATEWAY_RESCUE, API_PORT)
         self.http_url = 'http://%s:%d' % (GATEWAY_RESCUE, HTTP_PORT)
+        # where the BMC fetches virtual media from (None: http_url)
+        self.external_http_url = ('http://%s:%d' % (MGMT_HOST_IP, HTTP_PORT)
+                                  if bmc_network else None)
         d = self.work
         self.tftp_root = d / 'tftpboot'
         self.http_root = d / 'httpboot'
@@ -421,10 +446,12 @@ class Lab:
         return self.sh('ip', 'netns', 'exec', ns or self.ns, *argv, **kw)
 
     def spawn(self, name, argv, ns=True, env=None):
-        """Starts a long-running process, its output pumped into events."""
+        """Starts a long-running process, its output pumped into events;
+        ``ns``: in the lab's namespace, or in the one named."""
         argv = [str(a) for a in argv]
         if ns:
-            argv = ['ip', 'netns', 'exec', self.ns] + argv
+            argv = ['ip', 'netns', 'exec',
+                    ns if isinstance(ns, str) else self.ns] + argv
         self.events.add('lab', 'start %s: %s' % (name, shlex.join(argv)))
         popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE,
@@ -532,6 +559,35 @@ class Lab:
         self.events.add('lab', 'namespace %s: switch %s (%s), tap0 on vlan '
                         '%d' % (ns, SWITCH_MAC, self.switch_backend,
                                 TENANT_VLAN))
+        if self.bmc_network:
+            self.setup_bmc_network()
+
+    def setup_bmc_network(self):
+        """The BMC's namespace and its one link to the lab: a veth on the
+        management subnet, no default route, so the BMC reaches
+        MGMT_HOST_IP and nothing else of the lab's."""
+        child = self.bmc_ns = '%s-mgmt' % self.ns
+        self.sh('ip', 'netns', 'add', child)
+        self.extra_ns.append(child)
+        self.sh('ip', '-n', self.ns, 'link', 'add', 've-mgmt', 'type',
+                'veth', 'peer', 'name', 'eth0', 'netns', child)
+        self.sh('ip', '-n', self.ns, 'addr', 'add', MGMT_HOST_IP + '/24',
+                'dev', 've-mgmt')
+        self.sh('ip', '-n', self.ns, 'link', 'set', 've-mgmt', 'up')
+        self.sh('ip', '-n', child, 'link', 'set', 'lo', 'up')
+        self.sh('ip', '-n', child, 'addr', 'add', MGMT_BMC_IP + '/24', 'dev',
+                'eth0')
+        self.sh('ip', '-n', child, 'link', 'set', 'eth0', 'up')
+        self.events.add('lab', 'namespace %s: the BMC at %s, lifeboatd at '
+                        '%s' % (child, MGMT_BMC_IP, MGMT_HOST_IP))
+
+    def bmc_fetch(self, url):
+        """What ``curl URL`` gets from the BMC's namespace: (HTTP status,
+        curl's error; 0 and the error when nothing answered)."""
+        p = self.nsrun('curl', '-sS', '-m', '5', '-o', '/dev/null', '-w',
+                       '%{http_code}', url, ns=self.bmc_ns or self.ns,
+                       check=False)
+        return int(p.stdout or 0), p.stderr.strip()
 
     def _setup_flat_network(self):
         """One bridge, no VLANs, tap0 on it: the host has the rescuing
@@ -754,6 +810,8 @@ class Lab:
         }
         if self.network == 'flat':
             del conf['switch']          # no switch on a flat network
+        if self.external_http_url:
+            conf['deploy']['external_http_url'] = self.external_http_url
         lines = []
         for section, opts in conf.items():
             lines.append('[%s]' % section)
@@ -867,15 +925,25 @@ class Lab:
     def start_redfish_bmc(self, quirks=None):
         """The Redfish BMC (port REDFISH_PORT, system 1); ``quirks``
         (default: the lab's) as --quirk values."""
-        argv = [PYTHON, REDFISH_BMC, '--address', '127.0.0.1', '--port',
+        argv = [PYTHON, REDFISH_BMC, '--address', self.bmc_ip, '--port',
                 REDFISH_PORT, '--user', BMC_USER, '--password', BMC_PASSWORD,
                 '--control-port', BMC_CONTROL_PORT, '--state-dir',
                 self.work / 'bmc', '--machine', 'qemu', '--boot-mode',
                 self.firmware, '--qmp-dir', self.qmp_dir, '--qemu-args',
                 self.qemu_args()]
+        if self.bmc_ns:
+            # QEMU needs tap0, in the lab's namespace; its PID stays the
+            # wrapper's (exec all the way).  Image URLs anywhere in 10/8
+            # are tried: the namespace's one route decides what answers.
+            wrapper = self.work / 'qemu-in-lab'
+            wrapper.write_text('#!/bin/sh\nexec nsenter --net=/run/netns/%s '
+                               '-- qemu-system-x86_64 "$@"\n' % self.ns)
+            wrapper.chmod(0o755)
+            argv += ['--qemu-binary', wrapper, '--image-network',
+                     '10.0.0.0/8']
         for q in (self.quirks if quirks is None else quirks):
             argv += ['--quirk', q]
-        p = self.spawn('bmc', argv)
+        p = self.spawn('bmc', argv, ns=self.bmc_ns or True)
         self.wait_ready(p, r'\bready\b')
         if not getattr(self, '_qemu_watched', False):
             self._qemu_watched = True
@@ -900,7 +968,7 @@ class Lab:
         if body is not None:
             argv += ['-H', 'Content-Type: application/json',
                      '--data-binary', json.dumps(body)]
-        argv.append('http://127.0.0.1:%d%s' % (REDFISH_PORT, path))
+        argv.append('http://%s:%d%s' % (self.bmc_ip, REDFISH_PORT, path))
         p = self.nsrun(*argv, check=False)
         text, _, code = p.stdout.rpartition('\n')
         try:
@@ -925,7 +993,8 @@ class Lab:
     def driver_info(self):
         if self.bmc == 'redfish':
             return {
-                'redfish_address': 'http://127.0.0.1:%d' % REDFISH_PORT,
+                'redfish_address': 'http://%s:%d' % (self.bmc_ip,
+                                                     REDFISH_PORT),
                 'redfish_system_id': REDFISH_SYSTEM,
                 'redfish_username': BMC_USER,
                 'redfish_password': BMC_PASSWORD,
@@ -1037,7 +1106,8 @@ class Lab:
 
     def bmc_machine(self):
         code, text = self.http('GET', '/machines/0', check=False,
-                               base='http://127.0.0.1:%d' % BMC_CONTROL_PORT)
+                               base='http://%s:%d' % (self.bmc_ip,
+                                                      BMC_CONTROL_PORT))
         return json.loads(text) if code == 200 else None
 
     # ---------------------------------------------------------- teardown

@@ -5,12 +5,17 @@ Redfish BMC in front of an OVMF machine whose NIC has no option ROM, a
 rescuing VLAN whose dnsmasq hands out addresses and nothing else, and no
 TFTP server: the only way the rescue ramdisk gets onto the machine is the
 ISO lifeboatd builds from the project's kernel and ramdisk, publishes
-under its HTTP root and has the BMC insert as a virtual CD.
+under its HTTP root and has the BMC insert as a virtual CD.  The BMC sits
+on a management network of its own (``bmc_network='management'``, see
+lab.py) from which it can reach lifeboatd's ``[deploy] external_http_url``
+and the tests check that it cannot reach ``http_url`` (the rescuing
+VLAN's); it fetches the ISO from the former.
 
 1. ``test_rescue_vmedia_uefi``   enroll (redfish, redfish-virtual-media,
    switch, agent, boot_mode:uefi) and adopt the machine, see the instance
    boot from its disk; ``rescue --rescue-password PW --wait``; while it
-   waits: the CD holds the ISO from lifeboatd's HTTP root, the override is
+   waits: the CD holds the ISO from lifeboatd's HTTP root at
+   external_http_url (the BMC downloaded it from there), the override is
    Cd/Once/UEFI, the port is on the rescuing VLAN; then: state ``rescue``,
    the CD is ejected without a power cycle, the ISO is gone, ``ssh
    rescue@<tenant address>`` with PW works; ``unrescue --wait``: ``active``,
@@ -31,7 +36,7 @@ import pytest
 import lab as L
 
 LAB_OPTIONS = {'name': 'vmedia', 'bmc': 'redfish', 'firmware': 'uefi',
-               'pxe': False}
+               'pxe': False, 'bmc_network': 'management'}
 
 NODE_NAME = 'e2e-vmedia-machine'
 RESCUE_PASSWORD = 'Lifeboat-vmedia-pw1'
@@ -111,7 +116,19 @@ def power_on_instance(lab, uuid, timings, why):
         ('power on -> "%s"' % BANNER, t_up - t0, t_up - t0)])
 
 
+def check_bmc_reach(lab):
+    """The BMC reaches lifeboatd's external_http_url (its listener answers:
+    404 for the root, which it does not list) and not http_url (no route:
+    nothing answers)."""
+    assert lab.external_http_url and lab.external_http_url != lab.http_url
+    code, why = lab.bmc_fetch(lab.http_url + '/')
+    assert code == 0 and why, (lab.http_url, code, why)
+    code, why = lab.bmc_fetch(lab.external_http_url + '/')
+    assert code == 404, (lab.external_http_url, code, why)
+
+
 def rescue_and_check(lab, uuid, timings):
+    check_bmc_reach(lab)
     mark = lab.events.mark()
     t0 = time.monotonic()
     seen = {}
@@ -157,7 +174,7 @@ def rescue_and_check(lab, uuid, timings):
     # the CD, booted once in UEFI mode, the port on the rescuing VLAN,
     # nothing for a DHCP boot service
     cd = seen['cd']
-    prefix = '%s/redfish/%s/' % (lab.http_url, uuid)
+    prefix = '%s/redfish/%s/' % (lab.external_http_url or lab.http_url, uuid)
     assert cd['Inserted'] is True, cd
     assert cd['Image'].startswith(prefix) and cd['Image'].endswith('.iso'), \
         cd
@@ -168,6 +185,15 @@ def rescue_and_check(lab, uuid, timings):
     # and is gone: the BMC reports it disabled, as real ones do
     bmc_log = [text for t, src, text in lab.events.lines[mark:]
                if src == 'bmc']
+    # the BMC downloaded it from there, from lifeboatd's listener on the
+    # management network (which logs the ISO's name as "…")
+    assert [t for t in bmc_log if re.search(r'downloaded %s\S+\.iso ' %
+                                            re.escape(prefix), t)], \
+        bmc_log[-40:]
+    if lab.external_http_url:
+        assert lab.events.find(
+            r'http boot \(external_http_url\): GET /redfish/%s/\u2026 -> '
+            r'200' % uuid, 'lifeboatd', mark), lab.events.tail('lifeboatd')
     assert any('set boot device=cdrom enabled=once mode=uefi' in t
                for t in bmc_log), bmc_log[-40:]
     boots = [t for t in bmc_log if ': boot from ' in t]

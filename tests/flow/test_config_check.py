@@ -161,3 +161,67 @@ def test_check_refuses_what_startup_refuses(tmp_path, url, why):
     assert p.returncode != 0
     assert re.search(why, p.stdout + p.stderr), p.stderr
     assert 'hunter2pw' not in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize('option, value, why', [
+    ('external_http_url', 'https://192.0.2.1:8443',
+     "is an https:// URL: lifeboatd serves http_root itself, over plain "
+     "http:// only"),
+    ('external_http_url', 'http://192.0.2.1:8088/isos',
+     "has a path, query or fragment: lifeboatd serves http_root at the "
+     "URL's root"),
+    ('external_http_url', 'http://192.0.2.1:70000', 'has a bad port'),
+    ('external_http_url', 'http://fd00::1:8088',
+     r'has an IPv6 host without \[brackets\]'),
+    ('external_http_url', 'http://admin:pw@192.0.2.1',
+     'holds a user name: the HTTP boot root takes no credentials'),
+    ('http_url', 'https://10.0.0.1:8088',
+     "is an https:// URL: lifeboatd serves http_root itself, over plain "
+     "http:// only"),
+    ('http_url', 'http:///x', 'has no host'),
+])
+def test_check_refuses_bad_http_urls(tmp_path, option, value, why):
+    """[deploy] http_url and external_http_url go through the HTTP boot
+    server's own URL parser: --check refuses what it could not listen on
+    or what no client could fetch from, with the line and the reason, and
+    start-up refuses the same."""
+    state = tmp_path / 'state'
+    conf = tmp_path / 'urls.conf'
+    conf.write_text('[DEFAULT]\nstate_path = %s\n[api]\nhost_ip = 127.0.0.1\n'
+                    'port = %d\n[deploy]\n%s = %s\n'
+                    % (state, free_port(), option, value))
+    rc, out, err = check(conf)
+    assert rc == 1, (out, err)
+    lines = error_lines(conf, out, err)
+    assert len(lines) == 1, (out, err)
+    assert re.fullmatch(r'%s:7: \[deploy\] %s: %s %s' % (
+        re.escape(str(conf)), option, re.escape("'%s'" % value), why),
+        lines[0]), lines
+    p = subprocess.run([LIFEBOATD, '--config-file', str(conf)],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 1
+    assert lines[0] in p.stderr, p.stderr
+    assert not state.exists()
+
+
+def test_check_refuses_clashing_http_urls(tmp_path):
+    """A host name is served on every address: with the other URL on the
+    same port the two sockets cannot both be bound, which --check says
+    before start-up would fail on it.  Two addresses, or two ports, pass."""
+    conf = tmp_path / 'clash.conf'
+    base = ('[DEFAULT]\nstate_path = %s\n[api]\nhost_ip = 127.0.0.1\n'
+            '[deploy]\n' % (tmp_path / 'state'))
+    conf.write_text(base + 'http_url = http://10.0.0.1:8088\n'
+                    'external_http_url = http://lifeboat.mgmt.example:8088\n')
+    rc, out, err = check(conf)
+    assert rc == 1, (out, err)
+    assert ('[deploy] external_http_url: lifeboatd cannot listen on port '
+            '8088 of 10.0.0.1 and of every address at once; use two IP '
+            'addresses, two ports or one URL') in err, err
+    for ext in ('http://192.168.0.1:8088', 'http://lifeboat.example:8089',
+                'http://10.0.0.1:8088/'):
+        conf.write_text(base + 'http_url = http://10.0.0.1:8088\n'
+                        'external_http_url = %s\n' % ext)
+        rc, out, err = check(conf)
+        assert rc == 0, (ext, out, err)

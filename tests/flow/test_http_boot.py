@@ -1,4 +1,5 @@
-"""lifeboatd's HTTP boot root ([deploy] http_root at [deploy] http_url).
+"""lifeboatd's HTTP boot root ([deploy] http_root at [deploy] http_url, and
+its redfish/ at [deploy] external_http_url).
 
 It serves iPXE scripts, kernels, ramdisks and ISOs to machines: read-only,
 regular files only, never anything outside the root, byte ranges for BMCs
@@ -6,6 +7,7 @@ that fetch ISOs in pieces.
 """
 
 import os
+import re
 import socket
 import stat
 import time
@@ -134,3 +136,114 @@ def test_only_regular_files(odd_boot, path):
     # Both pool threads are free: the next requests are served.
     for _ in range(3):
         assert get(odd_boot + '/plain').content == b'plain\n'
+
+
+# ------------------------------------------ [deploy] external_http_url
+
+def free_port_on(host):
+    """A TCP port nobody listens on right now at ``host``."""
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def refused(host, port):
+    """Whether a TCP connection to host:port is refused (no listener)."""
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@pytest.fixture
+def two_urls(launcher, tmp_path):
+    """http_url on 127.0.0.1, external_http_url (the BMCs' network) on
+    another loopback address and port: lifeboatd listens on both."""
+    root = tmp_path / 'httpboot'
+    (root / 'node').mkdir(parents=True)
+    (root / 'node' / 'config').write_bytes(b'#!ipxe\necho hello\n')
+    (root / 'node' / 'vmlinuz').write_bytes(b'kernel')
+    iso_dir = root / 'redfish' / 'node'
+    iso_dir.mkdir(parents=True)
+    (iso_dir / 'R4nd0m.iso').write_bytes(bytes(range(256)) * 8)
+    # a link inside the root but out of redfish/: not for BMCs
+    os.symlink('../../node/config', str(iso_dir / 'to-config'))
+    (root / 'redfish' / '.hidden').write_bytes(b'no')
+    http = ('127.0.0.1', free_port())
+    ext = ('127.0.0.2', free_port_on('127.0.0.2'))
+    d = launcher.start(deploy={
+        'http_root': str(root), 'http_url': 'http://%s:%d' % http,
+        'external_http_url': 'http://%s:%d/' % ext})
+    return d, 'http://%s:%d' % http, 'http://%s:%d' % ext, http, ext
+
+
+def test_external_http_url_listens_too(two_urls):
+    d, http_url, ext_url, http, ext = two_urls
+    iso = '/redfish/node/R4nd0m.iso'
+    # Both answer the ISO, with byte ranges (BMCs fetch in pieces).
+    for base in (http_url, ext_url):
+        r = get(base + iso)
+        assert r.status_code == 200, base
+        assert r.content == bytes(range(256)) * 8
+        r = get(base + iso, headers={'Range': 'bytes=256-511'})
+        assert r.status_code == 206 and r.content == bytes(range(256))
+    # Each on its own address and port only.
+    assert refused(ext[0], http[1])
+    assert refused(http[0], ext[1])
+    # The BMCs' listener serves the virtual media directory and nothing
+    # else: no iPXE script, kernel, or link out of redfish/.
+    for path in ('/node/config', '/node/vmlinuz',
+                 '/redfish/node/to-config', '/redfish/.hidden',
+                 '/redfish/node/../../node/config'):
+        assert get(ext_url + path).status_code == 404, path
+    assert get(http_url + '/node/config').content == b'#!ipxe\necho hello\n'
+    assert get(http_url + '/redfish/node/to-config').status_code == 200
+    # Read-only there too.
+    assert requests.put(ext_url + iso, data=b'x',
+                        timeout=10).status_code == 405
+    # The log says which listener served a request (and hides the ISO's
+    # name, which is its secret).
+    log = d.log_text()
+    assert 'served at %s/ ([deploy] external_http_url)' % ext_url in log, log
+    assert 'served at %s ([deploy] http_url)' % http_url in log, log
+    assert re.search(r'http boot \(external_http_url\): GET /redfish/node/'
+                     r'\u2026 -> 200', log), log
+    assert re.search(r'http boot \(http_url\): GET /redfish/node/\u2026 -> '
+                     r'200', log), log
+    assert re.search(r'http boot \(external_http_url\): GET /node/config '
+                     r'-> 404', log), log
+    assert 'R4nd0m' not in log
+
+
+def test_external_http_url_same_socket(launcher, tmp_path):
+    """The same address and port (however spelt): one socket, the whole
+    root behind it, and no 'address in use'."""
+    root = tmp_path / 'httpboot'
+    (root / 'node').mkdir(parents=True)
+    (root / 'node' / 'config').write_bytes(b'cfg')
+    port = free_port()
+    d = launcher.start(deploy={
+        'http_root': str(root), 'http_url': 'http://127.0.0.1:%d' % port,
+        'external_http_url': 'HTTP://127.0.0.1:%d//' % port})
+    assert get('http://127.0.0.1:%d/node/config' % port).content == b'cfg'
+    log = d.log_text()
+    assert ('([deploy] http_url, external_http_url)' in log), log
+    assert log.count('HTTP boot root') == 1, log
+
+
+def test_external_http_url_ipv6_without_http_url(launcher, tmp_path):
+    """Only external_http_url, at an IPv6 literal: virtual media needs no
+    http_url, and the BMCs' listener still serves only redfish/."""
+    root = tmp_path / 'httpboot'
+    (root / 'redfish').mkdir(parents=True)
+    (root / 'redfish' / 'x.iso').write_bytes(b'iso')
+    (root / 'other').write_bytes(b'other')
+    port = free_port_on('::1')
+    launcher.start(deploy={'http_root': str(root),
+                           'external_http_url': 'http://[::1]:%d' % port})
+    base = 'http://[::1]:%d' % port
+    assert get(base + '/redfish/x.iso').content == b'iso'
+    assert get(base + '/other').status_code == 404
+    assert refused('127.0.0.1', port)

@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import shlex
+import socket
 import subprocess
 import tempfile
 import warnings
@@ -66,16 +67,20 @@ UNRESCUE_LOG = ['redfish: power off',
                 'redfish: power on', 'boot from disk (bios)']
 
 
-def vmedia_lab(launcher, tmp_path, http_url=None, **conductor):
+def vmedia_lab(launcher, tmp_path, http_url=None, external_http_url=None,
+               **conductor):
     """A lifeboatd with the rescue configuration of test_rescue.py, short
     timeouts, and (unless ``http_url`` says otherwise) its HTTP boot root
-    at a free loopback port."""
+    at a free loopback port; ``external_http_url`` is the BMCs' URL."""
     cond = {'rescue_callback_timeout': 60, 'check_rescue_state_interval': 1,
             'power_state_change_timeout': 10}
     cond.update(conductor)
-    sections = {}
+    deploy = {}
     if http_url is not None:
-        sections['deploy'] = {'http_url': http_url}
+        deploy['http_url'] = http_url
+    if external_http_url is not None:
+        deploy['external_http_url'] = external_http_url
+    sections = {'deploy': deploy} if deploy else {}
     lab = RescueLab(launcher, tmp_path / 'lab', conductor=cond, **sections)
     if http_url is not None:
         lab.http_url = http_url
@@ -282,19 +287,20 @@ def assert_rescue_failed(node, error):
     assert 'agent_url' not in node['driver_internal_info'], node
 
 
-def check_iso_in_cd(snap, lab, uuid):
+def check_iso_in_cd(snap, lab, uuid, base=None):
     """During "rescue wait": the one ISO below http_root/redfish is in the
-    CD, at a URL below http_url/redfish without '?' or '=', and the BMC's
-    copy is that file."""
+    CD, at a URL below ``base`` (http_url)/redfish without '?' or '=', and
+    the BMC's copy is that file."""
+    base = base or lab.http_url
     cd = snap['cd']
     assert cd['Inserted'] is True, cd
     assert cd['ConnectedVia'] == 'URI', cd
     url = cd['Image']
-    assert url.startswith(lab.http_url + '/redfish/'), (url, lab.http_url)
+    assert url.startswith(base + '/redfish/'), (url, base)
     assert url.endswith('.iso'), url
     assert '?' not in url and '=' not in url, url
     assert uuid in url, url
-    assert snap['published'] == [url[len(lab.http_url) + 1:]], \
+    assert snap['published'] == [url[len(base) + 1:]], \
         (snap['published'], url)
     media = snap['machine']['media']
     assert media['inserted'] is True and media['image'] == url, media
@@ -519,12 +525,15 @@ def test_abort_from_rescue_wait(launcher, tmp_path, bmcs):
 
 # ======================================== 4: the BMC cannot fetch the ISO
 
-def test_iso_url_unreachable(launcher, tmp_path, bmcs):
+@pytest.mark.parametrize('option', ['http_url', 'external_http_url'])
+def test_iso_url_unreachable(launcher, tmp_path, bmcs, option):
     # lifeboatd serves http_root itself on http_url's port, so that port
     # cannot be a closed one; port 0 makes lifeboatd listen on a port of
     # the kernel's choosing while the URL it hands the BMC names port 0,
-    # where nothing ever listens (connection refused).
-    lab = vmedia_lab(launcher, tmp_path, http_url='http://127.0.0.1:0')
+    # where nothing ever listens (connection refused).  With
+    # external_http_url set, that is the URL the BMC is given (http_url
+    # works), and the one last_error names.
+    lab = vmedia_lab(launcher, tmp_path, **{option: 'http://127.0.0.1:0'})
     emu = bmcs.redfish(1)
     node, (mac,) = vmedia_node(lab, emu)
     uuid = node['uuid']
@@ -544,8 +553,8 @@ def test_iso_url_unreachable(launcher, tmp_path, bmcs):
     # <urlopen error [Errno 111] Connection refused>."
     assert error.startswith('Failed to rescue: the rescue ISO could not '
                             'be inserted: '), error
-    assert error.endswith('(the BMC downloads it from [deploy] http_url '
-                          'http://127.0.0.1:0)'), error
+    assert error.endswith('(the BMC downloads it from [deploy] %s '
+                          'http://127.0.0.1:0)' % option), error
     assert 'VirtualMedia.InsertMedia' in error, error
     assert "accepted the image 'http://127.0.0.1:0/redfish/" in error, error
     assert 'could not be downloaded' in error, error
@@ -756,3 +765,81 @@ def test_prebuilt_rescue_iso_agent_can_finish(launcher, tmp_path, bmcs,
         'heartbeats: %r' % beats[:2])
     assert agent.wait_exit(30) == 0
     check_hash(agent.password_hash(), PASSWORD)
+
+
+# ============================ 7: the BMC's own URL (external_http_url)
+
+def free_port_on(host):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def test_external_http_url(launcher, tmp_path, bmcs, agents):
+    """[deploy] external_http_url on another loopback address and port
+    than http_url: the BMC is handed the ISO there, fetches it from
+    lifeboatd's listener on that address (lifeboatd's log and the BMC's
+    agree), and the rescue finishes; nothing of the ISO is fetched from
+    http_url."""
+    ext_url = 'http://127.0.0.2:%d' % free_port_on('127.0.0.2')
+    lab = vmedia_lab(launcher, tmp_path, external_http_url=ext_url)
+    assert not lab.http_url.startswith('http://127.0.0.2')
+    emu = bmcs.redfish(1)
+    node, (mac,) = vmedia_node(lab, emu)
+    uuid, name = node['uuid'], node['name']
+    emu.clear_log(0)
+    watcher = rescue_wait_watcher(lab, emu, agents, uuid, mac)
+    agent = cli_rescue_watched(lab.d, name, watcher, PASSWORD,
+                               timeout=CLI_WAIT_TIMEOUT)
+    snap = watcher.captured
+    url = check_iso_in_cd(snap, lab, uuid, base=ext_url)
+    assert actions_of(snap['machine']) == BOOT_LOG, snap['machine']['log']
+    # The BMC downloaded it from there ...
+    downloads = re.findall(r'downloaded (\S+) \(\d+ bytes', emu.log())
+    assert downloads == [url], downloads
+    # ... and lifeboatd served it on that listener, not on http_url's.
+    log = lab.d.log_text()
+    assert re.search(r'http boot \(external_http_url\): GET /redfish/%s/'
+                     r'\u2026 -> 200' % uuid, log), log[-3000:]
+    assert not re.search(r'http boot \(http_url\): GET /redfish/.* -> 200',
+                         log)
+    assert agent.wait_exit(30) == 0
+    check_hash(agent.password_hash(), PASSWORD)
+    node = settled(lab.d, uuid)
+    assert node['provision_state'] == 'rescue', node
+    assert node['last_error'] is None, node
+    assert actions(emu) == BOOT_LOG + ['eject media'], emu.actions(0)
+    assert_no_media(emu)
+    assert_unpublished(lab)
+    assert token_of(snap) not in log
+
+
+def test_external_http_url_without_http_url(launcher, tmp_path, bmcs):
+    """Virtual media needs only the BMC's URL: with http_url unset the
+    rescue is refused up front unless external_http_url is set, and then
+    the ISO is inserted from there."""
+    lab = vmedia_lab(launcher, tmp_path / 'none', http_url='')
+    emu = bmcs.redfish(1)
+    node, _ = vmedia_node(lab, emu)
+    r = put_rescue(lab.d, node['uuid'], PASSWORD)
+    assert r.status_code == 400, r.text
+    assert ironic_error(r.text).endswith(
+        ': Validation failed: the redfish-virtual-media boot interface '
+        'needs [deploy] external_http_url or http_url (and lifeboatd serves '
+        '[deploy] http_root there)'), r.text
+    assert get_node(lab.d, node['uuid'])['provision_state'] == 'active'
+    lab.d.stop()
+
+    ext_url = 'http://127.0.0.2:%d' % free_port_on('127.0.0.2')
+    lab = vmedia_lab(launcher, tmp_path / 'ext', http_url='',
+                     external_http_url=ext_url)
+    node, _ = vmedia_node(lab, emu)
+    uuid = node['uuid']
+    to_rescue_wait(lab, uuid)
+    cd = redfish(emu, CD)
+    assert cd['Image'].startswith('%s/redfish/%s/' % (ext_url, uuid)), cd
+    assert published(lab) == [cd['Image'][len(ext_url) + 1:]]
+    r = put_verb(lab.d, uuid, 'abort')
+    assert r.status_code == 202, r.text
+    end_state(lab.d, uuid, {'rescue failed'})
+    assert_unpublished(lab)

@@ -20,9 +20,9 @@ Authentication: X-Auth-Token from a session, or HTTP Basic.  At most
 ``--session-limit`` sessions (default 4) exist at once; more get 503, as on
 real BMCs.  Sessions expire after ``--session-timeout`` idle seconds.
 
-InsertMedia downloads the image (http:// only, to a loopback address or
-one assigned to this network namespace) into the state dir and puts it in
-the machine's CD drive (QEMU: over QMP).
+InsertMedia downloads the image (http:// only, to a loopback address, one
+assigned to this network namespace, or one in an --image-network) into the
+state dir and puts it in the machine's CD drive (QEMU: over QMP).
 
 Quirks (--quirk, repeatable):
   power-on-409=SECONDS  answer 409 to Reset On/ForceOn for SECONDS after a
@@ -149,9 +149,10 @@ def etag_matches(header, current):
     return any(t.strip() == '*' or strip(t) == strip(current) for t in tags)
 
 
-def check_image_url(url):
-    """Only http:// URLs whose host is a loopback address or an address of
-    this network namespace (so the download never leaves the machine)."""
+def check_image_url(url, networks=()):
+    """Only http:// URLs whose host is a loopback address, an address of
+    this network namespace (so the download never leaves the machine) or
+    one in ``networks`` (--image-network: the test's own namespaces)."""
     def bad(why):
         return RedfishError(
             400, 'The value %r for the parameter Image is not acceptable: '
@@ -174,7 +175,7 @@ def check_image_url(url):
         ip = ipaddress.ip_address(host)
     except ValueError:
         raise bad('the host must be an IP address')
-    if ip.is_loopback:
+    if ip.is_loopback or any(ip in net for net in networks):
         return
     # An address we can bind to is one of this namespace's own addresses.
     fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
@@ -733,7 +734,7 @@ class RedfishBmc:
                     'ActionParameterValueNotInList', related=['#/' + key])
 
     def _insert(self, s, image):
-        check_image_url(image)
+        check_image_url(image, self.opts.image_network)
         m = s.machine
         if m.media_info()['inserted']:
             raise RedfishError(
@@ -992,6 +993,11 @@ def parse_args(argv=None):
                         'shown by the control endpoint)')
     p.add_argument('--tls-cert', help='use this certificate (PEM)')
     p.add_argument('--tls-key', help='... and this key (PEM)')
+    p.add_argument('--image-network', action='append', default=[],
+                   type=ipaddress.ip_network, metavar='CIDR',
+                   help='also download images from hosts in CIDR, e.g. a '
+                        'test\'s network namespace on the same machine '
+                        '(repeatable)')
     p.add_argument('--max-image-size', type=int, default=4 << 30,
                    help='largest image InsertMedia downloads (bytes)')
     p.add_argument('--quirk', action='append', default=[],

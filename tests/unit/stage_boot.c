@@ -74,7 +74,7 @@ main(int argc, char **argv)
 	const struct lb_boot_ops *ops;
 	struct lb_boot_images images = { NULL, NULL, NULL };
 	struct lb_boot_env env = { NULL, "http://127.0.0.1:6385",
-	    "http://127.0.0.1:8088", "127.0.0.1", NULL, false };
+	    "http://127.0.0.1:8088", "127.0.0.1", NULL, false, NULL };
 	struct lb_task task;
 	struct lb_config cfg;
 	struct lb_err err = { "" };

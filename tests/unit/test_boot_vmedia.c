@@ -32,6 +32,7 @@
 #define MAC1 "52:54:00:12:34:56"
 #define REQ "req-5c1e0b7e-8f5d-4e0e-9a0c-3b1c2d3e4f50"
 #define HTTP_URL "http://10.99.0.1:8088"
+#define EXT_URL "http://[fd00:99::1]:8089"
 #define TOKEN_PARAM "ipa-agent-token=Tok3n-Value_x"
 #define STDIN_MARK "--- stdin"
 
@@ -453,6 +454,44 @@ test_insert_failure_hides_the_iso_name(void **state)
 	assert_string_equal(f->err.msg, want);
 }
 
+/*
+ * [deploy] external_http_url: the BMC is handed that URL (it may not
+ * reach http_url), the ISO published in the same place, and a failure
+ * names the option the BMC was pointed at.
+ */
+static void
+test_external_http_url_inserted(void **state)
+{
+	struct fixture *f = *state;
+	const char *prefix = EXT_URL "/redfish/" UUID "/";
+	char names[256];
+
+	f->env.external_http_url = EXT_URL;
+	assert_ok(f, prepare(f));
+	assert_int_equal(inserts, 1);
+	assert_true(strncmp(inserted_url, prefix, strlen(prefix)) == 0);
+	assert_int_equal(node_files(f, names, sizeof(names)), 1);
+	assert_string_equal(names, inserted_url + strlen(prefix));
+	/* no http_url at all: virtual media needs only the BMC's URL */
+	f->env.http_url = "";
+	inserts = 0;
+	assert_ok(f, prepare(f));
+	assert_int_equal(inserts, 1);
+	assert_true(strncmp(inserted_url, prefix, strlen(prefix)) == 0);
+	insert_result = -EIO;
+	assert_int_equal(prepare(f), -EIO);
+	assert_string_equal(f->err.msg, "the rescue ISO could not be "
+	    "inserted: BMC refused the image (the BMC downloads it from "
+	    "[deploy] external_http_url " EXT_URL ")");
+	/* "" is unset */
+	insert_result = 0;
+	f->env.http_url = HTTP_URL;
+	f->env.external_http_url = "";
+	assert_ok(f, prepare(f));
+	assert_true(strncmp(inserted_url, HTTP_URL "/redfish/",
+	    strlen(HTTP_URL "/redfish/")) == 0);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -461,7 +500,8 @@ test_refusals(void **state)
 
 	f->env.http_url = "";
 	assert_int_equal(prepare(f), -EINVAL);
-	assert_non_null(strstr(f->err.msg, "[deploy] http_url"));
+	assert_string_equal(f->err.msg, "virtual media needs [deploy] "
+	    "external_http_url or http_url");
 	f->env.http_url = HTTP_URL;
 	f->env.management = &none;
 	assert_int_equal(prepare(f), -ENOTSUP);
@@ -478,6 +518,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_built_iso_published_and_inserted, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_external_http_url_inserted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_bootif_with_two_ports,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "conductor/util/config.h"
+#include "conductor/util/httpurl.h"
 #include "conductor/util/dburl.h"
 
 #include "conductor/util/banned.h"
@@ -1003,6 +1004,150 @@ test_db_url_parse(void **state)
 	expect_db_url("", -EINVAL, "no database URL");
 }
 
+/* Parses 'url'; on success, its host and port and whether it binds every
+ * address, else the predicate. */
+static void
+expect_http_url(const char *url, int want, const char *host,
+    const char *port, bool any)
+{
+	struct lb_http_url u = { .host = "untouched" };
+	struct lb_err err = { "" };
+
+	assert_int_equal(lb_http_url_parse(url, &u, &err), want);
+	if (want < 0) {
+		assert_string_equal(err.msg, host);
+		assert_true(strlen(err.msg) <= 100);
+		assert_string_equal(u.host, "untouched");
+		return;
+	}
+	assert_string_equal(u.host, host);
+	assert_string_equal(u.port, port);
+	assert_int_equal(u.any, any);
+}
+
+static void
+test_http_url_parse(void **state)
+{
+	struct lb_http_url a, b;
+	char long_url[300];
+
+	(void)state;
+	expect_http_url("http://10.0.0.1:8088", 0, "10.0.0.1", "8088", false);
+	expect_http_url("HTTP://10.0.0.1:08088//", 0, "10.0.0.1", "8088",
+	    false);
+	expect_http_url("http://10.0.0.1", 0, "10.0.0.1", "80", false);
+	expect_http_url("http://[fd00::1]:8089/", 0, "fd00::1", "8089", false);
+	expect_http_url("http://[::]:8089", 0, "::", "8089", true);
+	expect_http_url("http://0.0.0.0:1", 0, "0.0.0.0", "1", true);
+	expect_http_url("http://boot.example.com:65535", 0,
+	    "boot.example.com", "65535", true);
+	expect_http_url("http://127.0.0.1:0", 0, "127.0.0.1", "0", false);
+	expect_http_url("https://10.0.0.1:8088", -EINVAL, "is an https:// "
+	    "URL: lifeboatd serves http_root itself, over plain http:// only",
+	    NULL, false);
+	expect_http_url("ftp://10.0.0.1", -EINVAL, "is not an http:// URL",
+	    NULL, false);
+	expect_http_url("http://", -EINVAL, "has no host", NULL, false);
+	expect_http_url("http://:8088", -EINVAL, "has no host", NULL, false);
+	expect_http_url("http://10.0.0.1:", -EINVAL, "has a bad port", NULL,
+	    false);
+	expect_http_url("http://10.0.0.1:65536", -EINVAL, "has a bad port",
+	    NULL, false);
+	expect_http_url("http://10.0.0.1:80a", -EINVAL, "has a bad port",
+	    NULL, false);
+	expect_http_url("http://10.0.0.1:-1", -EINVAL, "has a bad port", NULL,
+	    false);
+	expect_http_url("http://10.0.0.300:80", -EINVAL, "has a bad host",
+	    NULL, false);
+	expect_http_url("http://bad_name:80", -EINVAL, "has a bad host", NULL,
+	    false);
+	expect_http_url("http://fd00::1:8088", -EINVAL, "has an IPv6 host "
+	    "without [brackets]", NULL, false);
+	expect_http_url("http://[fd00::1:8088", -EINVAL, "has a bad [IPv6] "
+	    "host", NULL, false);
+	expect_http_url("http://[fd00::g]:8088", -EINVAL, "has a bad [IPv6] "
+	    "host", NULL, false);
+	expect_http_url("http://[10.0.0.1]:8088", -EINVAL, "has a bad [IPv6] "
+	    "host", NULL, false);
+	expect_http_url("http://u:pw@10.0.0.1:8088", -EINVAL, "holds a user "
+	    "name: the HTTP boot root takes no credentials", NULL, false);
+	expect_http_url("http://10.0.0.1:8088/boot", -EINVAL, "has a path, "
+	    "query or fragment: lifeboatd serves http_root at the URL's root",
+	    NULL, false);
+	expect_http_url("http://10.0.0.1:8088?x", -EINVAL, "has a path, "
+	    "query or fragment: lifeboatd serves http_root at the URL's root",
+	    NULL, false);
+	expect_http_url("http://10.0.0.1:8088 ", -EINVAL, "holds a space or a "
+	    "control character", NULL, false);
+	snprintf(long_url, sizeof(long_url), "http://%0250d.example", 1);
+	expect_http_url(long_url, -EINVAL, "is longer than 255 bytes", NULL,
+	    false);
+
+	/* one socket, two sockets, or two that cannot both be bound */
+	assert_int_equal(lb_http_url_parse("http://10.0.0.1:8088", &a, NULL),
+	    0);
+	assert_int_equal(lb_http_url_parse("http://10.0.0.1:8088/", &b, NULL),
+	    0);
+	assert_true(lb_http_url_same_listener(&a, &b));
+	assert_int_equal(lb_http_url_parse("http://[fd00::1]:8088", &a, NULL),
+	    0);
+	assert_int_equal(lb_http_url_parse("http://[fd00:0::1]:8088", &b,
+	    NULL), 0);
+	assert_true(lb_http_url_same_listener(&a, &b));
+	assert_int_equal(lb_http_url_parse("http://10.0.0.2:8088", &b, NULL),
+	    0);
+	assert_false(lb_http_url_same_listener(&a, &b));
+	assert_false(lb_http_url_clash(&a, &b));
+	assert_int_equal(lb_http_url_parse("http://boot.example:8088", &a,
+	    NULL), 0);
+	assert_false(lb_http_url_same_listener(&a, &b));
+	assert_true(lb_http_url_clash(&a, &b));
+	assert_int_equal(lb_http_url_parse("http://0.0.0.0:8088", &b, NULL),
+	    0);
+	assert_true(lb_http_url_same_listener(&a, &b));
+	assert_false(lb_http_url_clash(&a, &b));
+	assert_int_equal(lb_http_url_parse("http://10.0.0.2:8089", &b, NULL),
+	    0);
+	assert_false(lb_http_url_clash(&a, &b));
+}
+
+static void
+test_external_http_url(void **state)
+{
+	struct lb_config cfg;
+	struct lb_err err;
+	char *problems = NULL;
+
+	(void)state;
+	assert_int_equal(load(&cfg, "[deploy]\n"
+	    "http_url = http://10.0.0.1:8088\n"
+	    "external_http_url = http://192.168.0.1:8088/\n", NULL, NULL), 0);
+	assert_string_equal(cfg.deploy_external_http_url,
+	    "http://192.168.0.1:8088/");
+	assert_int_equal(lb_config_check(&cfg, &test_names, &problems, &err),
+	    0);
+	lb_config_release(&cfg);
+	expect_problems("[deploy]\nexternal_http_url = https://bmc.example\n"
+	    "http_url = http://10.0.0.1:8088/ipxe\n",
+	    "t.conf:2: [deploy] external_http_url: 'https://bmc.example' is an "
+	    "https:// URL: lifeboatd serves http_root itself, over plain "
+	    "http:// only\n"
+	    "t.conf:3: [deploy] http_url: 'http://10.0.0.1:8088/ipxe' has a "
+	    "path, query or fragment: lifeboatd serves http_root at the URL's "
+	    "root");
+	/* a name is served on every address: the other URL's port clashes */
+	assert_int_equal(load(&cfg, "[deploy]\n"
+	    "http_url = http://10.0.0.1:8088\n"
+	    "external_http_url = http://lifeboat.mgmt:8088\n", NULL, NULL), 0);
+	assert_int_equal(lb_config_check(&cfg, &test_names, &problems, &err),
+	    -EINVAL);
+	assert_string_equal(problems, "[deploy] external_http_url: lifeboatd "
+	    "cannot listen on port 8088 of 10.0.0.1 and of every address at "
+	    "once; use two IP addresses, two ports or one URL");
+	free(problems);
+	lb_config_release(&cfg);
+}
+
 static void
 test_example_matches_committed_file(void **state)
 {
@@ -1111,6 +1256,8 @@ main(void)
 		cmocka_unit_test(test_check_interfaces),
 		cmocka_unit_test(test_database_connection),
 		cmocka_unit_test(test_db_url_parse),
+		cmocka_unit_test(test_http_url_parse),
+		cmocka_unit_test(test_external_http_url),
 		cmocka_unit_test(test_example_matches_committed_file),
 		cmocka_unit_test(test_example_defaults_load),
 	};
