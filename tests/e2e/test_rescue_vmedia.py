@@ -128,7 +128,8 @@ def check_bmc_reach(lab):
 
 
 def rescue_and_check(lab, uuid, timings):
-    check_bmc_reach(lab)
+    if lab.bmc_network:
+        check_bmc_reach(lab)
     mark = lab.events.mark()
     t0 = time.monotonic()
     seen = {}
