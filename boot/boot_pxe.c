@@ -4,8 +4,9 @@
  * http_root (ipxe) in Ironic's layout (contract §6), and dnsmasq's
  * per-node files when [dhcp] dhcp_provider is dnsmasq.  A node without a
  * boot_mode capability gets both BIOS and UEFI files, the DHCP client's
- * architecture choosing.  A node whose pxelinux fetches over HTTP ([pxe]
- * pxelinux_http) gets its kernel and ramdisk below http_root too.
+ * architecture choosing.  A node whose pxelinux fetches over HTTP, itself
+ * or by booting iPXE ([pxe] pxelinux_fetch), gets its kernel and ramdisk
+ * below http_root too.
  * Conductor worker threads, different nodes at once.
  */
 #include "boot/boot_pxe.h"
@@ -187,30 +188,41 @@ stage_node_dir(const struct lb_boot_dir *root, const struct node_names *n,
 }
 
 /*
- * Whether a BIOS node's pxelinux fetches kernel and ramdisk over HTTP:
- * [pxe] pxelinux_http, where auto means "the boot file is lpxelinux.0 (the
- * pxelinux build with an HTTP client) and http_root is served".
+ * How a node's pxelinux gets kernel and ramdisk: [pxe] pxelinux_fetch,
+ * where auto means "http when the boot file is lpxelinux.0 (the pxelinux
+ * build with an HTTP client) and http_root is served, else tftp".
  */
-static bool
-pxelinux_over_http(const struct lb_boot_env *env)
+static enum lb_pxelinux_fetch
+pxelinux_fetch(const struct lb_boot_env *env)
 {
 	const struct lb_config *cfg = env->cfg;
 	const char *file, *slash;
 
-	switch (cfg->pxe_pxelinux_http) {
-	case LB_PXELINUX_HTTP_ALWAYS:
-		return true;
-	case LB_PXELINUX_HTTP_NEVER:
-		return false;
-	case LB_PXELINUX_HTTP_AUTO:
-		break;
-	}
+	if (cfg->pxe_pxelinux_fetch != LB_PXELINUX_FETCH_AUTO)
+		return cfg->pxe_pxelinux_fetch;
 	if (env->http_url == NULL || env->http_url[0] == '\0' ||
 	    cfg->pxe_bootfile_name == NULL)
-		return false;
+		return LB_PXELINUX_FETCH_TFTP;
 	slash = strrchr(cfg->pxe_bootfile_name, '/');
 	file = slash != NULL ? slash + 1 : cfg->pxe_bootfile_name;
-	return strcmp(file, "lpxelinux.0") == 0;
+	return strcmp(file, "lpxelinux.0") == 0 ? LB_PXELINUX_FETCH_HTTP :
+	    LB_PXELINUX_FETCH_TFTP;
+}
+
+/*
+ * ipxe.lkrn takes its command line as a script after dropping the first
+ * word starting "initrd=" and "BOOT_IMAGE=" anywhere in it; parameters
+ * holding them would come out cut.
+ */
+static int
+check_ipxe_params(const char *params, struct lb_err *err)
+{
+	if (strstr(params, "initrd=") != NULL ||
+	    strstr(params, "BOOT_IMAGE=") != NULL)
+		return lb_err_set(err, -EINVAL, "invalid kernel parameters "
+		    "for [pxe] pxelinux_fetch = ipxe: iPXE strips 'initrd=' "
+		    "and 'BOOT_IMAGE=' from its command line");
+	return 0;
 }
 
 /* http_url without trailing slashes, malloc'd. */
@@ -529,6 +541,18 @@ pxe_stage_configs(const struct lb_boot_dir *root, const struct node_names *n,
 	return r < 0 ? r : link_grub_cfg(root, n, n->grub_config, err);
 }
 
+/* pxelinux's config; 'url' is http_url without trailing slash, or NULL. */
+static char *
+render_pxelinux(const struct lb_config *cfg, enum lb_pxelinux_fetch fetch,
+    const char *uuid, const char *params, const char *url)
+{
+	if (fetch == LB_PXELINUX_FETCH_IPXE)
+		return lb_render_pxelinux_ipxe(uuid, params, url,
+		    cfg->pxe_ipxe_kernel_name, cfg->pxe_ipxe_timeout > 0 ?
+		    (long)cfg->pxe_ipxe_timeout * 1000 : 0);
+	return lb_render_pxelinux(uuid, params, url);
+}
+
 static int
 pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
     const struct lb_boot_images *images, const char *request_id,
@@ -540,6 +564,7 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 	enum lb_boot_mode mode;
 	char *params = NULL, *pxelinux = NULL, *grub = NULL, *url = NULL;
 	const struct lb_boot_images *tftp_images = images;
+	enum lb_pxelinux_fetch fetch;
 	struct node_names n;
 	bool http;
 	int r;
@@ -556,20 +581,28 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 			goto out;
 	}
 	/* pxelinux serves BIOS nodes and those without a boot_mode. */
-	http = mode != LB_BOOT_MODE_UEFI && pxelinux_over_http(env);
+	fetch = mode != LB_BOOT_MODE_UEFI ? pxelinux_fetch(env) :
+	    LB_PXELINUX_FETCH_TFTP;
+	http = fetch == LB_PXELINUX_FETCH_HTTP ||
+	    fetch == LB_PXELINUX_FETCH_IPXE;
 	if (http) {
-		r = check_value("[deploy] http_url (for [pxe] pxelinux_http)",
+		r = check_value("[deploy] http_url (for [pxe] pxelinux_fetch)",
 		    env->http_url, " ", err);
+		if (r == 0 && fetch == LB_PXELINUX_FETCH_IPXE)
+			r = check_value("[pxe] ipxe_kernel_name",
+			    cfg->pxe_ipxe_kernel_name, " ", err);
 		if (r < 0)
 			goto out;
 	}
 	r = kernel_params(env, task, request_id, extra_params, &params, err);
+	if (r == 0 && fetch == LB_PXELINUX_FETCH_IPXE)
+		r = check_ipxe_params(params, err);
 	if (r < 0)
 		goto out;
 	if (http)
 		url = base_url(env->http_url);
 	if (mode != LB_BOOT_MODE_UEFI && (!http || url != NULL))
-		pxelinux = lb_render_pxelinux(n.uuid, params, url);
+		pxelinux = render_pxelinux(cfg, fetch, n.uuid, params, url);
 	if (mode != LB_BOOT_MODE_BIOS)
 		grub = lb_render_grub(n.uuid, params, env->tftp_server);
 	if ((mode != LB_BOOT_MODE_UEFI && pxelinux == NULL) ||

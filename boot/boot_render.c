@@ -29,6 +29,32 @@ lb_render_pxelinux(const char *uuid, const char *params, const char *http_url)
 }
 
 char *
+lb_render_pxelinux_ipxe(const char *uuid, const char *params,
+    const char *http_url, const char *ipxe_kernel, long timeout_ms)
+{
+	char timeout[64] = "";
+	struct lb_buf b;
+
+	if (timeout_ms > 0)
+		snprintf(timeout, sizeof(timeout), "--timeout %ld ",
+		    timeout_ms);
+	/*
+	 * One line, because iPXE runs the command line before any script
+	 * passed as initrd and stops there, and BOOTIF is only known to
+	 * pxelinux, which appends it last: it becomes the last argument of
+	 * chain, that is of the rescue kernel's command line.
+	 */
+	lb_buf_init(&b);
+	lb_buf_adds(&b, "default deploy\n\nlabel deploy\n");
+	lb_buf_addf(&b, "kernel %s\n", ipxe_kernel);
+	lb_buf_addf(&b, "append dhcp && initrd %s%s/%s/rescue_ramdisk && "
+	    "chain %s%s/%s/rescue_kernel %s\n", timeout, http_url, uuid,
+	    timeout, http_url, uuid, params);
+	lb_buf_adds(&b, "ipappend 2\n");
+	return lb_buf_steal(&b, NULL);
+}
+
+char *
 lb_render_grub(const char *uuid, const char *params, const char *tftp_server)
 {
 	struct lb_buf b;

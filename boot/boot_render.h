@@ -19,6 +19,18 @@
 char *lb_render_pxelinux(const char *uuid, const char *params,
     const char *http_url);
 
+/*
+ * pxelinux (BIOS) config for <tftp_root>/<uuid>/config that boots iPXE
+ * ('ipxe_kernel', relative to the TFTP root) as a Linux kernel.  iPXE runs
+ * its command line as a script: DHCP with its own NIC driver, fetch
+ * <http_url>/<uuid>/rescue_ramdisk, then chain rescue_kernel with
+ * 'params', to which pxelinux's "ipappend 2" adds BOOTIF of the booting
+ * NIC.  'params' must not hold "initrd=" or "BOOT_IMAGE=", which iPXE
+ * strips from its command line.
+ */
+char *lb_render_pxelinux_ipxe(const char *uuid, const char *params,
+    const char *http_url, const char *ipxe_kernel, long timeout_ms);
+
 /* grub (UEFI) config for <tftp_root>/<uuid>/config. */
 char *lb_render_grub(const char *uuid, const char *params,
     const char *tftp_server);

@@ -68,11 +68,12 @@ static const char *const boot_modes[] = { "uefi", "bios", NULL };
 _Static_assert(LB_DEFAULT_BOOT_UEFI == 0 && LB_DEFAULT_BOOT_BIOS == 1,
     "boot_modes[] order");
 static const char *const dhcp_providers[] = { "none", "dnsmasq", NULL };
-static const char *const pxelinux_http_modes[] = {
-	"auto", "always", "never", NULL
+static const char *const pxelinux_fetch_modes[] = {
+	"auto", "tftp", "http", "ipxe", NULL
 };
-_Static_assert(LB_PXELINUX_HTTP_AUTO == 0 && LB_PXELINUX_HTTP_ALWAYS == 1 &&
-    LB_PXELINUX_HTTP_NEVER == 2, "pxelinux_http_modes[] order");
+_Static_assert(LB_PXELINUX_FETCH_AUTO == 0 && LB_PXELINUX_FETCH_TFTP == 1 &&
+    LB_PXELINUX_FETCH_HTTP == 2 && LB_PXELINUX_FETCH_IPXE == 3,
+    "pxelinux_fetch_modes[] order");
 static const char *const switch_backends[] = {
 	"linux-bridge", "linux-bridge-per-vlan", NULL
 };
@@ -262,16 +263,23 @@ static const struct cfg_option options[] = {
 	OPT("pxe", "ipxe_timeout", INT, pxe_ipxe_timeout, "0",
 	    "Seconds iPXE waits for an HTTP transfer; 0: iPXE's default.",
 	    .min = 0, .max = 3600),
-	OPT("pxe", "pxelinux_http", ENUM, pxe_pxelinux_http, "auto",
+	OPT("pxe", "pxelinux_fetch", ENUM, pxe_pxelinux_fetch, "auto",
 	    "How BIOS nodes with the pxe boot interface fetch the rescue "
-	    "kernel and ramdisk: always (over HTTP: staged below "
-	    "[deploy] http_root and named by [deploy] http_url in the "
-	    "pxelinux config, which needs an HTTP-capable pxelinux such as "
-	    "lpxelinux.0), never (over TFTP, from tftp_root) or auto "
-	    "(HTTP when pxe_bootfile_name is lpxelinux.0 and "
-	    "[deploy] http_url is set).  The loader and its config always "
-	    "come over TFTP (a lifeboat option).",
-	    .allowed = pxelinux_http_modes, .flags = CFG_INDEX),
+	    "kernel and ramdisk: tftp (pxelinux, from tftp_root), http "
+	    "(pxelinux over HTTP: staged below [deploy] http_root and named "
+	    "by [deploy] http_url in the pxelinux config, which needs an "
+	    "HTTP-capable pxelinux such as lpxelinux.0), ipxe (pxelinux "
+	    "boots ipxe_kernel_name, whose own NIC driver fetches them from "
+	    "[deploy] http_url) or auto (http when pxe_bootfile_name is "
+	    "lpxelinux.0 and [deploy] http_url is set, else tftp).  The "
+	    "loader and its config always come over TFTP (a lifeboat "
+	    "option).",
+	    .allowed = pxelinux_fetch_modes, .flags = CFG_INDEX),
+	OPT("pxe", "ipxe_kernel_name", STRING, pxe_ipxe_kernel_name,
+	    "ipxe.lkrn",
+	    "With pxelinux_fetch = ipxe: the iPXE build pxelinux loads as "
+	    "a Linux kernel, relative to tftp_root (Debian's package ipxe "
+	    "has /boot/ipxe.lkrn; a lifeboat option)."),
 	OPT("pxe", "image_cache_path", PATH, pxe_image_cache, NULL,
 	    "Where downloaded rescue images are cached (one copy per URL "
 	    "and version, hard-linked into place).  Unset: "

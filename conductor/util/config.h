@@ -39,14 +39,16 @@ struct lb_config_names {
 };
 
 /*
- * [pxe] pxelinux_http: whether a BIOS `pxe` node's pxelinux config names
- * the kernel and ramdisk by http_url (they are then staged below
- * http_root) instead of by their TFTP paths.
+ * [pxe] pxelinux_fetch: how a BIOS `pxe` node's pxelinux gets the kernel
+ * and ramdisk: by their TFTP paths, by http_url (they are then staged
+ * below http_root), or by booting iPXE (ipxe_kernel_name) which fetches
+ * them from http_url with its own NIC driver.
  */
-enum lb_pxelinux_http {
-	LB_PXELINUX_HTTP_AUTO,		/* when pxe_bootfile_name is lpxelinux.0 */
-	LB_PXELINUX_HTTP_ALWAYS,
-	LB_PXELINUX_HTTP_NEVER,
+enum lb_pxelinux_fetch {
+	LB_PXELINUX_FETCH_AUTO,		/* http for lpxelinux.0, else tftp */
+	LB_PXELINUX_FETCH_TFTP,
+	LB_PXELINUX_FETCH_HTTP,
+	LB_PXELINUX_FETCH_IPXE,
 };
 
 /* [deploy] default_boot_mode, the index into its allowed values. */
@@ -113,7 +115,8 @@ struct lb_config {
 	char *pxe_ipxe_bootfile_name;	/* ipxe_bootfile_name */
 	char *pxe_uefi_ipxe_bootfile_name; /* uefi_ipxe_bootfile_name */
 	int pxe_ipxe_timeout;		/* ipxe_timeout, seconds */
-	enum lb_pxelinux_http pxe_pxelinux_http; /* pxelinux_http (lifeboat) */
+	enum lb_pxelinux_fetch pxe_pxelinux_fetch; /* pxelinux_fetch (lifeboat) */
+	char *pxe_ipxe_kernel_name;	/* ipxe_kernel_name (lifeboat) */
 	char *pxe_image_cache;		/* image_cache_path, NULL: state_path */
 	int pxe_image_cache_size;	/* image_cache_size, MiB, 0: none */
 	int pxe_image_cache_ttl;	/* image_cache_ttl, minutes, 0: none */

@@ -805,14 +805,14 @@ test_pxe_http_option(void **state)
 	struct fixture *f = *state;
 
 	set_bios(f);
-	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_HTTP;
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_tree(f, HTTP_TREE);
 	assert_golden(f, "tftp/" UUID "/config", "pxelinux_http.cfg");
 	assert_ok(f, clean(f, &lb_boot_pxe));
 
 	use_lpxelinux(f);
-	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_NEVER;
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_TFTP;
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_golden(f, "tftp/" UUID "/config", "pxelinux.cfg");
 	assert_tree(f, EMPTY_TREE
@@ -837,7 +837,7 @@ test_pxe_http_needs_http_url(void **state)
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_golden(f, "tftp/" UUID "/config", "pxelinux.cfg");
 	assert_ok(f, clean(f, &lb_boot_pxe));
-	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_HTTP;
 	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
 	assert_non_null(strstr(f->err.msg, "http_url"));
 	assert_tree(f, EMPTY_TREE "tftp/pxelinux.cfg/\n");
@@ -851,7 +851,7 @@ test_pxe_http_not_for_uefi(void **state)
 
 	use_lpxelinux(f);
 	set_uefi(f);
-	f->cfg.pxe_pxelinux_http = LB_PXELINUX_HTTP_ALWAYS;
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_HTTP;
 	assert_ok(f, prepare(f, &lb_boot_pxe));
 	assert_golden(f, "tftp/" UUID "/config", "grub.cfg");
 	assert_tree(f, EMPTY_TREE
@@ -865,6 +865,105 @@ test_pxe_http_not_for_uefi(void **state)
 	    "tftp/grub.cfg-01-52-54-00-ab-cd-ef@\n"
 	    "tftp/grub/\n"
 	    "tftp/grub/grub.cfg\n");
+}
+
+/* ---- pxe: pxelinux boots iPXE, which fetches over HTTP ---- */
+
+static void
+use_ipxe_chain(struct fixture *f)
+{
+	set_bios(f);
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_IPXE;
+}
+
+/* Images below http_root as for lpxelinux; the config boots ipxe.lkrn. */
+static void
+test_pxe_ipxe_chain_layout(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	use_ipxe_chain(f);
+	use_lpxelinux(f);	/* the option beats auto's choice */
+	use_dnsmasq(f);
+	f->env.http_url = "http://10.99.0.1:8088/";
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_tree(f, HTTP_TREE
+	    "hosts/ironic-" MAC1 ".conf\n"
+	    "hosts/ironic-" MAC2 ".conf\n"
+	    "opts/ironic-" UUID ".conf\n");
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux_ipxe.cfg");
+	assert_link(f, "tftp/pxelinux.cfg/01-52-54-00-ab-cd-ef",
+	    "../" UUID "/config", "tftp/" UUID "/config");
+	sub(f, "http/" UUID "/rescue_kernel", path);
+	assert_same_inode(path, f->kernel);
+	sub(f, "http/" UUID "/rescue_ramdisk", path);
+	assert_same_inode(path, f->ramdisk);
+	/* DHCP still hands out pxelinux, which loads iPXE */
+	assert_golden(f, "opts/ironic-" UUID ".conf",
+	    "dnsmasq_opts_lpxelinux.conf");
+
+	assert_ok(f, clean(f, &lb_boot_pxe));
+	assert_tree(f, EMPTY_TREE "tftp/pxelinux.cfg/\n"
+	    "hosts/ironic-" MAC1 ".conf\n"
+	    "hosts/ironic-" MAC2 ".conf\n");
+}
+
+/* ipxe_kernel_name and ipxe_timeout reach the config. */
+static void
+test_pxe_ipxe_chain_options(void **state)
+{
+	struct fixture *f = *state;
+
+	use_ipxe_chain(f);
+	set_str(&f->cfg.pxe_ipxe_kernel_name, "ipxe/ipxe.lkrn");
+	f->cfg.pxe_ipxe_timeout = 30;
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_golden(f, "tftp/" UUID "/config", "pxelinux_ipxe_timeout.cfg");
+}
+
+/*
+ * Without http_url or ipxe_kernel_name, or with parameters iPXE would cut,
+ * nothing is staged.
+ */
+static void
+test_pxe_ipxe_chain_refusals(void **state)
+{
+	struct fixture *f = *state;
+
+	use_ipxe_chain(f);
+	f->env.http_url = "";
+	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
+	assert_non_null(strstr(f->err.msg, "http_url"));
+	f->env.http_url = "http://10.99.0.1:8088";
+	set_str(&f->cfg.pxe_ipxe_kernel_name, "");
+	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
+	assert_non_null(strstr(f->err.msg, "ipxe_kernel_name"));
+	set_str(&f->cfg.pxe_ipxe_kernel_name, "ipxe.lkrn");
+	json_object_set_new(f->driver_info, "kernel_append_params",
+	    json_string("rd.initrd=/x quiet"));
+	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
+	assert_non_null(strstr(f->err.msg, "initrd="));
+	json_object_set_new(f->driver_info, "kernel_append_params",
+	    json_string("BOOT_IMAGE=/x"));
+	assert_int_equal(prepare(f, &lb_boot_pxe), -EINVAL);
+	assert_tree(f, EMPTY_TREE);
+	/* the same parameters are fine over plain TFTP */
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_TFTP;
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+}
+
+/* UEFI nodes keep grub over TFTP. */
+static void
+test_pxe_ipxe_chain_not_for_uefi(void **state)
+{
+	struct fixture *f = *state;
+
+	set_uefi(f);
+	f->cfg.pxe_pxelinux_fetch = LB_PXELINUX_FETCH_IPXE;
+	assert_ok(f, prepare(f, &lb_boot_pxe));
+	assert_golden(f, "tftp/" UUID "/config", "grub.cfg");
 }
 
 /* ---- ipxe ---- */
@@ -1195,6 +1294,10 @@ main(void)
 		T(test_pxe_http_needs_http_url),
 		T(test_pxe_http_not_for_uefi),
 		T(test_pxe_http_without_boot_mode),
+		T(test_pxe_ipxe_chain_layout),
+		T(test_pxe_ipxe_chain_options),
+		T(test_pxe_ipxe_chain_refusals),
+		T(test_pxe_ipxe_chain_not_for_uefi),
 		T(test_ipxe_layout),
 		T(test_ipxe_timeout),
 		T(test_ipxe_boot_script_rewritten),

@@ -88,6 +88,17 @@ test_pxelinux_http_golden(void **state)
 	    "pxelinux_http.cfg");
 }
 
+/* pxelinux boots iPXE, whose one-line command line fetches both. */
+static void
+test_pxelinux_ipxe_golden(void **state)
+{
+	(void)state;
+	assert_golden(lb_render_pxelinux_ipxe(UUID, PARAMS, HTTP_URL,
+	    "ipxe.lkrn", 0), "pxelinux_ipxe.cfg");
+	assert_golden(lb_render_pxelinux_ipxe(UUID, PARAMS, HTTP_URL,
+	    "ipxe/ipxe.lkrn", 30000), "pxelinux_ipxe_timeout.cfg");
+}
+
 static void
 test_grub_golden(void **state)
 {
@@ -394,6 +405,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pxelinux_golden),
 		cmocka_unit_test(test_pxelinux_http_golden),
+		cmocka_unit_test(test_pxelinux_ipxe_golden),
 		cmocka_unit_test(test_grub_golden),
 		cmocka_unit_test(test_grub_master_golden),
 		cmocka_unit_test(test_ipxe_golden),
