@@ -54,7 +54,7 @@ TOOLS = {
 }
 FILES = {
     lab_mod.PXELINUX: 'pxelinux', lab_mod.LPXELINUX: 'pxelinux',
-    lab_mod.LDLINUX: 'syslinux-common',
+    lab_mod.LDLINUX: 'syslinux-common', lab_mod.IPXE_LKRN: 'ipxe',
     instance_mod.MBR_BIN: 'syslinux-common',
     instance_mod.BUSYBOX: 'busybox-static',
     '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu',

@@ -50,8 +50,9 @@ address and no boot file.  On the rescuing VLAN: fd98::1/64 and router
 advertisements (so iPXE does not wait ~13 s for IPv6), lifeboat's dnsmasq
 (dhcp-hostsdir/dhcp-optsdir, ``dhcp-match=set:ipxe,175``; ``no-ping`` and
 iPXE's ``no-pxedhcp`` (option 175.176) save ~3 s of DHCP), in.tftpd with
-pxelinux.0, lpxelinux.0 and ldlinux.c32 (``pxe_bootfile`` picks the one
-lifeboat hands out), and lifeboatd (API and HTTP boot root).  The
+pxelinux.0, lpxelinux.0, ldlinux.c32 and ipxe.lkrn (``pxe_bootfile`` picks
+the one lifeboat hands out, ``pxe_fetch`` sets [pxe] pxelinux_fetch), and
+lifeboatd (API and HTTP boot root).  The
 IPMI BMC (UDP 127.0.0.1:6230 in the namespace) starts QEMU in the
 namespace so that QEMU can open tap0; QEMU's serial console goes to a
 file (appended across power cycles) that a thread here tails.
@@ -112,8 +113,11 @@ DNSMASQ_EXAMPLE = REPO / 'etc' / 'dnsmasq.conf.example'
 
 PXELINUX = '/usr/lib/PXELINUX/pxelinux.0'
 # pxelinux with an HTTP client: lifeboat then stages kernel and ramdisk
-# below http_root and names them by URL ([pxe] pxelinux_http = auto)
+# below http_root and names them by URL ([pxe] pxelinux_fetch = auto)
 LPXELINUX = '/usr/lib/PXELINUX/lpxelinux.0'
+# iPXE as a Linux kernel (package ipxe): pxelinux boots it with
+# [pxe] pxelinux_fetch = ipxe, and it fetches kernel and ramdisk over HTTP
+IPXE_LKRN = '/boot/ipxe.lkrn'
 LDLINUX = '/usr/lib/syslinux/modules/bios/ldlinux.c32'
 # UEFI network loaders, under lifeboat's default [pxe] uefi_pxe_bootfile_name
 # and uefi_ipxe_bootfile_name: grub (which reads grub/grub.cfg, lifeboat's
@@ -331,7 +335,8 @@ class Lab:
                  log=None, switch_backend=None, budget=None, bmc='ipmi',
                  firmware='bios', pxe=True, quirks=(), machine=None,
                  conductor=None, network='vlan',
-                 pxe_bootfile='pxelinux.0', bmc_network=None):
+                 pxe_bootfile='pxelinux.0', bmc_network=None,
+                 pxe_fetch=None):
         if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
                                                                'uefi'):
             raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
@@ -353,6 +358,8 @@ class Lab:
         # [pxe] pxe_bootfile_name: pxelinux.0 (all over TFTP) or
         # lpxelinux.0 (kernel and ramdisk over HTTP)
         self.pxe_bootfile = pxe_bootfile
+        # [pxe] pxelinux_fetch (None: lifeboat's default, auto)
+        self.pxe_fetch = pxe_fetch
         self.quirks = list(quirks)
         # the machine's hardware (see qemu_args); None: the default machine
         self.machine = dict(machine or {})
@@ -686,7 +693,7 @@ class Lab:
 
     # --------------------------------------------------------- services
     def start_tftp(self):
-        for src in (PXELINUX, LPXELINUX, LDLINUX):
+        for src in (PXELINUX, LPXELINUX, LDLINUX, IPXE_LKRN):
             shutil.copy(src, self.tftp_root / os.path.basename(src))
         for name, src in UEFI_LOADERS.items():
             if os.path.exists(src):
@@ -812,6 +819,8 @@ class Lab:
             del conf['switch']          # no switch on a flat network
         if self.external_http_url:
             conf['deploy']['external_http_url'] = self.external_http_url
+        if self.pxe_fetch is not None:
+            conf['pxe']['pxelinux_fetch'] = self.pxe_fetch
         lines = []
         for section, opts in conf.items():
             lines.append('[%s]' % section)

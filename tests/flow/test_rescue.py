@@ -304,22 +304,29 @@ def test_sha512_hash_and_checksums(launcher, tmp_path, emu, agents):
 
 
 # lpxelinux (pxelinux with an HTTP client) as the boot file, or any pxelinux
-# with [pxe] pxelinux_http = always: the kernel and ramdisk are fetched from
-# lifeboatd's HTTP boot root; TFTP keeps the loader's config only.
+# with [pxe] pxelinux_fetch = http: the kernel and ramdisk are fetched from
+# lifeboatd's HTTP boot root; TFTP keeps the loader's config only.  With
+# pxelinux_fetch = ipxe, pxelinux boots iPXE ([pxe] ipxe_kernel_name) whose
+# command line fetches the same URLs; with tftp, lpxelinux keeps TFTP.
 @pytest.mark.parametrize('bootfile,mode', [('lpxelinux.0', None),
-                                           ('pxelinux.0', 'always')])
+                                           ('pxelinux.0', 'http'),
+                                           ('pxelinux.0', 'ipxe'),
+                                           ('lpxelinux.0', 'tftp')])
 def test_pxe_images_over_http(launcher, tmp_path, emu, agents, bootfile,
                               mode):
     pxe = {'pxe_bootfile_name': bootfile}
     if mode is not None:
-        pxe['pxelinux_http'] = mode
+        pxe['pxelinux_fetch'] = mode
+    if mode == 'ipxe':
+        pxe['ipxe_kernel_name'] = 'ipxe/ipxe.lkrn'
     lab = RescueLab(launcher, tmp_path / 'lab', pxe=pxe)
     node, mac = lab.node(emu, 0)
     uuid = node['uuid']
 
     def on_wait(n):
         got = {'files': lab.capture(uuid, mac),
-               'http_dir': sorted(os.listdir(lab.http / uuid))}
+               'http_dir': sorted(os.listdir(lab.http / uuid))
+               if os.path.isdir(lab.http / uuid) else None}
         for what in ('rescue_kernel', 'rescue_ramdisk'):
             p = subprocess.run(
                 ['curl', '-sS', '-f', '--http1.0', '--max-time', '10',
@@ -340,16 +347,38 @@ def test_pxe_images_over_http(launcher, tmp_path, emu, agents, bootfile,
 
     seen = watcher.captured
     files = seen['files']
+    text = files['tftp_config'][1]
+    assert files['pxelinux_link'][0] == '../%s/config' % uuid, files
+    if mode == 'tftp':
+        # the option beats auto's choice of HTTP for lpxelinux.0
+        assert files['tftp_dir'][1] == \
+            ['config', 'rescue_kernel', 'rescue_ramdisk'], files
+        assert text.startswith('default deploy\n\nlabel deploy\n'
+                               'kernel %s/rescue_kernel\n' % uuid), text
+        assert seen['http_dir'] is None, seen
+        assert seen['rescue_kernel'][0] != 0, seen['rescue_kernel']
+        assert watcher.agent.wait_exit(30) == 0
+        assert_cleaned(lab, node, mac)
+        assert not os.path.lexists(lab.tftp / uuid)
+        return
     # TFTP: the config only, naming the images by URL
     assert files['tftp_dir'][1] == ['config'], files
-    assert files['pxelinux_link'][0] == '../%s/config' % uuid, files
-    text = files['tftp_config'][1]
     base = '%s/%s' % (lab.http_url, uuid)
-    m = re.fullmatch(r'default deploy\n\nlabel deploy\n'
-                     r'kernel %s/rescue_kernel\n'
-                     r'append initrd=%s/rescue_ramdisk ([^\n]*)\n'
-                     r'ipappend 2\n' % (re.escape(base), re.escape(base)),
-                     text)
+    if mode == 'ipxe':
+        # one command line: iPXE runs it as its script; pxelinux appends
+        # BOOTIF, which ends up on the rescue kernel's command line
+        m = re.fullmatch(r'default deploy\n\nlabel deploy\n'
+                         r'kernel ipxe/ipxe\.lkrn\n'
+                         r'append dhcp && initrd %s/rescue_ramdisk && '
+                         r'chain %s/rescue_kernel ([^\n]*)\n'
+                         r'ipappend 2\n' % (re.escape(base), re.escape(base)),
+                         text)
+    else:
+        m = re.fullmatch(r'default deploy\n\nlabel deploy\n'
+                         r'kernel %s/rescue_kernel\n'
+                         r'append initrd=%s/rescue_ramdisk ([^\n]*)\n'
+                         r'ipappend 2\n' % (re.escape(base), re.escape(base)),
+                         text)
     assert m, text
     assert check_params(m.group(1).split(), lab.api_url) == set(), text
     # HTTP: the images, served by lifeboatd at those URLs
