@@ -13,10 +13,13 @@ The tests run in order and share one lab (conftest.py ``lab``):
 3. ``test_rescue_pxe``       enroll (no boot_mode capability) + adopt
                              the machine, see the instance
                              boot from disk; rescue with the ``pxe`` boot
-                             interface and lpxelinux.0, which fetches the
-                             kernel and ramdisk from lifeboatd's HTTP boot
-                             root (test_rescue_hardware.py keeps plain
-                             pxelinux.0 over TFTP); ssh as rescue; wrong
+                             interface and [pxe] pxelinux_fetch = ipxe:
+                             pxelinux.0 boots ipxe.lkrn, which fetches the
+                             ramdisk and kernel from lifeboatd's HTTP boot
+                             root, and BOOTIF reaches the rescue kernel
+                             (test_rescue_hardware.py keeps plain
+                             pxelinux.0 over TFTP, tests/flow lpxelinux.0
+                             over HTTP); ssh as rescue; wrong
                              password and
                              wrong agent token refused; unrescue, the
                              instance boots from disk again;
@@ -35,8 +38,9 @@ import pytest
 
 import lab as L
 
-# the pxe rescue boots lpxelinux.0: kernel and ramdisk over HTTP
-LAB_OPTIONS = {'pxe_bootfile': 'lpxelinux.0'}
+# the pxe rescue: pxelinux.0 boots iPXE (ipxe.lkrn), which fetches ramdisk
+# and kernel over HTTP with its own NIC driver
+LAB_OPTIONS = {'pxe_fetch': 'ipxe'}
 
 NODE_NAME = 'e2e-machine'
 RESCUE_PASSWORD = 'Lifeboat-e2e-pw1'
@@ -312,11 +316,11 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
                                    L.MACHINE_MAC),
         'dnsmasq-rescue', mark, 1, what='the firmware DHCPACK')[0]
     if boot_interface == 'pxe':
-        # lpxelinux took both from the HTTP boot root, not from TFTP
-        for what in ('rescue_kernel', 'rescue_ramdisk'):
+        # iPXE took both from the HTTP boot root, not from TFTP
+        for what in ('rescue_ramdisk', 'rescue_kernel'):
             ev['%s fetch (HTTP)' % what] = lab.events.wait(
                 r'http boot: GET /%s/%s -> 200' % (uuid, what), 'lifeboatd',
-                mark, 1, what='lpxelinux fetching %s over HTTP' % what)[0]
+                mark, 1, what='iPXE fetching %s over HTTP' % what)[0]
         assert seen['staged'] == (['config'], ['rescue_kernel',
                                                'rescue_ramdisk']), seen
     ev['kernel loaded (first kernel line)'] = lab.events.wait(
@@ -368,6 +372,14 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         time.sleep(1)
     ev['ssh rescue@tenant address works'] = time.monotonic()
     assert L.MACHINE_TENANT_IP in last.stdout, last.stdout
+    if boot_interface == 'pxe':
+        # pxelinux's BOOTIF (the booting NIC) went through iPXE's command
+        # line onto the rescue kernel's
+        cmdline = lab.ssh('rescue', L.MACHINE_TENANT_IP, RESCUE_PASSWORD,
+                          'cat /proc/cmdline')
+        assert cmdline.returncode == 0, cmdline.stderr
+        assert 'BOOTIF=01-%s' % L.MACHINE_MAC.replace(':', '-') in \
+            cmdline.stdout.split(), cmdline.stdout
     # the instance's disk is visible (storage drivers load in the
     # background, so give them a few seconds)
     deadline = time.monotonic() + 20
@@ -405,8 +417,8 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
 
     order = ['rescue request accepted', 'power off', 'port moved', 'ramdisk staged', 'power on',
              'DHCP (firmware, rescuing VLAN)'] + [
-                 '%s fetch (HTTP)' % w for w in ('rescue_kernel',
-                                                 'rescue_ramdisk')
+                 '%s fetch (HTTP)' % w for w in ('rescue_ramdisk',
+                                                 'rescue_kernel')
                  if boot_interface == 'pxe'] + [
              'kernel loaded (first kernel line)', 'ramdisk /init',
              'first heartbeat', 'finalize', 'rescue (CLI --wait returned)',
