@@ -319,8 +319,8 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         # iPXE took both from the HTTP boot root, not from TFTP
         for what in ('rescue_ramdisk', 'rescue_kernel'):
             ev['%s fetch (HTTP)' % what] = lab.events.wait(
-                r'http boot[^:]*: GET /%s/%s -> 200' % (uuid, what), 'lifeboatd',
-                mark, 1, what='iPXE fetching %s over HTTP' % what)[0]
+                r'http boot[^:]*: GET /%s/%s -> 200' % (uuid, what),
+                'lifeboatd', mark, 1, what='iPXE fetching %s over HTTP' % what)[0]
         assert seen['staged'] == (['config'], ['rescue_kernel',
                                                'rescue_ramdisk']), seen
     ev['kernel loaded (first kernel line)'] = lab.events.wait(
