@@ -321,8 +321,11 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
             ev['%s fetch (HTTP)' % what] = lab.events.wait(
                 r'http boot[^:]*: GET /%s/%s -> 200' % (uuid, what),
                 'lifeboatd', mark, 1, what='iPXE fetching %s over HTTP' % what)[0]
-        assert seen['staged'] == (['config'], ['rescue_kernel',
-                                               'rescue_ramdisk']), seen
+        # no boot_mode: grub's config and images stay on TFTP for UEFI
+        # clients; pxelinux's config names only HTTP URLs
+        assert seen['staged'] == (
+            ['config', 'grub.cfg', 'rescue_kernel', 'rescue_ramdisk'],
+            ['rescue_kernel', 'rescue_ramdisk']), seen
     ev['kernel loaded (first kernel line)'] = lab.events.wait(
         r'Linux version|lifeboat-ramdisk: init started', 'console', mark, 1,
         what='the rescue kernel on the console')[0]
