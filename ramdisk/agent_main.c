@@ -768,17 +768,38 @@ wait_for_tools(const struct agent *a)
 	if (access(path, F_OK) != 0)
 		return;
 	ra_info("waiting for the repair tools to be unpacked");
+	/* not nap(): the wake pipe is follow_network's, on another thread */
 	while (access(path, F_OK) == 0 && ra_now_ms() < end && !got_signal)
-		nap(0.1);
+		usleep(100 * 1000);
 	if (access(path, F_OK) == 0)
 		ra_warn("the repair tools are still not unpacked; starting "
 		    "the SSH server anyway");
 }
 
+/*
+ * The SSH server once the tools are in.  A thread of its own, so that the
+ * network is followed meanwhile: when the node moves to its tenant
+ * network, the new lease comes while the tools still unpack.
+ */
+static void *
+start_sshd(void *arg)
+{
+	struct agent *a = arg;
+	struct lb_err err = { "" };
+
+	wait_for_tools(a);
+	if (ra_rescue_start_sshd(a->sshd, 3000, &err) < 0)
+		ra_error("%s", err.msg);
+	else
+		ra_info("SSH server '%s' started", a->sshd);
+	return NULL;
+}
+
 static void
 after_finalize(struct agent *a)
 {
-	struct lb_err err = { "" };
+	bool follow = !a->no_dhcp && a->n_boot > 0;
+	pthread_t sshd;
 
 	ra_info("rescue finalized: user %s is ready; no more heartbeats or "
 	    "commands", RA_RESCUE_USER);
@@ -789,12 +810,13 @@ after_finalize(struct agent *a)
 	 */
 	ra_dhcp_round_end(&a->dhcp_round, true);
 	leased_nics(a);
-	wait_for_tools(a);
-	if (ra_rescue_start_sshd(a->sshd, 3000, &err) < 0)
-		ra_error("%s", err.msg);
-	else
-		ra_info("SSH server '%s' started", a->sshd);
-	if (!a->no_dhcp && a->n_boot > 0)
+	if (follow && pthread_create(&sshd, NULL, start_sshd, a) == 0) {
+		follow_network(a);
+		pthread_join(sshd, NULL);
+		return;
+	}
+	start_sshd(a);
+	if (follow)
 		follow_network(a);
 }
 

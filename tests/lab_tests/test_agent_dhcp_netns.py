@@ -219,6 +219,10 @@ def scenario(name):
     (root / 'run' / 'lifeboat').mkdir(parents=True)
     (root / 'etc' / 'passwd').write_text('root:x:0:0:root:/root:/bin/sh\n')
     (root / 'etc' / 'shadow').write_text('root:*:19000:0:99999:7:::\n')
+    tools = root / 'run' / 'lifeboat' / 'tools.unpacking'
+    if name == 'move':
+        # /init still unpacking the tools: SSH waits, the network does not
+        tools.write_text('')
     cmdline = Path('/run/cmdline')
     cmdline.write_text(
         'BOOTIF=01-%s ipa-api-url=%s ipa-lookup-interval=0.2 '
@@ -314,6 +318,12 @@ def scenario(name):
             wait_for(lambda: sampler.first(NEW_IP + '/24'), 30,
                      what="B's address")
             result['moved_after'] = sampler.first(NEW_IP + '/24') - t_move
+            if name == 'move':
+                result['sshd_before_tools'] = 'SSH server' in \
+                    log.read_text()
+                tools.unlink()
+                wait_for(lambda: "SSH server '/bin/true' started" in
+                         log.read_text(), 10, what='SSH after the tools')
             result['old_until'] = max(
                 t for t, a in sampler.samples if OLD_IP + '/24' in a) - t_move
             wait_for(lambda: 'keeps the lease of %s' % NEW_IP
@@ -395,6 +405,10 @@ def test_after_finalize_the_agent_follows_the_move(bounce):
         assert 'v0: link lost' in log and \
             'v0: link back; looking for the DHCP server now' in log, log
     assert out['moved_after'] < 2.5, out['moved_after']
+    if not bounce:
+        # the tools were still unpacking all along: SSH waited for them,
+        # the move was followed meanwhile
+        assert out['sshd_before_tools'] is False, log
     # the old address until the new one: never none, never both for long
     assert out['gaps'] == 0, out
     assert set(map(tuple, out['samples'])) <= {
