@@ -1,7 +1,7 @@
 /*
  * network.h - network interfaces: where a node's NICs are attached while it
  * boots the rescue ramdisk and afterwards.  One const ops struct per
- * implementation (network_noop.c, network_flat.c, network_switch.c), named
+ * implementation (network_noop.c: noop and flat; network_switch.c), named
  * by network_registry.c.  Worker threads; idempotent calls.
  */
 #ifndef LB_NETWORK_H

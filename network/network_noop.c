@@ -1,7 +1,10 @@
 /*
- * network_noop.c - the `noop` network interface: the node's network is
- * managed elsewhere (standalone and bifrost-style sites), so every hook
- * succeeds without doing anything.  Any thread.
+ * network_noop.c - the `noop` and `flat` network interfaces, whose hooks
+ * all succeed without doing anything.  noop: the node's network is managed
+ * elsewhere (standalone and bifrost-style sites).  flat, Ironic's without
+ * Neutron: the node stays on one shared network that lifeboat's dnsmasq
+ * serves before, during and after the rescue, so there is nothing to move.
+ * Neither hands the node to another DHCP server.  Any thread.
  */
 #include "network/network.h"
 #include "conductor/util/banned.h"
@@ -18,6 +21,16 @@ noop_hook(const struct lb_config *cfg, const struct lb_task *task,
 
 const struct lb_network_ops lb_network_noop = {
 	.name = "noop",
+	.validate_rescue = noop_hook,
+	.unconfigure_tenant = noop_hook,
+	.add_rescuing = noop_hook,
+	.remove_rescuing = noop_hook,
+	.configure_tenant = noop_hook,
+};
+
+const struct lb_network_ops lb_network_flat = {
+	.name = "flat",
+	.tenant_dhcp = false,
 	.validate_rescue = noop_hook,
 	.unconfigure_tenant = noop_hook,
 	.add_rescuing = noop_hook,
