@@ -315,7 +315,11 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         r'DHCPACK\(%s\) \S+ %s' % (re.escape(lab.vlan_iface(L.RESCUE_VLAN)),
                                    L.MACHINE_MAC),
         'dnsmasq-rescue', mark, 1, what='the firmware DHCPACK')[0]
-    if boot_interface == 'pxe':
+    # a BIOS machine's pxelinux chains iPXE (pxelinux_fetch = ipxe) in this
+    # module's lab; a UEFI one's grub reads everything over TFTP
+    chained = (boot_interface == 'pxe' and lab.firmware == 'bios' and
+               lab.pxe_fetch == 'ipxe')
+    if chained:
         # iPXE took both from the HTTP boot root, not from TFTP
         for what in ('rescue_ramdisk', 'rescue_kernel'):
             ev['%s fetch (HTTP)' % what] = lab.events.wait(
@@ -326,6 +330,11 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         assert seen['staged'] == (
             ['config', 'grub.cfg', 'rescue_kernel', 'rescue_ramdisk'],
             ['rescue_kernel', 'rescue_ramdisk']), seen
+    elif boot_interface == 'pxe':
+        # everything on TFTP, for pxelinux and grub alike
+        assert seen['staged'] == (
+            ['config', 'grub.cfg', 'rescue_kernel', 'rescue_ramdisk'],
+            None), seen
     ev['kernel loaded (first kernel line)'] = lab.events.wait(
         r'Linux version|lifeboat-ramdisk: init started', 'console', mark, 1,
         what='the rescue kernel on the console')[0]
@@ -375,9 +384,10 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
         time.sleep(1)
     ev['ssh rescue@tenant address works'] = time.monotonic()
     assert L.MACHINE_TENANT_IP in last.stdout, last.stdout
-    if boot_interface == 'pxe':
+    if chained:
         # pxelinux's BOOTIF (the booting NIC) went through iPXE's command
-        # line onto the rescue kernel's
+        # line onto the rescue kernel's (grub, for UEFI, has none: the
+        # agent then runs DHCP on every NIC with a carrier)
         cmdline = lab.ssh('rescue', L.MACHINE_TENANT_IP, RESCUE_PASSWORD,
                           'cat /proc/cmdline')
         assert cmdline.returncode == 0, cmdline.stderr
@@ -422,7 +432,7 @@ def rescue_and_check(lab, uuid, boot_interface, problems, timings):
              'DHCP (firmware, rescuing VLAN)'] + [
                  '%s fetch (HTTP)' % w for w in ('rescue_ramdisk',
                                                  'rescue_kernel')
-                 if boot_interface == 'pxe'] + [
+                 if chained] + [
              'kernel loaded (first kernel line)', 'ramdisk /init',
              'first heartbeat', 'finalize', 'rescue (CLI --wait returned)',
              'ssh rescue@tenant address works']
