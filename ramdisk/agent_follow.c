@@ -2,7 +2,8 @@
  * agent_follow.c - DHCP after finalize_rescue: a lasting udhcpc per NIC,
  * or, while the node moves to another network, one-shot looks for that
  * network's server, again at once when a link comes back.  The main thread
- * alone starts and reaps these clients.
+ * alone starts and reaps these clients (by their PIDs: the SSH server is
+ * started meanwhile on another thread).
  */
 #include "agent_follow.h"
 
@@ -194,22 +195,21 @@ static void
 reap(const struct ra_follow *f, struct watch *w, int64_t start, int64_t now)
 {
 	int status;
-	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < f->n; i++) {
-			if (w[i].pid != pid)
-				continue;
-			forget_child(&w[i]);
-			if (w[i].phase == LOOK) {
-				looked(f, &w[i], WIFEXITED(status) &&
-				    WEXITSTATUS(status) == 0, start, now);
-				continue;
-			}
-			ra_warn("DHCP client on %s exited; restarting",
-			    w[i].nic->name);
-			w[i].due = now + KEEP_RESTART_MS;
+	/* Its own clients only: the SSH server starts on another thread. */
+	for (int i = 0; i < f->n; i++) {
+		if (w[i].pid <= 0 ||
+		    waitpid(w[i].pid, &status, WNOHANG) != w[i].pid)
+			continue;
+		forget_child(&w[i]);
+		if (w[i].phase == LOOK) {
+			looked(f, &w[i], WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0, start, now);
+			continue;
 		}
+		ra_warn("DHCP client on %s exited; restarting",
+		    w[i].nic->name);
+		w[i].due = now + KEEP_RESTART_MS;
 	}
 }
 

@@ -497,9 +497,6 @@ ra_rescue_start_sshd(const char *sshd, int wait_ms, struct lb_err *err)
 		return r;
 	for (int waited = 0; waited < wait_ms; waited += 50) {
 		w = waitpid(pid, &status, WNOHANG);
-		/* the DHCP follower's waitpid(-1) may have reaped it */
-		if (w < 0 && errno == ECHILD)
-			return 0;
 		if (w == pid) {
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 				return 0;
