@@ -25,8 +25,15 @@ struct lb_boot_env {
 	const char *api_url;		/* ipa-api-url, e.g. http://10.0.0.1:6385 */
 	const char *http_url;		/* effective [deploy] http_url, no slash */
 	const char *tftp_server;	/* effective [pxe] tftp_server */
-	/* The node's management interface: virtual media lives there. */
-	const struct lb_management_ops *management;
+	/*
+	 * Virtual media, reached only through the engine (which takes the
+	 * BMC's slot): NULL where the node's management interface has none.
+	 * insert ejects whatever the CD slots hold and inserts the image at
+	 * 'url'; eject succeeds when nothing is inserted.
+	 */
+	int (*media_insert)(void *arg, const char *url, struct lb_err *err);
+	int (*media_eject)(void *arg, struct lb_err *err);
+	void *media_arg;
 	/*
 	 * The node's network interface moves it to a tenant network with its
 	 * own DHCP after rescue (struct lb_network_ops tenant_dhcp): clean-up
@@ -45,8 +52,12 @@ struct lb_boot_images {
 	const char *iso;		/* driver_info rescue_iso, or NULL */
 };
 
+#define LB_BOOT_NEEDS_HTTP	0x1	/* serves from [deploy] http_url */
+#define LB_BOOT_MEDIA		0x2	/* virtual media: an ISO the BMC fetches */
+
 struct lb_boot_ops {
 	const char *name;
+	unsigned flags;			/* LB_BOOT_* */
 	/* The one-time boot device prepare_ramdisk wants (pxe, cdrom). */
 	enum lb_boot_device device;
 	/*

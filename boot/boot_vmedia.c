@@ -227,7 +227,7 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 	const char *base = env->http_url, *option = "http_url";
 	int r;
 
-	if (env->management == NULL || env->management->insert_cd == NULL)
+	if (env->media_insert == NULL)
 		return lb_err_set(err, -ENOTSUP, "the management interface "
 		    "of node %s has no virtual media", task->node_uuid);
 	/* The BMC's own URL when it has one: it may not reach http_url. */
@@ -292,7 +292,7 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 		goto out;
 	snprintf(url, sizeof(url), "%s/%s/%s/%s", base, ISO_DIR,
 	    task->node_uuid, name);
-	r = env->management->insert_cd(task, url, err);
+	r = env->media_insert(env->media_arg, url, err);
 	if (r < 0 && err != NULL) {
 		struct lb_err why = *err;
 
@@ -324,8 +324,8 @@ vmedia_clean_up(const struct lb_boot_env *env, const struct lb_task *task,
 	if (r < 0)
 		return r;
 	/* Eject first: a BMC may still be reading the file. */
-	if (env->management != NULL && env->management->eject_cd != NULL)
-		r2 = env->management->eject_cd(task, err);
+	if (env->media_eject != NULL)
+		r2 = env->media_eject(env->media_arg, err);
 	lb_boot_dir_init(&root);
 	lb_boot_dir_init(&isos);
 	r = lb_boot_dir_open_root(&root, env->cfg->deploy_http_root,
@@ -363,6 +363,7 @@ vmedia_describe(const struct lb_config *cfg, const struct lb_task *task,
 
 const struct lb_boot_ops lb_boot_vmedia = {
 	.name = "redfish-virtual-media",
+	.flags = LB_BOOT_MEDIA,
 	.device = LB_BOOT_DEV_CDROM,
 	.prepare_ramdisk = vmedia_prepare,
 	.clean_up_ramdisk = vmedia_clean_up,

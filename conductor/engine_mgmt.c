@@ -10,14 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/boot.h"
-#include "conductor/engine_internal.h"
+#include "conductor/engine_ctx.h"
+#include "conductor/states.h"
+#include "conductor/task.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
 struct mgmt_lock {
 	const char *host;
-	const struct lb_node_ctx *ctx;	/* on release: what to keep */
+	const struct lb_node_task *task;	/* on release: what to keep */
 	char uuid[LB_UUID_LEN + 1];
 };
 
@@ -37,8 +38,8 @@ drop_lock(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct mgmt_lock *l = arg;
 
-	if (l->ctx != NULL)
-		lb_node_apply_driver_changes(node, l->ctx);
+	if (l->task != NULL)
+		lb_task_apply_driver_changes(node, l->task);
 	if (node->reservation != NULL && strcmp(node->reservation,
 	    l->host) == 0)
 		return lb_replace_str(&node->reservation, NULL, err);
@@ -58,31 +59,22 @@ driver_failure(int r)
 
 /* The call itself, between taking and dropping the lock. */
 static int
-call(struct lb_engine *e, struct lb_node_ctx *ctx, bool set,
-    struct lb_engine_boot_device *bd, struct lb_err *err)
+call(struct lb_node_task *t, bool set, struct lb_engine_boot_device *bd,
+    struct lb_err *err)
 {
-	int timeout = e->cfg->power_state_change_timeout;
-	struct lb_bmc_policy p;
 	int r;
 
-	if (ctx->management->validate != NULL) {
-		r = ctx->management->validate(&ctx->task, err);
-		if (r < 0)
-			return r;
-	}
-	lb_bmc_policy_for(e, ctx, &p);
-	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p,
-	    lb_monotonic() + timeout) < 0)
-		return lb_err_set(err, -EAGAIN, "BMC %s stayed busy for %d s",
-		    ctx->bmc_key, timeout);
+	r = lb_task_management_validate(t, err);
+	if (r < 0)
+		return r;
 	if (set)
-		r = ctx->management->set_boot_device(&ctx->task, bd->device,
-		    bd->persistent, lb_boot_mode_of(&ctx->task), err);
+		r = lb_task_boot_device_set(t, bd->device, bd->persistent,
+		    err);
 	else
-		r = ctx->management->get_boot_device(&ctx->task, &bd->device,
-		    &bd->persistent, err);
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
-	return r < 0 ? driver_failure(r) : 0;
+		r = lb_task_boot_device_get(t, &bd->device, &bd->persistent,
+		    err);
+	/* No slot in time is the limiter's -EAGAIN, not the BMC's. */
+	return r < 0 && r != -EAGAIN ? driver_failure(r) : r;
 }
 
 int
@@ -90,18 +82,18 @@ lb_engine_boot_device(struct lb_engine *e, const char *ident, bool set,
     struct lb_engine_boot_device *bd, struct lb_err *err)
 {
 	struct mgmt_lock l = { .host = e->cfg->host };
-	struct lb_node_ctx ctx = { 0 };
+	struct lb_node_task t = { 0 };
 	struct lb_err ignored;
 	int r;
 
 	r = lb_store_node_update(e->store, ident, take_lock, &l, NULL, err);
 	if (r < 0)
 		return r;
-	r = lb_node_ctx_load(e, l.uuid, &ctx, err);
+	r = lb_task_load(e, l.uuid, &t, err);
 	if (r == -ENOTSUP || r == -ENOENT)
 		r = -EIO;	/* not the client's 406 or 404 */
 	if (r == 0)
-		r = call(e, &ctx, set, bd, err);
+		r = call(&t, set, bd, err);
 	bd->known = r == 0;
 	if (r == -ENODATA)
 		r = 0;		/* no override: Ironic shows null */
@@ -112,11 +104,11 @@ lb_engine_boot_device(struct lb_engine *e, const char *ident, bool set,
 	else if (r < 0)
 		log_warning("node %s: %s boot device failed: %s", l.uuid,
 		    set ? "setting the" : "reading the", err ? err->msg : "");
-	l.ctx = ctx.node != NULL ? &ctx : NULL;
+	l.task = t.node != NULL ? &t : NULL;
 	if (lb_store_node_update(e->store, l.uuid, drop_lock, &l, NULL,
 	    &ignored) < 0)
 		log_error("node %s: cannot release its lock: %s (the next "
 		    "start of lifeboatd releases it)", l.uuid, ignored.msg);
-	lb_node_ctx_release(&ctx);
+	lb_task_release(&t);
 	return r;
 }

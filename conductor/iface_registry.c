@@ -8,6 +8,7 @@
 
 #include "boot/registry.h"
 #include "conductor/hwtype.h"
+#include "conductor/iface_ops.h"
 #include "conductor/node.h"
 #include "network/registry.h"
 #include "power/registry.h"
@@ -40,18 +41,32 @@ validate_direct_deploy(const struct lb_task *task, struct lb_err *err)
 	    "bring running servers under management with 'adopt'");
 }
 
+/* The fake deploy: the instance is "deployed" at once. */
+static int
+fake_deploy(struct lb_node_task *t, struct lb_err *err)
+{
+	(void)t;
+	(void)err;
+	return 0;
+}
+
+static const struct lb_deploy_ops deploy_fake = {
+	.name = "fake",
+	.deploy = fake_deploy,
+};
+
 #define BUILT LB_IMPL_BUILT
 #define NONE (LB_IMPL_BUILT | LB_IMPL_NONE)
 
 static const struct lb_iface_impl rescue_impls[] = {
-	{ "agent", NULL, validate_agent_rescue, BUILT },
+	{ "agent", &lb_rescue_agent, validate_agent_rescue, BUILT },
 	{ "no-rescue", NULL, NULL, NONE },
-	{ "fake", NULL, NULL, BUILT },
+	{ "fake", &lb_rescue_fake, NULL, BUILT },
 };
 
 static const struct lb_iface_impl deploy_impls[] = {
 	{ "direct", NULL, validate_direct_deploy, BUILT },
-	{ "fake", NULL, NULL, BUILT },
+	{ "fake", &deploy_fake, NULL, BUILT },
 };
 
 static const struct lb_iface_impl bios_impls[] = {

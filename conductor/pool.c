@@ -30,6 +30,8 @@ worker_main(void *arg)
 		job->run(job);
 		pthread_mutex_lock(&p->lock);
 		p->used--;
+		if (--p->active == 0)
+			pthread_cond_broadcast(&p->idle);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -41,6 +43,7 @@ lb_pool_start(struct lb_pool *p, size_t nthreads, size_t capacity)
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
 	p->capacity = capacity < nthreads ? nthreads : capacity;
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	if (p->threads == NULL)
@@ -72,6 +75,7 @@ lb_pool_stop(struct lb_pool *p)
 			job->drop(job);
 	}
 	free(p->threads);
+	pthread_cond_destroy(&p->idle);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof(*p));
@@ -109,6 +113,16 @@ lb_pool_submit(struct lb_pool *p, struct lb_job *job)
 	else
 		p->head = job;
 	p->tail = job;
+	p->active++;
 	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+lb_pool_drain(struct lb_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->active > 0 && p->nthreads > 0 && !p->stopping)
+		pthread_cond_wait(&p->idle, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -24,6 +24,8 @@ struct lb_pool {
 	size_t nthreads;
 	size_t capacity;	/* running + queued + reserved, at most */
 	size_t used;
+	size_t active;		/* queued + running */
+	pthread_cond_t idle;	/* active dropped to 0 */
 	struct lb_job *head, *tail;
 	bool stopping;
 };
@@ -37,5 +39,7 @@ int lb_pool_reserve(struct lb_pool *p, size_t min_free);
 void lb_pool_unreserve(struct lb_pool *p);
 /* Queues a job on a reserved slot; the slot is freed when it finishes. */
 void lb_pool_submit(struct lb_pool *p, struct lb_job *job);
+/* Blocks until no job is queued or running. */
+void lb_pool_drain(struct lb_pool *p);
 
 #endif

@@ -1,10 +1,17 @@
 /*
- * states.c - provision state names and per-state API rules.  Pure; any
- * thread.
+ * states.c - provision state names, per-state API rules, and the helpers
+ * that move a node record through the state machine (fire an event, the
+ * lock message, what a rescue leaves on the node).  On the record given;
+ * any thread.
  */
 #include "conductor/states.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "conductor/node.h"
 
 #include "conductor/util/banned.h"
 
@@ -230,4 +237,106 @@ lb_verb_event(const char *verb, int *ret_min_minor)
 		}
 	}
 	return NULL;
+}
+
+/* ---- a node record through the state machine ---- */
+
+int
+lb_replace_str(char **field, const char *value, struct lb_err *err)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+void
+lb_node_drop_password(struct lb_node *node)
+{
+	json_object_del(node->instance_info, "rescue_password");
+	json_object_del(node->instance_info, "hashed_rescue_password");
+}
+
+void
+lb_node_forget_agent(struct lb_node *node)
+{
+	static const char *const keys[] = {
+		"agent_url", "agent_secret_token",
+		"agent_secret_token_pregenerated", "agent_verify_ca",
+		"agent_lookup_at", NULL,
+	};
+
+	for (size_t i = 0; keys[i] != NULL; i++)
+		json_object_del(node->driver_internal_info, keys[i]);
+}
+
+/*
+ * Ironic's wipe on power off and reboot: a ramdisk booted after this has a
+ * new address and certificate, and only it may be issued a token at its
+ * lookup (a token baked into the boot medium stays: that ramdisk has it).
+ */
+void
+lb_node_wipe_agent_on_power_off(struct lb_node *node)
+{
+	json_t *dii = node->driver_internal_info;
+
+	json_object_del(dii, "agent_url");
+	json_object_del(dii, "agent_verify_ca");
+	json_object_del(dii, "agent_lookup_at");
+	if (!json_is_true(json_object_get(dii,
+	    "agent_secret_token_pregenerated")))
+		json_object_del(dii, "agent_secret_token");
+}
+
+int
+lb_node_locked(const struct lb_node *node, struct lb_err *err)
+{
+	return lb_err_set(err, -EBUSY, "Node %s is locked by host %s, please "
+	    "retry after the current operation is completed.", node->uuid,
+	    node->reservation);
+}
+
+int
+lb_node_can_fire(const struct lb_node *node, const char *verb,
+    const char *event, struct lb_err *err)
+{
+	if (lb_fsm_next(node->provision_state, event) == NULL) {
+		if (node->reservation != NULL)
+			return lb_node_locked(node, err);
+		return lb_err_set(err, -EINVAL, "The requested action \"%s\" "
+		    "can not be performed on node \"%s\" while it is in state "
+		    "\"%s\".", verb, node->uuid, node->provision_state);
+	}
+	if (node->reservation != NULL)
+		return lb_node_locked(node, err);
+	return 0;
+}
+
+int
+lb_node_fire(struct lb_node *node, const char *verb, const char *event,
+    const char *lock_host, bool clear_error, char from[32], char to[32],
+    struct lb_err *err)
+{
+	const struct lb_transition *tr;
+	char now[LB_TIME_LEN];
+	int r;
+
+	r = lb_node_can_fire(node, verb, event, err);
+	if (r < 0)
+		return r;
+	tr = lb_fsm_next(node->provision_state, event);
+	snprintf(from, 32, "%s", node->provision_state);
+	snprintf(to, 32, "%s", tr->to);
+	lb_time_now_iso(now);
+	r = lb_replace_str(&node->provision_state, tr->to, err);
+	r |= lb_replace_str(&node->target_provision_state, tr->target, err);
+	r |= lb_replace_str(&node->provision_updated_at, now, err);
+	if (clear_error)
+		r |= lb_replace_str(&node->last_error, NULL, err);
+	if (lock_host != NULL)
+		r |= lb_replace_str(&node->reservation, lock_host, err);
+	return r < 0 ? -ENOMEM : 0;
 }

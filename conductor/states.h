@@ -1,6 +1,7 @@
 /*
- * states.h - Ironic's provision state names and the rules the API applies
- * by state (update, delete, interface changes).  Pure; any thread.
+ * states.h - Ironic's provision state names, the rules the API applies
+ * by state (update, delete, interface changes), and firing events on a
+ * node record.  Any thread.
  */
 #ifndef LB_STATES_H
 #define LB_STATES_H
@@ -51,6 +52,36 @@ bool lb_state_is_rescue(const char *state);
 bool lb_state_locks_ports(const char *state);
 /* A node may be deleted outside maintenance here. */
 bool lb_state_allows_delete(const char *state, bool allow_available);
+
+struct lb_node;
+struct lb_err;
+
+/* Replaces a string field with a copy of 'value' (NULL clears it). */
+int lb_replace_str(char **field, const char *value, struct lb_err *err);
+/* Removes the rescue password and/or the agent's record from a node. */
+void lb_node_drop_password(struct lb_node *node);
+void lb_node_forget_agent(struct lb_node *node);
+/*
+ * agent_url, agent_verify_ca, agent_lookup_at and a token not baked into
+ * the boot medium.
+ */
+void lb_node_wipe_agent_on_power_off(struct lb_node *node);
+/* The API-facing node lock message, shared by every verb. */
+int lb_node_locked(const struct lb_node *node, struct lb_err *err);
+
+/*
+ * Fires 'event' for the API verb 'verb' with Ironic's checks: not allowed
+ * from this state is 409 when the node is locked and 400 otherwise; a
+ * locked node is 409.  Sets state, target and provision_updated_at,
+ * clears last_error when asked, and takes the lock for 'lock_host'
+ * (NULL: no lock).  from/to receive the state names for the log line.
+ */
+int lb_node_fire(struct lb_node *node, const char *verb, const char *event,
+    const char *lock_host, bool clear_error, char from[32], char to[32],
+    struct lb_err *err);
+/* The same checks without firing: 0 when 'event' may fire now. */
+int lb_node_can_fire(const struct lb_node *node, const char *verb,
+    const char *event, struct lb_err *err);
 
 #endif
 

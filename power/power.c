@@ -1,6 +1,7 @@
 /*
  * power.c - names of power states and boot devices, shared by drivers and
- * the engine.  Pure; any thread.
+ * the engine, and each kind of BMC's policy for the engine's limiter.
+ * Pure; any thread.
  */
 #include <string.h>
 
@@ -46,4 +47,28 @@ lb_boot_device_parse(const char *name, enum lb_boot_device *ret_device)
 		}
 	}
 	return -EINVAL;
+}
+
+/* IPMI BMCs get the configured care. */
+void
+lb_bmc_policy_ipmi(const struct lb_config *cfg, struct lb_bmc_policy *ret)
+{
+	ret->max_inflight = cfg->ipmi_max_concurrent_per_bmc;
+	ret->min_interval = cfg->ipmi_min_command_interval;
+}
+
+void
+lb_bmc_policy_redfish(const struct lb_config *cfg, struct lb_bmc_policy *ret)
+{
+	/* [redfish] options: wired at merge */
+	(void)cfg;
+	ret->max_inflight = 4;
+	ret->min_interval = 0;
+}
+
+/* The fake BMC is treated as a Redfish one. */
+void
+lb_bmc_policy_fake(const struct lb_config *cfg, struct lb_bmc_policy *ret)
+{
+	lb_bmc_policy_redfish(cfg, ret);
 }

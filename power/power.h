@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "conductor/util/bmclimit.h"
+#include "conductor/util/config.h"
 #include "conductor/util/err.h"
 #include "conductor/util/task.h"
 
@@ -63,7 +65,22 @@ struct lb_power_ops {
 	 */
 	int (*set_state)(const struct lb_task *task, enum lb_power_action action,
 	    int timeout_s, struct lb_err *err);
+	/*
+	 * How this kind of BMC may be driven (calls in flight, spacing),
+	 * from the configuration: the engine's limiter applies it to every
+	 * call that reaches the BMC.
+	 */
+	void (*bmc_policy)(const struct lb_config *cfg,
+	    struct lb_bmc_policy *ret);
 };
+
+/* The BMC policies of the power drivers (power.c). */
+void lb_bmc_policy_ipmi(const struct lb_config *cfg,
+    struct lb_bmc_policy *ret);
+void lb_bmc_policy_redfish(const struct lb_config *cfg,
+    struct lb_bmc_policy *ret);
+void lb_bmc_policy_fake(const struct lb_config *cfg,
+    struct lb_bmc_policy *ret);
 
 struct lb_management_ops {
 	const char *name;

@@ -1000,6 +1000,7 @@ const struct lb_power_ops lb_power_ipmitool = {
 	.bmc_key = ipmi_bmc_key,
 	.get_state = ipmi_get_state,
 	.set_state = ipmi_set_state,
+	.bmc_policy = lb_bmc_policy_ipmi,
 };
 
 const struct lb_management_ops lb_management_ipmitool = {

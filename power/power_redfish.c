@@ -568,6 +568,7 @@ const struct lb_power_ops lb_power_redfish = {
 	.bmc_key = redfish_bmc_key,
 	.get_state = redfish_get_state,
 	.set_state = redfish_set_state,
+	.bmc_policy = lb_bmc_policy_redfish,
 };
 
 const struct lb_management_ops lb_management_redfish = {

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "conductor/engine_internal.h"
+#include "conductor/engine_ctx.h"
 #include "conductor/hwtype.h"
 #include "tests/fuzz/api_harness.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -111,6 +111,7 @@ init(void)
 
 	engine.cfg = &cfg;
 	engine.store = store;
+	engine.clock = &lb_clock_system;
 	if (lb_pool_start(&engine.pool, 0, 4) < 0)
 		abort();
 	snprintf(engine.certs_path, sizeof(engine.certs_path), "%s/certs",

@@ -73,8 +73,8 @@ main(int argc, char **argv)
 	const char *macs[MAX_MACS], *iface = NULL, *request_id = NULL;
 	const struct lb_boot_ops *ops;
 	struct lb_boot_images images = { NULL, NULL, NULL };
-	struct lb_boot_env env = { NULL, "http://127.0.0.1:6385",
-	    "http://127.0.0.1:8088", "127.0.0.1", NULL, false, NULL };
+	struct lb_boot_env env = { .api_url = "http://127.0.0.1:6385",
+	    .http_url = "http://127.0.0.1:8088", .tftp_server = "127.0.0.1" };
 	struct lb_task task;
 	struct lb_config cfg;
 	struct lb_err err = { "" };

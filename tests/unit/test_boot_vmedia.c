@@ -67,6 +67,31 @@ static const struct lb_management_ops recorder = {
 	.eject_cd = rec_eject,
 };
 
+/* The engine's hooks, as task.c gives them: here straight to 'arg'. */
+static int
+hook_insert(void *arg, const char *url, struct lb_err *err)
+{
+	const struct lb_management_ops *m = arg;
+
+	return m->insert_cd(NULL, url, err);
+}
+
+static int
+hook_eject(void *arg, struct lb_err *err)
+{
+	const struct lb_management_ops *m = arg;
+
+	return m->eject_cd(NULL, err);
+}
+
+static void
+use_media(struct lb_boot_env *env, const struct lb_management_ops *m)
+{
+	env->media_insert = m->insert_cd != NULL ? hook_insert : NULL;
+	env->media_eject = m->eject_cd != NULL ? hook_eject : NULL;
+	env->media_arg = (void *)m;
+}
+
 struct fixture {
 	char top[256];
 	char http[512];
@@ -153,7 +178,7 @@ setup(void **state)
 	f->env.cfg = &f->cfg;
 	f->env.api_url = "http://10.99.0.1:6385";
 	f->env.http_url = HTTP_URL;
-	f->env.management = &recorder;
+	use_media(&f->env, &recorder);
 	f->images.kernel = f->kernel;
 	f->images.ramdisk = f->ramdisk;
 	f->driver_info = json_object();
@@ -443,7 +468,7 @@ test_insert_failure_hides_the_iso_name(void **state)
 	char stem[23], want[512];
 
 	echo.insert_cd = echo_insert;
-	f->env.management = &echo;
+	use_media(&f->env, &echo);
 	assert_int_equal(prepare(f), -EIO);
 	snprintf(stem, sizeof(stem), "%.22s", strrchr(inserted_url, '/') + 1);
 	assert_null(strstr(f->err.msg, stem));
@@ -503,10 +528,10 @@ test_refusals(void **state)
 	assert_string_equal(f->err.msg, "virtual media needs [deploy] "
 	    "external_http_url or http_url");
 	f->env.http_url = HTTP_URL;
-	f->env.management = &none;
+	use_media(&f->env, &none);
 	assert_int_equal(prepare(f), -ENOTSUP);
 	assert_non_null(strstr(f->err.msg, "no virtual media"));
-	f->env.management = &recorder;
+	use_media(&f->env, &recorder);
 	f->task.node_uuid = "../../etc";
 	assert_int_equal(prepare(f), -EINVAL);
 	assert_int_equal(inserts, 0);

@@ -1,8 +1,9 @@
 /*
  * test_engine.c - the engine's verbs against a real SQLite store and fake
  * drivers: lock contention (409), invalid transitions (400), version
- * floors (406), jobs run to their end, and recovery
- * of locks and transient states left by a previous run.
+ * floors (406), jobs run to their end, recovery of locks and transient
+ * states left by a previous run, the fake rescue interface, and the
+ * engine's injected clock with manual timers.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "conductor/engine.h"
 #include "conductor/hwtype.h"
 #include "conductor/util/bmclimit.h"
+#include "conductor/util/clock.h"
 
 struct fixture {
 	char dir[64];
@@ -39,6 +41,9 @@ set_str(struct lb_node *n, void *arg, struct lb_err *err)
 	} else if (strcmp(kv[0], "provision_state") == 0) {
 		free(n->provision_state);
 		n->provision_state = strdup(kv[1]);
+	} else if (strcmp(kv[0], "provision_updated_at") == 0) {
+		free(n->provision_updated_at);
+		n->provision_updated_at = strdup(kv[1]);
 	} else if (strcmp(kv[0], "target_power_state") == 0) {
 		free(n->target_power_state);
 		n->target_power_state = strdup(kv[1]);
@@ -143,8 +148,8 @@ test_manage_runs_to_the_end(void **state)
 	struct lb_node *n;
 	json_t *b = verb("manage");
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
 	    0);
 	json_decref(b);
@@ -162,8 +167,8 @@ test_locked_node_is_409(void **state)
 	struct lb_err err = { "" };
 	json_t *b = verb("manage"), *p = verb("power on");
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	set_field(f, "reservation", "other-host");
 	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
 	    -EBUSY);
@@ -187,8 +192,8 @@ test_invalid_requests(void **state)
 	char want[256];
 	json_t *b;
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	b = verb("provide");
 	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
 	    -EINVAL);
@@ -240,8 +245,8 @@ test_power_job_clears_target(void **state)
 	struct lb_node *n;
 	json_t *b = verb("power on");
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_engine_power(f->engine, f->uuid, b, 78, &err), 0);
 	json_decref(b);
 	n = wait_state(f, "enroll");
@@ -262,8 +267,8 @@ test_recovery_after_restart(void **state)
 	set_field(f, "provision_state", "verifying");
 	set_field(f, "reservation", "test-host");
 	set_field(f, "target_power_state", "power on");
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
 	assert_null(n->reservation);
 	assert_null(n->target_power_state);
@@ -283,8 +288,8 @@ test_recovery_leaves_other_hosts_alone(void **state)
 
 	set_field(f, "provision_state", "verifying");
 	set_field(f, "reservation", "someone-else");
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
 	assert_string_equal(n->reservation, "someone-else");
 	assert_string_equal(n->provision_state, "verifying");
@@ -301,8 +306,8 @@ test_lookup_issues_token_once(void **state)
 	const char *token;
 	char *text;
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	snprintf(p->address, sizeof(p->address), "52:54:00:12:34:56");
 	memcpy(p->node_uuid, f->uuid, sizeof(p->node_uuid));
 	assert_int_equal(lb_store_port_create(f->store, p, &err), 0);
@@ -333,6 +338,120 @@ test_lookup_issues_token_once(void **state)
 	    "http://h", &doc, &err), -EINVAL);
 }
 
+/*
+ * rescue_interface fake is Ironic's FakeRescue: rescuing -> rescue at once
+ * (and unrescuing -> active), with no power, boot or network call: the
+ * power state the node had stays as it was, and no images are needed.
+ */
+static void
+test_fake_rescue_is_instant(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+	struct lb_node *n = NULL;
+	json_t *b = json_pack("{s:s, s:s}", "target", "rescue",
+	    "rescue_password", "pw-not-kept");
+
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
+	set_field(f, "provision_state", "active");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    0);
+	json_decref(b);
+	lb_engine_drain(f->engine);
+	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
+	assert_string_equal(n->provision_state, "rescue");
+	assert_null(n->target_provision_state);
+	assert_null(n->reservation);
+	assert_null(n->last_error);
+	assert_null(n->power_state);
+	assert_null(json_object_get(n->instance_info,
+	    "hashed_rescue_password"));
+	lb_node_free(n);
+	b = verb("unrescue");
+	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
+	    0);
+	json_decref(b);
+	lb_engine_drain(f->engine);
+	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
+	assert_string_equal(n->provision_state, "active");
+	assert_null(n->reservation);
+	assert_null(n->power_state);
+	lb_node_free(n);
+}
+
+/* A clock the test moves: the system's, shifted by 'shift' seconds. */
+static double shift;
+
+static double
+shifted_monotonic(const struct lb_clock *c)
+{
+	(void)c;
+	return lb_monotonic() + shift;
+}
+
+static double
+shifted_realtime(const struct lb_clock *c)
+{
+	return lb_clock_system.realtime(c) + shift;
+}
+
+static int
+shifted_wait_for(const struct lb_clock *c, pthread_cond_t *cond,
+    pthread_mutex_t *lock, double seconds)
+{
+	return lb_clock_system.wait_for(c, cond, lock, seconds);
+}
+
+static const struct lb_clock shifted = {
+	.monotonic = shifted_monotonic,
+	.realtime = shifted_realtime,
+	.wait_for = shifted_wait_for,
+};
+
+/*
+ * The callback-timeout check runs when the engine's clock says it is due
+ * (manual timers: on this thread) and compares provision_updated_at with
+ * the engine's wall clock, not the system's.
+ */
+static void
+test_callback_timeout_on_engine_clock(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_engine_opts opts = { .clock = &shifted,
+	    .manual_timers = true };
+	struct lb_err err = { "" };
+	struct lb_node *n = NULL;
+	char now[LB_TIME_LEN];
+
+	shift = 0;
+	f->cfg.rescue_callback_timeout = 60;
+	f->cfg.check_rescue_state_interval = 10;
+	set_field(f, "provision_state", "rescue wait");
+	lb_time_now_iso(now);
+	set_field(f, "provision_updated_at", now);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, &opts,
+	    &f->engine, &err), 0);
+	/* Not due yet, then due but within the timeout: nothing moves. */
+	lb_engine_run_timers(f->engine);
+	shift = 30;
+	lb_engine_run_timers(f->engine);
+	lb_engine_drain(f->engine);
+	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
+	assert_string_equal(n->provision_state, "rescue wait");
+	lb_node_free(n);
+	/* Past the timeout on the engine's clock: rescue failed. */
+	shift = 120;
+	lb_engine_run_timers(f->engine);
+	lb_engine_drain(f->engine);
+	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
+	assert_string_equal(n->provision_state, "rescue failed");
+	assert_null(n->reservation);
+	assert_non_null(strstr(n->last_error, "Timeout reached while waiting "
+	    "for rescue ramdisk callback"));
+	lb_node_free(n);
+}
+
 int
 main(void)
 {
@@ -351,6 +470,10 @@ main(void)
 		    test_recovery_leaves_other_hosts_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_issues_token_once,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fake_rescue_is_instant,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_callback_timeout_on_engine_clock, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

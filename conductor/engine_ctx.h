@@ -1,0 +1,45 @@
+/*
+ * engine_ctx.h - what one running engine holds: configuration, store,
+ * clock, worker pool, per-BMC limiter, timers, and the rescue flow's
+ * settings.  Plain data, set up by engine.c and read by the files below
+ * it; the members with their own locks are thread-safe, the rest is
+ * read-only once the engine runs.
+ */
+#ifndef LB_ENGINE_CTX_H
+#define LB_ENGINE_CTX_H
+
+#include "conductor/engine.h"
+#include "conductor/pool.h"
+#include "conductor/timers.h"
+#include "conductor/util/bmclimit.h"
+#include "conductor/util/clock.h"
+
+struct lb_image_cache;
+struct lb_power_sync;
+
+struct lb_engine {
+	const struct lb_config *cfg;
+	struct lb_store *store;
+	const struct lb_clock *clock;
+	struct lb_pool pool;
+	struct lb_bmc_limit bmc;
+	struct lb_timers timers;
+	struct lb_power_sync *sync;	/* power_sync.c */
+
+	/* The rescue flow's parts. */
+	struct lb_image_cache *images;
+	char api_url[512];		/* ipa-api-url */
+	char http_url[512];		/* [deploy] http_url, effective */
+	char external_http_url[512];	/* [deploy] external_http_url, or "" */
+	char tftp_server[256];		/* [pxe] tftp_server, effective */
+	char certs_path[1024];		/* [agent] certificates_path */
+};
+
+/* Seconds on the engine's monotonic clock. */
+static inline double
+lb_engine_now(const struct lb_engine *e)
+{
+	return e->clock->monotonic(e->clock);
+}
+
+#endif

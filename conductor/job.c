@@ -1,0 +1,168 @@
+/*
+ * job.c - the one job model (see job.h): reserving a worker, queueing,
+ * running a job of any kind on a worker thread, and the single store
+ * write with its transition line that ends every job.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conductor/engine_ctx.h"
+#include "conductor/job.h"
+#include "conductor/states.h"
+#include "conductor/task.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* ---- finishing ---- */
+
+static int
+finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	struct lb_finish *f = arg;
+	char now[LB_TIME_LEN];
+	int r = 0;
+
+	if (f->task != NULL)
+		lb_task_apply_driver_changes(node, f->task);
+
+	snprintf(f->from, sizeof(f->from), "%s", node->provision_state);
+	snprintf(f->to, sizeof(f->to), "%s", node->provision_state);
+	if (f->event != NULL) {
+		const struct lb_transition *tr =
+		    lb_fsm_next(node->provision_state, f->event);
+
+		if (tr != NULL) {
+			lb_time_now_iso(now);
+			r |= lb_replace_str(&node->provision_state, tr->to,
+			    err);
+			r |= lb_replace_str(&node->target_provision_state,
+			    tr->target, err);
+			r |= lb_replace_str(&node->provision_updated_at, now,
+			    err);
+			snprintf(f->to, sizeof(f->to), "%s", tr->to);
+		}
+	}
+	if (f->set_power)
+		r |= lb_replace_str(&node->power_state,
+		    lb_power_state_name(f->power), err);
+	if (f->power_job)
+		r |= lb_replace_str(&node->target_power_state, NULL, err);
+	if (f->clear_instance) {
+		r |= lb_replace_str(&node->instance_uuid, NULL, err);
+		json_object_clear(node->instance_info);
+	}
+	if (f->drop_password)
+		lb_node_drop_password(node);
+	if (f->forget_agent)
+		lb_node_forget_agent(node);
+	if (!f->keep_error)
+		r |= lb_replace_str(&node->last_error, f->error, err);
+	r |= lb_replace_str(&node->reservation, NULL, err);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+void
+lb_job_finish(struct lb_engine *e, const char *uuid, struct lb_finish *f,
+    const char *what, double started)
+{
+	struct lb_err err = { "" };
+
+	if (lb_store_node_update(e->store, uuid, finish_cb, f, NULL,
+	    &err) < 0) {
+		log_error("node %s: cannot record the end of %s: %s", uuid,
+		    what, err.msg);
+		return;
+	}
+	if (f->event != NULL)
+		log_info("node %s: %s -> %s (%s %s, %.2f s)%s%s", uuid, f->from,
+		    f->to, what, f->event, lb_engine_now(e) - started,
+		    f->error ? ": " : "", f->error ? f->error : "");
+	else if (f->error != NULL)
+		log_warning("node %s: %s failed after %.2f s: %s", uuid, what,
+		    lb_engine_now(e) - started, f->error);
+	else
+		log_info("node %s: %s done in %.2f s", uuid, what,
+		    lb_engine_now(e) - started);
+}
+
+/* ---- running ---- */
+
+static void
+job_run(struct lb_job *base)
+{
+	struct lb_engine_job *j = (struct lb_engine_job *)base;
+	struct lb_finish f = { 0 };
+	struct lb_node_task t = { 0 };
+	struct lb_err err = { "" };
+	int r = 0;
+
+	if (j->kind->load)
+		r = lb_task_load(j->e, j->uuid, &t, &err);
+	j->kind->run(j, &t, r, &err, &f);
+	f.task = &t;
+	lb_job_finish(j->e, j->uuid, &f, j->what ? j->what : j->kind->name,
+	    j->started);
+	lb_task_release(&t);
+	free(j);
+}
+
+static void
+job_drop(struct lb_job *base)
+{
+	free(base);
+}
+
+struct lb_engine_job *
+lb_job_new(struct lb_engine *e, const struct lb_job_kind *kind)
+{
+	struct lb_engine_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->base.run = job_run;
+	j->base.drop = job_drop;
+	j->e = e;
+	j->kind = kind;
+	j->started = lb_engine_now(e);
+	return j;
+}
+
+int
+lb_job_reserve(struct lb_engine *e, const struct lb_job_kind *kind,
+    size_t margin, struct lb_engine_job **ret, struct lb_err *err)
+{
+	struct lb_engine_job *j;
+
+	if (lb_pool_reserve(&e->pool, margin) < 0)
+		return lb_err_set(err, -EAGAIN, "No free conductor workers "
+		    "available");
+	j = lb_job_new(e, kind);
+	if (j == NULL) {
+		lb_pool_unreserve(&e->pool);
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	}
+	*ret = j;
+	return 0;
+}
+
+void
+lb_job_cancel(struct lb_engine_job *j)
+{
+	if (j == NULL)
+		return;
+	lb_pool_unreserve(&j->e->pool);
+	free(j);
+}
+
+void
+lb_job_queue(struct lb_engine_job *j, const char *uuid)
+{
+	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+	lb_pool_submit(&j->e->pool, &j->base);
+}
+
+void
+lb_job_run_here(struct lb_engine_job *j)
+{
+	job_run(&j->base);
+}

@@ -1,0 +1,297 @@
+/*
+ * power_sync.c - the periodic power-state sync: every
+ * [conductor] sync_power_state_interval the timer thread lists the idle
+ * nodes and queues one read per node on the worker pool (keeping half the
+ * pool for operators), which gives way when the BMC is busy, records
+ * what changed outside lifeboat, and backs off from a BMC that keeps
+ * failing.  The sync's own job: it holds no lock and moves no state.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conductor/engine_ctx.h"
+#include "conductor/power_sync.h"
+#include "conductor/states.h"
+#include "conductor/task.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* Consecutive sync failures before last_error records them (once). */
+#define SYNC_FAILURES_REPORTED 3
+#define SYNC_ERROR_PREFIX "Power state sync failed"
+
+/* Per node: consecutive failures, and whether a read is under way. */
+struct sync_failure {
+	char uuid[LB_UUID_LEN + 1];
+	int count;
+	int skip;		/* rounds to leave out: backoff when failing */
+	uint64_t info_hash;	/* driver_info the count is about */
+	bool running;
+	struct sync_failure *next;
+};
+
+struct lb_power_sync {
+	pthread_mutex_t lock;
+	struct sync_failure *failures;
+};
+
+struct sync_job {
+	struct lb_job base;
+	struct lb_engine *e;
+	char uuid[LB_UUID_LEN + 1];
+};
+
+/* Called with sync_lock held; creates the record when asked to. */
+static struct sync_failure *
+sync_record(struct lb_engine *e, const char *uuid, bool create)
+{
+	struct sync_failure *f;
+
+	for (f = e->sync->failures; f != NULL; f = f->next) {
+		if (strcmp(f->uuid, uuid) == 0)
+			return f;
+	}
+	if (!create || (f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
+	f->next = e->sync->failures;
+	e->sync->failures = f;
+	return f;
+}
+
+/* FNV-1a of the canonical text: new BMC settings start a new count. */
+static uint64_t
+info_hash(const json_t *driver_info)
+{
+	char *text = json_dumps(driver_info, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = text; p != NULL && *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	free(text);
+	return h;
+}
+
+/* Marks a read under way; false if one already is (one at a time). */
+static bool
+sync_claim(struct lb_engine *e, const char *uuid, const json_t *driver_info)
+{
+	uint64_t h = info_hash(driver_info);
+	struct sync_failure *f;
+	bool ok;
+
+	pthread_mutex_lock(&e->sync->lock);
+	f = sync_record(e, uuid, true);
+	if (f != NULL && f->info_hash != h) {
+		f->info_hash = h;
+		f->count = 0;
+		f->skip = 0;
+	}
+	ok = f != NULL && !f->running;
+	if (ok && f->skip > 0) {
+		f->skip--;
+		ok = false;
+	}
+	if (ok)
+		f->running = true;
+	pthread_mutex_unlock(&e->sync->lock);
+	return ok;
+}
+
+/* Ends a read: counts a failure or clears the count; the new count. */
+static int
+sync_done(struct lb_engine *e, const char *uuid, bool failed)
+{
+	struct sync_failure *f;
+	int count = 0;
+
+	pthread_mutex_lock(&e->sync->lock);
+	f = sync_record(e, uuid, false);
+	if (f != NULL) {
+		f->running = false;
+		f->count = failed ? f->count + 1 : 0;
+		count = f->count;
+		/* A BMC that keeps failing is asked less and less often,
+		 * up to every 32nd round, so it does not crowd out work. */
+		if (count >= SYNC_FAILURES_REPORTED)
+			f->skip = 1 << (count - SYNC_FAILURES_REPORTED < 5 ?
+			    count - SYNC_FAILURES_REPORTED : 5);
+	}
+	pthread_mutex_unlock(&e->sync->lock);
+	return count;
+}
+
+struct sync_result {
+	const char *state;		/* what the BMC says */
+	const char *error;		/* set once after repeated failures */
+	bool ok;
+	char before[16];
+	bool changed;
+};
+
+static int
+sync_update(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	struct sync_result *s = arg;
+
+	/* Someone started an operation meanwhile: theirs wins. */
+	if (node->reservation != NULL || node->target_power_state != NULL)
+		return lb_err_set(err, -EBUSY, "busy");
+	if (!s->ok) {
+		free(node->last_error);
+		node->last_error = strdup(s->error);
+		return 0;
+	}
+	if (node->last_error != NULL && strncmp(node->last_error,
+	    SYNC_ERROR_PREFIX, strlen(SYNC_ERROR_PREFIX)) == 0) {
+		free(node->last_error);
+		node->last_error = NULL;
+	}
+	snprintf(s->before, sizeof(s->before), "%s",
+	    node->power_state ? node->power_state : "None");
+	if (node->power_state == NULL || s->state == NULL ||
+	    strcmp(node->power_state, s->state) != 0) {
+		s->changed = true;
+		free(node->power_state);
+		node->power_state = s->state ? strdup(s->state) : NULL;
+	}
+	return 0;
+}
+
+static void
+sync_run(struct lb_job *base)
+{
+	struct sync_job *j = (struct sync_job *)base;
+	struct lb_engine *e = j->e;
+	struct sync_result s = { 0 };
+	struct lb_node_task t;
+	struct lb_err err = { "" }, uerr = { "" };
+	enum lb_power_state state;
+	char msg[LB_ERR_MSG_MAX + 128];
+	int r, failures;
+
+	r = lb_task_load(e, j->uuid, &t, &err);
+	if (r == 0) {
+		/* An operation on the BMC goes first; try next round. */
+		r = lb_task_power_get_nowait(&t, &state, &err);
+		lb_task_release(&t);
+		if (r == -EAGAIN) {
+			sync_done(e, j->uuid, false);
+			goto out;
+		}
+	}
+	if (r == 0) {
+		sync_done(e, j->uuid, false);
+		s.ok = true;
+		s.state = lb_power_state_name(state);
+	} else {
+		failures = sync_done(e, j->uuid, true);
+		log_debug("node %s: power state sync failed (%d): %s",
+		    j->uuid, failures, err.msg);
+		/* Recorded once, not rewritten every interval. */
+		if (failures != SYNC_FAILURES_REPORTED)
+			goto out;
+		snprintf(msg, sizeof(msg), SYNC_ERROR_PREFIX " %d times in a "
+		    "row: %s", failures, err.msg);
+		s.error = msg;
+		log_warning("node %s: %s", j->uuid, msg);
+	}
+	if (lb_store_node_update(e->store, j->uuid, sync_update, &s, NULL,
+	    &uerr) < 0 || !s.changed)
+		goto out;
+	if (strcmp(s.before, "None") == 0)
+		log_info("node %s: power state is %s", j->uuid,
+		    s.state ? s.state : "unknown");
+	else
+		log_info("node %s: power state changed outside lifeboat: "
+		    "%s -> %s", j->uuid, s.before, s.state ? s.state : "None");
+out:
+	free(j);
+}
+
+static void
+sync_drop(struct lb_job *base)
+{
+	struct sync_job *j = (struct sync_job *)base;
+
+	sync_done(j->e, j->uuid, false);
+	free(j);
+}
+
+static void
+power_sync_fire(void *arg)
+{
+	struct lb_engine *e = arg;
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1, .reservation = "" };
+	struct lb_node_list list;
+	struct lb_err err = { "" };
+	size_t queued = 0, margin = e->pool.capacity / 2;
+
+	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
+		log_error("power state sync: %s", err.msg);
+	} else {
+		for (size_t i = 0; i < list.n; i++) {
+			const struct lb_node *n = list.items[i];
+			struct sync_job *j;
+
+			/* Ironic leaves enroll (and adopt failed) alone:
+			 * their BMCs are not known to work yet. */
+			if (n->target_power_state != NULL ||
+			    !lb_state_is_stable(n->provision_state) ||
+			    strcmp(n->provision_state, LB_STATE_ENROLL) == 0)
+				continue;
+			if (!sync_claim(e, n->uuid, n->driver_info))
+				continue;	/* the last read still runs */
+			/* Keep half the pool for operators' requests. */
+			if (lb_pool_reserve(&e->pool, margin) < 0) {
+				sync_done(e, n->uuid, false);
+				break;
+			}
+			j = calloc(1, sizeof(*j));
+			if (j == NULL) {
+				sync_done(e, n->uuid, false);
+				lb_pool_unreserve(&e->pool);
+				break;
+			}
+			j->base.run = sync_run;
+			j->base.drop = sync_drop;
+			j->e = e;
+			snprintf(j->uuid, sizeof(j->uuid), "%s", n->uuid);
+			lb_pool_submit(&e->pool, &j->base);
+			queued++;
+		}
+		log_debug("power state sync: %zu of %zu nodes queued", queued,
+		    list.n);
+		lb_node_list_release(&list);
+	}
+}
+
+int
+lb_power_sync_start(struct lb_engine *e)
+{
+	e->sync = calloc(1, sizeof(*e->sync));
+	if (e->sync == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&e->sync->lock, NULL);
+	return lb_timers_add(&e->timers, e->cfg->sync_power_state_interval,
+	    power_sync_fire, e);
+}
+
+void
+lb_power_sync_free(struct lb_engine *e)
+{
+	struct sync_failure *f, *next;
+
+	if (e->sync == NULL)
+		return;
+	for (f = e->sync->failures; f != NULL; f = next) {
+		next = f->next;
+		free(f);
+	}
+	pthread_mutex_destroy(&e->sync->lock);
+	free(e->sync);
+	e->sync = NULL;
+}
+

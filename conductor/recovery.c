@@ -1,0 +1,225 @@
+/*
+ * recovery.c - what a previous run of lifeboatd left behind, settled at
+ * start: its locks released, interrupted transitions failed, and the
+ * clean-up of rescues cut short queued once the pool runs.  The main
+ * thread, before and just after the pool starts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conductor/engine_ctx.h"
+#include "conductor/job.h"
+#include "conductor/recovery.h"
+#include "conductor/rescue_flow.h"
+#include "conductor/states.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+struct recover {
+	const char *host;
+	char from[32];
+	char to[32];
+	bool touched;
+	bool cleanup;		/* locked until lb_recovery_clean_up's job ends */
+};
+
+/* Transient states that hold a lock while a job runs. */
+static bool
+is_busy_state(const char *state)
+{
+	return !lb_state_is_stable(state) &&
+	    strcmp(state, LB_STATE_RESCUE_WAIT) != 0 &&
+	    strcmp(state, LB_STATE_DEPLOY_WAIT) != 0 &&
+	    strstr(state, " failed") == NULL;
+}
+
+/*
+ * Where an interrupted job may have left a rescue half done (boot files
+ * staged, ports on the rescuing VLAN, an agent token): the failed state
+ * it ends in keeps this conductor's lock, and lb_recovery_clean_up cleans
+ * up once the pool runs.  A node found locked in one of these failed
+ * states was waiting for that clean-up when the previous run died.
+ */
+static bool
+needs_rescue_clean_up(const char *interrupted)
+{
+	return strcmp(interrupted, LB_STATE_RESCUING) == 0 ||
+	    strcmp(interrupted, LB_STATE_UNRESCUING) == 0 ||
+	    strcmp(interrupted, LB_STATE_DELETING) == 0;
+}
+
+static bool
+awaits_rescue_clean_up(const struct lb_node *node)
+{
+	return strcmp(node->provision_state, LB_STATE_RESCUE_FAILED) == 0 ||
+	    strcmp(node->provision_state, LB_STATE_UNRESCUE_FAILED) == 0 ||
+	    strcmp(node->provision_state, LB_STATE_ERROR) == 0;
+}
+
+static int
+recover_node(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	struct recover *rc = arg;
+	const struct lb_transition *tr;
+	char msg[512], now[LB_TIME_LEN];
+	bool keep_lock = false;
+
+	(void)err;
+	rc->touched = false;
+	rc->cleanup = false;
+	snprintf(rc->from, sizeof(rc->from), "%s", node->provision_state);
+	snprintf(rc->to, sizeof(rc->to), "%s", node->provision_state);
+	if (node->reservation != NULL && strcmp(node->reservation,
+	    rc->host) != 0)
+		return 0;	/* another conductor's */
+	if (node->reservation != NULL && node->target_power_state == NULL &&
+	    awaits_rescue_clean_up(node)) {
+		rc->cleanup = true;
+		return -EALREADY;	/* still ours: the clean-up follows */
+	}
+	if (node->reservation != NULL) {
+		free(node->reservation);
+		node->reservation = NULL;
+		rc->touched = true;
+	}
+	if (node->target_power_state != NULL) {
+		snprintf(msg, sizeof(msg), "Conductor %s restarted during a "
+		    "power action to '%s'; it may not have completed.",
+		    rc->host, node->target_power_state);
+		free(node->target_power_state);
+		node->target_power_state = NULL;
+		free(node->last_error);
+		node->last_error = strdup(msg);
+		rc->touched = true;
+	}
+	if (is_busy_state(node->provision_state) &&
+	    (tr = lb_fsm_next(node->provision_state, "fail")) != NULL) {
+		snprintf(msg, sizeof(msg), "Conductor %s restarted while the "
+		    "node was in state \"%s\"; the operation was interrupted.",
+		    rc->host, node->provision_state);
+		lb_time_now_iso(now);
+		free(node->provision_state);
+		node->provision_state = strdup(tr->to);
+		free(node->target_provision_state);
+		node->target_provision_state = tr->target ?
+		    strdup(tr->target) : NULL;
+		free(node->provision_updated_at);
+		node->provision_updated_at = strdup(now);
+		free(node->last_error);
+		node->last_error = strdup(msg);
+		snprintf(rc->to, sizeof(rc->to), "%s", tr->to);
+		rc->touched = true;
+		keep_lock = needs_rescue_clean_up(rc->from);
+		/* An interrupted rescue keeps no password and no agent. */
+		if (strcmp(rc->from, LB_STATE_RESCUING) == 0 ||
+		    strcmp(rc->from, LB_STATE_UNRESCUING) == 0) {
+			lb_node_drop_password(node);
+			lb_node_forget_agent(node);
+		}
+	}
+	if (keep_lock) {
+		/* The clean-up job's end releases it. */
+		free(node->reservation);
+		node->reservation = strdup(rc->host);
+		rc->cleanup = true;
+	}
+	return rc->touched ? 0 : -EALREADY;
+}
+
+int
+lb_recovery_run(struct lb_engine *e, struct lb_err *err)
+{
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1 };
+	struct lb_node_list list;
+	struct recover rc = { .host = e->cfg->host };
+	struct lb_err uerr = { "" };
+	size_t fixed = 0;
+	int r;
+
+	r = lb_store_node_list(e->store, &q, &list, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < list.n; i++) {
+		const struct lb_node *n = list.items[i];
+
+		if (n->reservation == NULL && n->target_power_state == NULL &&
+		    !is_busy_state(n->provision_state))
+			continue;
+		r = lb_store_node_update(e->store, n->uuid, recover_node, &rc,
+		    NULL, &uerr);
+		if (r == -EALREADY)
+			continue;
+		if (r < 0) {
+			log_error("node %s: cannot recover: %s", n->uuid,
+			    uerr.msg);
+			continue;
+		}
+		fixed++;
+		log_warning("node %s: recovered after restart: %s -> %s, %s",
+		    n->uuid, rc.from, rc.to, rc.cleanup ? "locked for the "
+		    "rescue clean-up" : "lock released");
+	}
+	if (fixed > 0)
+		log_info("recovered %zu node(s) left busy by a previous run",
+		    fixed);
+	lb_node_list_release(&list);
+	return 0;
+}
+
+static void
+recover_failed_state(struct lb_engine *e, const char *state)
+{
+	struct lb_node_query q = { .provision_state = state,
+	    .maintenance = -1, .associated = -1, .retired = -1,
+	    .reservation = e->cfg->host };
+	struct lb_node_list list;
+	struct lb_err err = { "" };
+
+	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
+		log_error("rescue recovery: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < list.n; i++) {
+		struct lb_engine_job *j;
+		/* A full pool at start: run it here rather than leave it. */
+		bool here = lb_job_reserve(e, &lb_rescue_job_clean_up, 0, &j,
+		    &err) < 0;
+
+		if (here)
+			j = lb_job_new(e, &lb_rescue_job_clean_up);
+		if (j == NULL) {
+			log_error("node %s: out of memory for its clean-up",
+			    list.items[i]->uuid);
+			continue;
+		}
+		/*
+		 * Power stays as it is: the job may have been cut short
+		 * before it touched the node (an image download), and an
+		 * instance that still runs must not go off for a restart.
+		 * The agent, if one boots, finds no token and no files.
+		 */
+		j->keep_power = true;
+		j->what = "recovery clean-up";
+		log_info("node %s: %s after restart: cleaning up the rescue",
+		    list.items[i]->uuid, state);
+		if (here) {
+			snprintf(j->uuid, sizeof(j->uuid), "%s",
+			    list.items[i]->uuid);
+			lb_job_run_here(j);
+		} else {
+			lb_job_queue(j, list.items[i]->uuid);
+		}
+	}
+	lb_node_list_release(&list);
+}
+
+void
+lb_recovery_clean_up(struct lb_engine *e)
+{
+	recover_failed_state(e, LB_STATE_RESCUE_FAILED);
+	recover_failed_state(e, LB_STATE_UNRESCUE_FAILED);
+	recover_failed_state(e, LB_STATE_ERROR);
+}
+

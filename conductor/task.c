@@ -1,0 +1,616 @@
+/*
+ * task.c - the node task (see task.h): loading a node with its ops, and
+ * every call into a driver.  Calls that reach a BMC go through bmc_call(),
+ * the one place that takes and gives back the BMC's slot.  Worker threads
+ * and API threads.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conductor/engine_ctx.h"
+#include "conductor/hwtype.h"
+#include "conductor/iface_ops.h"
+#include "conductor/job.h"
+#include "conductor/task.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* ---- loading ---- */
+
+static int
+save_driver_changes(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	(void)err;
+	lb_task_apply_driver_changes(node, arg);
+	return 0;
+}
+
+/* task.save: driver_internal_info as the driver has it now, to the store. */
+static int
+task_save(const struct lb_task *task, struct lb_err *err)
+{
+	struct lb_node_task *t = (struct lb_node_task *)((char *)task -
+	    offsetof(struct lb_node_task, task));
+	json_t *now;
+	int r;
+
+	r = lb_store_node_update(t->engine->store, t->node->uuid,
+	    save_driver_changes, t, NULL, err);
+	if (r < 0)
+		return r;
+	/* Saved: the job's end applies only what changes after this. */
+	now = json_deep_copy(t->node->driver_internal_info);
+	if (now == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	json_decref(t->dii_before);
+	t->dii_before = now;
+	return 0;
+}
+
+/* The ops of a built implementation, or NULL. */
+static const void *
+built_ops(enum lb_iface_kind kind, const char *name)
+{
+	const struct lb_iface_impl *impl = lb_iface_find(kind, name);
+
+	return impl && (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+}
+
+static const void *
+required_ops(enum lb_iface_kind kind, const char *name, struct lb_err *err)
+{
+	const void *ops = built_ops(kind, name);
+
+	if (ops == NULL)
+		lb_err_set(err, -ENOTSUP, "the %s interface '%s' is not built "
+		    "into this lifeboatd", lb_iface_kind_name(kind), name);
+	return ops;
+}
+
+static int
+load_ports(struct lb_node_task *t, struct lb_err *err)
+{
+	struct lb_port_query pq = { .node_uuid = t->node->uuid };
+	struct lb_port_list ports = { 0 };
+	int r;
+
+	r = lb_store_port_list(t->engine->store, &pq, &ports, err);
+	if (r < 0)
+		return r;
+	t->macs = calloc(ports.n + 1, sizeof(*t->macs));
+	t->llcs = calloc(ports.n + 1, sizeof(*t->llcs));
+	if (t->macs == NULL || t->llcs == NULL) {
+		lb_port_list_release(&ports);
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < ports.n; i++) {
+		if (!ports.items[i]->pxe_enabled)
+			continue;
+		t->llcs[t->task.nports] = json_incref(
+		    ports.items[i]->local_link_connection);
+		t->macs[t->task.nports++] = strdup(ports.items[i]->address);
+	}
+	lb_port_list_release(&ports);
+	return 0;
+}
+
+static void
+resolve_ops(struct lb_node_task *t)
+{
+	const struct lb_node *n = t->node;
+
+	t->boot = built_ops(LB_IFACE_BOOT, n->iface[LB_IFACE_BOOT]);
+	t->net = built_ops(LB_IFACE_NETWORK, n->iface[LB_IFACE_NETWORK]);
+	t->rescue = built_ops(LB_IFACE_RESCUE, n->iface[LB_IFACE_RESCUE]);
+	t->deploy = built_ops(LB_IFACE_DEPLOY, n->iface[LB_IFACE_DEPLOY]);
+}
+
+int
+lb_task_load(struct lb_engine *e, const char *uuid, struct lb_node_task *t,
+    struct lb_err *err)
+{
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	t->engine = e;
+	r = lb_store_node_get(e->store, uuid, &t->node, err);
+	if (r < 0)
+		return r;
+	r = load_ports(t, err);
+	if (r < 0)
+		goto fail;
+	t->dii_before = json_deep_copy(t->node->driver_internal_info);
+	if (t->dii_before == NULL) {
+		r = lb_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	t->task.node_uuid = t->node->uuid;
+	t->task.driver = t->node->driver;
+	t->task.driver_info = t->node->driver_info;
+	t->task.driver_internal_info = t->node->driver_internal_info;
+	t->task.properties = t->node->properties;
+	t->task.instance_info = t->node->instance_info;
+	t->task.port_macs = t->macs;
+	t->task.port_llcs = t->llcs;
+	t->task.save = task_save;
+	resolve_ops(t);
+	t->power = required_ops(LB_IFACE_POWER,
+	    t->node->iface[LB_IFACE_POWER], err);
+	t->management = required_ops(LB_IFACE_MANAGEMENT,
+	    t->node->iface[LB_IFACE_MANAGEMENT], err);
+	if (t->power == NULL || t->management == NULL) {
+		r = -ENOTSUP;
+		goto fail;
+	}
+	if (t->power->validate != NULL) {
+		r = t->power->validate(&t->task, err);
+		if (r < 0)
+			goto fail;
+	}
+	t->power->bmc_policy(e->cfg, &t->policy);
+	if (t->power->bmc_key(&t->task, t->bmc_key, sizeof(t->bmc_key)) < 0)
+		snprintf(t->bmc_key, sizeof(t->bmc_key), "node:%s", uuid);
+	return 0;
+fail:
+	lb_task_release(t);
+	return r;
+}
+
+void
+lb_task_release(struct lb_node_task *t)
+{
+	for (size_t i = 0; t->macs != NULL && i < t->task.nports; i++) {
+		free((char *)t->macs[i]);
+		json_decref((json_t *)t->llcs[i]);
+	}
+	free(t->macs);
+	free(t->llcs);
+	json_decref(t->dii_before);
+	lb_node_free(t->node);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * What the drivers changed in driver_internal_info during the job, applied
+ * to the stored node key by key, so that what others wrote meanwhile (a
+ * heartbeat's agent_url) stays.
+ */
+void
+lb_task_apply_driver_changes(struct lb_node *node,
+    const struct lb_node_task *t)
+{
+	const json_t *now = t->node ? t->node->driver_internal_info : NULL;
+	const char *key;
+	json_t *value;
+
+	if (now == NULL || t->dii_before == NULL)
+		return;
+	json_object_foreach((json_t *)now, key, value) {
+		if (json_equal(value, json_object_get(t->dii_before, key)))
+			continue;
+		json_object_set(node->driver_internal_info, key, value);
+		/* Vendor work-arounds a driver applied: worth a line. */
+		if (strcmp(key, "redfish_quirks_applied") == 0) {
+			char *list = json_dumps(value, JSON_COMPACT);
+
+			log_info("node %s: Redfish quirks applied: %s",
+			    node->uuid, list ? list : "?");
+			free(list);
+		}
+	}
+	json_object_foreach(t->dii_before, key, value) {
+		if (json_object_get(now, key) == NULL)
+			json_object_del(node->driver_internal_info, key);
+	}
+}
+
+/* ---- the BMC's slot ---- */
+
+/* One driver call that reaches the BMC. */
+struct bmc_op {
+	const char *what;		/* for the debug line */
+	int (*call)(struct lb_node_task *t, struct bmc_op *op,
+	    struct lb_err *err);
+	double slot_s;			/* the longest wait for a slot */
+	bool nowait;			/* give way (-EAGAIN) when busy */
+	int busy;			/* errno when no slot came: 0, r */
+	/* arguments and results */
+	enum lb_power_action action;
+	int timeout_s;			/* < 0: what is left of slot_s */
+	enum lb_power_state state;
+	enum lb_boot_device device;
+	bool persistent;
+	const char *url;
+	double started;
+};
+
+/*
+ * The one sequence every BMC command goes through: acquire the BMC's slot
+ * (within op->slot_s), call, give the slot back; the interval to the next
+ * command counts from then.
+ */
+static int
+bmc_call(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	struct lb_engine *e = t->engine;
+	int r;
+
+	op->started = lb_engine_now(e);
+	r = lb_bmc_limit_acquire(&e->bmc, t->bmc_key, &t->policy, e->clock,
+	    op->started + (op->nowait ? 0 : op->slot_s));
+	if (r < 0 && op->nowait)
+		return lb_err_set(err, -EAGAIN, "BMC %s is busy", t->bmc_key);
+	if (r < 0) {
+		log_debug("node %s: %s: BMC %s stayed busy for %.0f s",
+		    t->node->uuid, op->what, t->bmc_key, op->slot_s);
+		return lb_err_set(err, op->busy ? op->busy : r, "BMC %s stayed "
+		    "busy for %.0f s", t->bmc_key, op->slot_s);
+	}
+	r = op->call(t, op, err);
+	lb_bmc_limit_done(&e->bmc, t->bmc_key, lb_engine_now(e));
+	if (r < 0)
+		log_debug("node %s: %s failed: %s", t->node->uuid, op->what,
+		    err != NULL ? err->msg : "");
+	return r;
+}
+
+static int
+call_power_get(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	return t->power->get_state(&t->task, &op->state, err);
+}
+
+static int
+call_power_set(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	int timeout = op->timeout_s;
+
+	if (timeout < 0)
+		timeout = (int)op->slot_s -
+		    (int)(lb_engine_now(t->engine) - op->started);
+	return t->power->set_state(&t->task, op->action,
+	    timeout > 1 ? timeout : 1, err);
+}
+
+static int
+call_bd_set(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	return t->management->set_boot_device(&t->task, op->device,
+	    op->persistent, lb_boot_mode_of(&t->task), err);
+}
+
+static int
+call_bd_get(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	return t->management->get_boot_device(&t->task, &op->device,
+	    &op->persistent, err);
+}
+
+static int
+call_insert(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	return t->management->insert_cd(&t->task, op->url, err);
+}
+
+static int
+call_eject(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
+{
+	(void)op;
+	return t->management->eject_cd(&t->task, err);
+}
+
+/* ---- power ---- */
+
+int
+lb_task_power_get(struct lb_node_task *t, int timeout_s,
+    enum lb_power_state *ret, struct lb_err *err)
+{
+	struct bmc_op op = { .what = "reading the power state",
+	    .call = call_power_get, .slot_s = timeout_s };
+	int r = bmc_call(t, &op, err);
+
+	if (r == 0)
+		*ret = op.state;
+	return r;
+}
+
+int
+lb_task_power_get_nowait(struct lb_node_task *t, enum lb_power_state *ret,
+    struct lb_err *err)
+{
+	struct bmc_op op = { .what = "reading the power state",
+	    .call = call_power_get, .nowait = true };
+	int r = bmc_call(t, &op, err);
+
+	if (r == 0)
+		*ret = op.state;
+	return r;
+}
+
+int
+lb_task_power_set(struct lb_node_task *t, enum lb_power_action action,
+    int timeout_s, struct lb_err *err)
+{
+	/* The wait for a slot counts against the same timeout. */
+	return lb_task_power_set_for(t, action, timeout_s, -1, err);
+}
+
+int
+lb_task_power_set_for(struct lb_node_task *t, enum lb_power_action action,
+    int slot_s, int timeout_s, struct lb_err *err)
+{
+	struct bmc_op op = { .what = "power action", .call = call_power_set,
+	    .slot_s = slot_s, .action = action, .timeout_s = timeout_s };
+
+	return bmc_call(t, &op, err);
+}
+
+/* ---- management ---- */
+
+static int
+bd_slot(const struct lb_node_task *t)
+{
+	return t->engine->cfg->power_state_change_timeout;
+}
+
+int
+lb_task_management_validate(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->management->validate == NULL)
+		return 0;
+	return t->management->validate(&t->task, err);
+}
+
+int
+lb_task_boot_device_set(struct lb_node_task *t, enum lb_boot_device device,
+    bool persistent, struct lb_err *err)
+{
+	struct bmc_op op = { .what = "setting the boot device", .busy = -EAGAIN,
+	    .call = call_bd_set, .slot_s = bd_slot(t), .device = device,
+	    .persistent = persistent };
+
+	return bmc_call(t, &op, err);
+}
+
+int
+lb_task_boot_device_get(struct lb_node_task *t,
+    enum lb_boot_device *ret_device, bool *ret_persistent,
+    struct lb_err *err)
+{
+	struct bmc_op op = { .what = "reading the boot device", .busy = -EAGAIN,
+	    .call = call_bd_get, .slot_s = bd_slot(t) };
+	int r = bmc_call(t, &op, err);
+
+	if (r == 0) {
+		*ret_device = op.device;
+		*ret_persistent = op.persistent;
+	}
+	return r;
+}
+
+int
+lb_task_boot_device_staged(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->boot == NULL)
+		return lb_err_set(err, -ENOTSUP, "the boot interface is not "
+		    "built into this lifeboatd");
+	return lb_task_boot_device_set(t, t->boot->device, false, err);
+}
+
+int
+lb_task_media_insert(struct lb_node_task *t, const char *url,
+    struct lb_err *err)
+{
+	struct bmc_op op = { .what = "inserting virtual media", .busy = -EAGAIN,
+	    .call = call_insert, .slot_s = bd_slot(t), .url = url };
+
+	if (t->management->insert_cd == NULL)
+		return lb_err_set(err, -ENOTSUP, "the management interface "
+		    "of node %s has no virtual media", t->node->uuid);
+	return bmc_call(t, &op, err);
+}
+
+int
+lb_task_media_eject(struct lb_node_task *t, struct lb_err *err)
+{
+	struct bmc_op op = { .what = "ejecting virtual media", .busy = -EAGAIN,
+	    .call = call_eject, .slot_s = bd_slot(t) };
+
+	if (t->management->eject_cd == NULL)
+		return 0;
+	return bmc_call(t, &op, err);
+}
+
+/* ---- boot ---- */
+
+static int
+media_insert_hook(void *arg, const char *url, struct lb_err *err)
+{
+	return lb_task_media_insert(arg, url, err);
+}
+
+static int
+media_eject_hook(void *arg, struct lb_err *err)
+{
+	return lb_task_media_eject(arg, err);
+}
+
+/* What the boot interface needs of this conductor; BMC calls come back. */
+static void
+boot_env(struct lb_node_task *t, struct lb_boot_env *env)
+{
+	const struct lb_engine *e = t->engine;
+
+	memset(env, 0, sizeof(*env));
+	env->cfg = e->cfg;
+	env->api_url = e->api_url;
+	env->http_url = e->http_url;
+	env->external_http_url = e->external_http_url;
+	env->tftp_server = e->tftp_server;
+	env->tenant_dhcp = lb_task_net_tenant_dhcp(t);
+	if (t->management->insert_cd != NULL) {
+		env->media_insert = media_insert_hook;
+		env->media_eject = media_eject_hook;
+	}
+	env->media_arg = t;
+}
+
+bool
+lb_task_has_boot(const struct lb_node_task *t)
+{
+	return t->boot != NULL;
+}
+
+unsigned
+lb_task_boot_flags(const struct lb_node_task *t)
+{
+	return t->boot != NULL ? t->boot->flags : 0;
+}
+
+const char *
+lb_task_boot_name(const struct lb_node_task *t)
+{
+	return t->node->iface[LB_IFACE_BOOT];
+}
+
+int
+lb_task_boot_validate(struct lb_node_task *t, struct lb_err *err)
+{
+	const struct lb_iface_impl *impl = lb_iface_find(LB_IFACE_BOOT,
+	    t->node->iface[LB_IFACE_BOOT]);
+
+	if (impl == NULL || impl->validate == NULL)
+		return 0;
+	return impl->validate(&t->task, err);
+}
+
+int
+lb_task_boot_prepare(struct lb_node_task *t,
+    const struct lb_boot_images *images, const char *request_id,
+    const char *extra_params, struct lb_err *err)
+{
+	struct lb_boot_env env;
+
+	if (t->boot == NULL)
+		return lb_err_set(err, -ENOTSUP, "the boot interface is not "
+		    "built into this lifeboatd");
+	boot_env(t, &env);
+	return t->boot->prepare_ramdisk(&env, &t->task, images, request_id,
+	    extra_params, err);
+}
+
+int
+lb_task_boot_clean_up(struct lb_node_task *t, struct lb_err *err)
+{
+	struct lb_boot_env env;
+
+	if (t->boot == NULL)
+		return 0;
+	boot_env(t, &env);
+	return t->boot->clean_up_ramdisk(&env, &t->task, err);
+}
+
+/* ---- network ---- */
+
+bool
+lb_task_has_net(const struct lb_node_task *t)
+{
+	return t->net != NULL;
+}
+
+bool
+lb_task_net_tenant_dhcp(const struct lb_node_task *t)
+{
+	return t->net != NULL && t->net->tenant_dhcp;
+}
+
+int
+lb_task_net_validate_rescue(struct lb_node_task *t, struct lb_err *err)
+{
+	return t->net->validate_rescue(t->engine->cfg, &t->task, err);
+}
+
+int
+lb_task_net_unconfigure_tenant(struct lb_node_task *t, struct lb_err *err)
+{
+	return t->net->unconfigure_tenant(t->engine->cfg, &t->task, err);
+}
+
+int
+lb_task_net_add_rescuing(struct lb_node_task *t, struct lb_err *err)
+{
+	return t->net->add_rescuing(t->engine->cfg, &t->task, err);
+}
+
+int
+lb_task_net_remove_rescuing(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->net == NULL)
+		return 0;
+	return t->net->remove_rescuing(t->engine->cfg, &t->task, err);
+}
+
+int
+lb_task_net_configure_tenant(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->net == NULL)
+		return 0;
+	return t->net->configure_tenant(t->engine->cfg, &t->task, err);
+}
+
+/* ---- rescue and deploy ---- */
+
+bool
+lb_task_has_rescue(const struct lb_node_task *t)
+{
+	return t->rescue != NULL;
+}
+
+int
+lb_task_rescue_validate(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->rescue == NULL || t->rescue->validate == NULL)
+		return 0;
+	return t->rescue->validate(t, err);
+}
+
+void
+lb_task_rescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
+    size_t msgsize)
+{
+	t->rescue->rescue(t, f, msg, msgsize);
+}
+
+void
+lb_task_unrescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
+    size_t msgsize)
+{
+	t->rescue->unrescue(t, f, msg, msgsize);
+}
+
+/*
+ * A task that did not load (the node went, a driver is not built) or has
+ * no rescue interface only drops what the rescue left on the record.
+ */
+void
+lb_task_rescue_leave(struct lb_node_task *t, bool power_off,
+    struct lb_finish *f)
+{
+	f->drop_password = true;
+	f->forget_agent = true;
+	if (t->node == NULL || t->rescue == NULL)
+		return;
+	t->rescue->leave(t, power_off, f);
+}
+
+int
+lb_task_deploy(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->deploy == NULL || t->deploy->deploy == NULL)
+		return lb_err_set(err, -ENOTSUP, "lifeboat does not deploy "
+		    "images (deploy interface '%s'); bring running servers "
+		    "under management with 'adopt'",
+		    t->node->iface[LB_IFACE_DEPLOY]);
+	return t->deploy->deploy(t, err);
+}
