@@ -191,16 +191,57 @@ find_node_by_macs(struct lb_engine *e, const char *addresses,
 	return -ENOENT;
 }
 
+/* The lookup's reply, as Ironic's: the node's view and the agent config. */
+static json_t *
+lookup_doc(const struct lb_engine *e, const struct lb_node *node, int minor,
+    const char *base_url, const struct lookup_token *lt)
+{
+	static const char *const ii_mask[] = { "configdrive", "image_url",
+	    NULL };
+	char link[1024];
+	json_t *doc;
+
+	snprintf(link, sizeof(link), "%s/v1/nodes/%s", base_url, node->uuid);
+	doc = json_pack("{s:{s:s, s:O, s:o, s:o, s:[{s:s, s:s}, {s:s, s:s}]},"
+	    " s:{s:{s:s, s:b, s:b, s:b, s:n}, s:{s:s, s:i}, s:i, s:b, s:b,"
+	    " s:[s, s, s], s:b}}",
+	    "node", "uuid", node->uuid, "properties", node->properties,
+	    "instance_info", lb_mask_dict(node->instance_info, ii_mask),
+	    "driver_internal_info", lb_mask_dict(node->driver_internal_info,
+	    NULL), "links", "href", link, "rel", "self", "href", "",
+	    "rel", "bookmark",
+	    "config", "metrics", "backend", "noop", "prepend_host", 0,
+	    "prepend_uuid", 0, "prepend_host_reverse", 1, "global_prefix",
+	    "metrics_statsd", "statsd_host", "localhost", "statsd_port", 8125,
+	    "heartbeat_timeout", e->cfg->api_ramdisk_heartbeat_timeout,
+	    "agent_token_required", 1, "disable_deep_image_inspection", 0,
+	    "permitted_image_formats", "raw", "qcow2", "iso",
+	    "enable_bios_bootloader_install", 1);
+	if (doc != NULL) {
+		/* The bookmark link, filled in here for readability. */
+		json_t *links = json_object_get(json_object_get(doc, "node"),
+		    "links");
+		char bm[1024];
+
+		snprintf(bm, sizeof(bm), "%s/nodes/%s", base_url, node->uuid);
+		json_object_set_new(json_array_get(links, 1), "href",
+		    json_string(bm));
+		if (minor >= 62)
+			json_object_set_new(json_object_get(doc, "config"),
+			    "agent_token", json_string(lt->issued ? lt->token :
+			    "******"));
+	}
+	return doc;
+}
+
 int
 lb_engine_lookup(struct lb_engine *e, const char *addresses,
     const char *node_uuid, int minor, const char *base_url, json_t **ret,
     struct lb_err *err)
 {
-	static const char *const ii_mask[] = { "configdrive", "image_url",
-	    NULL };
 	struct lookup_token lt = { e->cfg, "", false };
 	struct lb_node *node = NULL;
-	char uuid[LB_UUID_LEN + 1], link[1024];
+	char uuid[LB_UUID_LEN + 1];
 	bool any_mac = false;
 	json_t *doc;
 	int r;
@@ -246,36 +287,7 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 			log_info("node %s: the rescue ramdisk looked up",
 			    node->uuid);
 	}
-	snprintf(link, sizeof(link), "%s/v1/nodes/%s", base_url, node->uuid);
-	doc = json_pack("{s:{s:s, s:O, s:o, s:o, s:[{s:s, s:s}, {s:s, s:s}]},"
-	    " s:{s:{s:s, s:b, s:b, s:b, s:n}, s:{s:s, s:i}, s:i, s:b, s:b,"
-	    " s:[s, s, s], s:b}}",
-	    "node", "uuid", node->uuid, "properties", node->properties,
-	    "instance_info", lb_mask_dict(node->instance_info, ii_mask),
-	    "driver_internal_info", lb_mask_dict(node->driver_internal_info,
-	    NULL), "links", "href", link, "rel", "self", "href", "",
-	    "rel", "bookmark",
-	    "config", "metrics", "backend", "noop", "prepend_host", 0,
-	    "prepend_uuid", 0, "prepend_host_reverse", 1, "global_prefix",
-	    "metrics_statsd", "statsd_host", "localhost", "statsd_port", 8125,
-	    "heartbeat_timeout", e->cfg->api_ramdisk_heartbeat_timeout,
-	    "agent_token_required", 1, "disable_deep_image_inspection", 0,
-	    "permitted_image_formats", "raw", "qcow2", "iso",
-	    "enable_bios_bootloader_install", 1);
-	if (doc != NULL) {
-		/* The bookmark link, filled in here for readability. */
-		json_t *links = json_object_get(json_object_get(doc, "node"),
-		    "links");
-		char bm[1024];
-
-		snprintf(bm, sizeof(bm), "%s/nodes/%s", base_url, node->uuid);
-		json_object_set_new(json_array_get(links, 1), "href",
-		    json_string(bm));
-		if (minor >= 62)
-			json_object_set_new(json_object_get(doc, "config"),
-			    "agent_token", json_string(lt.issued ? lt.token :
-			    "******"));
-	}
+	doc = lookup_doc(e, node, minor, base_url, &lt);
 	if (lt.issued)
 		log_info("node %s: agent token issued at lookup", node->uuid);
 	memset(lt.token, 0, sizeof(lt.token));

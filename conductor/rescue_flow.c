@@ -589,18 +589,22 @@ const struct lb_rescue_ops lb_rescue_fake = {
 
 /* ---- the rescue flow's jobs (worker threads) ---- */
 
+/* Rescue or unrescue: the node's rescue interface, or a failed end. */
 static void
-run_rescue(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
-    struct lb_err *err, struct lb_finish *f)
+run_rescue_verb(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
+    struct lb_err *err, struct lb_finish *f, bool rescue)
 {
 	if (loaded == 0 && !lb_task_has_rescue(t))
 		loaded = lb_err_set(err, -ENOTSUP, "the rescue interface is "
 		    "not built into this lifeboatd");
-	if (loaded == 0) {
+	if (loaded == 0 && rescue)
 		lb_task_rescue(t, f, j->msg, sizeof(j->msg));
+	else if (loaded == 0)
+		lb_task_unrescue(t, f, j->msg, sizeof(j->msg));
+	if (loaded == 0)
 		return;
-	}
-	snprintf(j->msg, sizeof(j->msg), "Failed to rescue: %s", err->msg);
+	snprintf(j->msg, sizeof(j->msg), "Failed to %s: %s",
+	    rescue ? "rescue" : "unrescue", err->msg);
 	f->drop_password = true;
 	f->forget_agent = true;
 	f->event = "fail";
@@ -608,21 +612,17 @@ run_rescue(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 }
 
 static void
+run_rescue(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
+    struct lb_err *err, struct lb_finish *f)
+{
+	run_rescue_verb(j, t, loaded, err, f, true);
+}
+
+static void
 run_unrescue(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
 {
-	if (loaded == 0 && !lb_task_has_rescue(t))
-		loaded = lb_err_set(err, -ENOTSUP, "the rescue interface is "
-		    "not built into this lifeboatd");
-	if (loaded == 0) {
-		lb_task_unrescue(t, f, j->msg, sizeof(j->msg));
-		return;
-	}
-	snprintf(j->msg, sizeof(j->msg), "Failed to unrescue: %s", err->msg);
-	f->drop_password = true;
-	f->forget_agent = true;
-	f->event = "fail";
-	f->error = j->msg;
+	run_rescue_verb(j, t, loaded, err, f, false);
 }
 
 /* The agent called back: give it the hash. */

@@ -40,16 +40,34 @@ provision_end(struct lb_engine_job *j, int r, struct lb_finish *f)
 		f->error = j->msg;
 }
 
+/* Verify and adopt: the power state read, or Ironic's words for why not. */
+static void
+run_read_power(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
+    struct lb_err *err, struct lb_finish *f, bool adopt)
+{
+	int r = read_power(j, t, loaded, err, f);
+
+	if (r < 0 && adopt)
+		snprintf(j->msg, sizeof(j->msg), "Error while attempting to "
+		    "adopt node %s: %s", j->uuid, err->msg);
+	else if (r < 0)
+		snprintf(j->msg, sizeof(j->msg), "Failed to get power state "
+		    "for node %s. Error: %s", j->uuid, err->msg);
+	provision_end(j, r, f);
+}
+
 static void
 run_manage(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
 {
-	int r = read_power(j, t, loaded, err, f);
+	run_read_power(j, t, loaded, err, f, false);
+}
 
-	if (r < 0)
-		snprintf(j->msg, sizeof(j->msg), "Failed to get power state "
-		    "for node %s. Error: %s", j->uuid, err->msg);
-	provision_end(j, r, f);
+static void
+run_adopt(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
+    struct lb_err *err, struct lb_finish *f)
+{
+	run_read_power(j, t, loaded, err, f, true);
 }
 
 /* lifeboat does not clean: available at once. */
@@ -61,18 +79,6 @@ run_provide(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	(void)loaded;
 	(void)err;
 	provision_end(j, 0, f);
-}
-
-static void
-run_adopt(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
-    struct lb_err *err, struct lb_finish *f)
-{
-	int r = read_power(j, t, loaded, err, f);
-
-	if (r < 0)
-		snprintf(j->msg, sizeof(j->msg), "Error while attempting to "
-		    "adopt node %s: %s", j->uuid, err->msg);
-	provision_end(j, r, f);
 }
 
 static void
@@ -311,27 +317,45 @@ begin_power(struct lb_node *node, void *arg, struct lb_err *err)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-int
-lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
-    int minor, struct lb_err *err)
+static const struct power_target {
+	const char *target;
+	enum lb_power_action action;
+	int minor;
+} power_targets[] = {
+	{ "power on", LB_POWER_ACTION_ON, 1 },
+	{ "power off", LB_POWER_ACTION_OFF, 1 },
+	{ "rebooting", LB_POWER_ACTION_REBOOT, 1 },
+	{ "soft power off", LB_POWER_ACTION_SOFT_OFF, 27 },
+	{ "soft rebooting", LB_POWER_ACTION_SOFT_REBOOT, 27 },
+};
+
+/* An unknown target: Ironic's wording names the node's power state. */
+static int
+unknown_target(struct lb_engine *e, const char *ident, const char *target,
+    struct lb_err *err)
 {
-	static const struct {
-		const char *target;
-		enum lb_power_action action;
-		int minor;
-	} targets[] = {
-		{ "power on", LB_POWER_ACTION_ON, 1 },
-		{ "power off", LB_POWER_ACTION_OFF, 1 },
-		{ "rebooting", LB_POWER_ACTION_REBOOT, 1 },
-		{ "soft power off", LB_POWER_ACTION_SOFT_OFF, 27 },
-		{ "soft rebooting", LB_POWER_ACTION_SOFT_REBOOT, 27 },
-	};
-	struct power_begin pb = { 0 };
-	struct lb_engine_job *job;
+	struct lb_node *node = NULL;
+	int r;
+
+	r = lb_store_node_get(e->store, ident, &node, err);
+	if (r < 0)
+		return r;
+	r = lb_err_set(err, -EINVAL, "The requested action \"%s\" can not "
+	    "be performed on node \"%s\" while it is in state \"%s\".",
+	    target, node->uuid, node->power_state ? node->power_state :
+	    "None");
+	lb_node_free(node);
+	return r;
+}
+
+/* The body's checks, in Ironic's order; *ret the target's row. */
+static int
+check_power_body(struct lb_engine *e, const char *ident, const json_t *body,
+    int minor, const struct power_target **ret, struct lb_err *err)
+{
 	const char *key, *target;
 	json_t *value, *timeout, *fallback;
-	size_t i;
-	int r;
+	size_t i, n = sizeof(power_targets) / sizeof(power_targets[0]);
 
 	if (!json_is_object(body))
 		return lb_err_set(err, -EINVAL, "Invalid input: the request "
@@ -347,49 +371,51 @@ lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
 	if (target == NULL)
 		return lb_err_set(err, -EINVAL, "'target' is a required "
 		    "property and must be a string");
-	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		if (strcmp(targets[i].target, target) == 0)
-			break;
-	}
-	if (i == sizeof(targets) / sizeof(targets[0])) {
-		struct lb_node *node = NULL;
-
-		/* Ironic's wording names the node's current power state. */
-		r = lb_store_node_get(e->store, ident, &node, err);
-		if (r < 0)
-			return r;
-		r = lb_err_set(err, -EINVAL, "The requested action \"%s\" can "
-		    "not be performed on node \"%s\" while it is in state "
-		    "\"%s\".", target, node->uuid,
-		    node->power_state ? node->power_state : "None");
-		lb_node_free(node);
-		return r;
-	}
-	if (minor < targets[i].minor)
+	for (i = 0; i < n && strcmp(power_targets[i].target, target) != 0; i++)
+		;
+	if (i == n)
+		return unknown_target(e, ident, target, err);
+	if (minor < power_targets[i].minor)
 		return lb_err_set(err, -ENOTSUP, "Request not acceptable.");
 	timeout = json_object_get(body, "timeout");
-	if (timeout != NULL) {
-		if (minor < 27)
-			return lb_err_set(err, -ENOTSUP, "Request not "
-			    "acceptable.");
-		if (!json_is_integer(timeout) ||
-		    json_integer_value(timeout) <= 0 ||
-		    json_integer_value(timeout) > 86400)
-			return lb_err_set(err, -EINVAL, "Invalid timeout "
-			    "value. The timeout value must be a positive "
-			    "integer (at most 86400).");
-	}
+	if (timeout != NULL && minor < 27)
+		return lb_err_set(err, -ENOTSUP, "Request not acceptable.");
+	if (timeout != NULL && (!json_is_integer(timeout) ||
+	    json_integer_value(timeout) <= 0 ||
+	    json_integer_value(timeout) > 86400))
+		return lb_err_set(err, -EINVAL, "Invalid timeout value. The "
+		    "timeout value must be a positive integer (at most "
+		    "86400).");
 	fallback = json_object_get(body, "hard_fallback");
 	if (fallback != NULL && !json_is_boolean(fallback))
 		return lb_err_set(err, -EINVAL, "Invalid hard_fallback: "
 		    "expected true or false.");
+	*ret = &power_targets[i];
+	return 0;
+}
+
+int
+lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
+    int minor, struct lb_err *err)
+{
+	const struct power_target *pt = NULL;
+	struct power_begin pb = { 0 };
+	struct lb_engine_job *job;
+	json_t *timeout;
+	int r;
+
+	r = check_power_body(e, ident, body, minor, &pt, err);
+	if (r < 0)
+		return r;
 	r = lb_job_reserve(e, &job_power, 0, &job, err);
 	if (r < 0)
 		return r;
-	job->action = targets[i].action;
+	job->action = pt->action;
+	timeout = json_object_get(body, "timeout");
 	job->timeout = timeout ? (int)json_integer_value(timeout) :
 	    e->cfg->power_state_change_timeout;
-	job->hard_fallback = json_is_true(fallback);
+	job->hard_fallback = json_is_true(json_object_get(body,
+	    "hard_fallback"));
 	pb.target_state = action_target(job->action);
 	pb.host = e->cfg->host;
 	pb.wipe_agent = job->action != LB_POWER_ACTION_ON;
@@ -398,8 +424,7 @@ lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
 		lb_job_cancel(job);
 		return r;
 	}
-	log_info("node %s: power action '%s' started", pb.uuid, target);
+	log_info("node %s: power action '%s' started", pb.uuid, pt->target);
 	lb_job_queue(job, pb.uuid);
 	return 0;
 }
-
