@@ -1,6 +1,6 @@
 /*
  * rescue_check.h - the pure checks of what an agent sends, exposed from
- * rescue.c so that the fuzz targets can call them without a node or a
+ * agent_calls.c so that the fuzz targets can call them without a node or a
  * lock.  Any thread.
  */
 #ifndef LB_RESCUE_CHECK_H
