@@ -12,6 +12,7 @@
 #include "boot/image_cache.h"
 #include "conductor/callback_timeout.h"
 #include "conductor/engine_ctx.h"
+#include "conductor/hwtype.h"
 #include "conductor/power_sync.h"
 #include "conductor/recovery.h"
 #include "conductor/util/banned.h"
@@ -114,6 +115,7 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 	e->store = store;
 	e->clock = opts != NULL && opts->clock != NULL ? opts->clock :
 	    &lb_clock_system;
+	e->iface_find = lb_iface_find;
 	lb_bmc_limit_init(&e->bmc);
 	lb_timers_init(&e->timers, e->clock, opts != NULL &&
 	    opts->manual_timers);

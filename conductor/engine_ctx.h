@@ -13,6 +13,8 @@
 #include "conductor/timers.h"
 #include "conductor/util/bmclimit.h"
 #include "conductor/util/clock.h"
+#include "conductor/util/iface.h"
+#include "conductor/util/task.h"
 
 struct lb_image_cache;
 struct lb_power_sync;
@@ -25,6 +27,13 @@ struct lb_engine {
 	struct lb_bmc_limit bmc;
 	struct lb_timers timers;
 	struct lb_power_sync *sync;	/* power_sync.c */
+	/*
+	 * The interface registries' lookup (lb_iface_find), given at start:
+	 * the rescue ops those rows name call back into the node task, so
+	 * task.c reaches the registries only through this pointer.
+	 */
+	const struct lb_iface_impl *(*iface_find)(enum lb_iface_kind kind,
+	    const char *name);
 
 	/* The rescue flow's parts. */
 	struct lb_image_cache *images;

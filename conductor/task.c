@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "conductor/engine_ctx.h"
-#include "conductor/hwtype.h"
 #include "conductor/iface_ops.h"
 #include "conductor/job.h"
 #include "conductor/task.h"
@@ -50,21 +49,24 @@ task_save(const struct lb_task *task, struct lb_err *err)
 
 /* The ops of a built implementation, or NULL. */
 static const void *
-built_ops(enum lb_iface_kind kind, const char *name)
+built_ops(const struct lb_node_task *t, enum lb_iface_kind kind)
 {
-	const struct lb_iface_impl *impl = lb_iface_find(kind, name);
+	const struct lb_iface_impl *impl = t->engine->iface_find(kind,
+	    t->node->iface[kind]);
 
 	return impl && (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
 }
 
 static const void *
-required_ops(enum lb_iface_kind kind, const char *name, struct lb_err *err)
+required_ops(const struct lb_node_task *t, enum lb_iface_kind kind,
+    struct lb_err *err)
 {
-	const void *ops = built_ops(kind, name);
+	const void *ops = built_ops(t, kind);
 
 	if (ops == NULL)
 		lb_err_set(err, -ENOTSUP, "the %s interface '%s' is not built "
-		    "into this lifeboatd", lb_iface_kind_name(kind), name);
+		    "into this lifeboatd", lb_iface_kind_name(kind),
+		    t->node->iface[kind]);
 	return ops;
 }
 
@@ -98,12 +100,10 @@ load_ports(struct lb_node_task *t, struct lb_err *err)
 static void
 resolve_ops(struct lb_node_task *t)
 {
-	const struct lb_node *n = t->node;
-
-	t->boot = built_ops(LB_IFACE_BOOT, n->iface[LB_IFACE_BOOT]);
-	t->net = built_ops(LB_IFACE_NETWORK, n->iface[LB_IFACE_NETWORK]);
-	t->rescue = built_ops(LB_IFACE_RESCUE, n->iface[LB_IFACE_RESCUE]);
-	t->deploy = built_ops(LB_IFACE_DEPLOY, n->iface[LB_IFACE_DEPLOY]);
+	t->boot = built_ops(t, LB_IFACE_BOOT);
+	t->net = built_ops(t, LB_IFACE_NETWORK);
+	t->rescue = built_ops(t, LB_IFACE_RESCUE);
+	t->deploy = built_ops(t, LB_IFACE_DEPLOY);
 }
 
 int
@@ -135,10 +135,8 @@ lb_task_load(struct lb_engine *e, const char *uuid, struct lb_node_task *t,
 	t->task.port_llcs = t->llcs;
 	t->task.save = task_save;
 	resolve_ops(t);
-	t->power = required_ops(LB_IFACE_POWER,
-	    t->node->iface[LB_IFACE_POWER], err);
-	t->management = required_ops(LB_IFACE_MANAGEMENT,
-	    t->node->iface[LB_IFACE_MANAGEMENT], err);
+	t->power = required_ops(t, LB_IFACE_POWER, err);
+	t->management = required_ops(t, LB_IFACE_MANAGEMENT, err);
 	if (t->power == NULL || t->management == NULL) {
 		r = -ENOTSUP;
 		goto fail;
@@ -249,9 +247,11 @@ bmc_call(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
 	}
 	r = op->call(t, op, err);
 	lb_bmc_limit_done(&e->bmc, t->bmc_key, lb_engine_now(e));
+	/* The message stays the caller's: it may hold a secret (an ISO
+	 * URL) that the caller redacts before it logs. */
 	if (r < 0)
-		log_debug("node %s: %s failed: %s", t->node->uuid, op->what,
-		    err != NULL ? err->msg : "");
+		log_debug("node %s: %s failed (%s)", t->node->uuid, op->what,
+		    strerror(-r));
 	return r;
 }
 
@@ -477,8 +477,8 @@ lb_task_boot_name(const struct lb_node_task *t)
 int
 lb_task_boot_validate(struct lb_node_task *t, struct lb_err *err)
 {
-	const struct lb_iface_impl *impl = lb_iface_find(LB_IFACE_BOOT,
-	    t->node->iface[LB_IFACE_BOOT]);
+	const struct lb_iface_impl *impl = t->engine->iface_find(
+	    LB_IFACE_BOOT, t->node->iface[LB_IFACE_BOOT]);
 
 	if (impl == NULL || impl->validate == NULL)
 		return 0;

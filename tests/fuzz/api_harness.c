@@ -112,6 +112,7 @@ init(void)
 	engine.cfg = &cfg;
 	engine.store = store;
 	engine.clock = &lb_clock_system;
+	engine.iface_find = lb_iface_find;
 	if (lb_pool_start(&engine.pool, 0, 4) < 0)
 		abort();
 	snprintf(engine.certs_path, sizeof(engine.certs_path), "%s/certs",
