@@ -153,37 +153,6 @@ load_config(struct lb_config *cfg, const char *path, bool explicit)
 	return 0;
 }
 
-/* The state directory and the database; logs why not. */
-static int
-open_store(const struct lb_config *cfg, struct lb_store **ret)
-{
-	struct lb_err err = { "" };
-	char buf[4096];
-	const char *url;
-	int r;
-
-	url = lb_config_database_connection(cfg, buf, sizeof(buf));
-	if (url == NULL) {
-		log_error("[DEFAULT] state_path is too long for a database "
-		    "path");
-		return -ENAMETOOLONG;
-	}
-	r = make_dirs(cfg->state_path);
-	if (r < 0) {
-		log_error("cannot create state directory '%s': %s",
-		    cfg->state_path, strerror(-r));
-		return r;
-	}
-	r = make_db_dir(url);
-	if (r < 0)
-		return r;
-	r = lb_store_open(url, ret, &err);
-	if (r < 0)
-		/* The URL itself is not shown: it may hold a password. */
-		log_error("[database] connection is not usable: %s", err.msg);
-	return r;
-}
-
 static int
 run(const struct lb_config *cfg)
 {
@@ -194,11 +163,32 @@ run(const struct lb_config *cfg)
 	struct lb_http_boot *http_boot = NULL;
 	struct lb_api_ctx ctx;
 	struct lb_err err = { "" };
+	char buf[4096];
+	const char *url;
 	sigset_t sigs;
 	int r, sig;
 
-	if (open_store(cfg, &store) < 0)
+	url = lb_config_database_connection(cfg, buf, sizeof(buf));
+	if (url == NULL) {
+		log_error("[DEFAULT] state_path is too long for a database "
+		    "path");
 		return 1;
+	}
+	r = make_dirs(cfg->state_path);
+	if (r < 0) {
+		log_error("cannot create state directory '%s': %s",
+		    cfg->state_path, strerror(-r));
+		return 1;
+	}
+	r = make_db_dir(url);
+	if (r < 0)
+		return 1;
+	r = lb_store_open(url, &store, &err);
+	if (r < 0) {
+		/* The URL itself is not shown: it may hold a password. */
+		log_error("[database] connection is not usable: %s", err.msg);
+		return 1;
+	}
 	if (strcmp(cfg->auth_strategy, "http_basic") == 0) {
 		r = lb_htpasswd_load(cfg->http_basic_auth_user_file, &htpasswd,
 		    &err);
