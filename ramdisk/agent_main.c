@@ -36,66 +36,6 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
 	"/sbin:/bin"
 
-int ra_wake_pipe[2] = { -1, -1 };
-volatile sig_atomic_t ra_got_signal;
-
-static void
-on_signal(int sig)
-{
-	int saved = errno;
-	ssize_t n;
-
-	ra_got_signal = sig;
-	/* A full pipe means a wake-up is pending already. */
-	n = write(ra_wake_pipe[1], "S", 1);
-	(void)n;
-	errno = saved;
-}
-
-double
-ra_agent_uniform(double lo, double hi)
-{
-	uint32_t x;
-
-	/*
-	 * Jitter needs no secret: GRND_INSECURE does not wait for the
-	 * kernel's pool, which at boot under emulation takes a second.
-	 */
-	if (getrandom(&x, sizeof(x), GRND_INSECURE) != sizeof(x) &&
-	    getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
-		x = (uint32_t)rand();
-	return lo + (hi - lo) * (x / 4294967296.0);
-}
-
-/* Sleeps up to 'seconds'; false when a signal or finalize woke us. */
-bool
-ra_agent_nap(double seconds)
-{
-	int64_t end = ra_now_ms() + (int64_t)(seconds * 1000);
-	struct pollfd p = { .fd = ra_wake_pipe[0], .events = POLLIN };
-	char drain[16];
-
-	while (!ra_got_signal) {
-		int64_t left = end - ra_now_ms();
-
-		if (left <= 0)
-			return true;
-		if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0 &&
-		    read(ra_wake_pipe[0], drain, sizeof(drain)) > 0)
-			return false;
-	}
-	return false;
-}
-
-/* 'rel' (absolute in the ramdisk) under --root. */
-void
-ra_agent_under_root(const struct ra_agent *a, const char *rel, char *out,
-    size_t size)
-{
-	snprintf(out, size, "%s%s", strcmp(a->root, "/") == 0 ? "" : a->root,
-	    rel);
-}
-
 /*
  * DHCP clients on every NIC that got a lease before lookup (or every NIC
  * DHCP ran on, when none did), until a signal.
@@ -326,7 +266,7 @@ main(int argc, char **argv)
 		.winner = -1,
 		.listen_fd = -1,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = ra_agent_on_signal };
 	char run_dir[PATH_MAX];
 	pthread_condattr_t ca;
 	int code;

@@ -1,9 +1,10 @@
 /*
  * agent_main.h - what the files of the lifeboat-agent executable share
- * (agent_main.c, agent_start.c, agent_server.c; not part of lb_agent):
- * the agent's state, the wake pipe and the signal flag.  The main thread
- * fills the state before it starts the server and heartbeat threads;
- * those read it, and share only the atomics and the locked fields.
+ * (agent_main.c, agent_start.c, agent_server.c, agent_wait.c; not part of
+ * lb_agent): the agent's state, the wake pipe and the signal flag.  The
+ * main thread fills the state before it starts the server and heartbeat
+ * threads; those read it, and share only the atomics and the locked
+ * fields.
  */
 #ifndef RA_AGENT_MAIN_H
 #define RA_AGENT_MAIN_H
@@ -14,6 +15,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "conductor/util/buf.h"
 #include "ramdisk/agent_api.h"
@@ -76,13 +79,21 @@ struct ra_agent {
 extern int ra_wake_pipe[2];
 extern volatile sig_atomic_t ra_got_signal;
 
+/* agent_wait.c: SIGTERM and SIGINT set the flag and write the pipe. */
+void ra_agent_on_signal(int sig);
 /* A uniform random number in [lo, hi): jitter, no secret. */
 double ra_agent_uniform(double lo, double hi);
 /* Sleeps up to 'seconds'; false when a signal or finalize woke us. */
 bool ra_agent_nap(double seconds);
+
 /* 'rel' (absolute in the ramdisk) under --root. */
-void ra_agent_under_root(const struct ra_agent *a, const char *rel,
-    char *out, size_t size);
+static inline void
+ra_agent_under_root(const struct ra_agent *a, const char *rel, char *out,
+    size_t size)
+{
+	snprintf(out, size, "%s%s", strcmp(a->root, "/") == 0 ? "" : a->root,
+	    rel);
+}
 
 /* agent_start.c: the main thread, before the node is found and served. */
 int ra_agent_read_cmdline(struct ra_agent *a);
