@@ -115,6 +115,11 @@ static const struct sq_filter port_filters[] = {
 	{ SQ_F_EQ, PORT_Q(node_uuid), "n.uuid = ?", NULL },
 };
 
+#define NODE_FILTERS (sizeof(node_filters) / sizeof(node_filters[0]))
+#define PORT_FILTERS (sizeof(port_filters) / sizeof(port_filters[0]))
+_Static_assert(NODE_FILTERS <= SQ_FILTER_MAX, "node filters");
+_Static_assert(PORT_FILTERS <= SQ_FILTER_MAX, "port filters");
+
 /* The typed callbacks of store.h, called by the generic CRUD. */
 struct node_call {
 	lb_node_update_fn fn;
@@ -162,27 +167,20 @@ static int
 sqlite_node_list(struct lb_store *s, const struct lb_node_query *q,
     struct lb_node_list *ret, struct lb_err *err)
 {
-	struct sq_cond conds[SQ_FILTER_MAX];
 	struct sq_page page = { q->sort_key, q->sort_desc, q->marker,
 	    q->limit };
 	struct sq_rows rows;
-	size_t n;
 	int r;
 
-	n = sq_conds_from_query(node_filters, sizeof(node_filters) /
-	    sizeof(node_filters[0]), q, conds);
-	r = sq_list(sq_store(s), &nodes, conds, n, &page, &rows, err);
 	memset(ret, 0, sizeof(*ret));
+	r = sq_list(sq_store(s), &nodes, node_filters, NODE_FILTERS, q, &page,
+	    &rows, err);
 	if (r < 0)
 		return r;
 	/* Stored back as node pointers: the array's type is theirs now. */
-	for (size_t i = 0; i < rows.n; i++) {
-		struct lb_node *node = rows.items[i];
-
-		((struct lb_node **)rows.items)[i] = node;
-	}
-	ret->items = (struct lb_node **)rows.items;
-	ret->n = rows.n;
+	for (size_t i = 0; i < rows.n; i++)
+		((struct lb_node **)rows.items)[i] = rows.items[i];
+	*ret = (struct lb_node_list){ (struct lb_node **)rows.items, rows.n };
 	return 0;
 }
 
@@ -237,26 +235,19 @@ static int
 sqlite_port_list(struct lb_store *s, const struct lb_port_query *q,
     struct lb_port_list *ret, struct lb_err *err)
 {
-	struct sq_cond conds[SQ_FILTER_MAX];
 	struct sq_page page = { q->sort_key, q->sort_desc, q->marker,
 	    q->limit };
 	struct sq_rows rows;
-	size_t n;
 	int r;
 
-	n = sq_conds_from_query(port_filters, sizeof(port_filters) /
-	    sizeof(port_filters[0]), q, conds);
-	r = sq_list(sq_store(s), &ports, conds, n, &page, &rows, err);
 	memset(ret, 0, sizeof(*ret));
+	r = sq_list(sq_store(s), &ports, port_filters, PORT_FILTERS, q, &page,
+	    &rows, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < rows.n; i++) {
-		struct lb_port *port = rows.items[i];
-
-		((struct lb_port **)rows.items)[i] = port;
-	}
-	ret->items = (struct lb_port **)rows.items;
-	ret->n = rows.n;
+	for (size_t i = 0; i < rows.n; i++)
+		((struct lb_port **)rows.items)[i] = rows.items[i];
+	*ret = (struct lb_port_list){ (struct lb_port **)rows.items, rows.n };
 	return 0;
 }
 

@@ -127,12 +127,6 @@ void sq_table_sql_free(struct store_sqlite *st, const struct sq_table *t);
 typedef int (*sq_update_fn)(void *rec, const void *parent, void *arg,
     struct lb_err *err);
 
-/* A list condition: 'cond' has at most one '?', bound to 'value'. */
-struct sq_cond {
-	const char *cond;
-	const char *value;	/* NULL: nothing to bind */
-};
-
 /* How a list query member becomes a condition (as data, per table). */
 enum sq_filter_kind {
 	SQ_F_EQ,		/* const char *, NULL: any; cond "col = ?" */
@@ -148,11 +142,7 @@ struct sq_filter {
 	const char *cond_else;
 };
 
-#define SQ_FILTER_MAX 16
-
-/* The conditions the query's members ask for, in table order; a count. */
-size_t sq_conds_from_query(const struct sq_filter *filters, size_t nfilters,
-    const void *query, struct sq_cond *conds);
+#define SQ_FILTER_MAX 16	/* a table's filters at most */
 
 struct sq_page {
 	const char *sort_key;	/* a stored field; NULL = id */
@@ -169,9 +159,10 @@ struct sq_rows {
 
 int sq_get(struct store_sqlite *st, const struct sq_table *t,
     const char *ident, void **ret, struct lb_err *err);
+/* The rows the query's members select (by 'filters'), paged. */
 int sq_list(struct store_sqlite *st, const struct sq_table *t,
-    const struct sq_cond *conds, size_t nconds, const struct sq_page *page,
-    struct sq_rows *ret, struct lb_err *err);
+    const struct sq_filter *filters, size_t nfilters, const void *query,
+    const struct sq_page *page, struct sq_rows *ret, struct lb_err *err);
 void sq_rows_release(const struct sq_table *t, struct sq_rows *rows);
 int sq_create(struct store_sqlite *st, const struct sq_table *t, void *rec,
     struct lb_err *err);

@@ -14,6 +14,12 @@
 
 #define AT(rec, off) ((char *)(rec) + (off))
 
+/* A list condition: 'cond' has at most one '?', bound to 'value'. */
+struct sq_cond {
+	const char *cond;
+	const char *value;	/* NULL: nothing to bind */
+};
+
 static int64_t *
 rec_id(const struct sq_table *t, void *rec)
 {
@@ -260,13 +266,14 @@ sortable(const struct lb_record_type *t, const char *key)
 	return t->fields[i].type != LB_FT_OBJ && t->fields[i].type != LB_FT_LIST;
 }
 
-size_t
-sq_conds_from_query(const struct sq_filter *filters, size_t nfilters,
+/* The conditions the query's members ask for, in table order; a count. */
+static size_t
+conds_from_query(const struct sq_filter *filters, size_t nfilters,
     const void *query, struct sq_cond *conds)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < nfilters; i++) {
+	for (size_t i = 0; i < nfilters && n < SQ_FILTER_MAX; i++) {
 		const struct sq_filter *f = &filters[i];
 		const char *s = NULL;
 		int v = -1;
@@ -417,12 +424,13 @@ rows_add(struct sq_rows *rows, size_t *cap, void *rec)
 
 int
 sq_list(struct store_sqlite *st, const struct sq_table *t,
-    const struct sq_cond *conds, size_t nconds, const struct sq_page *page,
-    struct sq_rows *ret, struct lb_err *err)
+    const struct sq_filter *filters, size_t nfilters, const void *query,
+    const struct sq_page *page, struct sq_rows *ret, struct lb_err *err)
 {
 	const char *sort_col = page->sort_key ? page->sort_key : "id";
+	struct sq_cond conds[SQ_FILTER_MAX];
 	sqlite3_stmt *stmt = NULL;
-	size_t cap = 0;
+	size_t cap = 0, nconds;
 	sqlite3 *db;
 	void *rec;
 	int r, rc;
@@ -434,6 +442,7 @@ sq_list(struct store_sqlite *st, const struct sq_table *t,
 	r = sq_get_db(st, &db, err);
 	if (r < 0)
 		return r;
+	nconds = conds_from_query(filters, nfilters, query, conds);
 	r = list_stmt(st, db, t, conds, nconds, page, &stmt, err);
 	if (r < 0)
 		return r;
@@ -584,10 +593,32 @@ read_and_check(struct store_sqlite *st, sqlite3 *db,
 	return r;
 }
 
-int
-sq_update(struct store_sqlite *st, const struct sq_table *t,
-    const char *ident, sq_update_fn fn, void *arg, void **ret,
-    struct lb_err *err)
+/* Deletes the record's row; rows of child tables go with it (CASCADE). */
+static int
+delete_row(struct store_sqlite *st, sqlite3 *db, const struct sq_table *t,
+    void *rec, struct lb_err *err)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = sq_get_stmt(st, db, sq_stmt_id(t, SQ_DELETE), &stmt, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, *rec_id(t, rec));
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		r = rec_error(err, db, "deleting", t);
+	sq_stmt_done(stmt);
+	return r;
+}
+
+/*
+ * Update and delete: in one write transaction, the record, fn's verdict,
+ * then the row rewritten (with updated_at now) or deleted; LB_STORE_UNCHANGED
+ * from fn commits without a write.
+ */
+static int
+change(struct store_sqlite *st, const struct sq_table *t, const char *ident,
+    sq_update_fn fn, void *arg, bool delete, void **ret, struct lb_err *err)
 {
 	void *rec = NULL;
 	sqlite3 *db;
@@ -600,7 +631,9 @@ sq_update(struct store_sqlite *st, const struct sq_table *t,
 	if (r < 0)
 		return r;
 	r = read_and_check(st, db, t, ident, fn, arg, &rec, err);
-	if (r == 0) {
+	if (r == 0 && delete) {
+		r = delete_row(st, db, t, rec, err);
+	} else if (r == 0) {
 		r = stamp(rec, t->updated_offset, err);
 		if (r == 0)
 			r = write_record(st, db, t, rec, false, err);
@@ -616,31 +649,16 @@ sq_update(struct store_sqlite *st, const struct sq_table *t,
 }
 
 int
+sq_update(struct store_sqlite *st, const struct sq_table *t,
+    const char *ident, sq_update_fn fn, void *arg, void **ret,
+    struct lb_err *err)
+{
+	return change(st, t, ident, fn, arg, false, ret, err);
+}
+
+int
 sq_delete(struct store_sqlite *st, const struct sq_table *t,
     const char *ident, sq_update_fn check, void *arg, struct lb_err *err)
 {
-	void *rec = NULL;
-	sqlite3_stmt *stmt;
-	sqlite3 *db;
-	int r;
-
-	r = sq_get_db(st, &db, err);
-	if (r < 0)
-		return r;
-	r = sq_begin_write_tx(db, err);
-	if (r < 0)
-		return r;
-	r = read_and_check(st, db, t, ident, check, arg, &rec, err);
-	if (r == 0)
-		r = sq_get_stmt(st, db, sq_stmt_id(t, SQ_DELETE), &stmt, err);
-	if (r == 0) {
-		/* Rows of child tables go with it (ON DELETE CASCADE). */
-		sqlite3_bind_int64(stmt, 1, *rec_id(t, rec));
-		if (sqlite3_step(stmt) != SQLITE_DONE)
-			r = rec_error(err, db, "deleting", t);
-		sq_stmt_done(stmt);
-	}
-	if (rec != NULL)
-		t->rec_free(rec);
-	return sq_end_tx(db, r, err);
+	return change(st, t, ident, check, arg, true, NULL, err);
 }
