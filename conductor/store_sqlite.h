@@ -163,13 +163,13 @@ int sq_get(struct store_sqlite *st, const struct sq_table *t,
 int sq_list(struct store_sqlite *st, const struct sq_table *t,
     const struct sq_filter *filters, size_t nfilters, const void *query,
     const struct sq_page *page, struct sq_rows *ret, struct lb_err *err);
-void sq_rows_release(const struct sq_table *t, struct sq_rows *rows);
 int sq_create(struct store_sqlite *st, const struct sq_table *t, void *rec,
     struct lb_err *err);
 /* Sets updated_at when fn changed something; *ret (may be NULL) = result. */
 int sq_update(struct store_sqlite *st, const struct sq_table *t,
     const char *ident, sq_update_fn fn, void *arg, void **ret,
     struct lb_err *err);
+/* 'check' (may be NULL) runs in the transaction, as fn for update. */
 int sq_delete(struct store_sqlite *st, const struct sq_table *t,
     const char *ident, sq_update_fn check, void *arg, struct lb_err *err);
 

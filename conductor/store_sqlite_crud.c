@@ -406,6 +406,15 @@ list_stmt(struct store_sqlite *st, sqlite3 *db, const struct sq_table *t,
 	return 0;
 }
 
+static void
+rows_release(const struct sq_table *t, struct sq_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++)
+		t->rec_free(rows->items[i]);
+	free(rows->items);
+	memset(rows, 0, sizeof(*rows));
+}
+
 static int
 rows_add(struct sq_rows *rows, size_t *cap, void *rec)
 {
@@ -459,17 +468,8 @@ sq_list(struct store_sqlite *st, const struct sq_table *t,
 		r = rec_error(err, db, "listing", t);
 	sqlite3_finalize(stmt);
 	if (r < 0)
-		sq_rows_release(t, ret);
+		rows_release(t, ret);
 	return r;
-}
-
-void
-sq_rows_release(const struct sq_table *t, struct sq_rows *rows)
-{
-	for (size_t i = 0; i < rows->n; i++)
-		t->rec_free(rows->items[i]);
-	free(rows->items);
-	memset(rows, 0, sizeof(*rows));
 }
 
 /* Resolves the record's parent UUID to the parent's row id. */
