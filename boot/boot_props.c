@@ -11,8 +11,8 @@
 
 #define RESCUE_KERNEL	{ "rescue_kernel", "URL (file://, http://, " \
 	"https://) of the rescue kernel. Required for rescue over PXE/iPXE." }
-#define RESCUE_RAMDISK	{ "rescue_ramdisk", "URL of the rescue ramdisk. " \
-	"Required for rescue over PXE/iPXE." }
+#define RESCUE_RAMDISK	{ "rescue_ramdisk", "URL of the rescue " \
+	"ramdisk. Required for rescue over PXE/iPXE." }
 #define APPEND_PARAMS	{ "kernel_append_params", "Extra kernel " \
 	"parameters for the rescue ramdisk. Optional." }
 

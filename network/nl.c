@@ -16,7 +16,7 @@
 #include "network/nl.h"
 #include "conductor/util/banned.h"
 
-#define LB_NL_BUF_SIZE	65536	/* one reply datagram, dumps included */
+#define LB_NL_BUF_SIZE	65536	/* one reply datagram, dumps too */
 #define LB_NL_TIMEOUT_SEC	5
 
 /* One lb_nl_talk(): what the libmnl callbacks share. */
@@ -222,7 +222,7 @@ recv_errno(int e)
 		return -ETIMEDOUT;
 	if (e == ENOSPC)		/* libmnl's word for MSG_TRUNC */
 		return -EMSGSIZE;
-	if (e == EINTR)			/* libmnl's word for NLM_F_DUMP_INTR */
+	if (e == EINTR)		/* libmnl's word for NLM_F_DUMP_INTR */
 		return -EAGAIN;
 	return e > 0 ? -e : -EIO;
 }

@@ -10,14 +10,14 @@
 #include <stddef.h>
 #include <libmnl/libmnl.h>
 
-#define LB_NL_REQ_SIZE	512	/* one request: header, ifinfomsg, attrs */
+#define LB_NL_REQ_SIZE	512	/* header, ifinfomsg, attrs */
 
 struct lb_nl {
 	struct mnl_socket *sock;
 	unsigned portid;
 	unsigned seq;
 	char *buf;			/* LB_NL_BUF_SIZE bytes of replies */
-	char ext[160];			/* the kernel's words on a failure */
+	char ext[160];		/* the kernel's words on failure */
 };
 
 /* Opens an rtnetlink socket that gives up reading after 5 s. */
