@@ -167,6 +167,50 @@ test_get_and_ack(void **state)
 	lb_nl_close(&nl);
 }
 
+struct port {
+	int index;			/* the port looked for */
+	int master;			/* its IFLA_MASTER, once seen */
+};
+
+static int
+find_port(const struct nlmsghdr *nh, void *arg)
+{
+	const struct nlattr *tb[IFLA_MAX + 1];
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nh);
+	struct port *p = arg;
+
+	if (ifi->ifi_index != p->index)
+		return 0;
+	lb_nl_attrs(nh, sizeof(*ifi), tb, IFLA_MAX);
+	if (tb[IFLA_MASTER] != NULL)
+		p->master = (int)mnl_attr_get_u32(tb[IFLA_MASTER]);
+	return 0;
+}
+
+/*
+ * The dump the linux-bridge backend reads a port's VLANs from (AF_BRIDGE,
+ * RTEXT_FILTER_BRVLAN): the port is in it, with its bridge.
+ */
+static void
+test_bridge_port_dump(void **state)
+{
+	struct port p = { .index = (int)if_nametoindex("peer0") };
+	char buf[LB_NL_REQ_SIZE];
+	struct nlmsghdr *req;
+	struct lb_nl nl;
+
+	(void)state;
+	assert_int_equal(lb_nl_open(&nl), 0);
+	assert_int_equal(set_master(&nl, "peer0", "br9"), 0);
+	req = lb_nl_link_req(buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
+	    AF_BRIDGE, 0);
+	assert_true(mnl_attr_put_u32_check(req, sizeof(buf), IFLA_EXT_MASK,
+	    RTEXT_FILTER_BRVLAN));
+	assert_int_equal(lb_nl_talk(&nl, req, find_port, &p), 0);
+	assert_int_equal(p.master, (int)if_nametoindex("br9"));
+	lb_nl_close(&nl);
+}
+
 /* The kernel's errno comes back, with its own words where it has some. */
 static void
 test_kernel_errors(void **state)
@@ -220,6 +264,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_get_and_ack),
+		cmocka_unit_test(test_bridge_port_dump),
 		cmocka_unit_test(test_kernel_errors),
 		cmocka_unit_test(test_callback_failure_drains),
 	};
