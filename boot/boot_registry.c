@@ -1,7 +1,7 @@
 /*
  * boot_registry.c - names every boot implementation; the only place that
- * does.  pxe and ipxe are built (boot_pxe.c); redfish-virtual-media is
- * known and validated here, its staging lands with the rescue flow.
+ * does.  pxe and ipxe (boot_pxe.c), redfish-virtual-media (boot_vmedia.c)
+ * and fake (boot_fake.c) are built.
  * Read-only; any thread.
  */
 #include "boot/registry.h"
