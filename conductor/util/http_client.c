@@ -206,8 +206,9 @@ lb_http_redact(char *msg, size_t size, const char *const *secrets,
 	for (size_t i = 0; i < nsecrets; i++)
 		redact_secret(msg, size, secrets[i]);
 	redact_urls(msg, size);
-	redact_after(msg, size, "authorization:", "\r\n\"'");
-	redact_after(msg, size, "x-auth-token:", "\r\n\"'");
+	/* "Basic <credentials>" is one value; a token has no spaces. */
+	redact_after(msg, size, "authorization:", "\r\n\"'),;");
+	redact_after(msg, size, "x-auth-token:", " \t\r\n\"'),;");
 	redact_after(msg, size, "token=", "&# \t\r\n\"'");
 }
 
