@@ -108,7 +108,8 @@ bool lb_img_is_hex(const char *s, size_t n);
 bool lb_img_is_clean(const char *s, bool allow_space);
 void lb_img_href_release(struct lb_img_href *h);
 /* Form only: scheme, host, path; h->key from the raw href. */
-int lb_img_parse_href(const char *raw, struct lb_img_href *h, struct lb_err *err);
+int lb_img_parse_href(const char *raw, struct lb_img_href *h,
+    struct lb_err *err);
 /* file:// below an allowed directory; lock held. */
 int lb_img_resolve_file(const struct lb_image_cache *c, struct lb_img_href *h,
     const char *what, struct lb_err *err);
@@ -119,8 +120,8 @@ int lb_img_parse_allowed(const struct lb_image_cache *c, const char *raw,
 int lb_img_parse_checksum(const char *checksum, const struct lb_img_href *h,
     char want[SHA_HEX + 1], struct lb_err *err);
 /* -EINVAL with the "checksum mismatch" message. */
-int lb_img_mismatch(const struct lb_img_href *h, const char *want, const char *got,
-    struct lb_err *err);
+int lb_img_mismatch(const struct lb_img_href *h, const char *want,
+    const char *got, struct lb_err *err);
 
 /* image_store.c */
 
@@ -135,8 +136,9 @@ int lb_img_load_index(const struct lb_image_cache *c, const char *key,
 /* A new temporary file in the cache directory; its fd or -errno. */
 int lb_img_make_temp(const struct lb_image_cache *c, char path[PATH_MAX],
     mode_t mode);
-int lb_img_save_index(const struct lb_image_cache *c, const struct lb_img_href *h,
-    const char *file, const struct lb_img_fresh *nw, const struct stat *st);
+int lb_img_save_index(const struct lb_image_cache *c,
+    const struct lb_img_href *h, const char *file,
+    const struct lb_img_fresh *nw, const struct stat *st);
 /* Lock held. */
 int lb_img_pin_add(struct lb_image_cache *c, const char *path,
     unsigned int n);

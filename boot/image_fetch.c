@@ -391,8 +391,8 @@ out:
 
 /* Moves a fresh file into place under its validator's name and indexes it. */
 static int
-commit(struct lb_image_cache *c, const struct lb_img_href *h, struct lb_img_fresh *nw,
-    char *name, struct lb_err *err)
+commit(struct lb_image_cache *c, const struct lb_img_href *h,
+    struct lb_img_fresh *nw, char *name, struct lb_err *err)
 {
 	char vhash[SHA_HEX + 1], path[PATH_MAX];
 	const char *v = nw->validator;
@@ -430,13 +430,14 @@ commit(struct lb_image_cache *c, const struct lb_img_href *h, struct lb_img_fres
 		return lb_err_set(err, -EIO, "cannot write the image cache "
 		    "index for '%s': %s", h->safe, strerror(-r));
 	}
-	/* An older copy of the URL is now unindexed: lb_img_evict() removes it. */
+	/* An older copy of the URL is now unindexed: eviction removes it. */
 	return 0;
 }
 
 /* The leader's work for one URL: fetch, verify, store; fills f in. */
 void
-lb_img_fetch_one(struct lb_image_cache *c, const struct lb_img_href *h, struct lb_img_fetch *f)
+lb_img_fetch_one(struct lb_image_cache *c, const struct lb_img_href *h,
+    struct lb_img_fetch *f)
 {
 	struct lb_img_entry old;
 	struct lb_img_fresh nw = { .have = false };

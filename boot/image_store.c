@@ -56,7 +56,8 @@ dup_member(const json_t *o, const char *name, bool *ok)
 
 	if (v == NULL || json_is_null(v))
 		return NULL;
-	if (!json_is_string(v) || !lb_img_is_clean(json_string_value(v), true)) {
+	if (!json_is_string(v) ||
+	    !lb_img_is_clean(json_string_value(v), true)) {
 		*ok = false;
 		return NULL;
 	}
@@ -71,7 +72,8 @@ dup_member(const json_t *o, const char *name, bool *ok)
  * (size and mtime: a placed hard link written in place shows up here).
  */
 int
-lb_img_load_index(const struct lb_image_cache *c, const char *key, struct lb_img_entry *e)
+lb_img_load_index(const struct lb_image_cache *c, const char *key,
+    struct lb_img_entry *e)
 {
 	char path[PATH_MAX], name[SHA_HEX + 8];
 	const char *sha;
@@ -94,7 +96,8 @@ lb_img_load_index(const struct lb_image_cache *c, const char *key, struct lb_img
 	sha = json_string_value(json_object_get(o, "sha256"));
 	size = json_integer_value(json_object_get(o, "size"));
 	mtime_ns = json_integer_value(json_object_get(o, "mtime_ns"));
-	ok = ok && sha != NULL && lb_img_is_hex(sha, SHA_HEX) && e->file != NULL &&
+	ok = ok && sha != NULL && lb_img_is_hex(sha, SHA_HEX) &&
+	    e->file != NULL &&
 	    strlen(e->file) == SHA_HEX + 1 + VHASH_HEX &&
 	    strncmp(e->file, key, SHA_HEX) == 0 && e->file[SHA_HEX] == '-' &&
 	    lb_img_is_hex(e->file + SHA_HEX + 1, VHASH_HEX) &&
@@ -113,7 +116,8 @@ lb_img_load_index(const struct lb_image_cache *c, const char *key, struct lb_img
 }
 
 int
-lb_img_make_temp(const struct lb_image_cache *c, char path[PATH_MAX], mode_t mode)
+lb_img_make_temp(const struct lb_image_cache *c, char path[PATH_MAX],
+    mode_t mode)
 {
 	int fd;
 
@@ -219,7 +223,8 @@ busy(const struct lb_image_cache *c, const char *key, const char *name)
 {
 	char path[PATH_MAX];
 
-	for (const struct lb_img_fetch *f = c->fetches; f != NULL; f = f->next) {
+	for (const struct lb_img_fetch *f = c->fetches; f != NULL;
+	    f = f->next) {
 		if (strncmp(f->key, key, SHA_HEX) == 0)
 			return true;
 	}

@@ -54,7 +54,7 @@ post_once(const struct lb_agent_call *call, const char *body,
 		.connect_timeout_s = CONNECT_TIMEOUT_S,
 		.timeout_s = call->timeout_s,
 		.verify = true,
-		/* Trust exactly the certificate the agent sent, nothing else. */
+		/* Trust exactly the certificate the agent sent. */
 		.ca_file = call->ca_file,
 		.ca_only = true,
 		.reply_max = REPLY_MAX,

@@ -129,15 +129,18 @@ lb_redfish_request(struct lb_redfish_conn *c, const char *method,
 		}
 		if (r < 0)
 			break;
-		if (reply->status == 401 && cred.kind == LB_REDFISH_SEND_TOKEN &&
+		if (reply->status == 401 &&
+		    cred.kind == LB_REDFISH_SEND_TOKEN &&
 		    !relogged) {
 			/* The session expired or was deleted: log in again. */
-			lb_redfish_session_invalidate(c->session, cred.generation);
+			lb_redfish_session_invalidate(c->session,
+			    cred.generation);
 			relogged = true;
 			continue;
 		}
 		if (!lb_redfish_is_2xx(reply->status))
-			r = lb_redfish_status_error(c, method, path, reply, err);
+			r = lb_redfish_status_error(c, method, path, reply,
+			    err);
 		break;
 	}
 	free(text);

@@ -97,7 +97,8 @@ lb_redfish_session_count(void)
 /* ---- service root and login; the session's lock is held ---- */
 
 static int
-root_load(struct lb_redfish_conn *c, struct lb_redfish_session *s, struct lb_err *err)
+root_load(struct lb_redfish_conn *c, struct lb_redfish_session *s,
+    struct lb_err *err)
 {
 	struct lb_redfish_reply reply = { 0 };
 	struct lb_redfish_tls tls;
@@ -113,7 +114,8 @@ root_load(struct lb_redfish_conn *c, struct lb_redfish_session *s, struct lb_err
 	for (int attempt = 1; ; attempt++) {
 		r = lb_redfish_http_do(c->http, &rq, &reply, NULL, &retry, err);
 		/* Some BMCs want credentials even for the service root. */
-		if (r == 0 && reply.status == 401 && rq.auth == LB_REDFISH_SEND_NONE &&
+		if (r == 0 && reply.status == 401 &&
+		    rq.auth == LB_REDFISH_SEND_NONE &&
 		    c->info->username != NULL) {
 			rq.auth = LB_REDFISH_SEND_BASIC;
 			attempt--;
@@ -151,8 +153,8 @@ location_path(const char *loc)
  * *ret_status the HTTP status (0 when the BMC could not be talked to).
  */
 static int
-session_login(struct lb_redfish_conn *c, struct lb_redfish_session *s, long *ret_status,
-    struct lb_err *err)
+session_login(struct lb_redfish_conn *c, struct lb_redfish_session *s,
+    long *ret_status, struct lb_err *err)
 {
 	struct lb_redfish_reply reply = { 0 };
 	char id[LB_REDFISH_PATH_MAX];
@@ -255,7 +257,8 @@ credentials_locked(struct lb_redfish_conn *c, struct lb_redfish_session *s,
 }
 
 int
-lb_redfish_credentials(struct lb_redfish_conn *c, struct lb_redfish_cred *cred, struct lb_err *err)
+lb_redfish_credentials(struct lb_redfish_conn *c,
+    struct lb_redfish_cred *cred, struct lb_err *err)
 {
 	struct lb_redfish_session *s = c->session;
 	int r;
@@ -276,7 +279,8 @@ lb_redfish_credentials(struct lb_redfish_conn *c, struct lb_redfish_cred *cred, 
 }
 
 void
-lb_redfish_session_invalidate(struct lb_redfish_session *s, unsigned long generation)
+lb_redfish_session_invalidate(struct lb_redfish_session *s,
+    unsigned long generation)
 {
 	pthread_mutex_lock(&s->lock);
 	if (s->generation == generation && s->token != NULL) {

@@ -383,7 +383,8 @@ setup(struct lb_http *h, const struct lb_http_request *rq,
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, rq->max_redirs > 0);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION,
+	    rq->max_redirs > 0 ? 1L : 0L);
 	if (rq->max_redirs > 0) {
 		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, rq->max_redirs);

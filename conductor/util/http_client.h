@@ -55,7 +55,7 @@ struct lb_http_request {
 	bool verify;		/* TLS peer and host name */
 	const char *ca_file;	/* NULL: the system's trust store */
 	bool ca_is_dir;		/* ca_file names a hashed directory */
-	bool ca_only;		/* trust ca_file and not the system's store */
+	bool ca_only;		/* ca_file only, not the system store */
 	const char *client_cert; /* PEM, optional */
 	const char *client_key;
 	const char *user;	/* HTTP basic, when not NULL */

@@ -268,7 +268,8 @@ test_request_sent(void **state)
 	assert_non_null(strstr(s->request, "\r\nX-Test: one\r\n"));
 	assert_non_null(strstr(s->request, "\r\nUser-Agent: lifeboat\r\n"));
 	/* admin:pw */
-	assert_non_null(strstr(s->request, "Authorization: Basic YWRtaW46cHc="));
+	assert_non_null(strstr(s->request,
+	    "Authorization: Basic YWRtaW46cHc="));
 	assert_non_null(strstr(s->request, "\r\n\r\n{\"a\":1}"));
 	pthread_mutex_unlock(&s->lock);
 	lb_buf_release(&rp.body);
