@@ -33,12 +33,9 @@ get_power(struct lb_ipmi_conn *c, enum lb_power_state *ret_state,
 	uint64_t on;
 	int r;
 
-	r = lb_ipmi_conn_open(c, err);
+	r = lb_ipmi_cmd_begin(c, tmpl_cmd_get_chassis_status_rs, &rs, err);
 	if (r < 0)
 		return r;
-	rs = fiid_obj_create(tmpl_cmd_get_chassis_status_rs);
-	if (rs == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
 	if (ipmi_cmd_get_chassis_status(c->ctx, rs) < 0)
 		r = lb_ipmi_fail_cmd(c, "Get Chassis Status", rs,
 		    IPMI_NET_FN_CHASSIS_RQ, err);
@@ -58,12 +55,9 @@ chassis_control(struct lb_ipmi_conn *c, uint8_t control, const char *what,
 	fiid_obj_t rs;
 	int r;
 
-	r = lb_ipmi_conn_open(c, err);
+	r = lb_ipmi_cmd_begin(c, tmpl_cmd_chassis_control_rs, &rs, err);
 	if (r < 0)
 		return r;
-	rs = fiid_obj_create(tmpl_cmd_chassis_control_rs);
-	if (rs == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
 	if (ipmi_cmd_chassis_control(c->ctx, control, rs) < 0)
 		r = lb_ipmi_fail_cmd(c, what, rs, IPMI_NET_FN_CHASSIS_RQ, err);
 	fiid_obj_destroy(rs);

@@ -63,12 +63,10 @@ get_boot_flags(struct lb_ipmi_conn *c, bool *ret_valid, uint8_t *ret_device,
 	fiid_obj_t rs;
 	int r;
 
-	r = lb_ipmi_conn_open(c, err);
+	r = lb_ipmi_cmd_begin(c, tmpl_cmd_get_system_boot_options_boot_flags_rs,
+	    &rs, err);
 	if (r < 0)
 		return r;
-	rs = fiid_obj_create(tmpl_cmd_get_system_boot_options_boot_flags_rs);
-	if (rs == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
 	if (ipmi_cmd_get_system_boot_options_boot_flags(c->ctx,
 	    IPMI_SYSTEM_BOOT_OPTIONS_NO_SET_SELECTOR,
 	    IPMI_SYSTEM_BOOT_OPTIONS_NO_BLOCK_SELECTOR, rs) < 0)
@@ -142,12 +140,10 @@ set_boot(struct lb_ipmi_conn *c, enum lb_boot_device device, bool persistent,
 
 	r = boot_type(c, mode, &type, err);
 	if (r == 0)
-		r = lb_ipmi_conn_open(c, err);
+		r = lb_ipmi_cmd_begin(c, tmpl_cmd_set_system_boot_options_rs,
+		    &rs, err);
 	if (r < 0)
 		return r;
-	rs = fiid_obj_create(tmpl_cmd_set_system_boot_options_rs);
-	if (rs == NULL)
-		return lb_err_set(err, -ENOMEM, "out of memory");
 	if (c->info.disable_boot_timeout &&
 	    ipmi_cmd_set_system_boot_options_BMC_boot_flag_valid_bit_clearing(
 	    c->ctx, UNLOCKED, 0, 0, 0,

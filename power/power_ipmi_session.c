@@ -376,6 +376,21 @@ lb_ipmi_conn_open(struct lb_ipmi_conn *c, struct lb_err *err)
 	return r;
 }
 
+int
+lb_ipmi_cmd_begin(struct lb_ipmi_conn *c, fiid_template_t tmpl,
+    fiid_obj_t *ret_rs, struct lb_err *err)
+{
+	int r;
+
+	r = lb_ipmi_conn_open(c, err);
+	if (r < 0)
+		return r;
+	*ret_rs = fiid_obj_create(tmpl);
+	if (*ret_rs == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 /* What the driver adds to ipmi_info.c: the limits of libfreeipmi. */
 static int
 check_supported(const struct lb_ipmi_info *info, struct lb_err *err)

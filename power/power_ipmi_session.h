@@ -43,6 +43,13 @@ int lb_ipmi_conn_open(struct lb_ipmi_conn *c, struct lb_err *err);
 void lb_ipmi_conn_close(struct lb_ipmi_conn *c);
 
 /*
+ * Before a command: opens the session unless it is open and makes *ret_rs,
+ * an empty reply of template tmpl, for the caller to fiid_obj_destroy().
+ */
+int lb_ipmi_cmd_begin(struct lb_ipmi_conn *c, fiid_template_t tmpl,
+    fiid_obj_t *ret_rs, struct lb_err *err);
+
+/*
  * The error for a failed command 'what' inside the session, from
  * libfreeipmi's error and the reply rs (NULL if none) to request netfn.
  */
