@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ enum cfg_type {
 	CFG_PATH,	/* char *, absolute */
 	CFG_BOOL,	/* bool */
 	CFG_INT,	/* int, min..max */
+	CFG_FLOAT,	/* double, min..max */
 	CFG_SIZE,	/* long bytes, min..max, K/M/G suffixes */
 	CFG_ENUM,	/* char * one of 'allowed', or int with CFG_INDEX */
 	CFG_LIST,	/* struct lb_strlist */
@@ -42,7 +44,7 @@ struct cfg_option {
 	const char *def;		/* the default as text, NULL: unset */
 	const char *help;
 	const char *const *allowed;	/* CFG_ENUM, NULL-terminated */
-	long min, max;			/* CFG_INT, CFG_SIZE */
+	long min, max;			/* CFG_INT, CFG_SIZE, CFG_FLOAT */
 	/* extra check of a string value, writes what is wrong into 'why' */
 	int (*validate)(const char *value, char *why, size_t size);
 	char *(*compute_default)(void);	/* a default only known at run time */
@@ -381,6 +383,14 @@ static const struct cfg_option options[] = {
 	    redfish_connection_retry_interval, "4",
 	    "Seconds between attempts to connect to a Redfish BMC.",
 	    .min = 1, .max = 600),
+	OPT("redfish", "min_command_interval", FLOAT,
+	    redfish_min_command_interval, "0",
+	    "Least seconds (a fraction allowed) between two Redfish calls "
+	    "to one BMC (a lifeboat option).", .min = 0, .max = 60),
+	OPT("redfish", "max_concurrent_per_bmc", INT,
+	    redfish_max_concurrent_per_bmc, "4",
+	    "Most Redfish calls in flight to one BMC (a lifeboat option).",
+	    .min = 1, .max = 16),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -655,6 +665,30 @@ parse_long(const char *s, bool suffixes, long *ret)
 	return 0;
 }
 
+/* A decimal number (1, 0.5, 2.25) within the option's min..max. */
+static int
+set_float(double *field, const struct cfg_option *o, const char *value,
+    const char *shown, char *why, size_t size)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (*value == '\0' || strchr("+-.0123456789", *value) == NULL ||
+	    end == value || *end != '\0' || errno != 0 || !isfinite(v)) {
+		snprintf(why, size, "%s is not a number", shown);
+		return -EINVAL;
+	}
+	if (v < (double)o->min || v > (double)o->max) {
+		snprintf(why, size, "%s is out of range %ld..%ld", shown,
+		    o->min, o->max);
+		return -EINVAL;
+	}
+	*field = v;
+	return 0;
+}
+
 static void
 opt_clear(struct lb_config *cfg, const struct cfg_option *o)
 {
@@ -752,6 +786,8 @@ opt_set(struct lb_config *cfg, const struct cfg_option *o, const char *value,
 		else
 			*(long *)field = v;
 		return 0;
+	case CFG_FLOAT:
+		return set_float(field, o, value, shown, why, size);
 	case CFG_ENUM:
 		for (i = 0; o->allowed[i] != NULL; i++)
 			if (strcasecmp(value, o->allowed[i]) == 0)
@@ -1336,6 +1372,7 @@ write_option(FILE *out, const struct cfg_option *o)
 		[CFG_PATH] = "path",
 		[CFG_BOOL] = "boolean",
 		[CFG_INT] = "integer",
+		[CFG_FLOAT] = "floating point",
 		[CFG_SIZE] = "size in bytes",
 		[CFG_ENUM] = "string",
 		[CFG_LIST] = "comma-separated list",
@@ -1346,7 +1383,8 @@ write_option(FILE *out, const struct cfg_option *o)
 
 	write_wrapped(out, o->help);
 	fprintf(out, "# Type: %s\n", type_names[o->type]);
-	if (o->type == CFG_INT || o->type == CFG_SIZE)
+	if (o->type == CFG_INT || o->type == CFG_SIZE ||
+	    o->type == CFG_FLOAT)
 		fprintf(out, "# Minimum value: %ld\n# Maximum value: %ld\n",
 		    o->min, o->max);
 	if (o->type == CFG_ENUM)
