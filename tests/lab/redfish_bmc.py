@@ -897,6 +897,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             err = RedfishError(500, 'Internal error: %s' % e,
                                'InternalError')
             status, headers, body = 500, {}, err.body()
+        # recorded before the answer leaves, so a client that got it finds
+        # the line written
+        bmc.recorder.record(bmc.port, self.client_address,
+                            record_kind(req), start=started,
+                            method=self.command, path=path, status=status,
+                            user_agent=self.headers.get('User-Agent'))
         data = b''
         if body is not None:
             data = json.dumps(body, indent=2).encode() + b'\n'
@@ -916,9 +922,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != 'HEAD':
             self.wfile.write(data)
-        bmc.recorder.record(bmc.port, self.client_address,
-                            record_kind(req), start=started,
-                            method=self.command, path=path, status=status)
         bmc.log.info('%s %s %s user=%s -> %d (%.0f ms)',
                      self.client_address[0], self.command, self.path,
                      req.user or '-', status,
