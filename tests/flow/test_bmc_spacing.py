@@ -18,19 +18,13 @@ from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (OnRescueWait, RescueLab, cli_rescue_watched,
                             settled)
 from rescue_helpers import agents  # noqa: F401 (a fixture)
+from test_rescue import RESCUE_BOOT_LOG, UNRESCUE_LOG
 from test_rescue_vmedia import rescue_wait_watcher, vmedia_node
 
 PASSWORD = 'Resc-ue-PW1'
 CLI_TIMEOUT = 180
 INTERVAL = 1.0
 SLACK = 0.05
-
-RESCUE_BOOT_LOG = ['ipmi: power off',
-                   'ipmi: set boot device=pxe enabled=once mode=bios',
-                   'ipmi: power on', 'boot from pxe (bios)']
-UNRESCUE_LOG = ['ipmi: power off',
-                'ipmi: set boot device=disk enabled=continuous mode=bios',
-                'ipmi: power on', 'boot from disk (bios)']
 
 
 # ----------------------------------------------------------------- helpers
@@ -119,6 +113,13 @@ def rescue_over_ipmi(lab, emu, agents, node, mac):  # noqa: F811
     emu.clear_log(0)
     watcher = OnRescueWait(lab.d, node['uuid'], start_agent=lambda:
                            agents.start(lab.api_url, mac))
+    rescue_by_cli(lab, node, watcher)
+    assert emu.machine(0)['log'] == RESCUE_BOOT_LOG, emu.machine(0)['log']
+
+
+def rescue_by_cli(lab, node, watcher):
+    """``node rescue --wait`` with 'watcher' starting the agent; asserts
+    the agent finished and the node is in rescue without an error."""
     agent = cli_rescue_watched(lab.d, node['name'], watcher, PASSWORD,
                                timeout=CLI_TIMEOUT)
     assert agent.wait_exit(30) == 0
@@ -126,7 +127,6 @@ def rescue_over_ipmi(lab, emu, agents, node, mac):  # noqa: F811
     done = settled(lab.d, node['uuid'])
     assert done['provision_state'] == 'rescue', done
     assert done['last_error'] is None, done
-    assert emu.machine(0)['log'] == RESCUE_BOOT_LOG, emu.machine(0)['log']
 
 
 def unrescue_by_cli(lab, node):
@@ -193,14 +193,8 @@ def test_redfish_vmedia_rescue_commands_spaced(launcher, tmp_path, bmcs,
     # -- rescue: off, insert, one-time CD boot, on; eject once rescued
     emu.clear_log(0)
     rec.mark()
-    watcher = rescue_wait_watcher(lab, emu, agents, node['uuid'], mac)
-    agent = cli_rescue_watched(lab.d, node['name'], watcher, PASSWORD,
-                               timeout=CLI_TIMEOUT)
-    assert agent.wait_exit(30) == 0
-    assert agent.rescued()
-    done = settled(lab.d, node['uuid'])
-    assert done['provision_state'] == 'rescue', done
-    assert done['last_error'] is None, done
+    rescue_by_cli(lab, node, rescue_wait_watcher(lab, emu, agents,
+                                                  node['uuid'], mac))
     assert emu.machine(0)['media']['inserted'] is False, emu.machine(0)
     calls = rec.commands(emu.port, keep=from_lifeboat)
     assert kinds_in_order(calls, ['vmedia insert', 'bootdev set',
