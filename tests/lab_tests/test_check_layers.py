@@ -92,6 +92,8 @@ BAD_TREE = {
         'return ctx->power->set_state(ctx->task, 1);',
         'ops: conductor/engine.c:16: driver call outside conductor/task.c: '
         'return boot->prepare_ramdisk(task);',
+        'ops: boot/media.c:8: driver call outside conductor/task.c: '
+        'return env->management->insert_cd(task, url);',
     ],
     'c': [
         'names: conductor/engine.c:22: strcmp against interface name '
