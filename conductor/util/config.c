@@ -351,6 +351,14 @@ static const struct cfg_option options[] = {
 	    redfish_connection_retry_interval, "4",
 	    "Seconds between attempts to connect to a Redfish BMC.",
 	    .min = 1, .max = 600),
+	OPT("redfish", "min_command_interval", FLOAT,
+	    redfish_min_command_interval, "0",
+	    "Least seconds (a fraction allowed) between two Redfish calls "
+	    "to one BMC (a lifeboat option).", .min = 0, .max = 60),
+	OPT("redfish", "max_concurrent_per_bmc", INT,
+	    redfish_max_concurrent_per_bmc, "4",
+	    "Most Redfish calls in flight to one BMC (a lifeboat option).",
+	    .min = 1, .max = 16),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -483,6 +491,7 @@ write_option(FILE *out, const struct cfg_option *o)
 		[CFG_PATH] = "path",
 		[CFG_BOOL] = "boolean",
 		[CFG_INT] = "integer",
+		[CFG_FLOAT] = "floating point",
 		[CFG_SIZE] = "size in bytes",
 		[CFG_ENUM] = "string",
 		[CFG_LIST] = "comma-separated list",
@@ -493,7 +502,8 @@ write_option(FILE *out, const struct cfg_option *o)
 
 	write_wrapped(out, o->help);
 	fprintf(out, "# Type: %s\n", type_names[o->type]);
-	if (o->type == CFG_INT || o->type == CFG_SIZE)
+	if (o->type == CFG_INT || o->type == CFG_SIZE ||
+	    o->type == CFG_FLOAT)
 		fprintf(out, "# Minimum value: %ld\n# Maximum value: %ld\n",
 		    o->min, o->max);
 	if (o->type == CFG_ENUM)

@@ -19,6 +19,7 @@ enum cfg_type {
 	CFG_PATH,	/* char *, absolute */
 	CFG_BOOL,	/* bool */
 	CFG_INT,	/* int, min..max */
+	CFG_FLOAT,	/* double, min..max */
 	CFG_SIZE,	/* long bytes, min..max, K/M/G suffixes */
 	CFG_ENUM,	/* char * one of 'allowed', or int with CFG_INDEX */
 	CFG_LIST,	/* struct lb_strlist */
@@ -35,7 +36,7 @@ struct cfg_option {
 	const char *def;		/* the default as text, NULL: unset */
 	const char *help;
 	const char *const *allowed;	/* CFG_ENUM, NULL-terminated */
-	long min, max;			/* CFG_INT, CFG_SIZE */
+	long min, max;			/* CFG_INT, CFG_SIZE, CFG_FLOAT */
 	/* extra check of a string value, writes what is wrong into 'why' */
 	int (*validate)(const char *value, char *why, size_t size);
 	char *(*compute_default)(void);	/* a default only known at run time */

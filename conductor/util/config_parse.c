@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,30 @@ set_string(char **field, const char *value)
 	return 0;
 }
 
+/* A decimal number (1, 0.5, 2.25) within the option's min..max. */
+static int
+set_float(double *field, const struct cfg_option *o, const char *value,
+    const char *shown, char *why, size_t size)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (*value == '\0' || strchr("+-.0123456789", *value) == NULL ||
+	    end == value || *end != '\0' || errno != 0 || !isfinite(v)) {
+		snprintf(why, size, "%s is not a number", shown);
+		return -EINVAL;
+	}
+	if (v < (double)o->min || v > (double)o->max) {
+		snprintf(why, size, "%s is out of range %ld..%ld", shown,
+		    o->min, o->max);
+		return -EINVAL;
+	}
+	*field = v;
+	return 0;
+}
+
 /*
  * Converts 'value' and stores it.  Returns 0, -ENOMEM, or -EINVAL with what
  * is wrong in 'why' (naming the value only as 'shown').
@@ -248,6 +273,8 @@ opt_set(struct lb_config *cfg, const struct cfg_option *o, const char *value,
 		else
 			*(long *)field = v;
 		return 0;
+	case CFG_FLOAT:
+		return set_float(field, o, value, shown, why, size);
 	case CFG_ENUM:
 		for (i = 0; o->allowed[i] != NULL; i++)
 			if (strcasecmp(value, o->allowed[i]) == 0)
