@@ -553,6 +553,35 @@ render_pxelinux(const struct lb_config *cfg, enum lb_pxelinux_fetch fetch,
 	return lb_render_pxelinux(uuid, params, url);
 }
 
+/*
+ * How pxelinux fetches the rest for a node of this mode, and whether the
+ * configuration has what that needs (grub, for UEFI and nodes without a
+ * boot_mode, needs the TFTP server's address).
+ */
+static int
+check_fetch(const struct lb_boot_env *env, enum lb_boot_mode mode,
+    enum lb_pxelinux_fetch *ret_fetch, struct lb_err *err)
+{
+	enum lb_pxelinux_fetch fetch;
+	int r = 0;
+
+	if (mode != LB_BOOT_MODE_BIOS)
+		r = check_value("[pxe] tftp_server", env->tftp_server, " ",
+		    err);
+	/* pxelinux serves BIOS nodes and those without a boot_mode. */
+	fetch = mode != LB_BOOT_MODE_UEFI ? pxelinux_fetch(env) :
+	    LB_PXELINUX_FETCH_TFTP;
+	if (r == 0 && (fetch == LB_PXELINUX_FETCH_HTTP ||
+	    fetch == LB_PXELINUX_FETCH_IPXE))
+		r = check_value("[deploy] http_url (for [pxe] pxelinux_fetch)",
+		    env->http_url, " ", err);
+	if (r == 0 && fetch == LB_PXELINUX_FETCH_IPXE)
+		r = check_value("[pxe] ipxe_kernel_name",
+		    env->cfg->pxe_ipxe_kernel_name, " ", err);
+	*ret_fetch = fetch;
+	return r;
+}
+
 static int
 pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
     const struct lb_boot_images *images, const char *request_id,
@@ -574,26 +603,11 @@ pxe_prepare_ramdisk(const struct lb_boot_env *env, const struct lb_task *task,
 		return r;
 	lb_boot_dir_init(&root);
 	mode = lb_boot_mode_of(task);
-	if (mode != LB_BOOT_MODE_BIOS) {
-		r = check_value("[pxe] tftp_server", env->tftp_server, " ",
-		    err);
-		if (r < 0)
-			goto out;
-	}
-	/* pxelinux serves BIOS nodes and those without a boot_mode. */
-	fetch = mode != LB_BOOT_MODE_UEFI ? pxelinux_fetch(env) :
-	    LB_PXELINUX_FETCH_TFTP;
+	r = check_fetch(env, mode, &fetch, err);
+	if (r < 0)
+		goto out;
 	http = fetch == LB_PXELINUX_FETCH_HTTP ||
 	    fetch == LB_PXELINUX_FETCH_IPXE;
-	if (http) {
-		r = check_value("[deploy] http_url (for [pxe] pxelinux_fetch)",
-		    env->http_url, " ", err);
-		if (r == 0 && fetch == LB_PXELINUX_FETCH_IPXE)
-			r = check_value("[pxe] ipxe_kernel_name",
-			    cfg->pxe_ipxe_kernel_name, " ", err);
-		if (r < 0)
-			goto out;
-	}
 	r = kernel_params(env, task, request_id, extra_params, &params, err);
 	if (r == 0 && fetch == LB_PXELINUX_FETCH_IPXE)
 		r = check_ipxe_params(params, err);

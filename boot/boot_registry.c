@@ -1,13 +1,15 @@
 /*
  * boot_registry.c - names every boot implementation; the only place that
- * does.  pxe and ipxe are built (boot_pxe.c); redfish-virtual-media is
- * known and validated here, its staging lands with the rescue flow.
+ * does.  pxe and ipxe (boot_pxe.c), redfish-virtual-media (boot_vmedia.c)
+ * and fake (boot_fake.c) are built.
  * Read-only; any thread.
  */
 #include "boot/registry.h"
 #include "boot/boot_pxe.h"
 
 extern const struct lb_boot_ops lb_boot_fake;
+extern const struct lb_property lb_boot_pxe_properties[];
+extern const struct lb_property lb_boot_vmedia_properties[];
 #include "boot/boot_vmedia.h"
 #include "conductor/util/banned.h"
 
@@ -21,9 +23,12 @@ validate_ports(const struct lb_task *task, struct lb_err *err)
 }
 
 const struct lb_iface_impl lb_boot_impls[] = {
-	{ "pxe", &lb_boot_pxe, validate_ports, LB_IMPL_BUILT },
-	{ "ipxe", &lb_boot_ipxe, validate_ports, LB_IMPL_BUILT },
-	{ "redfish-virtual-media", &lb_boot_vmedia, NULL, LB_IMPL_BUILT },
-	{ "fake", &lb_boot_fake, NULL, LB_IMPL_BUILT },
+	{ "pxe", &lb_boot_pxe, validate_ports, LB_IMPL_BUILT,
+	  lb_boot_pxe_properties },
+	{ "ipxe", &lb_boot_ipxe, validate_ports, LB_IMPL_BUILT,
+	  lb_boot_pxe_properties },
+	{ "redfish-virtual-media", &lb_boot_vmedia, NULL, LB_IMPL_BUILT,
+	  lb_boot_vmedia_properties },
+	{ "fake", &lb_boot_fake, NULL, LB_IMPL_BUILT, NULL },
 };
 const size_t lb_boot_nimpls = sizeof(lb_boot_impls) / sizeof(lb_boot_impls[0]);

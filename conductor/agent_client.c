@@ -5,7 +5,6 @@
  */
 #include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,30 +12,13 @@
 
 #include "conductor/agent_client.h"
 #include "conductor/util/buf.h"
+#include "conductor/util/http_client.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
 #define REPLY_MAX (1024 * 1024)
 #define RETRY_DELAY_S 2
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t
-collect(char *data, size_t size, size_t n, void *arg)
-{
-	struct lb_buf *b = arg;
-
-	if (b->len + size * n > REPLY_MAX)
-		return 0;	/* aborts the transfer */
-	lb_buf_add(b, data, size * n);
-	return size * n;
-}
+#define CONNECT_TIMEOUT_S 10
 
 /* The reason the agent gave, from a command result or a fault body. */
 static void
@@ -60,54 +42,53 @@ static int
 post_once(const struct lb_agent_call *call, const char *body,
     long *ret_status, struct lb_buf *reply, struct lb_err *err)
 {
-	struct curl_slist *headers = NULL;
-	char url[2048], *token = NULL;
-	CURL *h;
-	CURLcode rc;
+	static const char *const headers[] = {
+		"Content-Type: application/json",
+		"Accept: application/json",
+		NULL,
+	};
+	struct lb_http_request rq = {
+		.method = "POST",
+		.headers = headers,
+		.body = body,
+		.connect_timeout_s = CONNECT_TIMEOUT_S,
+		.timeout_s = call->timeout_s,
+		.verify = true,
+		/* Trust exactly the certificate the agent sent. */
+		.ca_file = call->ca_file,
+		.ca_only = true,
+		.reply_max = REPLY_MAX,
+		.user_agent = "lifeboat",
+		.secrets = { call->token },
+	};
+	struct lb_http_reply rp;
+	struct lb_http *h;
+	char url[2048], *token;
 	int r = 0;
 
-	h = curl_easy_init();
-	if (h == NULL)
+	if (lb_http_new(&h) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
-	token = curl_easy_escape(h, call->token, 0);
+	token = lb_http_escape(h, call->token);
 	snprintf(url, sizeof(url), "%s/v1/commands/?wait=false&agent_token=%s",
 	    call->agent_url, token ? token : "");
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = curl_slist_append(headers, "Accept: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)call->timeout_s);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "lifeboat");
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (call->ca_file != NULL) {
-		/* Trust exactly the certificate the agent sent, nothing else. */
-		curl_easy_setopt(h, CURLOPT_CAINFO, call->ca_file);
-		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	}
-	rc = curl_easy_perform(h);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, ret_status);
-	} else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
-	    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CONNECT_ERROR) {
+	rq.url = url;
+	if (lb_http_perform(h, &rq, &rp) == 0) {
+		*ret_status = rp.status;
+		lb_buf_add(reply, rp.body.data, rp.body.len);
+	} else if (rp.fail == LB_HTTP_TLS_VERIFY) {
 		r = lb_err_set(err, -EACCES, "TLS with the agent at %s "
-		    "failed: %s", call->agent_url, curl_easy_strerror(rc));
-	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+		    "failed: %s", call->agent_url, rp.generic);
+	} else if (rp.fail == LB_HTTP_TIMEOUT) {
 		r = lb_err_set(err, -ETIMEDOUT, "the agent at %s did not "
 		    "answer within %d s", call->agent_url, call->timeout_s);
 	} else {
 		r = lb_err_set(err, -EHOSTUNREACH, "cannot reach the agent "
-		    "at %s: %s", call->agent_url, curl_easy_strerror(rc));
+		    "at %s: %s", call->agent_url, rp.generic);
 	}
-	curl_free(token);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(h);
+	explicit_bzero(url, sizeof(url));
+	lb_buf_release(&rp.body);
+	lb_http_free_string(token);
+	lb_http_free(h);
 	return r;
 }
 
@@ -200,7 +181,6 @@ lb_agent_finalize_rescue(const struct lb_agent_call *call, const char *hash,
 	bool rejected;
 	int r;
 
-	pthread_once(&curl_once, curl_init_once);
 	r = finalize_once(call, hash, network_moves, &rejected, err);
 	if (r < 0 && rejected) {
 		log_info("agent at %s does not know %s: finalizing without it",
@@ -227,7 +207,8 @@ lb_agent_url_check(const char *url, size_t len, bool *ret_tls,
 			return lb_err_set(err, -EINVAL, "Invalid callback_url: "
 			    "it holds a control character");
 	}
-	pthread_once(&curl_once, curl_init_once);
+	if (lb_http_global_init() < 0)
+		return lb_err_set(err, -EIO, "cannot initialise libcurl");
 	u = curl_url();
 	if (u == NULL)
 		return lb_err_set(err, -ENOMEM, "out of memory");

@@ -205,58 +205,43 @@ lb_api_driver_show(struct lb_req *req, const char *const *args,
 	return lb_resp_json(resp, 200, &b, err);
 }
 
+/*
+ * Ironic's answer is the union of what the type's interfaces document;
+ * here every interface the type supports and the configuration enables
+ * counts (Ironic counts only each kind's default), as a node of the type
+ * may use any of them.  Rows come from the interface registries.
+ */
+static json_t *
+driver_properties(const struct lb_config *cfg, const struct lb_hwtype *hw)
+{
+	json_t *out = json_object();
+
+	for (int k = 0; out != NULL && k < LB_IFACE_COUNT; k++) {
+		const char *const *names = hw->supported[k];
+
+		for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+			const struct lb_iface_impl *impl =
+			    lb_iface_find((enum lb_iface_kind)k, names[i]);
+			const struct lb_property *p;
+
+			if (impl == NULL || !(impl->flags & LB_IMPL_BUILT) ||
+			    !lb_iface_enabled(cfg, (enum lb_iface_kind)k,
+			    names[i]))
+				continue;
+			for (p = impl->properties; p != NULL && p->name != NULL;
+			    p++)
+				json_object_set_new(out, p->name,
+				    json_string(p->doc));
+		}
+	}
+	return out;
+}
+
 int
 lb_api_driver_properties(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
-	static const char *const common[][2] = {
-		{ "rescue_kernel", "URL (file://, http://, https://) of the "
-		  "rescue kernel. Required for rescue over PXE/iPXE." },
-		{ "rescue_ramdisk", "URL of the rescue ramdisk. Required for "
-		  "rescue over PXE/iPXE." },
-		{ "rescue_iso", "URL of a prebuilt rescue ISO for virtual "
-		  "media. Optional." },
-		{ "kernel_append_params", "Extra kernel parameters for the "
-		  "rescue ramdisk. Optional." },
-		{ "rescuing_network", "Network (VLAN) the node is moved to "
-		  "while it boots the rescue ramdisk. Optional." },
-		{ "rescue_soft_power_off_timeout", "Seconds the rescue waits "
-		  "for the node to shut down after a soft power-off (ACPI) "
-		  "before it powers it off hard; 0 powers off hard at once. "
-		  "Optional; default [conductor] "
-		  "rescue_soft_power_off_timeout (0)." },
-	};
-	static const char *const ipmi[][2] = {
-		{ "ipmi_address", "IP address or hostname of the node's BMC. "
-		  "Required." },
-		{ "ipmi_username", "username; default is NULL user. Optional." },
-		{ "ipmi_password", "password. Optional." },
-		{ "ipmi_port", "remote IPMI RMCP port. Optional." },
-		{ "ipmi_priv_level", "privilege level; default is "
-		  "ADMINISTRATOR. One of ADMINISTRATOR, CALLBACK, OPERATOR, "
-		  "USER. Optional." },
-		{ "ipmi_protocol_version", "the version of the IPMI protocol; "
-		  "default is \"2.0\". One of \"1.5\", \"2.0\". Optional." },
-		{ "ipmi_cipher_suite", "IPMI cipher suite; probed (17, then "
-		  "3) when unset. Optional." },
-	};
-	static const char *const redfish[][2] = {
-		{ "redfish_address", "The URL address to the Redfish "
-		  "controller. Required." },
-		{ "redfish_system_id", "The canonical path to the "
-		  "ComputerSystem resource. Optional if the BMC has one." },
-		{ "redfish_username", "User account with admin/server-profile "
-		  "access privilege. Optional." },
-		{ "redfish_password", "User account password. Optional." },
-		{ "redfish_verify_ca", "Either a Boolean value, a path to a CA "
-		  "file or directory. Optional, default True." },
-		{ "redfish_auth_type", "One of basic, session, auto. "
-		  "Optional." },
-	};
 	const struct lb_hwtype *hw = NULL;
-	const char *const (*rows)[2] = NULL;
-	size_t nrows = 0;
-	json_t *out;
 	int r;
 
 	r = lb_req_check_query(req, err);
@@ -265,19 +250,6 @@ lb_api_driver_properties(struct lb_req *req, const char *const *args,
 	r = find_driver(req, args[0], &hw, err);
 	if (r < 0)
 		return r;
-	if (strcmp(hw->name, "ipmi") == 0) {
-		rows = ipmi;
-		nrows = sizeof(ipmi) / sizeof(ipmi[0]);
-	} else if (strcmp(hw->name, "redfish") == 0) {
-		rows = redfish;
-		nrows = sizeof(redfish) / sizeof(redfish[0]);
-	}
-	out = json_object();
-	for (size_t i = 0; out != NULL && i < nrows; i++)
-		json_object_set_new(out, rows[i][0], json_string(rows[i][1]));
-	for (size_t i = 0; out != NULL &&
-	    i < sizeof(common) / sizeof(common[0]); i++)
-		json_object_set_new(out, common[i][0],
-		    json_string(common[i][1]));
-	return lb_resp_json_value(resp, 200, out, err);
+	return lb_resp_json_value(resp, 200,
+	    driver_properties(req->ctx->cfg, hw), err);
 }

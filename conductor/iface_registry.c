@@ -55,48 +55,58 @@ static const struct lb_deploy_ops deploy_fake = {
 	.deploy = fake_deploy,
 };
 
+/* What GET /v1/drivers/{name}/properties says of the key checked above. */
+static const struct lb_property agent_rescue_properties[] = {
+	{ "rescue_soft_power_off_timeout", "Seconds the rescue waits for the "
+	  "node to shut down after a soft power-off (ACPI) before it powers "
+	  "it off hard; 0 powers off hard at once. Optional; default "
+	  "[conductor] rescue_soft_power_off_timeout (0)." },
+	{ NULL, NULL },
+};
+
 #define BUILT LB_IMPL_BUILT
 #define NONE (LB_IMPL_BUILT | LB_IMPL_NONE)
 
 static const struct lb_iface_impl rescue_impls[] = {
-	{ "agent", &lb_rescue_agent, validate_agent_rescue, BUILT },
-	{ "no-rescue", NULL, NULL, NONE },
-	{ "fake", &lb_rescue_fake, NULL, BUILT },
+	{ "agent", &lb_rescue_agent, validate_agent_rescue, BUILT,
+	  agent_rescue_properties },
+	{ "no-rescue", NULL, NULL, NONE, NULL },
+	{ "fake", &lb_rescue_fake, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl deploy_impls[] = {
-	{ "direct", NULL, validate_direct_deploy, BUILT },
-	{ "fake", &deploy_fake, NULL, BUILT },
+	{ "direct", NULL, validate_direct_deploy, BUILT, NULL },
+	{ "fake", &deploy_fake, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl bios_impls[] = {
-	{ "no-bios", NULL, NULL, NONE },
-	{ "fake", NULL, NULL, BUILT },
+	{ "no-bios", NULL, NULL, NONE, NULL },
+	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl console_impls[] = {
-	{ "no-console", NULL, NULL, NONE },
-	{ "fake", NULL, NULL, BUILT },
+	{ "no-console", NULL, NULL, NONE, NULL },
+	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl inspect_impls[] = {
-	{ "no-inspect", NULL, NULL, NONE },
-	{ "fake", NULL, NULL, BUILT },
+	{ "no-inspect", NULL, NULL, NONE, NULL },
+	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl raid_impls[] = {
-	{ "no-raid", NULL, NULL, NONE },
-	{ "fake", NULL, NULL, BUILT },
+	{ "no-raid", NULL, NULL, NONE, NULL },
+	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl storage_impls[] = {
-	{ "noop", NULL, NULL, BUILT },
-	{ "fake", NULL, NULL, BUILT },
+	{ "noop", NULL, NULL, BUILT, NULL },
+	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
 static const struct lb_iface_impl vendor_impls[] = {
-	{ "no-vendor", NULL, NULL, NONE },
-	{ "fake", NULL, NULL, BUILT },
+	{ "no-vendor", NULL, NULL, NONE, NULL },
+	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
 #define ROWS(a) a, sizeof(a) / sizeof(a[0])

@@ -153,6 +153,74 @@ load_config(struct lb_config *cfg, const char *path, bool explicit)
 	return 0;
 }
 
+/*
+ * The state directory, the database and the HTTP basic credentials; logs
+ * what fails and returns -1 with nothing left open.
+ */
+static int
+open_state(const struct lb_config *cfg, struct lb_store **ret_store,
+    struct lb_htpasswd **ret_htpasswd)
+{
+	struct lb_store *store = NULL;
+	struct lb_htpasswd *htpasswd = NULL;
+	struct lb_err err = { "" };
+	char buf[4096];
+	const char *url;
+	int r;
+
+	url = lb_config_database_connection(cfg, buf, sizeof(buf));
+	if (url == NULL) {
+		log_error("[DEFAULT] state_path is too long for a database "
+		    "path");
+		return -1;
+	}
+	r = make_dirs(cfg->state_path);
+	if (r < 0) {
+		log_error("cannot create state directory '%s': %s",
+		    cfg->state_path, strerror(-r));
+		return -1;
+	}
+	r = make_db_dir(url);
+	if (r < 0)
+		return -1;
+	r = lb_store_open(url, &store, &err);
+	if (r < 0) {
+		/* The URL itself is not shown: it may hold a password. */
+		log_error("[database] connection is not usable: %s", err.msg);
+		return -1;
+	}
+	if (strcmp(cfg->auth_strategy, "http_basic") == 0) {
+		r = lb_htpasswd_load(cfg->http_basic_auth_user_file, &htpasswd,
+		    &err);
+		if (r < 0) {
+			log_error("%s", err.msg);
+			lb_store_close(store);
+			return -1;
+		}
+	}
+	*ret_store = store;
+	*ret_htpasswd = htpasswd;
+	return 0;
+}
+
+/* Until SIGTERM or SIGINT (blocked in 'sigs'); returns which came. */
+static int
+wait_for_stop(const sigset_t *sigs)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP ignored: restart lifeboatd to reload "
+			    "its configuration");
+			continue;
+		}
+		return sig;
+	}
+}
+
 static int
 run(const struct lb_config *cfg)
 {
@@ -163,41 +231,11 @@ run(const struct lb_config *cfg)
 	struct lb_http_boot *http_boot = NULL;
 	struct lb_api_ctx ctx;
 	struct lb_err err = { "" };
-	char buf[4096];
-	const char *url;
 	sigset_t sigs;
 	int r, sig;
 
-	url = lb_config_database_connection(cfg, buf, sizeof(buf));
-	if (url == NULL) {
-		log_error("[DEFAULT] state_path is too long for a database "
-		    "path");
+	if (open_state(cfg, &store, &htpasswd) < 0)
 		return 1;
-	}
-	r = make_dirs(cfg->state_path);
-	if (r < 0) {
-		log_error("cannot create state directory '%s': %s",
-		    cfg->state_path, strerror(-r));
-		return 1;
-	}
-	r = make_db_dir(url);
-	if (r < 0)
-		return 1;
-	r = lb_store_open(url, &store, &err);
-	if (r < 0) {
-		/* The URL itself is not shown: it may hold a password. */
-		log_error("[database] connection is not usable: %s", err.msg);
-		return 1;
-	}
-	if (strcmp(cfg->auth_strategy, "http_basic") == 0) {
-		r = lb_htpasswd_load(cfg->http_basic_auth_user_file, &htpasswd,
-		    &err);
-		if (r < 0) {
-			log_error("%s", err.msg);
-			lb_store_close(store);
-			return 1;
-		}
-	}
 	/* Signals are taken synchronously below; block them everywhere. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -239,16 +277,7 @@ run(const struct lb_config *cfg)
 	}
 	log_info("lifeboatd ready as conductor '%s' (auth %s)", cfg->host,
 	    cfg->auth_strategy);
-	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			log_info("SIGHUP ignored: restart lifeboatd to reload "
-			    "its configuration");
-			continue;
-		}
-		break;
-	}
+	sig = wait_for_stop(&sigs);
 	log_info("stopping on signal %d", sig);
 	lb_api_stop(api);
 	lb_engine_stop(engine);

@@ -92,6 +92,13 @@ rescuing_vid(const struct lb_config *cfg, const struct lb_task *task,
 	return 0;
 }
 
+/* What GET /v1/drivers/{name}/properties says of the key read above. */
+const struct lb_property lb_network_switch_properties[] = {
+	{ "rescuing_network", "Network (VLAN) the node is moved to while it "
+	  "boots the rescue ramdisk. Optional." },
+	{ NULL, NULL },
+};
+
 /* Port i's switch and switch port, as its local_link_connection says. */
 static int
 port_link(const struct lb_switch_backend *be, const struct lb_task *task,

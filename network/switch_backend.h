@@ -1,7 +1,8 @@
 /*
  * switch_backend.h - what the `switch` network interface needs from a
  * switch: read and set the access VLAN of one port.  One const struct per
- * backend (switch_linux_bridge.c; SSH-driven vendor switches later).
+ * backend (switch_linux_bridge.c, switch_bridge_per_vlan.c; SSH-driven
+ * vendor switches later).
  * Worker threads; every call stands alone, so any thread may make it.
  */
 #ifndef LB_SWITCH_BACKEND_H

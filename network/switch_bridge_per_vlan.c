@@ -12,10 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
+#include "network/nl.h"
 #include "network/switch_backend.h"
 #include "conductor/util/banned.h"
 
@@ -57,6 +55,47 @@ per_vlan_check_port(const char *switch_info, const char *port_id,
 	return r;
 }
 
+static int
+master_parse(const struct nlmsghdr *nh, void *arg)
+{
+	const struct nlattr *tb[IFLA_MAX + 1];
+	int *ret_master = arg;
+
+	if (nh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nh) < sizeof(struct ifinfomsg))
+		return -EBADMSG;
+	lb_nl_attrs(nh, sizeof(struct ifinfomsg), tb, IFLA_MAX);
+	*ret_master = 0;
+	if (tb[IFLA_MASTER] != NULL &&
+	    mnl_attr_get_payload_len(tb[IFLA_MASTER]) >= sizeof(int))
+		memcpy(ret_master, mnl_attr_get_payload(tb[IFLA_MASTER]),
+		    sizeof(int));
+	return 0;
+}
+
+/*
+ * Sends 'req' (RTM_GETLINK of the port, or RTM_NEWLINK moving it) on a
+ * socket of its own; 'what' says what failed.
+ */
+static int
+port_talk(struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *, void *),
+    void *arg, const char *what, struct lb_err *err)
+{
+	struct lb_nl nl;
+	int r = lb_nl_open(&nl);
+
+	if (r < 0)
+		return lb_err_set(err, r, "cannot open rtnetlink: %s",
+		    strerror(-r));
+	r = lb_nl_talk(&nl, req, cb, arg);
+	if (r == -EBADMSG)
+		r = lb_err_set(err, -EIO, "unexpected rtnetlink reply");
+	else if (r < 0)
+		r = lb_err_set(err, r, "%s: %s", what, lb_nl_why(&nl, r));
+	lb_nl_close(&nl);
+	return r;
+}
+
 /*
  * The bridge 'port' is enslaved to, over rtnetlink (sysfs may show another
  * namespace's interfaces).  0 with *ret_master = 0 when it has none.
@@ -64,51 +103,12 @@ per_vlan_check_port(const char *switch_info, const char *port_id,
 static int
 get_master(int port, int *ret_master, struct lb_err *err)
 {
-	struct {
-		struct nlmsghdr n;
-		struct ifinfomsg i;
-	} req;
-	char reply[8192];
-	struct timeval tv = { .tv_sec = 5 };
-	struct nlmsghdr *h;
-	struct rtattr *a;
-	ssize_t got;
-	int fd, len, r = -EIO;
+	char buf[LB_NL_REQ_SIZE];
+	struct nlmsghdr *req;
 
-	memset(&req, 0, sizeof(req));
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i));
-	req.n.nlmsg_type = RTM_GETLINK;
-	req.n.nlmsg_flags = NLM_F_REQUEST;
-	req.i.ifi_family = AF_UNSPEC;
-	req.i.ifi_index = port;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return lb_err_set(err, -errno, "cannot open rtnetlink: %s",
-		    strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send(fd, &req, req.n.nlmsg_len, 0) < 0 ||
-	    (got = recv(fd, reply, sizeof(reply), 0)) < 0) {
-		r = lb_err_set(err, -errno, "cannot talk to rtnetlink: %s",
-		    strerror(errno));
-		goto out;
-	}
-	h = (struct nlmsghdr *)reply;
-	if (!NLMSG_OK(h, (size_t)got) || h->nlmsg_type != RTM_NEWLINK) {
-		r = lb_err_set(err, -EIO, "unexpected rtnetlink reply");
-		goto out;
-	}
-	*ret_master = 0;
-	len = (int)IFLA_PAYLOAD(h);
-	for (a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, len);
-	    a = RTA_NEXT(a, len)) {
-		if (a->rta_type == IFLA_MASTER &&
-		    RTA_PAYLOAD(a) >= sizeof(int))
-			memcpy(ret_master, RTA_DATA(a), sizeof(int));
-	}
-	r = 0;
-out:
-	close(fd);
-	return r;
+	req = lb_nl_link_req(buf, RTM_GETLINK, NLM_F_REQUEST, AF_UNSPEC, port);
+	return port_talk(req, master_parse, ret_master,
+	    "cannot talk to rtnetlink", err);
 }
 
 static int
@@ -150,54 +150,13 @@ per_vlan_get(const char *switch_info, const char *port_id, unsigned *ret_vid,
 static int
 set_master(int port, int bridge, struct lb_err *err)
 {
-	struct {
-		struct nlmsghdr n;
-		struct ifinfomsg i;
-		char attrs[64];
-	} req;
-	struct {
-		struct nlmsghdr n;
-		struct nlmsgerr e;
-		char more[256];
-	} reply;
-	struct timeval tv = { .tv_sec = 5 };
-	struct rtattr *a;
-	ssize_t got;
-	int fd, r = 0;
+	char buf[LB_NL_REQ_SIZE];
+	struct nlmsghdr *req;
 
-	memset(&req, 0, sizeof(req));
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i));
-	req.n.nlmsg_type = RTM_NEWLINK;
-	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req.i.ifi_family = AF_UNSPEC;
-	req.i.ifi_index = port;
-	a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.n.nlmsg_len));
-	a->rta_type = IFLA_MASTER;
-	a->rta_len = RTA_LENGTH(sizeof(int));
-	memcpy(RTA_DATA(a), &bridge, sizeof(int));
-	req.n.nlmsg_len = NLMSG_ALIGN(req.n.nlmsg_len) + RTA_ALIGN(a->rta_len);
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return lb_err_set(err, -errno, "cannot open rtnetlink: %s",
-		    strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send(fd, &req, req.n.nlmsg_len, 0) < 0) {
-		r = lb_err_set(err, -errno, "cannot talk to rtnetlink: %s",
-		    strerror(errno));
-		goto out;
-	}
-	got = recv(fd, &reply, sizeof(reply), 0);
-	if (got < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) ||
-	    reply.n.nlmsg_type != NLMSG_ERROR) {
-		r = lb_err_set(err, -EIO, "no answer from rtnetlink");
-		goto out;
-	}
-	if (reply.e.error != 0)
-		r = lb_err_set(err, reply.e.error, "cannot move the port: %s",
-		    strerror(-reply.e.error));
-out:
-	close(fd);
-	return r;
+	req = lb_nl_link_req(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
+	    AF_UNSPEC, port);
+	mnl_attr_put_u32(req, IFLA_MASTER, (uint32_t)bridge);
+	return port_talk(req, NULL, NULL, "cannot move the port", err);
 }
 
 static int

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conductor/util/task.h"
 #include "conductor/util/banned.h"
 
 /* How much of a bad value a message quotes. */
@@ -746,3 +747,19 @@ lb_ipmi_cipher_suite_supported(long suite)
 	return (suite >= 0 && suite <= 3) || (suite >= 6 && suite <= 8) ||
 	    (suite >= 11 && suite <= 12) || (suite >= 15 && suite <= 17);
 }
+
+/* What GET /v1/drivers/{name}/properties says of the keys parsed above. */
+const struct lb_property lb_ipmi_properties[] = {
+	{ "ipmi_address", "IP address or hostname of the node's BMC. "
+	  "Required." },
+	{ "ipmi_username", "username; default is NULL user. Optional." },
+	{ "ipmi_password", "password. Optional." },
+	{ "ipmi_port", "remote IPMI RMCP port. Optional." },
+	{ "ipmi_priv_level", "privilege level; default is ADMINISTRATOR. One "
+	  "of ADMINISTRATOR, CALLBACK, OPERATOR, USER. Optional." },
+	{ "ipmi_protocol_version", "the version of the IPMI protocol; default "
+	  "is \"2.0\". One of \"1.5\", \"2.0\". Optional." },
+	{ "ipmi_cipher_suite", "IPMI cipher suite; probed (17, then 3) when "
+	  "unset. Optional." },
+	{ NULL, NULL },
+};

@@ -1,7 +1,7 @@
 /*
  * ipmi_info.h - a node's ipmi_* driver_info keys, parsed and validated into
  * a plain struct with Ironic's messages.  Pure (no I/O, no resolver), so it
- * is unit tested and fuzzed; power_ipmi.c is its only other user.  Any
+ * is unit tested and fuzzed; the IPMI driver is its only other user.  Any
  * thread.
  */
 #ifndef LB_IPMI_INFO_H

@@ -60,10 +60,9 @@ lb_bmc_policy_ipmi(const struct lb_config *cfg, struct lb_bmc_policy *ret)
 void
 lb_bmc_policy_redfish(const struct lb_config *cfg, struct lb_bmc_policy *ret)
 {
-	/* [redfish] options: wired at merge */
-	(void)cfg;
-	ret->max_inflight = 4;
-	ret->min_interval = 0;
+	/* [redfish] options (defaults: 4 in flight, no interval) */
+	ret->max_inflight = cfg->redfish_max_concurrent_per_bmc;
+	ret->min_interval = cfg->redfish_min_command_interval;
 }
 
 /* The fake BMC is treated as a Redfish one. */

@@ -17,12 +17,15 @@ extern const struct lb_management_ops lb_management_ipmitool;
 #define IPMI_POWER_VALIDATE ipmi_power_validate
 #define IPMI_BUILT LB_IMPL_BUILT
 #define IPMI_MGMT_VALIDATE ipmi_management_validate
+extern const struct lb_property lb_ipmi_properties[];
+#define IPMI_PROPS lb_ipmi_properties
 #else
 #define IPMI_POWER NULL
 #define IPMI_MGMT NULL
 #define IPMI_POWER_VALIDATE NULL
 #define IPMI_BUILT 0
 #define IPMI_MGMT_VALIDATE NULL
+#define IPMI_PROPS NULL
 #endif
 #ifdef LB_HAVE_REDFISH
 #include "power/redfish_client.h"
@@ -31,12 +34,15 @@ extern const struct lb_management_ops lb_management_ipmitool;
 #define REDFISH_POWER_VALIDATE redfish_power_validate
 #define REDFISH_BUILT LB_IMPL_BUILT
 #define REDFISH_MGMT_VALIDATE redfish_management_validate
+extern const struct lb_property lb_redfish_properties[];
+#define REDFISH_PROPS lb_redfish_properties
 #else
 #define REDFISH_POWER NULL
 #define REDFISH_MGMT NULL
 #define REDFISH_POWER_VALIDATE NULL
 #define REDFISH_BUILT 0
 #define REDFISH_MGMT_VALIDATE NULL
+#define REDFISH_PROPS NULL
 #endif
 
 /* Registry rows need constant initialisers, so validate goes through these. */
@@ -56,17 +62,19 @@ VALIDATE_VIA(redfish_management_validate, lb_management_redfish)
 #endif
 
 const struct lb_iface_impl lb_power_impls[] = {
-	{ "ipmitool", IPMI_POWER, IPMI_POWER_VALIDATE, IPMI_BUILT },
-	{ "redfish", REDFISH_POWER, REDFISH_POWER_VALIDATE, REDFISH_BUILT },
-	{ "fake", &lb_power_fake, NULL, LB_IMPL_BUILT },
+	{ "ipmitool", IPMI_POWER, IPMI_POWER_VALIDATE, IPMI_BUILT, IPMI_PROPS },
+	{ "redfish", REDFISH_POWER, REDFISH_POWER_VALIDATE, REDFISH_BUILT,
+	  REDFISH_PROPS },
+	{ "fake", &lb_power_fake, NULL, LB_IMPL_BUILT, NULL },
 };
 const size_t lb_power_nimpls = sizeof(lb_power_impls) /
     sizeof(lb_power_impls[0]);
 
 const struct lb_iface_impl lb_management_impls[] = {
-	{ "ipmitool", IPMI_MGMT, IPMI_MGMT_VALIDATE, IPMI_BUILT },
-	{ "redfish", REDFISH_MGMT, REDFISH_MGMT_VALIDATE, REDFISH_BUILT },
-	{ "fake", &lb_management_fake, NULL, LB_IMPL_BUILT },
+	{ "ipmitool", IPMI_MGMT, IPMI_MGMT_VALIDATE, IPMI_BUILT, IPMI_PROPS },
+	{ "redfish", REDFISH_MGMT, REDFISH_MGMT_VALIDATE, REDFISH_BUILT,
+	  REDFISH_PROPS },
+	{ "fake", &lb_management_fake, NULL, LB_IMPL_BUILT, NULL },
 };
 const size_t lb_management_nimpls = sizeof(lb_management_impls) /
     sizeof(lb_management_impls[0]);

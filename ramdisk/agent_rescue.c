@@ -1,7 +1,9 @@
 /*
  * agent_rescue.c - the rescue user, IPA's rescue files and the processes
  * the agent starts.  An API thread runs ra_rescue_finalize() (commands are
- * serialised by the API); the main thread spawns.
+ * serialised by the API); programs are spawned by the thread that needs
+ * them: udhcpc by the DHCP round's thread or the main thread, the SSH
+ * server by agent_main.c's start_sshd (a thread of its own, or main).
  */
 #include "agent_rescue.h"
 

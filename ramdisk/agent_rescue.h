@@ -3,7 +3,8 @@
  * the password file and marker IPA writes, the "rescue" user (passwd,
  * shadow, home), and starting the SSH server; plus the fork/exec helper
  * the agent starts every program with (no system(), no shell).  The
- * calling thread (API threads for the files, the main thread for spawning).
+ * calling thread (API threads for the files; for spawning, the thread that
+ * needs the program: DHCP round, main, or the SSH start thread).
  */
 #ifndef RA_RESCUE_H
 #define RA_RESCUE_H

@@ -1,7 +1,8 @@
 /*
  * banned.h - libc calls that are easy to misuse become build errors.
- * Included (via -include) into every lifeboat translation unit after the
- * system headers it poisons have been seen.
+ * Every non-test .c file includes it itself, after its system headers:
+ * the macros would break the libc declarations of these functions, so
+ * the build does not force it in with -include.  Any thread.
  */
 #ifndef LB_BANNED_H
 #define LB_BANNED_H

@@ -105,6 +105,10 @@ struct lb_config {
 	int ipmi_min_command_interval;	/* min_command_interval */
 	int ipmi_max_concurrent_per_bmc; /* max_concurrent_per_bmc (lifeboat) */
 	int ipmi_command_retry_timeout;	/* command_retry_timeout */
+	/* [redfish] BMC spacing, next to [ipmi]'s (the table keeps them in
+	 * its [redfish] rows) */
+	double redfish_min_command_interval; /* min_command_interval */
+	int redfish_max_concurrent_per_bmc; /* max_concurrent_per_bmc */
 
 	/* [pxe] */
 	char *pxe_tftp_root;		/* tftp_root */

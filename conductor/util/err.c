@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "conductor/util/banned.h"
+
 int
 lb_err_set(struct lb_err *err, int negerrno, const char *fmt, ...)
 {

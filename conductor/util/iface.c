@@ -3,6 +3,8 @@
  */
 #include "iface.h"
 
+#include "conductor/util/banned.h"
+
 static const char *const kind_names[LB_IFACE_COUNT] = {
 	[LB_IFACE_BIOS] = "bios",
 	[LB_IFACE_BOOT] = "boot",

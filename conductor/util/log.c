@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "conductor/util/banned.h"
+
 static volatile enum lb_log_level log_threshold = LB_LOG_INFO;
 
 static const char *const level_names[] = {

@@ -35,6 +35,13 @@ struct lb_task {
 	int (*save)(const struct lb_task *task, struct lb_err *err);
 };
 
+/* One driver_info key an implementation takes, as GET /v1/drivers/{name}/
+ * properties documents it; a table of them ends with a NULL name. */
+struct lb_property {
+	const char *name;
+	const char *doc;
+};
+
 #define LB_IMPL_BUILT	0x1	/* implemented in this lifeboatd */
 #define LB_IMPL_NONE	0x2	/* "no-rescue" and the like: says "none" */
 
@@ -44,12 +51,14 @@ struct lb_task {
  * for noop).  A row without LB_IMPL_BUILT is known but not built into this
  * lifeboatd, and says so rather than "unknown".  validate checks what the
  * node gives the implementation (no I/O); NULL means nothing to check.
+ * properties lists the driver_info keys it takes (NULL: none).
  */
 struct lb_iface_impl {
 	const char *name;
 	const void *ops;
 	int (*validate)(const struct lb_task *task, struct lb_err *err);
 	unsigned flags;
+	const struct lb_property *properties;
 };
 
 #endif

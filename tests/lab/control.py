@@ -18,6 +18,9 @@ machines "behind the BMC's back" and see what the BMC did to them:
   POST /machines/<i>/qmp          {"execute": cmd, "arguments": {..}}
                                   (QEMU machines only)
 
+With ``--record FILE`` an emulator also appends one JSON line per command
+it receives to FILE (see Recorder), for tests of command spacing.
+
 Machine indexes start at 0.  Errors come back as {"error": "..."} with
 400 (bad request), 404 (no such machine/path), 409 (not possible in the
 machine's state) or 500.
@@ -30,6 +33,7 @@ import re
 import signal
 import sys
 import threading
+import time
 
 import machine as lab_machine
 
@@ -53,6 +57,41 @@ def stop_event_on_signals():
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def add_record_argument(parser):
+    parser.add_argument('--record', metavar='FILE', default=None,
+                        help='append one JSON line per command received '
+                             'to FILE (times, BMC port, client, kind)')
+
+
+class Recorder:
+    """The ``--record FILE`` log: one JSON object per line and command,
+    {"t": epoch seconds, "mono": monotonic seconds at arrival, "end":
+    monotonic seconds once answered, "bmc": BMC port, "client":
+    "address:port" (one IPMI session or HTTP connection), "kind": e.g.
+    "power off", "bootdev set", "vmedia insert", plus details}.  Written
+    and flushed under a lock, so lines from several threads never mix.
+    Without a FILE it records nothing."""
+
+    def __init__(self, path):
+        self.file = open(path, 'a', encoding='utf-8') if path else None
+        self.lock = threading.Lock()
+
+    def record(self, bmc, client, kind, start=None, **details):
+        if self.file is None:
+            return
+        end = time.monotonic()
+        entry = dict(details, t=time.time(),
+                     mono=end if start is None else start, end=end,
+                     bmc=bmc, client='%s:%s' % tuple(client[:2]), kind=kind)
+        with self.lock:
+            self.file.write(json.dumps(entry, sort_keys=True) + '\n')
+            self.file.flush()
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

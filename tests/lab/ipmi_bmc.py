@@ -12,6 +12,11 @@ hard reset, NMI, soft off = ACPI), Get/Set System Boot Options (parameter 5
 boot flags with the persistent and EFI bits; parameters 0, 3, 4 accepted),
 Set Session Privilege, Close Session.
 
+``--record FILE`` appends one JSON line per command to FILE (control.py's
+Recorder): "session open", "session close", "power status", "power on",
+"power off", "bootdev set", "bootdev get", ...; "client" tells the
+sessions (one per connection of lifeboat's driver) apart.
+
 Examples:
   ipmi_bmc.py --port 6230 --count 50 --control-port 6200
   ipmitool -I lanplus -H 127.0.0.1 -p 6230 -U admin -P password power on
@@ -113,6 +118,8 @@ class LabServerSession(serversession.ServerSession):
                                  'from %s', user, self.sockaddr[0])
 
     def close_server_session(self):
+        self.bmc.recorder.record(self.bmc.port, self.sockaddr,
+                                 'session close')
         handlers = ipmisession.Session.bmc_handlers.get(self.sockaddr)
         if handlers and handlers.get(self.bmc.port) is self:
             del handlers[self.bmc.port]
@@ -123,12 +130,14 @@ class LabServerSession(serversession.ServerSession):
 class LabBmc(pyghmi_bmc.Bmc):
     """One BMC on one UDP port, driving one machine."""
 
-    def __init__(self, machine, user, password, port, address):
+    def __init__(self, machine, user, password, port, address,
+                 recorder=None):
         bmc_uuid = uuid.uuid5(uuid.NAMESPACE_URL,
                               'lifeboat-lab-ipmi:%s:%d' % (address, port))
         super().__init__({user: password}, port=port, address=address,
                          bmcuuid=bmc_uuid)
         self.machine = machine
+        self.recorder = recorder or control.Recorder(None)
         self.log = logging.getLogger('ipmi.%d' % port)
         # Get Device ID answers
         self.deviceid = 0x20
@@ -147,6 +156,7 @@ class LabBmc(pyghmi_bmc.Bmc):
         if (len(data) >= 22 and data[0] == 6 and data[2:4] == b'\xff\x07'
                 and data[4] == 6 and data[5] == 16):
             # RMCP+ Open Session Request (payload type 0x10)
+            self.recorder.record(self.port, sockaddr, 'session open')
             LabServerSession(self.authdata, self.kg, sockaddr,
                              self.serversocket, bytearray(data[16:]),
                              self.uuid, bmc=self)
@@ -164,6 +174,9 @@ class LabBmc(pyghmi_bmc.Bmc):
         self.log.info('%s [%s] from %s', name,
                       ' '.join('%02x' % b for b in data),
                       session.sockaddr[0])
+        self.recorder.record(self.port, session.sockaddr,
+                             record_kind(netfn, cmd, data, name),
+                             data=' '.join('%02x' % b for b in data))
         try:
             if (netfn, cmd) == (0x00, 0x08):
                 return self.set_boot_options(data, session)
@@ -281,6 +294,21 @@ class LabBmc(pyghmi_bmc.Bmc):
         session.send_ipmi_response()
 
 
+def record_kind(netfn, cmd, data, name):
+    """What --record calls a command: the power and boot-device commands
+    by what they do, the rest by their IPMI name in lower case."""
+    if (netfn, cmd) == (0x00, 0x01):
+        return 'power status'
+    if (netfn, cmd) == (0x00, 0x02) and data:
+        return CHASSIS_CONTROL.get(data[0], 'chassis control')
+    if (netfn, cmd) in ((0x00, 0x08), (0x00, 0x09)) and data:
+        verb = 'set' if cmd == 0x08 else 'get'
+        if data[0] & 0x7f == 5:
+            return 'bootdev ' + verb
+        return 'boot option %d %s' % (data[0] & 0x7f, verb)
+    return name.lower()
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='IPMI 2.0 lanplus BMC emulator (pyghmi) for the '
@@ -304,6 +332,7 @@ def parse_args(argv=None):
                    help='working directory (default: a temporary one, '
                         'removed at exit)')
     p.add_argument('-v', '--verbose', action='store_true')
+    control.add_record_argument(p)
     lab_machine.add_machine_arguments(p)
     return p.parse_args(argv)
 
@@ -318,10 +347,11 @@ def main(argv=None):
     machines = lab_machine.make_machines(args, args.count, state_dir)
     bmcs = []
     ctl = None
+    recorder = control.Recorder(args.record)
     try:
         for i, mach in enumerate(machines):
             bmcs.append(LabBmc(mach, args.user, args.password,
-                               args.port + i, args.address))
+                               args.port + i, args.address, recorder))
         LOG.info('%d BMC(s) on udp %s:%d-%d (user %r), machines: %s',
                  len(bmcs), args.address, args.port,
                  args.port + len(bmcs) - 1, args.user, args.machine)
@@ -346,6 +376,7 @@ def main(argv=None):
                 LOG.exception('closing %s', mach.name)
         if ctl:
             ctl.stop()
+        recorder.close()
         if tmp_state:
             shutil.rmtree(state_dir, ignore_errors=True)
     LOG.info('stopped')

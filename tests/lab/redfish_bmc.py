@@ -32,6 +32,12 @@ Quirks (--quirk, repeatable):
   no-insert-action      VirtualMedia has no Insert/Eject actions: clients
                         must PATCH the slot (Image, Inserted)
 
+``--record FILE`` appends one JSON line per request to FILE (control.py's
+Recorder), with arrival and answer times: "session login", "system get",
+"power On" (the ResetType), "bootdev set", "vmedia insert", "vmedia eject",
+...; "client" tells the connections apart (lifeboat opens one per driver
+call).
+
 Examples:
   redfish_bmc.py --port 8000 --count 4 --control-port 8100
   redfish_bmc.py --port 8443 --tls --machine qemu
@@ -223,6 +229,7 @@ class RedfishBmc:
         self.session_ids = itertools.count(1)
         self.lock = threading.Lock()
         self.routes = self._routes()
+        self.recorder = control.Recorder(None)
 
     # ------------------------------------------------------------ routes
     def _routes(self):
@@ -890,6 +897,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             err = RedfishError(500, 'Internal error: %s' % e,
                                'InternalError')
             status, headers, body = 500, {}, err.body()
+        # recorded before the answer leaves, so a client that got it finds
+        # the line written
+        bmc.recorder.record(bmc.port, self.client_address,
+                            record_kind(req), start=started,
+                            method=self.command, path=path, status=status,
+                            user_agent=self.headers.get('User-Agent'))
         data = b''
         if body is not None:
             data = json.dumps(body, indent=2).encode() + b'\n'
@@ -915,6 +928,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      (time.monotonic() - started) * 1000)
 
     do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+
+def record_kind(req):
+    """What --record calls a request: power, boot device and media
+    actions by what they do, the rest by method and path."""
+    path = req.path.rstrip('/')
+    try:
+        body = req.json() if req.raw else {}
+    except RedfishError:
+        body = {}
+    if path.endswith('/Actions/ComputerSystem.Reset'):
+        return 'power %s' % body.get('ResetType')
+    if path.endswith('/Actions/VirtualMedia.InsertMedia'):
+        return 'vmedia insert'
+    if path.endswith('/Actions/VirtualMedia.EjectMedia'):
+        return 'vmedia eject'
+    if path.endswith('/SessionService/Sessions') and req.method == 'POST':
+        return 'session login'
+    if re.fullmatch(r'/redfish/v1/Systems/[^/]+', path):
+        if req.method == 'PATCH':
+            return 'bootdev set' if 'Boot' in body else 'system set'
+        return 'system get'
+    if '/VirtualMedia/' in path and req.method == 'PATCH':
+        return 'vmedia set'
+    return '%s %s' % (req.method, path)
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -1011,6 +1049,7 @@ def parse_args(argv=None):
                         'sockets (default: a temporary one, removed at '
                         'exit)')
     p.add_argument('-v', '--verbose', action='store_true')
+    control.add_record_argument(p)
     lab_machine.add_machine_arguments(p)
     args = p.parse_args(argv)
     args.quirks = parse_quirks(args.quirk)
@@ -1036,6 +1075,7 @@ def main(argv=None):
     ctl = None
     cert = None
     rc = 0
+    recorder = control.Recorder(args.record)
     try:
         ctx = None
         if args.tls:
@@ -1050,6 +1090,7 @@ def main(argv=None):
             port = args.port + i
             bmc = RedfishBmc(i, port, machines[i * per:(i + 1) * per], args,
                              args.quirks, media_dir)
+            bmc.recorder = recorder
             srv = Server((args.address, port), Handler)
             if ctx:
                 # handshake lazily in the request thread, not in accept()
@@ -1097,6 +1138,7 @@ def main(argv=None):
                 LOG.exception('closing %s', mach.name)
         if ctl:
             ctl.stop()
+        recorder.close()
         if tmp_state:
             shutil.rmtree(state_dir, ignore_errors=True)
     LOG.info('stopped')

@@ -1,5 +1,6 @@
 """ipmi_bmc.py against real IPMI clients: ipmitool and freeipmi."""
 
+import json
 import subprocess
 import time
 
@@ -219,3 +220,30 @@ def test_port_in_use_fails(ipmi_bmc, spawn):
     wait_for(lambda: not proc.running(), what='second emulator to exit')
     assert proc.popen.returncode == 1
     assert 'cannot start' in proc.log()
+
+
+def test_record(ipmi_bmc, tmp_path):
+    """--record FILE: one JSON line per command, each ipmitool run its own
+    session (client), the commands named by what they do, in order."""
+    path = tmp_path / 'record.jsonl'
+    bmc = ipmi_bmc('--record', path)
+    before = time.time()
+    ipmitool(bmc, 'power', 'on')
+    ipmitool(bmc, 'chassis', 'bootdev', 'pxe')
+    ipmitool(bmc, 'power', 'status')
+    recs = [json.loads(ln) for ln in path.read_text().splitlines()]
+    sessions = []
+    for r in recs:
+        assert r['bmc'] == bmc.port, r
+        assert before <= r['t'] <= time.time(), r
+        assert r['mono'] <= r['end'], r
+        if not sessions or sessions[-1][0] != r['client']:
+            sessions.append((r['client'], []))
+        sessions[-1][1].append(r['kind'])
+    assert len({c for c, _ in sessions}) == 3, sessions
+    kinds = [k for _, k in sessions]
+    assert kinds[0][0] == 'session open' and 'power on' in kinds[0], kinds
+    assert 'bootdev set' in kinds[1] and 'power on' not in kinds[1], kinds
+    assert 'power status' in kinds[2] and 'power on' not in kinds[2], kinds
+    monos = [r['mono'] for r in recs]
+    assert monos == sorted(monos), recs

@@ -527,3 +527,30 @@ def test_bad_quirk_refused():
     r = subprocess.run([PYTHON, LAB / 'redfish_bmc.py', '--quirk', 'nope'],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and 'unknown quirk' in r.stderr
+
+
+def test_record(redfish_bmc, tmp_path):
+    """--record FILE: one JSON line per request with its client (the
+    connection), User-Agent and what it does."""
+    path = tmp_path / 'record.jsonl'
+    bmc = redfish_bmc('--record', path)
+    base = 'http://127.0.0.1:%d/redfish/v1/Systems/1' % bmc.port
+    with requests.Session() as s:
+        s.auth = AUTH
+        assert s.get(base, timeout=10).status_code == 200
+        r = s.post(base + '/Actions/ComputerSystem.Reset',
+                   json={'ResetType': 'On'}, timeout=10)
+        assert r.status_code == 204, r.text
+    status, _, _ = curl('-u', '%s:%s' % AUTH, '-X', 'PATCH', '-H',
+                        'Content-Type: application/json', '-d',
+                        '{"Boot": {"BootSourceOverrideTarget": "Pxe"}}',
+                        base)
+    assert status == 204
+    recs = [json.loads(ln) for ln in path.read_text().splitlines()]
+    assert [(r['kind'], r['method'], r['status']) for r in recs] == [
+        ('system get', 'GET', 200), ('power On', 'POST', 204),
+        ('bootdev set', 'PATCH', 204)], recs
+    assert recs[0]['client'] == recs[1]['client'] != recs[2]['client']
+    assert recs[0]['user_agent'].startswith('python-requests')
+    assert recs[2]['user_agent'].startswith('curl/')
+    assert all(r['bmc'] == bmc.port and r['mono'] <= r['end'] for r in recs)

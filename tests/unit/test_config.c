@@ -352,6 +352,46 @@ test_int_out_of_range(void **state)
 	    "out of range 0..3600");
 }
 
+/* [redfish] min_command_interval, the one number with a fraction. */
+static void
+test_float(void **state)
+{
+	struct lb_config cfg;
+
+	(void)state;
+	lb_config_init(&cfg);
+	assert_true(cfg.redfish_min_command_interval == 0.0);
+	assert_int_equal(cfg.redfish_max_concurrent_per_bmc, 4);
+	lb_config_release(&cfg);
+	assert_int_equal(load(&cfg, "[redfish]\nmin_command_interval = 0.25\n"
+	    "max_concurrent_per_bmc = 1\n", NULL, NULL), 0);
+	assert_true(cfg.redfish_min_command_interval == 0.25);
+	assert_int_equal(cfg.redfish_max_concurrent_per_bmc, 1);
+	lb_config_release(&cfg);
+	assert_int_equal(load(&cfg, "[redfish]\nmin_command_interval = 60\n",
+	    NULL, NULL), 0);
+	assert_true(cfg.redfish_min_command_interval == 60.0);
+	lb_config_release(&cfg);
+	expect_problems("[redfish]\nmin_command_interval = 1.5s\n"
+	    "min_command_interval = nan\nmin_command_interval = inf\n"
+	    "min_command_interval =\nmin_command_interval = 1e999\n"
+	    "min_command_interval = -0.5\nmin_command_interval = 60.5\n"
+	    "max_concurrent_per_bmc = 0\n",
+	    "t.conf:2: [redfish] min_command_interval: '1.5s' is not a "
+	    "number\n"
+	    "t.conf:3: [redfish] min_command_interval: 'nan' is not a number\n"
+	    "t.conf:4: [redfish] min_command_interval: 'inf' is not a number\n"
+	    "t.conf:5: [redfish] min_command_interval: '' is not a number\n"
+	    "t.conf:6: [redfish] min_command_interval: '1e999' is not a "
+	    "number\n"
+	    "t.conf:7: [redfish] min_command_interval: '-0.5' is out of range "
+	    "0..60\n"
+	    "t.conf:8: [redfish] min_command_interval: '60.5' is out of range "
+	    "0..60\n"
+	    "t.conf:9: [redfish] max_concurrent_per_bmc: '0' is out of range "
+	    "1..16");
+}
+
 static void
 test_int_not_a_number(void **state)
 {
@@ -1194,7 +1234,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 65);
+	assert_int_equal(options, 67);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);
@@ -1229,6 +1269,7 @@ main(void)
 		cmocka_unit_test(test_int_range_edges),
 		cmocka_unit_test(test_int_out_of_range),
 		cmocka_unit_test(test_int_not_a_number),
+		cmocka_unit_test(test_float),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_enum),
 		cmocka_unit_test(test_default_boot_mode),

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <ctype.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 
@@ -330,6 +331,308 @@ test_ports(void **state)
 	lb_port_list_release(&list);
 }
 
+/* ---- what the generic CRUD does for both tables ---- */
+
+static int
+rename_unchanged(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	(void)err;
+	free(node->name);
+	node->name = strdup(arg);
+	return LB_STORE_UNCHANGED;
+}
+
+/* LB_STORE_UNCHANGED: no write, updated_at kept, the record returned. */
+static void
+test_node_update_unchanged(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1], upper[LB_UUID_LEN + 1];
+
+	create(f->store, "same", uuid);
+	assert_int_equal(lb_store_node_update(f->store, "same",
+	    rename_unchanged, "other", &n, &err), 0);
+	assert_non_null(n);
+	assert_string_equal(n->uuid, uuid);
+	lb_node_free(n);
+	n = NULL;
+	/* Looked up by an upper-case UUID: still the same row. */
+	for (size_t i = 0; i <= LB_UUID_LEN; i++)
+		upper[i] = (char)toupper((unsigned char)uuid[i]);
+	assert_int_equal(lb_store_node_get(f->store, upper, &n, &err), 0);
+	assert_string_equal(n->name, "same");
+	assert_null(n->updated_at);
+	lb_node_free(n);
+	assert_int_equal(lb_store_node_get(f->store, "other", &n, &err),
+	    -ENOENT);
+	assert_string_equal(err.msg, "Node other could not be found.");
+	assert_int_equal(lb_store_node_update(f->store, "gone",
+	    rename_unchanged, "x", NULL, &err), -ENOENT);
+	assert_string_equal(err.msg, "Node gone could not be found.");
+}
+
+static void
+add_port(struct lb_store *s, const char *node_uuid, const char *mac,
+    char uuid[LB_UUID_LEN + 1])
+{
+	struct lb_port *p = lb_port_new();
+	struct lb_err err = { "" };
+
+	snprintf(p->address, sizeof(p->address), "%s", mac);
+	memcpy(p->node_uuid, node_uuid, sizeof(p->node_uuid));
+	assert_int_equal(lb_store_port_create(s, p, &err), 0);
+	assert_true(p->id > 0);
+	assert_non_null(p->created_at);
+	if (uuid != NULL)
+		memcpy(uuid, p->uuid, LB_UUID_LEN + 1);
+	lb_port_free(p);
+}
+
+/* Pages through the ports the query selects; returns their MACs in order. */
+static size_t
+port_pages(struct lb_store *s, struct lb_port_query *q, char macs[][20],
+    size_t max)
+{
+	struct lb_port_list page;
+	struct lb_err err = { "" };
+	char marker[LB_UUID_LEN + 1];
+	size_t total = 0;
+
+	q->marker = NULL;
+	for (;;) {
+		assert_int_equal(lb_store_port_list(s, q, &page, &err), 0);
+		assert_true(page.n <= q->limit);
+		for (size_t i = 0; i < page.n && total < max; i++)
+			snprintf(macs[total++], 20, "%s",
+			    page.items[i]->address);
+		if (page.n < q->limit) {
+			lb_port_list_release(&page);
+			return total;
+		}
+		snprintf(marker, sizeof(marker), "%s",
+		    page.items[page.n - 1]->uuid);
+		q->marker = marker;
+		lb_port_list_release(&page);
+	}
+}
+
+static void
+test_port_list_filters_paging(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_port_query q = { .limit = 2 };
+	struct lb_port_list list;
+	struct lb_err err = { "" };
+	char a[LB_UUID_LEN + 1], b[LB_UUID_LEN + 1], macs[8][20];
+	static const int order[] = { 3, 0, 4, 1, 2 };
+
+	create(f->store, "pa", a);
+	create(f->store, "pb", b);
+	/* Five ports on a, created out of MAC order; one on b. */
+	for (size_t i = 0; i < 5; i++) {
+		char mac[20];
+
+		snprintf(mac, sizeof(mac), "52:54:00:00:00:0%d", order[i]);
+		add_port(f->store, a, mac, NULL);
+	}
+	add_port(f->store, b, "52:54:00:00:01:00", NULL);
+
+	q.node_uuid = a;
+	q.sort_key = "address";
+	assert_int_equal(port_pages(f->store, &q, macs, 8), 5);
+	for (int i = 0; i < 5; i++) {
+		char want[20];
+
+		snprintf(want, sizeof(want), "52:54:00:00:00:0%d", i);
+		assert_string_equal(macs[i], want);
+	}
+	q.sort_desc = true;
+	assert_int_equal(port_pages(f->store, &q, macs, 8), 5);
+	assert_string_equal(macs[0], "52:54:00:00:00:04");
+	assert_string_equal(macs[4], "52:54:00:00:00:00");
+	/* By id (creation order), all nodes. */
+	q.sort_key = NULL;
+	q.sort_desc = false;
+	q.node_uuid = NULL;
+	assert_int_equal(port_pages(f->store, &q, macs, 8), 6);
+	assert_string_equal(macs[0], "52:54:00:00:00:03");
+	assert_string_equal(macs[5], "52:54:00:00:01:00");
+	/* Address filter, with and without the right node. */
+	q.limit = 0;
+	q.marker = NULL;
+	q.address = "52:54:00:00:01:00";
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->node_uuid, b);
+	lb_port_list_release(&list);
+	q.node_uuid = a;
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 0);
+	lb_port_list_release(&list);
+
+	q.sort_key = "extra";
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err),
+	    -EINVAL);
+	assert_string_equal(err.msg, "The sort_key value extra is an invalid "
+	    "field for sorting");
+	q.sort_key = NULL;
+	q.marker = "00000000-0000-0000-0000-000000000000";
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err),
+	    -EINVAL);
+	assert_string_equal(err.msg, "Invalid marker: Port "
+	    "00000000-0000-0000-0000-000000000000 could not be found.");
+}
+
+static int
+refuse(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	return lb_err_set(err, -EBUSY, "node %s is %s", node->name,
+	    (const char *)arg);
+}
+
+static int
+port_move(struct lb_port *port, const struct lb_node *node, void *arg,
+    struct lb_err *err)
+{
+	(void)err;
+	/* The callback sees the port's node as of the transaction. */
+	assert_non_null(node);
+	assert_string_equal(node->uuid, port->node_uuid);
+	memcpy(port->node_uuid, arg, sizeof(port->node_uuid));
+	return 0;
+}
+
+static int
+port_refuse(struct lb_port *port, const struct lb_node *node, void *arg,
+    struct lb_err *err)
+{
+	(void)port;
+	return lb_err_set(err, -EBUSY, "node %s is %s", node->name,
+	    (const char *)arg);
+}
+
+/* Moving a port between nodes, and deletes that a check refuses. */
+static void
+test_port_update_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_port *got = NULL;
+	struct lb_port_query q = { 0 };
+	struct lb_port_list list;
+	struct lb_err err = { "" };
+	char a[LB_UUID_LEN + 1], b[LB_UUID_LEN + 1], p1[LB_UUID_LEN + 1];
+	char nobody[] = "00000000-0000-0000-0000-000000000000";
+
+	create(f->store, "ua", a);
+	create(f->store, "ub", b);
+	add_port(f->store, a, "52:54:00:00:00:0a", p1);
+	add_port(f->store, a, "52:54:00:00:00:0b", NULL);
+
+	assert_int_equal(lb_store_port_update(f->store, p1, port_move, b,
+	    &got, &err), 0);
+	assert_string_equal(got->node_uuid, b);
+	assert_non_null(got->updated_at);
+	lb_port_free(got);
+	got = NULL;
+	q.node_uuid = b;
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->uuid, p1);
+	lb_port_list_release(&list);
+	/* Onto a node that does not exist: refused, nothing changed. */
+	assert_int_equal(lb_store_port_update(f->store, p1, port_move, nobody,
+	    NULL, &err), -EINVAL);
+	assert_string_equal(err.msg, "Node "
+	    "00000000-0000-0000-0000-000000000000 could not be found.");
+	assert_int_equal(lb_store_port_get(f->store, p1, &got, &err), 0);
+	assert_string_equal(got->node_uuid, b);
+	lb_port_free(got);
+
+	assert_int_equal(lb_store_port_get(f->store, "not-a-uuid", &got,
+	    &err), -ENOENT);
+	assert_string_equal(err.msg, "Port not-a-uuid could not be found.");
+	assert_int_equal(lb_store_port_get(f->store, nobody, &got, &err),
+	    -ENOENT);
+	assert_string_equal(err.msg, "Port "
+	    "00000000-0000-0000-0000-000000000000 could not be found.");
+	assert_int_equal(lb_store_port_delete(f->store, nobody, NULL, NULL,
+	    &err), -ENOENT);
+
+	/* A refused delete keeps the port; an allowed one removes it. */
+	assert_int_equal(lb_store_port_delete(f->store, p1, port_refuse,
+	    "busy", &err), -EBUSY);
+	assert_string_equal(err.msg, "node ub is busy");
+	assert_int_equal(lb_store_port_get(f->store, p1, &got, &err), 0);
+	lb_port_free(got);
+	assert_int_equal(lb_store_port_delete(f->store, p1, NULL, NULL, &err),
+	    0);
+	assert_int_equal(lb_store_port_get(f->store, p1, &got, &err),
+	    -ENOENT);
+
+	/* A refused node delete keeps the node and its ports. */
+	assert_int_equal(lb_store_node_delete(f->store, "ua", refuse, "held",
+	    &err), -EBUSY);
+	assert_string_equal(err.msg, "node ua is held");
+	q.node_uuid = a;
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	lb_port_list_release(&list);
+	assert_int_equal(lb_store_node_delete(f->store, "ua", NULL, NULL,
+	    &err), 0);
+	assert_int_equal(lb_store_port_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 0);
+	lb_port_list_release(&list);
+	assert_int_equal(lb_store_node_delete(f->store, "ua", NULL, NULL,
+	    &err), -ENOENT);
+	assert_string_equal(err.msg, "Node ua could not be found.");
+}
+
+/* Node list filters, each narrowing to the rows it names. */
+static void
+test_node_list_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1 };
+	struct lb_node_list list;
+	struct lb_err err = { "" };
+	struct lb_node *n;
+
+	create(f->store, "plain", NULL);
+	n = new_node("busy");
+	n->maintenance = true;
+	n->reservation = strdup("host-a");
+	n->instance_uuid = strdup("11111111-1111-1111-1111-111111111111");
+	n->owner = strdup("alice");
+	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
+	lb_node_free(n);
+
+	q.maintenance = 1;
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->name, "busy");
+	lb_node_list_release(&list);
+	q.maintenance = 0;
+	q.associated = 0;
+	q.reservation = "";
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->name, "plain");
+	lb_node_list_release(&list);
+	q = (struct lb_node_query){ .maintenance = -1, .associated = 1,
+	    .retired = 0, .reservation = "host-a", .owner = "alice" };
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->name, "busy");
+	lb_node_list_release(&list);
+	q.owner = "bob";
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 0);
+	lb_node_list_release(&list);
+}
+
 #define WRITERS 4
 #define ROUNDS 50
 
@@ -518,6 +821,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list_paging_and_sorting,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_update_unchanged,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_list_filters_paging,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_update_delete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_node_list_filters, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_updates_lose_nothing, setup, teardown),
 		cmocka_unit_test(test_bad_url),
