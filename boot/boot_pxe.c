@@ -792,8 +792,7 @@ ipxe_clean_up_ramdisk(const struct lb_boot_env *env,
 }
 
 const struct lb_boot_ops lb_boot_ipxe = {
-	.name = "ipxe",
-	.flags = LB_BOOT_NEEDS_HTTP,
+	.name = "ipxe", .flags = LB_BOOT_NEEDS_HTTP,
 	.device = LB_BOOT_DEV_PXE,
 	.prepare_ramdisk = ipxe_prepare_ramdisk,
 	.clean_up_ramdisk = ipxe_clean_up_ramdisk,

@@ -10,6 +10,7 @@
 #include "conductor/api_list.h"
 #include "conductor/hwtype.h"
 #include "conductor/states.h"
+#include "conductor/task.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -580,11 +581,10 @@ static json_t *
 valid(const struct lb_config *cfg, enum lb_iface_kind kind,
     const struct lb_iface_impl *impl, const struct lb_task *task)
 {
-	const struct lb_boot_ops *boot = impl->ops;
 	char note[256] = "";
 
-	if (kind == LB_IFACE_BOOT && boot != NULL && boot->describe != NULL)
-		boot->describe(cfg, task, note, sizeof(note));
+	if (kind == LB_IFACE_BOOT)
+		lb_task_boot_describe(impl, cfg, task, note, sizeof(note));
 	if (note[0] == '\0')
 		return json_pack("{s:b}", "result", 1);
 	return json_pack("{s:b, s:s}", "result", 1, "reason", note);

@@ -511,6 +511,18 @@ lb_task_boot_clean_up(struct lb_node_task *t, struct lb_err *err)
 	return t->boot->clean_up_ramdisk(&env, &t->task, err);
 }
 
+void
+lb_task_boot_describe(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_task *task, char *buf,
+    size_t size)
+{
+	const struct lb_boot_ops *ops = impl->ops;
+
+	buf[0] = '\0';
+	if (ops != NULL && ops->describe != NULL)
+		ops->describe(cfg, task, buf, size);
+}
+
 /* ---- network ---- */
 
 bool

@@ -99,6 +99,15 @@ int lb_task_boot_prepare(struct lb_node_task *t,
     const char *extra_params, struct lb_err *err);
 int lb_task_boot_clean_up(struct lb_node_task *t, struct lb_err *err);
 
+/*
+ * What a boot implementation says of a node whose boot interface is valid
+ * (`node validate`, on the API thread, without a loaded task); "" when it
+ * has nothing to say.
+ */
+void lb_task_boot_describe(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_task *task, char *buf,
+    size_t size);
+
 /* The network interface's hooks. */
 bool lb_task_has_net(const struct lb_node_task *t);
 bool lb_task_net_tenant_dhcp(const struct lb_node_task *t);
