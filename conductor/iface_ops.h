@@ -31,7 +31,8 @@ struct lb_rescue_ops {
 	    char *msg, size_t msgsize);
 	/*
 	 * Every way out of a rescue: undoes what rescue staged (powering
-	 * off first when asked) and has 'f' drop the password and agent.
+	 * off first when asked); NULL where nothing is staged.  The caller
+	 * has 'f' drop the password and agent either way.
 	 */
 	void (*leave)(struct lb_node_task *t, bool power_off,
 	    struct lb_finish *f);

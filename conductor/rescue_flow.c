@@ -547,20 +547,12 @@ const struct lb_rescue_ops lb_rescue_agent = {
 
 /* ---- the fake rescue interface: Ironic's FakeRescue ---- */
 
-/* Rescued at once: no power, boot or network call. */
+/*
+ * Rescued (or unrescued) at once: no power, boot or network call, and
+ * nothing staged for a way out to undo.
+ */
 static void
-fake_rescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
-    size_t msgsize)
-{
-	(void)t;
-	(void)msg;
-	(void)msgsize;
-	f->event = "done";
-	f->drop_password = true;
-}
-
-static void
-fake_unrescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
+fake_done(struct lb_node_task *t, struct lb_finish *f, char *msg,
     size_t msgsize)
 {
 	(void)t;
@@ -571,20 +563,12 @@ fake_unrescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
 	f->forget_agent = true;
 }
 
-static void
-fake_leave(struct lb_node_task *t, bool power_off, struct lb_finish *f)
-{
-	(void)t;
-	(void)power_off;
-	(void)f;
-}
-
 const struct lb_rescue_ops lb_rescue_fake = {
 	.name = "fake",
 	.validate = NULL,
-	.rescue = fake_rescue,
-	.unrescue = fake_unrescue,
-	.leave = fake_leave,
+	.rescue = fake_done,
+	.unrescue = fake_done,
+	.leave = NULL,
 };
 
 /* ---- the rescue flow's jobs (worker threads) ---- */

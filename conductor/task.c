@@ -611,7 +611,7 @@ lb_task_rescue_leave(struct lb_node_task *t, bool power_off,
 {
 	f->drop_password = true;
 	f->forget_agent = true;
-	if (t->node == NULL || t->rescue == NULL)
+	if (t->node == NULL || t->rescue == NULL || t->rescue->leave == NULL)
 		return;
 	t->rescue->leave(t, power_off, f);
 }
