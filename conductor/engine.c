@@ -163,13 +163,13 @@ lb_call_get_power(struct lb_engine *e, struct lb_node_ctx *ctx,
 	int r;
 
 	lb_bmc_policy_for(e, ctx, &p);
-	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p,
-	    lb_monotonic() + timeout_s);
+	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, e->clock,
+	    lb_engine_now(e) + timeout_s);
 	if (r < 0)
 		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
 		    ctx->bmc_key, timeout_s);
 	r = ctx->power->get_state(&ctx->task, ret, err);
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_engine_now(e));
 	return r;
 }
 
@@ -182,11 +182,12 @@ lb_call_get_power_nowait(struct lb_engine *e, struct lb_node_ctx *ctx,
 
 	lb_bmc_policy_for(e, ctx, &p);
 	/* A deadline of now: take a free slot or give way at once. */
-	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, lb_monotonic()) < 0)
+	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, e->clock,
+	    lb_engine_now(e)) < 0)
 		return lb_err_set(err, -EAGAIN, "BMC %s is busy",
 		    ctx->bmc_key);
 	r = ctx->power->get_state(&ctx->task, ret, err);
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_engine_now(e));
 	return r;
 }
 
@@ -200,20 +201,21 @@ call_set_power(struct lb_engine *e, struct lb_node_ctx *ctx,
     enum lb_power_action action, int slot_s, int timeout_s,
     struct lb_err *err)
 {
-	double start = lb_monotonic();
+	double start = lb_engine_now(e);
 	struct lb_bmc_policy p;
 	int r;
 
 	lb_bmc_policy_for(e, ctx, &p);
-	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, start + slot_s);
+	r = lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, e->clock,
+	    start + slot_s);
 	if (r < 0)
 		return lb_err_set(err, r, "BMC %s stayed busy for %d s",
 		    ctx->bmc_key, slot_s);
 	if (timeout_s < 0)
-		timeout_s = slot_s - (int)(lb_monotonic() - start);
+		timeout_s = slot_s - (int)(lb_engine_now(e) - start);
 	r = ctx->power->set_state(&ctx->task, action,
 	    timeout_s > 1 ? timeout_s : 1, err);
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_engine_now(e));
 	return r;
 }
 
@@ -391,14 +393,14 @@ lb_engine_finish(struct lb_engine *e, const char *uuid, struct lb_finish *f,
 	}
 	if (f->event != NULL)
 		log_info("node %s: %s -> %s (%s %s, %.2f s)%s%s", uuid, f->from,
-		    f->to, what, f->event, lb_monotonic() - started,
+		    f->to, what, f->event, lb_engine_now(e) - started,
 		    f->error ? ": " : "", f->error ? f->error : "");
 	else if (f->error != NULL)
 		log_warning("node %s: %s failed after %.2f s: %s", uuid, what,
-		    lb_monotonic() - started, f->error);
+		    lb_engine_now(e) - started, f->error);
 	else
 		log_info("node %s: %s done in %.2f s", uuid, what,
-		    lb_monotonic() - started);
+		    lb_engine_now(e) - started);
 }
 
 /* ---- jobs ---- */
@@ -584,7 +586,7 @@ job_new(struct lb_engine *e, enum job_kind kind, const char *uuid)
 	j->base.drop = job_drop;
 	j->e = e;
 	j->kind = kind;
-	j->started = lb_monotonic();
+	j->started = lb_engine_now(e);
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
 	return j;
 }
@@ -894,7 +896,8 @@ lb_engine_power(struct lb_engine *e, const char *ident, const json_t *body,
 
 int
 lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
-    struct lb_engine **ret, struct lb_err *err)
+    const struct lb_engine_opts *opts, struct lb_engine **ret,
+    struct lb_err *err)
 {
 	struct lb_engine *e = calloc(1, sizeof(*e));
 	size_t threads = (size_t)cfg->workers_pool_size;
@@ -904,6 +907,8 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	e->cfg = cfg;
 	e->store = store;
+	e->clock = opts && opts->clock ? opts->clock : &lb_clock_system;
+	e->manual_timers = opts && opts->manual_timers;
 	lb_bmc_limit_init(&e->bmc);
 	pthread_mutex_init(&e->sync_lock, NULL);
 	r = lb_rescue_setup(e, err);

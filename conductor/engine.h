@@ -20,9 +20,26 @@
 #include "power/power.h"
 
 struct lb_engine;
+struct lb_clock;
 
+struct lb_engine_opts {
+	const struct lb_clock *clock;	/* NULL: &lb_clock_system */
+	bool manual_timers;		/* no timer thread */
+};
+
+/* opts may be NULL: the system clock and a timer thread. */
 int lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
-    struct lb_engine **ret, struct lb_err *err);
+    const struct lb_engine_opts *opts, struct lb_engine **ret,
+    struct lb_err *err);
+/*
+ * With manual_timers: runs, on the calling thread, every periodic task
+ * and timeout whose deadline is at or before the clock's now (each
+ * periodic task re-arms itself at now + its interval, as the timer
+ * thread does).  Jobs they queue run on the worker pool.
+ */
+void lb_engine_run_timers(struct lb_engine *e);
+/* Blocks until no job is queued or running on the worker pool. */
+void lb_engine_drain(struct lb_engine *e);
 /* Waits for running jobs to finish; queued ones are dropped (their nodes
  * are recovered at the next start). */
 void lb_engine_stop(struct lb_engine *e);

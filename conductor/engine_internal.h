@@ -20,6 +20,8 @@ struct lb_image_cache;
 struct lb_engine {
 	const struct lb_config *cfg;
 	struct lb_store *store;
+	const struct lb_clock *clock;	/* every time the engine reads */
+	bool manual_timers;		/* lb_engine_run_timers(), no thread */
 	struct lb_pool pool;
 	struct lb_bmc_limit bmc;
 
@@ -61,6 +63,13 @@ struct lb_finish {
 	char from[32];
 	char to[32];
 };
+
+/* Seconds on the engine's monotonic clock. */
+static inline double
+lb_engine_now(const struct lb_engine *e)
+{
+	return e->clock->monotonic(e->clock);
+}
 
 /* Writes the outcome and logs the transition line. */
 void lb_engine_finish(struct lb_engine *e, const char *uuid,

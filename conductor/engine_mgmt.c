@@ -71,8 +71,8 @@ call(struct lb_engine *e, struct lb_node_ctx *ctx, bool set,
 			return r;
 	}
 	lb_bmc_policy_for(e, ctx, &p);
-	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p,
-	    lb_monotonic() + timeout) < 0)
+	if (lb_bmc_limit_acquire(&e->bmc, ctx->bmc_key, &p, e->clock,
+	    lb_engine_now(e) + timeout) < 0)
 		return lb_err_set(err, -EAGAIN, "BMC %s stayed busy for %d s",
 		    ctx->bmc_key, timeout);
 	if (set)
@@ -81,7 +81,7 @@ call(struct lb_engine *e, struct lb_node_ctx *ctx, bool set,
 	else
 		r = ctx->management->get_boot_device(&ctx->task, &bd->device,
 		    &bd->persistent, err);
-	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_monotonic());
+	lb_bmc_limit_done(&e->bmc, ctx->bmc_key, lb_engine_now(e));
 	return r < 0 ? driver_failure(r) : 0;
 }
 

@@ -1,8 +1,9 @@
 /*
  * engine_periodic.c - the timer thread (one deadline heap drives every
- * periodic task and timeout), the power-state sync, and recovery of what a
- * previous run left behind.  The timer thread only lists and queues; the
- * BMC calls run on the worker pool.
+ * periodic task and timeout; with manual timers a test's thread runs them
+ * through lb_engine_run_timers), the power-state sync, and recovery of
+ * what a previous run left behind.  The timer thread only lists and
+ * queues; the BMC calls run on the worker pool.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ schedule(struct lb_engine *e, double delay, void (*fire)(void *), void *arg)
 	int r;
 
 	pthread_mutex_lock(&e->timer_lock);
-	r = lb_heap_push(&e->heap, lb_monotonic() + delay, fire, arg);
+	r = lb_heap_push(&e->heap, lb_engine_now(e) + delay, fire, arg);
 	pthread_cond_signal(&e->timer_wake);
 	pthread_mutex_unlock(&e->timer_lock);
 	return r;
@@ -57,9 +58,10 @@ timer_main(void *arg)
 			pthread_cond_wait(&e->timer_wake, &e->timer_lock);
 			continue;
 		}
-		wait = next->when - lb_monotonic();
+		wait = next->when - lb_engine_now(e);
 		if (wait > 0) {
-			lb_cond_wait_for(&e->timer_wake, &e->timer_lock, wait);
+			e->clock->wait_for(e->clock, &e->timer_wake,
+			    &e->timer_lock, wait);
 			continue;
 		}
 		lb_heap_pop(&e->heap, &d);
@@ -330,6 +332,8 @@ lb_engine_timer_start(struct lb_engine *e, struct lb_err *err)
 	    schedule(e, e->cfg->check_rescue_state_interval,
 	    rescue_timeouts_fire, e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
+	if (e->manual_timers)
+		return 0;
 	if (pthread_create(&e->timer, NULL, timer_main, e) != 0)
 		return lb_err_set(err, -EAGAIN, "cannot start the timer "
 		    "thread");
@@ -349,6 +353,29 @@ lb_engine_timer_stop(struct lb_engine *e)
 	lb_heap_release(&e->heap);
 	pthread_cond_destroy(&e->timer_wake);
 	pthread_mutex_destroy(&e->timer_lock);
+}
+
+void
+lb_engine_run_timers(struct lb_engine *e)
+{
+	const struct lb_deadline *next;
+	struct lb_deadline d;
+
+	pthread_mutex_lock(&e->timer_lock);
+	while ((next = lb_heap_peek(&e->heap)) != NULL &&
+	    next->when <= lb_engine_now(e)) {
+		lb_heap_pop(&e->heap, &d);
+		pthread_mutex_unlock(&e->timer_lock);
+		d.fire(d.arg);
+		pthread_mutex_lock(&e->timer_lock);
+	}
+	pthread_mutex_unlock(&e->timer_lock);
+}
+
+void
+lb_engine_drain(struct lb_engine *e)
+{
+	lb_pool_drain(&e->pool);
 }
 
 void

@@ -216,7 +216,7 @@ run(const struct lb_config *cfg)
 			return 1;
 		}
 	}
-	r = lb_engine_start(cfg, store, &engine, &err);
+	r = lb_engine_start(cfg, store, NULL, &engine, &err);
 	if (r < 0) {
 		log_error("%s", err.msg);
 		lb_http_boot_stop(http_boot);

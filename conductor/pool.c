@@ -29,7 +29,8 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		job->run(job);
 		pthread_mutex_lock(&p->lock);
-		p->used--;
+		if (--p->used == 0)
+			pthread_cond_broadcast(&p->idle);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -41,6 +42,7 @@ lb_pool_start(struct lb_pool *p, size_t nthreads, size_t capacity)
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
 	p->capacity = capacity < nthreads ? nthreads : capacity;
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	if (p->threads == NULL)
@@ -73,6 +75,7 @@ lb_pool_stop(struct lb_pool *p)
 	}
 	free(p->threads);
 	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->idle);
 	pthread_mutex_destroy(&p->lock);
 	memset(p, 0, sizeof(*p));
 }
@@ -95,7 +98,8 @@ void
 lb_pool_unreserve(struct lb_pool *p)
 {
 	pthread_mutex_lock(&p->lock);
-	p->used--;
+	if (--p->used == 0)
+		pthread_cond_broadcast(&p->idle);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -110,5 +114,14 @@ lb_pool_submit(struct lb_pool *p, struct lb_job *job)
 		p->head = job;
 	p->tail = job;
 	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+lb_pool_drain(struct lb_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->used > 0 && !p->stopping)
+		pthread_cond_wait(&p->idle, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 }

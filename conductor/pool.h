@@ -20,6 +20,7 @@ struct lb_job {
 struct lb_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
+	pthread_cond_t idle;	/* used dropped to 0 */
 	pthread_t *threads;
 	size_t nthreads;
 	size_t capacity;	/* running + queued + reserved, at most */
@@ -37,5 +38,7 @@ int lb_pool_reserve(struct lb_pool *p, size_t min_free);
 void lb_pool_unreserve(struct lb_pool *p);
 /* Queues a job on a reserved slot; the slot is freed when it finishes. */
 void lb_pool_submit(struct lb_pool *p, struct lb_job *job);
+/* Blocks until no job is queued, running or reserved. */
+void lb_pool_drain(struct lb_pool *p);
 
 #endif

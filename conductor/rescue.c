@@ -6,6 +6,7 @@
  * kept only as a crypt(3) hash and only until the agent has it.
  */
 #include <limits.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,7 @@ rescue_job_new(struct lb_engine *e, enum rescue_job_kind kind)
 	j->e = e;
 	j->kind = kind;
 	j->what = "clean-up";
-	j->started = lb_monotonic();
+	j->started = lb_engine_now(e);
 	return j;
 }
 
@@ -517,7 +518,7 @@ reset_agent(struct lb_node *node, void *arg, struct lb_err *err)
 static void
 phase(const struct lb_node_ctx *ctx, double *mark, const char *what)
 {
-	double now = lb_monotonic();
+	double now = lb_engine_now(ctx->engine);
 
 	log_info("node %s: rescue: %s (%.2f s)", ctx->node->uuid, what,
 	    now - *mark);
@@ -551,12 +552,12 @@ rescue_power_off(struct lb_engine *e, struct lb_node_ctx *ctx, int soft_s,
 	if (state != LB_POWER_ON)
 		return lb_call_set_power(e, ctx, LB_POWER_ACTION_OFF, timeout,
 		    err);
-	start = lb_monotonic();
+	start = lb_engine_now(e);
 	r = lb_call_set_power_for(e, ctx, LB_POWER_ACTION_SOFT_OFF, timeout,
 	    soft_s, &soft_err);
 	if (r == 0) {
 		log_info("node %s: rescue: soft power-off done in %.1f s",
-		    ctx->node->uuid, lb_monotonic() - start);
+		    ctx->node->uuid, lb_engine_now(e) - start);
 		return 0;
 	}
 	soft = r;
@@ -590,7 +591,7 @@ do_rescue(struct rescue_job *j, struct lb_node_ctx *ctx, bool *touched,
 	char request_id[48] = "req-", token[64], extra[128] = "";
 	struct lb_boot_env env;
 	int timeout = e->cfg->power_state_change_timeout, soft_s, r;
-	double mark = lb_monotonic();
+	double mark = lb_engine_now(e);
 
 	if (boot == NULL || net == NULL)
 		return lb_err_set(err, -ENOTSUP, "the boot or network "
@@ -882,13 +883,11 @@ lb_rescue_check_timeouts(struct lb_engine *e)
 	    .api_url = e->api_url };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
-	struct timespec now;
 
 	if (e->cfg->rescue_callback_timeout <= 0)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	t.now = now.tv_sec + now.tv_nsec / 1e9;
-	t.deadline = now.tv_sec - e->cfg->rescue_callback_timeout;
+	t.now = e->clock->realtime(e->clock);
+	t.deadline = floor(t.now) - e->cfg->rescue_callback_timeout;
 	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
 		log_error("rescue timeout check: %s", err.msg);
 		return;

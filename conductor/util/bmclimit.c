@@ -98,13 +98,14 @@ lb_bmc_limit_try(struct lb_bmc_limit *l, const char *key,
 
 int
 lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
-    const struct lb_bmc_policy *policy, double deadline)
+    const struct lb_bmc_policy *policy, const struct lb_clock *clock,
+    double deadline)
 {
 	double wait, now;
 
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
-		now = lb_monotonic();
+		now = clock->monotonic(clock);
 		wait = try_locked(l, key, policy, now);
 		if (wait <= 0)
 			break;
@@ -112,7 +113,7 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 			pthread_mutex_unlock(&l->lock);
 			return -ETIMEDOUT;
 		}
-		lb_cond_wait_for(&l->changed, &l->lock, wait);
+		clock->wait_for(clock, &l->changed, &l->lock, wait);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return wait < 0 ? (int)wait : 0;

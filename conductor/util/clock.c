@@ -53,3 +53,34 @@ lb_cond_wait_for(pthread_cond_t *cond, pthread_mutex_t *lock,
 	}
 	return pthread_cond_timedwait(cond, lock, &ts);
 }
+
+static double
+system_monotonic(const struct lb_clock *c)
+{
+	(void)c;
+	return lb_monotonic();
+}
+
+static double
+system_realtime(const struct lb_clock *c)
+{
+	struct timespec ts;
+
+	(void)c;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+system_wait_for(const struct lb_clock *c, pthread_cond_t *cond,
+    pthread_mutex_t *lock, double seconds)
+{
+	(void)c;
+	return lb_cond_wait_for(cond, lock, seconds);
+}
+
+const struct lb_clock lb_clock_system = {
+	.monotonic = system_monotonic,
+	.realtime = system_realtime,
+	.wait_for = system_wait_for,
+};

@@ -79,11 +79,11 @@ test_bmc_spacing_ignores_wall_clock(void **state)
 	(void)state;
 	lb_bmc_limit_init(&l);
 	assert_int_equal(lb_bmc_limit_acquire(&l, "ipmi:x", &ipmi,
-	    lb_monotonic() + 5), 0);
+	    &lb_clock_system, lb_monotonic() + 5), 0);
 	lb_bmc_limit_done(&l, "ipmi:x", lb_monotonic());
 	t0 = now();
 	assert_int_equal(lb_bmc_limit_acquire(&l, "ipmi:x", &ipmi,
-	    lb_monotonic() + 5), 0);
+	    &lb_clock_system, lb_monotonic() + 5), 0);
 	took = now() - t0;
 	assert_true(took >= 0.25);
 	assert_true(took < 3.0);

@@ -143,8 +143,8 @@ test_manage_runs_to_the_end(void **state)
 	struct lb_node *n;
 	json_t *b = verb("manage");
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
 	    0);
 	json_decref(b);
@@ -162,8 +162,8 @@ test_locked_node_is_409(void **state)
 	struct lb_err err = { "" };
 	json_t *b = verb("manage"), *p = verb("power on");
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	set_field(f, "reservation", "other-host");
 	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
 	    -EBUSY);
@@ -187,8 +187,8 @@ test_invalid_requests(void **state)
 	char want[256];
 	json_t *b;
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	b = verb("provide");
 	assert_int_equal(lb_engine_provision(f->engine, f->uuid, b, 78, &err),
 	    -EINVAL);
@@ -240,8 +240,8 @@ test_power_job_clears_target(void **state)
 	struct lb_node *n;
 	json_t *b = verb("power on");
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_engine_power(f->engine, f->uuid, b, 78, &err), 0);
 	json_decref(b);
 	n = wait_state(f, "enroll");
@@ -262,8 +262,8 @@ test_recovery_after_restart(void **state)
 	set_field(f, "provision_state", "verifying");
 	set_field(f, "reservation", "test-host");
 	set_field(f, "target_power_state", "power on");
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
 	assert_null(n->reservation);
 	assert_null(n->target_power_state);
@@ -283,8 +283,8 @@ test_recovery_leaves_other_hosts_alone(void **state)
 
 	set_field(f, "provision_state", "verifying");
 	set_field(f, "reservation", "someone-else");
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	assert_int_equal(lb_store_node_get(f->store, f->uuid, &n, &err), 0);
 	assert_string_equal(n->reservation, "someone-else");
 	assert_string_equal(n->provision_state, "verifying");
@@ -301,8 +301,8 @@ test_lookup_issues_token_once(void **state)
 	const char *token;
 	char *text;
 
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &f->engine, &err),
-	    0);
+	assert_int_equal(lb_engine_start(&f->cfg, f->store, NULL, &f->engine,
+	    &err), 0);
 	snprintf(p->address, sizeof(p->address), "52:54:00:12:34:56");
 	memcpy(p->node_uuid, f->uuid, sizeof(p->node_uuid));
 	assert_int_equal(lb_store_port_create(f->store, p, &err), 0);

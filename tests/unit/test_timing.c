@@ -108,13 +108,13 @@ test_bmc_acquire_times_out(void **state)
 	(void)state;
 	lb_bmc_limit_init(&l);
 	assert_int_equal(lb_bmc_limit_acquire(&l, "k", &one,
-	    lb_monotonic() + 1), 0);
+	    &lb_clock_system, lb_monotonic() + 1), 0);
 	/* Held: a second acquire with a deadline already due fails. */
-	assert_int_equal(lb_bmc_limit_acquire(&l, "k", &one, lb_monotonic()),
-	    -ETIMEDOUT);
+	assert_int_equal(lb_bmc_limit_acquire(&l, "k", &one,
+	    &lb_clock_system, lb_monotonic()), -ETIMEDOUT);
 	lb_bmc_limit_done(&l, "k", lb_monotonic());
 	assert_int_equal(lb_bmc_limit_acquire(&l, "k", &one,
-	    lb_monotonic()), 0);
+	    &lb_clock_system, lb_monotonic()), 0);
 	lb_bmc_limit_release_all(&l);
 }
 
