@@ -575,6 +575,181 @@ test_sync_leaves_enroll_alone(void **state)
 	lb_node_free(n);
 }
 
+/* ---- the rescue's soft power-off ---- */
+
+#define SOFT_KEY "rescue_soft_power_off_timeout"
+
+/*
+ * An active node of the fake machine (left 'power') that rescues with
+ * kernel and ramdisk from files in the fixture's directory (see
+ * start_with_images); 'extra' is more driver_info (JSON members, or "").
+ */
+static void
+rescuable_node(struct fixture *f, int power, const char *extra,
+    char uuid[LB_UUID_LEN + 1])
+{
+	char info[512];
+
+	snprintf(info, sizeof(info), "{\"rescue_kernel\": \"file://%s/kernel\","
+	    " \"rescue_ramdisk\": \"file://%s/ramdisk\"%s%s}", f->dir, f->dir,
+	    extra[0] ? ", " : "", extra);
+	make_node(f, "active", power == LB_POWER_ACTION_ON ? "power on" :
+	    "power off", info, uuid);
+	machine(uuid, power);
+}
+
+/* Rescue images in the fixture's directory, allowed; then the engine. */
+static void
+start_with_images(struct fixture *f)
+{
+	char conf[160], path[128];
+	struct lb_err err = { "" };
+	FILE *fp;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir,
+		    i ? "ramdisk" : "kernel");
+		assert_non_null(fp = fopen(path, "w"));
+		fputs("image\n", fp);
+		fclose(fp);
+	}
+	snprintf(conf, sizeof(conf), "[conductor]\nfile_url_allowed_paths = "
+	    "%s\n", f->dir);
+	assert_int_equal(lb_config_load_buffer(&f->cfg, "test", conf,
+	    strlen(conf), NULL, &err), 0);
+	start(f);
+}
+
+/*
+ * Rescues the node to rescue wait; returns what the log says of the
+ * soft power-off ("" when nothing) and *took, the virtual seconds the
+ * power-off phase took.
+ */
+static char *
+rescue_soft_line(struct fixture *f, const char *uuid, double *took)
+{
+	json_t *body = json_pack("{s:s, s:s}", "target", "rescue",
+	    "rescue_password", "Resc-ue-PW1");
+	char *text, want[128], *line, *end;
+	struct lb_err err = { "" };
+	struct lb_node *n;
+	const char *p;
+
+	if (lb_engine_provision(f->engine, uuid, body, 78, &err) != 0)
+		fail_msg("rescue refused: %s", err.msg);
+	json_decref(body);
+	lb_engine_drain(f->engine);
+	n = get(f, uuid);
+	assert_string_equal(n->provision_state, "rescue wait");
+	assert_null(n->last_error);
+	lb_node_free(n);
+	/* Powered off, then on into the ramdisk. */
+	assert_int_equal(machine(uuid, -1), LB_POWER_ON);
+	text = log_text(f);
+	snprintf(want, sizeof(want), "node %s: rescue: powered off (", uuid);
+	assert_non_null(p = strstr(text, want));
+	assert_int_equal(sscanf(p + strlen(want), "%lf", took), 1);
+	snprintf(want, sizeof(want), "node %s: rescue: soft power-off ", uuid);
+	p = strstr(text, want);
+	line = strdup(p ? p + strlen(want) : "");
+	if ((end = strchr(line, '\n')) != NULL)
+		*end = '\0';
+	assert_true(p == NULL || strstr(p + 1, want) == NULL);	/* once */
+	free(text);
+	return line;
+}
+
+/* The guest ignores the power button: hard off once the timeout passed. */
+static void
+test_soft_off_ignored_waits_the_timeout(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], *line;
+	double took;
+
+	f->cfg.rescue_soft_power_off_timeout = 300;
+	start_with_images(f);
+	rescuable_node(f, LB_POWER_ACTION_ON, "\"fake_soft_off\": \"ignore\"",
+	    uuid);
+	line = rescue_soft_line(f, uuid, &took);
+	assert_string_equal(line, "did not finish in 300 s; powered off hard");
+	assert_true(took >= 300 && took < 301);
+	free(line);
+	assert_int_equal(log_count(f, "WARNING"), 0);
+}
+
+/* The guest shuts down: no hard power-off, an INFO line. */
+static void
+test_soft_off_honoured(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], *line;
+	double took;
+
+	f->cfg.rescue_soft_power_off_timeout = 20;
+	start_with_images(f);
+	rescuable_node(f, LB_POWER_ACTION_ON, "", uuid);
+	line = rescue_soft_line(f, uuid, &took);
+	assert_string_equal(line, "done in 0.0 s");
+	assert_true(took < 1);
+	free(line);
+}
+
+/* A node already off gets no soft power-off (its state is read first). */
+static void
+test_soft_off_skipped_when_off(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], *line;
+	double took;
+
+	f->cfg.rescue_soft_power_off_timeout = 30;
+	start_with_images(f);
+	rescuable_node(f, LB_POWER_ACTION_OFF, "\"fake_soft_off\": \"ignore\"",
+	    uuid);
+	line = rescue_soft_line(f, uuid, &took);
+	assert_string_equal(line, "");
+	assert_true(took < 1);
+	free(line);
+}
+
+/*
+ * driver_info wins over the configuration both ways: "0" (a string, as
+ * older clients send it) is a hard power-off at once where the
+ * configuration asks for 5 s; 2 (an integer, as the CLI sends it) turns
+ * it on where the configuration leaves it off; 4 likewise.
+ */
+static void
+test_soft_off_driver_info_overrides_config(void **state)
+{
+	static const struct {
+		int conf;
+		const char *value;
+		const char *line;
+	} cases[] = {
+		{ 5, "\"0\"", "" },
+		{ 0, "2", "did not finish in 2 s; powered off hard" },
+		{ 0, "\"4\"", "did not finish in 4 s; powered off hard" },
+		{ 0, NULL, "" },
+	};
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], extra[96], *line;
+	double took;
+
+	start_with_images(f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* The engine reads the configuration at each rescue. */
+		f->cfg.rescue_soft_power_off_timeout = cases[i].conf;
+		snprintf(extra, sizeof(extra), "\"fake_soft_off\": \"ignore\"%s"
+		    "%s", cases[i].value ? ", \"" SOFT_KEY "\": " : "",
+		    cases[i].value ? cases[i].value : "");
+		rescuable_node(f, LB_POWER_ACTION_ON, extra, uuid);
+		line = rescue_soft_line(f, uuid, &took);
+		assert_string_equal(line, cases[i].line);
+		free(line);
+	}
+}
+
 /* ---- (c) an operator's power action on a BMC the sync keeps busy ---- */
 
 #define SHARED_NODES 16
@@ -716,6 +891,10 @@ main(void)
 		T(test_sync_sees_change_at_next_round),
 		T(test_sync_failures_recorded_once_and_backed_off),
 		T(test_sync_leaves_enroll_alone),
+		T(test_soft_off_ignored_waits_the_timeout),
+		T(test_soft_off_honoured),
+		T(test_soft_off_skipped_when_off),
+		T(test_soft_off_driver_info_overrides_config),
 #undef T
 		cmocka_unit_test(test_power_action_not_starved_by_sync),
 		cmocka_unit_test(
