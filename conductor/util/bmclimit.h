@@ -38,7 +38,8 @@ double lb_bmc_limit_try(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, double now);
 /*
  * Blocks until a slot is free, bounded by 'deadline' (seconds on the
- * clock's monotonic time); waits on that clock.
+ * clock's monotonic time); waits on that clock.  A deadline already due
+ * takes a free slot only when nobody is waiting for one.
  */
 int lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, const struct lb_clock *clock,
