@@ -349,21 +349,35 @@ assert_timed_out(struct fixture *f, const char *uuid)
 	return n;
 }
 
+/*
+ * A node whose ramdisk got as far as 'rf', through the whole timeout
+ * with the check every second; the node after it, and *at, the second
+ * it timed out at.
+ */
+static struct lb_node *
+time_out(struct fixture *f, const struct rescue_fields *rf, int timeout,
+    int *at)
+{
+	char uuid[LB_UUID_LEN + 1];
+
+	f->cfg.rescue_callback_timeout = timeout;
+	f->cfg.check_rescue_state_interval = 1;
+	start(f);
+	rescue_wait_node(f, rf, uuid);
+	*at = run_to_timeout(f, uuid, timeout);
+	return assert_timed_out(f, uuid);
+}
+
 static void
 test_callback_timeout_never_looked_up(void **state)
 {
 	struct fixture *f = *state;
 	struct rescue_fields rf = { NULL, NULL };
-	char uuid[LB_UUID_LEN + 1], want[256];
+	char want[256];
 	struct lb_node *n;
 	int at;
 
-	f->cfg.rescue_callback_timeout = 1800;
-	f->cfg.check_rescue_state_interval = 1;
-	start(f);
-	rescue_wait_node(f, &rf, uuid);
-	at = run_to_timeout(f, uuid, 1800);
-	n = assert_timed_out(f, uuid);
+	n = time_out(f, &rf, 1800, &at);
 	snprintf(want, sizeof(want), ": the rescue ramdisk never looked up "
 	    "(no lookup with any of the node's MACs since it was powered on "
 	    "for the rescue, %d s ago). Check that the ramdisk has a driver "
@@ -381,15 +395,10 @@ test_callback_timeout_after_lookup(void **state)
 {
 	struct fixture *f = *state;
 	struct rescue_fields rf = { "2026-01-01T00:00:07.250000", NULL };
-	char uuid[LB_UUID_LEN + 1];
 	struct lb_node *n;
+	int at;
 
-	f->cfg.rescue_callback_timeout = 300;
-	f->cfg.check_rescue_state_interval = 1;
-	start(f);
-	rescue_wait_node(f, &rf, uuid);
-	run_to_timeout(f, uuid, 300);
-	n = assert_timed_out(f, uuid);
+	n = time_out(f, &rf, 300, &at);
 	assert_non_null(strstr(n->last_error, ": the rescue ramdisk looked "
 	    "the node up (at 2026-01-01T00:00:07.250000) but none of its "
 	    "heartbeats arrived. Check that the ramdisk can reach "));
@@ -405,15 +414,10 @@ test_callback_timeout_after_heartbeat(void **state)
 	struct fixture *f = *state;
 	struct rescue_fields rf = { "2026-01-01T00:00:07.250000",
 	    "2026-01-01T00:00:09.500000" };
-	char uuid[LB_UUID_LEN + 1];
 	struct lb_node *n;
+	int at;
 
-	f->cfg.rescue_callback_timeout = 60;
-	f->cfg.check_rescue_state_interval = 1;
-	start(f);
-	rescue_wait_node(f, &rf, uuid);
-	run_to_timeout(f, uuid, 60);
-	n = assert_timed_out(f, uuid);
+	n = time_out(f, &rf, 60, &at);
 	assert_non_null(strstr(n->last_error, ": the rescue ramdisk's agent "
 	    "heartbeated (last at 2026-01-01T00:00:09.500000) but the rescue "
 	    "did not finish"));
@@ -659,58 +663,66 @@ rescue_soft_line(struct fixture *f, const char *uuid, double *took)
 	return line;
 }
 
-/* The guest ignores the power button: hard off once the timeout passed. */
+/* One rescue's power-off: what is set up and what it must do. */
+struct soft_case {
+	int conf;		/* [conductor] rescue_soft_power_off_timeout */
+	int power;		/* the machine's, before the rescue */
+	const char *extra;	/* more driver_info */
+	const char *line;	/* the soft power-off line's tail ("": none) */
+	double took_min;	/* the power-off phase, virtual seconds */
+	double took_max;
+};
+
+static void
+soft_off_case(struct fixture *f, const struct soft_case *c)
+{
+	char uuid[LB_UUID_LEN + 1], *line;
+	double took;
+
+	/* The engine reads the configuration at each rescue. */
+	f->cfg.rescue_soft_power_off_timeout = c->conf;
+	rescuable_node(f, c->power, c->extra, uuid);
+	line = rescue_soft_line(f, uuid, &took);
+	assert_string_equal(line, c->line);
+	assert_true(took >= c->took_min && took < c->took_max);
+	free(line);
+}
+
+/* The guest ignores the power button: hard off once the timeout passed
+ * (an INFO line, not a warning). */
 static void
 test_soft_off_ignored_waits_the_timeout(void **state)
 {
+	static const struct soft_case c = { 300, LB_POWER_ACTION_ON,
+	    "\"fake_soft_off\": \"ignore\"",
+	    "did not finish in 300 s; powered off hard", 300, 301 };
 	struct fixture *f = *state;
-	char uuid[LB_UUID_LEN + 1], *line;
-	double took;
 
-	f->cfg.rescue_soft_power_off_timeout = 300;
 	start_with_images(f);
-	rescuable_node(f, LB_POWER_ACTION_ON, "\"fake_soft_off\": \"ignore\"",
-	    uuid);
-	line = rescue_soft_line(f, uuid, &took);
-	assert_string_equal(line, "did not finish in 300 s; powered off hard");
-	assert_true(took >= 300 && took < 301);
-	free(line);
+	soft_off_case(f, &c);
 	assert_int_equal(log_count(f, "WARNING"), 0);
 }
 
-/* The guest shuts down: no hard power-off, an INFO line. */
+/* The guest shuts down: no hard power-off. */
 static void
 test_soft_off_honoured(void **state)
 {
-	struct fixture *f = *state;
-	char uuid[LB_UUID_LEN + 1], *line;
-	double took;
+	static const struct soft_case c = { 20, LB_POWER_ACTION_ON, "",
+	    "done in 0.0 s", 0, 1 };
 
-	f->cfg.rescue_soft_power_off_timeout = 20;
-	start_with_images(f);
-	rescuable_node(f, LB_POWER_ACTION_ON, "", uuid);
-	line = rescue_soft_line(f, uuid, &took);
-	assert_string_equal(line, "done in 0.0 s");
-	assert_true(took < 1);
-	free(line);
+	start_with_images(*state);
+	soft_off_case(*state, &c);
 }
 
 /* A node already off gets no soft power-off (its state is read first). */
 static void
 test_soft_off_skipped_when_off(void **state)
 {
-	struct fixture *f = *state;
-	char uuid[LB_UUID_LEN + 1], *line;
-	double took;
+	static const struct soft_case c = { 30, LB_POWER_ACTION_OFF,
+	    "\"fake_soft_off\": \"ignore\"", "", 0, 1 };
 
-	f->cfg.rescue_soft_power_off_timeout = 30;
-	start_with_images(f);
-	rescuable_node(f, LB_POWER_ACTION_OFF, "\"fake_soft_off\": \"ignore\"",
-	    uuid);
-	line = rescue_soft_line(f, uuid, &took);
-	assert_string_equal(line, "");
-	assert_true(took < 1);
-	free(line);
+	start_with_images(*state);
+	soft_off_case(*state, &c);
 }
 
 /*
@@ -722,32 +734,21 @@ test_soft_off_skipped_when_off(void **state)
 static void
 test_soft_off_driver_info_overrides_config(void **state)
 {
-	static const struct {
-		int conf;
-		const char *value;
-		const char *line;
-	} cases[] = {
-		{ 5, "\"0\"", "" },
-		{ 0, "2", "did not finish in 2 s; powered off hard" },
-		{ 0, "\"4\"", "did not finish in 4 s; powered off hard" },
-		{ 0, NULL, "" },
+#define IGNORE "\"fake_soft_off\": \"ignore\", \"" SOFT_KEY "\": "
+	static const struct soft_case cases[] = {
+		{ 5, LB_POWER_ACTION_ON, IGNORE "\"0\"", "", 0, 1 },
+		{ 0, LB_POWER_ACTION_ON, IGNORE "2",
+		    "did not finish in 2 s; powered off hard", 2, 3 },
+		{ 0, LB_POWER_ACTION_ON, IGNORE "\"4\"",
+		    "did not finish in 4 s; powered off hard", 4, 5 },
+		{ 0, LB_POWER_ACTION_ON, "\"fake_soft_off\": \"ignore\"", "",
+		    0, 1 },
 	};
-	struct fixture *f = *state;
-	char uuid[LB_UUID_LEN + 1], extra[96], *line;
-	double took;
+#undef IGNORE
 
-	start_with_images(f);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		/* The engine reads the configuration at each rescue. */
-		f->cfg.rescue_soft_power_off_timeout = cases[i].conf;
-		snprintf(extra, sizeof(extra), "\"fake_soft_off\": \"ignore\"%s"
-		    "%s", cases[i].value ? ", \"" SOFT_KEY "\": " : "",
-		    cases[i].value ? cases[i].value : "");
-		rescuable_node(f, LB_POWER_ACTION_ON, extra, uuid);
-		line = rescue_soft_line(f, uuid, &took);
-		assert_string_equal(line, cases[i].line);
-		free(line);
-	}
+	start_with_images(*state);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		soft_off_case(*state, &cases[i]);
 }
 
 /* ---- (c) an operator's power action on a BMC the sync keeps busy ---- */
