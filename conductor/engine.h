@@ -22,6 +22,7 @@
 #include "power/power.h"
 
 struct lb_engine;
+struct lb_clock;
 
 struct lb_engine_opts {
 	const struct lb_clock *clock;	/* NULL: &lb_clock_system */

@@ -1,14 +1,15 @@
 /*
  * power_fake.c - the `fake` power and management interfaces: an in-memory
- * machine per node, for tests and benchmarks.  Any worker thread; the table
- * is guarded by one mutex.
+ * machine per node, for tests and benchmarks, with the test knobs of
+ * power_fake.h.  Any worker thread; the table is guarded by one mutex.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "power/power.h"
+#include "power/power_fake.h"
 #include "conductor/util/banned.h"
 
 struct fake_machine {
@@ -44,10 +45,57 @@ fake_find(const char *uuid)
 	return m;
 }
 
+static const struct lb_clock *_Atomic fake_clock = &lb_clock_system;
+
+void
+lb_power_fake_set_clock(const struct lb_clock *clock)
+{
+	fake_clock = clock != NULL ? clock : &lb_clock_system;
+}
+
+/* Sleeps 'seconds' of the fake clock (nothing signals the condvar). */
+static void
+fake_sleep(double seconds)
+{
+	const struct lb_clock *c = fake_clock;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond;
+	double end = c->monotonic(c) + seconds, left;
+
+	if (!(seconds > 0))
+		return;
+	lb_cond_init_monotonic(&cond);
+	pthread_mutex_lock(&lock);
+	while ((left = end - c->monotonic(c)) > 0)
+		c->wait_for(c, &cond, &lock, left);
+	pthread_mutex_unlock(&lock);
+	pthread_cond_destroy(&cond);
+}
+
+/* fake_delay, then fake_fail: 0 or the failure. */
+static int
+fake_knobs(const struct lb_task *task, struct lb_err *err)
+{
+	const json_t *fail = json_object_get(task->driver_info, "fake_fail");
+
+	fake_sleep(json_number_value(json_object_get(task->driver_info,
+	    "fake_delay")));
+	if (json_is_string(fail))
+		return lb_err_set(err, -EIO, "fake BMC: %s",
+		    json_string_value(fail));
+	return 0;
+}
+
 static int
 fake_bmc_key(const struct lb_task *task, char *buf, size_t size)
 {
-	snprintf(buf, size, "fake:%s", task->node_uuid);
+	const char *bmc = json_string_value(json_object_get(task->driver_info,
+	    "fake_bmc"));
+
+	if (bmc != NULL)
+		snprintf(buf, size, "fake-bmc:%s", bmc);
+	else
+		snprintf(buf, size, "fake:%s", task->node_uuid);
 	return 0;
 }
 
@@ -57,6 +105,8 @@ fake_get_state(const struct lb_task *task, enum lb_power_state *ret_state,
 {
 	struct fake_machine *m;
 
+	if (fake_knobs(task, err) < 0)
+		return -EIO;
 	pthread_mutex_lock(&fake_lock);
 	m = fake_find(task->node_uuid);
 	if (m != NULL)
@@ -70,8 +120,17 @@ fake_set_state(const struct lb_task *task, enum lb_power_action action,
     int timeout_s, struct lb_err *err)
 {
 	struct fake_machine *m;
+	const char *soft = json_string_value(json_object_get(task->driver_info,
+	    "fake_soft_off"));
 
-	(void)timeout_s;
+	if (fake_knobs(task, err) < 0)
+		return -EIO;
+	if (action == LB_POWER_ACTION_SOFT_OFF && soft != NULL &&
+	    strcmp(soft, "ignore") == 0) {
+		fake_sleep(timeout_s);
+		return lb_err_set(err, -ETIMEDOUT, "soft power off did not "
+		    "complete within %d s", timeout_s);
+	}
 	pthread_mutex_lock(&fake_lock);
 	m = fake_find(task->node_uuid);
 	if (m != NULL) {

@@ -15,6 +15,7 @@
 struct lb_bmc_slot {
 	char *key;
 	int inflight;
+	int waiting;		/* callers blocked for a slot */
 	double last_done;	/* -inf when never used */
 	struct lb_bmc_slot *next;
 };
@@ -101,11 +102,21 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, const struct lb_clock *clock,
     double deadline)
 {
+	struct lb_bmc_slot *s;
 	double wait, now;
 
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		now = clock->monotonic(clock);
+		/*
+		 * A caller that will not wait gives way to one that does: a
+		 * slot freed for a waiter is not taken by the next read.
+		 */
+		s = slot_find(l, key, false);
+		if (s != NULL && s->waiting > 0 && deadline <= now) {
+			pthread_mutex_unlock(&l->lock);
+			return -ETIMEDOUT;
+		}
 		wait = try_locked(l, key, policy, now);
 		if (wait <= 0)
 			break;
@@ -113,7 +124,10 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 			pthread_mutex_unlock(&l->lock);
 			return -ETIMEDOUT;
 		}
+		s = slot_find(l, key, false);
+		s->waiting++;
 		clock->wait_for(clock, &l->changed, &l->lock, wait);
+		s->waiting--;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return wait < 0 ? (int)wait : 0;

@@ -3,7 +3,8 @@
  * and successive calls spaced by a minimum interval (Ironic's
  * [ipmi] min_command_interval idea).  The decision is a pure function of
  * the time it is given, so tests need no clock; lb_bmc_limit_acquire()
- * wraps it with the caller's clock and a condition variable.  Thread-safe.
+ * wraps it with a clock (the engine's) and a condition variable.
+ * Thread-safe.
  */
 #ifndef LB_BMCLIMIT_H
 #define LB_BMCLIMIT_H
@@ -36,8 +37,9 @@ void lb_bmc_limit_release_all(struct lb_bmc_limit *l);
 double lb_bmc_limit_try(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, double now);
 /*
- * Blocks (bounded by deadline, seconds on clock's monotonic time) until a
- * slot is free.
+ * Blocks until a slot is free, bounded by 'deadline' (seconds on the
+ * clock's monotonic time); waits on that clock.  A deadline already due
+ * takes a free slot only when nobody is waiting for one.
  */
 int lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, const struct lb_clock *clock,
