@@ -216,14 +216,49 @@ redact(struct lb_err *err, const char *secret)
 	explicit_bzero(out, sizeof(out));
 }
 
+/*
+ * The ISO as 'name' in 'dir': a prebuilt one linked as it is (no
+ * parameters injected), else one built for this rescue.
+ */
+static int
+place_iso(const struct lb_boot_env *env, const struct lb_task *task,
+    const struct lb_boot_images *images, const char *request_id,
+    const char *extra_params, const struct lb_boot_dir *dir,
+    const char *name, struct lb_err *err)
+{
+	char tmp[80], path[LB_BOOT_PATH_MAX + 128], other[32];
+	int r;
+
+	if (images->iso != NULL)
+		return lb_boot_link_image(dir, name, images->iso, err);
+	/*
+	 * The builder's argv shows the output path to every local user, so
+	 * it writes under a name of its own, renamed away.
+	 */
+	r = lb_random_token(other, sizeof(other), 16);
+	if (r < 0)
+		return lb_err_set(err, r, "cannot name the rescue ISO: no "
+		    "random numbers");
+	snprintf(tmp, sizeof(tmp), ".build-%s.tmp", other);
+	snprintf(path, sizeof(path), "%s/%s", dir->path, tmp);
+	r = build_iso(env, task, images, request_id, extra_params, path,
+	    err);
+	if (r == 0 && (chmod(path, 0644) < 0 ||
+	    renameat(dir->fd, tmp, dir->fd, name) < 0))
+		r = lb_err_set(err, -errno, "cannot publish the rescue ISO "
+		    "'%s/%s': %s", dir->path, name, strerror(errno));
+	if (r < 0)
+		unlinkat(dir->fd, tmp, 0);
+	return r;
+}
+
 static int
 vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
     const struct lb_boot_images *images, const char *request_id,
     const char *extra_params, struct lb_err *err)
 {
 	struct lb_boot_dir root, isos, dir;
-	char token[32], name[64], tmp[80], path[LB_BOOT_PATH_MAX + 128];
-	char url[1024], other[32];
+	char token[32], name[64], url[1024];
 	const char *base = env->http_url, *option = "http_url";
 	int r;
 
@@ -262,32 +297,8 @@ vmedia_prepare(const struct lb_boot_env *env, const struct lb_task *task,
 		r = lb_boot_dir_open(&dir, &isos, task->node_uuid, true, err);
 	if (r < 0)
 		goto out;
-	if (images->iso != NULL) {
-		/* A prebuilt ISO is used as it is, no parameters injected. */
-		r = lb_boot_link_image(&dir, name, images->iso, err);
-	} else {
-		/*
-		 * The builder's argv shows the output path to every local
-		 * user, so it writes under a name of its own, renamed away.
-		 */
-		r = lb_random_token(other, sizeof(other), 16);
-		if (r < 0) {
-			lb_err_set(err, r, "cannot name the rescue ISO: no "
-			    "random numbers");
-			goto out;
-		}
-		snprintf(tmp, sizeof(tmp), ".build-%s.tmp", other);
-		snprintf(path, sizeof(path), "%s/%s", dir.path, tmp);
-		r = build_iso(env, task, images, request_id, extra_params,
-		    path, err);
-		if (r == 0 && (chmod(path, 0644) < 0 ||
-		    renameat(dir.fd, tmp, dir.fd, name) < 0))
-			r = lb_err_set(err, -errno, "cannot publish the rescue "
-			    "ISO '%s/%s': %s", dir.path, name,
-			    strerror(errno));
-		if (r < 0)
-			unlinkat(dir.fd, tmp, 0);
-	}
+	r = place_iso(env, task, images, request_id, extra_params, &dir,
+	    name, err);
 	if (r < 0)
 		goto out;
 	snprintf(url, sizeof(url), "%s/%s/%s/%s", base, ISO_DIR,
