@@ -2,7 +2,8 @@
  * boot.h - boot interfaces: how a node is made to boot the rescue ramdisk
  * and how that is undone.  One const ops struct per implementation
  * (boot_pxe.c for `pxe` and `ipxe`, boot_vmedia.c for
- * `redfish-virtual-media`), named by boot_registry.c.
+ * `redfish-virtual-media`, boot_fake.c for `fake`), named by
+ * boot_registry.c.
  *
  * Called on conductor worker threads; must be safe for different nodes at
  * once.  Every file is written atomically (temporary file + rename) and

@@ -5,6 +5,9 @@
  */
 #include "power/power.h"
 #include "power/registry.h"
+#ifdef LB_HAVE_REDFISH
+#include "power/redfish_client.h"
+#endif
 #include "conductor/util/banned.h"
 
 extern const struct lb_power_ops lb_power_fake;
@@ -28,7 +31,6 @@ extern const struct lb_property lb_ipmi_properties[];
 #define IPMI_PROPS NULL
 #endif
 #ifdef LB_HAVE_REDFISH
-#include "power/redfish_client.h"
 #define REDFISH_POWER &lb_power_redfish
 #define REDFISH_MGMT &lb_management_redfish
 #define REDFISH_POWER_VALIDATE redfish_power_validate

@@ -1,8 +1,9 @@
 /*
  * redfish_parse.h - pure parsing of what a Redfish BMC sends (service root,
  * collections, ComputerSystem, Manager, VirtualMedia, error bodies) and of
- * driver_info's redfish_address, into plain C structs.  No I/O, so every
- * function here is unit tested and fuzzed.  Any thread.
+ * driver_info's redfish_address, into plain C structs (redfish_parse.c;
+ * error bodies: redfish_error.c).  No I/O, so every function here is unit
+ * tested and fuzzed.  Any thread.
  */
 #ifndef LB_REDFISH_PARSE_H
 #define LB_REDFISH_PARSE_H
