@@ -1,16 +1,18 @@
 /*
  * vclock.c - the virtual clock (see vclock.h).  Any thread.  A wait gives
- * a signal up to 20 ms of real time to arrive; when none does, virtual
- * time jumps to the waiter's deadline and the wait times out.
+ * a signal up to 20 ms of real time (LB_VCLOCK_GRACE_MS) to arrive; when
+ * none does, virtual time jumps to the waiter's deadline and the wait
+ * times out.
  */
 #include "vclock.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* Real time a waiter gives a signal before its virtual deadline passes. */
-#define VCLOCK_GRACE_NS 20000000L
+#define VCLOCK_GRACE_MS 20
 
 static struct vclock *
 of(const struct lb_clock *c)
@@ -81,8 +83,8 @@ v_wait_for(const struct lb_clock *c, pthread_cond_t *cond,
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += VCLOCK_GRACE_NS;
-	if (ts.tv_nsec >= 1000000000L) {
+	ts.tv_nsec += vc->grace_ns;
+	while (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
@@ -100,6 +102,11 @@ vclock_init(struct vclock *vc, double mono, double realtime)
 	pthread_mutex_init(&vc->lock, NULL);
 	vc->mono = mono;
 	vc->real_offset = realtime - mono;
+	vc->grace_ns = VCLOCK_GRACE_MS * 1000000L;
+	if (getenv("LB_VCLOCK_GRACE_MS") != NULL &&
+	    strtol(getenv("LB_VCLOCK_GRACE_MS"), NULL, 10) > 0)
+		vc->grace_ns = strtol(getenv("LB_VCLOCK_GRACE_MS"), NULL, 10) *
+		    1000000L;
 	vc->clock.monotonic = v_monotonic;
 	vc->clock.realtime = v_realtime;
 	vc->clock.wait_for = v_wait_for;

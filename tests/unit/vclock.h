@@ -16,9 +16,14 @@ struct vclock {
 	pthread_mutex_t lock;
 	double mono;		/* virtual CLOCK_MONOTONIC */
 	double real_offset;	/* realtime = mono + real_offset */
+	long grace_ns;		/* real time a waiter gives a signal */
 };
 
-/* Starts at monotonic 'mono' and realtime 'realtime' (seconds). */
+/*
+ * Starts at monotonic 'mono' and realtime 'realtime' (seconds).  A waiter
+ * gives a signal 20 ms of real time, or LB_VCLOCK_GRACE_MS when set (the
+ * valgrind setup sets more: threads there wake far slower).
+ */
 void vclock_init(struct vclock *vc, double mono, double realtime);
 void vclock_release(struct vclock *vc);
 /* Moves both clocks forward by 'seconds' (>= 0). */
