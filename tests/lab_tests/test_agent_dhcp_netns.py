@@ -361,6 +361,10 @@ def run_scenario(name):
                        cwd=Path(__file__).parent)
     assert p.returncode == 0 and p.stdout.strip(), p.stdout + p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
+    if 'error' in out:
+        # whole, for the report (the assertion's repr is cut short)
+        for key in ('error', 'agent', 'dnsmasq_a', 'dnsmasq_b'):
+            print('---- %s\n%s' % (key, out.get(key)))
     assert 'error' not in out, (out['error'], out['agent'], out['dnsmasq_a'],
                                 out['dnsmasq_b'])
     return out
