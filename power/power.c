@@ -64,10 +64,3 @@ lb_bmc_policy_redfish(const struct lb_config *cfg, struct lb_bmc_policy *ret)
 	ret->max_inflight = cfg->redfish_max_concurrent_per_bmc;
 	ret->min_interval = cfg->redfish_min_command_interval;
 }
-
-/* The fake BMC is treated as a Redfish one. */
-void
-lb_bmc_policy_fake(const struct lb_config *cfg, struct lb_bmc_policy *ret)
-{
-	lb_bmc_policy_redfish(cfg, ret);
-}

@@ -79,8 +79,6 @@ void lb_bmc_policy_ipmi(const struct lb_config *cfg,
     struct lb_bmc_policy *ret);
 void lb_bmc_policy_redfish(const struct lb_config *cfg,
     struct lb_bmc_policy *ret);
-void lb_bmc_policy_fake(const struct lb_config *cfg,
-    struct lb_bmc_policy *ret);
 
 struct lb_management_ops {
 	const char *name;

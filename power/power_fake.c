@@ -189,7 +189,7 @@ const struct lb_power_ops lb_power_fake = {
 	.bmc_key = fake_bmc_key,
 	.get_state = fake_get_state,
 	.set_state = fake_set_state,
-	.bmc_policy = lb_bmc_policy_fake,
+	.bmc_policy = lb_bmc_policy_redfish,	/* bounded like Redfish */
 };
 
 const struct lb_management_ops lb_management_fake = {

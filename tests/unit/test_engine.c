@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine_store.h"
 #include "conductor/engine.h"
 #include "conductor/hwtype.h"
 #include "conductor/util/bmclimit.h"
@@ -67,19 +68,9 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct lb_err err = { "" };
 	struct lb_node *n;
-	char url[128];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/lb-engine-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(url, sizeof(url), "sqlite://%s/db", f->dir);
-	lb_config_init(&f->cfg);
-	free(f->cfg.host);
-	f->cfg.host = strdup("test-host");
-	free(f->cfg.state_path);
-	f->cfg.state_path = strdup(f->dir);
+	test_store_open("lb-engine", f->dir, &f->cfg, &f->store);
 	f->cfg.workers_pool_size = 2;
-	f->cfg.sync_power_state_interval = 0;
-	assert_int_equal(lb_store_open(url, &f->store, &err), 0);
 	n = lb_node_new();
 	n->driver = strdup("fake-hardware");
 	n->provision_state = strdup("enroll");
@@ -95,20 +86,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	lb_engine_stop(f->engine);
-	lb_store_close(f->store);
-	lb_config_release(&f->cfg);
-	snprintf(cmd, sizeof(cmd), "%s/db", f->dir);
-	unlink(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/db-wal", f->dir);
-	unlink(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/db-shm", f->dir);
-	unlink(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/images", f->dir);
-	rmdir(cmd);
-	rmdir(f->dir);
+	test_store_remove(f->dir, &f->cfg, f->store);
 	free(f);
 	return 0;
 }

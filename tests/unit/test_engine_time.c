@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine_store.h"
 #include "conductor/engine.h"
 #include "conductor/hwtype.h"
 #include "conductor/util/log.h"
@@ -73,21 +74,10 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct lb_err err = { "" };
-	char url[128];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/lb-etime-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(url, sizeof(url), "sqlite://%s/db", f->dir);
-	lb_config_init(&f->cfg);
-	free(f->cfg.host);
-	f->cfg.host = strdup("test-host");
-	free(f->cfg.state_path);
-	f->cfg.state_path = strdup(f->dir);
+	test_store_open("lb-etime", f->dir, &f->cfg, &f->store);
 	f->cfg.workers_pool_size = 8;
-	f->cfg.sync_power_state_interval = 0;
 	f->cfg.rescue_callback_timeout = 0;
-	assert_int_equal(lb_store_open(url, &f->store, &err), 0);
 	vclock_init(&f->vc, T0_MONO, T0_REAL);
 	lb_power_fake_set_clock(&f->vc.clock);
 	capture_log(f);
@@ -99,7 +89,6 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[192];
 
 	lb_engine_stop(f->engine);
 	lb_power_fake_set_clock(NULL);
@@ -107,11 +96,8 @@ teardown(void **state)
 	stderr = f->old_stderr;
 	dup2(f->saved_stderr, 2);
 	close(f->saved_stderr);
-	lb_store_close(f->store);
-	lb_config_release(&f->cfg);
 	vclock_release(&f->vc);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_store_remove(f->dir, &f->cfg, f->store);
 	free(f);
 	return 0;
 }
