@@ -388,18 +388,17 @@ open_tmp(const struct lb_boot_dir *dir, const char *name, char *tmp,
 	return -EEXIST;
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
+int
+lb_boot_write_all(int fd, const char *data, size_t len)
 {
 	ssize_t n;
 
 	while (len > 0) {
 		n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			return -errno;
-		}
 		data += n;
 		len -= (size_t)n;
 	}
@@ -438,7 +437,7 @@ lb_boot_write_file(const struct lb_boot_dir *dir, const char *name,
 	if (fd < 0)
 		return lb_err_set(err, fd, "cannot write %s '%s/%s': %s", what,
 		    dir->path, name, strerror(-fd));
-	r = write_all(fd, data, len);
+	r = lb_boot_write_all(fd, data, len);
 	if (r < 0) {
 		close(fd);
 		unlinkat(dir->fd, tmp, 0);
@@ -503,9 +502,11 @@ lb_boot_write_file_if_changed(const struct lb_boot_dir *dir,
 
 /* ---- images ---- */
 
-static int
-copy_fd(int in, int out)
+int
+lb_boot_copy_fd(int in, int out, unsigned long long cap,
+    void (*each)(void *arg, const char *buf, size_t n), void *arg)
 {
+	unsigned long long total = 0;
 	char *buf = malloc(COPY_CHUNK);
 	ssize_t n;
 	int r = 0;
@@ -516,14 +517,18 @@ copy_fd(int in, int out)
 		n = read(in, buf, COPY_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			r = -errno;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
 			break;
 		}
-		if (n == 0)
+		total += (unsigned long long)n;
+		if (cap > 0 && total > cap) {
+			r = -E2BIG;
 			break;
-		r = write_all(out, buf, (size_t)n);
-		if (r < 0)
+		}
+		if (each != NULL)
+			each(arg, buf, (size_t)n);
+		if ((r = lb_boot_write_all(out, buf, (size_t)n)) < 0)
 			break;
 	}
 	free(buf);
@@ -545,7 +550,7 @@ copy_image(const struct lb_boot_dir *dir, const char *name, const char *src)
 		close(in);
 		return out;
 	}
-	r = copy_fd(in, out);
+	r = lb_boot_copy_fd(in, out, 0, NULL, NULL);
 	close(in);
 	if (r < 0) {
 		close(out);

@@ -72,6 +72,16 @@ int lb_boot_write_file_if_changed(const struct lb_boot_dir *dir,
     const char *name, const char *data, size_t len, bool only_if_missing,
     const char *what, struct lb_err *err);
 
+/* Writes all of data to fd (EINTR retried); 0 or -errno. */
+int lb_boot_write_all(int fd, const char *data, size_t len);
+/*
+ * Copies in to out.  With cap > 0, -E2BIG once more than cap bytes came;
+ * each chunk read also goes to 'each' (NULL: none), e.g. a digest.  A
+ * read's or write's own -errno is passed on as it is.
+ */
+int lb_boot_copy_fd(int in, int out, unsigned long long cap,
+    void (*each)(void *arg, const char *buf, size_t n), void *arg);
+
 /*
  * Puts the image file 'src' at 'name' in 'dir': a hard link (the image
  * cache and the roots share a file system), or a 0644 copy when linking

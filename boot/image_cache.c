@@ -5,6 +5,7 @@
  * the fetches in flight, the pins and eviction; one fetch per URL runs at
  * a time and its waiters share the result.
  */
+#include "boot/boot_common.h"
 #include "boot/image_cache_internal.h"
 
 #include <dirent.h>
@@ -295,7 +296,7 @@ copy_to_new(const char *src, const char *dst)
 		close(in);
 		return r;
 	}
-	r = lb_img_copy_fd(in, out, NULL);
+	r = lb_boot_copy_fd(in, out, LB_IMAGE_MAX_SIZE, NULL, NULL);
 	if (close(out) != 0 && r == 0)
 		r = -errno;
 	close(in);

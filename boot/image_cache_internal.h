@@ -22,7 +22,6 @@
 #define VALIDATOR_MAX 512	/* ETag, Last-Modified */
 #define SHOW_HEX 12		/* digest prefix in mismatch messages */
 #define TMP_PREFIX ".tmp-"
-#define COPY_CHUNK 65536
 #define CONNECT_TIMEOUT_S 10L
 #define LOW_SPEED_BYTES 1024L
 #define LOW_SPEED_TIME_S 30L
@@ -150,8 +149,6 @@ void lb_img_touch_index(const struct lb_image_cache *c, const char *key);
 
 /* image_fetch.c */
 
-/* Copies in to out, hashing into md when given. */
-int lb_img_copy_fd(int in, int out, EVP_MD_CTX *md);
 /* The leader's work for one URL: fetch, verify, store; fills f in. */
 void lb_img_fetch_one(struct lb_image_cache *c, const struct lb_img_href *h,
     struct lb_img_fetch *f);

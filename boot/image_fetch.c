@@ -5,6 +5,7 @@
  * validator's name.  Runs on the thread leading the fetch of that URL,
  * without the cache's lock.
  */
+#include "boot/boot_common.h"
 #include "boot/image_cache_internal.h"
 
 #include <errno.h>
@@ -27,57 +28,11 @@
 
 /* ---- fetching ---- */
 
-/* Writes all of buf; -errno on failure. */
-static int
-write_all(int fd, const char *buf, size_t len)
+/* lb_boot_copy_fd's 'each': the chunk into the digest. */
+static void
+digest_chunk(void *arg, const char *buf, size_t n)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Copies in to out, hashing into md when given; -E2BIG past the cap (a
- * write's own -EFBIG or -ENOSPC is passed on as it is).
- */
-int
-lb_img_copy_fd(int in, int out, EVP_MD_CTX *md)
-{
-	unsigned long long total = 0;
-	char *buf = malloc(COPY_CHUNK);
-	ssize_t n;
-	int r = 0;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	for (;;) {
-		n = read(in, buf, COPY_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : 0;
-			break;
-		}
-		total += (unsigned long long)n;
-		if (total > LB_IMAGE_MAX_SIZE) {
-			r = -E2BIG;
-			break;
-		}
-		if (md != NULL)
-			EVP_DigestUpdate(md, buf, (size_t)n);
-		if ((r = write_all(out, buf, (size_t)n)) < 0)
-			break;
-	}
-	free(buf);
-	return r;
+	EVP_DigestUpdate(arg, buf, n);
 }
 
 static void
@@ -155,7 +110,7 @@ fetch_file(const struct lb_image_cache *c, const struct lb_img_href *h,
 		    "'%s': %s", c->dir, strerror(out < 0 ? -out : ENOMEM));
 		goto out;
 	}
-	r = lb_img_copy_fd(fd, out, md);
+	r = lb_boot_copy_fd(fd, out, LB_IMAGE_MAX_SIZE, digest_chunk, md);
 	if (r == 0 && fsync(out) != 0)
 		r = -errno;
 	if (r == -E2BIG)
@@ -252,7 +207,7 @@ write_cb(void *arg, const char *data, size_t len)
 		x->too_big = true;
 		return false;
 	}
-	if ((r = write_all(x->fd, data, len)) < 0) {
+	if ((r = lb_boot_write_all(x->fd, data, len)) < 0) {
 		x->write_errno = -r;
 		return false;
 	}
