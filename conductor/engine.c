@@ -13,6 +13,7 @@
 #include "conductor/callback_timeout.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/hwtype.h"
+#include "conductor/power_recovery.h"
 #include "conductor/power_sync.h"
 #include "conductor/recovery.h"
 #include "conductor/util/banned.h"
@@ -95,7 +96,8 @@ engine_free(struct lb_engine *e)
 static int
 register_periodic(struct lb_engine *e, struct lb_err *err)
 {
-	if (lb_power_sync_start(e) < 0 || lb_callback_timeout_register(e) < 0)
+	if (lb_power_sync_start(e) < 0 || lb_callback_timeout_register(e) < 0 ||
+	    lb_power_recovery_register(e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }

@@ -1,10 +1,12 @@
 /*
- * power_sync.c - the periodic power-state sync: every
- * [conductor] sync_power_state_interval the timer thread lists the idle
- * nodes and queues one read per node on the worker pool (keeping half the
- * pool for operators), which gives way when the BMC is busy, records
- * what changed outside lifeboat, and backs off from a BMC that keeps
- * failing.  The sync's own job: it holds no lock and moves no state.
+ * power_sync.c - the periodic power-state sync, as Ironic's: every
+ * [conductor] sync_power_state_interval the timer thread lists the nodes
+ * not in maintenance and queues one read per node on the worker pool
+ * (keeping half the pool for operators).  A read gives way when the BMC
+ * is busy, records what changed outside lifeboat, and counts failures in
+ * memory; one more than [conductor] power_state_sync_max_retries puts the
+ * node into maintenance with fault "power failure" (power_recovery.c
+ * takes it out).  The reads hold no lock and move no provision state.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,255 +19,338 @@
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
-/* Consecutive sync failures before last_error records them (once). */
-#define SYNC_FAILURES_REPORTED 3
-#define SYNC_ERROR_PREFIX "Power state sync failed"
-
 /* Per node: consecutive failures, and whether a read is under way. */
-struct sync_failure {
+struct sync_record {
 	char uuid[LB_UUID_LEN + 1];
 	int count;
-	int skip;		/* rounds to leave out: backoff when failing */
-	uint64_t info_hash;	/* driver_info the count is about */
 	bool running;
-	struct sync_failure *next;
+	struct sync_record *next;
 };
 
 struct lb_power_sync {
 	pthread_mutex_t lock;
-	struct sync_failure *failures;
+	struct sync_record *records;
 };
 
-struct sync_job {
+struct read_job {
 	struct lb_job base;
 	struct lb_engine *e;
+	lb_power_read_fn fn;
+	bool unset;		/* the node had no power state when listed */
 	char uuid[LB_UUID_LEN + 1];
 };
 
-/* Called with sync_lock held; creates the record when asked to. */
-static struct sync_failure *
+/* Ironic's sync leaves these alone: the BMC is not known to work yet,
+ * or an agent is being waited for. */
+static bool
+sync_skips(const char *state)
+{
+	static const char *const skipped[] = { LB_STATE_DEPLOY_WAIT,
+	    LB_STATE_CLEAN_WAIT, LB_STATE_ENROLL, LB_STATE_ADOPT_FAILED };
+
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
+		if (strcmp(state, skipped[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+set_str(char **field, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* Called with the lock held; creates the record when asked to. */
+static struct sync_record *
 sync_record(struct lb_engine *e, const char *uuid, bool create)
 {
-	struct sync_failure *f;
+	struct sync_record *f;
 
-	for (f = e->sync->failures; f != NULL; f = f->next) {
+	for (f = e->sync->records; f != NULL; f = f->next) {
 		if (strcmp(f->uuid, uuid) == 0)
 			return f;
 	}
 	if (!create || (f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
-	f->next = e->sync->failures;
-	e->sync->failures = f;
+	f->next = e->sync->records;
+	e->sync->records = f;
 	return f;
-}
-
-/* FNV-1a of the canonical text: new BMC settings start a new count. */
-static uint64_t
-info_hash(const json_t *driver_info)
-{
-	char *text = json_dumps(driver_info, JSON_COMPACT | JSON_SORT_KEYS);
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const char *p = text; p != NULL && *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	free(text);
-	return h;
 }
 
 /* Marks a read under way; false if one already is (one at a time). */
 static bool
-sync_claim(struct lb_engine *e, const char *uuid, const json_t *driver_info)
+read_claim(struct lb_engine *e, const char *uuid)
 {
-	uint64_t h = info_hash(driver_info);
-	struct sync_failure *f;
+	struct sync_record *f;
 	bool ok;
 
 	pthread_mutex_lock(&e->sync->lock);
 	f = sync_record(e, uuid, true);
-	if (f != NULL && f->info_hash != h) {
-		f->info_hash = h;
-		f->count = 0;
-		f->skip = 0;
-	}
 	ok = f != NULL && !f->running;
-	if (ok && f->skip > 0) {
-		f->skip--;
-		ok = false;
-	}
 	if (ok)
 		f->running = true;
 	pthread_mutex_unlock(&e->sync->lock);
 	return ok;
 }
 
-/* Ends a read: counts a failure or clears the count; the new count. */
-static int
-sync_done(struct lb_engine *e, const char *uuid, bool failed)
+/* Ends a read; 'count' >= 0 sets the failure count. */
+static void
+read_done(struct lb_engine *e, const char *uuid, int count)
 {
-	struct sync_failure *f;
-	int count = 0;
+	struct sync_record *f;
 
 	pthread_mutex_lock(&e->sync->lock);
 	f = sync_record(e, uuid, false);
 	if (f != NULL) {
 		f->running = false;
-		f->count = failed ? f->count + 1 : 0;
-		count = f->count;
-		/* A BMC that keeps failing is asked less and less often,
-		 * up to every 32nd round, so it does not crowd out work. */
-		if (count >= SYNC_FAILURES_REPORTED)
-			f->skip = 1 << (count - SYNC_FAILURES_REPORTED < 5 ?
-			    count - SYNC_FAILURES_REPORTED : 5);
+		if (count >= 0)
+			f->count = count;
 	}
+	pthread_mutex_unlock(&e->sync->lock);
+}
+
+static int
+sync_count(struct lb_engine *e, const char *uuid)
+{
+	struct sync_record *f;
+	int count;
+
+	pthread_mutex_lock(&e->sync->lock);
+	f = sync_record(e, uuid, false);
+	count = f != NULL ? f->count : 0;
 	pthread_mutex_unlock(&e->sync->lock);
 	return count;
 }
 
+void
+lb_power_sync_reset(struct lb_engine *e, const char *uuid)
+{
+	struct sync_record *f;
+
+	pthread_mutex_lock(&e->sync->lock);
+	f = sync_record(e, uuid, false);
+	if (f != NULL)
+		f->count = 0;
+	pthread_mutex_unlock(&e->sync->lock);
+}
+
+int
+lb_power_read(struct lb_engine *e, const char *uuid,
+    enum lb_power_state *ret, struct lb_err *err)
+{
+	struct lb_node_task t;
+	int r;
+
+	r = lb_task_load(e, uuid, &t, err);
+	if (r < 0)
+		return r;
+	r = lb_task_power_get_nowait(&t, ret, err);
+	lb_task_release(&t);
+	if (r == 0 && *ret == LB_POWER_UNKNOWN)
+		r = lb_err_set(err, -EIO, "Power driver returned ERROR state "
+		    "while trying to sync power state.");
+	return r;
+}
+
+/* ---- the read jobs, shared with power_recovery.c ---- */
+
+static void
+read_run(struct lb_job *base)
+{
+	struct read_job *j = (struct read_job *)base;
+
+	read_done(j->e, j->uuid, j->fn(j->e, j->uuid, j->unset));
+	free(j);
+}
+
+static void
+read_drop(struct lb_job *base)
+{
+	struct read_job *j = (struct read_job *)base;
+
+	read_done(j->e, j->uuid, -1);
+	free(j);
+}
+
+int
+lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
+    lb_power_read_fn fn)
+{
+	struct read_job *j;
+
+	if (!read_claim(e, n->uuid))
+		return -EALREADY;	/* the last read still runs */
+	/* Keep half the pool for operators' requests. */
+	if (lb_pool_reserve(&e->pool, e->pool.capacity / 2) < 0) {
+		read_done(e, n->uuid, -1);
+		return -EAGAIN;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		read_done(e, n->uuid, -1);
+		lb_pool_unreserve(&e->pool);
+		return -ENOMEM;
+	}
+	j->base.run = read_run;
+	j->base.drop = read_drop;
+	j->e = e;
+	j->fn = fn;
+	j->unset = n->power_state == NULL;
+	snprintf(j->uuid, sizeof(j->uuid), "%s", n->uuid);
+	lb_pool_submit(&e->pool, &j->base);
+	return 0;
+}
+
+/* ---- one node's sync (do_sync_power_state) ---- */
+
 struct sync_result {
-	const char *state;		/* what the BMC says */
-	const char *error;		/* set once after repeated failures */
-	bool ok;
-	char before[16];
+	const char *uuid;
+	const char *state;	/* what the BMC says, NULL: the read failed */
+	const char *error;	/* why the read failed */
+	int count;		/* in: this round's count; out: the new one */
+	int max;		/* power_state_sync_max_retries */
+	char before[16];	/* the stored state, "None" for null */
 	bool changed;
+	bool failed;		/* put into maintenance */
 };
 
+/* Ironic's handle_sync_power_state_max_retries_exceeded. */
+static int
+sync_fail(struct lb_node *node, struct sync_result *s, struct lb_err *err)
+{
+	const char *actual = s->state ? s->state : "None";
+	char msg[LB_ERR_MSG_MAX + 512];
+
+	snprintf(msg, sizeof(msg), "During sync_power_state, max retries "
+	    "exceeded for node %s, node state %s does not match expected "
+	    "state '%s'. Updating DB state to '%s' Switching node to "
+	    "maintenance mode.%s%s", s->uuid, actual, s->before, actual,
+	    s->error ? " Error: " : "", s->error ? s->error : "");
+	if (set_str(&node->maintenance_reason, msg) < 0 ||
+	    set_str(&node->last_error, msg) < 0 ||
+	    set_str(&node->fault, LB_FAULT_POWER_FAILURE) < 0)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	node->maintenance = true;
+	s->failed = true;
+	return 0;
+}
+
+/*
+ * Decides on the stored node, so the write is one update: a matching
+ * read (or a first state) resets the count; a failure or a mismatch past
+ * max_retries puts the node into maintenance; any other mismatch is
+ * recorded (force_power_state_during_sync is not built) and counted.
+ */
 static int
 sync_update(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct sync_result *s = arg;
+	bool same;
 
 	/* Someone started an operation meanwhile: theirs wins. */
-	if (node->reservation != NULL || node->target_power_state != NULL)
+	if (node->reservation != NULL || node->target_power_state != NULL ||
+	    node->maintenance)
 		return lb_err_set(err, -EBUSY, "busy");
-	if (!s->ok) {
-		free(node->last_error);
-		node->last_error = strdup(s->error);
-		return 0;
-	}
-	if (node->last_error != NULL && strncmp(node->last_error,
-	    SYNC_ERROR_PREFIX, strlen(SYNC_ERROR_PREFIX)) == 0) {
-		free(node->last_error);
-		node->last_error = NULL;
-	}
 	snprintf(s->before, sizeof(s->before), "%s",
 	    node->power_state ? node->power_state : "None");
-	if (node->power_state == NULL || s->state == NULL ||
-	    strcmp(node->power_state, s->state) != 0) {
-		s->changed = true;
-		free(node->power_state);
-		node->power_state = s->state ? strdup(s->state) : NULL;
-	}
-	return 0;
+	same = s->state != NULL && node->power_state != NULL &&
+	    strcmp(node->power_state, s->state) == 0;
+	if (same || (s->state != NULL && node->power_state == NULL))
+		s->count = 0;
+	else if (s->count > s->max && sync_fail(node, s, err) < 0)
+		return -ENOMEM;
+	if (same || (s->state == NULL && !s->failed))
+		return 0;
+	s->changed = true;
+	return set_str(&node->power_state, s->state) < 0 ?
+	    lb_err_set(err, -ENOMEM, "out of memory") : 0;
 }
 
 static void
-sync_run(struct lb_job *base)
+sync_log(const struct sync_result *s, const char *error)
 {
-	struct sync_job *j = (struct sync_job *)base;
-	struct lb_engine *e = j->e;
-	struct sync_result s = { 0 };
-	struct lb_node_task t;
-	struct lb_err err = { "" }, uerr = { "" };
-	enum lb_power_state state;
-	char msg[LB_ERR_MSG_MAX + 128];
-	int r, failures;
-
-	r = lb_task_load(e, j->uuid, &t, &err);
-	if (r == 0) {
-		/* An operation on the BMC goes first; try next round. */
-		r = lb_task_power_get_nowait(&t, &state, &err);
-		lb_task_release(&t);
-		if (r == -EAGAIN) {
-			sync_done(e, j->uuid, false);
-			goto out;
-		}
-	}
-	if (r == 0) {
-		sync_done(e, j->uuid, false);
-		s.ok = true;
-		s.state = lb_power_state_name(state);
-	} else {
-		failures = sync_done(e, j->uuid, true);
-		log_debug("node %s: power state sync failed (%d): %s",
-		    j->uuid, failures, err.msg);
-		/* Recorded once, not rewritten every interval. */
-		if (failures != SYNC_FAILURES_REPORTED)
-			goto out;
-		snprintf(msg, sizeof(msg), SYNC_ERROR_PREFIX " %d times in a "
-		    "row: %s", failures, err.msg);
-		s.error = msg;
-		log_warning("node %s: %s", j->uuid, msg);
-	}
-	if (lb_store_node_update(e->store, j->uuid, sync_update, &s, NULL,
-	    &uerr) < 0 || !s.changed)
-		goto out;
-	if (strcmp(s.before, "None") == 0)
-		log_info("node %s: power state is %s", j->uuid,
-		    s.state ? s.state : "unknown");
+	if (s->failed)
+		log_error("node %s: %s", s->uuid, error);
+	else if (!s->changed)
+		return;
+	else if (strcmp(s->before, "None") == 0)
+		log_info("node %s: power state is %s", s->uuid, s->state);
 	else
 		log_info("node %s: power state changed outside lifeboat: "
-		    "%s -> %s", j->uuid, s.before, s.state ? s.state : "None");
-out:
-	free(j);
+		    "%s -> %s", s->uuid, s->before, s->state);
 }
 
-static void
-sync_drop(struct lb_job *base)
+/* One sync of one node; returns its new failure count. */
+static int
+sync_node(struct lb_engine *e, const char *uuid, bool unset)
 {
-	struct sync_job *j = (struct sync_job *)base;
+	struct sync_result s = { .uuid = uuid,
+	    .max = e->cfg->power_state_sync_max_retries };
+	struct lb_err err = { "" }, uerr = { "" };
+	struct lb_node *n = NULL;
+	enum lb_power_state st;
+	int r;
 
-	sync_done(j->e, j->uuid, false);
-	free(j);
+	s.count = sync_count(e, uuid) + 1;
+	r = lb_power_read(e, uuid, &st, &err);
+	if (r == -EAGAIN)
+		return s.count - 1;	/* the BMC is busy: not a round */
+	if (r == -ENOENT || (r == -EINVAL && unset))
+		return 0;		/* gone, or not set up yet */
+	if (r < 0 && s.count <= s.max) {
+		log_warning("node %s: power state sync failed (%d): %s", uuid,
+		    s.count, err.msg);
+		return s.count;
+	}
+	if (r < 0)
+		s.error = err.msg;
+	else
+		s.state = lb_power_state_name(st);
+	if (lb_store_node_update(e->store, uuid, sync_update, &s, &n,
+	    &uerr) < 0)
+		return s.count;
+	sync_log(&s, n->last_error);
+	lb_node_free(n);
+	return s.count;
 }
 
 static void
 power_sync_fire(void *arg)
 {
 	struct lb_engine *e = arg;
-	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	struct lb_node_query q = { .maintenance = 0, .associated = -1,
 	    .retired = -1, .reservation = "" };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
-	size_t queued = 0, margin = e->pool.capacity / 2;
+	size_t queued = 0;
 
 	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
 		log_error("power state sync: %s", err.msg);
-	} else {
-		for (size_t i = 0; i < list.n; i++) {
-			const struct lb_node *n = list.items[i];
-			struct sync_job *j;
-
-			/* Ironic leaves enroll (and adopt failed) alone:
-			 * their BMCs are not known to work yet. */
-			if (n->target_power_state != NULL ||
-			    !lb_state_is_stable(n->provision_state) ||
-			    strcmp(n->provision_state, LB_STATE_ENROLL) == 0)
-				continue;
-			if (!sync_claim(e, n->uuid, n->driver_info))
-				continue;	/* the last read still runs */
-			/* Keep half the pool for operators' requests. */
-			if (lb_pool_reserve(&e->pool, margin) < 0) {
-				sync_done(e, n->uuid, false);
-				break;
-			}
-			j = calloc(1, sizeof(*j));
-			if (j == NULL) {
-				sync_done(e, n->uuid, false);
-				lb_pool_unreserve(&e->pool);
-				break;
-			}
-			j->base.run = sync_run;
-			j->base.drop = sync_drop;
-			j->e = e;
-			snprintf(j->uuid, sizeof(j->uuid), "%s", n->uuid);
-			lb_pool_submit(&e->pool, &j->base);
-			queued++;
-		}
-		log_debug("power state sync: %zu of %zu nodes queued", queued,
-		    list.n);
-		lb_node_list_release(&list);
+		return;
 	}
+	for (size_t i = 0; i < list.n; i++) {
+		const struct lb_node *n = list.items[i];
+		int r;
+
+		if (n->target_power_state != NULL ||
+		    sync_skips(n->provision_state))
+			continue;
+		r = lb_power_read_queue(e, n, sync_node);
+		if (r == 0)
+			queued++;
+		else if (r != -EALREADY)
+			break;		/* the pool's share is used up */
+	}
+	log_debug("power state sync: %zu of %zu nodes queued", queued, list.n);
+	lb_node_list_release(&list);
 }
 
 int
@@ -282,11 +367,11 @@ lb_power_sync_start(struct lb_engine *e)
 void
 lb_power_sync_free(struct lb_engine *e)
 {
-	struct sync_failure *f, *next;
+	struct sync_record *f, *next;
 
 	if (e->sync == NULL)
 		return;
-	for (f = e->sync->failures; f != NULL; f = next) {
+	for (f = e->sync->records; f != NULL; f = next) {
 		next = f->next;
 		free(f);
 	}
@@ -294,4 +379,3 @@ lb_power_sync_free(struct lb_engine *e)
 	free(e->sync);
 	e->sync = NULL;
 }
-

@@ -1,15 +1,49 @@
 /*
- * power_sync.h - the periodic power-state sync (power_sync.c).  Registered
- * at engine start; runs on the timer thread and the worker pool.
+ * power_sync.h - the periodic power-state sync (power_sync.c) and the
+ * BMC reads it shares with the power-failure recovery
+ * (power_recovery.c).  Registered at engine start; runs on the timer
+ * thread and the worker pool.
  */
 #ifndef LB_POWER_SYNC_H
 #define LB_POWER_SYNC_H
 
+#include <stdbool.h>
+
+#include "power/power.h"
+
 struct lb_engine;
+struct lb_err;
+struct lb_node;
+
+/* The fault of a node the sync put into maintenance (Ironic's). */
+#define LB_FAULT_POWER_FAILURE "power failure"
 
 /* Sets up the sync's bookkeeping and registers it with the timers. */
 int lb_power_sync_start(struct lb_engine *e);
 /* Frees the bookkeeping; only once no sync job can run. */
 void lb_power_sync_free(struct lb_engine *e);
+/* Clears a node's count of failed syncs (its BMC answered). */
+void lb_power_sync_reset(struct lb_engine *e, const char *uuid);
+
+/*
+ * One read of the node's power through its BMC's slot, giving way
+ * (-EAGAIN) when the BMC is busy; a state the driver cannot tell is an
+ * error (-EIO).  -ENOENT for a node gone, the driver's checks' error.
+ */
+int lb_power_read(struct lb_engine *e, const char *uuid,
+    enum lb_power_state *ret, struct lb_err *err);
+
+/*
+ * Runs on a worker: reads and records; 'unset' when the node had no power
+ * state when listed.  Returns the node's new count of failed syncs.
+ */
+typedef int (*lb_power_read_fn)(struct lb_engine *e, const char *uuid,
+    bool unset);
+/*
+ * Queues fn for node n on the worker pool, at most one per node at a
+ * time (-EALREADY) and leaving half the pool to operators (-EAGAIN).
+ */
+int lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
+    lb_power_read_fn fn);
 
 #endif

@@ -159,6 +159,16 @@ static const struct cfg_option options[] = {
 	    sync_power_state_interval, "60",
 	    "Seconds between reading every node's power state from its "
 	    "BMC; 0 disables.", .min = 0, .max = 86400),
+	OPT("conductor", "power_state_sync_max_retries", INT,
+	    power_state_sync_max_retries, "3",
+	    "Consecutive failed power-state syncs a node may have; the "
+	    "next one puts it into maintenance with fault \"power "
+	    "failure\".", .min = 0, .max = 1000),
+	OPT("conductor", "power_failure_recovery_interval", INT,
+	    power_failure_recovery_interval, "300",
+	    "Seconds between attempts to take nodes in maintenance with "
+	    "fault \"power failure\" out of it once their BMC answers; 0 "
+	    "disables.", .min = 0, .max = 86400),
 	OPT("conductor", "power_state_change_timeout", INT,
 	    power_state_change_timeout, "60",
 	    "Seconds to wait for a node to reach a requested power state.",

@@ -92,6 +92,8 @@ struct lb_config {
 	bool allow_deleting_available_nodes;
 	int workers_pool_size;
 	int sync_power_state_interval;	/* 0 disables */
+	int power_state_sync_max_retries;
+	int power_failure_recovery_interval; /* 0 disables */
 	int power_state_change_timeout;
 	int rescue_callback_timeout;	/* 0 disables */
 	int rescue_soft_power_off_timeout; /* 0: hard power-off at once */
