@@ -3,7 +3,8 @@
  * a real SQLite store, the fake drivers (with their driver_info knobs,
  * power_fake.h), the virtual clock (vclock.h) and manual timers.  The
  * rescue callback timeout, the power-state sync (out-of-band changes,
- * failure counting and backoff, enroll left alone), and an operator's
+ * failure counting into maintenance, the power-failure recovery, enroll
+ * left alone), and an operator's
  * power action on a BMC the sync keeps busy.  The test thread advances
  * time and runs the timers; jobs run on the engine's worker pool.
  * The starvation case runs LB_STARVE_RUNS times (default 10): a sync
@@ -480,6 +481,16 @@ test_sync_sees_change_at_next_round(void **state)
 	assert_int_equal(log_count(f, want), 1);
 }
 
+static bool
+get_maintenance(struct fixture *f, const char *uuid)
+{
+	struct lb_node *n = get(f, uuid);
+	bool m = n->maintenance;
+
+	lb_node_free(n);
+	return m;
+}
+
 static int
 set_driver_info(struct lb_node *n, void *arg, struct lb_err *err)
 {
@@ -489,60 +500,263 @@ set_driver_info(struct lb_node *n, void *arg, struct lb_err *err)
 	return n->driver_info ? 0 : -EINVAL;
 }
 
+#define MAX_RETRIES_MSG "During sync_power_state, max retries exceeded " \
+	"for node %s, node state %s does not match expected state '%s'. " \
+	"Updating DB state to '%s' Switching node to maintenance mode.%s"
+
+/* Asserts a node the sync has not put into maintenance (yet). */
+static void
+assert_in_service(struct fixture *f, const char *uuid, const char *power)
+{
+	struct lb_node *n = get(f, uuid);
+
+	assert_false(n->maintenance);
+	assert_null(n->fault);
+	assert_null(n->maintenance_reason);
+	assert_null(n->last_error);
+	assert_string_equal(n->power_state, power);
+	lb_node_free(n);
+}
+
+/* Asserts Ironic's max-retries outcome: 'actual' state, text 'want'. */
+static void
+assert_power_failure(struct fixture *f, const char *uuid, const char *actual,
+    const char *want)
+{
+	struct lb_node *n = get(f, uuid);
+
+	assert_true(n->maintenance);
+	assert_string_equal(n->fault, "power failure");
+	assert_string_equal(n->maintenance_reason, want);
+	assert_string_equal(n->last_error, want);
+	if (actual == NULL)
+		assert_null(n->power_state);
+	else
+		assert_string_equal(n->power_state, actual);
+	assert_string_equal(n->provision_state, "active");
+	assert_null(n->reservation);
+	lb_node_free(n);
+}
+
+/* A node whose BMC fails every read goes into maintenance at the read
+ * after max_retries (the 4th with the default 3), not before. */
+static void
+failing_node_to_maintenance(struct fixture *f, char uuid[LB_UUID_LEN + 1])
+{
+	char want[512], reads[64];
+
+	make_node(f, "active", "power on", "{\"fake_fail\": \"no route\"}",
+	    uuid);
+	for (int round = 1; round <= 3; round++) {
+		tick(f, 1);
+		snprintf(reads, sizeof(reads), "power state sync failed (%d)",
+		    round);
+		assert_int_equal(log_count(f, reads), 1);
+		assert_in_service(f, uuid, "power on");
+	}
+	tick(f, 1);
+	snprintf(want, sizeof(want), MAX_RETRIES_MSG, uuid, "None", "power on",
+	    "None", " Error: fake BMC: no route");
+	assert_power_failure(f, uuid, NULL, want);
+	assert_int_equal(log_count(f, want), 1);
+}
+
 /*
- * A BMC that keeps failing: three failed reads in a row are written to
- * last_error once (the power state is left alone), then the node is read
- * less and less often (1, 2, 4, 8, 16 rounds skipped); new BMC settings
- * start afresh and a good read clears the record.
+ * Three failed reads leave the node alone; the 4th puts it into
+ * maintenance with Ironic's exact text; from then on it is not synced.
  */
 static void
-test_sync_failures_recorded_once_and_backed_off(void **state)
+test_sync_fourth_failure_maintenance(void **state)
 {
-	static const int want_reads[] = { 1, 2, 3, 5, 8, 13, 22, 39 };
 	struct fixture *f = *state;
-	char uuid[LB_UUID_LEN + 1], *first = NULL;
+	char uuid[LB_UUID_LEN + 1];
+
+	f->cfg.sync_power_state_interval = 1;
+	f->cfg.power_state_sync_max_retries = 3;
+	f->cfg.power_failure_recovery_interval = 0;
+	start(f);
+	failing_node_to_maintenance(f, uuid);
+	for (int i = 0; i < 5; i++)
+		tick(f, 1);
+	assert_int_equal(log_count(f, "power state sync failed ("), 3);
+	assert_int_equal(log_count(f, "power state sync: 0 of 0 nodes "
+	    "queued"), 5);
+	assert_true(get_maintenance(f, uuid));
+}
+
+/* A good read in between starts the count afresh. */
+static void
+test_sync_success_resets_count(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], want[512];
 	struct lb_err err = { "" };
-	struct lb_node *n;
-	size_t nreads = 0;
-	int reads = 0, now;
+	const char *fail = "{\"fake_fail\": \"no route\"}";
+
+	f->cfg.sync_power_state_interval = 1;
+	f->cfg.power_state_sync_max_retries = 2;
+	start(f);
+	make_node(f, "active", "power on", fail, uuid);
+	machine(uuid, LB_POWER_ACTION_ON);
+	for (int round = 0; round < 3; round++) {
+		tick(f, 1);		/* failures 1 and 2 */
+		tick(f, 1);
+		assert_in_service(f, uuid, "power on");
+		assert_int_equal(lb_store_node_update(f->store, uuid,
+		    set_driver_info, "{}", NULL, &err), 0);
+		tick(f, 1);		/* a good read */
+		assert_in_service(f, uuid, "power on");
+		assert_int_equal(lb_store_node_update(f->store, uuid,
+		    set_driver_info, (void *)fail, NULL, &err), 0);
+	}
+	tick(f, 1);
+	tick(f, 1);
+	assert_in_service(f, uuid, "power on");
+	tick(f, 1);
+	snprintf(want, sizeof(want), MAX_RETRIES_MSG, uuid, "None", "power on",
+	    "None", " Error: fake BMC: no route");
+	assert_power_failure(f, uuid, NULL, want);
+}
+
+/*
+ * A machine that flips behind lifeboat's back every round: each mismatch
+ * is recorded and counted (no force_power_state_during_sync); the one past
+ * max_retries switches to maintenance with the state it read.
+ */
+static void
+test_sync_mismatch_past_max_retries(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], want[512];
+	const char *names[] = { "power on", "power off" };
 
 	f->cfg.sync_power_state_interval = 1;
 	start(f);
-	make_node(f, "active", "power on", "{\"fake_fail\": \"no route\"}",
-	    uuid);
-	for (int round = 1; round <= 45; round++) {
+	make_node(f, "active", "power on", "{}", uuid);
+	for (int round = 1; round <= 3; round++) {
+		machine(uuid, round % 2 ? LB_POWER_ACTION_OFF :
+		    LB_POWER_ACTION_ON);
 		tick(f, 1);
-		now = log_count(f, "power state sync failed (");
-		if (now > reads) {
-			assert_int_equal(now, reads + 1);
-			assert_true(nreads < 8);
-			assert_int_equal(round, want_reads[nreads++]);
-			reads = now;
-		}
-		n = get(f, uuid);
-		assert_string_equal(n->power_state, "power on");
-		if (round < 3)
-			assert_null(n->last_error);
-		else if (first == NULL)
-			first = strdup(n->last_error);
-		else
-			assert_string_equal(n->last_error, first);
-		lb_node_free(n);
+		assert_in_service(f, uuid, names[round % 2]);
 	}
-	assert_int_equal(nreads, 8);
-	assert_string_equal(first, "Power state sync failed 3 times in a row: "
-	    "fake BMC: no route");
-	assert_int_equal(log_count(f, "Power state sync failed 3 times"), 1);
-	free(first);
-	/* Fixed BMC settings: read at the next round, the record cleared. */
+	machine(uuid, LB_POWER_ACTION_ON);
+	tick(f, 1);
+	snprintf(want, sizeof(want), MAX_RETRIES_MSG, uuid, "power on",
+	    "power off", "power on", "");
+	assert_power_failure(f, uuid, "power on", want);
+}
+
+/* Power-failure maintenance ends at the first recovery round after the
+ * BMC answers again; last_error stays. */
+static void
+test_recovery_after_bmc_answers(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], want[512];
+	struct lb_err err = { "" };
+	struct lb_node *n;
+	int reads;
+
+	f->cfg.sync_power_state_interval = 1;
+	f->cfg.power_failure_recovery_interval = 10;
+	start(f);
+	failing_node_to_maintenance(f, uuid);	/* at t = 4 */
+	snprintf(want, sizeof(want), MAX_RETRIES_MSG, uuid, "None", "power on",
+	    "None", " Error: fake BMC: no route");
+	for (int i = 0; i < 6; i++)
+		tick(f, 1);			/* t = 10: still failing */
+	assert_power_failure(f, uuid, NULL, want);
+	assert_int_equal(log_count(f, "power failure recovery: 1 of 1 nodes "
+	    "queued"), 1);
+	machine(uuid, LB_POWER_ACTION_OFF);
 	assert_int_equal(lb_store_node_update(f->store, uuid, set_driver_info,
 	    "{}", NULL, &err), 0);
-	machine(uuid, LB_POWER_ACTION_OFF);
-	tick(f, 1);
+	for (int i = 0; i < 9; i++)
+		tick(f, 1);
+	assert_true(get_maintenance(f, uuid));
+	tick(f, 1);				/* t = 20 */
 	n = get(f, uuid);
-	assert_null(n->last_error);
+	assert_false(n->maintenance);
+	assert_null(n->fault);
+	assert_null(n->maintenance_reason);
+	assert_string_equal(n->last_error, want);
 	assert_string_equal(n->power_state, "power off");
 	lb_node_free(n);
+	/* Synced again (the round at t = 20 may have listed it or not). */
+	reads = log_count(f, "power state sync: 1 of 1 nodes queued");
+	tick(f, 1);
+	assert_int_equal(log_count(f, "power state sync: 1 of 1 nodes "
+	    "queued"), reads + 1);
+	assert_false(get_maintenance(f, uuid));
+}
+
+static int
+set_fault(struct lb_node *n, void *arg, struct lb_err *err)
+{
+	(void)err;
+	n->maintenance = true;
+	free(n->fault);
+	n->fault = arg ? strdup(arg) : NULL;
+	free(n->maintenance_reason);
+	n->maintenance_reason = strdup("by hand");
+	return 0;
+}
+
+/* Maintenance set by hand, or for another fault, is left alone (and
+ * those nodes are not synced either). */
+static void
+test_recovery_leaves_other_maintenance(void **state)
+{
+	static const char *const faults[] = { NULL, "clean failure",
+	    "power failure " };
+	struct fixture *f = *state;
+	char uuid[3][LB_UUID_LEN + 1];
+	struct lb_err err = { "" };
+	struct lb_node *n;
+
+	f->cfg.sync_power_state_interval = 1;
+	f->cfg.power_failure_recovery_interval = 1;
+	start(f);
+	for (int i = 0; i < 3; i++) {
+		make_node(f, "active", "power on", "{}", uuid[i]);
+		machine(uuid[i], LB_POWER_ACTION_OFF);
+		assert_int_equal(lb_store_node_update(f->store, uuid[i],
+		    set_fault, (void *)faults[i], NULL, &err), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		tick(f, 1);
+	for (int i = 0; i < 3; i++) {
+		n = get(f, uuid[i]);
+		assert_true(n->maintenance);
+		assert_string_equal(n->maintenance_reason, "by hand");
+		assert_string_equal(n->power_state, "power on");
+		lb_node_free(n);
+	}
+	assert_int_equal(log_count(f, "power failure recovery: 0 of 0 nodes "
+	    "queued"), 3);
+	assert_int_equal(log_count(f, "power state sync: 0 of 0 nodes "
+	    "queued"), 3);
+}
+
+/* power_failure_recovery_interval = 0: never taken out. */
+static void
+test_recovery_interval_zero_disables(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1];
+	struct lb_err err = { "" };
+
+	f->cfg.sync_power_state_interval = 1;
+	f->cfg.power_failure_recovery_interval = 0;
+	start(f);
+	failing_node_to_maintenance(f, uuid);
+	assert_int_equal(lb_store_node_update(f->store, uuid, set_driver_info,
+	    "{}", NULL, &err), 0);
+	tick(f, 3600);
+	for (int i = 0; i < 5; i++)
+		tick(f, 300);
+	assert_true(get_maintenance(f, uuid));
+	assert_int_equal(log_count(f, "power failure recovery"), 0);
 }
 
 /* Enroll nodes' BMCs are not known to work yet: never read. */
@@ -879,7 +1093,12 @@ main(void)
 		T(test_callback_timeout_after_heartbeat),
 		T(test_callback_timeout_spares_maintenance),
 		T(test_sync_sees_change_at_next_round),
-		T(test_sync_failures_recorded_once_and_backed_off),
+		T(test_sync_fourth_failure_maintenance),
+		T(test_sync_success_resets_count),
+		T(test_sync_mismatch_past_max_retries),
+		T(test_recovery_after_bmc_answers),
+		T(test_recovery_leaves_other_maintenance),
+		T(test_recovery_interval_zero_disables),
 		T(test_sync_leaves_enroll_alone),
 		T(test_soft_off_ignored_waits_the_timeout),
 		T(test_soft_off_honoured),
