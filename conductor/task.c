@@ -134,6 +134,7 @@ lb_task_load(struct lb_engine *e, const char *uuid, struct lb_node_task *t,
 	t->task.port_macs = t->macs;
 	t->task.port_llcs = t->llcs;
 	t->task.save = task_save;
+	t->task.cfg = e->cfg;
 	resolve_ops(t);
 	t->power = required_ops(t, LB_IFACE_POWER, err);
 	t->management = required_ops(t, LB_IFACE_MANAGEMENT, err);

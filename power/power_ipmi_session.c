@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conductor/util/config.h"
 #include "conductor/util/banned.h"
 
 /*
@@ -428,6 +429,13 @@ lb_ipmi_conn_init(struct lb_ipmi_conn *c, const struct lb_task *task,
 	c->internal = json_is_object(task->driver_internal_info) ?
 	    task->driver_internal_info : NULL;
 	c->session_ms = SESSION_TIMEOUT_MS;
+	/* [ipmi] command_retry_timeout: how long an unanswered command is
+	 * retransmitted, up to the 9 s above. */
+	if (task->cfg != NULL && task->cfg->ipmi_command_retry_timeout > 0 &&
+	    (unsigned int)task->cfg->ipmi_command_retry_timeout * 1000 <
+	    c->session_ms)
+		c->session_ms =
+		    (unsigned int)task->cfg->ipmi_command_retry_timeout * 1000;
 	return 0;
 }
 

@@ -53,14 +53,16 @@ struct call {
 	struct lb_redfish_quirks quirks;
 };
 
+/* 'budget_s' bounds the call (0: power_state_change_timeout). */
 static int
-call_open(const struct lb_task *task, struct call *call, struct lb_err *err)
+call_open(const struct lb_task *task, struct call *call, double budget_s,
+    struct lb_err *err)
 {
 	int r;
 
 	memset(call, 0, sizeof(*call));
 	call->internal = task->driver_internal_info;
-	r = lb_redfish_conn_new(task->driver_info, &call->conn, err);
+	r = lb_redfish_conn_open(task, budget_s, &call->conn, err);
 	if (r < 0)
 		return r;
 	r = lb_redfish_system_path(call->conn, call->path, sizeof(call->path),
@@ -120,7 +122,7 @@ redfish_get_state(const struct lb_task *task, enum lb_power_state *ret_state,
 	struct call call;
 	int r;
 
-	r = call_open(task, &call, err);
+	r = call_open(task, &call, 0, err);
 	if (r < 0)
 		return r;
 	r = lb_redfish_get_system(call.conn, call.path, &sys, err);
@@ -324,7 +326,7 @@ redfish_set_boot_device(const struct lb_task *task,
 	struct call call;
 	int r;
 
-	r = call_open(task, &call, err);
+	r = call_open(task, &call, 0, err);
 	if (r < 0)
 		return r;
 	r = lb_redfish_get_system(call.conn, call.path, &sys, err);
@@ -356,7 +358,7 @@ redfish_get_boot_device(const struct lb_task *task,
 	saved = json_object_get(task->driver_internal_info, BOOT_DEVICE_KEY);
 	if (json_is_string(saved))
 		saved_target = json_string_value(saved);
-	r = call_open(task, &call, err);
+	r = call_open(task, &call, 0, err);
 	if (r < 0)
 		return r;
 	r = lb_redfish_get_system(call.conn, call.path, &sys, err);
@@ -440,11 +442,12 @@ reset_post(struct call *call, const char *type, long *ret_status,
 /*
  * Asks for ResetType 'type' whose outcome is 'target'.  A 400/409 is fine
  * when the System is in 'target' already (BMCs refuse On when on); a 409
- * to On is retried for a while (BMCs refuse it while still powering off).
+ * to On is retried for a while (BMCs refuse it while still powering off),
+ * the call's time then extended: the BMC answers, it does not hang.
  */
 static int
 reset(struct call *call, const char *type, enum lb_power_state target,
-    struct lb_err *err)
+    int timeout_s, struct lb_err *err)
 {
 	double deadline = -1;
 	unsigned int delay = 1;
@@ -470,6 +473,8 @@ reset(struct call *call, const char *type, enum lb_power_state target,
 		call_note(call, LB_RFQ_POWER_ON_409_RETRY);
 		log_debug("redfish: %s answered 409 to %s, retrying in %u s",
 		    call->path, type, delay);
+		lb_redfish_conn_extend(call->conn, delay + timeout_s +
+		    2 * POWER_POLL_INTERVAL_S + 1);
 		lb_redfish_sleep(delay);
 		delay = delay * 2 > POWER_ON_CONFLICT_DELAY_MAX_S ?
 		    POWER_ON_CONFLICT_DELAY_MAX_S : delay * 2;
@@ -506,7 +511,7 @@ power_to(struct call *call, const char *type, enum lb_power_state target,
 {
 	int r;
 
-	r = reset(call, type, target, err);
+	r = reset(call, type, target, timeout_s, err);
 	if (r < 0)
 		return r;
 	return wait_state(call, target, timeout_s, err);
@@ -522,7 +527,10 @@ redfish_set_state(const struct lb_task *task, enum lb_power_action action,
 
 	if (timeout_s <= 0)
 		timeout_s = POWER_DEFAULT_TIMEOUT_S;
-	r = call_open(task, &call, err);
+	/* Each step waits up to timeout_s after its request; the last
+	 * poll may start a second after that. */
+	r = call_open(task, &call, (action == LB_POWER_ACTION_REBOOT ? 2 : 1) *
+	    (timeout_s + 2 * POWER_POLL_INTERVAL_S) + 1, err);
 	if (r < 0)
 		return r;
 	switch (action) {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conductor/util/config.h"
+#include "conductor/util/task.h"
 #include "conductor/util/banned.h"
 
 /* ---- connections ---- */
@@ -38,6 +40,56 @@ lb_redfish_conn_new(const json_t *driver_info,
 	}
 	*ret = c;
 	return 0;
+}
+
+void
+lb_redfish_conn_budget(struct lb_redfish_conn *c, const struct lb_config *cfg,
+    double seconds)
+{
+	c->deadline = seconds > 0 ? lb_redfish_now() + seconds : 0;
+	if (cfg != NULL) {
+		c->attempts = cfg->redfish_connection_attempts;
+		c->retry_s = (unsigned int)cfg->redfish_connection_retry_interval;
+	}
+}
+
+void
+lb_redfish_conn_extend(struct lb_redfish_conn *c, double seconds)
+{
+	double end = lb_redfish_now() + seconds;
+
+	if (c->deadline > 0 && end > c->deadline)
+		c->deadline = end;
+}
+
+int
+lb_redfish_conn_open(const struct lb_task *task, double seconds,
+    struct lb_redfish_conn **ret, struct lb_err *err)
+{
+	int r = lb_redfish_conn_new(task->driver_info, ret, err);
+
+	if (r == 0 && seconds <= 0 && task->cfg != NULL)
+		seconds = task->cfg->power_state_change_timeout;
+	if (r == 0)
+		lb_redfish_conn_budget(*ret, task->cfg, seconds);
+	return r;
+}
+
+int
+lb_redfish_attempts(const struct lb_redfish_conn *c)
+{
+	return c->attempts > 0 ? c->attempts : LB_REDFISH_GET_ATTEMPTS;
+}
+
+bool
+lb_redfish_retry_wait(const struct lb_redfish_conn *c, unsigned int attempt)
+{
+	unsigned int s = c->retry_s > 0 ? c->retry_s : attempt;
+
+	if (c->deadline > 0 && lb_redfish_now() + s >= c->deadline)
+		return false;
+	lb_redfish_sleep(s);
+	return true;
 }
 
 void
@@ -105,7 +157,7 @@ lb_redfish_request(struct lb_redfish_conn *c, const char *method,
 		if (text == NULL)
 			return lb_err_set(err, -ENOMEM, "out of memory");
 	}
-	attempts = idempotent(method) ? LB_REDFISH_GET_ATTEMPTS : 1;
+	attempts = idempotent(method) ? lb_redfish_attempts(c) : 1;
 	for (;;) {
 		r = lb_redfish_credentials(c, &cred, err);
 		if (r < 0)
@@ -123,9 +175,9 @@ lb_redfish_request(struct lb_redfish_conn *c, const char *method,
 			r = lb_redfish_http_do(c->http, &rq, reply, NULL,
 			    &retry, err);
 			if (attempt >= attempts || !(retry ||
-			    (r == 0 && retryable_status(reply->status))))
+			    (r == 0 && retryable_status(reply->status))) ||
+			    !lb_redfish_retry_wait(c, (unsigned int)attempt))
 				break;
-			lb_redfish_sleep((unsigned int)attempt);
 		}
 		if (r < 0)
 			break;

@@ -32,6 +32,27 @@ enum lb_redfish_auth {
 	LB_REDFISH_AUTH_SESSION,
 };
 
+/*
+ * Bounds every request of c by 'seconds' from now (<= 0: only by each
+ * request's own timeouts) and takes the retries of idempotent requests
+ * from cfg's [redfish] connection_attempts and connection_retry_interval
+ * (cfg NULL: the built-in ones).
+ */
+struct lb_redfish_conn;
+struct lb_config;
+void lb_redfish_conn_budget(struct lb_redfish_conn *c,
+    const struct lb_config *cfg, double seconds);
+/* Moves a bounded c's end to 'seconds' from now, if that is later. */
+void lb_redfish_conn_extend(struct lb_redfish_conn *c, double seconds);
+/*
+ * lb_redfish_conn_new() for one driver call on 'task': bounded by
+ * 'seconds', or by [conductor] power_state_change_timeout when 0, so a
+ * BMC that stops answering does not hold the call past it.
+ */
+struct lb_task;
+int lb_redfish_conn_open(const struct lb_task *task, double seconds,
+    struct lb_redfish_conn **ret, struct lb_err *err);
+
 /* driver_info, checked.  Strings are owned; password is wiped on free. */
 struct lb_redfish_info {
 	struct lb_redfish_address address;

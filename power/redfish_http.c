@@ -93,7 +93,7 @@ header_cb(struct lb_http *h, void *ctx, const char *data, size_t n)
 }
 
 static int
-transport_error(const struct lb_redfish_req *rq,
+transport_error(const struct lb_redfish_req *rq, long timeout_s,
     const struct lb_http_reply *rp, const struct xfer *x, bool *ret_retry,
     struct lb_err *err)
 {
@@ -112,8 +112,11 @@ transport_error(const struct lb_redfish_req *rq,
 		return lb_err_set(err, -EHOSTUNREACH, "cannot reach Redfish BMC "
 		    "at %s: %s", rq->base, why);
 	case LB_HTTP_TIMEOUT:
-		return lb_err_set(err, -ETIMEDOUT, "Redfish BMC at %s timed out "
-		    "on %s %.200s: %s", rq->base, rq->method, rq->path, why);
+		/* A BMC that stopped answering may answer again. */
+		*ret_retry = true;
+		return lb_err_set(err, -ETIMEDOUT, "Redfish BMC at %s timed out: "
+		    "no answer to %s %.200s within %ld s (%s)", rq->base,
+		    rq->method, rq->path, timeout_s, why);
 	case LB_HTTP_DROPPED:
 		*ret_retry = true;
 		return lb_err_set(err, -EIO, "Redfish BMC at %s dropped the "
@@ -177,6 +180,27 @@ transport_request(const struct lb_redfish_req *rq,
 	    "%s %.200s", rq->method, rq->path) : 0;
 }
 
+/*
+ * Caps the exchange's timeouts by the connection's deadline (whole
+ * seconds, as curl takes them); false when the deadline has passed.
+ */
+static bool
+within_deadline(const struct lb_redfish_req *rq, struct lb_http_request *hr)
+{
+	double left;
+
+	if (rq->deadline <= 0)
+		return true;
+	left = rq->deadline - lb_redfish_now();
+	if (left <= 0)
+		return false;
+	if (left < hr->timeout_s)
+		hr->timeout_s = (long)(left + 0.999);
+	if (hr->connect_timeout_s > hr->timeout_s)
+		hr->connect_timeout_s = hr->timeout_s;
+	return true;
+}
+
 int
 lb_redfish_http_do(struct lb_http *http, const struct lb_redfish_req *rq,
     struct lb_redfish_reply *reply, char **ret_token, bool *ret_retry,
@@ -208,6 +232,10 @@ lb_redfish_http_do(struct lb_http *http, const struct lb_redfish_req *rq,
 
 	lb_redfish_reply_release(reply);
 	*ret_retry = false;
+	if (!within_deadline(rq, &hr))
+		return lb_err_set(err, -ETIMEDOUT, "Redfish BMC at %s timed "
+		    "out: no answer before %s %.200s could be sent", rq->base,
+		    rq->method, rq->path);
 	if (lb_redfish_transport_get() != NULL)
 		return transport_request(rq, reply, err);
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", rq->base, rq->path) >=
@@ -221,7 +249,8 @@ lb_redfish_http_do(struct lb_http *http, const struct lb_redfish_req *rq,
 	if (lb_http_perform(http, &hr, &rp) < 0 || x.nomem) {
 		if (rp.fail == LB_HTTP_OK)
 			rp.fail = LB_HTTP_NOMEM;
-		r = transport_error(rq, &rp, &x, ret_retry, err);
+		r = transport_error(rq, hr.timeout_s, &rp, &x, ret_retry,
+		    err);
 		lb_redfish_reply_release(reply);
 	} else {
 		reply->status = rp.status;
@@ -289,6 +318,7 @@ lb_redfish_req_init(struct lb_redfish_req *rq,
 	rq->base = info->address.base;
 	rq->tls = tls;
 	rq->total_s = LB_REDFISH_TOTAL_TIMEOUT_S;
+	rq->deadline = c->deadline;
 	rq->user = info->username;
 	rq->password = info->password;
 }

@@ -42,6 +42,12 @@ struct lb_redfish_conn {
 	struct lb_redfish_session *session;
 	struct lb_http *http;
 	char *token;		/* this call's copy, to scrub from messages */
+	/* lb_redfish_conn_budget(): the call's end (lb_redfish_now(), 0:
+	 * none), and how idempotent requests are retried (0: the
+	 * built-in LB_REDFISH_GET_ATTEMPTS, 1, 2, ... s apart). */
+	double deadline;
+	int attempts;
+	unsigned int retry_s;
 };
 
 enum lb_redfish_send {
@@ -60,6 +66,7 @@ struct lb_redfish_req {
 	const char *base;
 	const struct lb_redfish_tls *tls;
 	long total_s;
+	double deadline;	/* the connection's; 0: none */
 	const char *method;
 	const char *path;
 	const char *body;	/* JSON text or NULL */
@@ -76,6 +83,13 @@ struct lb_redfish_cred {
 	char *token;
 	unsigned long generation;
 };
+
+/* How often an idempotent request to c's BMC is tried. */
+int lb_redfish_attempts(const struct lb_redfish_conn *c);
+/* Sleeps before try attempt + 1; false when that would pass c's
+ * deadline. */
+bool lb_redfish_retry_wait(const struct lb_redfish_conn *c,
+    unsigned int attempt);
 
 /* Wipes and frees; NULL is fine. */
 void lb_redfish_free_secret(char *s);

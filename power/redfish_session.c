@@ -121,10 +121,10 @@ root_load(struct lb_redfish_conn *c, struct lb_redfish_session *s,
 			attempt--;
 			continue;
 		}
-		if (attempt >= LB_REDFISH_GET_ATTEMPTS || !(retry ||
-		    (r == 0 && reply.status >= 500)))
+		if (attempt >= lb_redfish_attempts(c) || !(retry ||
+		    (r == 0 && reply.status >= 500)) ||
+		    !lb_redfish_retry_wait(c, (unsigned int)attempt))
 			break;
-		lb_redfish_sleep((unsigned int)attempt);
 	}
 	if (r == 0 && !lb_redfish_is_2xx(reply.status))
 		r = lb_redfish_status_error(c, "GET", rq.path, &reply, err);

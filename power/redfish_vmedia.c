@@ -191,7 +191,7 @@ vcall_open(const struct lb_task *task, struct vcall *vc, struct lb_err *err)
 
 	memset(vc, 0, sizeof(*vc));
 	vc->task = task;
-	r = lb_redfish_conn_new(task->driver_info, &vc->conn, err);
+	r = lb_redfish_conn_open(task, 0, &vc->conn, err);
 	if (r < 0)
 		return r;
 	r = lb_redfish_system_path(vc->conn, vc->path, sizeof(vc->path), err);

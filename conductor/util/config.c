@@ -213,7 +213,9 @@ static const struct cfg_option options[] = {
 	    "1", "Most IPMI commands in flight to one BMC (a lifeboat "
 	    "option).", .min = 1, .max = 16),
 	OPT("ipmi", "command_retry_timeout", INT, ipmi_command_retry_timeout,
-	    "60", "Seconds to keep retrying an IPMI command that fails.",
+	    "60", "Seconds to keep retrying an IPMI command that fails; an "
+	    "unanswered command is retransmitted for this long, at most "
+	    "9 s.",
 	    .min = 1, .max = 3600),
 
 	OPT("conductor", "api_url", STRING, conductor_api_url, NULL,
@@ -355,11 +357,13 @@ static const struct cfg_option options[] = {
 	    "falling back to basic).", .allowed = redfish_auth_types),
 	OPT("redfish", "connection_attempts", INT,
 	    redfish_connection_attempts, "5",
-	    "Attempts to connect to a Redfish BMC before giving up.",
+	    "Attempts of an idempotent Redfish request (GET) whose "
+	    "connection dropped, that got no answer or a 5xx, within the "
+	    "call's time ([conductor] power_state_change_timeout).",
 	    .min = 1, .max = 100),
 	OPT("redfish", "connection_retry_interval", INT,
 	    redfish_connection_retry_interval, "4",
-	    "Seconds between attempts to connect to a Redfish BMC.",
+	    "Seconds between attempts of an idempotent Redfish request.",
 	    .min = 1, .max = 600),
 	OPT("redfish", "min_command_interval", FLOAT,
 	    redfish_min_command_interval, "0",

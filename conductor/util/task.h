@@ -11,6 +11,8 @@
 
 #include "conductor/util/err.h"
 
+struct lb_config;
+
 /*
  * All borrowed for the call's duration.  A driver may add or change keys in
  * driver_internal_info (the engine saves it afterwards); it must not keep
@@ -26,6 +28,8 @@ struct lb_task {
 	const char *const *port_macs;	/* pxe-enabled ports' MACs */
 	const json_t *const *port_llcs;	/* and their local_link_connection */
 	size_t nports;
+	/* The daemon's settings (timeouts, retries); NULL: the defaults. */
+	const struct lb_config *cfg;
 	/*
 	 * Writes driver_internal_info to the store now, before the driver
 	 * changes something outside lifeboat that only that record can
