@@ -40,13 +40,14 @@ recover_update(struct lb_node *node, void *arg, struct lb_err *err)
 
 /* On a worker; any failure waits for the next period. */
 static int
-recover_node(struct lb_engine *e, const char *uuid, bool unset)
+recover_node(struct lb_engine *e, const char *uuid, bool unset, int count)
 {
 	struct lb_err err = { "" };
 	enum lb_power_state st;
 	const char *state;
 
 	(void)unset;
+	(void)count;
 	if (lb_power_read(e, uuid, &st, &err) < 0) {
 		log_debug("node %s: BMC still not answering: %s", uuid,
 		    err.msg);
@@ -61,37 +62,22 @@ recover_node(struct lb_engine *e, const char *uuid, bool unset)
 	return 0;
 }
 
+/* Ironic's recovery leaves enroll alone, as the sync does. */
+static bool
+recover_skips(const struct lb_node *n)
+{
+	return strcmp(n->provision_state, LB_STATE_ENROLL) == 0;
+}
+
 static void
 power_recovery_fire(void *arg)
 {
-	struct lb_engine *e = arg;
 	struct lb_node_query q = { .maintenance = 1, .associated = -1,
 	    .retired = -1, .reservation = "",
 	    .fault = LB_FAULT_POWER_FAILURE };
-	struct lb_node_list list;
-	struct lb_err err = { "" };
-	size_t queued = 0;
 
-	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
-		log_error("power failure recovery: %s", err.msg);
-		return;
-	}
-	for (size_t i = 0; i < list.n; i++) {
-		const struct lb_node *n = list.items[i];
-		int r;
-
-		if (n->target_power_state != NULL ||
-		    strcmp(n->provision_state, LB_STATE_ENROLL) == 0)
-			continue;
-		r = lb_power_read_queue(e, n, recover_node);
-		if (r == 0)
-			queued++;
-		else if (r != -EALREADY)
-			break;		/* the pool's share is used up */
-	}
-	log_debug("power failure recovery: %zu of %zu nodes queued", queued,
-	    list.n);
-	lb_node_list_release(&list);
+	lb_power_read_each(arg, &q, recover_skips, recover_node,
+	    "power failure recovery");
 }
 
 int

@@ -37,6 +37,7 @@ struct read_job {
 	struct lb_engine *e;
 	lb_power_read_fn fn;
 	bool unset;		/* the node had no power state when listed */
+	int count;		/* its failed syncs before this read */
 	char uuid[LB_UUID_LEN + 1];
 };
 
@@ -85,9 +86,10 @@ sync_record(struct lb_engine *e, const char *uuid, bool create)
 	return f;
 }
 
-/* Marks a read under way; false if one already is (one at a time). */
+/* Marks a read under way; false if one already is (one at a time).
+ * *ret_count: the node's failures so far. */
 static bool
-read_claim(struct lb_engine *e, const char *uuid)
+read_claim(struct lb_engine *e, const char *uuid, int *ret_count)
 {
 	struct sync_record *f;
 	bool ok;
@@ -95,8 +97,10 @@ read_claim(struct lb_engine *e, const char *uuid)
 	pthread_mutex_lock(&e->sync->lock);
 	f = sync_record(e, uuid, true);
 	ok = f != NULL && !f->running;
-	if (ok)
+	if (ok) {
 		f->running = true;
+		*ret_count = f->count;
+	}
 	pthread_mutex_unlock(&e->sync->lock);
 	return ok;
 }
@@ -114,31 +118,6 @@ read_done(struct lb_engine *e, const char *uuid, int count)
 		if (count >= 0)
 			f->count = count;
 	}
-	pthread_mutex_unlock(&e->sync->lock);
-}
-
-static int
-sync_count(struct lb_engine *e, const char *uuid)
-{
-	struct sync_record *f;
-	int count;
-
-	pthread_mutex_lock(&e->sync->lock);
-	f = sync_record(e, uuid, false);
-	count = f != NULL ? f->count : 0;
-	pthread_mutex_unlock(&e->sync->lock);
-	return count;
-}
-
-void
-lb_power_sync_reset(struct lb_engine *e, const char *uuid)
-{
-	struct sync_record *f;
-
-	pthread_mutex_lock(&e->sync->lock);
-	f = sync_record(e, uuid, false);
-	if (f != NULL)
-		f->count = 0;
 	pthread_mutex_unlock(&e->sync->lock);
 }
 
@@ -167,7 +146,7 @@ read_run(struct lb_job *base)
 {
 	struct read_job *j = (struct read_job *)base;
 
-	read_done(j->e, j->uuid, j->fn(j->e, j->uuid, j->unset));
+	read_done(j->e, j->uuid, j->fn(j->e, j->uuid, j->unset, j->count));
 	free(j);
 }
 
@@ -185,8 +164,9 @@ lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
     lb_power_read_fn fn)
 {
 	struct read_job *j;
+	int count = 0;
 
-	if (!read_claim(e, n->uuid))
+	if (!read_claim(e, n->uuid, &count))
 		return -EALREADY;	/* the last read still runs */
 	/* Keep half the pool for operators' requests. */
 	if (lb_pool_reserve(&e->pool, e->pool.capacity / 2) < 0) {
@@ -204,6 +184,7 @@ lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
 	j->e = e;
 	j->fn = fn;
 	j->unset = n->power_state == NULL;
+	j->count = count;
 	snprintf(j->uuid, sizeof(j->uuid), "%s", n->uuid);
 	lb_pool_submit(&e->pool, &j->base);
 	return 0;
@@ -290,7 +271,7 @@ sync_log(const struct sync_result *s, const char *error)
 
 /* One sync of one node; returns its new failure count. */
 static int
-sync_node(struct lb_engine *e, const char *uuid, bool unset)
+sync_node(struct lb_engine *e, const char *uuid, bool unset, int count)
 {
 	struct sync_result s = { .uuid = uuid,
 	    .max = e->cfg->power_state_sync_max_retries };
@@ -299,7 +280,7 @@ sync_node(struct lb_engine *e, const char *uuid, bool unset)
 	enum lb_power_state st;
 	int r;
 
-	s.count = sync_count(e, uuid) + 1;
+	s.count = count + 1;
 	r = lb_power_read(e, uuid, &st, &err);
 	if (r == -EAGAIN)
 		return s.count - 1;	/* the BMC is busy: not a round */
@@ -322,35 +303,49 @@ sync_node(struct lb_engine *e, const char *uuid, bool unset)
 	return s.count;
 }
 
-static void
-power_sync_fire(void *arg)
+void
+lb_power_read_each(struct lb_engine *e, const struct lb_node_query *q,
+    bool (*skip)(const struct lb_node *n), lb_power_read_fn fn,
+    const char *what)
 {
-	struct lb_engine *e = arg;
-	struct lb_node_query q = { .maintenance = 0, .associated = -1,
-	    .retired = -1, .reservation = "" };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
 	size_t queued = 0;
 
-	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
-		log_error("power state sync: %s", err.msg);
+	if (lb_store_node_list(e->store, q, &list, &err) < 0) {
+		log_error("%s: %s", what, err.msg);
 		return;
 	}
 	for (size_t i = 0; i < list.n; i++) {
 		const struct lb_node *n = list.items[i];
 		int r;
 
-		if (n->target_power_state != NULL ||
-		    sync_skips(n->provision_state))
+		if (n->target_power_state != NULL || skip(n))
 			continue;
-		r = lb_power_read_queue(e, n, sync_node);
+		r = lb_power_read_queue(e, n, fn);
 		if (r == 0)
 			queued++;
 		else if (r != -EALREADY)
 			break;		/* the pool's share is used up */
 	}
-	log_debug("power state sync: %zu of %zu nodes queued", queued, list.n);
+	log_debug("%s: %zu of %zu nodes queued", what, queued, list.n);
 	lb_node_list_release(&list);
+}
+
+static bool
+sync_skips_node(const struct lb_node *n)
+{
+	return sync_skips(n->provision_state);
+}
+
+static void
+power_sync_fire(void *arg)
+{
+	struct lb_node_query q = { .maintenance = 0, .associated = -1,
+	    .retired = -1, .reservation = "" };
+
+	lb_power_read_each(arg, &q, sync_skips_node, sync_node,
+	    "power state sync");
 }
 
 int

@@ -22,8 +22,6 @@ struct lb_node;
 int lb_power_sync_start(struct lb_engine *e);
 /* Frees the bookkeeping; only once no sync job can run. */
 void lb_power_sync_free(struct lb_engine *e);
-/* Clears a node's count of failed syncs (its BMC answered). */
-void lb_power_sync_reset(struct lb_engine *e, const char *uuid);
 
 /*
  * One read of the node's power through its BMC's slot, giving way
@@ -35,15 +33,25 @@ int lb_power_read(struct lb_engine *e, const char *uuid,
 
 /*
  * Runs on a worker: reads and records; 'unset' when the node had no power
- * state when listed.  Returns the node's new count of failed syncs.
+ * state when listed, 'count' its failed syncs so far.  Returns the new
+ * count (< 0: unchanged).
  */
 typedef int (*lb_power_read_fn)(struct lb_engine *e, const char *uuid,
-    bool unset);
+    bool unset, int count);
 /*
  * Queues fn for node n on the worker pool, at most one per node at a
  * time (-EALREADY) and leaving half the pool to operators (-EAGAIN).
  */
 int lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
     lb_power_read_fn fn);
+/*
+ * On the timer thread: lists the nodes q matches and queues fn for each
+ * with no power action pending that skip() does not leave out, until the
+ * pool's share is used up; logs "<what>: N of M nodes queued".
+ */
+struct lb_node_query;
+void lb_power_read_each(struct lb_engine *e, const struct lb_node_query *q,
+    bool (*skip)(const struct lb_node *n), lb_power_read_fn fn,
+    const char *what);
 
 #endif
