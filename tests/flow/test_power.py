@@ -258,8 +258,10 @@ def test_shared_dead_bmc_respects_timeout(launcher):
 
 
 # The power action on a BMC the sync keeps busy, nodes in enroll left
-# alone by the sync, and the sync's failure counting and backoff are
-# tested in virtual time: tests/unit/test_engine_time.c.
+# alone by the sync, and the sync's failure counting into maintenance
+# (and its recovery) are tested in virtual time:
+# tests/unit/test_engine_time.c; with paused lab BMCs in
+# test_bmc_outage.py.
 
 
 ASAN_LIFEBOATD = REPO / 'build-asan' / 'conductor' / 'lifeboatd'
@@ -307,7 +309,7 @@ def test_power_sync(launcher, bmcs):
              for emu in (ipmi, redfish)}
 
     # One change behind each real BMC's back, seen within two rounds (the
-    # way back, the timing to the round, failures and their backoff:
+    # way back, the timing to the round, failures into maintenance:
     # tests/unit/test_engine_time.c, in virtual time).
     mark = log_mark(d)
     start = time.monotonic()
