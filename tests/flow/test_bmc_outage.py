@@ -215,7 +215,7 @@ def test_rescue_during_outage(launcher, tmp_path, bmcs, agents, kind):
         r = put_rescue(lab.d, uuid, PASSWORD)
         assert r.status_code == 202, r.text
         watcher.start()
-        time.sleep(BUDGET[kind] / 3.0)      # the outage itself
+        time.sleep(BUDGET[kind] / 2.0)      # the outage itself
         assert get_node(lab.d, uuid)['provision_state'] == 'rescuing'
     try:
         n = wait_state(lab.d, uuid, {'rescue', 'rescue failed'}, 60)
