@@ -106,10 +106,37 @@ job_run(struct lb_job *base)
 	free(j);
 }
 
+/*
+ * A queued job that a graceful stop never started.  Ironic 21.4.4 leaves
+ * such nodes for the next start to fail (_fail_transient_state); failing
+ * the transition now, with the reason, gives the same end state without
+ * leaving the lock or a state that claims work is going on.  As in
+ * recovery, a target power state marks a power action: it is cleared and
+ * the provision state left alone.
+ */
 static void
 job_drop(struct lb_job *base)
 {
-	free(base);
+	struct lb_engine_job *j = (struct lb_engine_job *)base;
+	const char *what = j->what ? j->what : j->kind->name;
+	struct lb_finish f = { .power_job = true, .event = "fail" };
+	struct lb_node *node = NULL;
+	struct lb_err err = { "" };
+	char msg[160];
+
+	if (j->uuid[0] == '\0') {
+		free(j);
+		return;
+	}
+	if (lb_store_node_get(j->e->store, j->uuid, &node, &err) == 0 &&
+	    node->target_power_state != NULL)
+		f.event = NULL;
+	lb_node_free(node);
+	snprintf(msg, sizeof(msg), "lifeboatd stopped before the %s began",
+	    what);
+	f.error = msg;
+	lb_job_finish(j->e, j->uuid, &f, what, j->started);
+	free(j);
 }
 
 struct lb_engine_job *
@@ -133,6 +160,8 @@ lb_job_reserve(struct lb_engine *e, const struct lb_job_kind *kind,
 {
 	struct lb_engine_job *j;
 
+	if (lb_engine_stopping(e))
+		return lb_engine_stopping_err(e, err);
 	if (lb_pool_reserve(&e->pool, margin) < 0)
 		return lb_err_set(err, -EAGAIN, "No free conductor workers "
 		    "available");
