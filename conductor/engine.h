@@ -51,9 +51,9 @@ void lb_engine_stop(struct lb_engine *e);
  * job is reserved (lb_engine_stopping_err()), the periodic tasks stop,
  * and the queued jobs are dropped, each node's transition failed with
  * "lifeboatd stopped before the ... began" and its lock released.
- * Returns how many were dropped.
+ * Returns how many were dropped; *ret_running is how many run.
  */
-size_t lb_engine_begin_stop(struct lb_engine *e);
+size_t lb_engine_begin_stop(struct lb_engine *e, size_t *ret_running);
 /* Any thread: whether lb_engine_begin_stop() ran. */
 bool lb_engine_stopping(struct lb_engine *e);
 /* -EAGAIN (503) saying the conductor is stopping. */

@@ -39,14 +39,14 @@ lb_engine_stopping_err(struct lb_engine *e, struct lb_err *err)
 }
 
 size_t
-lb_engine_begin_stop(struct lb_engine *e)
+lb_engine_begin_stop(struct lb_engine *e, size_t *ret_running)
 {
 	__atomic_store_n(&e->stopping, true, __ATOMIC_RELEASE);
 	/* No periodic task runs or queues from here on. */
 	if (!e->timers_stopped)
 		lb_timers_release(&e->timers);
 	e->timers_stopped = true;
-	return lb_pool_close(&e->pool);
+	return lb_pool_close(&e->pool, ret_running);
 }
 
 size_t

@@ -171,7 +171,7 @@ lb_pool_drain(struct lb_pool *p)
 }
 
 size_t
-lb_pool_close(struct lb_pool *p)
+lb_pool_close(struct lb_pool *p, size_t *ret_running)
 {
 	struct lb_job *queued, *job;
 	size_t n = 0;
@@ -186,6 +186,7 @@ lb_pool_close(struct lb_pool *p)
 	p->used -= n;
 	if (p->active == 0)
 		pthread_cond_broadcast(&p->idle);
+	*ret_running = p->active;
 	pthread_mutex_unlock(&p->lock);
 	drop_all(queued);
 	return n;

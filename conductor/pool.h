@@ -49,9 +49,10 @@ void lb_pool_drain(struct lb_pool *p);
 /*
  * The start of a graceful stop: reserving fails from now on, and the
  * queued jobs (and any submitted later) are dropped, each through its
- * drop hook on this thread.  Returns how many were dropped.
+ * drop hook on this thread.  Returns how many were dropped;
+ * *ret_running is how many run.
  */
-size_t lb_pool_close(struct lb_pool *p);
+size_t lb_pool_close(struct lb_pool *p, size_t *ret_running);
 /* Waits up to 'timeout_s' (<= 0: for ever) for the running jobs to end;
  * returns how many still run. */
 size_t lb_pool_wait(struct lb_pool *p, double timeout_s);
