@@ -73,11 +73,12 @@ hand_over_one(struct lb_job *base, void *arg)
 		return;
 	}
 	log_warning("handing over node %s: %s running for %.0f s in "
-	    "provision state '%s', power '%s'%s%s", j->uuid, what,
+	    "provision state '%s', power '%s'%s%s%s", j->uuid, what,
 	    lb_engine_now(e) - j->started, node->provision_state,
 	    node->power_state ? node->power_state : "None",
-	    node->target_power_state ? " -> " : "",
-	    node->target_power_state ? node->target_power_state : "");
+	    node->target_power_state ? " -> '" : "",
+	    node->target_power_state ? node->target_power_state : "",
+	    node->target_power_state ? "'" : "");
 	lb_node_free(node);
 }
 

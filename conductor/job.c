@@ -96,6 +96,8 @@ job_run(struct lb_job *base)
 	struct lb_err err = { "" };
 	int r = 0;
 
+	log_debug("node %s: %s started", j->uuid,
+	    j->what ? j->what : j->kind->name);
 	if (j->kind->load)
 		r = lb_task_load(j->e, j->uuid, &t, &err);
 	j->kind->run(j, &t, r, &err, &f);
