@@ -92,7 +92,7 @@ static const struct cfg_option options[] = {
 	    "when auth_strategy is http_basic."),
 	OPT("DEFAULT", "graceful_shutdown_timeout", INT,
 	    graceful_shutdown_timeout, "60",
-	    "Seconds SIGTERM waits for running jobs to reach their end "
+	    "Seconds SIGTERM or SIGINT waits for running jobs to end "
 	    "before lifeboatd hands their nodes over to the next start and "
 	    "exits 1; 0 waits for ever.", .min = 0, .max = 86400),
 	OPT("DEFAULT", "enabled_hardware_types", LIST, enabled_hardware_types,
