@@ -13,6 +13,7 @@
 #include "conductor/engine_ctx.h"
 #include "conductor/job.h"
 #include "conductor/util/log.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 /* The timers' beat: often enough that a stale one means a stuck thread. */
@@ -42,6 +43,8 @@ size_t
 lb_engine_begin_stop(struct lb_engine *e, size_t *ret_running)
 {
 	__atomic_store_n(&e->stopping, true, __ATOMIC_RELEASE);
+	/* Waits inside running jobs end at their next safe point. */
+	lb_stop_request();
 	/* No periodic task runs or queues from here on. */
 	if (!e->timers_stopped)
 		lb_timers_release(&e->timers);

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
+#include "conductor/util/clock.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -57,15 +57,6 @@ lb_notify_status(const char *status)
 	send_status(NULL, status);
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * One round: a ping when healthy; a log line when that changes.  A check
  * that took longer than the ping period (a store that waited for its
@@ -76,11 +67,11 @@ check(struct lb_watchdog *w, bool *healthy)
 {
 	struct lb_err err = { "" };
 	char status[LB_ERR_MSG_MAX + 32];
-	double start = mono_now(), took;
+	double start = lb_monotonic(), took;
 	int r;
 
 	r = lb_engine_health(w->engine, &err);
-	took = mono_now() - start;
+	took = lb_monotonic() - start;
 	if (r == 0 && took * 1e6 > (double)w->period_us)
 		r = lb_err_set(&err, -EIO, "the health check took %.1f s",
 		    took);
@@ -103,22 +94,20 @@ static void *
 watchdog_main(void *arg)
 {
 	struct lb_watchdog *w = arg;
-	struct timespec next;
+	double next = lb_monotonic(), left;
 	bool healthy = true;
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&w->lock);
 	while (!w->stopping) {
 		pthread_mutex_unlock(&w->lock);
 		check(w, &healthy);
 		pthread_mutex_lock(&w->lock);
-		next.tv_nsec += (long)(w->period_us % 1000000) * 1000;
-		next.tv_sec += (time_t)(w->period_us / 1000000) +
-		    next.tv_nsec / 1000000000;
-		next.tv_nsec %= 1000000000;
-		while (!w->stopping && pthread_cond_timedwait(&w->wake,
-		    &w->lock, &next) != ETIMEDOUT)
-			;
+		/* On a fixed beat; after a slow check, at once. */
+		next += w->period_us / 1e6;
+		if (next < lb_monotonic())
+			next = lb_monotonic();
+		while (!w->stopping && (left = next - lb_monotonic()) > 0)
+			lb_cond_wait_for(&w->wake, &w->lock, left);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -128,7 +117,6 @@ int
 lb_watchdog_start(struct lb_engine *e, struct lb_watchdog **ret)
 {
 	struct lb_watchdog *w;
-	pthread_condattr_t attr;
 	uint64_t usec = 0;
 	int r;
 
@@ -142,10 +130,7 @@ lb_watchdog_start(struct lb_engine *e, struct lb_watchdog **ret)
 	w->engine = e;
 	w->period_us = usec / 2;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	lb_cond_init_monotonic(&w->wake);
 	if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);

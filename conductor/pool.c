@@ -8,18 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "conductor/util/clock.h"
 #include "conductor/util/banned.h"
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void *
 worker_main(void *arg)
@@ -40,12 +31,12 @@ worker_main(void *arg)
 		if (p->head == NULL)
 			p->tail = NULL;
 		p->running[me] = job;
-		p->last_progress = mono_now();
+		p->last_progress = lb_monotonic();
 		pthread_mutex_unlock(&p->lock);
 		job->run(job);
 		pthread_mutex_lock(&p->lock);
 		p->running[me] = NULL;
-		p->last_progress = mono_now();
+		p->last_progress = lb_monotonic();
 		p->used--;
 		if (--p->active == 0)
 			pthread_cond_broadcast(&p->idle);
@@ -57,18 +48,13 @@ worker_main(void *arg)
 int
 lb_pool_start(struct lb_pool *p, size_t nthreads, size_t capacity)
 {
-	pthread_condattr_t attr;
-
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	/* lb_pool_wait() waits on the monotonic clock. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->idle, &attr);
-	pthread_condattr_destroy(&attr);
+	lb_cond_init_monotonic(&p->idle);
 	p->capacity = capacity < nthreads ? nthreads : capacity;
-	p->last_progress = mono_now();
+	p->last_progress = lb_monotonic();
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	p->running = calloc(nthreads, sizeof(*p->running));
 	if (p->threads == NULL || p->running == NULL) {
@@ -195,18 +181,15 @@ lb_pool_close(struct lb_pool *p, size_t *ret_running)
 size_t
 lb_pool_wait(struct lb_pool *p, double timeout_s)
 {
-	double deadline = mono_now() + timeout_s;
-	struct timespec ts;
+	double deadline = lb_monotonic() + timeout_s;
 	size_t left;
 
-	ts.tv_sec = (time_t)deadline;
-	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&p->lock);
 	while (p->active > 0) {
 		if (timeout_s <= 0)
 			pthread_cond_wait(&p->idle, &p->lock);
-		else if (pthread_cond_timedwait(&p->idle, &p->lock,
-		    &ts) == ETIMEDOUT)
+		else if (lb_cond_wait_for(&p->idle, &p->lock,
+		    deadline - lb_monotonic()) == ETIMEDOUT)
 			break;
 	}
 	left = p->active;
@@ -233,7 +216,7 @@ lb_pool_progress(struct lb_pool *p, double *ret_idle_s)
 	pthread_mutex_lock(&p->lock);
 	for (struct lb_job *job = p->head; job != NULL; job = job->next)
 		queued++;
-	*ret_idle_s = mono_now() - p->last_progress;
+	*ret_idle_s = lb_monotonic() - p->last_progress;
 	pthread_mutex_unlock(&p->lock);
 	return queued;
 }

@@ -252,6 +252,30 @@ def test_past_the_timeout_nodes_are_handed_over(launcher, monkeypatch):
     assert node['last_error'] == RESTART_POWER_MSG % 'power on'
 
 
+def test_a_soft_power_off_wait_ends_at_the_stop(launcher, monkeypatch):
+    """A safe point: the wait for a soft power-off is cut short (no hard
+    power-off follows); the action fails with the reason, exit 0."""
+    monkeypatch.delenv('NOTIFY_SOCKET', raising=False)
+    d = launcher.start(**conf())
+    node = d.create_node(driver_info={'fake_soft_off': 'ignore'})
+    assert put_power(d, node['uuid'], 'power on').status_code == 202
+    wait_for(lambda: get_node(d, node['uuid'])['target_power_state']
+             is None, 10, what='power on')
+    assert put_power(d, node['uuid'], 'soft power off',
+                     timeout=60).status_code == 202
+    job_started(d, node['uuid'], 'power action')
+    start = time.monotonic()
+    assert sigterm(d).wait(timeout=MARGIN) == 0
+    assert time.monotonic() - start < MARGIN
+    d.start()
+    n = get_node(d, node['uuid'])
+    assert (n['power_state'], n['target_power_state'], n['reservation']) \
+        == ('power on', None, None)
+    assert n['last_error'] == (
+        "Failed to change power state to 'power off'. Error: soft "
+        "power off not confirmed: lifeboatd stopped waiting for it")
+
+
 def test_queued_jobs_are_failed_back(launcher, monkeypatch):
     monkeypatch.delenv('NOTIFY_SOCKET', raising=False)
     sections = conf()
