@@ -35,8 +35,7 @@ struct lb_pool {
 };
 
 int lb_pool_start(struct lb_pool *p, size_t nthreads, size_t capacity);
-/* Runs what is running to its end, drops what is queued.  Only once no
- * job runs after lb_pool_close(). */
+/* Runs what is running to its end, drops what is queued. */
 void lb_pool_stop(struct lb_pool *p);
 /* -EAGAIN when the pool is full.  'min_free' keeps that many slots for
  * others (periodic work passes a margin, API work passes 0). */

@@ -27,6 +27,7 @@ import pytest
 from conftest import CONDUCTOR_HOST, LIFEBOATD, assert_error, wait_for
 from power_helpers import (RESTART_POWER_MSG, get_node, put_power,
                            put_provision)
+from rescue_helpers import RescueLab, to_rescue_wait
 
 STOPPING_MSG = ('Conductor %s is stopping and takes no new work; retry '
                 'once it is back.' % CONDUCTOR_HOST)
@@ -227,6 +228,32 @@ def test_sigterm_waits_for_a_running_job(launcher, notify):
     assert (node['power_state'], node['target_power_state'],
             node['last_error'], node['reservation']) == \
         ('power on', None, None, None)
+
+
+def test_a_heartbeat_that_would_finalize_is_refused(launcher, tmp_path,
+                                                    monkeypatch):
+    monkeypatch.delenv('NOTIFY_SOCKET', raising=False)
+    lab = RescueLab(launcher, tmp_path / 'lab',
+                    DEFAULT={'graceful_shutdown_timeout': 30})
+    d = lab.d
+    node, _ = lab.node(None, boot='fake', bios=False)
+    to_rescue_wait(lab, node['uuid'])
+    r = d.get('/v1/lookup?node_uuid=%s' % node['uuid'], version='1.62')
+    assert r.status_code == 200, r.text
+    token = r.json()['config']['agent_token']
+    busy = fake_node(d, JOB_DELAY)
+    assert put_power(d, busy['uuid'], 'power on').status_code == 202
+    job_started(d, busy['uuid'], 'power action')
+    proc = sigterm(d)
+    wait_for(lambda: 'queued jobs failed back' in d.log_text(), 5,
+             what='the stop to begin')
+    r = d.post('/v1/heartbeat/%s' % node['uuid'], {
+        'callback_url': 'http://127.0.0.1:9', 'agent_token': token,
+        'agent_version': '11.2.0'}, version='1.68')
+    assert_error(r, 503, STOPPING_MSG)
+    n = get_node(d, node['uuid'])
+    assert (n['provision_state'], n['reservation']) == ('rescue wait', None)
+    assert proc.wait(timeout=JOB_DELAY * 2 + MARGIN) == 0
 
 
 def test_past_the_timeout_nodes_are_handed_over(launcher, monkeypatch):
