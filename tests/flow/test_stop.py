@@ -11,7 +11,6 @@ and refuses work with 503 meanwhile, fails back queued jobs, and past
 for the next start to recover.
 """
 
-import os
 import re
 import signal
 import socket
