@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "conductor/api.h"
@@ -22,6 +21,7 @@
 #include "conductor/notify.h"
 #include "conductor/store.h"
 #include "power/registry.h"
+#include "conductor/util/clock.h"
 #include "conductor/util/config.h"
 #include "conductor/util/dburl.h"
 #include "conductor/util/jsonbody.h"
@@ -234,11 +234,10 @@ static void
 graceful_stop(const struct lb_config *cfg, struct lb_engine *engine,
     int sig)
 {
-	struct timespec t0, t1;
+	double start = lb_monotonic();
 	size_t dropped, running, left;
 	char status[160];
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	lb_notify_stopping("stopping: no new work");
 	dropped = lb_engine_begin_stop(engine, &running);
 	log_info("stopping on signal %d: %zu queued jobs failed back, "
@@ -248,7 +247,6 @@ graceful_stop(const struct lb_config *cfg, struct lb_engine *engine,
 	    running);
 	lb_notify_status(status);
 	left = lb_engine_wait_jobs(engine, cfg->graceful_shutdown_timeout);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (left > 0) {
 		log_error("graceful_shutdown_timeout (%d s) passed with %zu "
 		    "jobs running: handing their nodes over to the next "
@@ -259,8 +257,7 @@ graceful_stop(const struct lb_config *cfg, struct lb_engine *engine,
 		_exit(1);
 	}
 	log_info("stopped in %.2f s after waiting for %zu jobs",
-	    (double)(t1.tv_sec - t0.tv_sec) +
-	    (t1.tv_nsec - t0.tv_nsec) / 1e9, running);
+	    lb_monotonic() - start, running);
 }
 
 /* Ready, then serving until a signal stops the engine gracefully. */
