@@ -246,7 +246,7 @@ porter_main(void *arg)
 	struct porter *p = arg;
 	struct lb_err err = { "" };
 
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 50; i++) {
 		struct lb_port *port = lb_port_new();
 		int r;
 
@@ -264,10 +264,24 @@ porter_main(void *arg)
 	return NULL;
 }
 
+/* A node named "race": its UUID in 'uuid'. */
+static void
+race_node(struct fixture *f, char uuid[LB_UUID_LEN + 1])
+{
+	struct lb_node *n = lb_node_new();
+	struct lb_err err = { "" };
+
+	n->driver = strdup("fake-hardware");
+	n->provision_state = strdup("enroll");
+	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
+	memcpy(uuid, n->uuid, LB_UUID_LEN + 1);
+	lb_node_free(n);
+}
+
 /*
- * Ports are created on a node while it is deleted: each create lands
- * before the delete (and goes with it) or finds no node (-EINVAL, as the
- * API's 400); never a foreign key error, never a port without its node.
+ * Ports are created on a node while it is deleted, 20 rounds: each create
+ * lands before the delete (and goes with it) or finds no node (-EINVAL, as
+ * the API's 400); never a foreign key error, never a port without its node.
  */
 static void
 test_port_create_races_node_delete(void **state)
@@ -278,19 +292,24 @@ test_port_create_races_node_delete(void **state)
 	struct lb_port_query q = { 0 };
 	struct lb_port_list ports;
 	struct lb_err err = { "" };
+	char node[LB_UUID_LEN + 1];
 
-	for (int i = 0; i < 4; i++) {
-		p[i] = (struct porter){ f->store, "", i, 0, "" };
-		memcpy(p[i].node, f->uuid, sizeof(p[i].node));
-		assert_int_equal(pthread_create(&th[i], NULL, porter_main,
-		    &p[i]), 0);
-	}
-	assert_int_equal(lb_store_node_delete(f->store, f->uuid, NULL, NULL,
-	    &err), 0);
-	for (int i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
-		if (p[i].bad != 0)
-			fail_msg("porter %d: %d %s", i, p[i].bad, p[i].msg);
+	for (int round = 0; round < 20; round++) {
+		race_node(f, node);
+		for (int i = 0; i < 4; i++) {
+			p[i] = (struct porter){ f->store, "", i, 0, "" };
+			memcpy(p[i].node, node, sizeof(p[i].node));
+			assert_int_equal(pthread_create(&th[i], NULL,
+			    porter_main, &p[i]), 0);
+		}
+		assert_int_equal(lb_store_node_delete(f->store, node, NULL,
+		    NULL, &err), 0);
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			if (p[i].bad != 0)
+				fail_msg("round %d, porter %d: %d %s", round,
+				    i, p[i].bad, p[i].msg);
+		}
 	}
 	assert_int_equal(lb_store_port_list(f->store, &q, &ports, &err), 0);
 	assert_int_equal(ports.n, 0);
