@@ -71,7 +71,10 @@ struct store_sqlite {
 	char *path;
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
-	pthread_mutex_t write_lock;	/* one writer at a time: conn.c */
+	/* One writer at a time, in turn (store_sqlite_conn.c). */
+	pthread_mutex_t write_lock;	/* guards the three below */
+	bool writing;
+	struct sq_waiter *wait_head, *wait_tail;
 	struct conn *conns;		/* every open connection, for close */
 	struct conn *idle;		/* given back, for the next thread */
 	size_t nidle;

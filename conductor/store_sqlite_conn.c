@@ -250,26 +250,82 @@ sq_stmt_done(sqlite3_stmt *stmt)
 	sqlite3_clear_bindings(stmt);
 }
 
+/* A writer waiting its turn, on its own stack. */
+struct sq_waiter {
+	pthread_cond_t cond;
+	bool go;			/* the lock is handed to it */
+	struct sq_waiter *next;
+};
+
+/*
+ * The writer lock, first come first served: a writer that finds it taken
+ * queues and is handed the lock by the one before it, so none waits for
+ * more than the writers ahead of it (a plain mutex lets a running thread
+ * barge in again and again: bench/README.md, "store").
+ */
+static void
+write_lock(struct store_sqlite *st)
+{
+	struct sq_waiter w = { .go = false };
+
+	pthread_mutex_lock(&st->write_lock);
+	if (!st->writing) {
+		st->writing = true;
+		pthread_mutex_unlock(&st->write_lock);
+		return;
+	}
+	pthread_cond_init(&w.cond, NULL);
+	if (st->wait_tail != NULL)
+		st->wait_tail->next = &w;
+	else
+		st->wait_head = &w;
+	st->wait_tail = &w;
+	while (!w.go)
+		pthread_cond_wait(&w.cond, &st->write_lock);
+	pthread_mutex_unlock(&st->write_lock);
+	pthread_cond_destroy(&w.cond);
+}
+
+static void
+write_unlock(struct store_sqlite *st)
+{
+	struct sq_waiter *w;
+
+	pthread_mutex_lock(&st->write_lock);
+	w = st->wait_head;
+	if (w != NULL) {
+		st->wait_head = w->next;
+		if (st->wait_head == NULL)
+			st->wait_tail = NULL;
+		w->go = true;
+		pthread_cond_signal(&w->cond);
+	} else {
+		st->writing = false;
+	}
+	pthread_mutex_unlock(&st->write_lock);
+}
+
 /*
  * Every write of this process runs between sq_begin_write_tx() and
- * sq_end_write_tx(), holding st->write_lock: SQLite lets one connection
- * write at a time anyway, and waiting on the mutex wakes a writer the
- * moment the last one commits, where SQLite's busy handler polls with
- * sleeps of up to 100 ms (bench/README.md, "store": p99 under contention).
- * So writers here never see SQLITE_BUSY from each other; the busy timeout
- * is left for other processes (an operator's sqlite3).  IMMEDIATE takes
- * SQLite's write lock up front, so a transaction never upgrades a read
- * snapshot to a write (no SQLITE_BUSY_SNAPSHOT).
+ * sq_end_write_tx(), holding the store's writer lock: SQLite lets one
+ * connection write at a time anyway, and the lock hands over to the next
+ * writer the moment the last one ends, where SQLite's busy handler polls
+ * with sleeps of up to 100 ms and lets a writer starve for its whole busy
+ * timeout (then SQLITE_BUSY: a 503).  So writers here never see
+ * SQLITE_BUSY from each other; the busy timeout is left for other
+ * processes (an operator's sqlite3).  IMMEDIATE takes SQLite's write lock
+ * up front, so a transaction never upgrades a read snapshot to a write
+ * (no SQLITE_BUSY_SNAPSHOT).
  */
 int
 sq_begin_write_tx(struct store_sqlite *st, sqlite3 *db, struct lb_err *err)
 {
 	int r;
 
-	pthread_mutex_lock(&st->write_lock);
+	write_lock(st);
 	r = sq_exec(db, "BEGIN IMMEDIATE", err, "starting a transaction");
 	if (r < 0)
-		pthread_mutex_unlock(&st->write_lock);
+		write_unlock(st);
 	return r;
 }
 
@@ -294,7 +350,7 @@ sq_end_write_tx(struct store_sqlite *st, sqlite3 *db, int r,
     struct lb_err *err)
 {
 	r = sq_end_tx(db, r, err);
-	pthread_mutex_unlock(&st->write_lock);
+	write_unlock(st);
 	return r;
 }
 
