@@ -1,8 +1,11 @@
 /*
  * job.c - the one job model (see job.h): reserving a worker, queueing,
  * running a job of any kind on a worker thread, and the single store
- * write with its transition line that ends every job.
+ * write with its transition line that ends every job (tried again while
+ * the store cannot write).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,18 +64,74 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 	return r < 0 ? -ENOMEM : 0;
 }
 
+static bool
+engine_stopping(struct lb_engine *e)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&e->pool.lock);
+	stopping = e->pool.stopping;
+	pthread_mutex_unlock(&e->pool.lock);
+	return stopping;
+}
+
+/* Waits 'seconds' of the engine's clock (nothing signals it). */
+static void
+engine_pause(struct lb_engine *e, double seconds)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond;
+
+	if (lb_cond_init_monotonic(&cond) != 0)
+		return;
+	pthread_mutex_lock(&lock);
+	e->clock->wait_for(e->clock, &cond, &lock, seconds);
+	pthread_mutex_unlock(&lock);
+	pthread_cond_destroy(&cond);
+}
+
+/*
+ * The job's outcome must reach the store: until it does, the node stays
+ * reserved by this conductor (nothing else starts on it) and no log line
+ * claims the transition.  A store that cannot write now - a full disk
+ * (-ENOSPC), another process holding its lock (-EAGAIN), an I/O error -
+ * is tried again, 0.1 s doubling to 1 s apart, until the write lands or the
+ * engine stops; after a stop the node stays reserved, and recovery at the
+ * next start releases it.
+ */
+static int
+finish_write(struct lb_engine *e, const char *uuid, struct lb_finish *f,
+    const char *what)
+{
+	struct lb_err err = { "" };
+	double delay = 0.1;
+	int r, tries = 1;
+
+	while ((r = lb_store_node_update(e->store, uuid, finish_cb, f, NULL,
+	    &err)) < 0 && (r == -ENOSPC || r == -EAGAIN || r == -EIO) &&
+	    !engine_stopping(e)) {
+		if (tries++ == 1)
+			log_error("node %s: cannot record the end of %s, "
+			    "trying again until it can: %s", uuid, what,
+			    err.msg);
+		engine_pause(e, delay);
+		delay = delay * 2 < 1.0 ? delay * 2 : 1.0;
+	}
+	if (r < 0)
+		log_error("node %s: cannot record the end of %s: %s", uuid,
+		    what, err.msg);
+	else if (tries > 1)
+		log_info("node %s: the end of %s recorded after %d tries",
+		    uuid, what, tries);
+	return r;
+}
+
 void
 lb_job_finish(struct lb_engine *e, const char *uuid, struct lb_finish *f,
     const char *what, double started)
 {
-	struct lb_err err = { "" };
-
-	if (lb_store_node_update(e->store, uuid, finish_cb, f, NULL,
-	    &err) < 0) {
-		log_error("node %s: cannot record the end of %s: %s", uuid,
-		    what, err.msg);
+	if (finish_write(e, uuid, f, what) < 0)
 		return;
-	}
 	if (f->event != NULL)
 		log_info("node %s: %s -> %s (%s %s, %.2f s)%s%s", uuid, f->from,
 		    f->to, what, f->event, lb_engine_now(e) - started,

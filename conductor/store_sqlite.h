@@ -72,9 +72,10 @@ struct store_sqlite {
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
 	/* One writer at a time, in turn (store_sqlite_conn.c). */
-	pthread_mutex_t write_lock;	/* guards the three below */
+	pthread_mutex_t write_lock;	/* guards the four below */
 	bool writing;
 	struct sq_waiter *wait_head, *wait_tail;
+	bool disk_full;			/* the last write: -ENOSPC */
 	struct conn *conns;		/* every open connection, for close */
 	struct conn *idle;		/* given back, for the next thread */
 	size_t nidle;

@@ -46,14 +46,12 @@ sq_db_error(struct lb_err *err, sqlite3 *db, const char *what)
 	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
 		return lb_err_set(err, -EAGAIN, "database is busy, please "
 		    "retry (%s)", what);
+	/* Logged once per spell, by sq_end_write_tx(). */
 	if ((code & 0xff) == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR &&
-	    (sys == ENOSPC || sys == EDQUOT))) {
-		log_error("database is out of disk space while %s: %s", what,
-		    sqlite3_errmsg(db));
+	    (sys == ENOSPC || sys == EDQUOT)))
 		return lb_err_set(err, -ENOSPC, "The conductor's database is "
-		    "out of disk space (%s); nothing was changed. Retry once "
-		    "space is freed.", what);
-	}
+		    "out of disk space while %s: nothing was changed. Retry "
+		    "once space is freed.", what);
 	log_error("database error while %s: %s", what, sqlite3_errmsg(db));
 	return lb_err_set(err, -EIO, "database error while %s", what);
 }
@@ -350,6 +348,14 @@ sq_end_write_tx(struct store_sqlite *st, sqlite3 *db, int r,
     struct lb_err *err)
 {
 	r = sq_end_tx(db, r, err);
+	/* One line when the disk fills and one when writes work again. */
+	if (r == -ENOSPC && !st->disk_full)
+		log_error("database '%s' is out of disk space: every write "
+		    "fails until space is freed", st->path);
+	else if (r == 0 && st->disk_full)
+		log_info("database '%s' writes again", st->path);
+	if (r == -ENOSPC || r == 0)
+		st->disk_full = r < 0;
 	write_unlock(st);
 	return r;
 }
