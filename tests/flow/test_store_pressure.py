@@ -151,3 +151,26 @@ def test_disk_full_then_freed(tmpfs, launcher):
     assert [p for p in left if p['node_uuid'] == node['uuid']] == []
     d.stop()
     assert integrity(db) == [('ok',)]
+
+
+def test_stop_while_a_final_write_waits(tmpfs, launcher):
+    """SIGTERM ends the wait of a job whose end cannot be written; the next
+    start (with space again) releases the node, as after any stop."""
+    db = tmpfs / 'lifeboat.sqlite'
+    d = launcher.start(database={'connection': 'sqlite:///' + str(db)})
+    slow = d.create_node(name=unique('slow'), driver_info={'fake_delay': 1})
+    path = '/v1/nodes/' + slow['uuid']
+    r = d.put(path + '/states/power', {'target': 'power on'})
+    assert r.status_code == 202, r.text
+    truncate_wal(db)
+    fill(tmpfs / 'filler')
+    wait_for(lambda: 'cannot record the end of' in d.log_text(), 30,
+             what='the power job to try its final write')
+    started = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - started < 3
+    os.unlink(tmpfs / 'filler')
+    d.start()
+    n = d.get(path).json()
+    assert n['reservation'] is None and n['target_power_state'] is None
+    assert 'restarted during a power action' in n['last_error']
