@@ -6,8 +6,10 @@ bench/store (which prints the figures): plain HTTP from a thread pool, one
 
 The mix (``plan``) is PATCHes of distinct ``extra`` keys on one hot node and
 on many nodes, power actions (one per node, so no 409 is ever right), port
-creates with distinct MACs and node lists.  ``check`` then reads everything
-back: every PATCHed key, every port, every power state.
+creates with distinct MACs, node lists, and nodes deleted while ports are
+created on them (each such create is a 201 or, once the node is gone, a
+400).  ``lost`` and ``powered`` then read everything back: every PATCHed
+key, every port, every power state, no port left of a deleted node.
 """
 
 import json
@@ -41,19 +43,20 @@ class Plan:
     """The nodes made up front and the operations to run on them."""
 
     def __init__(self, daemon, total=1000, patch_nodes=50, power_nodes=100,
-                 workers=48, seed=14):
+                 doomed_nodes=20, workers=48, seed=14):
         self.base = daemon.url
         self.workers = workers
         self.hot = None
         self.patch_nodes = []
         self.power_nodes = []
+        self.doomed = []
         self.ops = []
         self.keys = {}          # node uuid -> keys PATCHed into extra
         self.macs = {}          # node uuid -> MACs created on it
-        self._make_nodes(patch_nodes, power_nodes)
+        self._make_nodes(patch_nodes, power_nodes, doomed_nodes)
         self._make_ops(total, random.Random(seed))
 
-    def _make_nodes(self, npatch, npower):
+    def _make_nodes(self, npatch, npower, ndoomed):
         def create(prefix):
             st, _, text = call(self.base, 'POST', '/v1/nodes',
                                {'name': unique(prefix),
@@ -63,14 +66,22 @@ class Plan:
 
         with ThreadPoolExecutor(self.workers) as pool:
             made = list(pool.map(create, ['hot'] + ['p'] * npatch +
-                                 ['w'] * npower))
+                                 ['w'] * npower + ['d'] * ndoomed))
         self.hot = made[0]
         self.patch_nodes = made[1:1 + npatch]
-        self.power_nodes = made[1 + npatch:]
+        self.power_nodes = made[1 + npatch:1 + npatch + npower]
+        self.doomed = made[1 + npatch + npower:]
 
     def _make_ops(self, total, rng):
         n_power = len(self.power_nodes)
-        rest = total - n_power
+        for node in self.doomed:
+            for _ in range(4):
+                self.ops.append(('port-doomed', node, 'POST', '/v1/ports',
+                                 {'node_uuid': node,
+                                  'address': unique_mac()}))
+            self.ops.append(('delete', node, 'DELETE', '/v1/nodes/' + node,
+                             None))
+        rest = total - n_power - len(self.ops)
         n_hot, n_many, n_ports = rest * 3 // 9, rest * 3 // 9, rest * 2 // 9
         n_list = rest - n_hot - n_many - n_ports
         for i in range(n_hot):
@@ -124,6 +135,10 @@ class Plan:
                 for p in json.loads(text)['ports']}
         missing += ['port %s' % m for macs in self.macs.values()
                     for m in macs if m not in have]
+        _, _, text = call(self.base, 'GET', '/v1/ports/detail')
+        missing += ['port %s of deleted node %s' % (p['uuid'], p['node_uuid'])
+                    for p in json.loads(text)['ports']
+                    if p['node_uuid'] in self.doomed]
         return missing
 
     def powered(self):
