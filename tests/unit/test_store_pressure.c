@@ -33,16 +33,9 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct lb_node *n = lb_node_new();
-	struct lb_err err = { "" };
 
 	test_store_open("lb-store-pressure", f->dir, &f->cfg, &f->store);
-	n->driver = strdup("fake-hardware");
-	n->provision_state = strdup("enroll");
-	n->name = strdup("hot");
-	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
-	memcpy(f->uuid, n->uuid, sizeof(f->uuid));
-	lb_node_free(n);
+	test_store_node(f->store, &f->cfg, f->uuid);
 	*state = f;
 	return 0;
 }
@@ -264,20 +257,6 @@ porter_main(void *arg)
 	return NULL;
 }
 
-/* A node named "race": its UUID in 'uuid'. */
-static void
-race_node(struct fixture *f, char uuid[LB_UUID_LEN + 1])
-{
-	struct lb_node *n = lb_node_new();
-	struct lb_err err = { "" };
-
-	n->driver = strdup("fake-hardware");
-	n->provision_state = strdup("enroll");
-	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
-	memcpy(uuid, n->uuid, LB_UUID_LEN + 1);
-	lb_node_free(n);
-}
-
 /*
  * Ports are created on a node while it is deleted, 20 rounds: each create
  * lands before the delete (and goes with it) or finds no node (-EINVAL, as
@@ -295,7 +274,7 @@ test_port_create_races_node_delete(void **state)
 	char node[LB_UUID_LEN + 1];
 
 	for (int round = 0; round < 20; round++) {
-		race_node(f, node);
+		test_store_node(f->store, &f->cfg, node);
 		for (int i = 0; i < 4; i++) {
 			p[i] = (struct porter){ f->store, "", i, 0, "" };
 			memcpy(p[i].node, node, sizeof(p[i].node));
