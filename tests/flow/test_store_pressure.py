@@ -27,10 +27,10 @@ def integrity(path):
 
 
 def test_thousand_concurrent_operations(launcher):
-    # 16 API threads: writes really meet in the store (the default is one
-    # per CPU).
+    # As many API threads as clients: writes really meet in the store (the
+    # default is one per CPU).
     d = launcher.start(api={'max_connections_per_ip': WORKERS * 2,
-                            'api_workers': 16})
+                            'api_workers': WORKERS})
     plan = Plan(d, workers=WORKERS)
     results = plan.run()
     want = {'patch': {200}, 'power': {202}, 'port': {201}, 'list': {200},
