@@ -320,6 +320,12 @@ sq_begin_write_tx(struct store_sqlite *st, sqlite3 *db, struct lb_err *err)
 {
 	int r;
 
+	/* A write started inside another's callback would wait for itself. */
+	if (!sqlite3_get_autocommit(db)) {
+		log_error("database write started inside a write transaction");
+		return lb_err_set(err, -EIO, "database error while starting a "
+		    "transaction");
+	}
 	write_lock(st);
 	r = sq_exec(db, "BEGIN IMMEDIATE", err, "starting a transaction");
 	if (r < 0)

@@ -223,6 +223,35 @@ test_many_writers_lose_nothing(void **state)
 	free(lat);
 }
 
+/* An update callback that writes to the store itself (a bug). */
+static int
+nested_update(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	struct fixture *f = arg;
+
+	return lb_store_node_update(f->store, node->uuid, add_key, "inner",
+	    NULL, err);
+}
+
+/*
+ * A write started inside another write's callback, on the same thread,
+ * fails at once (it would wait for the writer lock its own thread holds)
+ * and the outer write rolls back; the store writes on afterwards.
+ */
+static void
+test_nested_write_fails_not_hangs(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_err err = { "" };
+
+	assert_int_equal(lb_store_node_update(f->store, f->uuid, nested_update,
+	    f, NULL, &err), -EIO);
+	assert_int_equal(extra_keys(f), 0);
+	assert_int_equal(lb_store_node_update(f->store, f->uuid, add_key,
+	    "after", NULL, &err), 0);
+	assert_int_equal(extra_keys(f), 1);
+}
+
 /* ---- port creates racing their node's delete ---- */
 
 struct porter {
@@ -364,6 +393,8 @@ main(void)
 		    test_writers_wait_out_another_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_writers_lose_nothing,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_nested_write_fails_not_hangs, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_port_create_races_node_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_changes_nothing,
