@@ -2,8 +2,10 @@
  * store_sqlite_conn.c - the SQLite store's connections: one per thread while
  * the thread uses the store (taken from a pool of idle connections, or
  * opened, on first use; given back when the thread says it is done or
- * exits), each with its prepared statements, and the write transactions on
- * them.  Runs on the calling thread; the pool is shared under a lock.
+ * exits), each with its prepared statements, the write transactions on
+ * them (one at a time, in turn: the writer lock), and what SQLite's errors
+ * mean to callers (busy, a full disk).  Runs on the calling thread; the
+ * pool and the writer lock are shared under locks.
  */
 #include <errno.h>
 #include <stdlib.h>

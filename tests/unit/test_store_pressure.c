@@ -1,7 +1,8 @@
 /*
  * test_store_pressure.c - the SQLite store under pressure: many writer
  * threads and a second connection holding the write lock (another
- * process), port creates racing their node's delete, and a full disk
+ * process), a write nested in another's callback, port creates racing
+ * their node's delete, and a full disk
  * (SQLITE_FULL through PRAGMA max_page_count on the thread's connection).
  * With LB_STORE_BENCH_THREADS set, the writers case also prints its
  * figures for bench/README.md.  Runs on the test's threads.
