@@ -5,7 +5,6 @@
  * the store cannot write).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +13,7 @@
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 /* ---- finishing ---- */
@@ -64,40 +64,14 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-static bool
-engine_stopping(struct lb_engine *e)
-{
-	bool stopping;
-
-	pthread_mutex_lock(&e->pool.lock);
-	stopping = e->pool.stopping;
-	pthread_mutex_unlock(&e->pool.lock);
-	return stopping;
-}
-
-/* Waits 'seconds' of the engine's clock (nothing signals it). */
-static void
-engine_pause(struct lb_engine *e, double seconds)
-{
-	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_cond_t cond;
-
-	if (lb_cond_init_monotonic(&cond) != 0)
-		return;
-	pthread_mutex_lock(&lock);
-	e->clock->wait_for(e->clock, &cond, &lock, seconds);
-	pthread_mutex_unlock(&lock);
-	pthread_cond_destroy(&cond);
-}
-
 /*
  * The job's outcome must reach the store: until it does, the node stays
  * reserved by this conductor (nothing else starts on it) and no log line
  * claims the transition.  A store that cannot write now - a full disk
  * (-ENOSPC), another process holding its lock (-EAGAIN), an I/O error -
- * is tried again, 0.1 s doubling to 1 s apart, until the write lands or the
- * engine stops; after a stop the node stays reserved, and recovery at the
- * next start releases it.
+ * is tried again, 0.1 s doubling to 1 s apart, until the write lands or a
+ * stop begins (lb_stop_sleep's safe point); after a stop the node stays
+ * reserved, and recovery at the next start releases it.
  */
 static int
 finish_write(struct lb_engine *e, const char *uuid, struct lb_finish *f,
@@ -108,13 +82,13 @@ finish_write(struct lb_engine *e, const char *uuid, struct lb_finish *f,
 	int r, tries = 1;
 
 	while ((r = lb_store_node_update(e->store, uuid, finish_cb, f, NULL,
-	    &err)) < 0 && (r == -ENOSPC || r == -EAGAIN || r == -EIO) &&
-	    !engine_stopping(e)) {
+	    &err)) < 0 && (r == -ENOSPC || r == -EAGAIN || r == -EIO)) {
 		if (tries++ == 1)
 			log_error("node %s: cannot record the end of %s, "
 			    "trying again until it can: %s", uuid, what,
 			    err.msg);
-		engine_pause(e, delay);
+		if (lb_stop_sleep(e->clock, delay) < 0)
+			break;
 		delay = delay * 2 < 1.0 ? delay * 2 : 1.0;
 	}
 	if (r < 0)
