@@ -101,7 +101,7 @@ def test_disk_full_then_freed(tmpfs, launcher):
     node = d.create_node(name=unique('full'))
     ports = [d.create_port(node['uuid']) for _ in range(3)]
     slow = d.create_node(name=unique('slow'),
-                         driver_info={'fake_delay': 2})
+                         driver_info={'fake_delay': 1})
     r = d.put('/v1/nodes/%s/states/power' % slow['uuid'],
               {'target': 'power on'})
     assert r.status_code == 202, r.text
