@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "power/power_fake.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 struct fake_machine {
@@ -127,7 +128,10 @@ fake_set_state(const struct lb_task *task, enum lb_power_action action,
 		return -EIO;
 	if (action == LB_POWER_ACTION_SOFT_OFF && soft != NULL &&
 	    strcmp(soft, "ignore") == 0) {
-		fake_sleep(timeout_s);
+		/* The wait a real BMC makes: a graceful stop cuts it. */
+		if (lb_stop_sleep(fake_clock, timeout_s) < 0)
+			return lb_err_set(err, -ECANCELED, "soft power off not "
+			    "confirmed: lifeboatd stopped waiting for it");
 		return lb_err_set(err, -ETIMEDOUT, "soft power off did not "
 		    "complete within %d s", timeout_s);
 	}
