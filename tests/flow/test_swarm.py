@@ -91,14 +91,10 @@ def assert_rescued(lab, s, uuid, pw):
     return a
 
 
-def unrescue_all(lab, s, uuids, cli_name=None):
-    for uuid in uuids[1:] if cli_name else uuids:
+def unrescue_all(lab, s, uuids):
+    for uuid in uuids:
         r = put_verb(lab.d, uuid, 'unrescue')
         assert r.status_code == 202, r.text
-    if cli_name:
-        rc, out, err = lab.d.cli('node', 'unrescue', cli_name, '--wait',
-                                 '60')
-        assert rc == 0, (out, err)
     for uuid in uuids:
         node = end_state(lab.d, uuid, {'active', 'unrescue failed'}, 60)
         assert node['provision_state'] == 'active', node
@@ -158,7 +154,7 @@ def test_swarm_rescues_twenty_nodes(launcher, tmp_path):
         # The nodes did not notice.
         assert get_node(lab.d, uuids[3])['provision_state'] == 'rescue'
 
-        unrescue_all(lab, s, uuids, cli_name=made[0]['name'])
+        unrescue_all(lab, s, uuids)
         assert s.stats()['agents_alive'] == 0
     finally:
         s.stop()
@@ -221,9 +217,10 @@ def test_fake_knobs_through_the_api(launcher, tmp_path):
         'Error: Invalid value for fake_fail_rate: "1.5" (a number from 0 '
         'to 1 is required)'), node
     # Every call fails at rate 1, with the injected failure's message.
-    rc, out, err = lab.d.cli('node', 'set', uuid, '--driver-info',
-                             'fake_fail_rate=1')
-    assert rc == 0, (out, err)
+    patch = [{'op': 'add', 'path': '/driver_info/fake_fail_rate',
+              'value': '1'}]
+    r = lab.d.patch('/v1/nodes/%s' % uuid, patch)
+    assert r.status_code == 200, r.text
     r = put_verb(lab.d, uuid, 'manage')
     assert r.status_code == 202, r.text
     node = end_state(lab.d, uuid, {'manageable', 'enroll'})
@@ -231,9 +228,9 @@ def test_fake_knobs_through_the_api(launcher, tmp_path):
     assert 'fake BMC: injected failure (fake_fail_rate 1)' in \
         node['last_error'], node
     # At 0 it never fails.
-    rc, out, err = lab.d.cli('node', 'set', uuid, '--driver-info',
-                             'fake_fail_rate=0')
-    assert rc == 0, (out, err)
+    patch[0]['value'] = 0
+    r = lab.d.patch('/v1/nodes/%s' % uuid, patch)
+    assert r.status_code == 200, r.text
     r = put_verb(lab.d, uuid, 'manage')
     assert r.status_code == 202, r.text
     node = wait_state(lab.d, uuid, {'manageable', 'enroll'}, 30)
