@@ -35,9 +35,11 @@ BOOTING, HEARTBEATING, RESCUED, GONE = ('booting', 'heartbeating', 'rescued',
 LIVE = (BOOTING, HEARTBEATING)
 # Provision states in which a booted ramdisk keeps running.
 RAMDISK_STATES = ('rescue wait', 'rescuing')
+# The interface's keys, then more detail: errors = lookup_errors +
+# poll_errors + agents that failed; cpu_s is the loop thread's CPU time.
 STAT_KEYS = ('booted', 'lookups', 'heartbeats', 'heartbeat_errors',
              'finalized', 'bad_token_commands', 'errors', 'agents_alive',
-             'lookup_errors', 'poll_errors', 'commands')
+             'lookup_errors', 'poll_errors', 'commands', 'cpu_s')
 API_HEADERS = {'Content-Type': 'application/json',
                'Accept': 'application/json'}
 # The conductor's agent client keeps connections open between calls; a
@@ -128,6 +130,7 @@ class Swarm:
         self._macs = {}             # uuid -> [mac]
         self._loop = None
         self._thread = None
+        self._tid = None
         self._ready = threading.Event()
         self._failure = None
         self._stopping = None
@@ -164,6 +167,7 @@ class Swarm:
 
     def stats(self):
         out = dict(self._stats)
+        out['cpu_s'] = thread_cpu(self._tid)
         out['agents_alive'] = sum(1 for a in list(self._agents.values())
                                   if a.state != GONE)
         return out
@@ -177,6 +181,7 @@ class Swarm:
     # ------------------------------------------------------ the loop thread
 
     def _run(self):
+        self._tid = threading.get_native_id()
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
@@ -287,17 +292,29 @@ class Swarm:
 
     async def _poll_once(self):
         seen = set()
+        boot = []
         for n in await self._list_nodes():
             uuid = n['uuid']
             if self.only is not None and uuid not in self.only:
                 continue
             seen.add(uuid)
-            await self._consider(uuid, n['provision_state'], n['power_state'])
+            if await self._consider(uuid, n['provision_state'],
+                                    n['power_state']):
+                boot.append(uuid)
         for uuid, a in list(self._agents.items()):
             if uuid not in seen and a.state != GONE:
                 await self._gone(a, 'node no longer listed')
+        # Many at once (their ports are fetched once per node): the API
+        # connection pool bounds them.
+        results = await asyncio.gather(*(self._boot(u) for u in boot),
+                                       return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
 
     async def _consider(self, uuid, state, power):
+        """Ends the node's agent if its ramdisk is no longer there; true
+        if the node's ramdisk boots now."""
         a = self._agents.get(uuid)
         if a is not None and a.state in LIVE and state not in RAMDISK_STATES:
             await self._gone(a, 'node left rescue wait: %s' % state)
@@ -305,9 +322,8 @@ class Swarm:
                 and state != 'rescuing':
             await self._gone(a, 'node left rescue: %s' % state)
         a = self._agents.get(uuid)
-        if state == 'rescue wait' and power == 'power on' and \
-                (a is None or a.state == GONE):
-            await self._boot(uuid)
+        return state == 'rescue wait' and power == 'power on' and \
+            (a is None or a.state == GONE)
 
     async def _boot(self, uuid):
         macs = self._macs.get(uuid)
@@ -637,6 +653,17 @@ def json_response(status, obj, headers=None):
 
 def fault_response(status, text, headers=None):
     return json_response(status, fa.fault(status, text), headers)
+
+
+def thread_cpu(tid):
+    """utime + stime of one of this process's threads, seconds (0 if
+    it is not running)."""
+    try:
+        with open('/proc/self/task/%d/stat' % tid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def raise_nofile():
