@@ -72,6 +72,7 @@ class Agent:
         self.pem = None             # the certificate sent, with TLS
         self.wake = asyncio.Event()
         self.started_at = time.time()
+        self.changed = time.monotonic()     # when state last changed
 
     def snapshot(self, boots):
         last = self.finalize_params[-1] if self.finalize_params else {}
@@ -120,6 +121,7 @@ class Swarm:
         self.api_connections = api_connections
         self.http_timeout = http_timeout
         self.cert_path = None       # the agents' certificate, once made
+        self._listed_at = 0.0       # when the node list being read began
         self._cert = None           # (pem, ssl context)
         self._cert_lock = None
         self._version = None
@@ -293,6 +295,7 @@ class Swarm:
     async def _poll_once(self):
         seen = set()
         boot = []
+        self._listed_at = time.monotonic()
         for n in await self._list_nodes():
             uuid = n['uuid']
             if self.only is not None and uuid not in self.only:
@@ -316,6 +319,8 @@ class Swarm:
         """Ends the node's agent if its ramdisk is no longer there; true
         if the node's ramdisk boots now."""
         a = self._agents.get(uuid)
+        if a is not None and a.changed >= self._listed_at:
+            return False        # the list is older than what it did since
         if a is not None and a.state in LIVE and state not in RAMDISK_STATES:
             await self._gone(a, 'node left rescue wait: %s' % state)
         elif a is not None and a.state == RESCUED and state != 'rescue' \
@@ -347,6 +352,7 @@ class Swarm:
         if a.state == GONE:
             return
         a.state = GONE
+        a.changed = time.monotonic()
         self._record(a, 'gone', why=why)
         if a.task is not None and a.task is not asyncio.current_task():
             a.task.cancel()
@@ -467,6 +473,7 @@ class Swarm:
         a.url = '%s://%s:%d' % ('https' if ctx else 'http',
                                 fa.wrap_ipv6(self.host), a.port)
         a.state = HEARTBEATING
+        a.changed = time.monotonic()
         self._record(a, 'listening', url=a.url)
 
     async def _heartbeat_loop(self, a):
@@ -640,6 +647,7 @@ class Swarm:
         a.finalize_params.append(dict(params))
         if a.state == HEARTBEATING:
             a.state = RESCUED           # the rescue system: no more beats
+            a.changed = time.monotonic()
             a.wake.set()
             self._stats['finalized'] += 1
             self._record(a, 'finalized')

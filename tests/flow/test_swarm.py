@@ -70,13 +70,13 @@ def start_swarm(lab, uuids, tmp_path):
     return s
 
 
-def assert_rescued(lab, s, uuid, pw):
+def assert_rescued(lab, s, uuid, pw, boots=1):
     node = end_state(lab.d, uuid, {'rescue', 'rescue failed'}, 60)
     assert node['provision_state'] == 'rescue', node
     assert node['last_error'] is None, node
     a = s.agent(uuid)
     assert a['state'] == 'rescued', a
-    assert a['token_known'] and a['boots'] == 1, a
+    assert a['token_known'] and a['boots'] == boots, a
     assert a['heartbeats'] >= 1, a
     # The node's agent_url is the agent the swarm booted for it.
     assert node['driver_internal_info']['agent_url'] == a['url'], node
@@ -156,6 +156,14 @@ def test_swarm_rescues_twenty_nodes(launcher, tmp_path):
 
         unrescue_all(lab, s, uuids)
         assert s.stats()['agents_alive'] == 0
+        # Rescued again, a node boots a new agent: new lookup, new token.
+        r = put_rescue(lab.d, uuids[1], password(1))
+        assert r.status_code == 202, r.text
+        again = assert_rescued(lab, s, uuids[1], password(1), boots=2)
+        assert lab.d.log_text().count('node %s: agent token issued at '
+                                      'lookup' % uuids[1]) == 2
+        assert again['rescue_password'] != agents[1]['rescue_password']
+        assert s.stats()['lookups'] == N + 1
     finally:
         s.stop()
     s.stop()                    # idempotent
