@@ -42,9 +42,9 @@ STAT_KEYS = ('booted', 'lookups', 'heartbeats', 'heartbeat_errors',
              'lookup_errors', 'poll_errors', 'commands', 'cpu_s')
 API_HEADERS = {'Content-Type': 'application/json',
                'Accept': 'application/json'}
-# The conductor's agent client keeps connections open between calls; a
-# pooled connection older than this is not reused (lifeboatd closes idle
-# ones after [api] request_head_timeout, 10 s by default).
+# The agents' requests share one pool of keep-alive connections to the
+# API; one idle longer than this is not reused (lifeboatd closes idle ones
+# after [api] request_head_timeout, 10 s by default).
 KEEPALIVE = 2.0
 
 
@@ -546,6 +546,10 @@ class Swarm:
             return fault_response(e.status, e.text, e.headers)
         except fa.RESTError as e:
             return fault_response(e.status_code, str(e))
+        except Exception as e:          # what IPA's handle_exception does
+            self._stats['errors'] += 1
+            self._record(a, 'fatal', error=repr(e))
+            return fault_response(500, str(e))
 
     def _url_root(self, a, request):
         return '%s://%s' % ('https' if a.pem else 'http',
