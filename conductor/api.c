@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conductor/api_internal.h"
+#include "conductor/engine.h"
 #include "conductor/http_guard.h"
 #include "conductor/util/log.h"
 #include "conductor/util/version.h"
@@ -109,6 +110,36 @@ static const struct route routes[] = {
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/*
+ * The routes that queue jobs or call drivers: once a graceful stop began
+ * they answer 503 (reads still answer; heartbeats are refused by the
+ * engine only when they would start a job).
+ */
+static const struct {
+	const char *method;
+	const char *pattern;
+} work_routes[] = {
+	{ "POST", "v1/nodes" },
+	{ "PATCH", "v1/nodes/*" },
+	{ "DELETE", "v1/nodes/*" },
+	{ "PUT", "v1/nodes/*/states/provision" },
+	{ "PUT", "v1/nodes/*/states/power" },
+	{ "PUT", "v1/nodes/*/management/boot_device" },
+};
+
+static bool
+refused_while_stopping(const struct lb_req *req, const struct route *rt)
+{
+	if (req->ctx->engine == NULL || !lb_engine_stopping(req->ctx->engine))
+		return false;
+	for (size_t i = 0; i < sizeof(work_routes) / sizeof(work_routes[0]);
+	    i++)
+		if (strcmp(work_routes[i].method, rt->method) == 0 &&
+		    strcmp(work_routes[i].pattern, rt->pattern) == 0)
+			return true;
+	return false;
+}
 
 /* ---- microversions ---- */
 
@@ -266,6 +297,8 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
 			return lb_err_set(err, -EACCES, "Authentication "
 			    "required: this endpoint needs valid HTTP basic "
 			    "credentials.");
+		if (refused_while_stopping(req, &routes[i]))
+			return lb_engine_stopping_err(req->ctx->engine, err);
 		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
 		    collect_query, req);
 		r = routes[i].fn(req, args, resp, err);

@@ -124,6 +124,8 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 		r = lb_recovery_run(e, err);
 	if (r == 0)
 		r = register_periodic(e, err);
+	if (r == 0 && lb_engine_health_register(e) < 0)
+		r = lb_err_set(err, -ENOMEM, "out of memory");
 	if (r < 0)
 		goto fail;
 	r = lb_pool_start(&e->pool, threads, threads * 2);
@@ -151,7 +153,8 @@ lb_engine_stop(struct lb_engine *e)
 	if (e == NULL)
 		return;
 	/* The timers first: nothing queues once the pool stops. */
-	lb_timers_release(&e->timers);
+	if (!e->timers_stopped)
+		lb_timers_release(&e->timers);
 	lb_pool_stop(&e->pool);
 	engine_free(e);
 }

@@ -42,9 +42,35 @@ int lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 void lb_engine_run_timers(struct lb_engine *e);
 /* Blocks until no job is queued or running on the worker pool. */
 void lb_engine_drain(struct lb_engine *e);
-/* Waits for running jobs to finish; queued ones are dropped (their nodes
- * are recovered at the next start). */
+/* Waits for running jobs to finish; queued ones are dropped (see
+ * lb_engine_begin_stop()). */
 void lb_engine_stop(struct lb_engine *e);
+
+/*
+ * A graceful stop (engine_stop.c), from the main thread: from now on no
+ * job is reserved (lb_engine_stopping_err()), the periodic tasks stop,
+ * and the queued jobs are dropped, each node's transition failed with
+ * "lifeboatd stopped before the ... began" and its lock released.
+ * Returns how many were dropped; *ret_running is how many run.
+ */
+size_t lb_engine_begin_stop(struct lb_engine *e, size_t *ret_running);
+/* Any thread: whether lb_engine_begin_stop() ran. */
+bool lb_engine_stopping(struct lb_engine *e);
+/* -EAGAIN (503) saying the conductor is stopping. */
+int lb_engine_stopping_err(struct lb_engine *e, struct lb_err *err);
+/* Waits up to 'timeout_s' (0: for ever) for the running jobs; returns how
+ * many still run. */
+size_t lb_engine_wait_jobs(struct lb_engine *e, double timeout_s);
+/* Logs one line per node whose job still runs: node, state, the job. */
+void lb_engine_hand_over(struct lb_engine *e);
+/*
+ * For the systemd watchdog, any thread but the timers': 0 when the timer
+ * thread beat recently, the store took its write lock and the pool made
+ * progress (a job started or ended) within the longest job budget while
+ * work waited; else -EIO with what is wrong in 'err'.  May block up to
+ * the store's busy timeout.
+ */
+int lb_engine_health(struct lb_engine *e, struct lb_err *err);
 
 /*
  * PUT /v1/nodes/{ident}/states/provision with 'body' already parsed.

@@ -27,6 +27,10 @@ struct lb_engine {
 	struct lb_bmc_limit bmc;
 	struct lb_timers timers;
 	struct lb_power_sync *sync;	/* power_sync.c */
+	/* engine_stop.c; read and written with __atomic builtins. */
+	bool stopping;			/* a graceful stop began */
+	bool timers_stopped;		/* main thread only */
+	double last_tick;		/* monotonic, the timers' last beat */
 	/*
 	 * The interface registries' lookup (lb_iface_find), given at start:
 	 * the rescue ops those rows name call back into the node task, so
@@ -43,6 +47,9 @@ struct lb_engine {
 	char tftp_server[256];		/* [pxe] tftp_server, effective */
 	char certs_path[1024];		/* [agent] certificates_path */
 };
+
+/* engine_stop.c: the timers' beat that lb_engine_health() checks. */
+int lb_engine_health_register(struct lb_engine *e);
 
 /* Seconds on the engine's monotonic clock. */
 static inline double

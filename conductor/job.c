@@ -1,8 +1,10 @@
 /*
  * job.c - the one job model (see job.h): reserving a worker, queueing,
  * running a job of any kind on a worker thread, and the single store
- * write with its transition line that ends every job.
+ * write with its transition line that ends every job (tried again while
+ * the store cannot write).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 /* ---- finishing ---- */
@@ -61,18 +64,48 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 	return r < 0 ? -ENOMEM : 0;
 }
 
+/*
+ * The job's outcome must reach the store: until it does, the node stays
+ * reserved by this conductor (nothing else starts on it) and no log line
+ * claims the transition.  A store that cannot write now - a full disk
+ * (-ENOSPC), another process holding its lock (-EAGAIN), an I/O error -
+ * is tried again, 0.1 s doubling to 1 s apart, until the write lands or a
+ * stop begins (lb_stop_sleep's safe point); after a stop the node stays
+ * reserved, and recovery at the next start releases it.
+ */
+static int
+finish_write(struct lb_engine *e, const char *uuid, struct lb_finish *f,
+    const char *what)
+{
+	struct lb_err err = { "" };
+	double delay = 0.1;
+	int r, tries = 1;
+
+	while ((r = lb_store_node_update(e->store, uuid, finish_cb, f, NULL,
+	    &err)) < 0 && (r == -ENOSPC || r == -EAGAIN || r == -EIO)) {
+		if (tries++ == 1)
+			log_error("node %s: cannot record the end of %s, "
+			    "trying again until it can: %s", uuid, what,
+			    err.msg);
+		if (lb_stop_sleep(e->clock, delay) < 0)
+			break;
+		delay = delay * 2 < 1.0 ? delay * 2 : 1.0;
+	}
+	if (r < 0)
+		log_error("node %s: cannot record the end of %s: %s", uuid,
+		    what, err.msg);
+	else if (tries > 1)
+		log_info("node %s: the end of %s recorded after %d tries",
+		    uuid, what, tries);
+	return r;
+}
+
 void
 lb_job_finish(struct lb_engine *e, const char *uuid, struct lb_finish *f,
     const char *what, double started)
 {
-	struct lb_err err = { "" };
-
-	if (lb_store_node_update(e->store, uuid, finish_cb, f, NULL,
-	    &err) < 0) {
-		log_error("node %s: cannot record the end of %s: %s", uuid,
-		    what, err.msg);
+	if (finish_write(e, uuid, f, what) < 0)
 		return;
-	}
 	if (f->event != NULL)
 		log_info("node %s: %s -> %s (%s %s, %.2f s)%s%s", uuid, f->from,
 		    f->to, what, f->event, lb_engine_now(e) - started,
@@ -96,6 +129,8 @@ job_run(struct lb_job *base)
 	struct lb_err err = { "" };
 	int r = 0;
 
+	log_debug("node %s: %s started", j->uuid,
+	    j->what ? j->what : j->kind->name);
 	if (j->kind->load)
 		r = lb_task_load(j->e, j->uuid, &t, &err);
 	j->kind->run(j, &t, r, &err, &f);
@@ -106,10 +141,37 @@ job_run(struct lb_job *base)
 	free(j);
 }
 
+/*
+ * A queued job that a graceful stop never started.  Ironic 21.4.4 leaves
+ * such nodes for the next start to fail (_fail_transient_state); failing
+ * the transition now, with the reason, gives the same end state without
+ * leaving the lock or a state that claims work is going on.  As in
+ * recovery, a target power state marks a power action: it is cleared and
+ * the provision state left alone.
+ */
 static void
 job_drop(struct lb_job *base)
 {
-	free(base);
+	struct lb_engine_job *j = (struct lb_engine_job *)base;
+	const char *what = j->what ? j->what : j->kind->name;
+	struct lb_finish f = { .power_job = true, .event = "fail" };
+	struct lb_node *node = NULL;
+	struct lb_err err = { "" };
+	char msg[160];
+
+	if (j->uuid[0] == '\0') {
+		free(j);
+		return;
+	}
+	if (lb_store_node_get(j->e->store, j->uuid, &node, &err) == 0 &&
+	    node->target_power_state != NULL)
+		f.event = NULL;
+	lb_node_free(node);
+	snprintf(msg, sizeof(msg), "lifeboatd stopped before the %s began",
+	    what);
+	f.error = msg;
+	lb_job_finish(j->e, j->uuid, &f, what, j->started);
+	free(j);
 }
 
 struct lb_engine_job *
@@ -133,6 +195,8 @@ lb_job_reserve(struct lb_engine *e, const struct lb_job_kind *kind,
 {
 	struct lb_engine_job *j;
 
+	if (lb_engine_stopping(e))
+		return lb_engine_stopping_err(e, err);
 	if (lb_pool_reserve(&e->pool, margin) < 0)
 		return lb_err_set(err, -EAGAIN, "No free conductor workers "
 		    "available");

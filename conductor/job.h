@@ -73,7 +73,8 @@ struct lb_engine_job {
 
 /*
  * Reserves a worker (keeping 'margin' free for others) and makes a job
- * of 'kind'; -EAGAIN ("No free conductor workers available") or -ENOMEM.
+ * of 'kind'; -EAGAIN ("No free conductor workers available", or that the
+ * conductor is stopping) or -ENOMEM.
  */
 int lb_job_reserve(struct lb_engine *e, const struct lb_job_kind *kind,
     size_t margin, struct lb_engine_job **ret, struct lb_err *err);

@@ -1,7 +1,8 @@
 /*
  * main.c - lifeboatd: reads the configuration, opens the store, serves the
- * API until SIGTERM or SIGINT.  `--check` (or -n) validates the
- * configuration and exits.  The main thread only starts and stops things.
+ * API until SIGTERM or SIGINT (both stop gracefully), tells systemd how it
+ * goes.  `--check` (or -n) validates the configuration and exits.  The
+ * main thread only starts and stops things.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,8 +18,10 @@
 #include "conductor/engine.h"
 #include "conductor/http_boot.h"
 #include "conductor/hwtype.h"
+#include "conductor/notify.h"
 #include "conductor/store.h"
 #include "power/registry.h"
+#include "conductor/util/clock.h"
 #include "conductor/util/config.h"
 #include "conductor/util/dburl.h"
 #include "conductor/util/jsonbody.h"
@@ -221,6 +224,63 @@ wait_for_stop(const sigset_t *sigs)
 	}
 }
 
+/*
+ * SIGTERM or SIGINT: no new work, the queue failed back, and up to
+ * [DEFAULT] graceful_shutdown_timeout for the running jobs.  When they
+ * do not end in time, what they hold is logged and lifeboatd exits 1 at
+ * once, as Ironic does; the next start's recovery takes their nodes.
+ */
+static void
+graceful_stop(const struct lb_config *cfg, struct lb_engine *engine,
+    int sig)
+{
+	double start = lb_monotonic();
+	size_t dropped, running, left;
+	char status[160];
+
+	lb_notify_stopping("stopping: no new work");
+	dropped = lb_engine_begin_stop(engine, &running);
+	log_info("stopping on signal %d: %zu queued jobs failed back, "
+	    "waiting up to %d s for %zu running (graceful_shutdown_timeout)",
+	    sig, dropped, cfg->graceful_shutdown_timeout, running);
+	snprintf(status, sizeof(status), "stopping: waiting for %zu jobs",
+	    running);
+	lb_notify_status(status);
+	left = lb_engine_wait_jobs(engine, cfg->graceful_shutdown_timeout);
+	if (left > 0) {
+		log_error("graceful_shutdown_timeout (%d s) passed with %zu "
+		    "jobs running: handing their nodes over to the next "
+		    "start and exiting 1", cfg->graceful_shutdown_timeout,
+		    left);
+		lb_engine_hand_over(engine);
+		fflush(stderr);
+		_exit(1);
+	}
+	log_info("stopped in %.2f s after waiting for %zu jobs",
+	    lb_monotonic() - start, running);
+}
+
+/* Ready, then serving until a signal stops the engine gracefully. */
+static void
+serve(const struct lb_config *cfg, struct lb_engine *engine,
+    const sigset_t *sigs)
+{
+	struct lb_watchdog *watchdog = NULL;
+	char status[320];
+	int r;
+
+	r = lb_watchdog_start(engine, &watchdog);
+	if (r < 0)
+		log_warning("watchdog: not started: %s", strerror(-r));
+	log_info("lifeboatd ready as conductor '%s' (auth %s)", cfg->host,
+	    cfg->auth_strategy);
+	snprintf(status, sizeof(status), "serving as conductor '%s' on "
+	    "%s:%d", cfg->host, cfg->api_host_ip, cfg->api_port);
+	lb_notify_ready(status);
+	graceful_stop(cfg, engine, wait_for_stop(sigs));
+	lb_watchdog_stop(watchdog);
+}
+
 static int
 run(const struct lb_config *cfg)
 {
@@ -232,7 +292,7 @@ run(const struct lb_config *cfg)
 	struct lb_api_ctx ctx;
 	struct lb_err err = { "" };
 	sigset_t sigs;
-	int r, sig;
+	int r;
 
 	if (open_state(cfg, &store, &htpasswd) < 0)
 		return 1;
@@ -275,10 +335,7 @@ run(const struct lb_config *cfg)
 		lb_store_close(store);
 		return 1;
 	}
-	log_info("lifeboatd ready as conductor '%s' (auth %s)", cfg->host,
-	    cfg->auth_strategy);
-	sig = wait_for_stop(&sigs);
-	log_info("stopping on signal %d", sig);
+	serve(cfg, engine, &sigs);
 	lb_api_stop(api);
 	lb_engine_stop(engine);
 	lb_http_boot_stop(http_boot);

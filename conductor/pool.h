@@ -22,12 +22,16 @@ struct lb_pool {
 	pthread_cond_t work;
 	pthread_t *threads;
 	size_t nthreads;
+	size_t nstarted;		/* workers that took their index */
 	size_t capacity;	/* running + queued + reserved, at most */
 	size_t used;
 	size_t active;		/* queued + running */
 	pthread_cond_t idle;	/* active dropped to 0 */
 	struct lb_job *head, *tail;
 	bool stopping;
+	bool closed;		/* lb_pool_close(): takes no more work */
+	struct lb_job **running;	/* per worker, NULL when idle */
+	double last_progress;	/* monotonic: a job last started or ended */
 };
 
 int lb_pool_start(struct lb_pool *p, size_t nthreads, size_t capacity);
@@ -41,5 +45,21 @@ void lb_pool_unreserve(struct lb_pool *p);
 void lb_pool_submit(struct lb_pool *p, struct lb_job *job);
 /* Blocks until no job is queued or running. */
 void lb_pool_drain(struct lb_pool *p);
+/*
+ * The start of a graceful stop: reserving fails from now on, and the
+ * queued jobs (and any submitted later) are dropped, each through its
+ * drop hook on this thread.  Returns how many were dropped;
+ * *ret_running is how many run.
+ */
+size_t lb_pool_close(struct lb_pool *p, size_t *ret_running);
+/* Waits up to 'timeout_s' (<= 0: for ever) for the running jobs to end;
+ * returns how many still run. */
+size_t lb_pool_wait(struct lb_pool *p, double timeout_s);
+/* Calls fn(job, arg) for each running job, under the pool's lock. */
+void lb_pool_each_running(struct lb_pool *p,
+    void (*fn)(struct lb_job *job, void *arg), void *arg);
+/* Jobs queued and not started, and seconds since a job last started or
+ * ended (since the pool started when none has). */
+size_t lb_pool_progress(struct lb_pool *p, double *ret_idle_s);
 
 #endif

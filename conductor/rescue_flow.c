@@ -342,6 +342,8 @@ rescue_power_off(struct lb_node_task *t, int soft_s, struct lb_err *err)
 		return 0;
 	}
 	soft = r;
+	if (soft == -ECANCELED)		/* a graceful stop: no hard power-off */
+		return lb_err_set(err, r, "%s", soft_err.msg);
 	r = lb_task_power_set(t, LB_POWER_ACTION_OFF, timeout, err);
 	if (soft == -ETIMEDOUT)
 		log_info("node %s: rescue: soft power-off did not finish in "

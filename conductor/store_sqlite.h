@@ -71,6 +71,11 @@ struct store_sqlite {
 	char *path;
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
+	/* One writer at a time, in turn (store_sqlite_conn.c). */
+	pthread_mutex_t write_lock;	/* guards the four below */
+	bool writing;
+	struct sq_waiter *wait_head, *wait_tail;
+	bool disk_full;			/* the last write: -ENOSPC */
 	struct conn *conns;		/* every open connection, for close */
 	struct conn *idle;		/* given back, for the next thread */
 	size_t nidle;
@@ -106,7 +111,15 @@ int sq_get_db(struct store_sqlite *st, sqlite3 **ret, struct lb_err *err);
 int sq_get_stmt(struct store_sqlite *st, sqlite3 *db, int id,
     sqlite3_stmt **ret, struct lb_err *err);
 void sq_stmt_done(sqlite3_stmt *stmt);
-int sq_begin_write_tx(sqlite3 *db, struct lb_err *err);
+/*
+ * A write transaction: begin takes the store's writer lock, end (commit
+ * when r is 0, roll back otherwise; returns the outcome) gives it back.
+ */
+int sq_begin_write_tx(struct store_sqlite *st, sqlite3 *db,
+    struct lb_err *err);
+int sq_end_write_tx(struct store_sqlite *st, sqlite3 *db, int r,
+    struct lb_err *err);
+/* As sq_end_write_tx(), for the migration at open (no writer lock). */
 int sq_end_tx(sqlite3 *db, int r, struct lb_err *err);
 int sq_pool_init(struct store_sqlite *st);
 void sq_pool_release(struct store_sqlite *st);

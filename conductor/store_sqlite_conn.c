@@ -2,9 +2,12 @@
  * store_sqlite_conn.c - the SQLite store's connections: one per thread while
  * the thread uses the store (taken from a pool of idle connections, or
  * opened, on first use; given back when the thread says it is done or
- * exits), each with its prepared statements, and the write transactions on
- * them.  Runs on the calling thread; the pool is shared under a lock.
+ * exits), each with its prepared statements, the write transactions on
+ * them (one at a time, in turn: the writer lock), and what SQLite's errors
+ * mean to callers (busy, a full disk).  Runs on the calling thread; the
+ * pool and the writer lock are shared under locks.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,15 +31,29 @@ struct conn {
 	struct conn *next_idle;		/* in st->idle */
 };
 
+/*
+ * What a failed SQLite call means to the caller.  Busy and locked stay
+ * -EAGAIN (another process held the write lock for the whole busy
+ * timeout: writers of this process never wait on SQLite's lock, see
+ * sq_begin_write_tx()).  A full disk - SQLITE_FULL, or an I/O error whose
+ * errno says so - is -ENOSPC: the statement and its transaction are rolled
+ * back, nothing was written, and the next write works once there is room.
+ */
 int
 sq_db_error(struct lb_err *err, sqlite3 *db, const char *what)
 {
 	int code = sqlite3_extended_errcode(db);
+	int sys = sqlite3_system_errno(db);
 
-	if (code == SQLITE_BUSY || (code & 0xff) == SQLITE_BUSY ||
-	    (code & 0xff) == SQLITE_LOCKED)
+	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
 		return lb_err_set(err, -EAGAIN, "database is busy, please "
 		    "retry (%s)", what);
+	/* Logged once per spell, by sq_end_write_tx(). */
+	if ((code & 0xff) == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR &&
+	    (sys == ENOSPC || sys == EDQUOT)))
+		return lb_err_set(err, -ENOSPC, "The conductor's database is "
+		    "out of disk space while %s: nothing was changed. Retry "
+		    "once space is freed.", what);
 	log_error("database error while %s: %s", what, sqlite3_errmsg(db));
 	return lb_err_set(err, -EIO, "database error while %s", what);
 }
@@ -233,31 +250,121 @@ sq_stmt_done(sqlite3_stmt *stmt)
 	sqlite3_clear_bindings(stmt);
 }
 
+/* A writer waiting its turn, on its own stack. */
+struct sq_waiter {
+	pthread_cond_t cond;
+	bool go;			/* the lock is handed to it */
+	struct sq_waiter *next;
+};
+
 /*
- * Read-modify-write runs between sq_begin_write_tx() and sq_end_tx():
- * IMMEDIATE takes the write lock up front, so two writers never interleave.
+ * The writer lock, first come first served: a writer that finds it taken
+ * queues and is handed the lock by the one before it, so none waits for
+ * more than the writers ahead of it (a plain mutex lets a running thread
+ * barge in again and again: bench/README.md, "store").
+ */
+static void
+write_lock(struct store_sqlite *st)
+{
+	struct sq_waiter w = { .go = false };
+
+	pthread_mutex_lock(&st->write_lock);
+	if (!st->writing) {
+		st->writing = true;
+		pthread_mutex_unlock(&st->write_lock);
+		return;
+	}
+	pthread_cond_init(&w.cond, NULL);
+	if (st->wait_tail != NULL)
+		st->wait_tail->next = &w;
+	else
+		st->wait_head = &w;
+	st->wait_tail = &w;
+	while (!w.go)
+		pthread_cond_wait(&w.cond, &st->write_lock);
+	pthread_mutex_unlock(&st->write_lock);
+	pthread_cond_destroy(&w.cond);
+}
+
+static void
+write_unlock(struct store_sqlite *st)
+{
+	struct sq_waiter *w;
+
+	pthread_mutex_lock(&st->write_lock);
+	w = st->wait_head;
+	if (w != NULL) {
+		st->wait_head = w->next;
+		if (st->wait_head == NULL)
+			st->wait_tail = NULL;
+		w->go = true;
+		pthread_cond_signal(&w->cond);
+	} else {
+		st->writing = false;
+	}
+	pthread_mutex_unlock(&st->write_lock);
+}
+
+/*
+ * Every write of this process runs between sq_begin_write_tx() and
+ * sq_end_write_tx(), holding the store's writer lock: SQLite lets one
+ * connection write at a time anyway, and the lock hands over to the next
+ * writer the moment the last one ends, where SQLite's busy handler polls
+ * with sleeps of up to 100 ms and lets a writer starve for its whole busy
+ * timeout (then SQLITE_BUSY: a 503).  So writers here never see
+ * SQLITE_BUSY from each other; the busy timeout is left for other
+ * processes (an operator's sqlite3).  IMMEDIATE takes SQLite's write lock
+ * up front, so a transaction never upgrades a read snapshot to a write
+ * (no SQLITE_BUSY_SNAPSHOT).
  */
 int
-sq_begin_write_tx(sqlite3 *db, struct lb_err *err)
+sq_begin_write_tx(struct store_sqlite *st, sqlite3 *db, struct lb_err *err)
 {
-	return sq_exec(db, "BEGIN IMMEDIATE", err, "starting a transaction");
+	int r;
+
+	/* A write started inside another's callback would wait for itself. */
+	if (!sqlite3_get_autocommit(db)) {
+		log_error("database write started inside a write transaction");
+		return lb_err_set(err, -EIO, "database error while starting a "
+		    "transaction");
+	}
+	write_lock(st);
+	r = sq_exec(db, "BEGIN IMMEDIATE", err, "starting a transaction");
+	if (r < 0)
+		write_unlock(st);
+	return r;
 }
 
 /*
  * A COMMIT that fails (a full disk, an I/O error, a deferred constraint)
  * may leave the transaction open, and every later BEGIN on the connection
- * would then fail: it is rolled back, so the next write starts afresh.
+ * would then fail: it is rolled back, so the next write starts afresh.  A
+ * full disk may have rolled it back already (SQLite does for SQLITE_FULL).
  */
 int
 sq_end_tx(sqlite3 *db, int r, struct lb_err *err)
 {
-	if (r < 0) {
-		sq_exec(db, "ROLLBACK", NULL, "rolling back");
-		return r;
-	}
-	r = sq_exec(db, "COMMIT", err, "committing");
+	if (r == 0)
+		r = sq_exec(db, "COMMIT", err, "committing");
 	if (r < 0 && !sqlite3_get_autocommit(db))
 		sq_exec(db, "ROLLBACK", NULL, "rolling back");
+	return r;
+}
+
+int
+sq_end_write_tx(struct store_sqlite *st, sqlite3 *db, int r,
+    struct lb_err *err)
+{
+	r = sq_end_tx(db, r, err);
+	/* One line when the disk fills and one when writes work again. */
+	if (r == -ENOSPC && !st->disk_full)
+		log_error("database '%s' is out of disk space: every write "
+		    "fails until space is freed", st->path);
+	else if (r == 0 && st->disk_full)
+		log_info("database '%s' writes again", st->path);
+	if (r == -ENOSPC || r == 0)
+		st->disk_full = r < 0;
+	write_unlock(st);
 	return r;
 }
 
@@ -266,7 +373,12 @@ sq_pool_init(struct store_sqlite *st)
 {
 	if (pthread_mutex_init(&st->conns_lock, NULL) != 0)
 		return -ENOMEM;
+	if (pthread_mutex_init(&st->write_lock, NULL) != 0) {
+		pthread_mutex_destroy(&st->conns_lock);
+		return -ENOMEM;
+	}
 	if (pthread_key_create(&st->conn_key, conn_thread_exit) != 0) {
+		pthread_mutex_destroy(&st->write_lock);
 		pthread_mutex_destroy(&st->conns_lock);
 		return -ENOMEM;
 	}
@@ -285,5 +397,6 @@ sq_pool_release(struct store_sqlite *st)
 		next = c->next;
 		conn_free(c);
 	}
+	pthread_mutex_destroy(&st->write_lock);
 	pthread_mutex_destroy(&st->conns_lock);
 }

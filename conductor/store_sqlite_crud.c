@@ -559,11 +559,15 @@ sq_create(struct store_sqlite *st, const struct sq_table *t, void *rec,
 	r = stamp(rec, t->created_offset, err);
 	if (r < 0)
 		return r;
-	r = write_record(st, db, t, rec, true, err);
+	/* The parent's row id and the insert in one transaction: a port
+	 * never races its node's delete into a foreign key error. */
+	r = sq_begin_write_tx(st, db, err);
 	if (r < 0)
 		return r;
-	*rec_id(t, rec) = sqlite3_last_insert_rowid(db);
-	return 0;
+	r = write_record(st, db, t, rec, true, err);
+	if (r == 0)
+		*rec_id(t, rec) = sqlite3_last_insert_rowid(db);
+	return sq_end_write_tx(st, db, r, err);
 }
 
 /*
@@ -627,7 +631,7 @@ change(struct store_sqlite *st, const struct sq_table *t, const char *ident,
 	r = sq_get_db(st, &db, err);
 	if (r < 0)
 		return r;
-	r = sq_begin_write_tx(db, err);
+	r = sq_begin_write_tx(st, db, err);
 	if (r < 0)
 		return r;
 	r = read_and_check(st, db, t, ident, fn, arg, &rec, err);
@@ -640,7 +644,7 @@ change(struct store_sqlite *st, const struct sq_table *t, const char *ident,
 	} else if (r == LB_STORE_UNCHANGED) {
 		r = 0;
 	}
-	r = sq_end_tx(db, r, err);
+	r = sq_end_write_tx(st, db, r, err);
 	if (r == 0 && ret != NULL)
 		*ret = rec;
 	else if (rec != NULL)

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "power/power_fake.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 /* ------------------------------------------------------------- knobs */
@@ -114,7 +115,8 @@ knob_parse(size_t i, const json_t *v, struct lb_fake_knobs *k,
 	case KNOB_IGNORE:
 		if (!json_is_string(v) ||
 		    strcmp(json_string_value(v), "ignore") != 0)
-			return knob_bad(key, v, "only \"ignore\" is known", err);
+			return knob_bad(key, v, "only \"ignore\" is known",
+			    err);
 		*(bool *)field = true;
 		return 0;
 	case KNOB_SECONDS:
@@ -381,7 +383,10 @@ fake_set_state(const struct lb_task *task, enum lb_power_action action,
 	if (r < 0)
 		return r;
 	if (action == LB_POWER_ACTION_SOFT_OFF && k.soft_off_ignore) {
-		fake_sleep(timeout_s);
+		/* The wait a real BMC makes: a graceful stop cuts it. */
+		if (lb_stop_sleep(fake_clock, timeout_s) < 0)
+			return lb_err_set(err, -ECANCELED, "soft power off not "
+			    "confirmed: lifeboatd stopped waiting for it");
 		return lb_err_set(err, -ETIMEDOUT, "soft power off did not "
 		    "complete within %d s", timeout_s);
 	}

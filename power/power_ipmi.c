@@ -19,6 +19,7 @@
 #include "power/ipmi_info.h"
 #include "power/power_ipmi_boot.h"
 #include "power/power_ipmi_session.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 #define POLL_INTERVAL_MS	1000
@@ -108,6 +109,10 @@ wait_power(struct lb_ipmi_conn *c, enum lb_power_state want, const char *what,
 		left = deadline - now_ms();
 		if (left <= 0)
 			break;
+		if (lb_stop_requested())
+			return lb_err_set(err, -ECANCELED, "%s not confirmed: "
+			    "lifeboatd stopped waiting for BMC %s", what,
+			    c->where);
 		sleep_ms(left < POLL_INTERVAL_MS ? left : POLL_INTERVAL_MS);
 	}
 	if (r < 0) {

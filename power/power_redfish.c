@@ -15,6 +15,7 @@
 #include "power/redfish_quirks.h"
 #include "power/redfish_vmedia.h"
 #include "conductor/util/log.h"
+#include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
 /* A power on refused with 409 Conflict is retried for the row's window. */
@@ -496,6 +497,10 @@ wait_state(struct call *call, enum lb_power_state target, int timeout_s,
 			    "did not reach '%s' within %d s (PowerState %s)",
 			    call->path, (lb_power_state_name(target) ? lb_power_state_name(target) : "unknown"),
 			    timeout_s, raw);
+		if (lb_stop_requested())
+			return lb_err_set(err, -ECANCELED, "Redfish system '%s' "
+			    "not confirmed in '%s': lifeboatd stopped waiting",
+			    call->path, lb_power_state_name(target));
 		lb_redfish_sleep(POWER_POLL_INTERVAL_S);
 	}
 }

@@ -90,6 +90,11 @@ static const struct cfg_option options[] = {
 	    http_basic_auth_user_file, "/etc/lifeboat/htpasswd",
 	    "Apache htpasswd file with bcrypt entries (htpasswd -B) used "
 	    "when auth_strategy is http_basic."),
+	OPT("DEFAULT", "graceful_shutdown_timeout", INT,
+	    graceful_shutdown_timeout, "60",
+	    "Seconds SIGTERM or SIGINT waits for running jobs to end "
+	    "before lifeboatd hands their nodes over to the next start and "
+	    "exits 1; 0 waits for ever.", .min = 0, .max = 86400),
 	OPT("DEFAULT", "enabled_hardware_types", LIST, enabled_hardware_types,
 	    "ipmi,redfish,fake-hardware",
 	    "Hardware types nodes may use."),

@@ -65,6 +65,7 @@ struct lb_config {
 	enum lb_log_level log_level;
 	char *auth_strategy;		/* "noauth" or "http_basic" */
 	char *http_basic_auth_user_file;
+	int graceful_shutdown_timeout;	/* seconds, 0: for ever */
 	struct lb_strlist enabled_hardware_types;
 	/* enabled_<kind>_interfaces, the first is preferred */
 	struct lb_strlist enabled_interfaces[LB_IFACE_COUNT];

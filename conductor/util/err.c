@@ -44,6 +44,7 @@ lb_err_http_status(int negerrno)
 	case E2BIG:
 		return 413;
 	case EAGAIN:
+	case ENOSPC:	/* the store's disk: see sq_db_error() */
 		return 503;
 	default:
 		return 500;

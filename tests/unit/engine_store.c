@@ -3,6 +3,7 @@
  * run on (see engine_store.h).  The test's thread.
  */
 #include "engine_store.h"
+#include "conductor/hwtype.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,21 @@ test_store_open(const char *prefix, char *dir, struct lb_config *cfg,
 	cfg->state_path = strdup(dir);
 	cfg->sync_power_state_interval = 0;
 	assert_int_equal(lb_store_open(url, ret_store, &err), 0);
+}
+
+void
+test_store_node(struct lb_store *store, const struct lb_config *cfg,
+    char uuid[LB_UUID_LEN + 1])
+{
+	struct lb_node *n = lb_node_new();
+	struct lb_err err = { "" };
+
+	n->driver = strdup("fake-hardware");
+	n->provision_state = strdup("enroll");
+	assert_int_equal(lb_hwtype_resolve_node(cfg, n, &err), 0);
+	assert_int_equal(lb_store_node_create(store, n, &err), 0);
+	memcpy(uuid, n->uuid, LB_UUID_LEN + 1);
+	lb_node_free(n);
 }
 
 void

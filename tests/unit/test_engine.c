@@ -66,18 +66,10 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct lb_err err = { "" };
-	struct lb_node *n;
 
 	test_store_open("lb-engine", f->dir, &f->cfg, &f->store);
 	f->cfg.workers_pool_size = 2;
-	n = lb_node_new();
-	n->driver = strdup("fake-hardware");
-	n->provision_state = strdup("enroll");
-	assert_int_equal(lb_hwtype_resolve_node(&f->cfg, n, &err), 0);
-	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
-	memcpy(f->uuid, n->uuid, sizeof(f->uuid));
-	lb_node_free(n);
+	test_store_node(f->store, &f->cfg, f->uuid);
 	*state = f;
 	return 0;
 }
