@@ -243,3 +243,40 @@ def test_fake_knobs_through_the_api(launcher, tmp_path):
     assert r.status_code == 202, r.text
     node = wait_state(lab.d, uuid, {'manageable', 'enroll'}, 30)
     assert node['provision_state'] == 'manageable', node
+
+
+def test_swarm_outlives_a_lifeboatd_kill(launcher, tmp_path):
+    """kill -9 of lifeboatd under heartbeating agents: the swarm counts the
+    failed heartbeats and lists, retries, and the rescues finish once
+    lifeboatd is back."""
+    lab = RescueLab(launcher, tmp_path / 'lab')
+    made = [lab.node(adopt=False, driver_info=fake_info(i))[0]
+            for i in range(3)]
+    uuids = [n['uuid'] for n in made]
+    adopt_all(lab, uuids)
+    for i, uuid in enumerate(uuids):
+        r = put_rescue(lab.d, uuid, password(i))
+        assert r.status_code == 202, r.text
+        wait_state(lab.d, uuid, {'rescue wait'})
+        # In maintenance a heartbeat is only recorded: the agents beat on.
+        r = lab.d.put('/v1/nodes/%s/maintenance' % uuid, {'reason': 'hold'})
+        assert r.status_code == 202, r.text
+    s = start_swarm(lab, uuids, tmp_path)
+    try:
+        wait_for(lambda: s.stats()['heartbeats'] >= 6, 20,
+                 what='two heartbeats per agent')
+        lab.d.kill()
+        wait_for(lambda: s.stats()['heartbeat_errors'] >= 3 and
+                 s.stats()['poll_errors'] >= 1, 20,
+                 what='failed heartbeats and node lists')
+        assert s.stats()['agents_alive'] == 3
+        assert all(s.agent(u)['state'] == 'heartbeating' for u in uuids)
+        lab.d.start()
+        for uuid in uuids:
+            r = lab.d.delete('/v1/nodes/%s/maintenance' % uuid)
+            assert r.status_code == 202, r.text
+        for i, uuid in enumerate(uuids):
+            assert_rescued(lab, s, uuid, password(i))
+        assert s.stats()['lookups'] == 3        # the same agents
+    finally:
+        s.stop()
