@@ -127,7 +127,8 @@ class RescueLab:
              boot_mode=None):
         """A rescue-ready node (active unless ``adopt`` is false).
 
-        ``emu`` (an IPMI emulator) gives an ipmi node for its machine i;
+        ``emu`` (an IPMI or Redfish emulator) gives an ipmi or redfish
+        node for its machine i;
         without it the node is fake-hardware.  ``network`` names its
         network interface (else the default).  The node's boot_mode
         capability is ``boot_mode`` if given, else bios (``bios``) or none.
@@ -142,7 +143,7 @@ class RescueLab:
             fields['network_interface'] = network
         if emu is not None:
             info.update(emu.driver_info(i))
-            fields['driver'] = 'ipmi'
+            fields['driver'] = emu.driver
         else:
             fields.update(driver='fake-hardware', power_interface='fake',
                           management_interface='fake')

@@ -10,6 +10,9 @@ from conftest import assert_error
 PXE_KEYS = {'rescue_kernel', 'rescue_ramdisk', 'kernel_append_params'}
 IPMI_KEYS = {'ipmi_address', 'ipmi_username', 'ipmi_password', 'ipmi_port',
              'ipmi_priv_level', 'ipmi_protocol_version', 'ipmi_cipher_suite'}
+# The fake power interface's test knobs (power/power_fake.h).
+FAKE_KEYS = {'fake_bmc', 'fake_fail', 'fake_fail_rate', 'fake_delay',
+             'fake_delay_jitter', 'fake_soft_off'}
 REDFISH_KEYS = {'redfish_address', 'redfish_system_id', 'redfish_username',
                 'redfish_password', 'redfish_verify_ca', 'redfish_auth_type'}
 # Kept word for word from before the tables moved beside the drivers.
@@ -62,8 +65,10 @@ def test_ipmi_and_redfish(daemon):
     assert redfish == api_props(daemon, 'redfish')
     # fake-hardware has no BMC keys but every boot interface's.
     fake = api_props(daemon, 'fake-hardware')
-    assert PXE_KEYS | {'rescue_iso'} <= set(fake), fake
+    assert PXE_KEYS | {'rescue_iso'} | FAKE_KEYS <= set(fake), fake
     assert not (IPMI_KEYS | REDFISH_KEYS) & set(fake), fake
+    assert not FAKE_KEYS & (set(ipmi) | set(redfish))
+    assert fake['fake_fail_rate'].startswith('Test aid: '), fake
 
 
 def test_follows_enabled_interfaces(launcher):
@@ -81,7 +86,7 @@ def test_follows_enabled_interfaces(launcher):
         assert key not in redfish, (key, redfish)
     assert_docs(redfish)
     fake = api_props(d, 'fake-hardware')
-    assert set(fake) == PXE_KEYS, fake
+    assert set(fake) == PXE_KEYS | FAKE_KEYS, fake
 
 
 def test_unknown_driver(daemon):

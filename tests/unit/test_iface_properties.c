@@ -26,6 +26,7 @@ static const struct {
 	{ LB_IFACE_MANAGEMENT, "ipmitool", "ipmi_address" },
 	{ LB_IFACE_POWER, "redfish", "redfish_address" },
 	{ LB_IFACE_MANAGEMENT, "redfish", "redfish_address" },
+	{ LB_IFACE_POWER, "fake", "fake_fail_rate" },
 	{ LB_IFACE_BOOT, "pxe", "rescue_kernel" },
 	{ LB_IFACE_BOOT, "ipxe", "rescue_ramdisk" },
 	{ LB_IFACE_BOOT, "redfish-virtual-media", "rescue_iso" },
@@ -102,8 +103,8 @@ test_readers_document_their_keys(void **state)
 			built++;
 		}
 	}
-	/* pxe, ipxe, vmedia, switch and agent are always built. */
-	assert_true(built >= 5);
+	/* fake, pxe, ipxe, vmedia, switch and agent are always built. */
+	assert_true(built >= 6);
 }
 
 /* Every reader the test names is a registry row (no stale names here). */
