@@ -171,12 +171,45 @@ def two_urls(launcher, tmp_path):
     # a link inside the root but out of redfish/: not for BMCs
     os.symlink('../../node/config', str(iso_dir / 'to-config'))
     (root / 'redfish' / '.hidden').write_bytes(b'no')
-    http = ('127.0.0.1', free_port())
-    ext = ('127.0.0.2', free_port_on('127.0.0.2'))
+    http, ext, held = crossed_ports()
     d = launcher.start(deploy={
         'http_root': str(root), 'http_url': 'http://%s:%d' % http,
         'external_http_url': 'http://%s:%d/' % ext})
-    return d, 'http://%s:%d' % http, 'http://%s:%d' % ext, http, ext
+    yield d, 'http://%s:%d' % http, 'http://%s:%d' % ext, http, ext
+    for s in held:
+        s.close()
+
+
+def crossed_ports():
+    """(http, ext, held): a free port on 127.0.0.1 and one on 127.0.0.2,
+    each also held on the other address by a socket bound there (not
+    listening) while the test runs.  Without the hold another process on
+    the machine (a suite running beside this one) could listen on
+    127.0.0.1 at ext's port, and refused() would see it instead of
+    lifeboatd."""
+    for _ in range(50):
+        http = ('127.0.0.1', free_port())
+        ext = ('127.0.0.2', free_port_on('127.0.0.2'))
+        held = hold((ext[0], http[1]), (http[0], ext[1]))
+        if held:
+            return http, ext, held
+    raise RuntimeError('no pair of ports free on both addresses')
+
+
+def hold(*addresses):
+    """Sockets bound (not listening) at each (IPv4 host, port), or [] if
+    one of them is taken: nobody else can listen there while they are
+    open, and a connection there is refused."""
+    held = []
+    try:
+        for address in addresses:
+            held.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            held[-1].bind(address)
+    except OSError:
+        for s in held:
+            s.close()
+        return []
+    return held
 
 
 def test_external_http_url_listens_too(two_urls):
@@ -240,10 +273,15 @@ def test_external_http_url_ipv6_without_http_url(launcher, tmp_path):
     (root / 'redfish').mkdir(parents=True)
     (root / 'redfish' / 'x.iso').write_bytes(b'iso')
     (root / 'other').write_bytes(b'other')
-    port = free_port_on('::1')
+    # the port held on 127.0.0.1 too, as in crossed_ports()
+    held = []
+    while not held:
+        port = free_port_on('::1')
+        held = hold(('127.0.0.1', port))
     launcher.start(deploy={'http_root': str(root),
                            'external_http_url': 'http://[::1]:%d' % port})
     base = 'http://[::1]:%d' % port
     assert get(base + '/redfish/x.iso').content == b'iso'
     assert get(base + '/other').status_code == 404
     assert refused('127.0.0.1', port)
+    held[0].close()

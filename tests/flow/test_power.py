@@ -118,7 +118,10 @@ def test_cli_manage_adopt_and_power(launcher, bmcs, kind):
 @pytest.mark.parametrize('kind', ['ipmi', 'redfish'])
 def test_wrong_password(launcher, bmcs, kind):
     emu = bmcs.ipmi() if kind == 'ipmi' else bmcs.redfish()
-    d = launcher.start(**conductor_conf())
+    # No power sync: with the wrong password it fails too, and after three
+    # failures (6 s at 2 s, as long as two CLI calls take on a loaded
+    # machine) its last_error replaced the power action's under test.
+    d = launcher.start(**conductor_conf(sync_power_state_interval=0))
     name = unique('pw-auth-' + kind)
     node = adopted_node(d, emu, name=name)
     assert node['power_state'] == 'power off'
