@@ -32,3 +32,30 @@ def test_kill_at_any_moment(seed, store, tmp_path):
             seed, seed, run.figures['kill_mode'],
             run.figures.get('killed_after', -1), run.figures.get('before'),
             '\n'.join(problems[:40])))
+
+
+def test_half_written_boot_files_go_at_restart(tmp_path):
+    """A kill between a boot file's write and its rename (the dnsmasq host
+    and option files, a pxelinux.cfg link) leaves the temporary; the next
+    start removes every one and nothing else (found by the chaos run)."""
+    launcher, lab = chaos._lab(tmp_path)
+    try:
+        mac = '52:54:0c:ff:00:01'
+        keep = [lab.host_file(mac), lab.tftp / 'pxelinux.cfg' / 'keep']
+        temps = [lab.hostsdir / ('.ironic-%s.conf.0123456789ab' % mac),
+                 lab.optsdir / '.ironic-1be26c0b-03f2-4d2e-ae87-c02d7f33c1'
+                               '23.conf.fedcba987654',
+                 lab.tftp / 'pxelinux.cfg' / '.01-52-54-0c-ff-00-01.'
+                                             'a1b2c3d4e5f6']
+        (lab.tftp / 'pxelinux.cfg').mkdir(exist_ok=True)
+        for p in keep + temps:
+            p.write_text('half')
+        lab.d.restart(hard=True)
+        assert [p for p in temps if p.exists()] == []
+        assert [p for p in keep if not p.exists()] == []
+        log = lab.d.log_text()
+        for root in (lab.hostsdir, lab.optsdir, lab.tftp):
+            assert 'removed 1 half-written file(s) a previous run left ' \
+                'in' in log and str(root) in log, log[-2000:]
+    finally:
+        launcher.close()
