@@ -40,6 +40,7 @@ from pathlib import Path
 import requests
 
 from conftest import Daemon, Launcher, wait_for
+from power_helpers import get_node
 from rescue_helpers import RescueLab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,6 +53,8 @@ CALLBACK_TIMEOUT = 12   # [conductor] rescue_callback_timeout, seconds
 RECOVERY = CALLBACK_TIMEOUT + 8     # the recovery interval we allow
 SETTLE = 60             # seconds for the next verbs to end
 KILL_MODES = ('early', 'staging', 'finalize', 'late')
+TEMP_GRACE = 2.0        # seconds a temporary may take to be renamed
+KILL_BY = 4.0           # seconds: the latest kill, whatever the mode
 
 STABLE = {'active', 'rescue', 'rescue failed', 'unrescue failed'}
 FAILED = {'rescue failed', 'unrescue failed', 'error'}
@@ -278,7 +281,7 @@ class Run:
         t = time.monotonic() - started
         if mode in ('early', 'late'):
             return t >= arg
-        if t > 8:
+        if t > KILL_BY:
             return True
         if mode == 'staging':
             busy = sum(1 for n in nodes if n['provision_state'] ==
@@ -291,9 +294,9 @@ class Run:
         rng = self.rng
         mode = rng.choice(KILL_MODES)
         arg = {'early': rng.uniform(0.0, 0.4),
-               'staging': rng.randint(5, 60),
-               'finalize': rng.randint(1, 40),
-               'late': rng.uniform(0.5, 5.0)}[mode]
+               'staging': rng.randint(3, 25),
+               'finalize': rng.randint(1, 30),
+               'late': rng.uniform(0.5, KILL_BY)}[mode]
         self.figures['kill_mode'] = mode
         self.log('seed %d: kill %s (%s)' % (self.seed, mode, arg))
         started = time.monotonic()
@@ -410,42 +413,62 @@ class Run:
                                  'token changed or went')
 
     def _check_files(self, seen, when):
-        lab = self.lab
         for u, mac in self.macs.items():
-            st = seen.get(u, {}).get('provision_state')
-            left = lab.leftovers(u, mac)
-            if left and st not in STAGED_OK:
-                self.problem(u, '%s: staged files left in "%s": %s'
-                             % (when, st, ', '.join(left)))
-            host = lab.host_file(mac)
-            if host.exists() and st not in STAGED_OK and \
-                    host.read_text() != '%s\n' % mac:
-                self.problem(u, '%s: dnsmasq host entry in "%s": %r'
-                             % (when, st, host.read_text()))
-            if st in STAGED_OK and seen[u]['reservation'] is None:
-                cfg = lab.staged_files(u, mac)['tftp_config']
-                if not cfg.exists() or cfg.stat().st_size == 0:
-                    self.problem(u, '%s: "%s" without its boot config'
-                                 % (when, st))
+            what = self._files_wrong(u, mac, seen.get(u, {}).get(
+                'provision_state'), seen.get(u, {}).get('reservation'))
+            if what is not None:
+                # An agent may have finished its rescue (and removed the
+                # staging) since the list: judge by the state now.
+                now = get_node(self.d, u)
+                what = self._files_wrong(u, mac, now['provision_state'],
+                                         now['reservation'])
+            if what is not None:
+                self.problem(u, '%s: %s' % (when, what))
         self._check_stray(when)
 
+    def _files_wrong(self, u, mac, st, reservation):
+        """What is wrong with the node's staged files in state 'st'."""
+        lab = self.lab
+        left = lab.leftovers(u, mac)
+        if left and st not in STAGED_OK:
+            return 'staged files left in "%s": %s' % (st, ', '.join(left))
+        host = lab.host_file(mac)
+        if host.exists() and st not in STAGED_OK and \
+                host.read_text() != '%s\n' % mac:
+            return 'dnsmasq host entry in "%s": %r' % (st, host.read_text())
+        if st in STAGED_OK and reservation is None:
+            cfg = lab.staged_files(u, mac)['tftp_config']
+            if not cfg.exists() or cfg.stat().st_size == 0:
+                return '"%s" without its boot config' % st
+        return None
+
     def _check_stray(self, when):
-        """Files no node owns, or half written (temporary names)."""
+        """Files no node owns, or half written (a temporary that stays:
+        one being written as we look goes in a moment)."""
         known = set(self.uuids) | {m.replace(':', '-') for m in
                                    self.macs.values()} | set(
             self.macs.values())
+        temps = []
         for root in (self.lab.tftp, self.lab.http, self.lab.optsdir,
                      self.lab.hostsdir):
             for dirpath, dirs, files in os.walk(root):
                 for f in files + dirs:
-                    if f.startswith('.') or '.tmp' in f or f.endswith('~'):
-                        self.problem('-', '%s: half-written file %s'
-                                     % (when, os.path.join(dirpath, f)))
+                    path = os.path.join(dirpath, f)
+                    if f.startswith('.') or f.endswith('~'):
+                        temps.append(path)
                     elif dirpath == str(root) and f not in (
                             'pxelinux.cfg', 'master_images') and \
                             not any(k in f for k in known):
                         self.problem('-', '%s: stray file %s'
-                                     % (when, os.path.join(dirpath, f)))
+                                     % (when, path))
+        try:
+            wait_for(lambda: not any(os.path.lexists(p) for p in temps),
+                     TEMP_GRACE, interval=0.05, what='temporaries to go')
+        except AssertionError:
+            for p in temps:
+                if os.path.lexists(p):
+                    self.problem('-', '%s: half-written file %s'
+                                 % (when, p))
 
     # -- the operator's next verb ---------------------------------------------
 
@@ -467,8 +490,14 @@ class Run:
             if st == 'rescue wait' and self.rng.random() < 0.5:
                 verb, end = None, 'rescue'      # the agent finishes it
             if verb is not None and self._send(n['uuid'], verb) != 202:
-                self.problem(n['uuid'], 'next verb %s refused in "%s"'
-                             % (verb, st))
+                now = get_node(self.d, n['uuid'])
+                if st == 'rescue wait' and now['provision_state'] in (
+                        'rescuing', 'rescue'):
+                    want[n['uuid']] = ('(agent)', st, 'rescue')
+                    continue    # its agent came first: rescued instead
+                self.problem(n['uuid'], 'next verb %s refused in "%s" '
+                             '(now "%s")' % (verb, st,
+                                             now['provision_state']))
                 continue
             if end is not None:
                 want[n['uuid']] = (verb, st, end)
