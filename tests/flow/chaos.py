@@ -34,7 +34,9 @@ import random
 import shutil
 import sqlite3
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -53,6 +55,7 @@ CALLBACK_TIMEOUT = 12   # [conductor] rescue_callback_timeout, seconds
 RECOVERY = CALLBACK_TIMEOUT + 8     # the recovery interval we allow
 SETTLE = 60             # seconds for the next verbs to end
 KILL_MODES = ('early', 'staging', 'finalize', 'late')
+SENDERS = 8            # threads sending the next verbs
 TEMP_GRACE = 2.0        # seconds a temporary may take to be renamed
 KILL_BY = 4.0           # seconds: the latest kill, whatever the mode
 
@@ -205,6 +208,8 @@ class Run:
         self.uuids = []
         self.macs = {}
         self.at_kill = {}
+        self._local = threading.local()     # a requests session a thread
+        self._lock = threading.Lock()
 
     # -- set up and tear down ---------------------------------------------
 
@@ -219,6 +224,7 @@ class Run:
             self.macs[p['node_uuid']] = p['address']
         self.swarm = Swarm(api_url=self.d.url, host='127.0.0.1',
                            heartbeat_interval=0.5, poll_interval=0.1,
+                           tls='off',      # cheaper; test_agent_tls.py has TLS
                            log_path=str(self.workdir / 'swarm.jsonl'),
                            # lifeboatd down is short here: retry soon
                            heartbeat_error_interval=0.3,
@@ -264,15 +270,20 @@ class Run:
             path, body = 'provision', {'target': verb}
             if verb == 'rescue':
                 body['rescue_password'] = PASSWORD
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = self._local.session = requests.Session()
         try:
-            r = self.d.put('/v1/nodes/%s/states/%s' % (uuid, path), body,
-                           timeout=5)
+            r = session.put('%s/v1/nodes/%s/states/%s' % (
+                self.d.url, uuid, path), json=body, timeout=5,
+                headers={'X-OpenStack-Ironic-API-Version': '1.78'})
             code = r.status_code
         except requests.RequestException:
             code = 'conn'
         key = '%s %s' % (verb, code)
-        self.figures['requests'][key] = self.figures['requests'].get(
-            key, 0) + 1
+        with self._lock:
+            self.figures['requests'][key] = self.figures['requests'].get(
+                key, 0) + 1
         if isinstance(code, int) and code >= 500:
             self.problem(uuid, '%s answered %d: %s' % (verb, code, r.text))
         return code
@@ -481,7 +492,7 @@ class Run:
         """Each node's next verb (rescue failed: rescue or unrescue, rescue
         wait: abort or keep waiting, seeded); every one must be accepted
         and end where it should.  Returns the nodes at the end."""
-        want = {}
+        plan = []
         for n in nodes:
             st = n['provision_state']
             verb, end = self.NEXT.get(st, (None, None))
@@ -489,18 +500,24 @@ class Run:
                 verb, end = 'rescue', 'rescue'
             if st == 'rescue wait' and self.rng.random() < 0.5:
                 verb, end = None, 'rescue'      # the agent finishes it
-            if verb is not None and self._send(n['uuid'], verb) != 202:
-                now = get_node(self.d, n['uuid'])
+            plan.append((n['uuid'], st, verb, end))
+        with ThreadPoolExecutor(SENDERS) as pool:
+            codes = list(pool.map(lambda p: p[2] and self._send(p[0], p[2]),
+                                  plan))
+        want = {}
+        for (u, st, verb, end), code in zip(plan, codes):
+            if verb is not None and code != 202:
+                now = get_node(self.d, u)
                 if st == 'rescue wait' and now['provision_state'] in (
                         'rescuing', 'rescue'):
-                    want[n['uuid']] = ('(agent)', st, 'rescue')
+                    want[u] = ('(agent)', st, 'rescue')
                     continue    # its agent came first: rescued instead
-                self.problem(n['uuid'], 'next verb %s refused in "%s" '
-                             '(now "%s")' % (verb, st,
-                                             now['provision_state']))
+                self.problem(u, 'next verb %s refused in "%s" (%s, now '
+                             '"%s")' % (verb, st, code,
+                                        now['provision_state']))
                 continue
             if end is not None:
-                want[n['uuid']] = (verb, st, end)
+                want[u] = (verb, st, end)
 
         def done():
             nodes = list_nodes(self.d)
@@ -524,14 +541,28 @@ class Run:
         return nodes
 
     def play(self):
-        """The whole run; returns the problems (empty: all held)."""
+        """The whole run; returns the problems (empty: all held).
+        figures['phases']: seconds each phase took."""
+        phases = self.figures['phases'] = {}
+        mark = [time.monotonic()]
+
+        def phase(name):
+            now = time.monotonic()
+            phases[name] = round(now - mark[0], 2)
+            mark[0] = now
         self.setup()
+        phase('setup')
         self.chaos()
+        phase('chaos')
         nodes = self.recover()
+        phase('recover')
         self.check_recovered(nodes)
         self.figures['settled'] = self.check(nodes, 'after recovery') == 0
+        phase('check')
         nodes = self.next_verbs(nodes)
+        phase('next_verbs')
         self.check(nodes, 'after the next verbs')
+        phase('check_again')
         self.figures['swarm'] = self.swarm.stats()
         return self.problems
 
