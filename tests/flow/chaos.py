@@ -341,23 +341,27 @@ class Run:
         self.d.session = requests.Session()
         started = time.monotonic()
         self.d.start()
+        nodes = self._settle(STABLE | {'rescue wait'}, RECOVERY,
+                             'every node to settle')
+        self.figures['recovery_s'] = time.monotonic() - started
+        self.figures['after'] = _count(nodes)
+        return nodes
 
+    def _settle(self, states, timeout, what):
+        """The nodes once none is reserved or has a power action pending
+        and all are in 'states'; as they are at 'timeout' otherwise (the
+        checks then say what is wrong)."""
         def settled():
             nodes = list_nodes(self.d)
             if all(n['reservation'] is None and
                    n['target_power_state'] is None and
-                   n['provision_state'] in STABLE | {'rescue wait'}
-                   for n in nodes):
+                   n['provision_state'] in states for n in nodes):
                 return nodes
             return None
         try:
-            nodes = wait_for(settled, RECOVERY, interval=0.1,
-                             what='every node to settle')
+            return wait_for(settled, timeout, interval=0.1, what=what)
         except AssertionError:
-            nodes = list_nodes(self.d)
-        self.figures['recovery_s'] = time.monotonic() - started
-        self.figures['after'] = _count(nodes)
-        return nodes
+            return list_nodes(self.d)
 
     def check(self, nodes, when):
         """Every invariant; problems are appended, the count returned."""
@@ -523,19 +527,7 @@ class Run:
                 continue
             if end is not None:
                 want[u] = (verb, st, end)
-
-        def done():
-            nodes = list_nodes(self.d)
-            if all(n['provision_state'] in STABLE and
-                   n['reservation'] is None and
-                   n['target_power_state'] is None for n in nodes):
-                return nodes
-            return None
-        try:
-            nodes = wait_for(done, SETTLE, interval=0.1,
-                             what='the next verbs to end')
-        except AssertionError:
-            nodes = list_nodes(self.d)
+        nodes = self._settle(STABLE, SETTLE, 'the next verbs to end')
         for n in nodes:
             verb, st, end = want.get(n['uuid'], (None, None, None))
             if end is not None and n['provision_state'] != end:
