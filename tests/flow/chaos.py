@@ -143,9 +143,10 @@ def make_template(workdir, nodes=NODES):
             uuids.append(node['uuid'])
         for verb, final in (('manage', 'manageable'), ('adopt', 'active')):
             for u in uuids:
-                r = d.put('/v1/nodes/%s/states/provision' % u,
-                          {'target': verb})
-                assert r.status_code == 202, (verb, r.text)
+                code = until_taken(lambda: d.put(
+                    '/v1/nodes/%s/states/provision' % u,
+                    {'target': verb}).status_code)
+                assert code == 202, (verb, u, code)
             wait_for(lambda: all(n['provision_state'] == final and
                                  n['reservation'] is None
                                  for n in list_nodes(d)),
@@ -160,6 +161,19 @@ def make_template(workdir, nodes=NODES):
         return out
     finally:
         launcher.close()
+
+
+def until_taken(send, timeout=60):
+    """send() -> HTTP status, again while lifeboatd answers 503 (no free
+    worker: Ironic's NoFreeConductorWorker, an operator retries); the
+    last status."""
+    codes = []
+
+    def taken():
+        codes.append(send())
+        return codes[-1] != 503
+    wait_for(taken, timeout, interval=0.05, what='a free worker')
+    return codes[-1]
 
 
 FIELDS = ('uuid,name,provision_state,target_provision_state,power_state,'
@@ -289,7 +303,7 @@ class Run:
         with self._lock:
             self.figures['requests'][key] = self.figures['requests'].get(
                 key, 0) + 1
-        if isinstance(code, int) and code >= 500:
+        if isinstance(code, int) and code >= 500 and code != 503:
             self.problem(uuid, '%s answered %d: %s' % (verb, code, r.text))
         return code
 
@@ -511,8 +525,8 @@ class Run:
                 verb, end = None, 'rescue'      # the agent finishes it
             plan.append((n['uuid'], st, verb, end))
         with ThreadPoolExecutor(SENDERS) as pool:
-            codes = list(pool.map(lambda p: p[2] and self._send(p[0], p[2]),
-                                  plan))
+            codes = list(pool.map(lambda p: p[2] and until_taken(
+                lambda: self._send(p[0], p[2]), SETTLE), plan))
         want = {}
         for (u, st, verb, end), code in zip(plan, codes):
             if verb is not None and code != 202:
