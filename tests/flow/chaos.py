@@ -8,8 +8,10 @@ the API, active, PXE boot into a temporary tftp/http root with dnsmasq
 host and option files), the agents played by bench/swarm.py; a seeded mix
 of rescue, unrescue, power on/off/reboot, abort and re-rescue; SIGKILL at
 a seeded moment (early, while ramdisks are staged, while rescues are
-finalized, or later); a restart on the same state; then every invariant
-of the issue, each problem a line naming the node and what is wrong:
+finalized, or later); a restart on the same state (a quarter of the runs
+kill that restart too while its recovery runs, and restart again); then
+every invariant of the issue, each problem a line naming the node and
+what is wrong:
 
 * no node lost (every node and its port still there);
 * after the recovery interval no reservation, no pending power action,
@@ -60,6 +62,7 @@ CALLBACK_TIMEOUT = 12   # [conductor] rescue_callback_timeout, seconds
 RECOVERY = CALLBACK_TIMEOUT + 8     # the recovery interval we allow
 SETTLE = 60             # seconds for the next verbs to end
 KILL_MODES = ('early', 'staging', 'finalize', 'late')
+DOUBLE_KILL = 0.25      # how many runs kill the recovery too
 SENDERS = 8            # threads sending the next verbs
 TEMP_GRACE = 2.0        # seconds a temporary may take to be renamed
 KILL_BY = 4.0           # seconds: the latest kill, whatever the mode
@@ -214,12 +217,15 @@ class Run:
     """One seeded run: setup() .. chaos() .. recover() .. check() ..
     next_verbs() .. check(); close() always."""
 
-    def __init__(self, seed, workdir, store, log=None, kill_by=KILL_BY):
+    def __init__(self, seed, workdir, store, log=None, kill_by=KILL_BY,
+                 double_kill=DOUBLE_KILL):
         self.seed = seed
         self.rng = random.Random(seed)
         self.workdir = Path(workdir)
         self.store = store
         self.kill_by = kill_by
+        # Drawn first, so that a seed replays the same kills.
+        self.kills = 2 if self.rng.random() < double_kill else 1
         self.log = log or (lambda msg: None)
         self.launcher = self.lab = self.swarm = None
         self.problems = []
@@ -350,9 +356,23 @@ class Run:
     # -- after the restart ----------------------------------------------------
 
     def recover(self):
-        """Restarts on the same state; waits up to the recovery interval
-        for every node to settle.  Returns the nodes."""
+        """Restarts on the same state (for some seeds a second SIGKILL cuts
+        the recovery's own clean-up short first, and it starts again);
+        waits up to the recovery interval for every node to settle.
+        Returns the nodes."""
         self.d.session = requests.Session()
+        self.figures['kills'] = self.kills
+        if self.kills == 2:
+            self.d.start()
+            late = time.monotonic() + self.rng.uniform(0.0, 0.3)
+            wait_for(lambda: time.monotonic() > late or any(
+                n['reservation'] for n in list_nodes(self.d)), 5,
+                interval=0.01, what='the recovery to be under way')
+            self.d.kill()
+            self.d.session = requests.Session()
+            # What the checks hold recovery to: the store as the last
+            # kill left it (agents go on between the kills).
+            self.at_kill = store_nodes(self.d)
         started = time.monotonic()
         self.d.start()
         nodes = self._settle(STABLE | {'rescue wait'}, RECOVERY,
