@@ -453,9 +453,17 @@ class Run:
             busy = was['reservation'] is not None or \
                 was['power'] is not None or was['state'] not in \
                 STABLE | {'rescue wait'}
-            if busy and st in FAILED and not n['last_error']:
+            # Cut short: a transition, or a power action (a clean-up
+            # redone keeps the error the node had, or none after an abort).
+            cut = was['power'] is not None or was['state'] not in \
+                STABLE | {'rescue wait'}
+            if cut and st in FAILED and not n['last_error']:
                 self.problem(u, 'recovered from "%s" to "%s" without a '
                              'last_error' % (was['state'], st))
+            if not cut and st == was['state'] and was['last_error'] and \
+                    not n['last_error']:
+                self.problem(u, 'lost its last_error %r in recovery'
+                             % was['last_error'])
             if was['state'] == 'rescue wait' and not busy:
                 if st not in ('rescue wait', 'rescue'):
                     self.problem(u, 'was waiting for its agent, recovery '
@@ -574,15 +582,19 @@ class Run:
         return nodes
 
     def _token_lost(self, n):
-        """True for a node waiting for its agent that timed out because the
-        kill took the lookup's reply with it: the token was issued (and
-        stored) but the agent never got it, and the token is issued once
-        (as Ironic's); the agent's heartbeats are refused, the callback
-        timeout fails the node, saying so.  Counted in the figures."""
+        """True for a node waiting for its agent that timed out because
+        that agent could not authenticate: none of its heartbeats was
+        accepted.  Either the kill took the lookup's reply with it (the
+        token was issued and stored, the agent never got it, and a token is
+        issued once, as Ironic's), or the node was aborted and rescued again
+        between two polls of the swarm, which then kept the old ramdisk's
+        agent (a real node reboots).  The callback timeout fails the node,
+        saying so.  Counted in the figures; check_recovered() holds the
+        tokens across the restart itself."""
         agent = self.swarm.agent(n['uuid'])
         lost = (n['provision_state'] == 'rescue failed' and
                 (n['last_error'] or '').startswith('Timeout reached') and
-                agent is not None and not agent['token_known'])
+                agent is not None and agent['heartbeats'] == 0)
         if lost:
             self.figures['token_lost'] = self.figures.get('token_lost',
                                                           0) + 1
