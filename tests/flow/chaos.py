@@ -255,6 +255,7 @@ class Run:
                            heartbeat_error_interval=0.3,
                            lookup_interval=0.2, lookup_max_interval=1.0)
         self.swarm.start()
+        self._offset = _wall_offset()
         return self
 
     def close(self):
@@ -572,7 +573,9 @@ class Run:
         nodes = self._settle(STABLE, SETTLE, 'the next verbs to end')
         for n in nodes:
             verb, st, end = want.get(n['uuid'], (None, None, None))
-            if verb is None and end is not None and self._token_lost(n):
+            if end is not None and n['provision_state'] != end and \
+                    (verb is None or verb == 'rescue') and \
+                    self._token_lost(n, verb):
                 continue
             if end is not None and n['provision_state'] != end:
                 self.problem(n['uuid'], 'next verb %s from "%s" ended in '
@@ -581,10 +584,11 @@ class Run:
                                  n['last_error']))
         return nodes
 
-    def _token_lost(self, n):
-        """True for a node waiting for its agent that timed out because
-        that agent could not authenticate: none of its heartbeats was
-        accepted.  Either the kill took the lookup's reply with it (the
+    def _token_lost(self, n, verb):
+        """True for a node whose rescue timed out for a reason outside
+        lifeboatd: the wall clock was stepped during the run (see
+        clock_stepped), or (a node waiting for its agent) that agent could
+        not authenticate, none of its heartbeats accepted.  Either the kill took the lookup's reply with it (the
         token was issued and stored, the agent never got it, and a token is
         issued once, as Ironic's), or the node was aborted and rescued again
         between two polls of the swarm, which then kept the old ramdisk's
@@ -592,13 +596,26 @@ class Run:
         saying so.  Counted in the figures; check_recovered() holds the
         tokens across the restart itself."""
         agent = self.swarm.agent(n['uuid'])
-        lost = (n['provision_state'] == 'rescue failed' and
-                (n['last_error'] or '').startswith('Timeout reached') and
-                agent is not None and agent['heartbeats'] == 0)
+        timed_out = n['provision_state'] == 'rescue failed' and \
+            (n['last_error'] or '').startswith('Timeout reached')
+        if timed_out and self.clock_stepped():
+            self.figures['clock_timeouts'] = self.figures.get(
+                'clock_timeouts', 0) + 1
+            return True
+        lost = verb is None and timed_out and agent is not None and \
+            agent['heartbeats'] == 0
         if lost:
             self.figures['token_lost'] = self.figures.get('token_lost',
                                                           0) + 1
         return lost
+
+    def clock_stepped(self):
+        """True once the wall clock has been stepped by over a second
+        during the run (then a callback timeout may fire early: counted,
+        not a finding)."""
+        step = _wall_offset() - self._offset
+        self.figures['clock_step'] = round(step, 2)
+        return abs(step) > 1.0
 
     def play(self):
         """The whole run; returns the problems (empty: all held).
@@ -624,7 +641,15 @@ class Run:
         self.check(nodes, 'after the next verbs')
         phase('check_again')
         self.figures['swarm'] = self.swarm.stats()
+        self.clock_stepped()
         return self.problems
+
+
+def _wall_offset():
+    """Wall clock minus monotonic clock: its change over a run is how far
+    the wall clock was stepped (the callback timeout is wall time against
+    provision_updated_at, as Ironic's)."""
+    return time.time() - time.monotonic()
 
 
 def _count(nodes):
