@@ -6,6 +6,7 @@
  */
 #include "boot/boot.h"
 #include "boot/boot_common.h"
+#include "boot/boot_tmp.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -332,35 +332,6 @@ bad_name:
 
 /* ---- temporary names, atomic writes ---- */
 
-/*
- * ".<name>.<random>": dnsmasq's hostsdir and optsdir watchers skip dot
- * files, so they never read a half-written temporary.
- */
-static void
-tmp_name(char *buf, size_t size, const char *name)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char rnd[6];
-	char suffix[sizeof(rnd) * 2 + 1];
-	size_t i;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		/* No entropy yet: unique is enough, O_EXCL does the rest. */
-		static unsigned long counter;
-		unsigned long v = __atomic_fetch_add(&counter, 1,
-		    __ATOMIC_RELAXED) ^ ((unsigned long)getpid() << 20);
-
-		for (i = 0; i < sizeof(rnd); i++, v >>= 8)
-			rnd[i] = (unsigned char)v;
-	}
-	for (i = 0; i < sizeof(rnd); i++) {
-		suffix[2 * i] = hex[rnd[i] >> 4];
-		suffix[2 * i + 1] = hex[rnd[i] & 0xf];
-	}
-	suffix[sizeof(suffix) - 1] = '\0';
-	snprintf(buf, size, ".%.200s.%s", name, suffix);
-}
-
 /* mkstemp() in 'dir', mode 0644 whatever the umask.  fd or -errno. */
 static int
 open_tmp(const struct lb_boot_dir *dir, const char *name, char *tmp,
@@ -369,7 +340,7 @@ open_tmp(const struct lb_boot_dir *dir, const char *name, char *tmp,
 	int fd, tries;
 
 	for (tries = 0; tries < 100; tries++) {
-		tmp_name(tmp, size, name);
+		lb_boot_tmp_name(tmp, size, name);
 		fd = openat(dir->fd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, FILE_MODE);
 		if (fd >= 0) {
@@ -585,7 +556,7 @@ lb_boot_link_image(const struct lb_boot_dir *dir, const char *name,
 		return 0;
 
 	for (tries = 0; tries < 100; tries++) {
-		tmp_name(tmp, sizeof(tmp), name);
+		lb_boot_tmp_name(tmp, sizeof(tmp), name);
 		if (linkat(AT_FDCWD, src, dir->fd, tmp,
 		    AT_SYMLINK_FOLLOW) == 0) {
 			linked = true;
@@ -643,7 +614,7 @@ lb_boot_symlink(const struct lb_boot_dir *dir, const char *name,
 	    strcmp(cur, target) == 0)
 		return 0;
 	for (tries = 0; tries < 100; tries++) {
-		tmp_name(tmp, sizeof(tmp), name);
+		lb_boot_tmp_name(tmp, sizeof(tmp), name);
 		if (symlinkat(target, dir->fd, tmp) == 0)
 			break;
 		if (errno != EEXIST) {

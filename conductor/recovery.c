@@ -1,13 +1,15 @@
 /*
  * recovery.c - what a previous run of lifeboatd left behind, settled at
- * start: its locks released, interrupted transitions failed, and the
- * clean-up of rescues cut short queued once the pool runs.  The main
- * thread, before and just after the pool starts.
+ * start: boot files it was still writing removed, its locks released,
+ * interrupted transitions failed, and the clean-up of rescues cut short
+ * queued once the pool runs.  The main thread, before and just after the
+ * pool starts.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/boot_tmp.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/job.h"
 #include "conductor/recovery.h"
@@ -127,6 +129,39 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 	return rc->touched ? 0 : -EALREADY;
 }
 
+/*
+ * A kill between a boot file's write and its rename leaves the temporary
+ * in a root nothing else cleans (the dnsmasq directories, pxelinux.cfg/):
+ * nothing writes there yet, so every one found is such a leftover.
+ */
+static void
+sweep_boot_roots(const struct lb_config *cfg)
+{
+	const struct {
+		const char *root, *what;
+	} roots[] = {
+		{ cfg->pxe_tftp_root, "tftp root" },
+		{ cfg->deploy_http_root, "http root" },
+		{ cfg->dnsmasq_hostsdir, "dnsmasq hostsdir" },
+		{ cfg->dnsmasq_optsdir, "dnsmasq optsdir" },
+	};
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		struct lb_err err = { "" };
+		int n;
+
+		if (roots[i].root == NULL)
+			continue;
+		n = lb_boot_sweep_tmp(roots[i].root, roots[i].what, &err);
+		if (n < 0)
+			log_error("recovery: %s", err.msg);
+		else if (n > 0)
+			log_warning("recovery: removed %d half-written file(s) "
+			    "a previous run left in %s %s", n, roots[i].what,
+			    roots[i].root);
+	}
+}
+
 int
 lb_recovery_run(struct lb_engine *e, struct lb_err *err)
 {
@@ -138,6 +173,7 @@ lb_recovery_run(struct lb_engine *e, struct lb_err *err)
 	size_t fixed = 0;
 	int r;
 
+	sweep_boot_roots(e->cfg);
 	r = lb_store_node_list(e->store, &q, &list, err);
 	if (r < 0)
 		return r;
