@@ -218,9 +218,9 @@ static const struct cfg_option options[] = {
 	    "1", "Most IPMI commands in flight to one BMC (a lifeboat "
 	    "option).", .min = 1, .max = 16),
 	OPT("ipmi", "command_retry_timeout", INT, ipmi_command_retry_timeout,
-	    "60", "Seconds to keep retrying an IPMI command that fails; an "
-	    "unanswered command is retransmitted for this long, at most "
-	    "9 s.",
+	    "60", "Seconds an unanswered IPMI command is retransmitted "
+	    "before it fails, at most 9 s: a BMC silent for longer fails "
+	    "the command (Ironic retries ipmitool for all of this time).",
 	    .min = 1, .max = 3600),
 
 	OPT("conductor", "api_url", STRING, conductor_api_url, NULL,
