@@ -1,10 +1,14 @@
 /*
  * power_sync.c - the periodic power-state sync: every
  * [conductor] sync_power_state_interval the timer thread lists the idle
- * nodes and queues one read per node on the worker pool (keeping half the
- * pool for operators), which gives way when the BMC is busy, records
- * what changed outside lifeboat, and backs off from a BMC that keeps
- * failing.  The sync's own job: it holds no lock and moves no state.
+ * nodes into a round; the round's reads run on the worker pool, at most
+ * half the pool at once (the other half stays for operators), each read
+ * that ends queueing the next, so one round reads every node (Ironic's
+ * sync workers drain one queue of all nodes the same way).  A read gives
+ * way when the BMC is busy, records what changed outside lifeboat, and
+ * backs off from a BMC that keeps failing.  A round the pool could not
+ * feed (operators held it) goes on at the next tick.  The sync's own job:
+ * it holds no lock and moves no state.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,9 +35,17 @@ struct sync_failure {
 	struct sync_failure *next;
 };
 
+/* A node of the round under way. */
+struct sync_item {
+	char uuid[LB_UUID_LEN + 1];
+	uint64_t info_hash;
+};
+
 struct lb_power_sync {
 	pthread_mutex_t lock;
 	struct sync_failure *failures;
+	struct sync_item *round;	/* the round's nodes, in list order */
+	size_t round_n, round_next;	/* how many; the next to queue */
 };
 
 struct sync_job {
@@ -73,15 +85,14 @@ info_hash(const json_t *driver_info)
 	return h;
 }
 
-/* Marks a read under way; false if one already is (one at a time). */
+/* Marks a read under way; false if one already is (one at a time).
+ * Called with sync_lock held. */
 static bool
-sync_claim(struct lb_engine *e, const char *uuid, const json_t *driver_info)
+sync_claim(struct lb_engine *e, const char *uuid, uint64_t h)
 {
-	uint64_t h = info_hash(driver_info);
 	struct sync_failure *f;
 	bool ok;
 
-	pthread_mutex_lock(&e->sync->lock);
 	f = sync_record(e, uuid, true);
 	if (f != NULL && f->info_hash != h) {
 		f->info_hash = h;
@@ -95,7 +106,6 @@ sync_claim(struct lb_engine *e, const char *uuid, const json_t *driver_info)
 	}
 	if (ok)
 		f->running = true;
-	pthread_mutex_unlock(&e->sync->lock);
 	return ok;
 }
 
@@ -159,6 +169,8 @@ sync_update(struct lb_node *node, void *arg, struct lb_err *err)
 	return 0;
 }
 
+static void sync_feed(struct lb_engine *e);
+
 static void
 sync_run(struct lb_job *base)
 {
@@ -208,6 +220,7 @@ sync_run(struct lb_job *base)
 		    "%s -> %s", j->uuid, s.before, s.state ? s.state : "None");
 out:
 	free(j);
+	sync_feed(e);
 }
 
 static void
@@ -219,53 +232,121 @@ sync_drop(struct lb_job *base)
 	free(j);
 }
 
+/*
+ * Under sync_lock: claims the round's next node that may be read and a
+ * pool slot beyond the operators' half for it; false when the round is
+ * done or the pool has no room (the node stays next).
+ */
+static bool
+sync_take(struct lb_engine *e, char uuid[LB_UUID_LEN + 1])
+{
+	struct lb_power_sync *ps = e->sync;
+	const struct sync_item *it;
+
+	for (; ps->round_next < ps->round_n; ps->round_next++) {
+		it = &ps->round[ps->round_next];
+		if (!sync_claim(e, it->uuid, it->info_hash))
+			continue;	/* the last read still runs */
+		if (lb_pool_reserve(&e->pool, e->pool.capacity / 2) < 0) {
+			sync_record(e, it->uuid, false)->running = false;
+			return false;
+		}
+		memcpy(uuid, it->uuid, LB_UUID_LEN + 1);
+		ps->round_next++;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Queues the round's next reads while the pool has room; any thread (a
+ * read that ends calls it, as does the timer).
+ */
+static void
+sync_feed(struct lb_engine *e)
+{
+	struct sync_job *j;
+	char uuid[LB_UUID_LEN + 1];
+	bool taken;
+
+	for (;;) {
+		pthread_mutex_lock(&e->sync->lock);
+		taken = sync_take(e, uuid);
+		pthread_mutex_unlock(&e->sync->lock);
+		if (!taken)
+			return;
+		j = calloc(1, sizeof(*j));
+		if (j == NULL) {
+			sync_done(e, uuid, false);
+			lb_pool_unreserve(&e->pool);
+			return;
+		}
+		j->base.run = sync_run;
+		j->base.drop = sync_drop;
+		j->e = e;
+		memcpy(j->uuid, uuid, sizeof(j->uuid));
+		lb_pool_submit(&e->pool, &j->base);
+	}
+}
+
+/* The round's nodes: the idle ones whose power Ironic would read. */
+static size_t
+sync_round_fill(struct sync_item *items, const struct lb_node_list *list)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		const struct lb_node *node = list->items[i];
+
+		/* Ironic leaves enroll (and adopt failed) alone: their
+		 * BMCs are not known to work yet. */
+		if (node->target_power_state != NULL ||
+		    !lb_state_is_stable(node->provision_state) ||
+		    strcmp(node->provision_state, LB_STATE_ENROLL) == 0)
+			continue;
+		snprintf(items[n].uuid, sizeof(items[n].uuid), "%s",
+		    node->uuid);
+		items[n++].info_hash = info_hash(node->driver_info);
+	}
+	return n;
+}
+
 static void
 power_sync_fire(void *arg)
 {
 	struct lb_engine *e = arg;
+	struct lb_power_sync *ps = e->sync;
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1, .reservation = "" };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
-	size_t queued = 0, margin = e->pool.capacity / 2;
+	struct sync_item *items;
+	size_t n, left;
 
+	pthread_mutex_lock(&ps->lock);
+	left = ps->round_n - ps->round_next;
+	pthread_mutex_unlock(&ps->lock);
+	if (left > 0) {
+		log_debug("power state sync: the last round goes on, %zu "
+		    "nodes left", left);
+		sync_feed(e);
+		return;
+	}
 	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
 		log_error("power state sync: %s", err.msg);
-	} else {
-		for (size_t i = 0; i < list.n; i++) {
-			const struct lb_node *n = list.items[i];
-			struct sync_job *j;
-
-			/* Ironic leaves enroll (and adopt failed) alone:
-			 * their BMCs are not known to work yet. */
-			if (n->target_power_state != NULL ||
-			    !lb_state_is_stable(n->provision_state) ||
-			    strcmp(n->provision_state, LB_STATE_ENROLL) == 0)
-				continue;
-			if (!sync_claim(e, n->uuid, n->driver_info))
-				continue;	/* the last read still runs */
-			/* Keep half the pool for operators' requests. */
-			if (lb_pool_reserve(&e->pool, margin) < 0) {
-				sync_done(e, n->uuid, false);
-				break;
-			}
-			j = calloc(1, sizeof(*j));
-			if (j == NULL) {
-				sync_done(e, n->uuid, false);
-				lb_pool_unreserve(&e->pool);
-				break;
-			}
-			j->base.run = sync_run;
-			j->base.drop = sync_drop;
-			j->e = e;
-			snprintf(j->uuid, sizeof(j->uuid), "%s", n->uuid);
-			lb_pool_submit(&e->pool, &j->base);
-			queued++;
-		}
-		log_debug("power state sync: %zu of %zu nodes queued", queued,
-		    list.n);
-		lb_node_list_release(&list);
+		return;
 	}
+	items = calloc(list.n ? list.n : 1, sizeof(*items));
+	n = items != NULL ? sync_round_fill(items, &list) : 0;
+	log_debug("power state sync: %zu of %zu nodes queued", n, list.n);
+	lb_node_list_release(&list);
+	pthread_mutex_lock(&ps->lock);
+	free(ps->round);
+	ps->round = items;
+	ps->round_n = n;
+	ps->round_next = 0;
+	pthread_mutex_unlock(&ps->lock);
+	sync_feed(e);
 }
 
 int
@@ -290,6 +371,7 @@ lb_power_sync_free(struct lb_engine *e)
 		next = f->next;
 		free(f);
 	}
+	free(e->sync->round);
 	pthread_mutex_destroy(&e->sync->lock);
 	free(e->sync);
 	e->sync = NULL;

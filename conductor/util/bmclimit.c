@@ -82,6 +82,7 @@ try_locked(struct lb_bmc_limit *l, const char *key,
 	if (s->inflight == 0 && now < ready)
 		return ready - now;
 	s->inflight++;
+	l->inflight++;
 	return 0;
 }
 
@@ -133,6 +134,20 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 	return wait < 0 ? (int)wait : 0;
 }
 
+int
+lb_bmc_limit_inflight(struct lb_bmc_limit *l, const char *key, int *ret_all)
+{
+	struct lb_bmc_slot *s;
+	int n;
+
+	pthread_mutex_lock(&l->lock);
+	s = slot_find(l, key, false);
+	n = s != NULL ? s->inflight : 0;
+	*ret_all = l->inflight;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
 void
 lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now)
 {
@@ -142,6 +157,7 @@ lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now)
 	s = slot_find(l, key, false);
 	if (s != NULL && s->inflight > 0) {
 		s->inflight--;
+		l->inflight--;
 		s->last_done = now;
 	}
 	pthread_cond_broadcast(&l->changed);

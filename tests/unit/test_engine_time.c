@@ -568,6 +568,36 @@ test_sync_leaves_enroll_alone(void **state)
 	lb_node_free(n);
 }
 
+#define ROUND_NODES 40
+
+/*
+ * More nodes than the sync's share of the pool (8 workers: 8 reads at
+ * once): one round still reads every node, each read that ends queueing
+ * the next, as Ironic's sync workers drain one queue of all nodes.
+ */
+static void
+test_sync_round_reads_every_node(void **state)
+{
+	struct fixture *f = *state;
+	char uuids[ROUND_NODES][LB_UUID_LEN + 1];
+	struct lb_node *n;
+
+	f->cfg.sync_power_state_interval = 60;
+	start(f);
+	for (int i = 0; i < ROUND_NODES; i++)
+		make_node(f, "active", "power on", "{}", uuids[i]);
+	tick(f, 60);	/* the machines are off (fake_find's default) */
+	for (int i = 0; i < ROUND_NODES; i++) {
+		n = get(f, uuids[i]);
+		assert_string_equal(n->power_state, "power off");
+		lb_node_free(n);
+	}
+	assert_int_equal(log_count(f, "power state changed outside lifeboat: "
+	    "power on -> power off"), ROUND_NODES);
+	assert_int_equal(log_count(f, "power state sync: 40 of 40 nodes "
+	    "queued"), 1);
+}
+
 /* ---- the rescue's soft power-off ---- */
 
 #define SOFT_KEY "rescue_soft_power_off_timeout"
@@ -881,6 +911,7 @@ main(void)
 		T(test_sync_sees_change_at_next_round),
 		T(test_sync_failures_recorded_once_and_backed_off),
 		T(test_sync_leaves_enroll_alone),
+		T(test_sync_round_reads_every_node),
 		T(test_soft_off_ignored_waits_the_timeout),
 		T(test_soft_off_honoured),
 		T(test_soft_off_skipped_when_off),
