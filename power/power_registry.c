@@ -12,6 +12,7 @@
 
 extern const struct lb_power_ops lb_power_fake;
 extern const struct lb_management_ops lb_management_fake;
+extern const struct lb_property lb_fake_properties[];
 #ifdef LB_HAVE_IPMITOOL
 extern const struct lb_power_ops lb_power_ipmitool;
 extern const struct lb_management_ops lb_management_ipmitool;
@@ -54,6 +55,7 @@ extern const struct lb_property lb_redfish_properties[];
 	{ \
 		return (ops).validate ? (ops).validate(task, err) : 0; \
 	}
+VALIDATE_VIA(fake_power_validate, lb_power_fake)
 #ifdef LB_HAVE_IPMITOOL
 VALIDATE_VIA(ipmi_power_validate, lb_power_ipmitool)
 VALIDATE_VIA(ipmi_management_validate, lb_management_ipmitool)
@@ -67,7 +69,8 @@ const struct lb_iface_impl lb_power_impls[] = {
 	{ "ipmitool", IPMI_POWER, IPMI_POWER_VALIDATE, IPMI_BUILT, IPMI_PROPS },
 	{ "redfish", REDFISH_POWER, REDFISH_POWER_VALIDATE, REDFISH_BUILT,
 	  REDFISH_PROPS },
-	{ "fake", &lb_power_fake, NULL, LB_IMPL_BUILT, NULL },
+	{ "fake", &lb_power_fake, fake_power_validate, LB_IMPL_BUILT,
+	  lb_fake_properties },
 };
 const size_t lb_power_nimpls = sizeof(lb_power_impls) /
     sizeof(lb_power_impls[0]);
