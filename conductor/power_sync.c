@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "conductor/engine_ctx.h"
 #include "conductor/power_sync.h"
@@ -24,6 +25,8 @@
 /* Consecutive sync failures before last_error records them (once). */
 #define SYNC_FAILURES_REPORTED 3
 #define SYNC_ERROR_PREFIX "Power state sync failed"
+/* Nodes read from the store at a time when a round is made. */
+#define SYNC_PAGE 256
 
 /* Per node: consecutive failures, and whether a read is under way. */
 struct sync_failure {
@@ -289,7 +292,7 @@ sync_feed(struct lb_engine *e)
 	}
 }
 
-/* The round's nodes: the idle ones whose power Ironic would read. */
+/* Appends the page's idle nodes whose power Ironic would read. */
 static size_t
 sync_round_fill(struct sync_item *items, const struct lb_node_list *list)
 {
@@ -311,17 +314,58 @@ sync_round_fill(struct sync_item *items, const struct lb_node_list *list)
 	return n;
 }
 
+/*
+ * The round's nodes, read a page at a time so that a round of 10,000
+ * nodes never holds more than a page of full records; *ret_total counts
+ * every node seen.  Negative errno, or how many there are in *ret.
+ */
+static ssize_t
+sync_round_build(struct lb_engine *e, struct sync_item **ret,
+    size_t *ret_total)
+{
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1, .reservation = "", .limit = SYNC_PAGE };
+	char marker[LB_UUID_LEN + 1];
+	struct sync_item *items = NULL, *more;
+	struct lb_node_list list;
+	struct lb_err err = { "" };
+	size_t n = 0, got;
+
+	*ret_total = 0;
+	do {
+		if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
+			log_error("power state sync: %s", err.msg);
+			free(items);
+			return -EIO;
+		}
+		more = realloc(items, (n + list.n + 1) * sizeof(*items));
+		if (more == NULL) {
+			lb_node_list_release(&list);
+			free(items);
+			return -ENOMEM;
+		}
+		items = more;
+		n += sync_round_fill(items + n, &list);
+		*ret_total += list.n;
+		if (list.n > 0)
+			snprintf(marker, sizeof(marker), "%s",
+			    list.items[list.n - 1]->uuid);
+		q.marker = marker;
+		got = list.n;
+		lb_node_list_release(&list);
+	} while (got == SYNC_PAGE);
+	*ret = items;
+	return (ssize_t)n;
+}
+
 static void
 power_sync_fire(void *arg)
 {
 	struct lb_engine *e = arg;
 	struct lb_power_sync *ps = e->sync;
-	struct lb_node_query q = { .maintenance = -1, .associated = -1,
-	    .retired = -1, .reservation = "" };
-	struct lb_node_list list;
-	struct lb_err err = { "" };
 	struct sync_item *items;
-	size_t n, left;
+	size_t left, total;
+	ssize_t n;
 
 	pthread_mutex_lock(&ps->lock);
 	left = ps->round_n - ps->round_next;
@@ -332,18 +376,14 @@ power_sync_fire(void *arg)
 		sync_feed(e);
 		return;
 	}
-	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
-		log_error("power state sync: %s", err.msg);
+	n = sync_round_build(e, &items, &total);
+	if (n < 0)
 		return;
-	}
-	items = calloc(list.n ? list.n : 1, sizeof(*items));
-	n = items != NULL ? sync_round_fill(items, &list) : 0;
-	log_debug("power state sync: %zu of %zu nodes queued", n, list.n);
-	lb_node_list_release(&list);
+	log_debug("power state sync: %zd of %zu nodes queued", n, total);
 	pthread_mutex_lock(&ps->lock);
 	free(ps->round);
 	ps->round = items;
-	ps->round_n = n;
+	ps->round_n = (size_t)n;
 	ps->round_next = 0;
 	pthread_mutex_unlock(&ps->lock);
 	sync_feed(e);

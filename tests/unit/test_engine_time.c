@@ -568,12 +568,13 @@ test_sync_leaves_enroll_alone(void **state)
 	lb_node_free(n);
 }
 
-#define ROUND_NODES 40
+#define ROUND_NODES 300
 
 /*
  * More nodes than the sync's share of the pool (8 workers: 8 reads at
- * once): one round still reads every node, each read that ends queueing
- * the next, as Ironic's sync workers drain one queue of all nodes.
+ * once) and than one page of the store (256): one round still reads
+ * every node, each read that ends queueing the next, as Ironic's sync
+ * workers drain one queue of all nodes.
  */
 static void
 test_sync_round_reads_every_node(void **state)
@@ -594,7 +595,7 @@ test_sync_round_reads_every_node(void **state)
 	}
 	assert_int_equal(log_count(f, "power state changed outside lifeboat: "
 	    "power on -> power off"), ROUND_NODES);
-	assert_int_equal(log_count(f, "power state sync: 40 of 40 nodes "
+	assert_int_equal(log_count(f, "power state sync: 300 of 300 nodes "
 	    "queued"), 1);
 }
 
