@@ -147,6 +147,7 @@ static int
 sync_update(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct sync_result *s = arg;
+	bool cleared = false;
 
 	/* Someone started an operation meanwhile: theirs wins. */
 	if (node->reservation != NULL || node->target_power_state != NULL)
@@ -160,6 +161,7 @@ sync_update(struct lb_node *node, void *arg, struct lb_err *err)
 	    SYNC_ERROR_PREFIX, strlen(SYNC_ERROR_PREFIX)) == 0) {
 		free(node->last_error);
 		node->last_error = NULL;
+		cleared = true;
 	}
 	snprintf(s->before, sizeof(s->before), "%s",
 	    node->power_state ? node->power_state : "None");
@@ -169,7 +171,8 @@ sync_update(struct lb_node *node, void *arg, struct lb_err *err)
 		free(node->power_state);
 		node->power_state = s->state ? strdup(s->state) : NULL;
 	}
-	return 0;
+	/* As Ironic: a read that finds what is stored saves nothing. */
+	return s->changed || cleared ? 0 : LB_STORE_UNCHANGED;
 }
 
 static void sync_feed(struct lb_engine *e);
