@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 #include "conductor/engine_ctx.h"
 #include "conductor/power_sync.h"
@@ -25,8 +24,6 @@
 /* Consecutive sync failures before last_error records them (once). */
 #define SYNC_FAILURES_REPORTED 3
 #define SYNC_ERROR_PREFIX "Power state sync failed"
-/* Nodes read from the store at a time when a round is made. */
-#define SYNC_PAGE 256
 
 /* Per node: consecutive failures, and whether a read is under way. */
 struct sync_failure {
@@ -295,70 +292,37 @@ sync_feed(struct lb_engine *e)
 	}
 }
 
-/* Appends the page's idle nodes whose power Ironic would read. */
-static size_t
-sync_round_fill(struct sync_item *items, const struct lb_node_list *list)
+/* The round being made: the nodes read so far and how many fit. */
+struct sync_build {
+	struct sync_item *items;
+	size_t n, size, total;
+};
+
+/* Adds the node if it is idle and Ironic would read its power. */
+static int
+sync_round_add(const struct lb_node *node, void *arg)
 {
-	size_t n = 0;
+	struct sync_build *b = arg;
+	struct sync_item *more;
 
-	for (size_t i = 0; i < list->n; i++) {
-		const struct lb_node *node = list->items[i];
-
-		/* Ironic leaves enroll (and adopt failed) alone: their
-		 * BMCs are not known to work yet. */
-		if (node->target_power_state != NULL ||
-		    !lb_state_is_stable(node->provision_state) ||
-		    strcmp(node->provision_state, LB_STATE_ENROLL) == 0)
-			continue;
-		snprintf(items[n].uuid, sizeof(items[n].uuid), "%s",
-		    node->uuid);
-		items[n++].info_hash = info_hash(node->driver_info);
-	}
-	return n;
-}
-
-/*
- * The round's nodes, read a page at a time so that a round of 10,000
- * nodes never holds more than a page of full records; *ret_total counts
- * every node seen.  Negative errno, or how many there are in *ret.
- */
-static ssize_t
-sync_round_build(struct lb_engine *e, struct sync_item **ret,
-    size_t *ret_total)
-{
-	struct lb_node_query q = { .maintenance = -1, .associated = -1,
-	    .retired = -1, .reservation = "", .limit = SYNC_PAGE };
-	char marker[LB_UUID_LEN + 1];
-	struct sync_item *items = NULL, *more;
-	struct lb_node_list list;
-	struct lb_err err = { "" };
-	size_t n = 0, got;
-
-	*ret_total = 0;
-	do {
-		if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
-			log_error("power state sync: %s", err.msg);
-			free(items);
-			return -EIO;
-		}
-		more = realloc(items, (n + list.n + 1) * sizeof(*items));
-		if (more == NULL) {
-			lb_node_list_release(&list);
-			free(items);
+	b->total++;
+	/* Ironic leaves enroll (and adopt failed) alone: their BMCs are
+	 * not known to work yet. */
+	if (node->target_power_state != NULL ||
+	    !lb_state_is_stable(node->provision_state) ||
+	    strcmp(node->provision_state, LB_STATE_ENROLL) == 0)
+		return 0;
+	if (b->n == b->size) {
+		b->size = b->size ? b->size * 2 : LB_STORE_PAGE;
+		more = realloc(b->items, b->size * sizeof(*more));
+		if (more == NULL)
 			return -ENOMEM;
-		}
-		items = more;
-		n += sync_round_fill(items + n, &list);
-		*ret_total += list.n;
-		if (list.n > 0)
-			snprintf(marker, sizeof(marker), "%s",
-			    list.items[list.n - 1]->uuid);
-		q.marker = marker;
-		got = list.n;
-		lb_node_list_release(&list);
-	} while (got == SYNC_PAGE);
-	*ret = items;
-	return (ssize_t)n;
+		b->items = more;
+	}
+	snprintf(b->items[b->n].uuid, sizeof(b->items[b->n].uuid), "%s",
+	    node->uuid);
+	b->items[b->n++].info_hash = info_hash(node->driver_info);
+	return 0;
 }
 
 static void
@@ -366,9 +330,11 @@ power_sync_fire(void *arg)
 {
 	struct lb_engine *e = arg;
 	struct lb_power_sync *ps = e->sync;
-	struct sync_item *items;
-	size_t left, total;
-	ssize_t n;
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1, .reservation = "" };
+	struct sync_build b = { 0 };
+	struct lb_err err = { "" };
+	size_t left;
 
 	pthread_mutex_lock(&ps->lock);
 	left = ps->round_n - ps->round_next;
@@ -379,14 +345,18 @@ power_sync_fire(void *arg)
 		sync_feed(e);
 		return;
 	}
-	n = sync_round_build(e, &items, &total);
-	if (n < 0)
+	/* A page at a time: the round keeps uuids, not 10,000 records. */
+	if (lb_store_node_each(e->store, &q, sync_round_add, &b, &err) < 0) {
+		log_error("power state sync: %s", err.msg[0] ? err.msg :
+		    "out of memory");
+		free(b.items);
 		return;
-	log_debug("power state sync: %zd of %zu nodes queued", n, total);
+	}
+	log_debug("power state sync: %zu of %zu nodes queued", b.n, b.total);
 	pthread_mutex_lock(&ps->lock);
 	free(ps->round);
-	ps->round = items;
-	ps->round_n = (size_t)n;
+	ps->round = b.items;
+	ps->round_n = b.n;
 	ps->round_next = 0;
 	pthread_mutex_unlock(&ps->lock);
 	sync_feed(e);
