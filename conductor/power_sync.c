@@ -18,9 +18,12 @@
 #include "conductor/power_sync.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
+#include "conductor/util/hash.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
+/* Buckets of the per-node records (10,000 nodes: a few per bucket). */
+#define SYNC_BUCKETS 4096
 /* Consecutive sync failures before last_error records them (once). */
 #define SYNC_FAILURES_REPORTED 3
 #define SYNC_ERROR_PREFIX "Power state sync failed"
@@ -43,7 +46,7 @@ struct sync_item {
 
 struct lb_power_sync {
 	pthread_mutex_t lock;
-	struct sync_failure *failures;
+	struct sync_failure *failures[SYNC_BUCKETS];	/* by uuid */
 	struct sync_item *round;	/* the round's nodes, in list order */
 	size_t round_n, round_next;	/* how many; the next to queue */
 };
@@ -58,17 +61,18 @@ struct sync_job {
 static struct sync_failure *
 sync_record(struct lb_engine *e, const char *uuid, bool create)
 {
-	struct sync_failure *f;
+	struct sync_failure **bucket, *f;
 
-	for (f = e->sync->failures; f != NULL; f = f->next) {
+	bucket = &e->sync->failures[lb_hash_str(uuid) % SYNC_BUCKETS];
+	for (f = *bucket; f != NULL; f = f->next) {
 		if (strcmp(f->uuid, uuid) == 0)
 			return f;
 	}
 	if (!create || (f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
-	f->next = e->sync->failures;
-	e->sync->failures = f;
+	f->next = *bucket;
+	*bucket = f;
 	return f;
 }
 
@@ -77,10 +81,8 @@ static uint64_t
 info_hash(const json_t *driver_info)
 {
 	char *text = json_dumps(driver_info, JSON_COMPACT | JSON_SORT_KEYS);
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = lb_hash_str(text);
 
-	for (const char *p = text; p != NULL && *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	free(text);
 	return h;
 }
@@ -380,9 +382,11 @@ lb_power_sync_free(struct lb_engine *e)
 
 	if (e->sync == NULL)
 		return;
-	for (f = e->sync->failures; f != NULL; f = next) {
-		next = f->next;
-		free(f);
+	for (size_t i = 0; i < SYNC_BUCKETS; i++) {
+		for (f = e->sync->failures[i]; f != NULL; f = next) {
+			next = f->next;
+			free(f);
+		}
 	}
 	free(e->sync->round);
 	pthread_mutex_destroy(&e->sync->lock);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conductor/util/hash.h"
 #include "conductor/util/banned.h"
 
 struct lb_bmc_slot {
@@ -33,10 +34,12 @@ lb_bmc_limit_release_all(struct lb_bmc_limit *l)
 {
 	struct lb_bmc_slot *s, *next;
 
-	for (s = l->slots; s != NULL; s = next) {
-		next = s->next;
-		free(s->key);
-		free(s);
+	for (size_t i = 0; i < LB_BMC_BUCKETS; i++) {
+		for (s = l->slots[i]; s != NULL; s = next) {
+			next = s->next;
+			free(s->key);
+			free(s);
+		}
 	}
 	pthread_cond_destroy(&l->changed);
 	pthread_mutex_destroy(&l->lock);
@@ -46,9 +49,10 @@ lb_bmc_limit_release_all(struct lb_bmc_limit *l)
 static struct lb_bmc_slot *
 slot_find(struct lb_bmc_limit *l, const char *key, bool create)
 {
-	struct lb_bmc_slot *s;
+	struct lb_bmc_slot **bucket = &l->slots[lb_hash_str(key) %
+	    LB_BMC_BUCKETS], *s;
 
-	for (s = l->slots; s != NULL; s = s->next) {
+	for (s = *bucket; s != NULL; s = s->next) {
 		if (strcmp(s->key, key) == 0)
 			return s;
 	}
@@ -60,8 +64,8 @@ slot_find(struct lb_bmc_limit *l, const char *key, bool create)
 		return NULL;
 	}
 	s->last_done = -INFINITY;
-	s->next = l->slots;
-	l->slots = s;
+	s->next = *bucket;
+	*bucket = s;
 	return s;
 }
 

@@ -16,10 +16,13 @@
 
 struct lb_bmc_slot;
 
+/* Buckets of the slots (one BMC per node: 10,000 slots, a few each). */
+#define LB_BMC_BUCKETS 4096
+
 struct lb_bmc_limit {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct lb_bmc_slot *slots;
+	struct lb_bmc_slot *slots[LB_BMC_BUCKETS];	/* by key */
 	int inflight;		/* calls in flight over all BMCs */
 };
 
