@@ -1,12 +1,17 @@
 /*
  * power_sync.c - the periodic power-state sync, as Ironic's: every
  * [conductor] sync_power_state_interval the timer thread lists the nodes
- * not in maintenance and queues one read per node on the worker pool
- * (keeping half the pool for operators).  A read gives way when the BMC
- * is busy, records what changed outside lifeboat, and counts failures in
- * memory; one more than [conductor] power_state_sync_max_retries puts the
- * node into maintenance with fault "power failure" (power_recovery.c
- * takes it out).  The reads hold no lock and move no provision state.
+ * not in maintenance (a page of records at a time) into a round; the
+ * round's reads run on the worker pool, at most half the pool at once
+ * (the other half stays for operators), each read that ends queueing the
+ * next, so one round reads every node (Ironic's sync workers drain one
+ * queue of all nodes the same way); a round the pool could not feed goes
+ * on at the next tick.  A read gives way when the BMC is busy, records
+ * what changed outside lifeboat (a read that finds what is stored writes
+ * nothing), and counts failures in memory; one more than [conductor]
+ * power_state_sync_max_retries puts the node into maintenance with fault
+ * "power failure" (power_recovery.c takes it out, in rounds of its own).
+ * The reads hold no lock and move no provision state.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,8 +21,14 @@
 #include "conductor/power_sync.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
+#include "conductor/util/hash.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
+
+/* Buckets of the per-node records (10,000 nodes: a few per bucket). */
+#define SYNC_BUCKETS 4096
+/* Rounds under way at once: the sync's and the recovery's. */
+#define READ_ROUNDS 2
 
 /* Per node: consecutive failures, and whether a read is under way. */
 struct sync_record {
@@ -27,15 +38,29 @@ struct sync_record {
 	struct sync_record *next;
 };
 
+/* A node of a round. */
+struct round_item {
+	char uuid[LB_UUID_LEN + 1];
+	bool unset;		/* it had no power state when listed */
+};
+
+/* The nodes one tick listed for fn, fed to the pool as reads end. */
+struct read_round {
+	lb_power_read_fn fn;
+	struct round_item *items;
+	size_t n, next;		/* how many; the next to queue */
+};
+
 struct lb_power_sync {
 	pthread_mutex_t lock;
-	struct sync_record *records;
+	struct sync_record *records[SYNC_BUCKETS];	/* by uuid */
+	struct read_round rounds[READ_ROUNDS];
 };
 
 struct read_job {
 	struct lb_job base;
 	struct lb_engine *e;
-	lb_power_read_fn fn;
+	struct read_round *round;
 	bool unset;		/* the node had no power state when listed */
 	int count;		/* its failed syncs before this read */
 	char uuid[LB_UUID_LEN + 1];
@@ -72,37 +97,19 @@ set_str(char **field, const char *value)
 static struct sync_record *
 sync_record(struct lb_engine *e, const char *uuid, bool create)
 {
-	struct sync_record *f;
+	struct sync_record **bucket, *f;
 
-	for (f = e->sync->records; f != NULL; f = f->next) {
+	bucket = &e->sync->records[lb_hash_str(uuid) % SYNC_BUCKETS];
+	for (f = *bucket; f != NULL; f = f->next) {
 		if (strcmp(f->uuid, uuid) == 0)
 			return f;
 	}
 	if (!create || (f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
-	f->next = e->sync->records;
-	e->sync->records = f;
+	f->next = *bucket;
+	*bucket = f;
 	return f;
-}
-
-/* Marks a read under way; false if one already is (one at a time).
- * *ret_count: the node's failures so far. */
-static bool
-read_claim(struct lb_engine *e, const char *uuid, int *ret_count)
-{
-	struct sync_record *f;
-	bool ok;
-
-	pthread_mutex_lock(&e->sync->lock);
-	f = sync_record(e, uuid, true);
-	ok = f != NULL && !f->running;
-	if (ok) {
-		f->running = true;
-		*ret_count = f->count;
-	}
-	pthread_mutex_unlock(&e->sync->lock);
-	return ok;
 }
 
 /* Ends a read; 'count' >= 0 sets the failure count. */
@@ -139,15 +146,20 @@ lb_power_read(struct lb_engine *e, const char *uuid,
 	return r;
 }
 
-/* ---- the read jobs, shared with power_recovery.c ---- */
+/* ---- rounds of read jobs, shared with power_recovery.c ---- */
+
+static void round_feed(struct lb_engine *e, struct read_round *rd);
 
 static void
 read_run(struct lb_job *base)
 {
 	struct read_job *j = (struct read_job *)base;
+	struct lb_engine *e = j->e;
+	struct read_round *rd = j->round;
 
-	read_done(j->e, j->uuid, j->fn(j->e, j->uuid, j->unset, j->count));
+	read_done(e, j->uuid, rd->fn(e, j->uuid, j->unset, j->count));
 	free(j);
+	round_feed(e, rd);
 }
 
 static void
@@ -159,35 +171,61 @@ read_drop(struct lb_job *base)
 	free(j);
 }
 
-int
-lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
-    lb_power_read_fn fn)
+/*
+ * Under the lock: claims the round's next node that has no read under
+ * way and a pool slot beyond the operators' half for it; false when the
+ * round is done or the pool has no room (the node stays next).
+ */
+static bool
+round_take(struct lb_engine *e, struct read_round *rd,
+    struct round_item *ret, int *ret_count)
 {
+	struct sync_record *f;
+
+	for (; rd->next < rd->n; rd->next++) {
+		f = sync_record(e, rd->items[rd->next].uuid, true);
+		if (f == NULL || f->running)
+			continue;	/* the last read still runs */
+		if (lb_pool_reserve(&e->pool, e->pool.capacity / 2) < 0)
+			return false;
+		f->running = true;
+		*ret_count = f->count;
+		*ret = rd->items[rd->next++];
+		return true;
+	}
+	return false;
+}
+
+/* Queues the round's next reads while the pool has room; any thread. */
+static void
+round_feed(struct lb_engine *e, struct read_round *rd)
+{
+	struct round_item it;
 	struct read_job *j;
 	int count = 0;
+	bool taken;
 
-	if (!read_claim(e, n->uuid, &count))
-		return -EALREADY;	/* the last read still runs */
-	/* Keep half the pool for operators' requests. */
-	if (lb_pool_reserve(&e->pool, e->pool.capacity / 2) < 0) {
-		read_done(e, n->uuid, -1);
-		return -EAGAIN;
+	for (;;) {
+		pthread_mutex_lock(&e->sync->lock);
+		taken = round_take(e, rd, &it, &count);
+		pthread_mutex_unlock(&e->sync->lock);
+		if (!taken)
+			return;
+		j = calloc(1, sizeof(*j));
+		if (j == NULL) {
+			read_done(e, it.uuid, -1);
+			lb_pool_unreserve(&e->pool);
+			return;
+		}
+		j->base.run = read_run;
+		j->base.drop = read_drop;
+		j->e = e;
+		j->round = rd;
+		j->unset = it.unset;
+		j->count = count;
+		memcpy(j->uuid, it.uuid, sizeof(j->uuid));
+		lb_pool_submit(&e->pool, &j->base);
 	}
-	j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		read_done(e, n->uuid, -1);
-		lb_pool_unreserve(&e->pool);
-		return -ENOMEM;
-	}
-	j->base.run = read_run;
-	j->base.drop = read_drop;
-	j->e = e;
-	j->fn = fn;
-	j->unset = n->power_state == NULL;
-	j->count = count;
-	snprintf(j->uuid, sizeof(j->uuid), "%s", n->uuid);
-	lb_pool_submit(&e->pool, &j->base);
-	return 0;
 }
 
 /* ---- one node's sync (do_sync_power_state) ---- */
@@ -248,8 +286,9 @@ sync_update(struct lb_node *node, void *arg, struct lb_err *err)
 		s->count = 0;
 	else if (s->count > s->max && sync_fail(node, s, err) < 0)
 		return -ENOMEM;
+	/* As Ironic: a read that finds what is stored saves nothing. */
 	if (same || (s->state == NULL && !s->failed))
-		return 0;
+		return s->failed ? 0 : LB_STORE_UNCHANGED;
 	s->changed = true;
 	return set_str(&node->power_state, s->state) < 0 ?
 	    lb_err_set(err, -ENOMEM, "out of memory") : 0;
@@ -303,33 +342,90 @@ sync_node(struct lb_engine *e, const char *uuid, bool unset, int count)
 	return s.count;
 }
 
+/* The round being made: its filter and the nodes taken so far. */
+struct round_build {
+	bool (*skip)(const struct lb_node *n);
+	struct round_item *items;
+	size_t n, size, total;
+};
+
+static int
+round_add(const struct lb_node *n, void *arg)
+{
+	struct round_build *b = arg;
+	struct round_item *more;
+
+	b->total++;
+	if (n->target_power_state != NULL || b->skip(n))
+		return 0;
+	if (b->n == b->size) {
+		b->size = b->size ? b->size * 2 : LB_STORE_PAGE;
+		more = realloc(b->items, b->size * sizeof(*more));
+		if (more == NULL)
+			return -ENOMEM;
+		b->items = more;
+	}
+	snprintf(b->items[b->n].uuid, sizeof(b->items[b->n].uuid), "%s",
+	    n->uuid);
+	b->items[b->n++].unset = n->power_state == NULL;
+	return 0;
+}
+
+/* Under the lock: fn's round, or a free one taken for it. */
+static struct read_round *
+round_of(struct lb_power_sync *ps, lb_power_read_fn fn)
+{
+	for (size_t i = 0; i < READ_ROUNDS; i++) {
+		if (ps->rounds[i].fn == fn)
+			return &ps->rounds[i];
+	}
+	for (size_t i = 0; i < READ_ROUNDS; i++) {
+		if (ps->rounds[i].fn == NULL) {
+			ps->rounds[i].fn = fn;
+			return &ps->rounds[i];
+		}
+	}
+	return NULL;
+}
+
 void
 lb_power_read_each(struct lb_engine *e, const struct lb_node_query *q,
     bool (*skip)(const struct lb_node *n), lb_power_read_fn fn,
     const char *what)
 {
-	struct lb_node_list list;
+	struct lb_power_sync *ps = e->sync;
+	struct round_build b = { .skip = skip };
 	struct lb_err err = { "" };
-	size_t queued = 0;
+	struct read_round *rd;
+	size_t left;
 
-	if (lb_store_node_list(e->store, q, &list, &err) < 0) {
-		log_error("%s: %s", what, err.msg);
+	pthread_mutex_lock(&ps->lock);
+	rd = round_of(ps, fn);
+	left = rd != NULL ? rd->n - rd->next : 0;
+	pthread_mutex_unlock(&ps->lock);
+	if (rd == NULL)
+		return;
+	if (left > 0) {
+		log_debug("%s: the last round goes on, %zu nodes left", what,
+		    left);
+		round_feed(e, rd);
 		return;
 	}
-	for (size_t i = 0; i < list.n; i++) {
-		const struct lb_node *n = list.items[i];
-		int r;
-
-		if (n->target_power_state != NULL || skip(n))
-			continue;
-		r = lb_power_read_queue(e, n, fn);
-		if (r == 0)
-			queued++;
-		else if (r != -EALREADY)
-			break;		/* the pool's share is used up */
+	/* A page at a time: the round keeps uuids, not 10,000 records. */
+	if (lb_store_node_each(e->store, q, round_add, &b, &err) < 0) {
+		log_error("%s: %s", what, err.msg[0] ? err.msg :
+		    "out of memory");
+		free(b.items);
+		return;
 	}
-	log_debug("%s: %zu of %zu nodes queued", what, queued, list.n);
-	lb_node_list_release(&list);
+	log_debug("%s: %zu of %zu nodes queued", what, b.n, b.total);
+	pthread_mutex_lock(&ps->lock);
+	free(rd->items);
+	rd->items = b.items;
+	rd->n = b.n;
+	rd->next = 0;
+	pthread_mutex_unlock(&ps->lock);
+	round_feed(e, rd);
 }
 
 static bool
@@ -366,10 +462,14 @@ lb_power_sync_free(struct lb_engine *e)
 
 	if (e->sync == NULL)
 		return;
-	for (f = e->sync->records; f != NULL; f = next) {
-		next = f->next;
-		free(f);
+	for (size_t i = 0; i < SYNC_BUCKETS; i++) {
+		for (f = e->sync->records[i]; f != NULL; f = next) {
+			next = f->next;
+			free(f);
+		}
 	}
+	for (size_t i = 0; i < READ_ROUNDS; i++)
+		free(e->sync->rounds[i].items);
 	pthread_mutex_destroy(&e->sync->lock);
 	free(e->sync);
 	e->sync = NULL;

@@ -39,15 +39,12 @@ int lb_power_read(struct lb_engine *e, const char *uuid,
 typedef int (*lb_power_read_fn)(struct lb_engine *e, const char *uuid,
     bool unset, int count);
 /*
- * Queues fn for node n on the worker pool, at most one per node at a
- * time (-EALREADY) and leaving half the pool to operators (-EAGAIN).
- */
-int lb_power_read_queue(struct lb_engine *e, const struct lb_node *n,
-    lb_power_read_fn fn);
-/*
- * On the timer thread: lists the nodes q matches and queues fn for each
- * with no power action pending that skip() does not leave out, until the
- * pool's share is used up; logs "<what>: N of M nodes queued".
+ * On the timer thread: lists the nodes q matches (a page at a time) into
+ * fn's round, those with no power action pending that skip() does not
+ * leave out, and queues fn for them on the worker pool, one read per node
+ * at a time and at most half the pool at once, each read that ends
+ * queueing the next; logs "<what>: N of M nodes queued".  While fn's last
+ * round still has nodes to read, it goes on instead.
  */
 struct lb_node_query;
 void lb_power_read_each(struct lb_engine *e, const struct lb_node_query *q,

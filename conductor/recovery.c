@@ -162,45 +162,53 @@ sweep_boot_roots(const struct lb_config *cfg)
 	}
 }
 
+struct recover_walk {
+	struct lb_engine *e;
+	struct recover rc;
+	size_t fixed;
+};
+
+static int
+recover_one(const struct lb_node *n, void *arg)
+{
+	struct recover_walk *w = arg;
+	struct lb_err uerr = { "" };
+	int r;
+
+	if (n->reservation == NULL && n->target_power_state == NULL &&
+	    !is_busy_state(n->provision_state))
+		return 0;
+	r = lb_store_node_update(w->e->store, n->uuid, recover_node, &w->rc,
+	    NULL, &uerr);
+	if (r == -EALREADY)
+		return 0;
+	if (r < 0) {
+		log_error("node %s: cannot recover: %s", n->uuid, uerr.msg);
+		return 0;
+	}
+	w->fixed++;
+	log_warning("node %s: recovered after restart: %s -> %s, %s",
+	    n->uuid, w->rc.from, w->rc.to, w->rc.cleanup ? "locked for the "
+	    "rescue clean-up" : "lock released");
+	return 0;
+}
+
 int
 lb_recovery_run(struct lb_engine *e, struct lb_err *err)
 {
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1 };
-	struct lb_node_list list;
-	struct recover rc = { .host = e->cfg->host };
-	struct lb_err uerr = { "" };
-	size_t fixed = 0;
+	struct recover_walk w = { .e = e, .rc = { .host = e->cfg->host } };
 	int r;
 
 	sweep_boot_roots(e->cfg);
-	r = lb_store_node_list(e->store, &q, &list, err);
+	/* A page at a time: 10,000 full records would stay in the heap. */
+	r = lb_store_node_each(e->store, &q, recover_one, &w, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < list.n; i++) {
-		const struct lb_node *n = list.items[i];
-
-		if (n->reservation == NULL && n->target_power_state == NULL &&
-		    !is_busy_state(n->provision_state))
-			continue;
-		r = lb_store_node_update(e->store, n->uuid, recover_node, &rc,
-		    NULL, &uerr);
-		if (r == -EALREADY)
-			continue;
-		if (r < 0) {
-			log_error("node %s: cannot recover: %s", n->uuid,
-			    uerr.msg);
-			continue;
-		}
-		fixed++;
-		log_warning("node %s: recovered after restart: %s -> %s, %s",
-		    n->uuid, rc.from, rc.to, rc.cleanup ? "locked for the "
-		    "rescue clean-up" : "lock released");
-	}
-	if (fixed > 0)
+	if (w.fixed > 0)
 		log_info("recovered %zu node(s) left busy by a previous run",
-		    fixed);
-	lb_node_list_release(&list);
+		    w.fixed);
 	return 0;
 }
 

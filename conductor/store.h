@@ -123,6 +123,22 @@ void lb_store_close(struct lb_store *store);
 void lb_node_list_release(struct lb_node_list *list);
 void lb_port_list_release(struct lb_port_list *list);
 
+/* Nodes read at a time by lb_store_node_each(). */
+#define LB_STORE_PAGE 256
+
+/* Returns 0 to go on, > 0 to stop there, < 0 (negative errno) to fail. */
+typedef int (*lb_node_each_fn)(const struct lb_node *node, void *arg);
+
+/*
+ * Calls fn for each node 'q' matches (q->limit 0, q->marker NULL), read
+ * LB_STORE_PAGE at a time so that no more than a page of full records is
+ * held (10,000 nodes would be tens of MB).  A node deleted meanwhile may
+ * end the walk early with -EINVAL (its marker is gone).  0, or fn's or
+ * the store's negative errno.
+ */
+int lb_store_node_each(struct lb_store *s, const struct lb_node_query *q,
+    lb_node_each_fn fn, void *arg, struct lb_err *err);
+
 /*
  * Short wrappers so callers never touch the vtable.  'ident' is a UUID or a
  * name.  Not found is -ENOENT with Ironic's message; a duplicate name, UUID,

@@ -387,6 +387,34 @@ lb_store_close(struct lb_store *store)
 		store->ops->close(store);
 }
 
+int
+lb_store_node_each(struct lb_store *s, const struct lb_node_query *q,
+    lb_node_each_fn fn, void *arg, struct lb_err *err)
+{
+	struct lb_node_query pq = *q;
+	struct lb_node_list list;
+	char marker[LB_UUID_LEN + 1];
+	size_t got;
+	int r;
+
+	pq.limit = LB_STORE_PAGE;
+	pq.marker = NULL;
+	do {
+		r = lb_store_node_list(s, &pq, &list, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < list.n && r == 0; i++)
+			r = fn(list.items[i], arg);
+		got = list.n;
+		if (got > 0)
+			snprintf(marker, sizeof(marker), "%s",
+			    list.items[got - 1]->uuid);
+		pq.marker = marker;
+		lb_node_list_release(&list);
+	} while (r == 0 && got == LB_STORE_PAGE);
+	return r < 0 ? r : 0;
+}
+
 void
 lb_node_list_release(struct lb_node_list *list)
 {

@@ -224,6 +224,20 @@ struct bmc_op {
 	double started;
 };
 
+/* At debug: what is in flight once this call has its slot (bench/scale
+ * reads it to show the per-BMC and global bounds held). */
+static void
+bmc_log_inflight(struct lb_node_task *t, const struct bmc_op *op)
+{
+	int all, here;
+
+	if (lb_log_get_level() > LB_LOG_DEBUG)
+		return;
+	here = lb_bmc_limit_inflight(&t->engine->bmc, t->bmc_key, &all);
+	log_debug("node %s: %s: BMC %s: %d in flight there, %d in all",
+	    t->node->uuid, op->what, t->bmc_key, here, all);
+}
+
 /*
  * The one sequence every BMC command goes through: acquire the BMC's slot
  * (within op->slot_s), call, give the slot back; the interval to the next
@@ -246,6 +260,7 @@ bmc_call(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
 		return lb_err_set(err, op->busy ? op->busy : r, "BMC %s stayed "
 		    "busy for %.0f s", t->bmc_key, op->slot_s);
 	}
+	bmc_log_inflight(t, op);
 	r = op->call(t, op, err);
 	lb_bmc_limit_done(&e->bmc, t->bmc_key, lb_engine_now(e));
 	/* The message stays the caller's: it may hold a secret (an ISO

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conductor/util/hash.h"
 #include "conductor/util/banned.h"
 
 struct lb_bmc_slot {
@@ -33,10 +34,12 @@ lb_bmc_limit_release_all(struct lb_bmc_limit *l)
 {
 	struct lb_bmc_slot *s, *next;
 
-	for (s = l->slots; s != NULL; s = next) {
-		next = s->next;
-		free(s->key);
-		free(s);
+	for (size_t i = 0; i < LB_BMC_BUCKETS; i++) {
+		for (s = l->slots[i]; s != NULL; s = next) {
+			next = s->next;
+			free(s->key);
+			free(s);
+		}
 	}
 	pthread_cond_destroy(&l->changed);
 	pthread_mutex_destroy(&l->lock);
@@ -46,9 +49,10 @@ lb_bmc_limit_release_all(struct lb_bmc_limit *l)
 static struct lb_bmc_slot *
 slot_find(struct lb_bmc_limit *l, const char *key, bool create)
 {
-	struct lb_bmc_slot *s;
+	struct lb_bmc_slot **bucket = &l->slots[lb_hash_str(key) %
+	    LB_BMC_BUCKETS], *s;
 
-	for (s = l->slots; s != NULL; s = s->next) {
+	for (s = *bucket; s != NULL; s = s->next) {
 		if (strcmp(s->key, key) == 0)
 			return s;
 	}
@@ -60,8 +64,8 @@ slot_find(struct lb_bmc_limit *l, const char *key, bool create)
 		return NULL;
 	}
 	s->last_done = -INFINITY;
-	s->next = l->slots;
-	l->slots = s;
+	s->next = *bucket;
+	*bucket = s;
 	return s;
 }
 
@@ -82,6 +86,7 @@ try_locked(struct lb_bmc_limit *l, const char *key,
 	if (s->inflight == 0 && now < ready)
 		return ready - now;
 	s->inflight++;
+	l->inflight++;
 	return 0;
 }
 
@@ -133,6 +138,20 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 	return wait < 0 ? (int)wait : 0;
 }
 
+int
+lb_bmc_limit_inflight(struct lb_bmc_limit *l, const char *key, int *ret_all)
+{
+	struct lb_bmc_slot *s;
+	int n;
+
+	pthread_mutex_lock(&l->lock);
+	s = slot_find(l, key, false);
+	n = s != NULL ? s->inflight : 0;
+	*ret_all = l->inflight;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
 void
 lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now)
 {
@@ -142,6 +161,7 @@ lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now)
 	s = slot_find(l, key, false);
 	if (s != NULL && s->inflight > 0) {
 		s->inflight--;
+		l->inflight--;
 		s->last_done = now;
 	}
 	pthread_cond_broadcast(&l->changed);

@@ -16,10 +16,14 @@
 
 struct lb_bmc_slot;
 
+/* Buckets of the slots (one BMC per node: 10,000 slots, a few each). */
+#define LB_BMC_BUCKETS 4096
+
 struct lb_bmc_limit {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct lb_bmc_slot *slots;
+	struct lb_bmc_slot *slots[LB_BMC_BUCKETS];	/* by key */
+	int inflight;		/* calls in flight over all BMCs */
 };
 
 /* How one kind of BMC may be driven (IPMI BMCs want more care). */
@@ -44,6 +48,9 @@ double lb_bmc_limit_try(struct lb_bmc_limit *l, const char *key,
 int lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
     const struct lb_bmc_policy *policy, const struct lb_clock *clock,
     double deadline);
+/* Calls in flight now to the BMC 'key' and (in *ret_all) to all BMCs. */
+int lb_bmc_limit_inflight(struct lb_bmc_limit *l, const char *key,
+    int *ret_all);
 /* Gives the slot back at time 'now'; the interval counts from here. */
 void lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now);
 

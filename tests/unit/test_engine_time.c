@@ -782,6 +782,72 @@ test_sync_leaves_enroll_alone(void **state)
 	lb_node_free(n);
 }
 
+/* A read that finds what is stored saves nothing (updated_at kept), as
+ * Ironic's sync; a change is saved. */
+static void
+test_sync_unchanged_saves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char uuid[LB_UUID_LEN + 1], *stamp;
+	struct lb_node *n;
+
+	f->cfg.sync_power_state_interval = 10;
+	start(f);
+	make_node(f, "active", "power on", "{}", uuid);
+	machine(uuid, LB_POWER_ACTION_ON);
+	n = get(f, uuid);
+	stamp = n->updated_at ? strdup(n->updated_at) : NULL;
+	lb_node_free(n);
+	for (int i = 0; i < 3; i++)
+		tick(f, 10);
+	assert_int_equal(log_count(f, "reading the power state: BMC "), 3);
+	n = get(f, uuid);
+	if (stamp == NULL)
+		assert_null(n->updated_at);
+	else
+		assert_string_equal(n->updated_at, stamp);
+	lb_node_free(n);
+	machine(uuid, LB_POWER_ACTION_OFF);
+	tick(f, 10);
+	n = get(f, uuid);
+	assert_string_equal(n->power_state, "power off");
+	assert_non_null(n->updated_at);
+	assert_true(stamp == NULL || strcmp(n->updated_at, stamp) != 0);
+	lb_node_free(n);
+	free(stamp);
+}
+
+#define ROUND_NODES 300
+
+/*
+ * More nodes than the sync's share of the pool (8 workers: 8 reads at
+ * once) and than one page of the store (256): one round still reads
+ * every node, each read that ends queueing the next, as Ironic's sync
+ * workers drain one queue of all nodes.
+ */
+static void
+test_sync_round_reads_every_node(void **state)
+{
+	struct fixture *f = *state;
+	char uuids[ROUND_NODES][LB_UUID_LEN + 1];
+	struct lb_node *n;
+
+	f->cfg.sync_power_state_interval = 60;
+	start(f);
+	for (int i = 0; i < ROUND_NODES; i++)
+		make_node(f, "active", "power on", "{}", uuids[i]);
+	tick(f, 60);	/* the machines are off (fake_find's default) */
+	for (int i = 0; i < ROUND_NODES; i++) {
+		n = get(f, uuids[i]);
+		assert_string_equal(n->power_state, "power off");
+		lb_node_free(n);
+	}
+	assert_int_equal(log_count(f, "power state changed outside lifeboat: "
+	    "power on -> power off"), ROUND_NODES);
+	assert_int_equal(log_count(f, "power state sync: 300 of 300 nodes "
+	    "queued"), 1);
+}
+
 /* ---- the rescue's soft power-off ---- */
 
 #define SOFT_KEY "rescue_soft_power_off_timeout"
@@ -1100,6 +1166,8 @@ main(void)
 		T(test_recovery_leaves_other_maintenance),
 		T(test_recovery_interval_zero_disables),
 		T(test_sync_leaves_enroll_alone),
+		T(test_sync_round_reads_every_node),
+		T(test_sync_unchanged_saves_nothing),
 		T(test_soft_off_ignored_waits_the_timeout),
 		T(test_soft_off_honoured),
 		T(test_soft_off_skipped_when_off),

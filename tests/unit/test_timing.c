@@ -99,6 +99,31 @@ test_bmc_spacing_and_concurrency(void **state)
 	lb_bmc_limit_release_all(&l);
 }
 
+/* What is in flight, per BMC and over all (bench/scale's debug lines). */
+static void
+test_bmc_inflight_counts(void **state)
+{
+	struct lb_bmc_limit l;
+	struct lb_bmc_policy two = { 2, 0 };
+	int all = -1;
+
+	(void)state;
+	lb_bmc_limit_init(&l);
+	assert_int_equal(lb_bmc_limit_inflight(&l, "a", &all), 0);
+	assert_int_equal(all, 0);
+	assert_true(lb_bmc_limit_try(&l, "a", &two, 1.0) == 0);
+	assert_true(lb_bmc_limit_try(&l, "a", &two, 1.0) == 0);
+	assert_true(lb_bmc_limit_try(&l, "a", &two, 1.0) > 0);
+	assert_true(lb_bmc_limit_try(&l, "b", &two, 1.0) == 0);
+	assert_int_equal(lb_bmc_limit_inflight(&l, "a", &all), 2);
+	assert_int_equal(all, 3);
+	lb_bmc_limit_done(&l, "a", 2.0);
+	lb_bmc_limit_done(&l, "nobody", 2.0);	/* never taken: no change */
+	assert_int_equal(lb_bmc_limit_inflight(&l, "b", &all), 1);
+	assert_int_equal(all, 2);
+	lb_bmc_limit_release_all(&l);
+}
+
 static void
 test_bmc_acquire_times_out(void **state)
 {
@@ -146,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_heap_order),
 		cmocka_unit_test(test_heap_ties_keep_insertion_order),
 		cmocka_unit_test(test_bmc_spacing_and_concurrency),
+		cmocka_unit_test(test_bmc_inflight_counts),
 		cmocka_unit_test(test_bmc_acquire_times_out),
 		cmocka_unit_test(test_pool_admission),
 	};
