@@ -52,10 +52,13 @@ class Agent:
     """One booted ramdisk: a node's agent from boot until it goes away.
     Touched only by the loop thread; snapshot() is read by others."""
 
-    def __init__(self, uuid, macs, boot):
+    def __init__(self, uuid, macs, boot, booted_for=None):
         self.uuid = uuid
         self.macs = macs
         self.boot = boot
+        # The node's provision_updated_at when it booted this ramdisk: a
+        # newer one in rescue wait is a new rescue (the machine rebooted).
+        self.booted_for = booted_for
         self.state = BOOTING
         self.url = None
         self.port = None
@@ -280,7 +283,8 @@ class Swarm:
     async def _list_nodes(self):
         nodes = []
         url = '/v1/nodes'
-        params = {'fields': 'uuid,provision_state,power_state',
+        params = {'fields': 'uuid,provision_state,power_state,'
+                            'provision_updated_at',
                   'limit': '1000'}
         version = await self._api_version()
         while url:
@@ -302,27 +306,34 @@ class Swarm:
                 continue
             seen.add(uuid)
             if await self._consider(uuid, n['provision_state'],
-                                    n['power_state']):
-                boot.append(uuid)
+                                    n['power_state'],
+                                    n.get('provision_updated_at')):
+                boot.append((uuid, n.get('provision_updated_at')))
         for uuid, a in list(self._agents.items()):
             if uuid not in seen and a.state != GONE:
                 await self._gone(a, 'node no longer listed')
         # Many at once (their ports are fetched once per node): the API
         # connection pool bounds them.
-        results = await asyncio.gather(*(self._boot(u) for u in boot),
+        results = await asyncio.gather(*(self._boot(*b) for b in boot),
                                        return_exceptions=True)
         for r in results:
             if isinstance(r, Exception):
                 raise r
 
-    async def _consider(self, uuid, state, power):
+    async def _consider(self, uuid, state, power, updated):
         """Ends the node's agent if its ramdisk is no longer there; true
-        if the node's ramdisk boots now."""
+        if the node's ramdisk boots now.  A node aborted and rescued again
+        between two lists is back in rescue wait with a newer
+        provision_updated_at: its machine rebooted, the old agent goes."""
         a = self._agents.get(uuid)
         if a is not None and a.changed >= self._listed_at:
             return False        # the list is older than what it did since
         if a is not None and a.state in LIVE and state not in RAMDISK_STATES:
             await self._gone(a, 'node left rescue wait: %s' % state)
+        elif a is not None and a.state in LIVE and state == 'rescue wait' \
+                and updated != a.booted_for:
+            await self._gone(a, 'node rescued again (rescue wait since %s, '
+                             'booted for %s)' % (updated, a.booted_for))
         elif a is not None and a.state == RESCUED and state != 'rescue' \
                 and state != 'rescuing':
             await self._gone(a, 'node left rescue: %s' % state)
@@ -330,7 +341,7 @@ class Swarm:
         return state == 'rescue wait' and power == 'power on' and \
             (a is None or a.state == GONE)
 
-    async def _boot(self, uuid):
+    async def _boot(self, uuid, updated=None):
         macs = self._macs.get(uuid)
         if macs is None:
             status, body = await self._api(
@@ -342,7 +353,7 @@ class Swarm:
             self._macs[uuid] = macs
         boot = self._boots.get(uuid, 0) + 1
         self._boots[uuid] = boot
-        a = Agent(uuid, macs, boot)
+        a = Agent(uuid, macs, boot, updated)
         self._agents[uuid] = a
         self._stats['booted'] += 1
         self._record(a, 'boot', macs=macs)
