@@ -100,13 +100,16 @@ class Swarm:
                  log_path=None, tls='auto', heartbeat_error_interval=None,
                  lookup_interval=1.0, lookup_max_interval=60.0,
                  lookup_timeout=600.0, agent_version='11.2.0',
-                 api_connections=32, http_timeout=60.0):
+                 api_connections=32, http_timeout=60.0, boot_token=None):
         """heartbeat_interval None: IPA's heartbeat_timeout x U(0.3, 0.6);
         heartbeat_error_interval None: IPA's 5 x U(1, 2) s.  tls 'auto'
         serves HTTPS (one self-signed certificate for every agent, sent as
         agent_verify_ca) iff the API speaks >= 1.68, as IPA; 'off' never.
         api_connections caps the connections to the API (lifeboatd allows
-        [api] max_connections_per_ip from one address)."""
+        [api] max_connections_per_ip from one address).  boot_token:
+        uuid -> the agent token on the node's boot medium (the
+        ipa-agent-token a virtual media ISO carries) or None; called, in
+        the loop thread, when the node's ramdisk boots."""
         if tls not in ('auto', 'off'):
             raise ValueError("tls must be 'auto' or 'off'")
         self.api_url = api_url.rstrip('/')
@@ -123,6 +126,7 @@ class Swarm:
         self.agent_version = agent_version
         self.api_connections = api_connections
         self.http_timeout = http_timeout
+        self.boot_token = boot_token
         self.cert_path = None       # the agents' certificate, once made
         self._listed_at = 0.0       # when the node list being read began
         self._cert = None           # (pem, ssl context)
@@ -376,6 +380,10 @@ class Swarm:
 
     async def _agent_main(self, a):
         try:
+            if self.boot_token is not None:
+                # IPA takes ipa-agent-token from its kernel command line.
+                a.token = self.boot_token(a.uuid)
+                self._record(a, 'boot_token', known=bool(a.token))
             content = await self._lookup(a)
             if content is None:
                 self._stats['errors'] += 1
