@@ -538,6 +538,9 @@ class Run:
         for u, (kind, _) in self.special.items():
             if self.at_kill[u]['state'] in STAGED_OK:
                 mid[kind] = mid.get(kind, 0) + 1
+        # ISOs being built as lifeboatd died (the builder's temporary).
+        mid['iso_builds'] = len(list(
+            (self.lab.http / 'redfish').glob('*/.build-*')))
         self.figures['before'] = _count(
             {'provision_state': r['state']} for r in self.at_kill.values())
 
