@@ -292,8 +292,7 @@ class Switch:
     its own (every process and thread the run starts later is inside),
     one bridge per VLAN (chsv11.. the tenants', chsv20 the rescuing one)
     and a veth per switch node (chsp<k>, on its tenant VLAN chsv<11+k>).
-    close() moves the thread back; the kernel then removes the namespace
-    and every link in it."""
+    close() removes them and moves the thread back."""
 
     def __init__(self):
         self.libc = ctypes.CDLL(None, use_errno=True)
@@ -328,8 +327,16 @@ class Switch:
         return int(master[len(PREFIX) + 1:])
 
     def close(self):
+        """Removes the links (the kernel would, with the namespace, once
+        the last process in it is gone) and moves the thread back."""
         if self.home is None:
             return
+        for link in [switch_port(k) for k in range(len(SWITCH))] + [
+                '%sv%d' % (PREFIX, v) for v in [tenant_vlan(k) for k in
+                                                 range(len(SWITCH))] +
+                [RESCUING_VLAN]]:
+            subprocess.run(('ip', 'link', 'del', link), capture_output=True,
+                           timeout=30)
         if self.libc.setns(self.home, CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), 'setns back')
         os.close(self.home)
