@@ -763,9 +763,14 @@ class Run:
         known = set(self.uuids) | {m.replace(':', '-') for m in
                                    self.macs.values()} | set(
             self.macs.values())
+        # http_root/redfish/ has a directory per virtual media node only.
+        vmedia = {u for u, (kind, _) in self.special.items()
+                  if kind == 'vmedia'}
         temps = []
-        for root in (self.lab.tftp, self.lab.http, self.lab.optsdir,
-                     self.lab.hostsdir, self.lab.http / 'redfish'):
+        for root, owners in ((self.lab.tftp, known), (self.lab.http, known),
+                             (self.lab.optsdir, known),
+                             (self.lab.hostsdir, known),
+                             (self.lab.http / 'redfish', vmedia)):
             for dirpath, dirs, files in os.walk(root):
                 for f in files + dirs:
                     path = os.path.join(dirpath, f)
@@ -774,7 +779,7 @@ class Run:
                     elif dirpath == str(root) and f not in (
                             'pxelinux.cfg', 'master_images',
                             'redfish') and \
-                            not any(k in f for k in known):
+                            not any(k in f for k in owners):
                         self.problem('-', '%s: stray file %s'
                                      % (when, path))
         try:

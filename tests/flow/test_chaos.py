@@ -76,7 +76,8 @@ def test_checks_see_isos_media_and_vlans(store, tmp_path):
     (the BMC's medium then points at nothing there is) and its switch port
     put back on the tenant VLAN too early are reported; after an abort
     (ISO gone, medium ejected, port home, record dropped) they pass
-    again, and an ISO left for a node outside a rescue is reported."""
+    again; an ISO left for a node outside a rescue, and a directory under
+    http_root/redfish/ for a PXE node, are reported."""
     run = chaos.Run(0, tmp_path, store)
     try:
         run.setup()
@@ -118,5 +119,11 @@ def test_checks_see_isos_media_and_vlans(store, tmp_path):
         left.write_bytes(b'iso')
         assert run.check(aborted, 'left') == 1
         assert 'ISO left in "rescue failed"' in run.problems[-1]
+        pxe = next(u for u in run.uuids if u not in run.special)
+        (run.lab.http / 'redfish' / pxe).mkdir()
+        left.unlink()
+        assert run.check(aborted, 'stray') == 1
+        assert 'stray file %s' % (run.lab.http / 'redfish' / pxe) in \
+            run.problems[-1], run.problems[-1]
     finally:
         run.close()
