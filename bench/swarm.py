@@ -52,10 +52,13 @@ class Agent:
     """One booted ramdisk: a node's agent from boot until it goes away.
     Touched only by the loop thread; snapshot() is read by others."""
 
-    def __init__(self, uuid, macs, boot):
+    def __init__(self, uuid, macs, boot, booted_for=None):
         self.uuid = uuid
         self.macs = macs
         self.boot = boot
+        # The node's provision_updated_at when it booted this ramdisk: a
+        # newer one in rescue wait is a new rescue (the machine rebooted).
+        self.booted_for = booted_for
         self.state = BOOTING
         self.url = None
         self.port = None
@@ -97,13 +100,16 @@ class Swarm:
                  log_path=None, tls='auto', heartbeat_error_interval=None,
                  lookup_interval=1.0, lookup_max_interval=60.0,
                  lookup_timeout=600.0, agent_version='11.2.0',
-                 api_connections=32, http_timeout=60.0):
+                 api_connections=32, http_timeout=60.0, boot_token=None):
         """heartbeat_interval None: IPA's heartbeat_timeout x U(0.3, 0.6);
         heartbeat_error_interval None: IPA's 5 x U(1, 2) s.  tls 'auto'
         serves HTTPS (one self-signed certificate for every agent, sent as
         agent_verify_ca) iff the API speaks >= 1.68, as IPA; 'off' never.
         api_connections caps the connections to the API (lifeboatd allows
-        [api] max_connections_per_ip from one address)."""
+        [api] max_connections_per_ip from one address).  boot_token:
+        uuid -> the agent token on the node's boot medium (the
+        ipa-agent-token a virtual media ISO carries) or None; called, in
+        the loop thread, when the node's ramdisk boots."""
         if tls not in ('auto', 'off'):
             raise ValueError("tls must be 'auto' or 'off'")
         self.api_url = api_url.rstrip('/')
@@ -120,6 +126,7 @@ class Swarm:
         self.agent_version = agent_version
         self.api_connections = api_connections
         self.http_timeout = http_timeout
+        self.boot_token = boot_token
         self.cert_path = None       # the agents' certificate, once made
         self._listed_at = 0.0       # when the node list being read began
         self._cert = None           # (pem, ssl context)
@@ -280,7 +287,8 @@ class Swarm:
     async def _list_nodes(self):
         nodes = []
         url = '/v1/nodes'
-        params = {'fields': 'uuid,provision_state,power_state',
+        params = {'fields': 'uuid,provision_state,power_state,'
+                            'provision_updated_at',
                   'limit': '1000'}
         version = await self._api_version()
         while url:
@@ -302,27 +310,34 @@ class Swarm:
                 continue
             seen.add(uuid)
             if await self._consider(uuid, n['provision_state'],
-                                    n['power_state']):
-                boot.append(uuid)
+                                    n['power_state'],
+                                    n.get('provision_updated_at')):
+                boot.append((uuid, n.get('provision_updated_at')))
         for uuid, a in list(self._agents.items()):
             if uuid not in seen and a.state != GONE:
                 await self._gone(a, 'node no longer listed')
         # Many at once (their ports are fetched once per node): the API
         # connection pool bounds them.
-        results = await asyncio.gather(*(self._boot(u) for u in boot),
+        results = await asyncio.gather(*(self._boot(*b) for b in boot),
                                        return_exceptions=True)
         for r in results:
             if isinstance(r, Exception):
                 raise r
 
-    async def _consider(self, uuid, state, power):
+    async def _consider(self, uuid, state, power, updated):
         """Ends the node's agent if its ramdisk is no longer there; true
-        if the node's ramdisk boots now."""
+        if the node's ramdisk boots now.  A node aborted and rescued again
+        between two lists is back in rescue wait with a newer
+        provision_updated_at: its machine rebooted, the old agent goes."""
         a = self._agents.get(uuid)
         if a is not None and a.changed >= self._listed_at:
             return False        # the list is older than what it did since
         if a is not None and a.state in LIVE and state not in RAMDISK_STATES:
             await self._gone(a, 'node left rescue wait: %s' % state)
+        elif a is not None and a.state in LIVE and state == 'rescue wait' \
+                and updated != a.booted_for:
+            await self._gone(a, 'node rescued again (rescue wait since %s, '
+                             'booted for %s)' % (updated, a.booted_for))
         elif a is not None and a.state == RESCUED and state != 'rescue' \
                 and state != 'rescuing':
             await self._gone(a, 'node left rescue: %s' % state)
@@ -330,7 +345,7 @@ class Swarm:
         return state == 'rescue wait' and power == 'power on' and \
             (a is None or a.state == GONE)
 
-    async def _boot(self, uuid):
+    async def _boot(self, uuid, updated=None):
         macs = self._macs.get(uuid)
         if macs is None:
             status, body = await self._api(
@@ -342,7 +357,7 @@ class Swarm:
             self._macs[uuid] = macs
         boot = self._boots.get(uuid, 0) + 1
         self._boots[uuid] = boot
-        a = Agent(uuid, macs, boot)
+        a = Agent(uuid, macs, boot, updated)
         self._agents[uuid] = a
         self._stats['booted'] += 1
         self._record(a, 'boot', macs=macs)
@@ -365,6 +380,10 @@ class Swarm:
 
     async def _agent_main(self, a):
         try:
+            if self.boot_token is not None:
+                # IPA takes ipa-agent-token from its kernel command line.
+                a.token = self.boot_token(a.uuid)
+                self._record(a, 'boot_token', known=bool(a.token))
             content = await self._lookup(a)
             if content is None:
                 self._stats['errors'] += 1

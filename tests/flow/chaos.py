@@ -3,15 +3,22 @@ imported by tests/flow/test_chaos.py (a short slice of fixed seeds) and by
 bench/chaos (hundreds of runs, figures).
 
 A run, for one seed: a lifeboatd on a fresh state directory holding a
-copy of a template store (200 fake-hardware nodes enrolled once through
-the API, active, PXE boot into a temporary tftp/http root with dnsmasq
-host and option files), the agents played by bench/swarm.py; a seeded mix
-of rescue, unrescue, power on/off/reboot, abort and re-rescue; SIGKILL at
-a seeded moment (early, while ramdisks are staged, while rescues are
-finalized, or later); a restart on the same state (a quarter of the runs
-kill that restart too while its recovery runs, and restart again); then
-every invariant of the issue, each problem a line naming the node and
-what is wrong:
+copy of a template store (200 nodes enrolled once through the API,
+active: 192 fake-hardware PXE nodes booting into a temporary tftp/http
+root with dnsmasq host and option files; 4 redfish-virtual-media nodes
+behind one lab Redfish BMC process, tests/lab/redfish_bmc.py --count 4, a
+machine each; 4 fake-hardware PXE nodes with network_interface=switch,
+[switch] backend linux-bridge-per-vlan, each port's local_link_connection
+a veth of its own on bridges in the run's own network namespace), the
+agents played by bench/swarm.py (a virtual media node's agent takes the
+ipa-agent-token baked into its ISO, read from the ISO file as its machine
+would boot it); a seeded mix of rescue, unrescue, power on/off/reboot,
+abort and re-rescue (each round also picks two of the 8 virtual media and
+switch nodes); SIGKILL at a seeded moment (early, while ramdisks are
+staged, while rescues are finalized, or later); a restart on the same
+state (a quarter of the runs kill that restart too while its recovery
+runs, and restart again); then every invariant of the issue, each problem
+a line naming the node and what is wrong:
 
 * no node lost (every node and its port still there);
 * after the recovery interval no reservation, no pending power action,
@@ -21,25 +28,40 @@ what is wrong:
   (or its agent has finished the rescue since);
 * staged boot files and dnsmasq entries only for nodes whose rescue is
   still under way (rescuing, rescue wait), nothing half written;
+* virtual media ISOs (http_root/redfish/<uuid>/) only for a node in
+  rescuing/rescue wait, and a node in rescue wait has one; the BMC's
+  inserted medium (its control endpoint, GET /machines/<i>) is an ISO
+  that exists, or none;
+* a switch node's port (read from the kernel: ip -j link show, its master
+  bridge) on the rescuing VLAN only in rescuing/rescue wait, on its
+  tenant VLAN otherwise; the store's switch_tenant_vlans record there
+  while it is on the rescuing VLAN, that tenant VLAN, and gone after;
 * no password hash outside rescuing/rescue wait, no agent token outside
   rescuing/rescue wait/rescue (the rescued system keeps its token);
 * the operator's next verb works: each node's next verb is accepted and
   ends in a stable state, with the invariants above true again.
 
-Not covered: virtual media ISOs (bench/swarm.py's agents take their token
-at lookup and cannot read one baked into an ISO) and switch VLANs (the
-switch backends move real bridge ports: root and network namespaces).
+The switch nodes need root (a network namespace, bridges and veths):
+without it they are plain PXE nodes and the switch invariants are not
+checked (bench/chaos's summary and test_chaos.py say so).  Not covered:
+agents behind the virtual media nodes' network (the swarm's agents run on
+127.0.0.1 whatever the VLAN), and a switch other than the Linux bridge.
 
 Everything runs in the caller's thread (and 8 threads sending the next
-verbs) except the swarm (its own thread, bench/swarm.py).  Every process
+verbs) except the swarm (its own thread, bench/swarm.py); with root the
+caller's thread is in the run's network namespace from setup() to close(),
+and so is every thread and process started meanwhile.  Every process
 started here is stopped by its PID.
 """
 
+import ctypes
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -49,7 +71,7 @@ from pathlib import Path
 import requests
 
 from conftest import Daemon, Launcher, wait_for
-from power_helpers import get_node
+from power_helpers import Bmcs, get_node
 from rescue_helpers import RescueLab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,6 +94,31 @@ FAILED = {'rescue failed', 'unrescue failed', 'error'}
 HASH_OK = {'rescuing', 'rescue wait'}           # may hold the hash
 TOKEN_OK = {'rescuing', 'rescue wait', 'rescue'}  # may hold a token
 STAGED_OK = {'rescuing', 'rescue wait'}         # may have boot files
+# Nodes 0-3 boot through redfish-virtual-media (one lab Redfish BMC process,
+# a machine each), nodes 4-7 sit on switch ports (network_interface=switch,
+# one bridge per VLAN in the run's own network namespace); the rest are
+# fake-hardware PXE nodes.
+VMEDIA = range(0, 4)
+SWITCH = range(4, 8)
+SYSTEM = '/redfish/v1/Systems/1'
+PREFIX = 'chs'          # bridges chsv<VLAN>; switch ports chsp<k>
+RESCUING_VLAN = 20
+SPECIAL_PICKS = 2       # of each round of verbs, for VMEDIA and SWITCH
+ISO_TOKEN = re.compile(rb'ipa-agent-token=([A-Za-z0-9_-]{32,})')
+CLONE_NEWNET = 0x40000000
+
+
+def switch_covered():
+    """Switch VLANs need root (a network namespace, bridges, veths)."""
+    return os.geteuid() == 0
+
+
+def tenant_vlan(k):
+    return 11 + k
+
+
+def switch_port(k):
+    return '%sp%d' % (PREFIX, k)
 
 
 def mac_of(i):
@@ -94,6 +141,8 @@ def lab_sections(workdir):
             'workers_pool_size': 32,
         },
         'redfish': {'min_command_interval': 0},
+        'switch': {'backend': 'linux-bridge-per-vlan',
+                   'rescuing_network': RESCUING_VLAN},
     }
 
 
@@ -118,7 +167,7 @@ def _lab(workdir, store=None):
     sec = lab_sections(workdir)
     try:
         lab = RescueLab(launcher, workdir, conductor=sec['conductor'],
-                        redfish=sec['redfish'])
+                        redfish=sec['redfish'], switch=sec['switch'])
     except BaseException:
         launcher.close()
         raise
@@ -126,24 +175,17 @@ def _lab(workdir, store=None):
 
 
 def make_template(workdir, nodes=NODES):
-    """Enrols 'nodes' active nodes through the API once; returns the path
-    of a copy of the store they are in (the daemon stopped cleanly)."""
+    """Enrols 'nodes' active nodes through the API once (the first of them
+    virtual media nodes behind a lab Redfish BMC, the next ones on switch
+    ports, see VMEDIA and SWITCH); returns the path of a copy of the store
+    they are in (the daemon stopped cleanly)."""
     workdir = Path(workdir)
     launcher, lab = _lab(workdir / 'template')
+    bmcs = Bmcs(workdir / 'template')
     d = lab.d
     try:
-        uuids = []
-        for i in range(nodes):
-            node = d.create_node(
-                name='chaos-%03d' % i, driver='fake-hardware',
-                power_interface='fake', management_interface='fake',
-                boot_interface='pxe', rescue_interface='agent',
-                network_interface='noop',
-                properties={'capabilities': 'boot_mode:bios'},
-                driver_info={'fake_delay': 0.01 + 0.01 * (i % 4),
-                             'fake_bmc': 'bmc-%d' % (i % BMCS)})
-            d.create_port(node['uuid'], mac_of(i))
-            uuids.append(node['uuid'])
+        emu = bmcs.redfish(len(VMEDIA))
+        uuids = [_enrol(d, i, emu) for i in range(nodes)]
         for verb, final in (('manage', 'manageable'), ('adopt', 'active')):
             for u in uuids:
                 code = until_taken(lambda: d.put(
@@ -164,6 +206,34 @@ def make_template(workdir, nodes=NODES):
         return out
     finally:
         launcher.close()
+        bmcs.close()
+
+
+def _enrol(d, i, emu):
+    """Node i and its port; returns its uuid."""
+    fields = {'name': 'chaos-%03d' % i, 'rescue_interface': 'agent',
+              'network_interface': 'noop',
+              'properties': {'capabilities': 'boot_mode:bios'}}
+    if i in VMEDIA:
+        emu.set_power(VMEDIA.index(i), 'on')
+        info = dict(emu.driver_info(VMEDIA.index(i)),
+                    redfish_system_id=SYSTEM)
+        fields.update(driver='redfish',
+                      boot_interface='redfish-virtual-media')
+    else:
+        info = {'fake_delay': 0.01 + 0.01 * (i % 4),
+                'fake_bmc': 'bmc-%d' % (i % BMCS)}
+        fields.update(driver='fake-hardware', power_interface='fake',
+                      management_interface='fake', boot_interface='pxe')
+    port = {}
+    if i in SWITCH and switch_covered():
+        fields['network_interface'] = 'switch'
+        port['local_link_connection'] = {
+            'switch_id': '52:54:00:0c:00:ff', 'switch_info': PREFIX,
+            'port_id': switch_port(SWITCH.index(i))}
+    node = d.create_node(driver_info=info, **fields)
+    d.create_port(node['uuid'], mac_of(i), **port)
+    return node['uuid']
 
 
 def until_taken(send, timeout=60):
@@ -189,17 +259,20 @@ def list_nodes(d):
     return r.json()['nodes']
 
 
-def store_nodes(d):
+def store_nodes(d, uuid=None):
     """{uuid: row} read from the store itself (the daemon may be dead):
     state, reservation, target_power_state, last_error, whether the
-    password hash is there, the agent token (compared, never shown)."""
+    password hash is there, the agent token (compared, never shown), the
+    switch_tenant_vlans record."""
     db = sqlite3.connect('file:%s?mode=ro' % (d.state_path /
                                               'lifeboat.sqlite'),
                          uri=True, timeout=10)
     try:
         rows = db.execute('SELECT uuid, provision_state, reservation, '
                           'target_power_state, last_error, instance_info, '
-                          'driver_internal_info FROM nodes').fetchall()
+                          'driver_internal_info FROM nodes' +
+                          ('' if uuid is None else ' WHERE uuid = ?'),
+                          () if uuid is None else (uuid,)).fetchall()
     finally:
         db.close()
     out = {}
@@ -209,8 +282,72 @@ def store_nodes(d):
                      'last_error': err,
                      'hash': bool(ii.get('hashed_rescue_password') or
                                   ii.get('rescue_password')),
-                     'token': dii.get('agent_secret_token')}
+                     'token': dii.get('agent_secret_token'),
+                     'vlans': dii.get('switch_tenant_vlans')}
     return out
+
+
+class Switch:
+    """The switch of a run: this thread moved into a network namespace of
+    its own (every process and thread the run starts later is inside),
+    one bridge per VLAN (chsv11.. the tenants', chsv20 the rescuing one)
+    and a veth per switch node (chsp<k>, on its tenant VLAN chsv<11+k>).
+    close() removes them and moves the thread back."""
+
+    def __init__(self):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.home = os.open('/proc/thread-self/ns/net',
+                            os.O_RDONLY | os.O_CLOEXEC)
+        if self.libc.unshare(CLONE_NEWNET) != 0:
+            os.close(self.home)
+            raise OSError(ctypes.get_errno(), 'unshare(CLONE_NEWNET)')
+        try:
+            _ip('link', 'set', 'lo', 'up')
+            for vid in [tenant_vlan(k) for k in range(len(SWITCH))] + [
+                    RESCUING_VLAN]:
+                _ip('link', 'add', '%sv%d' % (PREFIX, vid), 'type',
+                    'bridge')
+            for k in range(len(SWITCH)):
+                _ip('link', 'add', switch_port(k), 'type', 'veth', 'peer',
+                    'name', '%sq%d' % (PREFIX, k))
+                _ip('link', 'set', switch_port(k), 'master',
+                    '%sv%d' % (PREFIX, tenant_vlan(k)))
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def vlan(k):
+        """Switch port k's VLAN as the kernel shows it (its master
+        bridge), or None when it has none."""
+        out = json.loads(_ip('-j', 'link', 'show', 'dev', switch_port(k)))
+        master = out[0].get('master', '')
+        if not master.startswith(PREFIX + 'v'):
+            return None
+        return int(master[len(PREFIX) + 1:])
+
+    def close(self):
+        """Removes the links (the kernel would, with the namespace, once
+        the last process in it is gone) and moves the thread back."""
+        if self.home is None:
+            return
+        for link in [switch_port(k) for k in range(len(SWITCH))] + [
+                '%sv%d' % (PREFIX, v) for v in [tenant_vlan(k) for k in
+                                                 range(len(SWITCH))] +
+                [RESCUING_VLAN]]:
+            subprocess.run(('ip', 'link', 'del', link), capture_output=True,
+                           timeout=30)
+        if self.libc.setns(self.home, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), 'setns back')
+        os.close(self.home)
+        self.home = None
+
+
+def _ip(*argv):
+    p = subprocess.run(('ip',) + argv, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, (argv, p.stdout, p.stderr)
+    return p.stdout
 
 
 class Run:
@@ -228,6 +365,8 @@ class Run:
         self.kills = 2 if self.rng.random() < double_kill else 1
         self.log = log or (lambda msg: None)
         self.launcher = self.lab = self.swarm = None
+        self.switch = self.bmcs = self.emu = None
+        self.special = {}       # uuid -> ('vmedia' | 'switch', index)
         self.problems = []
         self.figures = {'seed': seed, 'requests': {}, 'kill_mode': None}
         self.uuids = []
@@ -240,10 +379,20 @@ class Run:
 
     def setup(self):
         from swarm import Swarm
+        if switch_covered():
+            self.switch = Switch()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.bmcs = Bmcs(self.workdir)
+        self.emu = self.bmcs.redfish(len(VMEDIA))
         self.launcher, self.lab = _lab(self.workdir, self.store)
         self.d = self.lab.d
         for n in list_nodes(self.d):
             self.uuids.append(n['uuid'])
+            i = int(n['name'].split('-')[1])
+            if i in VMEDIA:
+                self._vmedia_node(n['uuid'], VMEDIA.index(i))
+            elif i in SWITCH and self.switch is not None:
+                self.special[n['uuid']] = ('switch', SWITCH.index(i))
         for p in self.d.get('/v1/ports?fields=node_uuid,address').json()[
                 'ports']:
             self.macs[p['node_uuid']] = p['address']
@@ -253,16 +402,55 @@ class Run:
                            log_path=str(self.workdir / 'swarm.jsonl'),
                            # lifeboatd down is short here: retry soon
                            heartbeat_error_interval=0.3,
-                           lookup_interval=0.2, lookup_max_interval=1.0)
+                           lookup_interval=0.2, lookup_max_interval=1.0,
+                           boot_token=self.iso_token)
         self.swarm.start()
         self._offset = _wall_offset()
         return self
 
+    def _vmedia_node(self, uuid, k):
+        """Node 'uuid' on this run's BMC machine k (the template's BMC is
+        gone), powered on as the store has it."""
+        self.special[uuid] = ('vmedia', k)
+        self.emu.set_power(k, 'on')
+        r = self.d.patch('/v1/nodes/' + uuid, [
+            {'op': 'replace', 'path': '/driver_info/redfish_address',
+             'value': self.emu.driver_info(k)['redfish_address']}])
+        assert r.status_code == 200, r.text
+
+    def isos(self, uuid):
+        """The node's virtual media ISOs (and anything else) under
+        http_root/redfish/<uuid>/."""
+        root = self.lab.http / 'redfish' / uuid
+        try:
+            return sorted(root.iterdir(), key=lambda p: p.lstat().st_mtime)
+        except FileNotFoundError:       # none, or one went as we looked
+            return []
+
+    def iso_token(self, uuid):
+        """The agent token baked into the node's ISO (its kernel command
+        line's ipa-agent-token, read from the ISO as the machine boots
+        it), or None: the swarm's boot_token."""
+        for iso in reversed(self.isos(uuid)):   # the newest first
+            try:
+                m = ISO_TOKEN.search(iso.read_bytes())
+            except OSError:     # gone meanwhile, or not a file
+                continue
+            if m:
+                return m.group(1).decode()
+        return None
+
     def close(self):
-        if self.swarm is not None:
-            self.swarm.stop()
-        if self.launcher is not None:
-            self.launcher.close()
+        try:
+            if self.swarm is not None:
+                self.swarm.stop()
+            if self.launcher is not None:
+                self.launcher.close()
+            if self.bmcs is not None:
+                self.bmcs.close()
+        finally:
+            if self.switch is not None:
+                self.switch.close()
 
     def problem(self, uuid, what):
         self.problems.append('seed %d: node %s: %s' % (self.seed, uuid,
@@ -339,8 +527,10 @@ class Run:
         started = time.monotonic()
         nodes = list_nodes(self.d)
         while True:
-            for _ in range(10):
-                node = rng.choice(nodes)
+            special = [n for n in nodes if n['uuid'] in self.special]
+            for node in [rng.choice(nodes) for _ in range(10)] + [
+                    rng.choice(special) for _ in range(SPECIAL_PICKS)
+                    if special]:
                 verb = self._verb(node)
                 if verb is not None:
                     self._send(node['uuid'], verb)
@@ -351,6 +541,13 @@ class Run:
         self.figures['killed_after'] = time.monotonic() - started
         self.d.kill()
         self.at_kill = store_nodes(self.d)
+        mid = self.figures['mid_rescue_at_kill'] = {}
+        for u, (kind, _) in self.special.items():
+            if self.at_kill[u]['state'] in STAGED_OK:
+                mid[kind] = mid.get(kind, 0) + 1
+        # ISOs being built as lifeboatd died (the builder's temporary).
+        mid['iso_builds'] = len(list(
+            (self.lab.http / 'redfish').glob('*/.build-*')))
         self.figures['before'] = _count(
             {'provision_state': r['state']} for r in self.at_kill.values())
 
@@ -477,17 +674,68 @@ class Run:
 
     def _check_files(self, seen, when):
         for u, mac in self.macs.items():
-            what = self._files_wrong(u, mac, seen.get(u, {}).get(
-                'provision_state'), seen.get(u, {}).get('reservation'))
-            if what is not None:
-                # An agent may have finished its rescue (and removed the
-                # staging) since the list: judge by the state now.
-                now = get_node(self.d, u)
-                what = self._files_wrong(u, mac, now['provision_state'],
-                                         now['reservation'])
-            if what is not None:
-                self.problem(u, '%s: %s' % (when, what))
+            self._judge(u, seen, when, lambda st, rsv, u=u, mac=mac:
+                        self._files_wrong(u, mac, st, rsv))
+            kind, k = self.special.get(u, (None, None))
+            if kind == 'vmedia':
+                self._judge(u, seen, when, lambda st, rsv, u=u, k=k:
+                            self._vmedia_wrong(u, k, st, rsv))
+            elif kind == 'switch':
+                self._judge(u, seen, when, lambda st, rsv, u=u, k=k:
+                            self._switch_wrong(u, k, st, rsv))
         self._check_stray(when)
+
+    def _judge(self, u, seen, when, wrong):
+        """wrong(state, reservation) -> what is wrong with the node, or
+        None; first by the list 'seen', then (an agent may have finished
+        its rescue since the list, and cleaned up) by the node now."""
+        what = wrong(seen.get(u, {}).get('provision_state'),
+                     seen.get(u, {}).get('reservation'))
+        if what is not None:
+            now = get_node(self.d, u)
+            what = wrong(now['provision_state'], now['reservation'])
+        if what is not None:
+            self.problem(u, '%s: %s' % (when, what))
+
+    def _vmedia_wrong(self, u, k, st, reservation):
+        """An ISO only in rescuing/rescue wait; the BMC's medium is an ISO
+        that exists, or none; rescue wait has both."""
+        isos = self.isos(u)
+        if isos and st not in STAGED_OK:
+            return 'ISO left in "%s": %s' % (st, ', '.join(map(str, isos)))
+        media = self.emu.machine(k)['media']
+        image = media['image'] if media['inserted'] else None
+        if image is not None:
+            rel = image[len(self.lab.http_url):].lstrip('/')
+            if not image.startswith(self.lab.http_url) or \
+                    not (self.lab.http / rel).is_file():
+                return 'the BMC\'s medium %s is no ISO there is (in ' \
+                    '"%s")' % (image, st)
+        if st == 'rescue wait' and reservation is None and \
+                (not isos or image is None):
+            return '"rescue wait" with ISOs %s, BMC medium %s' % (
+                [str(p) for p in isos], image)
+        return None
+
+    def _switch_wrong(self, u, k, st, reservation):
+        """The port on the rescuing VLAN only in rescuing/rescue wait, on
+        its tenant VLAN otherwise (the kernel's bridges); the store's
+        tenant VLAN record, while there is one, the tenant VLAN."""
+        if st == 'rescuing' and reservation is not None:
+            return None         # the rescue job moves it as we look
+        vlan = Switch.vlan(k)
+        tenant = tenant_vlan(k)
+        want = RESCUING_VLAN if st in STAGED_OK else tenant
+        rec = store_nodes(self.d, u)[u]['vlans']
+        if vlan != want:
+            return 'switch port %s on VLAN %s in "%s" (tenant %d, record ' \
+                '%r)' % (switch_port(k), vlan, st, tenant, rec)
+        if st in STAGED_OK and rec != {self.macs[u]: tenant}:
+            return 'switch port %s on the rescuing VLAN, tenant VLAN ' \
+                'record %r, not %d' % (switch_port(k), rec, tenant)
+        if st not in STAGED_OK and rec is not None:
+            return 'tenant VLAN record %r kept in "%s"' % (rec, st)
+        return None
 
     def _files_wrong(self, u, mac, st, reservation):
         """What is wrong with the node's staged files in state 'st'."""
@@ -496,10 +744,14 @@ class Run:
         if left and st not in STAGED_OK:
             return 'staged files left in "%s": %s' % (st, ', '.join(left))
         host = lab.host_file(mac)
+        # The switch interface's tenant network has its own DHCP: ignored.
+        rest = '%s,ignore\n' if self.special.get(u, ('',))[0] == \
+            'switch' else '%s\n'
         if host.exists() and st not in STAGED_OK and \
-                host.read_text() != '%s\n' % mac:
+                host.read_text() != rest % mac:
             return 'dnsmasq host entry in "%s": %r' % (st, host.read_text())
-        if st in STAGED_OK and reservation is None:
+        if st in STAGED_OK and reservation is None and \
+                self.special.get(u, ('',))[0] != 'vmedia':
             cfg = lab.staged_files(u, mac)['tftp_config']
             if not cfg.exists() or cfg.stat().st_size == 0:
                 return '"%s" without its boot config' % st
@@ -511,17 +763,23 @@ class Run:
         known = set(self.uuids) | {m.replace(':', '-') for m in
                                    self.macs.values()} | set(
             self.macs.values())
+        # http_root/redfish/ has a directory per virtual media node only.
+        vmedia = {u for u, (kind, _) in self.special.items()
+                  if kind == 'vmedia'}
         temps = []
-        for root in (self.lab.tftp, self.lab.http, self.lab.optsdir,
-                     self.lab.hostsdir):
+        for root, owners in ((self.lab.tftp, known), (self.lab.http, known),
+                             (self.lab.optsdir, known),
+                             (self.lab.hostsdir, known),
+                             (self.lab.http / 'redfish', vmedia)):
             for dirpath, dirs, files in os.walk(root):
                 for f in files + dirs:
                     path = os.path.join(dirpath, f)
                     if f.startswith('.') or f.endswith('~'):
                         temps.append(path)
                     elif dirpath == str(root) and f not in (
-                            'pxelinux.cfg', 'master_images') and \
-                            not any(k in f for k in known):
+                            'pxelinux.cfg', 'master_images',
+                            'redfish') and \
+                            not any(k in f for k in owners):
                         self.problem('-', '%s: stray file %s'
                                      % (when, path))
         try:
@@ -588,12 +846,12 @@ class Run:
         """True for a node whose rescue timed out for a reason outside
         lifeboatd: the wall clock was stepped during the run (see
         clock_stepped), or (a node waiting for its agent) that agent could
-        not authenticate, none of its heartbeats accepted.  Either the kill took the lookup's reply with it (the
-        token was issued and stored, the agent never got it, and a token is
-        issued once, as Ironic's), or the node was aborted and rescued again
-        between two polls of the swarm, which then kept the old ramdisk's
-        agent (a real node reboots).  The callback timeout fails the node,
-        saying so.  Counted in the figures; check_recovered() holds the
+        not authenticate, none of its heartbeats accepted: the kill took
+        the lookup's reply with it (the token was issued and stored, the
+        agent never got it, and a token is issued once, as Ironic's).  (A
+        node aborted and rescued again between two polls of the swarm gets
+        a new agent since bench/swarm.py watches provision_updated_at.)
+        The callback timeout fails the node, saying so.  Counted in the figures; check_recovered() holds the
         tokens across the restart itself."""
         agent = self.swarm.agent(n['uuid'])
         timed_out = n['provision_state'] == 'rescue failed' and \

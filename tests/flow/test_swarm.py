@@ -8,9 +8,11 @@ fake_delay_jitter and fake_bmc set) booting over PXE with the ``agent``
 rescue interface; one test mixes in a lab IPMI and a lab Redfish BMC.
 """
 
+import asyncio
 import os
 import re
 import sys
+import threading
 import warnings
 
 import requests
@@ -280,3 +282,67 @@ def test_swarm_outlives_a_lifeboatd_kill(launcher, tmp_path):
         assert s.stats()['lookups'] == 3        # the same agents
     finally:
         s.stop()
+
+
+class HeldSwarm(Swarm):
+    """A swarm whose node lists the test can hold: while ``hold`` is set
+    no list starts, so whatever happens meanwhile happens between two of
+    its polls.  ``held`` is set once a list waits."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.hold = threading.Event()
+        self.held = threading.Event()
+
+    async def _list_nodes(self):
+        while self.hold.is_set():
+            self.held.set()
+            await asyncio.sleep(0.02)
+        self.held.clear()
+        return await super()._list_nodes()
+
+
+def test_rescued_again_between_two_polls_boots_a_new_agent(launcher,
+                                                          tmp_path):
+    """A node aborted and rescued again between two of the swarm's polls
+    reboots its ramdisk, as a real machine does: the old agent (and its
+    token) goes, a new one looks up and finishes the second rescue."""
+    lab = RescueLab(launcher, tmp_path / 'lab')
+    uuid = lab.node(adopt=False, driver_info=fake_info(0))[0]['uuid']
+    adopt_all(lab, [uuid])
+    r = put_rescue(lab.d, uuid, password(0))
+    assert r.status_code == 202, r.text
+    wait_state(lab.d, uuid, {'rescue wait'})
+    # In maintenance the first agent's heartbeats are only recorded.
+    r = lab.d.put('/v1/nodes/%s/maintenance' % uuid, {'reason': 'hold'})
+    assert r.status_code == 202, r.text
+    s = HeldSwarm(api_url=lab.api_url, heartbeat_interval=0.3,
+                  poll_interval=0.05, nodes={uuid},
+                  heartbeat_error_interval=0.2,
+                  log_path=str(tmp_path / 'swarm.jsonl'))
+    s.start()
+    try:
+        wait_for(lambda: (s.agent(uuid) or {}).get('heartbeats', 0) >= 1,
+                 20, what='the first agent heartbeating')
+        first = s.agent(uuid)
+        s.hold.set()
+        wait_for(s.held.is_set, 10, what='the swarm between two polls')
+        r = put_verb(lab.d, uuid, 'abort')
+        assert r.status_code == 202, r.text
+        end_state(lab.d, uuid, {'rescue failed'})
+        r = lab.d.delete('/v1/nodes/%s/maintenance' % uuid)
+        assert r.status_code == 202, r.text
+        r = put_rescue(lab.d, uuid, password(1))
+        assert r.status_code == 202, r.text
+        wait_state(lab.d, uuid, {'rescue wait'})
+        assert s.agent(uuid)['boots'] == 1      # no poll saw any of it
+        s.hold.clear()
+        assert_rescued(lab, s, uuid, password(1), boots=2)
+        assert first['boots'] == 1 and first['token_known'], first
+        assert s.stats()['lookups'] == 2
+        assert lab.d.log_text().count('node %s: agent token issued at '
+                                      'lookup' % uuid) == 2
+    finally:
+        s.stop()
+    log = (tmp_path / 'swarm.jsonl').read_text()
+    assert 'node rescued again' in log
