@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,7 +76,8 @@ run(char *const argv[], const char *input, int timeout_s, struct lb_err *err)
 {
 	struct timespec start, now;
 	int status, fd, in[2];
-	pid_t pid, w;
+	pid_t pid, w, parent = getpid();
+	sigset_t none;
 	bool fed;
 
 	if (pipe2(in, O_CLOEXEC) < 0)
@@ -89,6 +91,15 @@ run(char *const argv[], const char *input, int timeout_s, struct lb_err *err)
 		    argv[0], strerror(errno));
 	}
 	if (pid == 0) {
+		/* Dies with lifeboatd: a kill -9 leaves no builder behind
+		 * writing into http_root. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		    getppid() != parent)
+			_exit(127);
+		/* The daemon's blocked and ignored signals are not its. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		fd = open("/dev/null", O_RDWR);
 		dup2(in[0], STDIN_FILENO);
 		if (fd >= 0) {

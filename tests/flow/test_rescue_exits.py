@@ -237,6 +237,15 @@ class BlockingIsoBuilder:
                 pass
 
 
+def process_alive(pid):
+    """True while 'pid' runs (a zombie waiting to be reaped has ended)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def builder(tmp_path):
     b = BlockingIsoBuilder(tmp_path / 'builder')
@@ -319,8 +328,12 @@ def test_sigkill_after_the_port_moved(switch, launcher, tmp_path, bmcs,
     assert access_vlan() == RESCUING
     assert get_node(lab.d, uuid)['provision_state'] == 'rescuing'
 
+    pid = builder.wait_started()
     lab.d.kill()
-    builder.stop()
+    # The builder dies with lifeboatd (PR_SET_PDEATHSIG): nothing of the
+    # killed run writes into http_root once the next one starts.
+    wait_for(lambda: not process_alive(pid), 10,
+             what='the ISO builder to die with lifeboatd')
     assert access_vlan() == RESCUING      # nobody put it back yet
     lab.d.start()
     node = settled(lab.d, uuid)
