@@ -284,20 +284,30 @@ class Swarm:
                 self._log.flush()
             await asyncio.sleep(self.poll_interval)
 
+    # The states in which a node's ramdisk or rescued system runs: the
+    # only nodes a poll needs to see (a node not listed is in none).
+    LISTED_STATES = ('rescue wait', 'rescuing', 'rescue')
+
     async def _list_nodes(self):
+        """The nodes in LISTED_STATES, a filtered list per state (marker
+        paging), so that a poll of 10,000 idle nodes costs lifeboatd next
+        to nothing, as real agents, which never list, cost it nothing."""
         nodes = []
-        url = '/v1/nodes'
-        params = {'fields': 'uuid,provision_state,power_state,'
-                            'provision_updated_at',
-                  'limit': '1000'}
         version = await self._api_version()
-        while url:
-            status, body = await self._api('GET', url, version,
-                                           params=params)
-            if status != 200:
-                raise RuntimeError('node list: HTTP %d' % status)
-            nodes.extend(body['nodes'])
-            url, params = body.get('next'), None
+        for state in self.LISTED_STATES:
+            params = {'fields': 'uuid,provision_state,power_state,'
+                                'provision_updated_at',
+                      'provision_state': state, 'limit': '1000'}
+            while True:
+                status, body = await self._api('GET', '/v1/nodes', version,
+                                               params=params)
+                if status != 200:
+                    raise RuntimeError('node list: HTTP %d' % status)
+                page = body['nodes']
+                nodes.extend(page)
+                if len(page) < 1000:
+                    break
+                params = dict(params, marker=page[-1]['uuid'])
         return nodes
 
     async def _poll_once(self):
@@ -315,7 +325,7 @@ class Swarm:
                 boot.append((uuid, n.get('provision_updated_at')))
         for uuid, a in list(self._agents.items()):
             if uuid not in seen and a.state != GONE:
-                await self._gone(a, 'node no longer listed')
+                await self._gone(a, 'node left the rescue states')
         # Many at once (their ports are fetched once per node): the API
         # connection pool bounds them.
         results = await asyncio.gather(*(self._boot(*b) for b in boot),
