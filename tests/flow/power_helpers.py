@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONDUCTOR_HOST, wait_for
+from conftest import CONDUCTOR_HOST, _Exited, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / 'tests' / 'lab'
@@ -123,6 +123,10 @@ def cmdline(pid):
         return []
 
 
+class EmulatorExited(_Exited, AssertionError):
+    """The emulator exited while it was awaited (wait_for stops at once)."""
+
+
 class Emulator:
     """One BMC emulator process (ipmi_bmc.py or redfish_bmc.py)."""
 
@@ -145,7 +149,7 @@ class Emulator:
     def wait_ready(self, timeout=30):
         def ready():
             if self.proc.poll() is not None:
-                raise AssertionError('%s emulator exited:\n%s'
+                raise EmulatorExited('%s emulator exited:\n%s'
                                      % (self.kind, self.log()[-3000:]))
             try:
                 return http_json('GET', self.control + '/', timeout=2)[0] \
@@ -224,22 +228,41 @@ class Emulator:
 class Bmcs:
     """Starts lab BMC emulators; close() stops every one by PID."""
 
+    password = BMC_PASSWORD
+
     def __init__(self, workdir):
         self.workdir = Path(workdir)
         self.emulators = []
 
     def _start(self, kind, script, count, extra, sock_kind):
+        """Free ports are only free when checked: another test process
+        (tools/test runs two lanes) may bind one before the emulator
+        does, which then exits with EADDRINUSE; it starts again on other
+        ports."""
+        for attempt in range(3):
+            emu = self._launch(kind, script, count, extra, sock_kind)
+            try:
+                return emu.wait_ready()
+            except AssertionError:
+                if 'Address already in use' not in emu.log() or \
+                        attempt == 2:
+                    raise
+                emu.stop()
+                self.emulators.remove(emu)
+
+    def _launch(self, kind, script, count, extra, sock_kind):
         port = free_port_range(count, sock_kind)
         control = free_port_range(1, socket.SOCK_STREAM)
+        n = len(self.emulators)
         argv = [PYTHON, LAB / script, '--port', port, '--count', count,
-                '--user', BMC_USER, '--password', BMC_PASSWORD,
+                '--user', BMC_USER, '--password', self.password,
                 '--control-port', control, '--state-dir',
-                self.workdir / ('%s-%d-state' % (kind, len(self.emulators)))]
+                self.workdir / ('%s-%d-state' % (kind, n))]
         argv += list(extra)
-        log = self.workdir / ('%s-%d.log' % (kind, len(self.emulators)))
+        log = self.workdir / ('%s-%d.log' % (kind, n))
         emu = Emulator(kind, argv, log, port, count, control)
         self.emulators.append(emu)
-        return emu.wait_ready()
+        return emu
 
     def ipmi(self, count=1, *extra):
         return self._start('ipmi', 'ipmi_bmc.py', count, extra,

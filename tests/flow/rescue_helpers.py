@@ -23,8 +23,7 @@ import pytest
 import requests
 
 from conftest import free_port, unique, unique_mac, wait_for
-from power_helpers import LAB, BMC_USER, Bmcs, Emulator, call_failed, \
-    free_port_range, get_node
+from power_helpers import Bmcs, call_failed, get_node
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / 'tests' / 'lab' / 'fake_agent.py'
@@ -279,21 +278,6 @@ class PasswordBmcs(Bmcs):
     def __init__(self, workdir, password):
         super().__init__(workdir)
         self.password = password
-
-    def _start(self, kind, script, count, extra, sock_kind):
-        import socket
-        port = free_port_range(count, sock_kind)
-        control = free_port_range(1, socket.SOCK_STREAM)
-        n = len(self.emulators)
-        argv = [PYTHON, LAB / script, '--port', port, '--count', count,
-                '--user', BMC_USER, '--password', self.password,
-                '--control-port', control, '--state-dir',
-                self.workdir / ('%s-%d-state' % (kind, n))]
-        argv += list(extra)
-        log = self.workdir / ('%s-%d.log' % (kind, n))
-        emu = Emulator(kind, argv, log, port, count, control)
-        self.emulators.append(emu)
-        return emu.wait_ready()
 
 
 # ------------------------------------------------------------- the agent

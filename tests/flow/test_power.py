@@ -720,3 +720,30 @@ def test_redfish_verify_ca_is_no_file_oracle(launcher, bmcs):
     assert 'could not be verified with driver_info/redfish_verify_ca' in msg
     for ca in errors:
         assert ca not in msg
+
+
+def test_lab_bmc_starts_again_when_its_port_was_taken(tmp_path, monkeypatch):
+    """A port found free can be bound by another process (tools/test runs
+    two lanes) before the emulator binds it: the emulator exits with
+    EADDRINUSE, and Bmcs starts it again on other ports."""
+    import socket
+    import power_helpers
+    held = socket.socket()
+    held.bind(('127.0.0.1', 0))
+    held.listen()
+    real = power_helpers.free_port_range
+    calls = []
+
+    def first_taken(count, kind):
+        calls.append(kind)
+        return held.getsockname()[1] if len(calls) == 1 else real(count,
+                                                                  kind)
+    monkeypatch.setattr(power_helpers, 'free_port_range', first_taken)
+    b = power_helpers.Bmcs(tmp_path)
+    try:
+        emu = b.redfish(1)
+        assert emu.port != held.getsockname()[1]
+        assert len(b.emulators) == 1 and emu.power(0) in ('on', 'off')
+    finally:
+        b.close()
+        held.close()
