@@ -30,7 +30,7 @@ import pytest
 
 from conftest import CONDUCTOR_HOST, assert_error, unique, unique_mac, \
     wait_for
-from power_helpers import RESTART_PROVISION_MSG, get_node
+from power_helpers import RESTART_PROVISION_MSG, get_node, pid_alive
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (ImageServer, KERNEL_DATA, RAMDISK_DATA,
                             RescueLab, end_state, put_rescue, put_verb,
@@ -237,15 +237,6 @@ class BlockingIsoBuilder:
                 pass
 
 
-def process_alive(pid):
-    """True while 'pid' runs (a zombie waiting to be reaped has ended)."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def builder(tmp_path):
     b = BlockingIsoBuilder(tmp_path / 'builder')
@@ -332,7 +323,7 @@ def test_sigkill_after_the_port_moved(switch, launcher, tmp_path, bmcs,
     lab.d.kill()
     # The builder dies with lifeboatd (PR_SET_PDEATHSIG): nothing of the
     # killed run writes into http_root once the next one starts.
-    wait_for(lambda: not process_alive(pid), 10,
+    wait_for(lambda: not pid_alive(pid), 10,
              what='the ISO builder to die with lifeboatd')
     assert access_vlan() == RESCUING      # nobody put it back yet
     lab.d.start()
