@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "power/power_fake.h"
+#include "conductor/util/hash.h"
 #include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
@@ -204,17 +205,6 @@ static struct fake_machine **fake_buckets;
 static size_t fake_nbuckets;		/* a power of two */
 static size_t fake_count;
 
-/* FNV-1a */
-static size_t
-fake_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return (size_t)(h ^ (h >> 32));
-}
-
 /* Doubles the buckets (at least FAKE_BUCKETS_MIN).  fake_lock held. */
 static int
 fake_grow(void)
@@ -227,8 +217,8 @@ fake_grow(void)
 	for (size_t i = 0; i < fake_nbuckets; i++) {
 		for (m = fake_buckets[i]; m != NULL; m = next) {
 			next = m->next;
-			m->next = b[fake_hash(m->uuid) & (n - 1)];
-			b[fake_hash(m->uuid) & (n - 1)] = m;
+			m->next = b[lb_hash_str(m->uuid) & (n - 1)];
+			b[lb_hash_str(m->uuid) & (n - 1)] = m;
 		}
 	}
 	free(fake_buckets);
@@ -245,7 +235,7 @@ fake_find(const char *uuid)
 	size_t slot;
 
 	if (fake_nbuckets != 0) {
-		for (m = fake_buckets[fake_hash(uuid) & (fake_nbuckets - 1)];
+		for (m = fake_buckets[lb_hash_str(uuid) & (fake_nbuckets - 1)];
 		    m != NULL; m = m->next) {
 			if (strcmp(m->uuid, uuid) == 0)
 				return m;
@@ -261,7 +251,7 @@ fake_find(const char *uuid)
 	m->state = LB_POWER_OFF;
 	m->device = LB_BOOT_DEV_DISK;
 	m->persistent = true;
-	slot = fake_hash(uuid) & (fake_nbuckets - 1);
+	slot = lb_hash_str(uuid) & (fake_nbuckets - 1);
 	m->next = fake_buckets[slot];
 	fake_buckets[slot] = m;
 	fake_count++;

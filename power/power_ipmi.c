@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <freeipmi/freeipmi.h>
 
@@ -22,7 +21,7 @@
 #include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
-#define POLL_INTERVAL_MS	1000
+#define POLL_INTERVAL_S	1.0
 /* Ironic's [conductor]power_state_change_timeout, for timeout_s <= 0. */
 #define DEFAULT_WAIT_S		60
 
@@ -65,24 +64,6 @@ chassis_control(struct lb_ipmi_conn *c, uint8_t control, const char *what,
 	return r;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /*
  * Polls the chassis status every second until it shows 'want', for at most
  * timeout_s.  A poll that times out or finds the BMC busy is not fatal: the
@@ -93,7 +74,7 @@ static int
 wait_power(struct lb_ipmi_conn *c, enum lb_power_state want, const char *what,
     const char *hint, int timeout_s, struct lb_err *err)
 {
-	long long deadline = now_ms() + (long long)timeout_s * 1000, left;
+	double deadline = lb_monotonic() + timeout_s, left;
 	enum lb_power_state state = LB_POWER_UNKNOWN;
 	struct lb_err poll_err;
 	int r;
@@ -106,14 +87,15 @@ wait_power(struct lb_ipmi_conn *c, enum lb_power_state want, const char *what,
 			break;
 		if (r < 0)
 			lb_ipmi_conn_close(c);
-		left = deadline - now_ms();
+		left = deadline - lb_monotonic();
 		if (left <= 0)
 			break;
-		if (lb_stop_requested())
+		/* A graceful stop ends the wait at once. */
+		if (lb_stop_sleep(&lb_clock_system, left < POLL_INTERVAL_S ?
+		    left : POLL_INTERVAL_S) < 0)
 			return lb_err_set(err, -ECANCELED, "%s not confirmed: "
 			    "lifeboatd stopped waiting for BMC %s", what,
 			    c->where);
-		sleep_ms(left < POLL_INTERVAL_MS ? left : POLL_INTERVAL_MS);
 	}
 	if (r < 0) {
 		if (err != NULL)
