@@ -445,3 +445,23 @@ lb_ipmi_conn_release(struct lb_ipmi_conn *c)
 	lb_ipmi_conn_close(c);
 	lb_ipmi_info_clear(&c->info);
 }
+
+/* The console's Serial-over-LAN login (console/) words its failures alike. */
+int
+lb_ipmi_fail_login(const struct lb_ipmi_conn *c, int errnum,
+    struct lb_err *err)
+{
+	return fail_login(c, errnum, err);
+}
+
+bool
+lb_ipmi_login_try_next_suite(int errnum)
+{
+	return try_next_suite(errnum);
+}
+
+int
+lb_ipmi_login_error_rank(int errnum)
+{
+	return login_error_rank(errnum);
+}

@@ -151,6 +151,15 @@ struct lb_config {
 	int agent_max_command_attempts;	/* max_command_attempts */
 	char *agent_certificates_path;	/* certificates_path */
 
+	/* [console] */
+	char *console_port_range;	/* port_range "START:STOP", NULL: none */
+	char *console_socat_address;	/* socat_address: an IP address */
+	int console_terminal_timeout;	/* terminal_timeout, 0: never */
+	int console_subprocess_timeout;	/* subprocess_timeout, seconds */
+	bool console_capture_during_rescue; /* capture_during_rescue */
+	long console_capture_max_size;	/* capture_max_size, bytes */
+	int console_capture_error_lines; /* capture_error_lines */
+
 	/* [conductor] again: where ramdisks reach the API */
 	char *conductor_api_url;	/* api_url, NULL: from [api] */
 
@@ -204,6 +213,15 @@ int lb_config_check(const struct lb_config *cfg,
  */
 const char *lb_config_database_connection(const struct lb_config *cfg,
     char *buf, size_t size);
+
+/*
+ * [console] port_range "START:STOP" (STOP excluded): 0, -EINVAL if it is
+ * not two numbers with a colon between, -ERANGE unless 1 <= START < STOP
+ * <= 65536.  The one parser of that option: the config check and the
+ * console driver both call it.
+ */
+int lb_config_port_range(const char *value, unsigned int *ret_start,
+    unsigned int *ret_stop);
 
 /*
  * Writes etc/lifeboat.conf.example: every option grouped by section with its
