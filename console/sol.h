@@ -37,6 +37,7 @@ struct lb_sol {
 	int64_t deadline_ms;		/* of the current attempt */
 	unsigned int timeout_ms;	/* [console] subprocess_timeout */
 	int best_rank;			/* of best_err, -1: none yet */
+	int best_r;			/* and its negative errno */
 	struct lb_err best_err;
 };
 
