@@ -588,6 +588,28 @@ parse_password(const json_t *v, struct lb_ipmi_info *info,
 	return 0;
 }
 
+/* FreeIPMI's flag names (ipmi_wa.c has the one parser): a string only. */
+static int
+parse_workarounds(const json_t *v, struct lb_ipmi_info *info,
+    struct lb_err *err)
+{
+	char s[VALUE_STR_MAX], why[LB_ERR_MSG_MAX - 64];
+
+	if (v == NULL)
+		return 0;
+	value_str(v, s, sizeof(s));
+	if (!json_is_string(v) || has_nul(v))
+		return lb_err_set(err, -EINVAL, "Invalid value for "
+		    "ipmi_workarounds: %s, expected a string of "
+		    "comma-separated FreeIPMI workaround flags", s);
+	if (lb_ipmi_wa_parse(json_string_value(v), &info->workarounds, why,
+	    sizeof(why)) < 0)
+		return lb_err_set(err, -EINVAL, "Invalid value for "
+		    "ipmi_workarounds: %s", why);
+	info->workarounds_given = true;
+	return 0;
+}
+
 static int
 parse_all(const json_t *di, struct lb_ipmi_info *info, struct lb_err *err)
 {
@@ -632,6 +654,9 @@ parse_all(const json_t *di, struct lb_ipmi_info *info, struct lb_err *err)
 	if (r < 0)
 		return r;
 	r = parse_password(get(di, "ipmi_password"), info, err);
+	if (r < 0)
+		return r;
+	r = parse_workarounds(get(di, "ipmi_workarounds"), info, err);
 	if (r < 0)
 		return r;
 	v = get(di, "ipmi_force_boot_device");
@@ -761,5 +786,9 @@ const struct lb_property lb_ipmi_properties[] = {
 	  "is \"2.0\". One of \"1.5\", \"2.0\". Optional." },
 	{ "ipmi_cipher_suite", "IPMI cipher suite; probed (17, then 3) when "
 	  "unset. Optional." },
+	{ "ipmi_workarounds", "FreeIPMI workaround flags for BMC bugs, "
+	  "comma-separated as ipmipower/ipmiconsole -W takes them (e.g. "
+	  "opensesspriv,solpayloadsize; none: no flag); replaces "
+	  "[ipmi]workarounds. Optional." },
 	{ NULL, NULL },
 };

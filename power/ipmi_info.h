@@ -66,6 +66,9 @@ struct lb_ipmi_info {
 	bool force_boot_device;			/* default false */
 	bool disable_boot_timeout;		/* default true, as Ironic */
 	unsigned int terminal_port;		/* console only; 0: none */
+	unsigned int workarounds;		/* LB_IPMI_WA_* */
+	bool workarounds_given;			/* ipmi_workarounds set ("none"
+						 * too): replaces the default */
 };
 
 /*
@@ -100,5 +103,90 @@ const char *lb_ipmi_bridging_name(enum lb_ipmi_bridging bridging);
 
 /* True for the RMCP+ cipher suites libfreeipmi can speak. */
 bool lb_ipmi_cipher_suite_supported(long suite);
+
+/*
+ * FreeIPMI's workaround flags (ipmi_workarounds, [ipmi] workarounds), as
+ * lifeboat's own bits, one per name FreeIPMI's tools take with -W
+ * (ipmi_wa.c's table maps each to libfreeipmi's and libipmiconsole's
+ * flags).  The values are lifeboat's, not FreeIPMI's: never stored.
+ */
+#define LB_IPMI_WA_AUTHCAP		(1u << 0)
+#define LB_IPMI_WA_NOCHECKSUMCHECK	(1u << 1)
+#define LB_IPMI_WA_IDZERO		(1u << 2)
+#define LB_IPMI_WA_UNEXPECTEDAUTH	(1u << 3)
+#define LB_IPMI_WA_FORCEPERMSG		(1u << 4)
+#define LB_IPMI_WA_ENDIANSEQ		(1u << 5)
+#define LB_IPMI_WA_NOAUTHCODECHECK	(1u << 6)
+#define LB_IPMI_WA_INTEL20		(1u << 7)
+#define LB_IPMI_WA_SUPERMICRO20		(1u << 8)
+#define LB_IPMI_WA_SUN20		(1u << 9)
+#define LB_IPMI_WA_OPENSESSPRIV		(1u << 10)
+#define LB_IPMI_WA_INTEGRITYCHECKVALUE	(1u << 11)
+#define LB_IPMI_WA_SOLPAYLOADSIZE	(1u << 12)
+#define LB_IPMI_WA_SOLPORT		(1u << 13)
+#define LB_IPMI_WA_SOLSTATUS		(1u << 14)
+#define LB_IPMI_WA_SOLCHANNELSUPPORT	(1u << 15)
+#define LB_IPMI_WA_SERIALALERTSDEFERRED	(1u << 16)
+#define LB_IPMI_WA_SOLPACKETSEQ		(1u << 17)
+#define LB_IPMI_WA_ALL			((1u << 18) - 1)
+
+/* Longest ipmi_workarounds value taken; every name once fits in 250. */
+#define LB_IPMI_WA_VALUE_MAX		512
+/* Room for lb_ipmi_wa_names() of every flag, and its NUL. */
+#define LB_IPMI_WA_NAMES_MAX		256
+
+/*
+ * Parses "opensesspriv, solpayloadsize" (FreeIPMI's names, any case,
+ * blanks around commas; "none" alone is the empty set) into *ret_wa,
+ * written only on success.  -EINVAL with what is wrong in 'why' (the
+ * valid names listed), for the caller to prefix with the option's name.
+ * It is the one parser of both the driver_info key and the config option.
+ */
+int lb_ipmi_wa_parse(const char *value, unsigned int *ret_wa, char *why,
+    size_t size);
+
+/*
+ * The flags for libfreeipmi's ipmi_ctx_open_outofband_2_0()
+ * (IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_*) or ipmi_ctx_open_outofband()
+ * (IPMI_WORKAROUND_FLAGS_OUTOFBAND_*): the two sets reuse values (0x2 is
+ * idzero for 1.5, intel20 for 2.0), so the protocol picks one.  Names that
+ * only the console or only the other protocol uses map to 0.
+ */
+unsigned int lb_ipmi_wa_freeipmi_flags(unsigned int wa,
+    enum lb_ipmi_protocol protocol);
+/*
+ * The flags for libipmiconsole's struct ipmiconsole_protocol_config
+ * .workaround_flags (IPMICONSOLE_WORKAROUND_*); names only the power
+ * sessions use map to 0.  The empty set is 0, not
+ * IPMICONSOLE_WORKAROUND_DEFAULT (which would read freeipmi.conf).
+ */
+unsigned int lb_ipmi_wa_console_flags(unsigned int wa);
+
+/*
+ * "opensesspriv,solpayloadsize": the names of wa in the table's order, ""
+ * for none.  Returns the length, or -ENAMETOOLONG if it does not fit
+ * (LB_IPMI_WA_NAMES_MAX always does).
+ */
+int lb_ipmi_wa_names(unsigned int wa, char *buf, size_t size);
+
+/*
+ * Which flag would help after a failed session: the name of the first flag
+ * FreeIPMI documents (or lifeboat's lab found) as the fix for libfreeipmi's
+ * IPMI_ERR_* (lb_ipmi_wa_hint) or libipmiconsole's IPMICONSOLE_ERR_*
+ * (lb_ipmi_wa_hint_console) that wa_set does not hold yet; NULL if none.
+ * Static strings.
+ */
+const char *lb_ipmi_wa_hint(int ipmi_errnum, enum lb_ipmi_protocol protocol,
+    unsigned int wa_set);
+const char *lb_ipmi_wa_hint_console(int ipmiconsole_errnum,
+    unsigned int wa_set);
+
+/*
+ * "ipmi_workarounds=opensesspriv,solpayloadsize": the value to set, wa_set
+ * with the hinted flag added (the node's key replaces the default, so it
+ * keeps what is set).  Returns the length, or -ENAMETOOLONG / -EINVAL.
+ */
+int lb_ipmi_wa_suggest(const char *hint, unsigned int wa_set, char *buf,
+    size_t size);
 
 #endif
