@@ -15,11 +15,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "conductor/util/banned.h"
 
 
 /* The engine's threads: every console's packets, however many nodes. */
@@ -145,8 +145,8 @@ sol_failure(const struct lb_sol *s, int errnum, struct lb_err *err)
 	case IPMICONSOLE_ERR_BMC_IMPLEMENTATION:
 	case IPMICONSOLE_ERR_EXCESS_ERRORS_RECEIVED:
 		return lb_err_set(err, -EIO, "Serial-over-LAN session to %s "
-		    "failed: %s (%s; the BMC's IPMI implementation may need a "
-		    "workaround)", w, ipmiconsole_ctx_strerror(errnum),
+		    "failed: %s (%s): the BMC's IPMI implementation "
+		    "misbehaved", w, ipmiconsole_ctx_strerror(errnum),
 		    s->conn.suites_note);
 	case IPMICONSOLE_ERR_EXCESS_RETRANSMISSIONS_SENT:
 		return lb_err_set(err, -ETIMEDOUT, "Serial-over-LAN session to "
@@ -160,11 +160,25 @@ sol_failure(const struct lb_sol *s, int errnum, struct lb_err *err)
 static int
 sol_error(const struct lb_sol *s, int errnum, struct lb_err *err)
 {
+	unsigned int wa = s->conn.info.workarounds;
+	const char *hint = lb_ipmi_wa_hint_console(errnum, wa);
 	int mapped = ipmi_errnum(errnum);
+	char set[LB_IPMI_WA_VALUE_MAX + 32];
+	size_t len;
+	int r;
 
 	if (mapped >= 0)
-		return lb_ipmi_fail_login(&s->conn, mapped, err);
-	return sol_failure(s, errnum, err);
+		r = lb_ipmi_fail_login(&s->conn, mapped, err);
+	else
+		r = sol_failure(s, errnum, err);
+	/* The flag FreeIPMI documents as the fix, if the node lacks it. */
+	if (err != NULL && hint != NULL &&
+	    lb_ipmi_wa_suggest(hint, wa, set, sizeof(set)) >= 0) {
+		len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len, "; the BMC "
+		    "may need the workaround '%s' (set %s)", hint, set);
+	}
+	return r;
 }
 
 int
@@ -242,7 +256,7 @@ submit(struct lb_sol *s, struct lb_err *err)
 		.k_g_len = (unsigned int)in->kg_len,
 		.privilege_level = privilege(in->priv_level),
 		.cipher_suite_id = s->suites[s->attempt],
-		.workaround_flags = getenv("LB_DEV_WA") ? (unsigned)strtoul(getenv("LB_DEV_WA"), NULL, 0) : 0,
+		.workaround_flags = lb_ipmi_wa_console_flags(in->workarounds),
 	};
 	struct ipmiconsole_protocol_config pc = {
 		.session_timeout_len = SESSION_TIMEOUT_MS,
