@@ -25,12 +25,16 @@
 /* The engine's threads: every console's packets, however many nodes. */
 #define ENGINE_THREADS		2
 /*
- * An established session is given up when the BMC stays silent this long;
- * keepalives go out every KEEPALIVE_MS, so a BMC restart is noticed within
- * about SESSION_TIMEOUT_MS.
+ * A BMC that deactivates SOL says nothing (ipmi_sim, and BMCs whose SOL
+ * another session took): an empty SOL packet goes out when none came back
+ * for SESSION_TIMEOUT_MS (IPMI keepalives every KEEPALIVE_MS), and after
+ * RETRANSMISSIONS unanswered resends the session ends, about 10 s after
+ * SOL went (libipmiconsole's defaults, 60 s and 16 resends, take a
+ * minute and more).
  */
-#define SESSION_TIMEOUT_MS	15000
-#define KEEPALIVE_MS		5000
+#define SESSION_TIMEOUT_MS	4000
+#define KEEPALIVE_MS		2000
+#define RETRANSMISSIONS		6
 
 /* Ironic's preference when ipmi_cipher_suite is not given. */
 static const int probe_suites[] = { 17, 3 };
@@ -263,12 +267,12 @@ submit(struct lb_sol *s, struct lb_err *err)
 		.retransmission_timeout_len = -1,
 		.retransmission_backoff_count = -1,
 		.keepalive_timeout_len = KEEPALIVE_MS,
-		.retransmission_keepalive_timeout_len = -1,
+		.retransmission_keepalive_timeout_len = KEEPALIVE_MS / 2,
 		.acceptable_packet_errors_count = -1,
-		.maximum_retransmission_count = -1,
+		.maximum_retransmission_count = RETRANSMISSIONS,
 	};
 	struct ipmiconsole_engine_config ec = {
-		.engine_flags = 0,
+		.engine_flags = IPMICONSOLE_ENGINE_SERIAL_KEEPALIVE_EMPTY,
 		.behavior_flags = s->take_over ? 0 :
 		    IPMICONSOLE_BEHAVIOR_ERROR_ON_SOL_INUSE,
 		.debug_flags = 0,
@@ -395,9 +399,23 @@ lb_sol_lost(struct lb_sol *s, struct lb_err *why)
 	int errnum = s->ctx != NULL ? ipmiconsole_ctx_errnum(s->ctx) :
 	    IPMICONSOLE_ERR_SUCCESS;
 
-	if (errnum == IPMICONSOLE_ERR_SUCCESS)
+	/* No workaround hints here: the same settings worked until now. */
+	switch (errnum) {
+	case IPMICONSOLE_ERR_SUCCESS:
 		lb_err_set(why, -EIO, "the BMC ended the session");
-	else
-		sol_error(s, errnum, why);
+		break;
+	case IPMICONSOLE_ERR_SOL_STOLEN:
+		lb_err_set(why, -EBUSY, "another session took Serial-over-LAN "
+		    "over");
+		break;
+	case IPMICONSOLE_ERR_SESSION_TIMEOUT:
+	case IPMICONSOLE_ERR_EXCESS_RETRANSMISSIONS_SENT:
+		lb_err_set(why, -ETIMEDOUT, "the BMC stopped answering "
+		    "(Serial-over-LAN deactivated, or the BMC restarted)");
+		break;
+	default:
+		lb_err_set(why, -EIO, "%s", ipmiconsole_ctx_strerror(errnum));
+		break;
+	}
 	lb_sol_end(s);
 }
