@@ -216,6 +216,10 @@ ipmi_console_start(const struct lb_task *task, struct lb_err *err)
 		    task->node_uuid, s.address, con->port);
 out:
 	lb_con_unlock();
+	/* a console that did not start holds no port */
+	if (r < 0 && json_is_object(task->driver_internal_info))
+		json_object_del(task->driver_internal_info,
+		    LB_CONSOLE_KEY_PORT);
 	return r;
 }
 
@@ -228,6 +232,7 @@ ipmi_console_stop(const struct lb_task *task, struct lb_err *err)
 	con = lb_con_find(task->node_uuid);
 	if (con != NULL && con->cap != NULL) {
 		/* the rescue's capture keeps the SOL session */
+		lb_con_quiesce();
 		lb_con_unserve(con, "the console was disabled");
 		con = NULL;
 	} else if (con != NULL) {

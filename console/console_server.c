@@ -26,6 +26,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed;
 static struct lb_con *head;
 static uint64_t generation;	/* bumped when a con leaves the list */
+static uint64_t rounds;		/* bumped when the loop is back from poll */
 static int wake_fd = -1;
 static pthread_t loop_thread;
 static bool loop_running, loop_quit;
@@ -183,6 +184,8 @@ loop_main(void *arg)
 		if (poll(ps.fds, ps.n, timeout) < 0 && errno != EINTR)
 			ps.n = 0;
 		pthread_mutex_lock(&lock);
+		rounds++;
+		pthread_cond_broadcast(&changed);
 		for (size_t i = 0; i < ps.n && generation == gen; i++) {
 			if (ps.fds[i].revents == 0)
 				continue;
@@ -249,6 +252,24 @@ lb_con_add(struct lb_con *con, struct lb_err *err)
 	return 0;
 }
 
+/*
+ * Lock held, on a worker: returns once the loop is not inside poll() on
+ * the descriptors it last took.  A descriptor closed while poll() holds it
+ * stays open in the kernel until poll() returns: a listener would keep its
+ * port until then, and a restart on that port would fail.
+ */
+void
+lb_con_quiesce(void)
+{
+	uint64_t r = rounds;
+
+	if (!loop_running || pthread_equal(pthread_self(), loop_thread))
+		return;
+	wake();
+	while (rounds == r && loop_running)
+		pthread_cond_wait(&changed, &lock);
+}
+
 void
 lb_con_remove(struct lb_con *con)
 {
@@ -261,7 +282,7 @@ lb_con_remove(struct lb_con *con)
 		}
 	}
 	pthread_cond_broadcast(&changed);
-	wake();
+	lb_con_quiesce();
 }
 
 /* Lock held: a change a waiting start() should see. */

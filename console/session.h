@@ -73,8 +73,13 @@ struct lb_con *lb_con_find(const char *uuid);
 size_t lb_con_ports(unsigned int *ports, size_t max);
 /* Lists the con and has the loop (started on first use) watch it. */
 int lb_con_add(struct lb_con *con, struct lb_err *err);
-/* Unlists it: the loop lets go of it, the caller frees it. */
+/*
+ * Unlists it: the loop lets go of it (lb_con_quiesce() on a worker), the
+ * caller frees it.
+ */
 void lb_con_remove(struct lb_con *con);
+/* Lock held: waits until the loop polls none of the fds it took before. */
+void lb_con_quiesce(void);
 
 /*
  * The loop's work on one con (console_io.c), lock held: an event on one
