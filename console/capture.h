@@ -9,6 +9,7 @@
 #ifndef LB_CONSOLE_CAPTURE_H
 #define LB_CONSOLE_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conductor/util/err.h"
@@ -21,10 +22,11 @@ struct lb_capture;
 /*
  * Creates 'dir' (mode 0700) if needed and truncates or creates
  * <dir>/<uuid>.log (mode 0600); the previous run's <uuid>.log.1 goes.
- * max_size is the bound the file is rotated at.
+ * With 'resume' (lifeboatd restarted during the rescue) both stay and
+ * lines are appended.  max_size is the bound the file is rotated at.
  */
 int lb_capture_open(const char *dir, const char *uuid, size_t max_size,
-    struct lb_capture **ret, struct lb_err *err);
+    bool resume, struct lb_capture **ret, struct lb_err *err);
 /* Records 'len' bytes of console output (any split across calls). */
 void lb_capture_feed(struct lb_capture *cap, const char *buf, size_t len);
 /* Writes the pending partial line and closes the file.  NULL is fine. */

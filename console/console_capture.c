@@ -49,10 +49,10 @@ capture_paths(const char *dir, const char *uuid, char *path, char *old_path)
 }
 
 static int
-open_log(const char *path)
+open_log(const char *path, bool append)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | (append ? 0 : O_TRUNC) |
+	    O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	/* A file left by an older umask or by hand is made private too. */
 	if (fd >= 0 && fchmod(fd, 0600) < 0) {
@@ -64,9 +64,10 @@ open_log(const char *path)
 
 int
 lb_capture_open(const char *dir, const char *uuid, size_t max_size,
-    struct lb_capture **ret, struct lb_err *err)
+    bool resume, struct lb_capture **ret, struct lb_err *err)
 {
 	struct lb_capture *cap;
+	struct stat st;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return lb_err_set(err, -errno, "cannot create console log "
@@ -79,7 +80,7 @@ lb_capture_open(const char *dir, const char *uuid, size_t max_size,
 		return lb_err_set(err, -ENAMETOOLONG, "console log directory "
 		    "'%s' is too long", dir);
 	}
-	cap->fd = open_log(cap->path);
+	cap->fd = open_log(cap->path, resume);
 	if (cap->fd < 0) {
 		int e = errno;
 
@@ -87,7 +88,10 @@ lb_capture_open(const char *dir, const char *uuid, size_t max_size,
 		return lb_err_set(err, -e, "cannot open console log '%s/%s."
 		    "log': %s", dir, uuid, strerror(e));
 	}
-	unlink(cap->old_path);
+	if (!resume)
+		unlink(cap->old_path);
+	else if (fstat(cap->fd, &st) == 0)
+		cap->size = (size_t)st.st_size;
 	cap->max_size = max_size;
 	*ret = cap;
 	return 0;
@@ -163,7 +167,7 @@ rotate(struct lb_capture *cap)
 	close(cap->fd);
 	if (rename(cap->path, cap->old_path) < 0)
 		unlink(cap->path);
-	cap->fd = open_log(cap->path);
+	cap->fd = open_log(cap->path, false);
 	cap->size = 0;
 }
 

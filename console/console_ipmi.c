@@ -275,7 +275,8 @@ ipmi_console_info(const struct lb_task *task, json_t **ret,
 }
 
 static int
-ipmi_capture_start(const struct lb_task *task, struct lb_err *err)
+ipmi_capture_start(const struct lb_task *task, bool resume,
+    struct lb_err *err)
 {
 	char dir[PATH_MAX];
 	struct lb_capture *cap;
@@ -294,7 +295,7 @@ ipmi_capture_start(const struct lb_task *task, struct lb_err *err)
 		if (r < 0)
 			goto out;
 		r = lb_capture_open(dir, task->node_uuid, s.capture_max,
-		    &con->cap, err);
+		    resume, &con->cap, err);
 		/* SOL failures are retried by the loop, never fatal here */
 		if (r == 0 && lb_sol_begin(&con->sol, true, lb_con_now_ms(),
 		    &con->sol_why) < 0)
@@ -305,7 +306,8 @@ ipmi_capture_start(const struct lb_task *task, struct lb_err *err)
 			lb_con_free(con);
 		goto out;
 	}
-	r = lb_capture_open(dir, task->node_uuid, s.capture_max, &cap, err);
+	r = lb_capture_open(dir, task->node_uuid, s.capture_max, resume,
+	    &cap, err);
 	if (r == 0) {
 		lb_capture_close(con->cap);
 		con->cap = cap;

@@ -102,7 +102,7 @@ static const struct cfg_option options[] = {
 	    "Hardware types nodes may use."),
 	IFACE("bios", LB_IFACE_BIOS, "no-bios,fake"),
 	IFACE("boot", LB_IFACE_BOOT, "ipxe,pxe,redfish-virtual-media,fake"),
-	IFACE("console", LB_IFACE_CONSOLE, "no-console,fake"),
+	IFACE("console", LB_IFACE_CONSOLE, "no-console,fake,ipmitool-socat"),
 	IFACE("deploy", LB_IFACE_DEPLOY, "direct,fake"),
 	IFACE("inspect", LB_IFACE_INSPECT, "no-inspect,fake"),
 	IFACE("management", LB_IFACE_MANAGEMENT, "ipmitool,redfish,fake"),
@@ -213,18 +213,16 @@ static const struct cfg_option options[] = {
 	    "is refused, so driver_info cannot publish arbitrary files over "
 	    "TFTP or HTTP)."),
 
-	OPT("ipmi", "min_command_interval", INT, ipmi_min_command_interval,
-	    "5", "Least seconds between two IPMI commands to one BMC.",
-	    .min = 0, .max = 60),
-	OPT("ipmi", "max_concurrent_per_bmc", INT, ipmi_max_concurrent_per_bmc,
-	    "1", "Most IPMI commands in flight to one BMC (a lifeboat "
-	    "option).", .min = 1, .max = 16),
-	OPT("ipmi", "command_retry_timeout", INT, ipmi_command_retry_timeout,
-	    "60", "Seconds an unanswered IPMI command is retransmitted "
-	    "before it fails, at most 9 s: a BMC silent for longer fails "
-	    "the command (Ironic retries ipmitool for all of this time).",
-	    .min = 1, .max = 3600),
-
+	OPT("console", "capture_during_rescue", BOOL,
+	    console_capture_during_rescue, "true",
+	    "Record what the node's console prints while it is rescuing "
+	    "or in rescue wait (nodes whose console interface can, such "
+	    "as ipmitool-socat), into state_path/console/<node>.log; a "
+	    "failed rescue's last_error ends with its last lines."),
+	OPT("console", "capture_error_lines", INT,
+	    console_capture_error_lines, "10",
+	    "Lines of the console capture a failed rescue's last_error "
+	    "ends with; 0: none.", .min = 0, .max = 100),
 	OPT("console", "port_range", STRING, console_port_range, NULL,
 	    "TCP ports START:STOP (STOP excluded) the ipmitool-socat console "
 	    "takes one from for each node whose driver_info has no "
@@ -244,19 +242,22 @@ static const struct cfg_option options[] = {
 	    "10", "Seconds enabling a console waits for its Serial-over-LAN "
 	    "session to come up (each reconnection attempt likewise).",
 	    .min = 1, .max = 600),
-	OPT("console", "capture_during_rescue", BOOL,
-	    console_capture_during_rescue, "true",
-	    "Record the Serial-over-LAN output of nodes with an IPMI console "
-	    "into <state_path>/console/<node uuid>.log while they are "
-	    "rescued, secrets redacted, and end the last_error of a failed "
-	    "rescue with its last lines (a lifeboat option)."),
 	OPT("console", "capture_max_size", SIZE, console_capture_max_size,
 	    "1048576", "Bytes a node's capture log grows to before it is "
 	    "rotated to <node uuid>.log.1 (one old file is kept; a lifeboat "
 	    "option).", .min = 4096, .max = 1024L * 1024 * 1024),
-	OPT("console", "capture_error_lines", INT, console_capture_error_lines,
-	    "10", "Lines of the capture log a failed rescue's last_error "
-	    "ends with; 0: none (a lifeboat option).", .min = 0, .max = 200),
+
+	OPT("ipmi", "min_command_interval", INT, ipmi_min_command_interval,
+	    "5", "Least seconds between two IPMI commands to one BMC.",
+	    .min = 0, .max = 60),
+	OPT("ipmi", "max_concurrent_per_bmc", INT, ipmi_max_concurrent_per_bmc,
+	    "1", "Most IPMI commands in flight to one BMC (a lifeboat "
+	    "option).", .min = 1, .max = 16),
+	OPT("ipmi", "command_retry_timeout", INT, ipmi_command_retry_timeout,
+	    "60", "Seconds an unanswered IPMI command is retransmitted "
+	    "before it fails, at most 9 s: a BMC silent for longer fails "
+	    "the command (Ironic retries ipmitool for all of this time).",
+	    .min = 1, .max = 3600),
 
 	OPT("conductor", "api_url", STRING, conductor_api_url, NULL,
 	    "URL of this API as rescue ramdisks reach it (ipa-api-url).  "

@@ -104,6 +104,15 @@ struct lb_config {
 	char *rescue_ramdisk;
 	struct lb_strlist file_url_allowed_paths; /* file_url_allowed_paths */
 
+	/* [console] */
+	bool console_capture_during_rescue;
+	int console_capture_error_lines;
+	char *console_port_range;	/* port_range "START:STOP", NULL: none */
+	char *console_socat_address;	/* socat_address: an IP address */
+	int console_terminal_timeout;	/* terminal_timeout, 0: never */
+	int console_subprocess_timeout;	/* subprocess_timeout, seconds */
+	long console_capture_max_size;	/* capture_max_size, bytes */
+
 	/* [ipmi] */
 	int ipmi_min_command_interval;	/* min_command_interval */
 	int ipmi_max_concurrent_per_bmc; /* max_concurrent_per_bmc (lifeboat) */
@@ -150,15 +159,6 @@ struct lb_config {
 	int agent_command_timeout;	/* command_timeout */
 	int agent_max_command_attempts;	/* max_command_attempts */
 	char *agent_certificates_path;	/* certificates_path */
-
-	/* [console] */
-	char *console_port_range;	/* port_range "START:STOP", NULL: none */
-	char *console_socat_address;	/* socat_address: an IP address */
-	int console_terminal_timeout;	/* terminal_timeout, 0: never */
-	int console_subprocess_timeout;	/* subprocess_timeout, seconds */
-	bool console_capture_during_rescue; /* capture_during_rescue */
-	long console_capture_max_size;	/* capture_max_size, bytes */
-	int console_capture_error_lines; /* capture_error_lines */
 
 	/* [conductor] again: where ramdisks reach the API */
 	char *conductor_api_url;	/* api_url, NULL: from [api] */

@@ -74,14 +74,21 @@ slurp(const char *suffix, size_t *ret_len)
 }
 
 static struct lb_capture *
-open_capture(size_t max)
+open_capture_resume(size_t max, bool resume)
 {
 	struct lb_capture *cap = NULL;
 	struct lb_err err;
 
-	assert_int_equal(lb_capture_open(dir, UUID, max, &cap, &err), 0);
+	assert_int_equal(lb_capture_open(dir, UUID, max, resume, &cap, &err),
+	    0);
 	assert_non_null(cap);
 	return cap;
+}
+
+static struct lb_capture *
+open_capture(size_t max)
+{
+	return open_capture_resume(max, false);
 }
 
 static void
@@ -171,6 +178,43 @@ test_modes_and_truncation(void **state)
 	assert_string_equal(text, "second run\n");
 	free(text);
 	assert_null(slurp(".1", NULL));
+}
+
+/* lifeboatd restarted during a rescue: the capture goes on where it was */
+static void
+test_resume(void **state)
+{
+	struct lb_capture *cap = open_capture(4096);
+	char line[96], *cur, *old;
+	size_t cur_len;
+
+	(void)state;
+	for (int i = 0; i < 90; i++) {
+		snprintf(line, sizeof(line), "line %03d token=SECRETVALUE "
+		    "padding padding padding padding\n", i);
+		feed(cap, line);
+	}
+	lb_capture_close(cap);
+	cap = open_capture_resume(4096, true);
+	feed(cap, "after the restart\n");
+	lb_capture_close(cap);
+	cur = slurp("", &cur_len);
+	old = slurp(".1", NULL);
+	assert_non_null(old);
+	assert_int_equal(strncmp(old, "line 000", 8), 0);
+	assert_int_equal(strncmp(cur, "line 080", 8), 0);
+	assert_int_equal(cur_len, 10 * 51 + 18);
+	assert_non_null(strstr(cur, "line 089 token=*** padding padding "
+	    "padding padding\nafter the restart\n"));
+	free(cur);
+	free(old);
+	/* the size counts what was there: the bound still holds */
+	cap = open_capture_resume(500, true);
+	feed(cap, "one more\n");
+	lb_capture_close(cap);
+	cur = slurp("", NULL);
+	assert_string_equal(cur, "one more\n");
+	free(cur);
 }
 
 static void
@@ -273,6 +317,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
 		cmocka_unit_test(test_redact_bounds),
 	};

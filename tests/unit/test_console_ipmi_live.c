@@ -420,7 +420,7 @@ test_capture(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/console/%s.log", work, UUID);
 	/* shared with the started console */
-	check_ok(lb_console_ipmitool.capture_start(&t, &err), &err);
+	check_ok(lb_console_ipmitool.capture_start(&t, false, &err), &err);
 	machine_prints("Kernel command line: ipa-agent-token=Tok3nV4lue "
 	    "ip=dhcp\r\nagent start\r\n");
 	assert_true(file_has(path, "agent start", 10));
@@ -436,7 +436,7 @@ test_capture(void **state)
 
 	/* without a started console, capture opens its own session */
 	assert_int_equal(lb_console_ipmitool.stop(&t, &err), 0);
-	check_ok(lb_console_ipmitool.capture_start(&t, &err), &err);
+	check_ok(lb_console_ipmitool.capture_start(&t, false, &err), &err);
 	for (double t0 = now_s(); now_s() - t0 < 10; usleep(200000)) {
 		machine_prints("rescue ramdisk\r\n");
 		if (file_has(path, "rescue ramdisk", 0.2))
