@@ -52,33 +52,46 @@ settings(const struct lb_task *task, struct settings *s)
 	    1024 * 1024;
 }
 
+/* The settings, and the directory of the capture logs into dir[PATH_MAX]. */
 static int
-capture_dir(const struct settings *s, char *buf, size_t size)
+capture_dir(const struct lb_task *task, struct settings *s, char *dir,
+    struct lb_err *err)
 {
-	int n = snprintf(buf, size, "%s/console", s->state_path);
+	int n;
 
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	settings(task, s);
+	n = snprintf(dir, PATH_MAX, "%s/console", s->state_path);
+	if (n < 0 || n >= PATH_MAX)
+		return lb_err_set(err, -ENAMETOOLONG, "[DEFAULT] state_path is "
+		    "too long");
+	return 0;
+}
+
+/* The node's ipmi_terminal_port (0: none), its driver_info checked. */
+static int
+terminal_port(const struct lb_task *task, unsigned int *ret,
+    struct lb_err *err)
+{
+	struct lb_sol sol;
+	int r = lb_sol_init(&sol, task, err);
+
+	if (r < 0)
+		return r;
+	*ret = sol.conn.info.terminal_port;
+	lb_sol_release(&sol);
+	return 0;
 }
 
 static int
 ipmi_console_validate(const struct lb_task *task, struct lb_err *err)
 {
 	struct settings s;
-	struct lb_sol sol;
 	unsigned int port;
 	int r;
 
 	settings(task, &s);
-	r = lb_sol_init(&sol, task, err);
-	if (r < 0)
-		return r;
-	port = sol.conn.info.terminal_port;
-	lb_sol_release(&sol);
-	if (port == 0 && s.range == NULL)
-		return lb_err_set(err, -EINVAL, "Either missing "
-		    "'ipmi_terminal_port' parameter in node's driver_info or "
-		    "[console]port_range is not configured");
-	return 0;
+	r = terminal_port(task, &port, err);
+	return r < 0 ? r : lb_console_port_configured(port, s.range, err);
 }
 
 /* driver_internal_info's allocated port, or 0. */
@@ -252,16 +265,13 @@ ipmi_console_info(const struct lb_task *task, json_t **ret,
 {
 	char url[INET6_ADDRSTRLEN + 32];
 	struct settings s;
-	struct lb_sol sol;
 	unsigned int port;
 	int r;
 
 	settings(task, &s);
-	r = lb_sol_init(&sol, task, err);
+	r = terminal_port(task, &port, err);
 	if (r < 0)
 		return r;
-	port = sol.conn.info.terminal_port;
-	lb_sol_release(&sol);
 	if (port == 0)
 		port = allocated_port(task);
 	if (port == 0)
@@ -284,10 +294,9 @@ ipmi_capture_start(const struct lb_task *task, bool resume,
 	struct settings s;
 	int r;
 
-	settings(task, &s);
-	if (capture_dir(&s, dir, sizeof(dir)) < 0)
-		return lb_err_set(err, -ENAMETOOLONG, "[DEFAULT] state_path is "
-		    "too long");
+	r = capture_dir(task, &s, dir, err);
+	if (r < 0)
+		return r;
 	lb_con_lock();
 	con = lb_con_find(task->node_uuid);
 	if (con == NULL) {
@@ -344,10 +353,9 @@ ipmi_capture_tail(const struct lb_task *task, unsigned int lines,
 	struct settings s;
 	int r;
 
-	settings(task, &s);
-	if (capture_dir(&s, dir, sizeof(dir)) < 0)
-		return lb_err_set(err, -ENAMETOOLONG, "[DEFAULT] state_path is "
-		    "too long");
+	r = capture_dir(task, &s, dir, err);
+	if (r < 0)
+		return r;
 	lb_con_lock();
 	r = lb_capture_tail(dir, task->node_uuid, lines, ret, err);
 	lb_con_unlock();
@@ -361,14 +369,13 @@ ipmi_console_forget(const struct lb_task *task)
 	struct lb_con *con;
 	struct settings s;
 
-	settings(task, &s);
 	lb_con_lock();
 	con = lb_con_find(task->node_uuid);
 	if (con != NULL)
 		lb_con_remove(con);
 	lb_con_unlock();
 	lb_con_free(con);
-	if (capture_dir(&s, dir, sizeof(dir)) == 0)
+	if (capture_dir(task, &s, dir, NULL) == 0)
 		lb_capture_remove(dir, task->node_uuid);
 }
 

@@ -89,15 +89,15 @@ lb_console_port_take(const struct lb_console_port_req *req, int *ret_fd,
     unsigned int *ret_port, struct lb_err *err)
 {
 	unsigned int start, stop, port;
+	int r;
 
 	if (req->fixed != 0) {
 		*ret_port = req->fixed;
 		return take_fixed(req, ret_fd, err);
 	}
-	if (req->range == NULL)
-		return lb_err_set(err, -EINVAL, "Either missing "
-		    "'ipmi_terminal_port' parameter in node's driver_info or "
-		    "[console]port_range is not configured");
+	r = lb_console_port_configured(0, req->range, err);
+	if (r < 0)
+		return r;
 	if (lb_config_port_range(req->range, &start, &stop) < 0)
 		return lb_err_set(err, -EINVAL, "[console]port_range should "
 		    "be in the format <start>:<stop> and start < stop");
@@ -118,6 +118,17 @@ lb_console_port_take(const struct lb_console_port_req *req, int *ret_fd,
 	return lb_err_set(err, -EADDRINUSE, "Unable to allocate a free port "
 	    "on host %s for IPMI terminal, not enough free ports.",
 	    req->host);
+}
+
+int
+lb_console_port_configured(unsigned int fixed, const char *range,
+    struct lb_err *err)
+{
+	if (fixed == 0 && range == NULL)
+		return lb_err_set(err, -EINVAL, "Either missing "
+		    "'ipmi_terminal_port' parameter in node's driver_info or "
+		    "[console]port_range is not configured");
+	return 0;
 }
 
 int

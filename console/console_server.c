@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "conductor/util/clock.h"
 #include "conductor/util/banned.h"
 
 /* The loop wakes at least this often, whatever is due. */
@@ -46,28 +46,16 @@ lb_con_unlock(void)
 int64_t
 lb_con_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(lb_monotonic() * 1000);
 }
 
 void
 lb_con_wait(int64_t deadline_ms)
 {
 	int64_t left = deadline_ms - lb_con_now_ms();
-	struct timespec ts;
 
-	if (left <= 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(&changed, &lock, &ts);
+	if (left > 0)
+		lb_cond_wait_for(&changed, &lock, left / 1000.0);
 }
 
 static void
@@ -215,15 +203,10 @@ loop_main(void *arg)
 static int
 start_loop(struct lb_err *err)
 {
-	pthread_condattr_t ca;
-
 	if (loop_running)
 		return 0;
 	if (wake_fd < 0) {
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&changed, &ca);
-		pthread_condattr_destroy(&ca);
+		lb_cond_init_monotonic(&changed);
 		wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (wake_fd < 0)
 			return lb_err_set(err, -errno, "cannot start the "

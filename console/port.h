@@ -31,6 +31,10 @@ struct lb_console_port_req {
 int lb_console_port_take(const struct lb_console_port_req *req,
     int *ret_fd, unsigned int *ret_port, struct lb_err *err);
 
+/* Ironic's check (no I/O): a fixed port, or a range to take one from. */
+int lb_console_port_configured(unsigned int fixed, const char *range,
+    struct lb_err *err);
+
 /* "tcp://ADDR:PORT" with an IPv6 address in brackets; 0 or -ENAMETOOLONG. */
 int lb_console_url(const char *address, unsigned int port, char *buf,
     size_t size);

@@ -206,15 +206,20 @@ def test_restart_serves_again_on_the_same_port(launcher, bmc):
     cli_console(d, 'disable', node['name'], False)
 
 
-def test_wrong_password_names_it(cdaemon, bmc):
-    d = cdaemon
-    node = sol_node(d, bmc, password='Not-The-One')
+def enable_fails(d, node):
+    """console enable through the CLI: the job fails, the node says why."""
     rc, out, err = d.cli('node', 'console', 'enable', node['name'])
     assert rc == 0, (out, err)
     wait_for(lambda: (settled(d, node['uuid']) or {}).get('last_error'),
              15, what='last_error')
     node = d.get('/v1/nodes/%s' % node['uuid']).json()
     assert node['console_enabled'] is False
+    return node
+
+
+def test_wrong_password_names_it(cdaemon, bmc):
+    d = cdaemon
+    node = enable_fails(d, sol_node(d, bmc, password='Not-The-One'))
     assert node['last_error'].startswith(
         'Error enabling the console on node %s. Reason: ' % node['uuid'])
     assert "wrong password for user 'admin'" in node['last_error']
@@ -226,13 +231,7 @@ def test_wrong_password_names_it(cdaemon, bmc):
 
 def test_missing_workaround_names_the_flag(cdaemon, bmc):
     d = cdaemon
-    node = sol_node(d, bmc, workarounds='opensesspriv')
-    rc, out, err = d.cli('node', 'console', 'enable', node['name'])
-    assert rc == 0, (out, err)
-    wait_for(lambda: (settled(d, node['uuid']) or {}).get('last_error'),
-             15, what='last_error')
-    node = d.get('/v1/nodes/%s' % node['uuid']).json()
-    assert node['console_enabled'] is False
+    node = enable_fails(d, sol_node(d, bmc, workarounds='opensesspriv'))
     assert ("the BMC may need the workaround 'solpayloadsize' (set "
             "ipmi_workarounds=opensesspriv,solpayloadsize)"
             in node['last_error']), node['last_error']

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "conductor/util/clock.h"
 #include "conductor/util/config.h"
 #include "console/console_ipmi.h"
 #include "tests/unit/lab_proc.h"
@@ -47,15 +48,6 @@ static int bmc_port, wire_port;
 static int wire = -1;		/* the machine's side of its serial port */
 static struct lb_config cfg;
 static json_t *dii;		/* driver_internal_info across the tests */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * 'count' consecutive free ports of 'type' below 32768, out of the way of
@@ -140,10 +132,10 @@ read_until(int fd, const char *needle, double timeout, char *buf,
     size_t size)
 {
 	size_t len = 0;
-	double end = now_s() + timeout;
+	double end = lb_monotonic() + timeout;
 
 	buf[0] = '\0';
-	while (now_s() < end) {
+	while (lb_monotonic() < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
@@ -238,7 +230,7 @@ setup(void **state)
 	json_decref(st);
 	/* the machine runs (and its serial port exists) while powered on */
 	assert_int_equal(ipmitool("power", "on"), 0);
-	for (double t0 = now_s(); wire < 0 && now_s() - t0 < 10;
+	for (double t0 = lb_monotonic(); wire < 0 && lb_monotonic() - t0 < 10;
 	    usleep(50000))
 		wire = tcp_connect(wire_port);
 	assert_true(wire >= 0);
@@ -359,9 +351,9 @@ test_idle_timeout(void **state)
 	assert_int_equal(console_port(), port);
 	c = tcp_connect(port);
 	assert_true(c >= 0);
-	t0 = now_s();
+	t0 = lb_monotonic();
 	assert_true(read_until(c, NULL, 10, buf, sizeof(buf)));
-	assert_true(now_s() - t0 >= 0.9);
+	assert_true(lb_monotonic() - t0 >= 0.9);
 	assert_non_null(strstr(buf, "lifeboat: closing the console of node "
 	    UUID ": no data for 1 s"));
 	close(c);
@@ -395,7 +387,7 @@ file_has(const char *path, const char *word, double timeout)
 {
 	char buf[8192];
 
-	for (double t0 = now_s(); now_s() - t0 < timeout; usleep(50000)) {
+	for (double t0 = lb_monotonic(); lb_monotonic() - t0 < timeout; usleep(50000)) {
 		FILE *f = fopen(path, "r");
 		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 
@@ -437,7 +429,7 @@ test_capture(void **state)
 	/* without a started console, capture opens its own session */
 	assert_int_equal(lb_console_ipmitool.stop(&t, &err), 0);
 	check_ok(lb_console_ipmitool.capture_start(&t, false, &err), &err);
-	for (double t0 = now_s(); now_s() - t0 < 10; usleep(200000)) {
+	for (double t0 = lb_monotonic(); lb_monotonic() - t0 < 10; usleep(200000)) {
 		machine_prints("rescue ramdisk\r\n");
 		if (file_has(path, "rescue ramdisk", 0.2))
 			break;
