@@ -47,7 +47,7 @@ def bmc(tmp_path_factory):
 def console_sections(**console):
     base = free_port_range(4, socket.SOCK_STREAM)
     conf = {'port_range': '%d:%d' % (base, base + 4),
-            'socat_address': '127.0.0.1',
+            'socat_address': '127.0.0.1', 'capture_max_size': 65536,
             'terminal_timeout': 0, 'subprocess_timeout': 5}
     conf.update(console)
     return {'console': conf}
@@ -81,22 +81,22 @@ def cli_console(d, verb, ident, enabled):
     return d.get('/v1/nodes/%s' % ident).json()
 
 
-def enable(d, ident):
+def enable(d, ident, host='127.0.0.1'):
     node = cli_console(d, 'enable', ident, True)
     assert node['console_enabled'], node['last_error']
     show = d.cli_json('node', 'console', 'show', ident)
     assert show['console_enabled'] is True
     url = show['console_info']['url']
     assert show['console_info']['type'] == 'socat'
-    assert url.startswith('tcp://127.0.0.1:')
+    assert url.startswith('tcp://%s:' % host), url
     port = int(url.rsplit(':', 1)[1])
     assert node['driver_internal_info'][
         'allocated_ipmi_terminal_port'] == port
     return port
 
 
-def connect(port):
-    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+def connect(port, address='127.0.0.1'):
+    s = socket.create_connection((address, port), timeout=5)
     s.settimeout(0.2)
     return s
 
@@ -173,18 +173,23 @@ def test_bmc_drops_sol_and_it_comes_back(cdaemon, bmc):
     cli_console(d, 'disable', node['name'], False)
 
 
-def test_idle_client_is_closed(launcher, bmc):
-    d = launcher.start(**console_sections(terminal_timeout=2))
+def test_idle_client_is_closed_on_ipv6(launcher, bmc):
+    d = launcher.start(**console_sections(terminal_timeout=2,
+                                          socat_address='::1'))
     node = sol_node(d, bmc)
-    port = enable(d, node['name'])
-    s = connect(port)
+    port = enable(d, node['name'], host='[::1]')
+    with pytest.raises(OSError):
+        connect(port)               # not on IPv4
+    s = connect(port, '::1')
+    s_port = s.getsockname()[1]
     t0 = time.monotonic()
     got = read_until(s, None, 15)
     assert time.monotonic() - t0 >= 1.5
     assert (b'lifeboat: closing the console of node %s: no data for 2 s'
             % node['uuid'].encode()) in got
     s.close()
-    wait_for(lambda: '(idle 2 s)' in d.log_text(), 5, what='idle log')
+    wait_for(lambda: 'client [::1]:%d closed (idle 2 s)'
+             % s_port in d.log_text(), 5, what='idle log')
     cli_console(d, 'disable', node['name'], False)
 
 
