@@ -225,8 +225,9 @@ ipmi_console_start(const struct lb_task *task, struct lb_err *err)
 	con->start_r = LB_CON_START_PENDING;
 	r = await_start(con, &s, err);
 	if (r == 0)
-		log_info("console of node %s: serving on %s port %u",
-		    task->node_uuid, s.address, con->port);
+		log_info("console of node %s: serving on %s%s%s:%u",
+		    task->node_uuid, strchr(s.address, ':') ? "[" : "",
+		    s.address, strchr(s.address, ':') ? "]" : "", con->port);
 out:
 	lb_con_unlock();
 	/* a console that did not start holds no port */

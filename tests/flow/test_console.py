@@ -149,7 +149,7 @@ def test_enable_show_bytes_both_ways_second_client_disable(cdaemon, bmc):
     assert d.cli_json('node', 'console', 'show', node['name']) == {
         'console_enabled': False, 'console_info': None}
     log = d.log_text()
-    assert 'console of node %s: serving on 127.0.0.1 port %d' % (
+    assert 'console of node %s: serving on 127.0.0.1:%d' % (
         node['uuid'], port) in log
     assert 'client connected from 127.0.0.1' in log
     assert PASSWORD not in log

@@ -442,6 +442,25 @@ test_capture(void **state)
 	json_decref(di);
 }
 
+/* A capture whose SOL cannot come up is retried; it never fails. */
+static void
+test_capture_without_sol(void **state)
+{
+	json_t *di = driver_info("not-it", WA);
+	struct lb_task t = task_of(di);
+	char *tail = NULL;
+	struct lb_err err;
+
+	(void)state;
+	check_ok(lb_console_ipmitool.capture_start(&t, false, &err), &err);
+	check_ok(lb_console_ipmitool.capture_tail(&t, 5, &tail, &err), &err);
+	assert_string_equal(tail, "");
+	free(tail);
+	lb_console_ipmitool.capture_stop(&t);
+	lb_console_ipmitool.forget(&t);
+	json_decref(di);
+}
+
 static void
 test_stop_frees_port(void **state)
 {
@@ -499,6 +518,7 @@ main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_sol_dropped_and_back),
 		cmocka_unit_test(test_capture),
+		cmocka_unit_test(test_capture_without_sol),
 		cmocka_unit_test(test_stop_frees_port),
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_missing_workaround),
