@@ -227,7 +227,7 @@ login_error_rank(int errnum)
 	case IPMI_ERR_CIPHER_SUITE_ID_UNAVAILABLE:
 		return 0;
 	case IPMI_ERR_SESSION_TIMEOUT:
-	case IPMI_ERR_INTERNAL_ERROR:
+	case IPMI_ERR_IPMI_ERROR:
 		return 1;
 	default:
 		return 2;
@@ -252,7 +252,7 @@ try_next_suite(int errnum)
 	case IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED:
 	case IPMI_ERR_BAD_RMCPPLUS_STATUS_CODE:
 	case IPMI_ERR_SESSION_TIMEOUT:
-	case IPMI_ERR_INTERNAL_ERROR:
+	case IPMI_ERR_IPMI_ERROR:
 		return true;
 	default:
 		return false;

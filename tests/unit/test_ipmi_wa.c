@@ -367,7 +367,7 @@ test_power_hints(void **state)
 	/* Failures no flag fixes get none. */
 	assert_null(lb_ipmi_wa_hint(IPMI_ERR_CONNECTION_TIMEOUT,
 	    LB_IPMI_PROTOCOL_2_0, 0));
-	assert_null(lb_ipmi_wa_hint(IPMI_ERR_INTERNAL_ERROR,
+	assert_null(lb_ipmi_wa_hint(IPMI_ERR_IPMI_ERROR,
 	    LB_IPMI_PROTOCOL_2_0, 0));
 	/* The value to set keeps the flags already set. */
 	assert_int_equal(lb_ipmi_wa_suggest("opensesspriv", 0, buf,
