@@ -87,6 +87,8 @@ static const struct route routes[] = {
 	{ "GET", "v1/nodes/*/states", lb_api_node_states, false },
 	{ "PUT", "v1/nodes/*/states/provision", lb_api_node_provision, false },
 	{ "PUT", "v1/nodes/*/states/power", lb_api_node_power, false },
+	{ "GET", "v1/nodes/*/states/console", lb_api_node_console_get, false },
+	{ "PUT", "v1/nodes/*/states/console", lb_api_node_console_set, false },
 	{ "GET", "v1/nodes/*/validate", lb_api_node_validate, false },
 	{ "GET", "v1/nodes/*/management/boot_device",
 	  lb_api_node_boot_device_get, false },
@@ -125,6 +127,7 @@ static const struct {
 	{ "DELETE", "v1/nodes/*" },
 	{ "PUT", "v1/nodes/*/states/provision" },
 	{ "PUT", "v1/nodes/*/states/power" },
+	{ "PUT", "v1/nodes/*/states/console" },
 	{ "PUT", "v1/nodes/*/management/boot_device" },
 };
 

@@ -8,6 +8,7 @@
 
 #include "boot/boot.h"
 #include "conductor/api_list.h"
+#include "conductor/console_verbs.h"
 #include "conductor/hwtype.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
@@ -218,6 +219,7 @@ struct patch_args {
 	const json_t *patch;
 	int minor;
 	const struct lb_config *cfg;
+	const char *ident;		/* as the client named the node */
 };
 
 static bool
@@ -259,6 +261,13 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 		return r;
 	if (changed == 0)
 		return LB_STORE_UNCHANGED;	/* only "test" ops, or no-ops */
+	/* A running console would be left behind by the old driver. */
+	if (node->console_enabled && (changed_field(changed, "driver") ||
+	    changed_field(changed, "console_interface")))
+		return lb_err_set(err, -EBUSY, "Node %s can not update the %s "
+		    "while the console is enabled. Please stop the console "
+		    "first.", pa->ident, changed_field(changed, "driver") ?
+		    "driver" : "console interface");
 	if ((iface_changed(changed) || changed_field(changed, "driver")) &&
 	    !was_maintenance &&
 	    !lb_state_allows_interface_change(node->provision_state))
@@ -313,7 +322,7 @@ int
 lb_api_node_patch(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
-	struct patch_args pa = { NULL, req->minor, req->ctx->cfg };
+	struct patch_args pa = { NULL, req->minor, req->ctx->cfg, args[0] };
 	struct lb_node *node = NULL;
 	json_t *patch = NULL;
 	int r;
@@ -339,10 +348,17 @@ lb_api_node_patch(struct lb_req *req, const char *const *args,
 	return r;
 }
 
+struct delete_args {
+	const struct lb_config *cfg;
+	char uuid[LB_UUID_LEN + 1];	/* out: the node deleted */
+	char console[32];		/* out: its console interface */
+};
+
 static int
 check_delete(struct lb_node *node, void *arg, struct lb_err *err)
 {
-	const struct lb_config *cfg = arg;
+	struct delete_args *da = arg;
+	const struct lb_config *cfg = da->cfg;
 
 	if (node->protected)
 		return lb_err_set(err, -EPERM, "Node %s is protected and "
@@ -363,6 +379,9 @@ check_delete(struct lb_node *node, void *arg, struct lb_err *err)
 		    "\"manageable\", \"enroll\", \"adopt failed\", "
 		    "\"available\"" :
 		    "\"manageable\", \"enroll\", \"adopt failed\"");
+	snprintf(da->uuid, sizeof(da->uuid), "%s", node->uuid);
+	snprintf(da->console, sizeof(da->console), "%s",
+	    node->iface[LB_IFACE_CONSOLE] ? node->iface[LB_IFACE_CONSOLE] : "");
 	return 0;
 }
 
@@ -370,6 +389,7 @@ int
 lb_api_node_delete(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
+	struct delete_args da = { .cfg = req->ctx->cfg };
 	int r;
 
 	r = lb_req_check_query(req, err);
@@ -378,11 +398,14 @@ lb_api_node_delete(struct lb_req *req, const char *const *args,
 	r = lb_req_check_node_ident(req, args[0], err);
 	if (r < 0)
 		return r;
-	r = lb_store_node_delete(req->ctx->store, args[0], check_delete,
-	    (void *)req->ctx->cfg, err);
+	r = lb_store_node_delete(req->ctx->store, args[0], check_delete, &da,
+	    err);
 	if (r < 0)
 		return r;
 	log_info("node %s deleted", args[0]);
+	/* Its console and capture go too; a failure is only logged. */
+	if (req->ctx->engine != NULL)
+		lb_console_forget(req->ctx->engine, da.uuid, da.console);
 	lb_resp_empty(resp, 204);
 	return 0;
 }

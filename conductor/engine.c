@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "boot/image_cache.h"
+#include "console/registry.h"
 #include "conductor/callback_timeout.h"
+#include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/hwtype.h"
 #include "conductor/power_recovery.h"
@@ -141,6 +143,7 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 		goto fail;
 	}
 	lb_recovery_clean_up(e);
+	lb_console_restore(e);
 	*ret = e;
 	return 0;
 fail:
@@ -158,6 +161,8 @@ lb_engine_stop(struct lb_engine *e)
 	if (!e->timers_stopped)
 		lb_timers_release(&e->timers);
 	lb_pool_stop(&e->pool);
+	/* Consoles end with the process; the next start starts them again. */
+	lb_console_shutdown();
 	engine_free(e);
 }
 

@@ -16,7 +16,6 @@
 /* What every real (non-fake) type shares, Ironic's GenericHardware. */
 #define GENERIC \
 	[LB_IFACE_BIOS] = L("no-bios"), \
-	[LB_IFACE_CONSOLE] = L("no-console"), \
 	[LB_IFACE_DEPLOY] = L("direct"), \
 	[LB_IFACE_INSPECT] = L("no-inspect"), \
 	[LB_IFACE_NETWORK] = L("noop", "flat", "neutron", "switch"), \
@@ -29,12 +28,15 @@ static const struct lb_hwtype hwtypes[] = {
 	{ "ipmi", {
 		GENERIC,
 		[LB_IFACE_BOOT] = L("ipxe", "pxe"),
+		/* no-console first: a new node has none unless asked. */
+		[LB_IFACE_CONSOLE] = L("no-console", "ipmitool-socat"),
 		[LB_IFACE_MANAGEMENT] = L("ipmitool"),
 		[LB_IFACE_POWER] = L("ipmitool"),
 	} },
 	{ "redfish", {
 		GENERIC,
 		[LB_IFACE_BOOT] = L("ipxe", "pxe", "redfish-virtual-media"),
+		[LB_IFACE_CONSOLE] = L("no-console"),
 		[LB_IFACE_MANAGEMENT] = L("redfish"),
 		[LB_IFACE_POWER] = L("redfish"),
 	} },

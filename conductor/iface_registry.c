@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boot/registry.h"
+#include "console/registry.h"
 #include "conductor/hwtype.h"
 #include "conductor/iface_ops.h"
 #include "conductor/node.h"
@@ -84,11 +85,6 @@ static const struct lb_iface_impl bios_impls[] = {
 	{ "fake", NULL, NULL, BUILT, NULL },
 };
 
-static const struct lb_iface_impl console_impls[] = {
-	{ "no-console", NULL, NULL, NONE, NULL },
-	{ "fake", NULL, NULL, BUILT, NULL },
-};
-
 static const struct lb_iface_impl inspect_impls[] = {
 	{ "no-inspect", NULL, NULL, NONE, NULL },
 	{ "fake", NULL, NULL, BUILT, NULL },
@@ -127,6 +123,9 @@ lb_iface_impls(enum lb_iface_kind kind, size_t *ret_n)
 	case LB_IFACE_NETWORK:
 		*ret_n = lb_network_nimpls;
 		return lb_network_impls;
+	case LB_IFACE_CONSOLE:
+		*ret_n = lb_console_nimpls;
+		return lb_console_impls;
 	default:
 		break;
 	}
@@ -137,7 +136,6 @@ lb_iface_impls(enum lb_iface_kind kind, size_t *ret_n)
 		[LB_IFACE_RESCUE] = { ROWS(rescue_impls) },
 		[LB_IFACE_DEPLOY] = { ROWS(deploy_impls) },
 		[LB_IFACE_BIOS] = { ROWS(bios_impls) },
-		[LB_IFACE_CONSOLE] = { ROWS(console_impls) },
 		[LB_IFACE_INSPECT] = { ROWS(inspect_impls) },
 		[LB_IFACE_RAID] = { ROWS(raid_impls) },
 		[LB_IFACE_STORAGE] = { ROWS(storage_impls) },

@@ -18,6 +18,21 @@
 
 /* ---- finishing ---- */
 
+/* last_error, then a new line and 'tail' (the console's last lines). */
+static int
+append_error(struct lb_node *node, const char *tail, struct lb_err *err)
+{
+	size_t n = strlen(node->last_error) + strlen(tail) + 2;
+	char *s = malloc(n);
+
+	if (s == NULL)
+		return lb_err_set(err, -ENOMEM, "out of memory");
+	snprintf(s, n, "%s\n%s", node->last_error, tail);
+	free(node->last_error);
+	node->last_error = s;
+	return 0;
+}
+
 static int
 finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 {
@@ -60,6 +75,10 @@ finish_cb(struct lb_node *node, void *arg, struct lb_err *err)
 		lb_node_forget_agent(node);
 	if (!f->keep_error)
 		r |= lb_replace_str(&node->last_error, f->error, err);
+	if (f->error_tail != NULL && node->last_error != NULL)
+		r |= append_error(node, f->error_tail, err);
+	if (f->set_console)
+		node->console_enabled = f->console_on;
 	r |= lb_replace_str(&node->reservation, NULL, err);
 	return r < 0 ? -ENOMEM : 0;
 }
@@ -137,6 +156,7 @@ job_run(struct lb_job *base)
 	f.task = &t;
 	lb_job_finish(j->e, j->uuid, &f, j->what ? j->what : j->kind->name,
 	    j->started);
+	free(f.error_tail);
 	lb_task_release(&t);
 	free(j);
 }

@@ -34,6 +34,9 @@ struct lb_finish {
 	bool drop_password;		/* the rescue password hash */
 	bool forget_agent;		/* agent_url, token, certificate */
 	bool keep_error;		/* leave last_error as it is */
+	char *error_tail;		/* malloc'd; put under last_error */
+	bool set_console;		/* console_enabled = console_on */
+	bool console_on;
 	const struct lb_node_task *task;	/* driver_internal_info */
 	char from[32];
 	char to[32];
@@ -68,6 +71,7 @@ struct lb_engine_job {
 	bool from_rescue;		/* undeploy: leaves a rescue state */
 	bool power_off;			/* rescue clean-up: power off first */
 	bool keep_power;		/* rescue clean-up: never power off */
+	bool console_on;		/* console: enable, else disable */
 	char msg[LB_ERR_MSG_MAX + 192];	/* the error the end records */
 };
 

@@ -15,6 +15,7 @@
 
 #include "boot/image_cache.h"
 #include "conductor/agent_client.h"
+#include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/iface_ops.h"
 #include "conductor/job.h"
@@ -224,6 +225,7 @@ remove_certificate(const struct lb_engine *e, const struct lb_node *node)
 static void
 agent_leave(struct lb_node_task *t, bool power_off, struct lb_finish *f)
 {
+	lb_console_capture_end(t);
 	clean_up(t, power_off);
 	remove_certificate(t->engine, t->node);
 	if (power_off) {
@@ -458,6 +460,8 @@ do_rescue(struct lb_node_task *t, bool *touched, struct lb_err *err)
 	if (r == 0) {
 		phase(t, &mark, "images ready");
 		*touched = true;
+		/* From the power-off on: a soft one shows the OS going down. */
+		lb_console_capture_begin(t, false);
 		r = boot_ramdisk(t, &s, soft_s, &mark, err);
 	}
 	stage_end(t->engine, &s);
@@ -479,8 +483,10 @@ agent_rescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
 		return;
 	}
 	snprintf(msg, msgsize, "Failed to rescue: %s", err.msg);
-	if (touched)
+	if (touched) {
+		lb_console_error_tail(t, f);
 		lb_task_rescue_leave(t, true, f);
+	}
 	f->drop_password = true;
 	f->forget_agent = true;
 	f->event = "fail";
@@ -622,6 +628,7 @@ run_finalize(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 		r = do_finalize(t, err);
 	if (r == 0) {
 		/* The rescued node stays up; only the staging goes. */
+		lb_console_capture_end(t);
 		clean_up(t, false);
 		f->event = "done";
 		f->drop_password = true;
@@ -629,6 +636,8 @@ run_finalize(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	}
 	snprintf(j->msg, sizeof(j->msg), "Node failed to perform rescue "
 	    "operation: %s", err->msg);
+	if (loaded == 0)
+		lb_console_error_tail(t, f);
 	lb_task_rescue_leave(t, true, f);
 	f->set_power = true;
 	f->power = LB_POWER_OFF;
@@ -651,6 +660,9 @@ run_clean_up(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	if (loaded == 0 && (lb_task_boot_flags(t) & LB_BOOT_MEDIA) &&
 	    !j->keep_power)
 		j->power_off = true;
+	/* A timeout or a restart says why under last_error: show the screen. */
+	if (loaded == 0 && t->node->last_error != NULL)
+		lb_console_error_tail(t, f);
 	lb_task_rescue_leave(t, j->power_off && loaded == 0, f);
 	f->keep_error = true;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conductor/engine_ctx.h"
+#include "console/console.h"
 #include "conductor/iface_ops.h"
 #include "conductor/job.h"
 #include "conductor/task.h"
@@ -104,6 +105,7 @@ resolve_ops(struct lb_node_task *t)
 	t->net = built_ops(t, LB_IFACE_NETWORK);
 	t->rescue = built_ops(t, LB_IFACE_RESCUE);
 	t->deploy = built_ops(t, LB_IFACE_DEPLOY);
+	t->console = built_ops(t, LB_IFACE_CONSOLE);
 }
 
 int
@@ -641,4 +643,115 @@ lb_task_deploy(struct lb_node_task *t, struct lb_err *err)
 		    "under management with 'adopt'",
 		    t->node->iface[LB_IFACE_DEPLOY]);
 	return t->deploy->deploy(t, err);
+}
+
+/* ---- the console ---- */
+
+bool
+lb_task_has_console(const struct lb_node_task *t)
+{
+	return t->console != NULL;
+}
+
+int
+lb_task_console_start(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->console == NULL)
+		return lb_err_set(err, -ENOTSUP, "the console interface '%s' "
+		    "is not built into this lifeboatd",
+		    t->node->iface[LB_IFACE_CONSOLE]);
+	return t->console->start(&t->task, err);
+}
+
+int
+lb_task_console_stop(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->console == NULL)
+		return 0;
+	return t->console->stop(&t->task, err);
+}
+
+int
+lb_task_console_info(struct lb_node_task *t, json_t **ret,
+    struct lb_err *err)
+{
+	if (t->console == NULL)
+		return lb_err_set(err, -ENOTSUP, "the console interface '%s' "
+		    "is not built into this lifeboatd",
+		    t->node->iface[LB_IFACE_CONSOLE]);
+	return t->console->info(&t->task, ret, err);
+}
+
+bool
+lb_task_console_captures(const struct lb_node_task *t)
+{
+	return t->console != NULL && t->console->capture_start != NULL;
+}
+
+int
+lb_task_console_capture_start(struct lb_node_task *t, bool resume,
+    struct lb_err *err)
+{
+	if (!lb_task_console_captures(t))
+		return 0;
+	return t->console->capture_start(&t->task, resume, err);
+}
+
+void
+lb_task_console_capture_stop(struct lb_node_task *t)
+{
+	if (lb_task_console_captures(t))
+		t->console->capture_stop(&t->task);
+}
+
+int
+lb_task_console_capture_tail(struct lb_node_task *t, unsigned int lines,
+    char **ret, struct lb_err *err)
+{
+	*ret = NULL;
+	if (!lb_task_console_captures(t))
+		return 0;
+	return t->console->capture_tail(&t->task, lines, ret, err);
+}
+
+void
+lb_task_of_node(struct lb_task *task, const struct lb_config *cfg,
+    const struct lb_node *node)
+{
+	memset(task, 0, sizeof(*task));
+	task->node_uuid = node->uuid;
+	task->driver = node->driver;
+	task->driver_info = node->driver_info;
+	task->driver_internal_info = node->driver_internal_info;
+	task->properties = node->properties;
+	task->instance_info = node->instance_info;
+	task->cfg = cfg;
+}
+
+int
+lb_task_console_describe(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_node *node, json_t **ret,
+    struct lb_err *err)
+{
+	const struct lb_console_ops *ops = impl != NULL &&
+	    (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+	struct lb_task task;
+
+	if (ops == NULL)
+		return lb_err_set(err, -ENOTSUP, "the node's console "
+		    "interface is not built into this lifeboatd");
+	lb_task_of_node(&task, cfg, node);
+	return ops->info(&task, ret, err);
+}
+
+void
+lb_task_console_forget_node(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const char *uuid)
+{
+	const struct lb_console_ops *ops = impl != NULL &&
+	    (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+	struct lb_task task = { .node_uuid = uuid, .cfg = cfg };
+
+	if (ops != NULL && ops->forget != NULL)
+		ops->forget(&task);
 }

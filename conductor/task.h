@@ -23,6 +23,7 @@ struct lb_engine;
 struct lb_finish;
 struct lb_rescue_ops;
 struct lb_deploy_ops;
+struct lb_console_ops;
 
 struct lb_node_task {
 	struct lb_engine *engine;
@@ -37,6 +38,7 @@ struct lb_node_task {
 	const struct lb_network_ops *net;	/* NULL: not built */
 	const struct lb_rescue_ops *rescue;	/* NULL: none */
 	const struct lb_deploy_ops *deploy;	/* NULL: does not deploy */
+	const struct lb_console_ops *console;	/* NULL: none, not built */
 	struct lb_bmc_policy policy;
 	char bmc_key[256];
 };
@@ -130,5 +132,39 @@ void lb_task_rescue_leave(struct lb_node_task *t, bool power_off,
 
 /* The deploy interface: -ENOTSUP when it does not deploy. */
 int lb_task_deploy(struct lb_node_task *t, struct lb_err *err);
+
+/*
+ * The console interface (console/console.h).  start and info fail with
+ * -ENOTSUP where the node has none built; stop and the capture calls do
+ * nothing then.  capture_tail gives *ret NULL when nothing was captured.
+ */
+bool lb_task_has_console(const struct lb_node_task *t);
+int lb_task_console_start(struct lb_node_task *t, struct lb_err *err);
+int lb_task_console_stop(struct lb_node_task *t, struct lb_err *err);
+int lb_task_console_info(struct lb_node_task *t, json_t **ret,
+    struct lb_err *err);
+bool lb_task_console_captures(const struct lb_node_task *t);
+int lb_task_console_capture_start(struct lb_node_task *t, bool resume,
+    struct lb_err *err);
+void lb_task_console_capture_stop(struct lb_node_task *t);
+int lb_task_console_capture_tail(struct lb_node_task *t,
+    unsigned int lines, char **ret, struct lb_err *err);
+
+/*
+ * The drivers' view of a node read outside a job (no ports, no save), for
+ * the calls below and the registry rows' validate (API threads).
+ */
+void lb_task_of_node(struct lb_task *task, const struct lb_config *cfg,
+    const struct lb_node *node);
+/* console_info of a started console of implementation 'impl'. */
+int lb_task_console_describe(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_node *node, json_t **ret,
+    struct lb_err *err);
+/*
+ * Node 'uuid' is gone: its console stops, its capture log is removed (the
+ * task the implementation sees has only node_uuid and cfg).
+ */
+void lb_task_console_forget_node(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const char *uuid);
 
 #endif

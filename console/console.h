@@ -51,12 +51,14 @@ struct lb_console_ops {
 	    struct lb_err *err);
 	/*
 	 * Capture during a rescue: capture_start truncates the node's
-	 * capture log and records SOL output into it (sharing the session
-	 * with a started console) until capture_stop; the log stays for
-	 * capture_tail and operators until the next capture_start or
+	 * capture log (appends to it when 'resume': lifeboatd restarted
+	 * during the rescue) and records SOL output into it (sharing the
+	 * session with a started console) until capture_stop; the log stays
+	 * for capture_tail and operators until the next capture_start or
 	 * forget.  NULL where the interface has no output to capture.
 	 */
-	int (*capture_start)(const struct lb_task *task, struct lb_err *err);
+	int (*capture_start)(const struct lb_task *task, bool resume,
+	    struct lb_err *err);
 	void (*capture_stop)(const struct lb_task *task);
 	/*
 	 * The last 'lines' lines of the node's capture log, secrets

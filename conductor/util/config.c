@@ -100,7 +100,7 @@ static const struct cfg_option options[] = {
 	    "Hardware types nodes may use."),
 	IFACE("bios", LB_IFACE_BIOS, "no-bios,fake"),
 	IFACE("boot", LB_IFACE_BOOT, "ipxe,pxe,redfish-virtual-media,fake"),
-	IFACE("console", LB_IFACE_CONSOLE, "no-console,fake"),
+	IFACE("console", LB_IFACE_CONSOLE, "no-console,fake,ipmitool-socat"),
 	IFACE("deploy", LB_IFACE_DEPLOY, "direct,fake"),
 	IFACE("inspect", LB_IFACE_INSPECT, "no-inspect,fake"),
 	IFACE("management", LB_IFACE_MANAGEMENT, "ipmitool,redfish,fake"),
@@ -210,6 +210,17 @@ static const struct cfg_option options[] = {
 	    "Directories file:// image hrefs may point into (anything else "
 	    "is refused, so driver_info cannot publish arbitrary files over "
 	    "TFTP or HTTP)."),
+
+	OPT("console", "capture_during_rescue", BOOL,
+	    console_capture_during_rescue, "true",
+	    "Record what the node's console prints while it is rescuing "
+	    "or in rescue wait (nodes whose console interface can, such "
+	    "as ipmitool-socat), into state_path/console/<node>.log; a "
+	    "failed rescue's last_error ends with its last lines."),
+	OPT("console", "capture_error_lines", INT,
+	    console_capture_error_lines, "10",
+	    "Lines of the console capture a failed rescue's last_error "
+	    "ends with; 0: none.", .min = 0, .max = 100),
 
 	OPT("ipmi", "min_command_interval", INT, ipmi_min_command_interval,
 	    "5", "Least seconds between two IPMI commands to one BMC.",

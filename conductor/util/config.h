@@ -107,6 +107,10 @@ struct lb_config {
 	char *rescue_ramdisk;
 	struct lb_strlist file_url_allowed_paths; /* file_url_allowed_paths */
 
+	/* [console] */
+	bool console_capture_during_rescue;
+	int console_capture_error_lines;
+
 	/* [ipmi] */
 	int ipmi_min_command_interval;	/* min_command_interval */
 	int ipmi_max_concurrent_per_bmc; /* max_concurrent_per_bmc (lifeboat) */

@@ -34,7 +34,7 @@ static const struct lb_config_names test_names = {
 		[LB_IFACE_BOOT] = (const char *const[]){ "ipxe", "pxe",
 		    "redfish-virtual-media", "fake", NULL },
 		[LB_IFACE_CONSOLE] = (const char *const[]){ "no-console",
-		    "fake", NULL },
+		    "fake", "ipmitool-socat", NULL },
 		[LB_IFACE_DEPLOY] = (const char *const[]){ "direct", "fake",
 		    NULL },
 		[LB_IFACE_INSPECT] = (const char *const[]){ "no-inspect",
@@ -1234,7 +1234,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 70);
+	assert_int_equal(options, 72);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);

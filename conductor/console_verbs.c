@@ -1,0 +1,399 @@
+/*
+ * console_verbs.c - the node console (contract wave 2, section 1): PUT and
+ * GET /v1/nodes/{n}/states/console with Ironic's checks and words (API
+ * threads), the enable and disable job (workers), consoles started again
+ * at start-up, and the capture of the console during a rescue with its
+ * last lines under last_error when the rescue fails (workers).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conductor/console_verbs.h"
+#include "conductor/engine_ctx.h"
+#include "conductor/job.h"
+#include "conductor/states.h"
+#include "conductor/task.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* ---- the checks (API threads) ---- */
+
+/* oslo's strict bool_from_string, as Ironic's args.boolean. */
+static int
+parse_enabled(const json_t *v, const char *text, bool *ret,
+    struct lb_err *err)
+{
+	static const char *const yes[] = { "1", "t", "true", "on", "y",
+	    "yes" };
+	static const char *const no[] = { "0", "f", "false", "off", "n",
+	    "no" };
+
+	if (json_is_boolean(v)) {
+		*ret = json_is_true(v);
+		return 0;
+	}
+	if (v != NULL)
+		text = json_string_value(v);
+	for (size_t i = 0; text != NULL && i < 6; i++) {
+		if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text,
+		    no[i]) == 0) {
+			*ret = strcasecmp(text, yes[i]) == 0;
+			return 0;
+		}
+	}
+	if (text == NULL && json_is_number(v))
+		text = "a number";
+	else if (text == NULL)
+		text = "a non-string value";
+	return lb_err_set(err, -EINVAL, "Invalid enabled: Unrecognized value "
+	    "'%.64s', acceptable values are: '0', '1', 'f', 'false', 'n', "
+	    "'no', 'off', 'on', 't', 'true', 'y', 'yes'", text);
+}
+
+/* The request's 'enabled': the body's, else the query's. */
+static int
+request_enabled(const json_t *body, const char *query, bool *ret,
+    struct lb_err *err)
+{
+	const char *key;
+	json_t *value;
+
+	if (body != NULL && !json_is_object(body))
+		return lb_err_set(err, -EINVAL, "Invalid input: the request "
+		    "body must be a JSON object");
+	json_object_foreach((json_t *)body, key, value) {
+		if (strcmp(key, "enabled") != 0)
+			return lb_err_set(err, -EINVAL, "Unexpected arguments: "
+			    "%.64s", key);
+	}
+	value = json_object_get(body, "enabled");
+	if (value == NULL && query == NULL)
+		return lb_err_set(err, -EINVAL, "Missing mandatory parameter: "
+		    "enabled");
+	return parse_enabled(value, query, ret, err);
+}
+
+/*
+ * The console interface's checks on a node read outside a job (Ironic's
+ * console.validate): no console is Ironic's UnsupportedDriverExtension.
+ */
+static int
+console_validate(struct lb_engine *e, const struct lb_node *node,
+    struct lb_err *err)
+{
+	const char *name = node->iface[LB_IFACE_CONSOLE];
+	const struct lb_iface_impl *impl = name != NULL ?
+	    e->iface_find(LB_IFACE_CONSOLE, name) : NULL;
+	struct lb_task task;
+
+	lb_task_of_node(&task, e->cfg, node);
+
+	if (impl == NULL || (impl->flags & LB_IMPL_NONE))
+		return lb_err_set(err, -EINVAL, "Driver %s does not support "
+		    "console (disabled or not implemented).", node->driver);
+	if (!(impl->flags & LB_IMPL_BUILT))
+		return lb_err_set(err, -EINVAL, "The console interface '%s' "
+		    "is known but not built into this lifeboatd.", name);
+	if (impl->validate != NULL && impl->validate(&task, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- the job (workers) ---- */
+
+static void
+run_console(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
+    struct lb_err *err, struct lb_finish *f)
+{
+	int r = loaded;
+
+	if (r == 0 && j->console_on)
+		r = lb_task_console_start(t, err);
+	else if (r == 0)
+		r = lb_task_console_stop(t, err);
+	if (r == 0) {
+		f->set_console = true;
+		f->console_on = j->console_on;
+		log_info("node %s: console %s", j->uuid, j->console_on ?
+		    "enabled" : "disabled");
+		return;
+	}
+	/* Ironic's words; console_enabled stays as it was. */
+	snprintf(j->msg, sizeof(j->msg), "Error %s the console on node %s. "
+	    "Reason: %s", j->console_on ? "enabling" : "disabling", j->uuid,
+	    err->msg);
+	f->error = j->msg;
+}
+
+static const struct lb_job_kind job_console = { "console", true,
+    run_console };
+
+/* ---- the verbs (API threads) ---- */
+
+struct console_begin {
+	const char *host;
+	bool want;
+	bool queued;		/* out: the job runs */
+	char uuid[LB_UUID_LEN + 1];
+};
+
+static int
+begin_console(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	struct console_begin *cb = arg;
+	int r = 0;
+
+	memcpy(cb->uuid, node->uuid, sizeof(cb->uuid));
+	cb->queued = false;
+	/* Re-checked under the write lock: another request may have won. */
+	if (node->console_enabled == cb->want)
+		return LB_STORE_UNCHANGED;
+	if (node->reservation != NULL)
+		return lb_node_locked(node, err);
+	r |= lb_replace_str(&node->last_error, NULL, err);
+	r |= lb_replace_str(&node->reservation, cb->host, err);
+	cb->queued = true;
+	return r < 0 ? -ENOMEM : 0;
+}
+
+int
+lb_engine_console_set(struct lb_engine *e, const char *ident,
+    const json_t *body, const char *query_enabled, struct lb_err *err)
+{
+	struct console_begin cb = { .host = e->cfg->host };
+	struct lb_engine_job *job;
+	struct lb_node *node = NULL;
+	int r;
+
+	r = request_enabled(body, query_enabled, &cb.want, err);
+	if (r < 0)
+		return r;
+	r = lb_store_node_get(e->store, ident, &node, err);
+	if (r < 0)
+		return r;
+	r = console_validate(e, node, err);
+	if (r == 0 && node->console_enabled == cb.want)
+		r = 1;		/* as asked already: 202, nothing to do */
+	lb_node_free(node);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = lb_job_reserve(e, &job_console, 0, &job, err);
+	if (r < 0)
+		return r;
+	job->console_on = cb.want;
+	r = lb_store_node_update(e->store, ident, begin_console, &cb, NULL,
+	    err);
+	if (r < 0 || !cb.queued) {
+		lb_job_cancel(job);
+		return r < 0 ? r : 0;
+	}
+	log_info("node %s: console %s requested", cb.uuid, cb.want ?
+	    "enable" : "disable");
+	lb_job_queue(job, cb.uuid);
+	return 0;
+}
+
+int
+lb_engine_console_get(struct lb_engine *e, const char *ident, json_t **ret,
+    struct lb_err *err)
+{
+	struct lb_node *node = NULL;
+	json_t *info = NULL;
+	int r;
+
+	r = lb_store_node_get(e->store, ident, &node, err);
+	if (r < 0)
+		return r;
+	if (node->console_enabled) {
+		r = console_validate(e, node, err);
+		if (r == 0)
+			r = lb_task_console_describe(e->iface_find(
+			    LB_IFACE_CONSOLE, node->iface[LB_IFACE_CONSOLE]),
+			    e->cfg, node, &info, err);
+	}
+	if (r == 0) {
+		*ret = json_pack("{s:b, s:o}", "console_enabled",
+		    node->console_enabled, "console_info",
+		    info != NULL ? info : json_null());
+		if (*ret == NULL)
+			r = lb_err_set(err, -ENOMEM, "out of memory");
+	}
+	lb_node_free(node);
+	return r;
+}
+
+/* ---- start-up ---- */
+
+static void
+run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
+    struct lb_err *err, struct lb_finish *f)
+{
+	int r = loaded;
+
+	if (r == 0 && t->node->console_enabled)
+		r = lb_task_console_start(t, err);
+	if (r < 0) {
+		/* Ironic's words; the console is off until asked again. */
+		snprintf(j->msg, sizeof(j->msg), "Failed to start console of "
+		    "node %s while starting the conductor, so changing the "
+		    "console_enabled status to False, error: %s", j->uuid,
+		    err->msg);
+		f->error = j->msg;
+		f->set_console = true;
+		f->console_on = false;
+		log_warning("node %s: %s", j->uuid, j->msg);
+		return;
+	}
+	f->keep_error = true;
+	if (t->node->console_enabled)
+		log_info("node %s: console started again", j->uuid);
+	if (strcmp(t->node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
+		lb_console_capture_begin(t, true);
+}
+
+static const struct lb_job_kind job_restore = { "console restore", true,
+    run_restore };
+
+struct restore_walk {
+	struct lb_engine *e;
+	char (*uuids)[LB_UUID_LEN + 1];
+	size_t n, cap;
+};
+
+/* Consoles that were on, and rescues whose console was being captured. */
+static int
+restore_wanted(const struct lb_node *node, void *arg)
+{
+	struct restore_walk *w = arg;
+	const char *name = node->iface[LB_IFACE_CONSOLE];
+	const struct lb_iface_impl *impl = name != NULL ?
+	    w->e->iface_find(LB_IFACE_CONSOLE, name) : NULL;
+	bool console = impl != NULL && (impl->flags & LB_IMPL_BUILT) &&
+	    !(impl->flags & LB_IMPL_NONE);
+
+	if (!node->console_enabled && !(console &&
+	    w->e->cfg->console_capture_during_rescue &&
+	    strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0))
+		return 0;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		void *p = realloc(w->uuids, cap * sizeof(*w->uuids));
+
+		if (p == NULL)
+			return -ENOMEM;
+		w->uuids = p;
+		w->cap = cap;
+	}
+	snprintf(w->uuids[w->n++], LB_UUID_LEN + 1, "%s", node->uuid);
+	return 0;
+}
+
+static int
+begin_restore(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	const char *host = arg;
+
+	if (node->reservation != NULL) {
+		log_warning("node %s: locked by %s at start-up: its console is "
+		    "not started again", node->uuid, node->reservation);
+		return -EBUSY;
+	}
+	return lb_replace_str(&node->reservation, host, err) < 0 ? -ENOMEM :
+	    0;
+}
+
+void
+lb_console_restore(struct lb_engine *e)
+{
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1 };
+	struct restore_walk w = { .e = e };
+	struct lb_err err = { "" };
+
+	if (lb_store_node_each(e->store, &q, restore_wanted, &w, &err) < 0)
+		log_error("console start-up: %s", err.msg);
+	for (size_t i = 0; i < w.n; i++) {
+		struct lb_engine_job *j;
+		/* A full pool at start: run it here rather than leave it. */
+		bool here = lb_job_reserve(e, &job_restore, 0, &j, &err) < 0;
+
+		if (here && (j = lb_job_new(e, &job_restore)) == NULL)
+			break;
+		if (lb_store_node_update(e->store, w.uuids[i], begin_restore,
+		    (void *)e->cfg->host, NULL, &err) < 0) {
+			if (here)
+				free(j);
+			else
+				lb_job_cancel(j);
+			continue;
+		}
+		if (here) {
+			snprintf(j->uuid, sizeof(j->uuid), "%s", w.uuids[i]);
+			lb_job_run_here(j);
+		} else {
+			lb_job_queue(j, w.uuids[i]);
+		}
+	}
+	free(w.uuids);
+}
+
+/* ---- the rescue's hooks (workers) ---- */
+
+void
+lb_console_capture_begin(struct lb_node_task *t, bool resume)
+{
+	struct lb_err err = { "" };
+
+	if (!t->engine->cfg->console_capture_during_rescue ||
+	    !lb_task_console_captures(t))
+		return;
+	if (lb_task_console_capture_start(t, resume, &err) < 0)
+		log_warning("node %s: cannot capture the console during the "
+		    "rescue: %s", t->node->uuid, err.msg);
+}
+
+void
+lb_console_capture_end(struct lb_node_task *t)
+{
+	if (t->node != NULL)
+		lb_task_console_capture_stop(t);
+}
+
+void
+lb_console_error_tail(struct lb_node_task *t, struct lb_finish *f)
+{
+	unsigned int lines = (unsigned int)
+	    t->engine->cfg->console_capture_error_lines;
+	struct lb_err err = { "" };
+	char *tail = NULL;
+	size_t n;
+
+	if (t->node == NULL || lines == 0 || !lb_task_console_captures(t))
+		return;
+	if (lb_task_console_capture_tail(t, lines, &tail, &err) < 0) {
+		log_warning("node %s: cannot read the console capture: %s",
+		    t->node->uuid, err.msg);
+		return;
+	}
+	if (tail == NULL || tail[0] == '\0') {
+		free(tail);
+		return;
+	}
+	n = strlen(tail) + 64;
+	free(f->error_tail);
+	f->error_tail = malloc(n);
+	if (f->error_tail != NULL)
+		snprintf(f->error_tail, n, "Last lines of the node's console:"
+		    "\n%s", tail);
+	free(tail);
+}
+
+void
+lb_console_forget(struct lb_engine *e, const char *uuid, const char *iface)
+{
+	if (iface[0] != '\0')
+		lb_task_console_forget_node(e->iface_find(LB_IFACE_CONSOLE,
+		    iface), e->cfg, uuid);
+}
