@@ -1,8 +1,9 @@
 /*
  * ipmi_info.h - a node's ipmi_* driver_info keys, parsed and validated into
- * a plain struct with Ironic's messages.  Pure (no I/O, no resolver), so it
- * is unit tested and fuzzed; the IPMI driver is its only other user.  Any
- * thread.
+ * a plain struct with Ironic's messages, and FreeIPMI's workaround flags
+ * (ipmi_wa.c).  Pure (no I/O, no resolver), so it is unit tested and
+ * fuzzed; the IPMI power driver, the console and node create/PATCH (for
+ * ipmi_workarounds) use it.  Any thread.
  */
 #ifndef LB_IPMI_INFO_H
 #define LB_IPMI_INFO_H

@@ -343,8 +343,8 @@ hint(const struct hint_row *table, int errnum, unsigned int protocols,
     unsigned int wa_set)
 {
 	for (; table->errnum >= 0; table++) {
-		if (table->errnum != errnum || !(table->protocols & protocols) ||
-		    (wa_set & table->bit))
+		if (table->errnum != errnum ||
+		    !(table->protocols & protocols) || (wa_set & table->bit))
 			continue;
 		for (size_t i = 0; i < NROWS; i++)
 			if (rows[i].bit == table->bit)

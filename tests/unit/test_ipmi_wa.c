@@ -29,8 +29,8 @@
 #define NAMES "authcap, nochecksumcheck, idzero, unexpectedauth, " \
 	"forcepermsg, endianseq, noauthcodecheck, intel20, supermicro20, " \
 	"sun20, opensesspriv, integritycheckvalue, solpayloadsize, solport, " \
-	"solstatus, solchannelsupport, serialalertsdeferred, solpacketseq, or " \
-	"none"
+	"solstatus, solchannelsupport, serialalertsdeferred, solpacketseq, " \
+	"or none"
 #define VALID "the valid names are " NAMES
 #define EMPTY_NAME "Invalid value for ipmi_workarounds: expected a " \
 	"comma-separated list of FreeIPMI workaround flags, with no empty " \
