@@ -259,13 +259,13 @@ def test_sol_deactivate_ends_ipmiconsole(sim_bmc, pty_client):
     bmc = sim_bmc()
     power_on(bmc)
     con = pty_client(ipmiconsole_argv(bmc, '-W', SOL_FLAGS,
-                                      '--retransmission-timeout=100'))
+                                      '--retransmission-timeout=40'))
     con.expect(b'[SOL established]')
     bmc.sol_deactivate()
     # ipmi_sim no longer answers the session's SOL packets: the next typed
     # byte runs out of retransmissions and the client gives up
     con.send(b'x')
-    assert con.wait(20) is not None
+    assert con.wait(30) is not None
     assert b'[error received]: excess retransmissions sent' in con.out
     assert b'x' not in bmc.serial_read(0.2)
     # and SOL can be activated again
