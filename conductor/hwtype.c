@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conductor/util/buf.h"
+#include "power/ipmi_info.h"
 #include "conductor/util/banned.h"
 
 #define L(...) (const char *const[]){ __VA_ARGS__, NULL }
@@ -224,4 +225,5 @@ lb_hwtype_config_names(struct lb_config_names *ret)
 		names[k][n < MAX_IMPLS ? n : MAX_IMPLS] = NULL;
 		ret->interfaces[k] = names[k];
 	}
+	ret->ipmi_workarounds = lb_ipmi_wa_check;
 }

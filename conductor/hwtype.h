@@ -31,7 +31,8 @@ bool lb_iface_enabled(const struct lb_config *cfg, enum lb_iface_kind kind,
     const char *name);
 
 /* The names the configuration may use, from the hardware types and the
- * interface registries (for lb_config_check()).  Read-only static data. */
+ * interface registries, and the IPMI driver's check of [ipmi] workarounds
+ * (for lb_config_check()).  Read-only static data. */
 void lb_hwtype_config_names(struct lb_config_names *ret);
 
 /*

@@ -11,6 +11,7 @@
 
 #include "conductor/record.h"
 #include "conductor/util/config.h"
+#include "power/ipmi_info.h"
 #include "conductor/util/banned.h"
 
 #define N(field) offsetof(struct lb_node, field)
@@ -313,6 +314,7 @@ check_soft_off(const json_t *driver_info, struct lb_err *err)
 
 static int (*const driver_info_checks[])(const json_t *, struct lb_err *) = {
 	check_soft_off,
+	lb_ipmi_wa_check_driver_info,	/* ipmi_workarounds, lifeboat's own */
 };
 
 int

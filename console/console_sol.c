@@ -175,12 +175,16 @@ sol_error(const struct lb_sol *s, int errnum, struct lb_err *err)
 		r = lb_ipmi_fail_login(&s->conn, mapped, err);
 	else
 		r = sol_failure(s, errnum, err);
-	/* The flag FreeIPMI documents as the fix, if the node lacks it. */
+	/*
+	 * The flag FreeIPMI documents as the fix, if the node lacks it, with
+	 * libipmiconsole's words, as the power driver gives libfreeipmi's.
+	 */
 	if (err != NULL && hint != NULL &&
 	    lb_ipmi_wa_suggest(hint, wa, set, sizeof(set)) >= 0) {
 		len = strlen(err->msg);
-		snprintf(err->msg + len, sizeof(err->msg) - len, "; the BMC "
-		    "may need the workaround '%s' (set %s)", hint, set);
+		snprintf(err->msg + len, sizeof(err->msg) - len, "; "
+		    "libipmiconsole: \"%s\" (the BMC may need %s)",
+		    ipmiconsole_ctx_strerror(errnum), set);
 	}
 	return r;
 }

@@ -588,28 +588,6 @@ parse_password(const json_t *v, struct lb_ipmi_info *info,
 	return 0;
 }
 
-/* FreeIPMI's flag names (ipmi_wa.c has the one parser): a string only. */
-static int
-parse_workarounds(const json_t *v, struct lb_ipmi_info *info,
-    struct lb_err *err)
-{
-	char s[VALUE_STR_MAX], why[LB_ERR_MSG_MAX - 64];
-
-	if (v == NULL)
-		return 0;
-	value_str(v, s, sizeof(s));
-	if (!json_is_string(v) || has_nul(v))
-		return lb_err_set(err, -EINVAL, "Invalid value for "
-		    "ipmi_workarounds: %s, expected a string of "
-		    "comma-separated FreeIPMI workaround flags", s);
-	if (lb_ipmi_wa_parse(json_string_value(v), &info->workarounds, why,
-	    sizeof(why)) < 0)
-		return lb_err_set(err, -EINVAL, "Invalid value for "
-		    "ipmi_workarounds: %s", why);
-	info->workarounds_given = true;
-	return 0;
-}
-
 static int
 parse_all(const json_t *di, struct lb_ipmi_info *info, struct lb_err *err)
 {
@@ -656,9 +634,13 @@ parse_all(const json_t *di, struct lb_ipmi_info *info, struct lb_err *err)
 	r = parse_password(get(di, "ipmi_password"), info, err);
 	if (r < 0)
 		return r;
-	r = parse_workarounds(get(di, "ipmi_workarounds"), info, err);
-	if (r < 0)
-		return r;
+	v = get(di, "ipmi_workarounds");
+	if (v != NULL) {
+		r = lb_ipmi_wa_parse_json(v, &info->workarounds, err);
+		if (r < 0)
+			return r;
+		info->workarounds_given = true;
+	}
 	v = get(di, "ipmi_force_boot_device");
 	if (v != NULL) {
 		r = parse_bool(v, "ipmi_force_boot_device",

@@ -1,8 +1,9 @@
 /*
  * ipmi_info.h - a node's ipmi_* driver_info keys, parsed and validated into
- * a plain struct with Ironic's messages.  Pure (no I/O, no resolver), so it
- * is unit tested and fuzzed; the IPMI driver is its only other user.  Any
- * thread.
+ * a plain struct with Ironic's messages, and FreeIPMI's workaround flags
+ * (ipmi_wa.c).  Pure (no I/O, no resolver), so it is unit tested and
+ * fuzzed; the IPMI power driver, the console and node create/PATCH (for
+ * ipmi_workarounds) use it.  Any thread.
  */
 #ifndef LB_IPMI_INFO_H
 #define LB_IPMI_INFO_H
@@ -144,6 +145,32 @@ bool lb_ipmi_cipher_suite_supported(long suite);
  */
 int lb_ipmi_wa_parse(const char *value, unsigned int *ret_wa, char *why,
     size_t size);
+/*
+ * The driver_info key's value (not NULL, not JSON null): a string for
+ * lb_ipmi_wa_parse(), anything else refused.  -EINVAL with Ironic's
+ * "Invalid value for ipmi_workarounds: ..." in *err.
+ */
+int lb_ipmi_wa_parse_json(const json_t *v, unsigned int *ret_wa,
+    struct lb_err *err);
+/*
+ * Checks driver_info's ipmi_workarounds, if set, as lb_ipmi_info_parse()
+ * would: what node create and PATCH run (lifeboat's own key, so a bad
+ * value is a 400 there, not a failed power action later).
+ */
+int lb_ipmi_wa_check_driver_info(const json_t *driver_info,
+    struct lb_err *err);
+/* lb_ipmi_wa_parse() as a check: what lb_config_names.ipmi_workarounds
+ * takes for [ipmi] workarounds. */
+int lb_ipmi_wa_check(const char *value, char *why, size_t size);
+
+/*
+ * The set a session uses: the node's ipmi_workarounds if given (it
+ * replaces the default), else the default ([ipmi] workarounds, NULL for
+ * none).  -EINVAL with *err if the default does not parse (lifeboatd's
+ * start-up refuses such a config, so only a config made elsewhere can).
+ */
+int lb_ipmi_wa_effective(const struct lb_ipmi_info *info, const char *def,
+    unsigned int *ret_wa, struct lb_err *err);
 
 /*
  * The flags for libfreeipmi's ipmi_ctx_open_outofband_2_0()

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -231,6 +232,66 @@ lb_ipmi_wa_parse(const char *value, unsigned int *ret_wa, char *why,
 	return 0;
 }
 
+int
+lb_ipmi_wa_parse_json(const json_t *v, unsigned int *ret_wa,
+    struct lb_err *err)
+{
+	char why[LB_ERR_MSG_MAX - 64];
+	char *shown;
+
+	if (!json_is_string(v) ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		/* ASCII-escaped: nothing the client sent breaks a log line. */
+		shown = json_dumps(v, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+		lb_err_set(err, -EINVAL, "Invalid value for ipmi_workarounds: "
+		    "%.40s%s, expected a string of comma-separated FreeIPMI "
+		    "workaround flags", shown != NULL ? shown : "?",
+		    shown != NULL && strlen(shown) > 40 ? "..." : "");
+		free(shown);
+		return -EINVAL;
+	}
+	if (lb_ipmi_wa_parse(json_string_value(v), ret_wa, why,
+	    sizeof(why)) < 0)
+		return lb_err_set(err, -EINVAL, "Invalid value for "
+		    "ipmi_workarounds: %s", why);
+	return 0;
+}
+
+int
+lb_ipmi_wa_check_driver_info(const json_t *driver_info, struct lb_err *err)
+{
+	const json_t *v = json_object_get(driver_info, "ipmi_workarounds");
+	unsigned int wa;
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	return lb_ipmi_wa_parse_json(v, &wa, err);
+}
+
+int
+lb_ipmi_wa_check(const char *value, char *why, size_t size)
+{
+	unsigned int wa;
+
+	return lb_ipmi_wa_parse(value, &wa, why, size);
+}
+
+int
+lb_ipmi_wa_effective(const struct lb_ipmi_info *info, const char *def,
+    unsigned int *ret_wa, struct lb_err *err)
+{
+	char why[LB_ERR_MSG_MAX - 64];
+
+	if (info->workarounds_given || def == NULL) {
+		*ret_wa = info->workarounds;
+		return 0;
+	}
+	if (lb_ipmi_wa_parse(def, ret_wa, why, sizeof(why)) < 0)
+		return lb_err_set(err, -EINVAL, "Invalid value for [ipmi] "
+		    "workarounds: %s", why);
+	return 0;
+}
+
 unsigned int
 lb_ipmi_wa_freeipmi_flags(unsigned int wa, enum lb_ipmi_protocol protocol)
 {
@@ -282,8 +343,8 @@ hint(const struct hint_row *table, int errnum, unsigned int protocols,
     unsigned int wa_set)
 {
 	for (; table->errnum >= 0; table++) {
-		if (table->errnum != errnum || !(table->protocols & protocols) ||
-		    (wa_set & table->bit))
+		if (table->errnum != errnum ||
+		    !(table->protocols & protocols) || (wa_set & table->bit))
 			continue;
 		for (size_t i = 0; i < NROWS; i++)
 			if (rows[i].bit == table->bit)

@@ -2,7 +2,8 @@
  * power_ipmi_session.c - one IPMI driver call's session with its BMC over
  * libfreeipmi: driver_info checked against libfreeipmi's limits, IPMI 2.0
  * with the cipher suite given or probed, or IPMI 1.5 with the strongest
- * authentication type, and failures in words an operator can act on.
+ * authentication type, the FreeIPMI workaround flags of the node (or
+ * [ipmi] workarounds), and failures in words an operator can act on.
  * Conductor worker threads, concurrently: each call opens its own session;
  * the only shared state is libfreeipmi's crypto setup, behind pthread_once().
  */
@@ -85,7 +86,7 @@ completion_code(fiid_obj_t rs, uint8_t netfn, char *buf, size_t size)
 
 /* Session set-up failures: who is at fault, in words an operator can use. */
 static int
-fail_login(const struct lb_ipmi_conn *c, int errnum, struct lb_err *err)
+login_error(const struct lb_ipmi_conn *c, int errnum, struct lb_err *err)
 {
 	const char *w = c->where;
 
@@ -155,6 +156,31 @@ fail_login(const struct lb_ipmi_conn *c, int errnum, struct lb_err *err)
 	}
 }
 
+/*
+ * login_error(), and where a FreeIPMI workaround flag not yet set fixes
+ * such a failure on some BMCs, libfreeipmi's own words for it and the
+ * ipmi_workarounds value that adds the flag.
+ */
+static int
+fail_login(const struct lb_ipmi_conn *c, int errnum, struct lb_err *err)
+{
+	char set[LB_IPMI_WA_NAMES_MAX + 32];
+	const char *flag;
+	struct lb_err base;
+	int r;
+
+	r = login_error(c, errnum, &base);
+	flag = lb_ipmi_wa_hint(errnum, c->info.protocol, c->info.workarounds);
+	if (flag == NULL || lb_ipmi_wa_suggest(flag, c->info.workarounds, set,
+	    sizeof(set)) < 0) {
+		if (err != NULL)
+			*err = base;
+		return r;
+	}
+	return lb_err_set(err, r, "%s; libfreeipmi: \"%s\" (the BMC may need "
+	    "%s)", base.msg, ipmi_ctx_strerror(errnum), set);
+}
+
 /* Failures of a command inside an open session. */
 int
 lb_ipmi_fail_cmd(const struct lb_ipmi_conn *c, const char *what,
@@ -201,6 +227,7 @@ login_error_rank(int errnum)
 	case IPMI_ERR_CIPHER_SUITE_ID_UNAVAILABLE:
 		return 0;
 	case IPMI_ERR_SESSION_TIMEOUT:
+	case IPMI_ERR_IPMI_ERROR:
 		return 1;
 	default:
 		return 2;
@@ -211,7 +238,9 @@ login_error_rank(int errnum)
  * Failures after which another cipher suite may still work: a BMC without
  * the suite may say so, answer with another suite's algorithms (which
  * looks like a wrong password: pyghmi does that), tie privilege levels to
- * suites, or just not answer.
+ * suites, just not answer, or refuse it with a short Open Session
+ * Response libfreeipmi cannot parse (an internal error: OpenIPMI's
+ * ipmi_sim 2.0.33 does that for suite 17).
  */
 static bool
 try_next_suite(int errnum)
@@ -223,6 +252,7 @@ try_next_suite(int errnum)
 	case IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED:
 	case IPMI_ERR_BAD_RMCPPLUS_STATUS_CODE:
 	case IPMI_ERR_SESSION_TIMEOUT:
+	case IPMI_ERR_IPMI_ERROR:
 		return true;
 	default:
 		return false;
@@ -268,9 +298,9 @@ open_2_0(struct lb_ipmi_conn *c, struct lb_err *err)
 		    in->username[0] != '\0' ? in->username : NULL,
 		    in->password, in->kg_len > 0 ? in->kg : NULL,
 		    (unsigned int)in->kg_len, (uint8_t)in->priv_level,
-		    (uint8_t)suites[i], c->session_ms,
-		    retransmit_ms(c), IPMI_WORKAROUND_FLAGS_DEFAULT,
-		    IPMI_FLAGS_DEFAULT) == 0) {
+		    (uint8_t)suites[i], c->session_ms, retransmit_ms(c),
+		    lb_ipmi_wa_freeipmi_flags(in->workarounds,
+		    LB_IPMI_PROTOCOL_2_0), IPMI_FLAGS_DEFAULT) == 0) {
 			c->ctx = ctx;
 			snprintf(c->suites_note, sizeof(c->suites_note),
 			    "cipher suite %d", suites[i]);
@@ -328,7 +358,8 @@ open_1_5(struct lb_ipmi_conn *c, struct lb_err *err)
 		    in->username[0] != '\0' ? in->username : NULL,
 		    in->password, types[i], (uint8_t)in->priv_level,
 		    c->session_ms, retransmit_ms(c),
-		    IPMI_WORKAROUND_FLAGS_DEFAULT, IPMI_FLAGS_DEFAULT) == 0) {
+		    lb_ipmi_wa_freeipmi_flags(in->workarounds,
+		    LB_IPMI_PROTOCOL_1_5), IPMI_FLAGS_DEFAULT) == 0) {
 			c->ctx = ctx;
 			return 0;
 		}
@@ -419,6 +450,11 @@ lb_ipmi_conn_init(struct lb_ipmi_conn *c, const struct lb_task *task,
 	r = lb_ipmi_info_parse(task->driver_info, &c->info, err);
 	if (r == 0)
 		r = check_supported(&c->info, err);
+	/* The node's ipmi_workarounds, else [ipmi] workarounds. */
+	if (r == 0)
+		r = lb_ipmi_wa_effective(&c->info, task->cfg != NULL ?
+		    task->cfg->ipmi_workarounds : NULL, &c->info.workarounds,
+		    err);
 	if (r == 0 && lb_ipmi_info_where(&c->info, c->where,
 	    sizeof(c->where)) < 0)
 		r = lb_err_set(err, -EINVAL, "ipmi_address is too long");
@@ -446,12 +482,15 @@ lb_ipmi_conn_release(struct lb_ipmi_conn *c)
 	lb_ipmi_info_clear(&c->info);
 }
 
-/* The console's Serial-over-LAN login (console/) words its failures alike. */
+/*
+ * The console's Serial-over-LAN login (console/) words its failures alike;
+ * it adds the hint of its own flags (libipmiconsole's), so none here.
+ */
 int
 lb_ipmi_fail_login(const struct lb_ipmi_conn *c, int errnum,
     struct lb_err *err)
 {
-	return fail_login(c, errnum, err);
+	return login_error(c, errnum, err);
 }
 
 bool

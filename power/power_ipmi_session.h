@@ -59,7 +59,8 @@ int lb_ipmi_fail_cmd(const struct lb_ipmi_conn *c, const char *what,
 
 /*
  * A failed session set-up in words an operator can act on, for libfreeipmi
- * error 'errnum' (IPMI_ERR_*); c->suites_note names the suites tried.
+ * error 'errnum' (IPMI_ERR_*), without a workaround hint (the caller's
+ * flags may differ); c->suites_note names the suites tried.
  * Whether another cipher suite may still work after it, and how telling
  * it is (higher: report it over a lower one).  For the console's login.
  */

@@ -258,6 +258,13 @@ static const struct cfg_option options[] = {
 	    "before it fails, at most 9 s: a BMC silent for longer fails "
 	    "the command (Ironic retries ipmitool for all of this time).",
 	    .min = 1, .max = 3600),
+	OPT("ipmi", "workarounds", STRING, ipmi_workarounds, NULL,
+	    "FreeIPMI workaround flags for BMC bugs, comma-separated as "
+	    "ipmipower and ipmiconsole -W take them (such as "
+	    "opensesspriv,solpayloadsize), used by the IPMI power, "
+	    "management and console sessions of nodes whose driver_info has "
+	    "no ipmi_workarounds; a node's ipmi_workarounds replaces this "
+	    "list, it does not add to it (none: no flag).  A lifeboat option."),
 
 	OPT("conductor", "api_url", STRING, conductor_api_url, NULL,
 	    "URL of this API as rescue ramdisks reach it (ipa-api-url).  "

@@ -36,6 +36,9 @@ struct lb_strlist {
 struct lb_config_names {
 	const char *const *hardware_types;
 	const char *const *interfaces[LB_IFACE_COUNT];
+	/* The IPMI driver's parser of [ipmi] workarounds (NULL: unchecked):
+	 * 0, or -EINVAL with the reason in 'why'. */
+	int (*ipmi_workarounds)(const char *value, char *why, size_t size);
 };
 
 /*
@@ -117,6 +120,7 @@ struct lb_config {
 	int ipmi_min_command_interval;	/* min_command_interval */
 	int ipmi_max_concurrent_per_bmc; /* max_concurrent_per_bmc (lifeboat) */
 	int ipmi_command_retry_timeout;	/* command_retry_timeout */
+	char *ipmi_workarounds;		/* workarounds (lifeboat), NULL: none */
 	/* [redfish] BMC spacing, next to [ipmi]'s (the table keeps them in
 	 * its [redfish] rows) */
 	double redfish_min_command_interval; /* min_command_interval */

@@ -74,7 +74,7 @@ lb_config_check(const struct lb_config *cfg,
     struct lb_err *err)
 {
 	struct problems pb = { 0 };
-	char option[64], what[64], q[80];
+	char option[64], what[64], q[80], why[PROBLEM_LINE_MAX - 32];
 	const char *path = cfg->http_basic_auth_user_file;
 
 	if (cfg->auth_strategy != NULL &&
@@ -113,6 +113,11 @@ lb_config_check(const struct lb_config *cfg,
 			    lb_cfg_quote(def, q, sizeof(q)), kind);
 	}
 	check_http_urls(&pb, cfg);
+	if (cfg->ipmi_workarounds != NULL && names != NULL &&
+	    names->ipmi_workarounds != NULL &&
+	    names->ipmi_workarounds(cfg->ipmi_workarounds, why,
+	    sizeof(why)) < 0)
+		lb_cfg_problem_add(&pb, "[ipmi] workarounds: %s", why);
 	return lb_cfg_problems_finish(&pb, -EINVAL, ret_problems, err);
 }
 

@@ -237,6 +237,6 @@ def test_wrong_password_names_it(cdaemon, bmc):
 def test_missing_workaround_names_the_flag(cdaemon, bmc):
     d = cdaemon
     node = enable_fails(d, sol_node(d, bmc, workarounds='opensesspriv'))
-    assert ("the BMC may need the workaround 'solpayloadsize' (set "
-            "ipmi_workarounds=opensesspriv,solpayloadsize)"
+    assert ('; libipmiconsole: "BMC Implementation" (the BMC may need '
+            'ipmi_workarounds=opensesspriv,solpayloadsize)'
             in node['last_error']), node['last_error']

@@ -9,7 +9,8 @@ from conftest import assert_error
 
 PXE_KEYS = {'rescue_kernel', 'rescue_ramdisk', 'kernel_append_params'}
 IPMI_KEYS = {'ipmi_address', 'ipmi_username', 'ipmi_password', 'ipmi_port',
-             'ipmi_priv_level', 'ipmi_protocol_version', 'ipmi_cipher_suite'}
+             'ipmi_priv_level', 'ipmi_protocol_version', 'ipmi_cipher_suite',
+             'ipmi_workarounds'}
 # The fake power interface's test knobs (power/power_fake.h).
 FAKE_KEYS = {'fake_bmc', 'fake_fail', 'fake_fail_rate', 'fake_delay',
              'fake_delay_jitter', 'fake_soft_off'}

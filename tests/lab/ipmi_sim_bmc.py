@@ -25,7 +25,11 @@ dereferences channel 0xE on a Get Channel Payload Support for it (which
 ipmiconsole sends) and crashes unless the channel exists.  TCP ports
 inside are picked free at start and listed in <work-dir>/state.json.
 
-Usable from pytest through ``SimBmc`` (see its docstring).  Examples:
+Threads: the main thread starts ipmi_sim (under ``setpriv --pdeathsig
+KILL``, so it never outlives this script) and waits for SIGTERM; the serial
+relay has a thread of its own.  ``SimBmc`` is the test side: it runs this
+script as a child and is used from the caller's thread (see its
+docstring).  Examples:
   ipmi_sim_bmc.py --port 9001 --user admin --password password
   ipmitool -I lanplus -C 3 -H 127.0.0.1 -p 9001 -U admin -P password power on
   ipmiconsole -h 127.0.0.1:9001 -u admin -p password \\
@@ -275,7 +279,8 @@ def serve(args, work, stop):
     (work / 'lan.conf').write_text(render_lan_conf(args, ports, work))
     (work / 'emu.cmds').write_text(EMU_CMDS)
     relay.start()
-    argv = ['ipmi_sim', '-n', '-c', str(work / 'lan.conf'),
+    argv = ['setpriv', '--pdeathsig', 'KILL', '--',
+            'ipmi_sim', '-n', '-c', str(work / 'lan.conf'),
             '-f', str(work / 'emu.cmds'), '-s', str(state)]
     sim = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:

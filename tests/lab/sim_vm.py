@@ -12,7 +12,7 @@ Its serial port is a TCP connection to the BMC's serial relay (where QEMU's
 ``-serial`` chardev would connect).  A test plays the machine's software
 through ``--wire-port``: bytes a client sends there are "printed by the
 machine" on the serial port, and bytes typed by a SOL user are sent to that
-client.  Single-threaded: one selector loop over the three sockets.
+client.  Single-threaded: one selector loop over its sockets.
 """
 
 import argparse

@@ -222,8 +222,9 @@ def test_ipmiconsole_both_ways_across_a_power_cycle(sim_bmc, pty_client):
     con.expect(b'[SOL established]')
     bmc.serial_write(b'printed by the machine 1\r\n')
     con.expect(b'printed by the machine 1')
-    con.send(b'typed by the user\r')
-    assert bmc.serial_read(10, until=b'\r') == b'typed by the user\r'
+    # (no CR: a pty not yet in raw mode would turn it into LF)
+    con.send(b'typed by the user!')
+    assert bmc.serial_read(10, until=b'!') == b'typed by the user!'
 
     # a new machine process reaches the same SOL session at once
     ipmitool(bmc, 'power', 'cycle')
@@ -248,10 +249,9 @@ def test_ipmitool_sol_both_ways(sim_bmc, pty_client):
     con.expect(b'[SOL Session operational')
     bmc.serial_write(b'printed for ipmitool\r\n')
     con.expect(b'printed for ipmitool')
-    for ch in b'typed in ipmitool\r':
-        con.send(bytes([ch]))
-    assert bmc.serial_read(10, until=b'\r') == b'typed in ipmitool\r'
-    con.send(b'~.')
+    con.send(b'typed in ipmitool!')
+    assert bmc.serial_read(10, until=b'!') == b'typed in ipmitool!'
+    con.send(b'\r~.')      # ipmitool's escape, at the start of a line
     assert con.wait(10) is not None
 
 
@@ -259,13 +259,13 @@ def test_sol_deactivate_ends_ipmiconsole(sim_bmc, pty_client):
     bmc = sim_bmc()
     power_on(bmc)
     con = pty_client(ipmiconsole_argv(bmc, '-W', SOL_FLAGS,
-                                      '--retransmission-timeout=100'))
+                                      '--retransmission-timeout=40'))
     con.expect(b'[SOL established]')
     bmc.sol_deactivate()
     # ipmi_sim no longer answers the session's SOL packets: the next typed
     # byte runs out of retransmissions and the client gives up
     con.send(b'x')
-    assert con.wait(20) is not None
+    assert con.wait(30) is not None
     assert b'[error received]: excess retransmissions sent' in con.out
     assert b'x' not in bmc.serial_read(0.2)
     # and SOL can be activated again
@@ -298,3 +298,31 @@ def test_qemu_machine_serial_over_sol(sim_bmc, pty_client, tmp_path):
     # QEMU quit on the VM protocol's power off, not on ipmi_sim's SIGTERM
     assert b'terminating on signal' not in \
         (bmc.work / 'machine.log').read_bytes()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root (ip netns)')
+def test_runs_in_a_network_namespace(tmp_path):
+    """What the e2e lab does: the BMC inside a namespace, through a command
+    prefix; its port is not reachable from outside."""
+    ns = 'lb-ipmisim-%d' % os.getpid()
+    subprocess.run(['ip', 'netns', 'add', ns], check=True)
+    bmc = None
+    try:
+        prefix = ['ip', 'netns', 'exec', ns]
+        subprocess.run(prefix + ['ip', 'link', 'set', 'lo', 'up'],
+                       check=True)
+        bmc = ipmi_sim_bmc.SimBmc(tmp_path / 'bmc', user=USER,
+                                  password=PASSWORD, port=9001,
+                                  prefix=prefix).start()
+        assert ipmitool(bmc, 'power', 'on').stdout.strip() == \
+            'Chassis Power Control: Up/On'
+        wait_for(lambda: bmc.power_state() == 'on', 10, what='power on')
+        wait_for(lambda: b'power on]' in bmc.serial_log(), 10,
+                 what='the machine on its serial port')
+        # from outside the namespace nothing answers on that port
+        assert not ipmi_sim_bmc.ipmi_ping('127.0.0.1', 9001)
+    finally:
+        if bmc is not None:
+            bmc.stop()
+            assert not pid_alive(bmc.ipmi_sim_pid)
+        subprocess.run(['ip', 'netns', 'del', ns], check=True)

@@ -503,9 +503,9 @@ test_missing_workaround(void **state)
 
 	(void)state;
 	assert_int_equal(lb_console_ipmitool.start(&t, &err), -EIO);
-	assert_non_null(strstr(err.msg, "the BMC may need the workaround "
-	    "'solpayloadsize' (set ipmi_workarounds=opensesspriv,"
-	    "solpayloadsize)"));
+	assert_non_null(strstr(err.msg, "; libipmiconsole: \"BMC "
+	    "Implementation\" (the BMC may need ipmi_workarounds="
+	    "opensesspriv,solpayloadsize)"));
 	json_decref(di);
 }
 

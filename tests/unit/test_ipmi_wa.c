@@ -25,11 +25,16 @@
 #include "power/ipmi_info.h"
 #include "conductor/util/banned.h"
 
-#define VALID "the valid names are authcap, nochecksumcheck, idzero, " \
-	"unexpectedauth, forcepermsg, endianseq, noauthcodecheck, intel20, " \
-	"supermicro20, sun20, opensesspriv, integritycheckvalue, " \
-	"solpayloadsize, solport, solstatus, solchannelsupport, " \
-	"serialalertsdeferred, solpacketseq, or none"
+/* ipmi_wa.c's table, in its order: what every message lists. */
+#define NAMES "authcap, nochecksumcheck, idzero, unexpectedauth, " \
+	"forcepermsg, endianseq, noauthcodecheck, intel20, supermicro20, " \
+	"sun20, opensesspriv, integritycheckvalue, solpayloadsize, solport, " \
+	"solstatus, solchannelsupport, serialalertsdeferred, solpacketseq, " \
+	"or none"
+#define VALID "the valid names are " NAMES
+#define EMPTY_NAME "Invalid value for ipmi_workarounds: expected a " \
+	"comma-separated list of FreeIPMI workaround flags, with no empty " \
+	"name: " NAMES
 
 /* driver_info {"ipmi_address": ..., "ipmi_workarounds": <json>}. */
 static int
@@ -121,27 +126,9 @@ test_unknown_and_empty(void **state)
 	assert_key_fails("\"abc\\u0001defghijklmnopqrstuvwxyz0123\"",
 	    "Invalid value for ipmi_workarounds: 'abc?defghijklmnopqrstuvw...' "
 	    "is not a FreeIPMI workaround flag; " VALID);
-	assert_key_fails("\"\"", "Invalid value for ipmi_workarounds: "
-	    "expected a comma-separated list of FreeIPMI workaround flags, "
-	    "with no empty name: authcap, nochecksumcheck, idzero, "
-	    "unexpectedauth, forcepermsg, endianseq, noauthcodecheck, "
-	    "intel20, supermicro20, sun20, opensesspriv, integritycheckvalue, "
-	    "solpayloadsize, solport, solstatus, solchannelsupport, "
-	    "serialalertsdeferred, solpacketseq, or none");
-	assert_key_fails("\"solport,,solstatus\"", "Invalid value for "
-	    "ipmi_workarounds: expected a comma-separated list of FreeIPMI "
-	    "workaround flags, with no empty name: authcap, nochecksumcheck, "
-	    "idzero, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, "
-	    "intel20, supermicro20, sun20, opensesspriv, integritycheckvalue, "
-	    "solpayloadsize, solport, solstatus, solchannelsupport, "
-	    "serialalertsdeferred, solpacketseq, or none");
-	assert_key_fails("\"solport, \"", "Invalid value for "
-	    "ipmi_workarounds: expected a comma-separated list of FreeIPMI "
-	    "workaround flags, with no empty name: authcap, nochecksumcheck, "
-	    "idzero, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, "
-	    "intel20, supermicro20, sun20, opensesspriv, integritycheckvalue, "
-	    "solpayloadsize, solport, solstatus, solchannelsupport, "
-	    "serialalertsdeferred, solpacketseq, or none");
+	assert_key_fails("\"\"", EMPTY_NAME);
+	assert_key_fails("\"solport,,solstatus\"", EMPTY_NAME);
+	assert_key_fails("\"solport, \"", EMPTY_NAME);
 	assert_key_fails("\"none,opensesspriv\"", "Invalid value for "
 	    "ipmi_workarounds: 'none' (no workaround) cannot be combined "
 	    "with other names");
@@ -156,13 +143,18 @@ test_type_errors(void **state)
 	(void)state;
 	assert_key_fails("16", "Invalid value for ipmi_workarounds: 16, "
 	    "expected a string of comma-separated FreeIPMI workaround flags");
-	assert_key_fails("true", "Invalid value for ipmi_workarounds: True, "
+	assert_key_fails("true", "Invalid value for ipmi_workarounds: true, "
 	    "expected a string of comma-separated FreeIPMI workaround flags");
 	assert_key_fails("[\"opensesspriv\"]", "Invalid value for "
 	    "ipmi_workarounds: [\"opensesspriv\"], expected a string of "
 	    "comma-separated FreeIPMI workaround flags");
 	assert_key_fails("\"opensesspriv\\u0000solport\"", "Invalid value for "
-	    "ipmi_workarounds: opensesspriv, expected a string of "
+	    "ipmi_workarounds: \"opensesspriv\\u0000solport\", expected a "
+	    "string of comma-separated FreeIPMI workaround flags");
+	/* What is quoted of a long value is bounded. */
+	assert_key_fails("[\"opensesspriv\", \"solpayloadsize\", \"solport\"]",
+	    "Invalid value for ipmi_workarounds: [\"opensesspriv\", "
+	    "\"solpayloadsize\", \"solp..., expected a string of "
 	    "comma-separated FreeIPMI workaround flags");
 }
 
@@ -210,6 +202,63 @@ test_parse_direct(void **state)
 	/* A short buffer is cut, not overrun. */
 	assert_int_equal(lb_ipmi_wa_parse("sun", &wa, why, 8), -EINVAL);
 	assert_string_equal(why, "'sun' i");
+}
+
+/* The node's key replaces [ipmi] workarounds; "none" too. */
+static void
+test_effective(void **state)
+{
+	struct lb_ipmi_info info;
+	struct lb_err err;
+	unsigned int wa = 12345;
+
+	(void)state;
+	assert_int_equal(parse_key("null", &info, &err), 0);
+	assert_int_equal(lb_ipmi_wa_effective(&info, NULL, &wa, &err), 0);
+	assert_int_equal(wa, 0);
+	assert_int_equal(lb_ipmi_wa_effective(&info, "opensesspriv, SOLPORT",
+	    &wa, &err), 0);
+	assert_int_equal(wa, LB_IPMI_WA_OPENSESSPRIV | LB_IPMI_WA_SOLPORT);
+	assert_int_equal(parse_key("\"solstatus\"", &info, &err), 0);
+	assert_int_equal(lb_ipmi_wa_effective(&info, "opensesspriv", &wa,
+	    &err), 0);
+	assert_int_equal(wa, LB_IPMI_WA_SOLSTATUS);
+	assert_int_equal(parse_key("\"none\"", &info, &err), 0);
+	assert_int_equal(lb_ipmi_wa_effective(&info, "opensesspriv", &wa,
+	    &err), 0);
+	assert_int_equal(wa, 0);
+	/* A default lifeboatd's start-up would have refused. */
+	assert_int_equal(parse_key("null", &info, &err), 0);
+	wa = 12345;
+	assert_int_equal(lb_ipmi_wa_effective(&info, "nope", &wa, &err),
+	    -EINVAL);
+	assert_int_equal(wa, 12345);
+	assert_string_equal(err.msg, "Invalid value for [ipmi] workarounds: "
+	    "'nope' is not a FreeIPMI workaround flag; " VALID);
+}
+
+/* What node create and PATCH run: the key alone, null and absent pass. */
+static void
+test_check_driver_info(void **state)
+{
+	json_t *di;
+	struct lb_err err;
+
+	(void)state;
+	assert_int_equal(lb_ipmi_wa_check_driver_info(NULL, &err), 0);
+	di = json_pack("{s:s}", "ipmi_priv_level", "bogus");
+	assert_int_equal(lb_ipmi_wa_check_driver_info(di, &err), 0);
+	json_object_set_new(di, "ipmi_workarounds", json_null());
+	assert_int_equal(lb_ipmi_wa_check_driver_info(di, &err), 0);
+	json_object_set_new(di, "ipmi_workarounds", json_string("SUN20 "));
+	assert_int_equal(lb_ipmi_wa_check_driver_info(di, &err), 0);
+	json_object_set_new(di, "ipmi_workarounds", json_string("sun"));
+	assert_int_equal(lb_ipmi_wa_check_driver_info(di, &err), -EINVAL);
+	assert_string_equal(err.msg, "Invalid value for ipmi_workarounds: "
+	    "'sun' is not a FreeIPMI workaround flag; " VALID);
+	json_object_set_new(di, "ipmi_workarounds", json_integer(1));
+	assert_int_equal(lb_ipmi_wa_check_driver_info(di, &err), -EINVAL);
+	json_decref(di);
 }
 
 static void
@@ -305,7 +354,7 @@ test_power_hints(void **state)
 	/* Failures no flag fixes get none. */
 	assert_null(lb_ipmi_wa_hint(IPMI_ERR_CONNECTION_TIMEOUT,
 	    LB_IPMI_PROTOCOL_2_0, 0));
-	assert_null(lb_ipmi_wa_hint(IPMI_ERR_INTERNAL_ERROR,
+	assert_null(lb_ipmi_wa_hint(IPMI_ERR_IPMI_ERROR,
 	    LB_IPMI_PROTOCOL_2_0, 0));
 	/* The value to set keeps the flags already set. */
 	assert_int_equal(lb_ipmi_wa_suggest("opensesspriv", 0, buf,
@@ -371,6 +420,8 @@ main(void)
 		cmocka_unit_test(test_type_errors),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_parse_direct),
+		cmocka_unit_test(test_effective),
+		cmocka_unit_test(test_check_driver_info),
 		cmocka_unit_test(test_names),
 #ifdef LB_HAVE_FREEIPMI_H
 		cmocka_unit_test(test_freeipmi_flags),

@@ -411,7 +411,7 @@ test_wrong_password(void **state)
 	struct node n;
 	struct lb_err err;
 	enum lb_power_state st;
-	char want[256];
+	char want[512];
 
 	(void)state;
 	node_init(&n, bmc_acpi.port, "Wrong-Pass-99", "");
@@ -419,7 +419,8 @@ test_wrong_password(void **state)
 	    -EACCES);
 	snprintf(want, sizeof(want), "IPMI authentication to 127.0.0.1:%d "
 	    "failed: wrong password for user 'admin' (check ipmi_password; "
-	    "cipher suites 17 and 3)", bmc_acpi.port);
+	    "cipher suites 17 and 3); libfreeipmi: \"password invalid\" (the "
+	    "BMC may need ipmi_workarounds=opensesspriv)", bmc_acpi.port);
 	assert_string_equal(err.msg, want);
 	assert_null(strstr(err.msg, "Wrong-Pass-99"));
 	node_release(&n);
@@ -431,7 +432,7 @@ test_unknown_user(void **state)
 	struct node n;
 	struct lb_err err;
 	enum lb_power_state st;
-	char want[256];
+	char want[512];
 
 	(void)state;
 	node_init(&n, bmc_acpi.port, PASSWORD, "");
@@ -441,7 +442,8 @@ test_unknown_user(void **state)
 	    -EACCES);
 	snprintf(want, sizeof(want), "IPMI authentication to 127.0.0.1:%d "
 	    "failed: the BMC does not know user 'nobody' (check "
-	    "ipmi_username)", bmc_acpi.port);
+	    "ipmi_username); libfreeipmi: \"username invalid\" (the BMC may "
+	    "need ipmi_workarounds=authcap)", bmc_acpi.port);
 	assert_string_equal(err.msg, want);
 	node_release(&n);
 }
