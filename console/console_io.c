@@ -168,7 +168,7 @@ accept_client(struct lb_con *con, int64_t now)
 	memcpy(con->peer, peer, sizeof(peer));
 	log_info("console of node %s: client connected from %s", con->uuid,
 	    peer);
-	if (con->sol.state != LB_SOL_UP)
+	if (con->sol.state != LB_SOL_UP && con->sol_why.msg[0] != '\0')
 		say(con, "lifeboat: Serial-over-LAN of node %s is down (%s); "
 		    "reconnecting\r\n", con->uuid, con->sol_why.msg);
 }

@@ -4,8 +4,8 @@ ipmi_workarounds=opensesspriv,solpayloadsize, as field BMCs need flags):
 console enable/show/disable with bytes both ways over the tcp:// URL, a
 second client refused while the first goes on, the idle timeout, the BMC
 dropping SOL and the console coming back, a lifeboatd restart serving
-again on the same port, and the errors of a wrong password and of a
-missing workaround flag.  The console API with the fake interface is in
+again on the same port (the flags from [ipmi] workarounds there), and the
+errors of a wrong password and of a missing workaround flag.  The console API with the fake interface is in
 test_console_api.py.
 """
 
@@ -60,8 +60,9 @@ def cdaemon(module_launcher, bmc):
 
 def sol_node(d, bmc, password=PASSWORD, workarounds=WORKAROUNDS):
     info = {'ipmi_address': '127.0.0.1', 'ipmi_port': str(bmc.port),
-            'ipmi_username': USER, 'ipmi_password': password,
-            'ipmi_workarounds': workarounds}
+            'ipmi_username': USER, 'ipmi_password': password}
+    if workarounds is not None:
+        info['ipmi_workarounds'] = workarounds
     return d.create_node(name=unique('sol'), driver='ipmi',
                          console_interface='ipmitool-socat',
                          driver_info=info)
@@ -194,8 +195,11 @@ def test_idle_client_is_closed_on_ipv6(launcher, bmc):
 
 
 def test_restart_serves_again_on_the_same_port(launcher, bmc):
-    d = launcher.start(**console_sections())
-    node = sol_node(d, bmc)
+    # the flags from [ipmi] workarounds, the node setting none
+    sections = console_sections()
+    sections['ipmi'] = {'workarounds': WORKAROUNDS}
+    d = launcher.start(**sections)
+    node = sol_node(d, bmc, workarounds=None)
     port = enable(d, node['name'])
     d.restart()
     wait_for(lambda: 'console started again' in d.log_text(), 20,
