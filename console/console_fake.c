@@ -1,7 +1,7 @@
 /*
- * console_fake.c - the `fake` console interface, as Ironic's: start and
- * stop do nothing, console_info is {}, and there is nothing to capture.
- * Any worker thread; no state.
+ * console_fake.c - Ironic's "fake" console: starts and stops at once,
+ * serves nothing, says {} as its console_info, captures nothing.  Any
+ * thread.
  */
 #include "console/console.h"
 #include "conductor/util/banned.h"
@@ -9,18 +9,15 @@
 static int
 fake_start(const struct lb_task *task, struct lb_err *err)
 {
-	return 0;
-}
-
-static int
-fake_stop(const struct lb_task *task, struct lb_err *err)
-{
+	(void)task;
+	(void)err;
 	return 0;
 }
 
 static int
 fake_info(const struct lb_task *task, json_t **ret, struct lb_err *err)
 {
+	(void)task;
 	*ret = json_object();
 	return *ret != NULL ? 0 : lb_err_set(err, -ENOMEM, "out of memory");
 }
@@ -28,6 +25,6 @@ fake_info(const struct lb_task *task, json_t **ret, struct lb_err *err)
 const struct lb_console_ops lb_console_fake = {
 	.name = "fake",
 	.start = fake_start,
-	.stop = fake_stop,
+	.stop = fake_start,
 	.info = fake_info,
 };

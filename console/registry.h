@@ -1,6 +1,6 @@
 /*
- * registry.h - the console implementations lifeboat knows
- * (console_registry.c).  Read-only tables; any thread.
+ * registry.h - the console implementations lifeboat knows.  Read-only
+ * tables; any thread.
  */
 #ifndef LB_CONSOLE_REGISTRY_H
 #define LB_CONSOLE_REGISTRY_H
@@ -12,10 +12,7 @@
 extern const struct lb_iface_impl lb_console_impls[];
 extern const size_t lb_console_nimpls;
 
-/*
- * Stops every console and capture (clients closed, SOL sessions ended,
- * ports released) and libipmiconsole's engine.  Once, at exit.
- */
+/* Stops every console and capture this process serves.  Once, at exit. */
 void lb_console_shutdown(void);
 
 #endif
