@@ -481,3 +481,26 @@ lb_ipmi_conn_release(struct lb_ipmi_conn *c)
 	lb_ipmi_conn_close(c);
 	lb_ipmi_info_clear(&c->info);
 }
+
+/*
+ * The console's Serial-over-LAN login (console/) words its failures alike;
+ * it adds the hint of its own flags (libipmiconsole's), so none here.
+ */
+int
+lb_ipmi_fail_login(const struct lb_ipmi_conn *c, int errnum,
+    struct lb_err *err)
+{
+	return login_error(c, errnum, err);
+}
+
+bool
+lb_ipmi_login_try_next_suite(int errnum)
+{
+	return try_next_suite(errnum);
+}
+
+int
+lb_ipmi_login_error_rank(int errnum)
+{
+	return login_error_rank(errnum);
+}

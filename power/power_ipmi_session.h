@@ -9,6 +9,7 @@
 #define LB_POWER_IPMI_SESSION_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <freeipmi/freeipmi.h>
@@ -55,5 +56,17 @@ int lb_ipmi_cmd_begin(struct lb_ipmi_conn *c, fiid_template_t tmpl,
  */
 int lb_ipmi_fail_cmd(const struct lb_ipmi_conn *c, const char *what,
     fiid_obj_t rs, uint8_t netfn, struct lb_err *err);
+
+/*
+ * A failed session set-up in words an operator can act on, for libfreeipmi
+ * error 'errnum' (IPMI_ERR_*), without a workaround hint (the caller's
+ * flags may differ); c->suites_note names the suites tried.
+ * Whether another cipher suite may still work after it, and how telling
+ * it is (higher: report it over a lower one).  For the console's login.
+ */
+int lb_ipmi_fail_login(const struct lb_ipmi_conn *c, int errnum,
+    struct lb_err *err);
+bool lb_ipmi_login_try_next_suite(int errnum);
+int lb_ipmi_login_error_rank(int errnum);
 
 #endif

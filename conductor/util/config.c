@@ -24,6 +24,8 @@ static int validate_host(const char *value, char *why, size_t size);
 static int validate_http_url(const char *value, char *why, size_t size);
 static int validate_served_url(const char *value, char *why, size_t size);
 static int validate_db_url(const char *value, char *why, size_t size);
+static int validate_port_range(const char *value, char *why, size_t size);
+static int validate_ip(const char *value, char *why, size_t size);
 static char *default_hostname(void);
 static char *default_iso_builder(void);
 
@@ -221,6 +223,29 @@ static const struct cfg_option options[] = {
 	    console_capture_error_lines, "10",
 	    "Lines of the console capture a failed rescue's last_error "
 	    "ends with; 0: none.", .min = 0, .max = 100),
+	OPT("console", "port_range", STRING, console_port_range, NULL,
+	    "TCP ports START:STOP (STOP excluded) the ipmitool-socat console "
+	    "takes one from for each node whose driver_info has no "
+	    "ipmi_terminal_port.  Unset: such nodes cannot have a console.",
+	    .validate = validate_port_range),
+	OPT("console", "socat_address", STRING, console_socat_address,
+	    "127.0.0.1",
+	    "IP address (IPv4 or IPv6) consoles listen on; clients connect "
+	    "to the tcp://ADDRESS:PORT console show gives.  Ironic's default "
+	    "is [DEFAULT] my_ip, which lifeboat does not have.",
+	    .validate = validate_ip),
+	OPT("console", "terminal_timeout", INT, console_terminal_timeout,
+	    "600", "Seconds a console client may stay connected with no "
+	    "byte moving either way before it is disconnected; 0: never.",
+	    .min = 0, .max = 86400),
+	OPT("console", "subprocess_timeout", INT, console_subprocess_timeout,
+	    "10", "Seconds enabling a console waits for its Serial-over-LAN "
+	    "session to come up (each reconnection attempt likewise).",
+	    .min = 1, .max = 600),
+	OPT("console", "capture_max_size", SIZE, console_capture_max_size,
+	    "1048576", "Bytes a node's capture log grows to before it is "
+	    "rotated to <node uuid>.log.1 (one old file is kept; a lifeboat "
+	    "option).", .min = 4096, .max = 1024L * 1024 * 1024),
 
 	OPT("ipmi", "min_command_interval", INT, ipmi_min_command_interval,
 	    "5", "Least seconds between two IPMI commands to one BMC.",
@@ -495,6 +520,57 @@ validate_db_url(const char *value, char *why, size_t size)
 	if (r < 0)
 		snprintf(why, size, "is not usable: %s", err.msg);
 	return r;
+}
+
+/* [console] port_range: Ironic's ^\d+:\d+$, with START < STOP <= 65536. */
+int
+lb_config_port_range(const char *value, unsigned int *ret_start,
+    unsigned int *ret_stop)
+{
+	unsigned long n[2];
+	const char *p = value;
+	char *end;
+
+	for (int i = 0; i < 2; i++) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		errno = 0;
+		n[i] = strtoul(p, &end, 10);
+		if (errno != 0 || *end != (i == 0 ? ':' : '\0'))
+			return -EINVAL;
+		p = end + 1;
+	}
+	if (n[0] < 1 || n[0] >= n[1] || n[1] > 65536)
+		return -ERANGE;
+	*ret_start = (unsigned int)n[0];
+	*ret_stop = (unsigned int)n[1];
+	return 0;
+}
+
+static int
+validate_port_range(const char *value, char *why, size_t size)
+{
+	unsigned int start, stop;
+	int r = lb_config_port_range(value, &start, &stop);
+
+	if (r == -EINVAL)
+		snprintf(why, size, "should be in the format <start>:<stop>");
+	else if (r < 0)
+		snprintf(why, size, "should be in the format <start>:<stop> "
+		    "and start < stop, ports from 1 to 65535");
+	return r < 0 ? -EINVAL : 0;
+}
+
+static int
+validate_ip(const char *value, char *why, size_t size)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, value, addr) == 1 ||
+	    inet_pton(AF_INET6, value, addr) == 1)
+		return 0;
+	snprintf(why, size, "is not an IPv4 or IPv6 address");
+	return -EINVAL;
 }
 
 /* Writes 'text' as "# " comment lines of at most 72 columns. */

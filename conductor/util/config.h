@@ -110,6 +110,11 @@ struct lb_config {
 	/* [console] */
 	bool console_capture_during_rescue;
 	int console_capture_error_lines;
+	char *console_port_range;	/* port_range "START:STOP", NULL: none */
+	char *console_socat_address;	/* socat_address: an IP address */
+	int console_terminal_timeout;	/* terminal_timeout, 0: never */
+	int console_subprocess_timeout;	/* subprocess_timeout, seconds */
+	long console_capture_max_size;	/* capture_max_size, bytes */
 
 	/* [ipmi] */
 	int ipmi_min_command_interval;	/* min_command_interval */
@@ -212,6 +217,15 @@ int lb_config_check(const struct lb_config *cfg,
  */
 const char *lb_config_database_connection(const struct lb_config *cfg,
     char *buf, size_t size);
+
+/*
+ * [console] port_range "START:STOP" (STOP excluded): 0, -EINVAL if it is
+ * not two numbers with a colon between, -ERANGE unless 1 <= START < STOP
+ * <= 65536.  The one parser of that option: the config check and the
+ * console driver both call it.
+ */
+int lb_config_port_range(const char *value, unsigned int *ret_start,
+    unsigned int *ret_stop);
 
 /*
  * Writes etc/lifeboat.conf.example: every option grouped by section with its

@@ -817,6 +817,70 @@ test_validators(void **state)
 }
 
 static void
+test_console_options(void **state)
+{
+	struct lb_config cfg;
+	unsigned int start, stop;
+
+	(void)state;
+	lb_config_init(&cfg);
+	assert_null(cfg.console_port_range);
+	assert_string_equal(cfg.console_socat_address, "127.0.0.1");
+	assert_int_equal(cfg.console_terminal_timeout, 600);
+	assert_int_equal(cfg.console_subprocess_timeout, 10);
+	assert_true(cfg.console_capture_during_rescue);
+	assert_int_equal(cfg.console_capture_max_size, 1048576);
+	assert_int_equal(cfg.console_capture_error_lines, 10);
+	lb_config_release(&cfg);
+
+	assert_int_equal(load(&cfg, "[console]\nport_range = 10000:10010\n"
+	    "socat_address = ::1\nterminal_timeout = 0\n"
+	    "subprocess_timeout = 3\ncapture_during_rescue = false\n"
+	    "capture_max_size = 64K\ncapture_error_lines = 0\n", NULL,
+	    NULL), 0);
+	assert_string_equal(cfg.console_port_range, "10000:10010");
+	assert_string_equal(cfg.console_socat_address, "::1");
+	assert_int_equal(cfg.console_terminal_timeout, 0);
+	assert_int_equal(cfg.console_subprocess_timeout, 3);
+	assert_false(cfg.console_capture_during_rescue);
+	assert_int_equal(cfg.console_capture_max_size, 65536);
+	assert_int_equal(cfg.console_capture_error_lines, 0);
+	lb_config_release(&cfg);
+
+	expect_problems("[console]\nport_range = 10000-10010\n"
+	    "port_range = 20:10\nport_range = 1:65537\n"
+	    "socat_address = console.example\nsubprocess_timeout = 0\n",
+	    "t.conf:2: [console] port_range: '10000-10010' should be in the "
+	    "format <start>:<stop>\n"
+	    "t.conf:3: [console] port_range: '20:10' should be in the format "
+	    "<start>:<stop> and start < stop, ports from 1 to 65535\n"
+	    "t.conf:4: [console] port_range: '1:65537' should be in the "
+	    "format <start>:<stop> and start < stop, ports from 1 to 65535\n"
+	    "t.conf:5: [console] socat_address: 'console.example' is not an "
+	    "IPv4 or IPv6 address\n"
+	    "t.conf:6: [console] subprocess_timeout: '0' is out of range "
+	    "1..600");
+
+	/* the one parser, as the console calls it */
+	assert_int_equal(lb_config_port_range("1:2", &start, &stop), 0);
+	assert_int_equal(start, 1);
+	assert_int_equal(stop, 2);
+	assert_int_equal(lb_config_port_range("65535:65536", &start, &stop),
+	    0);
+	assert_int_equal(lb_config_port_range("0:5", &start, &stop), -ERANGE);
+	assert_int_equal(lb_config_port_range("5:5", &start, &stop), -ERANGE);
+	assert_int_equal(lb_config_port_range(" 1:5", &start, &stop),
+	    -EINVAL);
+	assert_int_equal(lb_config_port_range("1:5 ", &start, &stop),
+	    -EINVAL);
+	assert_int_equal(lb_config_port_range("1:+5", &start, &stop),
+	    -EINVAL);
+	assert_int_equal(lb_config_port_range("1:", &start, &stop), -EINVAL);
+	assert_int_equal(lb_config_port_range("99999999999999999999:1",
+	    &start, &stop), -EINVAL);
+}
+
+static void
 test_long_value_cut_in_problem(void **state)
 {
 	char text[300], expected[300];
@@ -1234,7 +1298,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 72);
+	assert_int_equal(options, 76);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);
@@ -1290,6 +1354,7 @@ main(void)
 		cmocka_unit_test(test_failed_load_changes_nothing),
 		cmocka_unit_test(test_secret_values_hidden),
 		cmocka_unit_test(test_validators),
+		cmocka_unit_test(test_console_options),
 		cmocka_unit_test(test_long_value_cut_in_problem),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_check_defaults_pass),
