@@ -28,6 +28,15 @@ after the rescue::
 
     QEMU virtio-net --- tap0 --- br0  10.200.0.1/24, fd98::1/64
 
+With ``bmc='ipmi-sim'`` the BMC is OpenIPMI's ``ipmi_sim``
+(tests/lab/ipmi_sim_bmc.py, UDP 127.0.0.1:6230 in the namespace), which
+needs the FreeIPMI workaround flags ``opensesspriv,solpayloadsize`` (in
+the node's driver_info) and has Serial-over-LAN: QEMU's serial port is the
+BMC's (relayed to ipmi_sim's SOL and appended to the lab's console file),
+and the node gets ``console_interface ipmitool-socat``, served by
+lifeboatd at ``[console] socat_address`` = the rescuing VLAN's gateway,
+ports from CONSOLE_PORT.
+
 With ``bmc_network='management'`` (Redfish only) the BMC lives in a
 namespace of its own, ``lb-e2e-<pid>-mgmt``, joined to the lab's by a
 veth on a management subnet and nothing else (no default route)::
@@ -73,6 +82,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -82,6 +92,8 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = '/usr/bin/python3'
 OPENSTACK = '/usr/bin/openstack'
 IPMI_BMC = REPO / 'tests' / 'lab' / 'ipmi_bmc.py'
+sys.path.append(str(REPO / 'tests' / 'lab'))
+from ipmi_sim_bmc import SimBmc     # noqa: E402  (bmc ipmi-sim)
 REDFISH_BMC = REPO / 'tests' / 'lab' / 'redfish_bmc.py'
 
 TENANT_VLAN = 100
@@ -102,6 +114,9 @@ REDFISH_PORT = 8000
 REDFISH_SYSTEM = '/redfish/v1/Systems/1'
 REDFISH_CD = '/redfish/v1/Managers/1/VirtualMedia/Cd'
 BMC_CONTROL_PORT = 6200
+CONSOLE_PORT = 6300                   # [console] port_range (ipmi-sim)
+# what ipmi_sim needs from libfreeipmi and libipmiconsole (ipmi-sim)
+SIM_WORKAROUNDS = 'opensesspriv,solpayloadsize'
 MGMT_NET = '10.50.0'                  # bmc_network='management'
 MGMT_HOST_IP = MGMT_NET + '.1'        # lifeboatd's external_http_url
 MGMT_BMC_IP = MGMT_NET + '.2'
@@ -336,10 +351,12 @@ class Lab:
                  firmware='bios', pxe=True, quirks=(), machine=None,
                  conductor=None, network='vlan',
                  pxe_bootfile='pxelinux.0', bmc_network=None,
-                 pxe_fetch=None):
-        if bmc not in ('ipmi', 'redfish') or firmware not in ('bios',
-                                                               'uefi'):
-            raise ValueError('bmc ipmi|redfish, firmware bios|uefi')
+                 pxe_fetch=None, console=None):
+        if bmc not in ('ipmi', 'redfish', 'ipmi-sim') or \
+                firmware not in ('bios', 'uefi') or \
+                (bmc == 'ipmi-sim' and firmware != 'bios'):
+            raise ValueError('bmc ipmi|redfish|ipmi-sim, firmware bios|uefi '
+                             '(ipmi-sim: bios)')
         if network not in ('vlan', 'flat'):
             raise ValueError('network vlan|flat')
         # vlan: the switch with a tenant and a rescuing VLAN; flat: one
@@ -369,6 +386,9 @@ class Lab:
             raise ValueError('unknown machine options: %s' % sorted(unknown))
         # [conductor] options that override the lab's
         self.conductor = dict(conductor or {})
+        # [console] options that override the lab's (ipmi-sim)
+        self.console_opts = dict(console or {})
+        self.sim_bmc = None             # the SimBmc (ipmi-sim)
         self.lifeboatd = str(lifeboatd)
         self.ramdisk_dir = Path(ramdisk_dir)
         self.instance_disk = Path(instance_disk) if instance_disk else None
@@ -821,6 +841,10 @@ class Lab:
             conf['deploy']['external_http_url'] = self.external_http_url
         if self.pxe_fetch is not None:
             conf['pxe']['pxelinux_fetch'] = self.pxe_fetch
+        if self.bmc == 'ipmi-sim':
+            conf['console'] = {
+                'port_range': '%d:%d' % (CONSOLE_PORT, CONSOLE_PORT + 4),
+                'socat_address': GATEWAY_RESCUE, **self.console_opts}
         lines = []
         for section, opts in conf.items():
             lines.append('[%s]' % section)
@@ -875,8 +899,7 @@ class Lab:
         common = [
             '-machine pc -m %d -nodefaults -display none' % m.get('memory',
                                                                   512),
-            '-chardev file,id=ser0,path=%s,append=on' % self.console,
-            '-serial chardev:ser0',
+            *self._serial_args(),
             '-netdev tap,id=n0,ifname=tap0,script=no,downscript=no',
         ]
         nic = '-device %s,netdev=n0,mac=%s' % (m.get('nic', 'virtio-net-pci'),
@@ -899,8 +922,7 @@ class Lab:
         shutil.copyfile(self.instance_disk, self.disk)
         common = [
             '-machine pc -m 512 -nodefaults -display none',
-            '-chardev file,id=ser0,path=%s,append=on' % self.console,
-            '-serial chardev:ser0',
+            *self._serial_args(),
             '-netdev tap,id=n0,ifname=tap0,script=no,downscript=no',
         ]
         if self.pxe:
@@ -914,9 +936,43 @@ class Lab:
             '-drive file=%s,format=raw,if=none,id=disk0' % self.disk,
             '-device virtio-blk-pci,drive=disk0,bootindex=1'])
 
+    def _serial_args(self):
+        """QEMU's serial port: the console file, or (ipmi-sim) the BMC's,
+        which brings its own; SeaBIOS then prints on it too."""
+        if self.bmc != 'ipmi-sim':
+            return ['-chardev file,id=ser0,path=%s,append=on' % self.console,
+                    '-serial chardev:ser0']
+        sercon = self.work / 'sercon-port'
+        sercon.write_bytes((0x3f8).to_bytes(2, 'little'))
+        return ['-fw_cfg name=etc/sercon-port,file=%s' % sercon]
+
+    def start_sim_bmc(self):
+        """ipmi_sim (tests/lab/ipmi_sim_bmc.py) in the namespace, in
+        front of QEMU; its log is the 'bmc' source, QEMU's serial output
+        the console file."""
+        bmc = self.sim_bmc = SimBmc(
+            self.work / 'bmc', user=BMC_USER, password=BMC_PASSWORD,
+            port=BMC_PORT, prefix=['ip', 'netns', 'exec', self.ns],
+            extra_args=['--machine', 'qemu', '--name', 'e2e-machine',
+                        '--qemu-args', self.qemu_args(), '--qemu-boot',
+                        'order=cn', '--serial-log', self.console])
+        self.events.add('lab', 'start bmc: ipmi_sim_bmc.py in %s' % self.ns)
+        tails = [FileTail(bmc.log_path, self.events, 'bmc'),
+                 FileTail(bmc.work / 'machine.log', self.events, 'qemu'),
+                 FileTail(self.console, self.events, 'console')]
+        for tail in tails:
+            tail.start()
+            self.tails.append(tail)
+        bmc.start()
+        self.procs.append(Proc('bmc', bmc.proc))
+        threading.Thread(target=self._watch_qemu, daemon=True).start()
+        return self.procs[-1]
+
     def start_bmc(self):
         if self.bmc == 'redfish':
             return self.start_redfish_bmc()
+        if self.bmc == 'ipmi-sim':
+            return self.start_sim_bmc()
         p = self.spawn('bmc', [
             PYTHON, IPMI_BMC, '--address', '127.0.0.1', '--port', BMC_PORT,
             '--user', BMC_USER, '--password', BMC_PASSWORD,
@@ -986,7 +1042,9 @@ class Lab:
             return int(code or 0), text
 
     def _watch_qemu(self):
-        rx = re.compile(r'QEMU started, pid (\d+)')
+        # ipmi_bmc.py and redfish_bmc.py; ipmi_sim_bmc.py
+        rx = re.compile(r'QEMU started, pid (\d+)|machine started \(pid '
+                        r'(\d+)\)')
         i = 0
         while not self.closed:
             with self.events.cond:
@@ -997,7 +1055,7 @@ class Lab:
             for _, src, text in lines:
                 m = rx.search(text) if src == 'bmc' else None
                 if m:
-                    self.qemu_pids.add(int(m.group(1)))
+                    self.qemu_pids.add(int(m.group(1) or m.group(2)))
 
     def driver_info(self):
         if self.bmc == 'redfish':
@@ -1011,11 +1069,14 @@ class Lab:
                                                 'vmlinuz'),
                 'rescue_ramdisk': 'file://%s' % (self.ramdisk_dir /
                                                  'initramfs')}
-        return {'ipmi_address': '127.0.0.1', 'ipmi_port': str(BMC_PORT),
+        info = {'ipmi_address': '127.0.0.1', 'ipmi_port': str(BMC_PORT),
                 'ipmi_username': BMC_USER, 'ipmi_password': BMC_PASSWORD,
                 'rescue_kernel': 'file://%s' % (self.ramdisk_dir / 'vmlinuz'),
                 'rescue_ramdisk': 'file://%s' % (self.ramdisk_dir /
                                                  'initramfs')}
+        if self.bmc == 'ipmi-sim':
+            info['ipmi_workarounds'] = SIM_WORKAROUNDS
+        return info
 
     def local_link_connection(self):
         return {'switch_id': self.bridge_mac, 'port_id': 'tap0',
@@ -1064,6 +1125,8 @@ class Lab:
                 '--boot-interface', boot_interface,
                 '--network-interface', network_interface,
                 '--rescue-interface', 'agent']
+        if self.bmc == 'ipmi-sim':
+            args += ['--console-interface', 'ipmitool-socat']
         if boot_mode is not None:
             args += ['--property', 'capabilities=boot_mode:%s' % boot_mode]
         for k, v in self.driver_info().items():
@@ -1132,7 +1195,10 @@ class Lab:
         # Learn the QEMU PIDs the BMC still has, then stop everything in
         # reverse order of start, each by its PID.
         try:
-            m = self.bmc_machine() if self.ns_created else None
+            if self.sim_bmc is not None and self.sim_bmc.info:
+                m = {'pid': self.sim_bmc.machine_pid()}
+            else:
+                m = self.bmc_machine() if self.ns_created else None
             if m and m.get('pid'):
                 self.qemu_pids.add(int(m['pid']))
         except Exception:       # noqa: BLE001 - best effort
@@ -1142,6 +1208,8 @@ class Lab:
                 self.stop(proc)
             except Exception as e:      # noqa: BLE001
                 errors.append('%s: %s' % (proc.name, e))
+        if self.sim_bmc is not None:
+            self.sim_bmc.stop()     # stopped above; closes its log
         for pid in sorted(self.qemu_pids):
             if _pid_is(pid, 'qemu-system') and not _zombie(pid):
                 self.events.add('lab', 'stop qemu (pid %d)' % pid)

@@ -177,3 +177,41 @@ def test_bad_config_fails_check(tmp_path):
     p = subprocess.run([LIFEBOATD, '--config-file', str(conf), '--check'],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, (p.stdout, p.stderr)
+
+
+def boot_device(d, name):
+    return d.cli_json('node', 'boot', 'device', 'show', name)
+
+
+def set_boot_device(d, name, device, *opts):
+    rc, out, err = d.cli('node', 'boot', 'device', 'set', name, device,
+                         *opts)
+    assert rc == 0, (device, out, err)
+
+
+def test_boot_device_through_the_cli(launcher, sim):
+    """lifeboat's boot device commands reach the machine: ipmi_sim takes
+    them through its chassis_control program (tests/lab/sim_chassis.py)
+    and the stand-in machine prints the device it boots from."""
+    d = daemon(launcher)
+    name = unique('wa-boot')
+    cli_node(d, sim, name, ipmi_workarounds='opensesspriv')
+    set_boot_device(d, name, 'pxe')
+    assert sim.boot_device() == 'pxe'
+    # ipmi_sim answers Get System Boot Options without the valid bit
+    assert boot_device(d, name) == {'boot_device': None,
+                                    'persistent': None}
+    node = power(d, name, 'on')
+    assert node['last_error'] is None, node
+    wait_for(lambda: b'[lab-sim: boot pxe]' in sim.serial_log(), 10,
+             what='a network boot')
+    set_boot_device(d, name, 'disk', '--persistent')
+    assert sim.boot_device() == 'default'
+    power(d, name, 'off')
+    node = power(d, name, 'on')
+    assert node['last_error'] is None, node
+    wait_for(lambda: b'[lab-sim: boot default]' in sim.serial_log(), 10,
+             what='a disk boot')
+    log = sim.serial_log()
+    assert log.index(b'boot pxe]') < log.index(b'boot default]')
+    assert log.count(b'power on]') == 2

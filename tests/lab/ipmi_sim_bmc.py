@@ -11,8 +11,12 @@ PID), in front of one machine:
                    protocol as QEMU does (fast, no CPU; flow tests)
   --machine qemu   a real qemu-system-x86_64 with ipmi-bmc-extern (e2e)
 
-ipmi_sim starts the machine on power on (lan.conf ``startcmd``) and powers
-it off through the VM protocol, so chassis power is ipmi_sim's own state.
+ipmi_sim sends chassis commands (power, reset, soft off, boot device) to
+its ``chassis_control`` program, sim_chassis_control.py, which hands them
+to this process (sim_chassis.py) over a unix socket: it starts the machine
+on power on, booting from the device set last (stub: printed on its serial
+line; QEMU: ``-boot order=n|c|d``), and powers it off, shuts it down or
+resets it (stub: by signal; QEMU: over QMP).
 The machine's serial port reaches ipmi_sim's ``sol`` device through a small
 relay in this process (one thread), which also appends every byte the
 machine prints to ``--serial-log``: ipmi_sim retries a lost SOL device
@@ -27,11 +31,14 @@ inside are picked free at start and listed in <work-dir>/state.json.
 
 Threads: the main thread starts ipmi_sim (under ``setpriv --pdeathsig
 KILL``, so it never outlives this script) and waits for SIGTERM; the serial
-relay has a thread of its own.  ``SimBmc`` is the test side: it runs this
+relay and the chassis (which starts and stops the machine) have a thread
+each.  ``SimBmc`` is the test side: it runs this
 script as a child and is used from the caller's thread (see its
 docstring).  Examples:
   ipmi_sim_bmc.py --port 9001 --user admin --password password
   ipmitool -I lanplus -C 3 -H 127.0.0.1 -p 9001 -U admin -P password power on
+  ipmitool -I lanplus -C 3 -H 127.0.0.1 -p 9001 -U admin -P password \\
+      chassis bootdev pxe
   ipmiconsole -h 127.0.0.1:9001 -u admin -p password \\
       -W opensesspriv,solpayloadsize
   ipmitool -I lanplus -C 3 -H 127.0.0.1 -p 9001 -U admin -P password \\
@@ -58,6 +65,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import control                                            # noqa: E402
+import sim_chassis                                        # noqa: E402
 
 LOG = logging.getLogger('ipmi_sim')
 HERE = Path(__file__).resolve().parent
@@ -90,10 +98,7 @@ name "{name}"
 set_working_mc 0x20
 {channels}
   serial 15 127.0.0.1 {vm_port} codec VM
-  startcmd "{startcmd}"
-  startnow false
-  poweroff_wait {poweroff_wait}
-  kill_wait {kill_wait}
+  chassis_control "{chassis_control}"
   sol "tcp:127.0.0.1:{sol_port}" 115200
   user 2 true "{user}" "{password}" admin 10 none md2 md5 straight
 """
@@ -112,35 +117,42 @@ def conf_string(value, what):
     return value
 
 
-def machine_command(args, ports, work):
-    """ipmi_sim's startcmd (run as ``/bin/sh -c "exec CMD"``).  setpriv's
-    parent-death signal takes the machine down with ipmi_sim."""
-    if args.machine == 'stub':
-        argv = [PYTHON, str(HERE / 'sim_vm.py'), '--name', args.name,
+def machine_argv(args, ports, qmp_path):
+    """The machine's command line for a boot device (sim_chassis.py)."""
+    def stub(boot):
+        return [PYTHON, str(HERE / 'sim_vm.py'), '--name', args.name,
                 '--vm-port', str(ports['vm']),
                 '--serial-port', str(ports['machine_serial']),
-                '--wire-port', str(ports['wire'])]
-        cmd = ' '.join(shlex.quote(a) for a in argv)
-    else:
-        qemu = [
-            'qemu-system-x86_64 -accel tcg -nodefaults -display none',
-            '-name %s' % shlex.quote(args.name),
-            '-chardev socket,id=ipmi0,host=127.0.0.1,port=%d,reconnect=1'
+                '--wire-port', str(ports['wire']), '--boot', boot]
+
+    def qemu(boot):
+        argv = [
+            'qemu-system-x86_64', '-accel', 'tcg', '-nodefaults',
+            '-display', 'none', '-name', args.name,
+            '-chardev', 'socket,id=ipmi0,host=127.0.0.1,port=%d,reconnect=1'
             % ports['vm'],
-            '-device ipmi-bmc-extern,id=bmc0,chardev=ipmi0',
-            '-device isa-ipmi-kcs,bmc=bmc0',
-            '-chardev socket,id=ser0,host=127.0.0.1,port=%d'
+            '-device', 'ipmi-bmc-extern,id=bmc0,chardev=ipmi0',
+            '-device', 'isa-ipmi-kcs,bmc=bmc0',
+            '-chardev', 'socket,id=ser0,host=127.0.0.1,port=%d'
             % ports['machine_serial'],
-            '-serial chardev:ser0']
-        if args.qemu_boot:
-            qemu.append('-boot %s' % args.qemu_boot)
-        cmd = ' '.join(qemu + [args.qemu_args])
-    log = shlex.quote(str(work / 'machine.log'))
-    return conf_string('setpriv --pdeathsig KILL -- %s >>%s 2>&1'
-                       % (cmd, log), 'the machine command')
+            '-serial', 'chardev:ser0',
+            '-qmp', 'unix:%s,server=on,wait=off' % qmp_path]
+        order = sim_chassis.QEMU_BOOT.get(boot, args.qemu_boot)
+        if order:
+            argv += ['-boot', order]
+        return argv + shlex.split(args.qemu_args)
+    return stub if args.machine == 'stub' else qemu
 
 
-def render_lan_conf(args, ports, work):
+def chassis_control(sock):
+    """lan.conf's chassis_control: ipmi_sim appends ``get NAME`` or ``set
+    NAME "VALUE"`` and runs it through /bin/sh."""
+    argv = [PYTHON, '-S', str(HERE / 'sim_chassis_control.py'), str(sock)]
+    return conf_string(' '.join(shlex.quote(a) for a in argv),
+                       'the chassis_control command')
+
+
+def render_lan_conf(args, ports, chassis_sock):
     guid = '%032x' % (ports['vm'] * 65537 + args.port)
     channels = ''.join(
         LAN_CHANNEL.format(channel=ch, address=args.address, port=port,
@@ -149,8 +161,7 @@ def render_lan_conf(args, ports, work):
     return LAN_CONF.format(
         name=conf_string(args.name, '--name'), channels=channels,
         vm_port=ports['vm'], sol_port=ports['sol'],
-        startcmd=machine_command(args, ports, work),
-        poweroff_wait=args.poweroff_wait, kill_wait=args.kill_wait,
+        chassis_control=chassis_control(chassis_sock),
         user=conf_string(args.user, '--user'),
         password=conf_string(args.password, '--password'))
 
@@ -240,22 +251,6 @@ def ipmi_ping(address, port, timeout=0.2):
             return False
 
 
-def child_pids(pid):
-    """PIDs whose parent is ``pid`` (the machine is ipmi_sim's child)."""
-    out = []
-    try:
-        tasks = os.listdir('/proc/%d/task' % pid)
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            with open('/proc/%d/task/%s/children' % (pid, tid)) as f:
-                out += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
 def stop_pid(popen, timeout=5):
     if popen.poll() is None:
         popen.send_signal(signal.SIGTERM)
@@ -264,6 +259,18 @@ def stop_pid(popen, timeout=5):
         except subprocess.TimeoutExpired:
             popen.kill()
             popen.wait()
+
+
+def wait_up(args, sim, stop):
+    """Polls until ipmi_sim answers IPMI; False if it died or never did."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ipmi_ping(args.address, args.port):
+        if sim.poll() is not None or time.monotonic() > deadline:
+            LOG.error('ipmi_sim did not come up (exit %s)', sim.poll())
+            return False
+        if stop.is_set():
+            return False
+    return True
 
 
 def serve(args, work, stop):
@@ -276,25 +283,30 @@ def serve(args, work, stop):
     ports = {'vm': free_tcp_port(), 'sol': relay.ports['sol'],
              'machine_serial': relay.ports['machine'],
              'wire': free_tcp_port()}
-    (work / 'lan.conf').write_text(render_lan_conf(args, ports, work))
+    # unix socket paths must stay short (108 bytes): not in the work dir
+    sockets = Path(tempfile.mkdtemp(prefix='simbmc-'))
+    qmp_path = sockets / 'qmp.sock' if args.machine == 'qemu' else None
+    chassis = sim_chassis.ChassisServer(sim_chassis.Chassis(
+        machine_argv(args, ports, qmp_path), work / 'machine.log',
+        qmp_path=qmp_path and str(qmp_path), kill_wait=args.kill_wait),
+        str(sockets / 'chassis.sock'))
+    (work / 'lan.conf').write_text(
+        render_lan_conf(args, ports, chassis.path))
     (work / 'emu.cmds').write_text(EMU_CMDS)
     relay.start()
+    chassis.start()
     argv = ['setpriv', '--pdeathsig', 'KILL', '--',
             'ipmi_sim', '-n', '-c', str(work / 'lan.conf'),
             '-f', str(work / 'emu.cmds'), '-s', str(state)]
     sim = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not ipmi_ping(args.address, args.port):
-            if sim.poll() is not None or time.monotonic() > deadline:
-                LOG.error('ipmi_sim did not come up (exit %s)', sim.poll())
-                return 1
-            if stop.is_set():
-                return 0
+        if not wait_up(args, sim, stop):
+            return 0 if stop.is_set() else 1
         info = {'pid': os.getpid(), 'ipmi_sim_pid': sim.pid,
                 'address': args.address, 'port': args.port,
                 'aux_port': args.port + 1, 'machine': args.machine,
-                'serial_log': str(serial_log), 'ports': ports}
+                'serial_log': str(serial_log), 'ports': ports,
+                'chassis_socket': chassis.path}
         tmp = work / 'state.json.tmp'
         tmp.write_text(json.dumps(info, indent=1))
         tmp.rename(work / 'state.json')
@@ -309,14 +321,10 @@ def serve(args, work, stop):
                 return 1
         return 0
     finally:
-        machines = child_pids(sim.pid)
         stop_pid(sim)
-        for pid in machines:        # setpriv's PDEATHSIG did it already
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        chassis.stop()              # powers the machine off
         relay.stop()
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def free_udp_pair(address='127.0.0.1'):
@@ -409,14 +417,26 @@ class SimBmc:
     def serial_log(self):
         return Path(self.info['serial_log']).read_bytes()
 
+    def chassis(self, *words):
+        """A request to the chassis thread, as ipmi_sim makes it."""
+        ok, text = sim_chassis.call(self.info['chassis_socket'], *words)
+        if not ok:
+            raise RuntimeError('chassis %s: %s' % (' '.join(words), text))
+        return text
+
     def machine_pid(self):
-        """The running machine's PID (ipmi_sim's child), or None."""
-        kids = child_pids(self.ipmi_sim_pid)
-        return kids[0] if kids else None
+        """The running machine's PID, or None."""
+        return int(self.chassis('get', 'pid').split(':')[1]) or None
 
     def power_state(self):
-        """'on' or 'off', seen from the processes, not through IPMI."""
-        return 'on' if self.machine_pid() else 'off'
+        """'on' or 'off', from the chassis, not through IPMI."""
+        return 'on' if self.chassis('get', 'power') == 'power:1\n' \
+            else 'off'
+
+    def boot_device(self):
+        """ipmi_sim's name of the boot device set last: none, pxe,
+        default (disk), cdrom or bios."""
+        return self.chassis('get', 'boot').split(':')[1].strip()
 
     def _wire_drain(self, wait):
         """Moves typed bytes from the stand-in machine into the buffer;
@@ -531,16 +551,15 @@ def parse_args(argv=None):
     p.add_argument('--qemu-args', default='-machine pc -m 256',
                    help='more QEMU arguments (--machine qemu)')
     p.add_argument('--qemu-boot', default='order=n',
-                   help="QEMU's -boot value ('' for none; default "
-                        "order=n: ipmi_sim cannot set a boot device)")
+                   help="QEMU's -boot while no boot device is set (boot "
+                        "device none: the machine's own order; '' for "
+                        "QEMU's default; default order=n)")
     p.add_argument('--serial-log', default=None,
                    help='file the machine\'s serial output is appended to '
                         '(default <work-dir>/serial.log)')
-    p.add_argument('--poweroff-wait', type=int, default=5,
-                   help='seconds ipmi_sim waits for the machine to power '
-                        'off before SIGTERM (lan.conf poweroff_wait)')
     p.add_argument('--kill-wait', type=int, default=2,
-                   help='seconds from SIGTERM to SIGKILL (kill_wait)')
+                   help='seconds the machine has to power off when told '
+                        'to, before SIGKILL')
     p.add_argument('--work-dir', default=None,
                    help='working directory (default: a temporary one, '
                         'removed at exit)')

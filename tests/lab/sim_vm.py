@@ -1,12 +1,18 @@
 #!/usr/bin/python3
 """A stand-in "virtual machine" for ipmi_sim_bmc.py's QEMU-less mode.
 
-ipmi_sim starts it as its ``startcmd`` on a power on, exactly as it would
-start QEMU, so chassis power state is ipmi_sim's own (on while this process
-lives).  It speaks the VM protocol of OpenIPMI's lanserv/README.vm to
+The BMC's chassis (sim_chassis.py) starts it on a power on, as it would
+start QEMU, so the chassis is powered on while this process lives.  It
+prints ``[NAME: power on]`` and ``[NAME: boot DEVICE]`` (``--boot``, the
+boot device the BMC had then) on its serial line, as firmware would show
+them.  It speaks the VM protocol of OpenIPMI's lanserv/README.vm to
 ipmi_sim's ``serial 15 ... codec VM`` port the way QEMU's ipmi-bmc-extern
 device does: version and capabilities on connect, then it obeys power off
 (exits), graceful shutdown (exits), reset (prints a reset line) and NMI.
+With a chassis_control program ipmi_sim sends power off, soft off and reset
+to that program instead, and the chassis passes them on as signals: SIGTERM
+(power off), SIGUSR1 (graceful shutdown), SIGUSR2 (reset), with the same
+lines and effects.
 
 Its serial port is a TCP connection to the BMC's serial relay (where QEMU's
 ``-serial`` chardev would connect).  A test plays the machine's software
@@ -17,6 +23,7 @@ client.  Single-threaded: one selector loop over its sockets.
 
 import argparse
 import selectors
+import signal
 import socket
 import sys
 import time
@@ -34,6 +41,10 @@ VM_CMD_GRACEFUL_SHUTDOWN = 0x09
 # power off, reset, NMI, graceful shutdown (what QEMU announces, less the
 # interrupt and attention bits a machine without a guest driver never uses)
 VM_CAPABILITIES = 0x01 | 0x02 | 0x08 | 0x20
+# the chassis's signals, as the VM commands they stand for
+SIGNAL_COMMANDS = {signal.SIGTERM: VM_CMD_POWEROFF,
+                   signal.SIGUSR1: VM_CMD_GRACEFUL_SHUTDOWN,
+                   signal.SIGUSR2: VM_CMD_RESET}
 
 CONNECT_TIMEOUT = 10.0
 
@@ -102,13 +113,22 @@ class StandInVm:
         self.wire = None
         self.decoder = VmDecoder()
         self.sel = selectors.DefaultSelector()
+        # signals arrive as bytes on a socket the loop selects on
+        self.sig_r, sig_w = socket.socketpair()
+        sig_w.setblocking(False)
+        self._sig_w = sig_w
+        for signum in SIGNAL_COMMANDS:
+            signal.signal(signum, lambda *_: None)
+        signal.set_wakeup_fd(sig_w.fileno(), warn_on_full_buffer=False)
         for sock, what in ((self.vm, 'vm'), (self.serial, 'serial'),
-                           (self.wire_listener, 'listen')):
+                           (self.wire_listener, 'listen'),
+                           (self.sig_r, 'signal')):
             sock.setblocking(True)
             self.sel.register(sock, selectors.EVENT_READ, what)
         self.vm.sendall(vm_command(VM_CMD_VERSION, VM_PROTOCOL_VERSION) +
                         vm_command(VM_CMD_CAPABILITIES, VM_CAPABILITIES))
         self.print_line('power on')
+        self.print_line('boot %s' % args.boot)
 
     def print_line(self, what):
         """A line the machine's firmware prints on its serial port."""
@@ -140,7 +160,12 @@ class StandInVm:
                 self.sel.register(conn, selectors.EVENT_READ, 'wire')
                 continue
             data = key.fileobj.recv(4096)
-            if what == 'vm':
+            if what == 'signal':
+                for signum in data:
+                    cmd = SIGNAL_COMMANDS.get(signum)
+                    if cmd is not None and not self.on_vm_command([cmd]):
+                        return False
+            elif what == 'vm':
                 if not data:
                     return False                # the BMC went away
                 for kind, frame in self.decoder.feed(data):
@@ -171,6 +196,8 @@ def main(argv=None):
                    help="the serial relay's machine side")
     p.add_argument('--wire-port', type=int, required=True,
                    help='where a test plays the machine (see above)')
+    p.add_argument('--boot', default='none',
+                   help='the boot device the BMC had at power on')
     args = p.parse_args(argv)
     vm = StandInVm(args)
     while vm.step():

@@ -168,6 +168,7 @@ def test_power_with_ipmitool_and_ipmipower(sim_bmc):
     ipmitool(bmc, 'power', 'soft')
     wait_for(lambda: bmc.power_state() == 'off', 10, what='soft off')
     assert b'[lab-sim: graceful shutdown]' in bmc.serial_log()
+    assert '[lab-sim: boot none]' in bmc.serial_log().decode()
 
 
 def test_libfreeipmi_needs_opensesspriv(sim_bmc):
@@ -184,7 +185,7 @@ def test_libfreeipmi_needs_opensesspriv(sim_bmc):
     assert 'System Power                        : off' in r.stdout
 
 
-def test_cipher_suites_and_boot_device_limits(sim_bmc):
+def test_cipher_suites(sim_bmc):
     bmc = sim_bmc()
     for suite in ('0', '1', '2', '3', '6'):
         r = bmc.ipmitool('-C', suite, 'power', 'status')
@@ -193,10 +194,72 @@ def test_cipher_suites_and_boot_device_limits(sim_bmc):
     r = bmc.ipmitool('-C', '17', 'power', 'status')
     assert r.returncode != 0
     assert 'Unable to establish IPMI v2 / RMCP+ session' in r.stderr
-    # without a chassis_control program ipmi_sim refuses boot flags
-    r = bmc.ipmitool('chassis', 'bootdev', 'pxe')
-    assert 'Set Chassis Boot Parameter 5 failed: Invalid data field in ' \
-        'request' in r.stderr
+
+
+def boot_flags(bmc):
+    """ipmitool's view of boot parameter 5, one line per flag."""
+    out = ipmitool(bmc, 'chassis', 'bootparam', 'get', '5').stdout
+    return [line.strip(' -') for line in out.splitlines()]
+
+
+def test_boot_device(sim_bmc):
+    """ipmi_sim takes boot flags through its chassis_control program; the
+    machine boots from the device set last, at its next power on."""
+    bmc = sim_bmc()
+    assert bmc.boot_device() == 'none'
+    assert 'Boot Device Selector : No override' in boot_flags(bmc)
+    assert ipmitool(bmc, 'chassis', 'bootdev', 'pxe').stdout.strip() == \
+        'Set Boot Device to pxe'
+    assert bmc.boot_device() == 'pxe'
+    flags = boot_flags(bmc)
+    assert 'Boot Device Selector : Force PXE' in flags
+    # ipmi_sim answers with the device only: never valid, never persistent
+    assert 'Boot Flag Invalid' in flags
+    assert 'Options apply to only next boot' in flags
+    # libfreeipmi reads it too
+    r = freeipmi('ipmi-chassis', bmc, '-W', 'opensesspriv',
+                 '--get-boot-flags')
+    assert 'Boot device selector          : Force PXE' in r.stdout, \
+        r.stdout + r.stderr
+    power_on(bmc)
+    assert b'[lab-sim: power on]\r\n[lab-sim: boot pxe]\r\n' in \
+        bmc.serial_log()
+
+    # set while on: the running machine is not touched; the next power on
+    # (here a power cycle) boots from it
+    ipmitool(bmc, 'chassis', 'bootdev', 'disk')
+    assert bmc.boot_device() == 'default'
+    ipmitool(bmc, 'power', 'cycle')
+    wait_for(lambda: b'[lab-sim: boot default]' in bmc.serial_log(), 15,
+             what='the machine to boot from disk')
+    # ipmi_sim passes no persistence: the device stays until set again
+    ipmitool(bmc, 'chassis', 'bootdev', 'cdrom', 'options=persistent')
+    ipmitool(bmc, 'power', 'off')
+    wait_for(lambda: bmc.power_state() == 'off', 10, what='power off')
+    for _ in range(2):
+        n = bmc.serial_log().count(b'[lab-sim: boot cdrom]')
+        power_on(bmc)
+        wait_for(lambda: bmc.serial_log().count(b'[lab-sim: boot cdrom]')
+                 == n + 1, 10, what='a boot from cdrom')
+        ipmitool(bmc, 'power', 'off')
+        wait_for(lambda: bmc.power_state() == 'off', 10, what='power off')
+
+
+def test_refused_boot_device_leaves_sessions_working(sim_bmc):
+    """A device ipmi_sim has no name for is refused (0xff); the BMC keeps
+    the one it had, and later sessions still authenticate."""
+    bmc = sim_bmc()
+    ipmitool(bmc, 'chassis', 'bootdev', 'bios')
+    r = ipmitool(bmc, 'chassis', 'bootdev', 'floppy', check=False)
+    assert 'Set Chassis Boot Parameter 5 failed: Unspecified error' in \
+        r.stderr
+    assert bmc.boot_device() == 'bios'
+    for _ in range(3):
+        assert 'is off' in ipmitool(bmc, 'power', 'status').stdout
+    r = freeipmi('ipmipower', bmc, '-W', 'opensesspriv', '--stat')
+    assert r.stdout.strip() == '127.0.0.1: off', r.stdout + r.stderr
+    assert 'Boot Device Selector : Force Boot into BIOS Setup' in \
+        boot_flags(bmc)
 
 
 def test_ipmiconsole_needs_the_workaround_flags(sim_bmc):
@@ -285,17 +348,19 @@ def test_qemu_machine_serial_over_sol(sim_bmc, pty_client, tmp_path):
                   % sercon)
     con = pty_client(ipmiconsole_argv(bmc, '-W', SOL_FLAGS))
     con.expect(b'[SOL established]')
+    ipmitool(bmc, 'chassis', 'bootdev', 'cdrom')
     ipmitool(bmc, 'power', 'on')
     con.expect(b'SeaBIOS (version', timeout=20)
     pid = bmc.machine_pid()
-    assert b'qemu-system-x86_64' in open('/proc/%d/cmdline' % pid,
-                                         'rb').read()
+    cmdline = open('/proc/%d/cmdline' % pid, 'rb').read().split(b'\0')
+    assert cmdline[0] == b'qemu-system-x86_64'
+    assert cmdline[cmdline.index(b'-boot') + 1] == b'order=d'
     assert 'is on' in ipmitool(bmc, 'power', 'status').stdout
     assert b'SeaBIOS (version' in bmc.serial_log()
     ipmitool(bmc, 'power', 'off')
     wait_for(lambda: not pid_alive(pid), 10, what='QEMU to exit')
     assert 'is off' in ipmitool(bmc, 'power', 'status').stdout
-    # QEMU quit on the VM protocol's power off, not on ipmi_sim's SIGTERM
+    # QEMU quit on QMP's quit, not on a SIGTERM
     assert b'terminating on signal' not in \
         (bmc.work / 'machine.log').read_bytes()
 
