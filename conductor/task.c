@@ -755,3 +755,19 @@ lb_task_console_forget_node(const struct lb_iface_impl *impl,
 	if (ops != NULL && ops->forget != NULL)
 		ops->forget(&task);
 }
+
+int
+lb_task_console_tail_node(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_node *node,
+    unsigned int lines, char **ret, struct lb_err *err)
+{
+	const struct lb_console_ops *ops = impl != NULL &&
+	    (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+	struct lb_task task;
+
+	*ret = NULL;
+	if (ops == NULL || ops->capture_tail == NULL)
+		return 0;
+	lb_task_of_node(&task, cfg, node);
+	return ops->capture_tail(&task, lines, ret, err);
+}
