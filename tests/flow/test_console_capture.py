@@ -72,6 +72,13 @@ def sol_node(lab, bmc):
     return node
 
 
+def to_rescue_wait(lab, uuid):
+    r = put_rescue(lab.d, uuid)
+    assert r.status_code == 202, r.text
+    n = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 30)
+    assert n['provision_state'] == 'rescue wait', n['last_error']
+
+
 def log_path(lab, uuid):
     return lab.d.state_path / 'console' / ('%s.log' % uuid)
 
@@ -96,10 +103,7 @@ def test_timeout_ends_last_error_with_the_console(launcher, tmp_path, bmc):
     lab = lab_for(launcher, tmp_path, capture_error_lines=3)
     node = sol_node(lab, bmc)
     uuid = node['uuid']
-    r = put_rescue(lab.d, uuid)
-    assert r.status_code == 202, r.text
-    n = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 30)
-    assert n['provision_state'] == 'rescue wait', n['last_error']
+    to_rescue_wait(lab, uuid)
     path = log_path(lab, uuid)
     print_until_captured(bmc, path)
     # What a kernel that never reaches the agent prints.
@@ -132,9 +136,7 @@ def test_timeout_ends_last_error_with_the_console(launcher, tmp_path, bmc):
     wait_for(lambda: lab.d.get('/v1/nodes/%s' % uuid).json()['reservation']
              is None, 30, what='the clean-up')
     assert b'Kernel panic' in path.read_bytes()
-    r = put_rescue(lab.d, uuid)
-    assert r.status_code == 202, r.text
-    wait_state(lab.d, uuid, {'rescue wait'}, 30)
+    to_rescue_wait(lab, uuid)
     wait_for(lambda: b'Kernel panic' not in path.read_bytes(), 10,
              what='a fresh capture log')
 
@@ -143,10 +145,7 @@ def test_capture_off_records_nothing(launcher, tmp_path, bmc):
     lab = lab_for(launcher, tmp_path, capture_during_rescue='false')
     node = sol_node(lab, bmc)
     uuid = node['uuid']
-    r = put_rescue(lab.d, uuid)
-    assert r.status_code == 202, r.text
-    n = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 30)
-    assert n['provision_state'] == 'rescue wait', n['last_error']
+    to_rescue_wait(lab, uuid)
     bmc.serial_write(b'Kernel panic - not syncing: nobody listens\r\n')
     n = wait_state(lab.d, uuid, {'rescue failed'}, 30)
     assert n['last_error'].startswith(TIMEOUT_MSG), n['last_error']
@@ -160,10 +159,7 @@ def test_restart_in_rescue_wait_resumes_the_capture(launcher, tmp_path, bmc):
                     conductor={'rescue_callback_timeout': 600})
     node = sol_node(lab, bmc)
     uuid = node['uuid']
-    r = put_rescue(lab.d, uuid)
-    assert r.status_code == 202, r.text
-    n = wait_state(lab.d, uuid, {'rescue wait', 'rescue failed'}, 30)
-    assert n['provision_state'] == 'rescue wait', n['last_error']
+    to_rescue_wait(lab, uuid)
     path = log_path(lab, uuid)
     print_until_captured(bmc, path)
     lab.d.restart()
