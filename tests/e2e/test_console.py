@@ -36,7 +36,7 @@ import time
 
 import lab as L
 
-CALLBACK_TIMEOUT = 75     # [conductor] rescue_callback_timeout
+CALLBACK_TIMEOUT = 50     # [conductor] rescue_callback_timeout
 CHECK_INTERVAL = 2        # [conductor] check_rescue_state_interval
 ERROR_LINES = 15          # [console] capture_error_lines (default 10)
 LAB_OPTIONS = {'name': 'console', 'bmc': 'ipmi-sim', 'pxe_fetch': 'ipxe',
@@ -141,8 +141,11 @@ def console_url(lab, uuid, timeout=30):
         time.sleep(0.2)
 
 
-def boots(lab, mark):
-    """The boot devices the BMC started the machine with, since mark."""
+def boots(lab, mark, last):
+    """The boot devices the BMC started the machine with since mark, once
+    it has logged a start with ``last``."""
+    lab.events.wait(r'machine started .*boot device %s' % last, 'bmc', mark,
+                    10)
     return [re.search(r'boot device (\w+)', text).group(1)
             for _, src, text in lab.events.lines[mark:]
             if src == 'bmc' and 'machine started' in text]
@@ -202,7 +205,7 @@ def test_console_during_rescue(rescue_ready, lab, timings):
         t_typed = time.monotonic()
         assert_no_secret(bytes(con.out))
         # the BMC booted it from the network, once: lifeboat set pxe
-        assert boots(lab, mark) == ['pxe'], lab.events.tail('bmc', 30)
+        assert boots(lab, mark, 'pxe') == ['pxe'], lab.events.tail('bmc', 30)
         capture = capture_log(lab, uuid)
         assert b'Linux version' in capture
         assert_no_secret(capture)
@@ -213,7 +216,8 @@ def test_console_during_rescue(rescue_ready, lab, timings):
             timeout=UNRESCUE_TIMEOUT + 30)
     assert node_show(lab, uuid)['provision_state'] == 'active'
     # a persistent disk for the instance
-    assert boots(lab, mark) == ['default'], lab.events.tail('bmc', 30)
+    assert boots(lab, mark, 'default') == ['default'], \
+        lab.events.tail('bmc', 30)
     lab.cli('node', 'console', 'disable', uuid)
     shown = lab.cli_json('node', 'console', 'show', uuid)
     assert shown == {'console_enabled': False, 'console_info': None}, shown
