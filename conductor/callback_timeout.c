@@ -6,9 +6,11 @@
  * the engine's timers); the clean-up on the worker pool.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conductor/callback_timeout.h"
+#include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/job.h"
 #include "conductor/rescue_flow.h"
@@ -21,6 +23,7 @@ struct timeout_begin {
 	const char *api_url;	/* what the ramdisk was told to call */
 	double now;
 	double deadline;		/* provision_updated_at before this */
+	const char *tail;		/* the console's last lines, or NULL */
 	bool fired;
 };
 
@@ -68,12 +71,22 @@ timeout_message(const struct lb_node *node, const struct timeout_begin *t,
 		    ago, t->api_url);
 }
 
+/* The node as listed is past the deadline (begin_timeout checks again). */
+static bool
+expired(const struct lb_node *node, const struct timeout_begin *t)
+{
+	double since;
+
+	return lb_time_parse_iso(node->provision_updated_at, &since) == 0 &&
+	    since < t->deadline;
+}
+
 static int
 begin_timeout(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct timeout_begin *t = arg;
 	const struct lb_transition *tr;
-	char now[LB_TIME_LEN], msg[1024];
+	char now[LB_TIME_LEN], msg[1024 + 4096];
 	double since;
 	int r = 0;
 
@@ -85,6 +98,9 @@ begin_timeout(struct lb_node *node, void *arg, struct lb_err *err)
 	    since >= t->deadline)
 		return LB_STORE_UNCHANGED;
 	timeout_message(node, t, since, msg, sizeof(msg));
+	if (t->tail != NULL)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "\n%s",
+		    t->tail);
 	tr = lb_fsm_next(node->provision_state, "fail");
 	lb_time_now_iso(now);
 	r |= lb_replace_str(&node->provision_state, tr->to, err);
@@ -107,6 +123,7 @@ check_timeouts(void *arg)
 	    .api_url = e->api_url };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
+	int r;
 
 	if (e->cfg->rescue_callback_timeout <= 0)
 		return;
@@ -120,11 +137,21 @@ check_timeouts(void *arg)
 	for (size_t i = 0; i < list.n; i++) {
 		struct lb_engine_job *j;
 
+		char *tail;
+
+		if (!expired(list.items[i], &t))
+			continue;
 		if (lb_job_reserve(e, &lb_rescue_job_clean_up, 0, &j,
 		    &err) < 0)
 			break;	/* the next check picks the rest up */
-		if (lb_store_node_update(e->store, list.items[i]->uuid,
-		    begin_timeout, &t, NULL, &err) < 0 || !t.fired) {
+		/* Read before the write lock: the client sees it with the
+		 * failure, as `rescue --wait` prints last_error then. */
+		tail = lb_console_failure_tail(e, list.items[i]);
+		t.tail = tail;
+		r = lb_store_node_update(e->store, list.items[i]->uuid,
+		    begin_timeout, &t, NULL, &err);
+		free(tail);
+		if (r < 0 || !t.fired) {
 			lb_job_cancel(j);
 			continue;
 		}

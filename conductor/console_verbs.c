@@ -349,9 +349,10 @@ lb_console_capture_begin(struct lb_node_task *t, bool resume)
 	if (!t->engine->cfg->console_capture_during_rescue ||
 	    !lb_task_console_captures(t))
 		return;
+	/* The capture keeps trying SOL; the rescue goes on regardless. */
 	if (lb_task_console_capture_start(t, resume, &err) < 0)
-		log_warning("node %s: cannot capture the console during the "
-		    "rescue: %s", t->node->uuid, err.msg);
+		log_warning("node %s: console capture: %s; the rescue goes on "
+		    "and the capture keeps trying", t->node->uuid, err.msg);
 }
 
 void
@@ -361,33 +362,42 @@ lb_console_capture_end(struct lb_node_task *t)
 		lb_task_console_capture_stop(t);
 }
 
-void
-lb_console_error_tail(struct lb_node_task *t, struct lb_finish *f)
+char *
+lb_console_failure_tail(struct lb_engine *e, const struct lb_node *node)
 {
-	unsigned int lines = (unsigned int)
-	    t->engine->cfg->console_capture_error_lines;
+	unsigned int lines = (unsigned int)e->cfg->console_capture_error_lines;
+	const char *name = node->iface[LB_IFACE_CONSOLE];
 	struct lb_err err = { "" };
-	char *tail = NULL;
+	char *tail = NULL, *out;
 	size_t n;
 
-	if (t->node == NULL || lines == 0 || !lb_task_console_captures(t))
-		return;
-	if (lb_task_console_capture_tail(t, lines, &tail, &err) < 0) {
+	if (lines == 0 || name == NULL)
+		return NULL;
+	if (lb_task_console_tail_node(e->iface_find(LB_IFACE_CONSOLE, name),
+	    e->cfg, node, lines, &tail, &err) < 0) {
 		log_warning("node %s: cannot read the console capture: %s",
-		    t->node->uuid, err.msg);
-		return;
+		    node->uuid, err.msg);
+		return NULL;
 	}
 	if (tail == NULL || tail[0] == '\0') {
 		free(tail);
-		return;
+		return NULL;
 	}
 	n = strlen(tail) + 64;
-	free(f->error_tail);
-	f->error_tail = malloc(n);
-	if (f->error_tail != NULL)
-		snprintf(f->error_tail, n, "Last lines of the node's console:"
-		    "\n%s", tail);
+	out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "Last lines of the node's console:\n%s", tail);
 	free(tail);
+	return out;
+}
+
+void
+lb_console_error_tail(struct lb_node_task *t, struct lb_finish *f)
+{
+	if (t->node == NULL)
+		return;
+	free(f->error_tail);
+	f->error_tail = lb_console_failure_tail(t->engine, t->node);
 }
 
 void

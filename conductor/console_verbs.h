@@ -16,6 +16,7 @@
 
 struct lb_engine;
 struct lb_finish;
+struct lb_node;
 struct lb_node_task;
 
 /*
@@ -49,6 +50,12 @@ void lb_console_restore(struct lb_engine *e);
 void lb_console_capture_begin(struct lb_node_task *t, bool resume);
 void lb_console_capture_end(struct lb_node_task *t);
 void lb_console_error_tail(struct lb_node_task *t, struct lb_finish *f);
+/*
+ * "Last lines of the node's console:\n..." from the node's capture log
+ * ([console] capture_error_lines of them), malloc'd; NULL when there is
+ * nothing to say.  Any thread; reads a file.
+ */
+char *lb_console_failure_tail(struct lb_engine *e, const struct lb_node *node);
 
 /*
  * Node 'uuid', whose console interface was 'iface', is deleted: its

@@ -245,6 +245,7 @@ recover_failed_state(struct lb_engine *e, const char *state)
 		 * The agent, if one boots, finds no token and no files.
 		 */
 		j->keep_power = true;
+		j->console_tail = true;
 		j->what = "recovery clean-up";
 		log_info("node %s: %s after restart: cleaning up the rescue",
 		    list.items[i]->uuid, state);

@@ -660,8 +660,8 @@ run_clean_up(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	if (loaded == 0 && (lb_task_boot_flags(t) & LB_BOOT_MEDIA) &&
 	    !j->keep_power)
 		j->power_off = true;
-	/* A timeout or a restart says why under last_error: show the screen. */
-	if (loaded == 0 && t->node->last_error != NULL)
+	/* After a restart, last_error says why: show the screen too. */
+	if (loaded == 0 && j->console_tail)
 		lb_console_error_tail(t, f);
 	lb_task_rescue_leave(t, j->power_off && loaded == 0, f);
 	f->keep_error = true;

@@ -48,14 +48,19 @@ task_save(const struct lb_task *task, struct lb_err *err)
 	return 0;
 }
 
+/* A registry row's ops when it is built, else NULL. */
+static const void *
+impl_ops(const struct lb_iface_impl *impl)
+{
+	return impl != NULL && (impl->flags & LB_IMPL_BUILT) ? impl->ops :
+	    NULL;
+}
+
 /* The ops of a built implementation, or NULL. */
 static const void *
 built_ops(const struct lb_node_task *t, enum lb_iface_kind kind)
 {
-	const struct lb_iface_impl *impl = t->engine->iface_find(kind,
-	    t->node->iface[kind]);
-
-	return impl && (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+	return impl_ops(t->engine->iface_find(kind, t->node->iface[kind]));
 }
 
 static const void *
@@ -733,8 +738,7 @@ lb_task_console_describe(const struct lb_iface_impl *impl,
     const struct lb_config *cfg, const struct lb_node *node, json_t **ret,
     struct lb_err *err)
 {
-	const struct lb_console_ops *ops = impl != NULL &&
-	    (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+	const struct lb_console_ops *ops = impl_ops(impl);
 	struct lb_task task;
 
 	if (ops == NULL)
@@ -748,10 +752,24 @@ void
 lb_task_console_forget_node(const struct lb_iface_impl *impl,
     const struct lb_config *cfg, const char *uuid)
 {
-	const struct lb_console_ops *ops = impl != NULL &&
-	    (impl->flags & LB_IMPL_BUILT) ? impl->ops : NULL;
+	const struct lb_console_ops *ops = impl_ops(impl);
 	struct lb_task task = { .node_uuid = uuid, .cfg = cfg };
 
 	if (ops != NULL && ops->forget != NULL)
 		ops->forget(&task);
+}
+
+int
+lb_task_console_tail_node(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_node *node,
+    unsigned int lines, char **ret, struct lb_err *err)
+{
+	const struct lb_console_ops *ops = impl_ops(impl);
+	struct lb_task task;
+
+	*ret = NULL;
+	if (ops == NULL || ops->capture_tail == NULL)
+		return 0;
+	lb_task_of_node(&task, cfg, node);
+	return ops->capture_tail(&task, lines, ret, err);
 }

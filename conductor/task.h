@@ -160,6 +160,10 @@ void lb_task_of_node(struct lb_task *task, const struct lb_config *cfg,
 int lb_task_console_describe(const struct lb_iface_impl *impl,
     const struct lb_config *cfg, const struct lb_node *node, json_t **ret,
     struct lb_err *err);
+/* capture_tail of a node read outside a job; *ret NULL: none. */
+int lb_task_console_tail_node(const struct lb_iface_impl *impl,
+    const struct lb_config *cfg, const struct lb_node *node,
+    unsigned int lines, char **ret, struct lb_err *err);
 /*
  * Node 'uuid' is gone: its console stops, its capture log is removed (the
  * task the implementation sees has only node_uuid and cfg).

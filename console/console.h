@@ -55,7 +55,9 @@ struct lb_console_ops {
 	 * during the rescue) and records SOL output into it (sharing the
 	 * session with a started console) until capture_stop; the log stays
 	 * for capture_tail and operators until the next capture_start or
-	 * forget.  NULL where the interface has no output to capture.
+	 * forget.  capture_start returns once SOL is up, or with why it is
+	 * not within [console] subprocess_timeout: the capture then stays
+	 * and keeps trying.  NULL where the interface has nothing to capture.
 	 */
 	int (*capture_start)(const struct lb_task *task, bool resume,
 	    struct lb_err *err);

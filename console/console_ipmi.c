@@ -285,6 +285,30 @@ ipmi_console_info(const struct lb_task *task, json_t **ret,
 	return *ret != NULL ? 0 : lb_err_set(err, -ENOMEM, "out of memory");
 }
 
+/*
+ * Lock held: waits up to the subprocess timeout for a new capture's
+ * first SOL attempt, so that the rescue powers the node on with SOL
+ * recording.  Whatever the verdict the capture stays (and retries).
+ */
+static int
+await_capture(struct lb_con *con, const struct settings *s,
+    struct lb_err *err)
+{
+	int64_t deadline = lb_con_now_ms() + s->subprocess_ms;
+
+	while (con->start_r == LB_CON_START_PENDING &&
+	    lb_con_now_ms() < deadline)
+		lb_con_wait(deadline);
+	if (con->start_r == 0)
+		return 0;
+	if (con->start_r == LB_CON_START_PENDING)
+		return lb_err_set(err, -ETIMEDOUT, "Serial-over-LAN did not "
+		    "come up within %u s", s->subprocess_ms / 1000);
+	if (err != NULL)
+		*err = con->start_err;
+	return con->start_r < 0 ? con->start_r : -EIO;
+}
+
 static int
 ipmi_capture_start(const struct lb_task *task, bool resume,
     struct lb_err *err)
@@ -310,10 +334,18 @@ ipmi_capture_start(const struct lb_task *task, bool resume,
 		if (r == 0 && lb_sol_begin(&con->sol, true, lb_con_now_ms(),
 		    &con->sol_why) < 0)
 			con->retry_ms = lb_con_now_ms();
+		else if (r == 0)
+			con->start_r = LB_CON_START_PENDING;
 		if (r == 0)
 			r = lb_con_add(con, err);
-		if (r < 0)
+		if (r < 0) {
 			lb_con_free(con);
+			goto out;
+		}
+		if (con->start_r == LB_CON_START_PENDING)
+			r = await_capture(con, &s, err);
+		else
+			r = lb_err_set(err, -EIO, "%s", con->sol_why.msg);
 		goto out;
 	}
 	r = lb_capture_open(dir, task->node_uuid, s.capture_max, resume,

@@ -21,12 +21,14 @@ extern const struct lb_console_ops lb_console_fake;
 #endif
 
 /*
- * What GET /v1/drivers/{name}/properties says of the console's own key
- * (Ironic's text); the credentials are the IPMI power driver's rows.
+ * What GET /v1/drivers/{name}/properties says of the console's own key;
+ * the credentials are the IPMI power driver's rows.  (Ironic calls it a
+ * "UDP port": it is the TCP port the console is served on.)
  */
 static const struct lb_property ipmi_console_properties[] = {
-	{ "ipmi_terminal_port", "node's UDP port to connect to. Only required "
-	  "for console access." },
+	{ "ipmi_terminal_port", "TCP port the node's console is served on, "
+	  "at [console] socat_address. Optional: unset, a free port of "
+	  "[console] port_range is used." },
 	{ NULL, NULL },
 };
 

@@ -32,6 +32,7 @@ static const struct {
 	{ LB_IFACE_BOOT, "redfish-virtual-media", "rescue_iso" },
 	{ LB_IFACE_NETWORK, "switch", "rescuing_network" },
 	{ LB_IFACE_RESCUE, "agent", "rescue_soft_power_off_timeout" },
+	{ LB_IFACE_CONSOLE, "ipmitool-socat", "ipmi_terminal_port" },
 };
 
 static const char *
