@@ -10,13 +10,12 @@ and lifeboatd serves consoles on the rescuing VLAN's gateway.
    gives a ``tcp://`` URL; socat connected to it from the lab's namespace
    during ``rescue --wait`` sees the rescue kernel's messages, the
    ramdisk's ``lifeboat-ramdisk:`` lines and the agent's start lines; after
-   the rescue a command typed there runs in the ramdisk's shell on ttyS0
-   and its output comes back.  (The ramdisk runs ``login`` on its console
-   only once the agent exits, and after finalize the agent stays to follow
-   the network, so the node's ``kernel_append_params`` add
-   ``lifeboat.debug``: ramdisk/init's shell on ttyS0.)  The BMC booted the
-   machine from the network for the rescue and from its disk after
-   ``unrescue``; ``console disable``.
+   the rescue a carriage return typed there brings a ``login:`` prompt
+   from ttyS0 (ramdisk/init runs ``login`` on its console once
+   finalize_rescue has set the rescue user's password), and the rescue
+   user logs in with the rescue password and runs a command.  The BMC
+   booted the machine from the network for the rescue and from its disk
+   after ``unrescue``; ``console disable``.
 2. ``test_panic_in_last_error``  the rescue ramdisk is a kernel image, not
    an initramfs, so the rescue kernel panics and the agent never calls
    back: after ``[conductor] rescue_callback_timeout`` the rescue fails,
@@ -175,8 +174,6 @@ def active(lab, uuid):
 def test_console_during_rescue(rescue_ready, lab, timings):
     uuid = the_node(lab)
     active(lab, uuid)
-    lab.cli('node', 'set', uuid, '--driver-info',
-            'kernel_append_params=%default% lifeboat.debug')
     t0 = time.monotonic()
     url = console_url(lab, uuid)
     assert url == 'tcp://%s:%d' % (L.GATEWAY_RESCUE, L.CONSOLE_PORT), url
@@ -197,10 +194,17 @@ def test_console_during_rescue(rescue_ready, lab, timings):
                         rb'lifeboat-agent: node %s found' % uuid.encode()):
             pos = con.expect(pattern, 1, pos)
         pos = con.expect(rb'lifeboat-agent: rescue finalized', 30, pos)
+        pos = con.expect(rb'login: ', 30, pos)
         t_login = time.monotonic()
-        # typed on the console: the shell on ttyS0 runs it (the tty echoes
-        # the line as typed; only the shell prints the sum)
-        con.send(b'\recho lb-console-$((6*7))\r')
+        # typed on the console: a CR, then the rescue user's login
+        con.send(b'\r')
+        pos = con.expect(rb'login: ', 15, pos)
+        con.send(b'rescue\r')
+        pos = con.expect(rb'Password: ', 15, pos)
+        con.send(RESCUE_PASSWORD.encode() + b'\r')
+        pos = con.expect(rb'\$ ', 30, pos)          # the shell's prompt
+        # the tty echoes the command as typed; only the shell prints the sum
+        con.send(b'echo lb-console-$((6*7))\r')
         con.expect(rb'lb-console-42', 30, pos)
         t_typed = time.monotonic()
         assert_no_secret(bytes(con.out))
@@ -223,9 +227,9 @@ def test_console_during_rescue(rescue_ready, lab, timings):
     assert shown == {'console_enabled': False, 'console_info': None}, shown
     timings('console during a rescue (ipmi_sim SOL)', [
         ('rescue --wait (console seen)', t_rescue - t0, t_rescue - t0),
-        ('"rescue finalized" on the console', t_login - t_rescue,
-         t_login - t0),
-        ('typed command -> its output', t_typed - t_login, t_typed - t0)])
+        ('login prompt on the console', t_login - t_rescue, t_login - t0),
+        ('CR, login, a command -> its output', t_typed - t_login,
+         t_typed - t0)])
 
 
 def test_panic_in_last_error(rescue_ready, lab, timings):
