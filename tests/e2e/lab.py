@@ -343,6 +343,19 @@ def _zombie(pid):
 
 # ------------------------------------------------------------------- lab
 
+def _check_lab_options(bmc, firmware, network, bmc_network):
+    if bmc not in ('ipmi', 'redfish', 'ipmi-sim') or \
+            firmware not in ('bios', 'uefi') or \
+            (bmc == 'ipmi-sim' and firmware != 'bios'):
+        raise ValueError('bmc ipmi|redfish|ipmi-sim, firmware bios|uefi '
+                         '(ipmi-sim: bios)')
+    if network not in ('vlan', 'flat'):
+        raise ValueError('network vlan|flat')
+    if bmc_network not in (None, 'management') or (
+            bmc_network and bmc != 'redfish'):
+        raise ValueError('bmc_network: None, or management (redfish)')
+
+
 class Lab:
     """See the module docstring.  Use as a context manager."""
 
@@ -352,19 +365,10 @@ class Lab:
                  conductor=None, network='vlan',
                  pxe_bootfile='pxelinux.0', bmc_network=None,
                  pxe_fetch=None, console=None):
-        if bmc not in ('ipmi', 'redfish', 'ipmi-sim') or \
-                firmware not in ('bios', 'uefi') or \
-                (bmc == 'ipmi-sim' and firmware != 'bios'):
-            raise ValueError('bmc ipmi|redfish|ipmi-sim, firmware bios|uefi '
-                             '(ipmi-sim: bios)')
-        if network not in ('vlan', 'flat'):
-            raise ValueError('network vlan|flat')
+        _check_lab_options(bmc, firmware, network, bmc_network)
         # vlan: the switch with a tenant and a rescuing VLAN; flat: one
         # bridge, one dnsmasq (see the module docstring)
         self.network = network
-        if bmc_network not in (None, 'management') or (
-                bmc_network and bmc != 'redfish'):
-            raise ValueError('bmc_network: None, or management (redfish)')
         # 'management': the BMC in its own namespace (module docstring)
         self.bmc_network = bmc_network
         self.bmc_ns = None

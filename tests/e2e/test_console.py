@@ -11,8 +11,11 @@ and lifeboatd serves consoles on the rescuing VLAN's gateway.
    during ``rescue --wait`` sees the rescue kernel's messages, the
    ramdisk's ``lifeboat-ramdisk:`` lines and the agent's start lines; after
    the rescue a carriage return typed there brings a ``login:`` prompt
-   from ttyS0.  The BMC booted the machine from the network for the
-   rescue and from its disk after ``unrescue``; ``console disable``.
+   from ttyS0 (ramdisk/init runs ``login`` on its console once
+   finalize_rescue has set the rescue user's password), and the rescue
+   user logs in with the rescue password and runs a command.  The BMC
+   booted the machine from the network for the rescue and from its disk
+   after ``unrescue``; ``console disable``.
 2. ``test_panic_in_last_error``  the rescue ramdisk is a kernel image, not
    an initramfs, so the rescue kernel panics and the agent never calls
    back: after ``[conductor] rescue_callback_timeout`` the rescue fails,
@@ -32,7 +35,7 @@ import time
 
 import lab as L
 
-CALLBACK_TIMEOUT = 75     # [conductor] rescue_callback_timeout
+CALLBACK_TIMEOUT = 50     # [conductor] rescue_callback_timeout
 CHECK_INTERVAL = 2        # [conductor] check_rescue_state_interval
 ERROR_LINES = 15          # [console] capture_error_lines (default 10)
 LAB_OPTIONS = {'name': 'console', 'bmc': 'ipmi-sim', 'pxe_fetch': 'ipxe',
@@ -137,8 +140,11 @@ def console_url(lab, uuid, timeout=30):
         time.sleep(0.2)
 
 
-def boots(lab, mark):
-    """The boot devices the BMC started the machine with, since mark."""
+def boots(lab, mark, last):
+    """The boot devices the BMC started the machine with since mark, once
+    it has logged a start with ``last``."""
+    lab.events.wait(r'machine started .*boot device %s' % last, 'bmc', mark,
+                    10)
     return [re.search(r'boot device (\w+)', text).group(1)
             for _, src, text in lab.events.lines[mark:]
             if src == 'bmc' and 'machine started' in text]
@@ -157,8 +163,17 @@ def assert_no_secret(data):
     assert RESCUE_PASSWORD.encode() not in data
 
 
+def active(lab, uuid):
+    """Back to ``active`` if an earlier test left the node elsewhere."""
+    if node_show(lab, uuid)['provision_state'] != 'active':
+        lab.cli('node', 'unrescue', uuid, '--wait', str(UNRESCUE_TIMEOUT),
+                timeout=UNRESCUE_TIMEOUT + 30)
+    assert node_show(lab, uuid)['provision_state'] == 'active'
+
+
 def test_console_during_rescue(rescue_ready, lab, timings):
     uuid = the_node(lab)
+    active(lab, uuid)
     t0 = time.monotonic()
     url = console_url(lab, uuid)
     assert url == 'tcp://%s:%d' % (L.GATEWAY_RESCUE, L.CONSOLE_PORT), url
@@ -178,16 +193,23 @@ def test_console_during_rescue(rescue_ready, lab, timings):
                         rb'lifeboat-agent: lifeboat-agent \S+ starting',
                         rb'lifeboat-agent: node %s found' % uuid.encode()):
             pos = con.expect(pattern, 1, pos)
-        # after finalize the agent exits and init runs login on ttyS0
-        pos = con.expect(rb'after finalize_rescue; rescue ready', 60, pos)
+        pos = con.expect(rb'lifeboat-agent: rescue finalized', 30, pos)
         pos = con.expect(rb'login: ', 30, pos)
         t_login = time.monotonic()
+        # typed on the console: a CR, then the rescue user's login
         con.send(b'\r')
-        con.expect(rb'login: ', 15, pos)
+        pos = con.expect(rb'login: ', 15, pos)
+        con.send(b'rescue\r')
+        pos = con.expect(rb'Password: ', 15, pos)
+        con.send(RESCUE_PASSWORD.encode() + b'\r')
+        pos = con.expect(rb'\$ ', 30, pos)          # the shell's prompt
+        # the tty echoes the command as typed; only the shell prints the sum
+        con.send(b'echo lb-console-$((6*7))\r')
+        con.expect(rb'lb-console-42', 30, pos)
         t_typed = time.monotonic()
         assert_no_secret(bytes(con.out))
         # the BMC booted it from the network, once: lifeboat set pxe
-        assert boots(lab, mark) == ['pxe'], lab.events.tail('bmc', 30)
+        assert boots(lab, mark, 'pxe') == ['pxe'], lab.events.tail('bmc', 30)
         capture = capture_log(lab, uuid)
         assert b'Linux version' in capture
         assert_no_secret(capture)
@@ -198,20 +220,21 @@ def test_console_during_rescue(rescue_ready, lab, timings):
             timeout=UNRESCUE_TIMEOUT + 30)
     assert node_show(lab, uuid)['provision_state'] == 'active'
     # a persistent disk for the instance
-    assert boots(lab, mark) == ['default'], lab.events.tail('bmc', 30)
+    assert boots(lab, mark, 'default') == ['default'], \
+        lab.events.tail('bmc', 30)
     lab.cli('node', 'console', 'disable', uuid)
     shown = lab.cli_json('node', 'console', 'show', uuid)
     assert shown == {'console_enabled': False, 'console_info': None}, shown
     timings('console during a rescue (ipmi_sim SOL)', [
         ('rescue --wait (console seen)', t_rescue - t0, t_rescue - t0),
         ('login prompt on the console', t_login - t_rescue, t_login - t0),
-        ('typed CR -> login prompt again', t_typed - t_login,
+        ('CR, login, a command -> its output', t_typed - t_login,
          t_typed - t0)])
 
 
 def test_panic_in_last_error(rescue_ready, lab, timings):
     uuid = the_node(lab)
-    assert node_show(lab, uuid)['provision_state'] == 'active'
+    active(lab, uuid)
     lab.cli('node', 'set', uuid, '--driver-info', 'rescue_ramdisk=file://%s'
             % (lab.ramdisk_dir / 'vmlinuz'), '--driver-info',
             'kernel_append_params=%%default%% ipa-agent-token=%s'

@@ -351,7 +351,8 @@ class SimBmc:
         bmc = SimBmc(tmp_path / 'bmc', user='admin', password='secret')
         bmc.start()            # polls until it answers IPMI ('ready')
         bmc.port, bmc.pid, bmc.ipmi_sim_pid, bmc.machine_pid()
-        bmc.power_state()      # 'on' while ipmi_sim's machine process lives
+        bmc.power_state()      # 'on' while the machine process lives
+        bmc.boot_device()      # the device set last: pxe, default, ...
         bmc.serial_write(b'login: ')       # stub: the machine prints
         bmc.serial_read(5, until=b'\\r')   # stub: what SOL users typed
         bmc.serial_log()       # all the machine printed (both modes)
@@ -362,8 +363,10 @@ class SimBmc:
     prefix such as ``['ip', 'netns', 'exec', 'NS']``; then pass ``port``
     (free in that namespace; port + 1 is used too).  serial_write and
     serial_read reach the stand-in machine over 127.0.0.1, so they need
-    the stub machine and no namespace.  ``extra_args`` go to the command
-    line (--machine qemu, --qemu-args ..., --serial-log ...).
+    the stub machine and no namespace; machine_pid, power_state and
+    boot_device ask the chassis thread over its unix socket, which works
+    from any namespace.  ``extra_args`` go to the command line (--machine
+    qemu, --qemu-args ..., --serial-log ...).
     """
 
     def __init__(self, work_dir, user='admin', password='password',
