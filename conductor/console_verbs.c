@@ -226,28 +226,35 @@ lb_engine_console_get(struct lb_engine *e, const char *ident, json_t **ret,
 
 /* ---- start-up ---- */
 
+/* j->console_on: the console was enabled; else only a capture resumes. */
 static void
 run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
 {
 	int r = loaded;
 
-	if (r == 0 && t->node->console_enabled)
+	f->keep_error = true;
+	if (r == 0 && j->console_on)
 		r = lb_task_console_start(t, err);
-	if (r < 0) {
+	if (r < 0 && j->console_on) {
 		/* Ironic's words; the console is off until asked again. */
 		snprintf(j->msg, sizeof(j->msg), "Failed to start console of "
 		    "node %s while starting the conductor, so changing the "
 		    "console_enabled status to False, error: %s", j->uuid,
 		    err->msg);
+		f->keep_error = false;
 		f->error = j->msg;
 		f->set_console = true;
 		f->console_on = false;
 		log_warning("node %s: %s", j->uuid, j->msg);
 		return;
 	}
-	f->keep_error = true;
-	if (t->node->console_enabled)
+	if (r < 0) {
+		log_warning("node %s: console capture not resumed: %s",
+		    j->uuid, err->msg);
+		return;
+	}
+	if (j->console_on)
 		log_info("node %s: console started again", j->uuid);
 	if (strcmp(t->node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
 		lb_console_capture_begin(t, true);
@@ -256,9 +263,14 @@ run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 static const struct lb_job_kind job_restore = { "console restore", true,
     run_restore };
 
+struct restore_one {
+	char uuid[LB_UUID_LEN + 1];
+	bool enabled;		/* the console was on, not only a capture */
+};
+
 struct restore_walk {
 	struct lb_engine *e;
-	char (*uuids)[LB_UUID_LEN + 1];
+	struct restore_one *nodes;
 	size_t n, cap;
 };
 
@@ -279,14 +291,15 @@ restore_wanted(const struct lb_node *node, void *arg)
 		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
-		void *p = realloc(w->uuids, cap * sizeof(*w->uuids));
+		void *p = realloc(w->nodes, cap * sizeof(*w->nodes));
 
 		if (p == NULL)
 			return -ENOMEM;
-		w->uuids = p;
+		w->nodes = p;
 		w->cap = cap;
 	}
-	snprintf(w->uuids[w->n++], LB_UUID_LEN + 1, "%s", node->uuid);
+	snprintf(w->nodes[w->n].uuid, LB_UUID_LEN + 1, "%s", node->uuid);
+	w->nodes[w->n++].enabled = node->console_enabled;
 	return 0;
 }
 
@@ -321,8 +334,9 @@ lb_console_restore(struct lb_engine *e)
 
 		if (here && (j = lb_job_new(e, &job_restore)) == NULL)
 			break;
-		if (lb_store_node_update(e->store, w.uuids[i], begin_restore,
-		    (void *)e->cfg->host, NULL, &err) < 0) {
+		j->console_on = w.nodes[i].enabled;
+		if (lb_store_node_update(e->store, w.nodes[i].uuid,
+		    begin_restore, (void *)e->cfg->host, NULL, &err) < 0) {
 			if (here)
 				free(j);
 			else
@@ -330,13 +344,14 @@ lb_console_restore(struct lb_engine *e)
 			continue;
 		}
 		if (here) {
-			snprintf(j->uuid, sizeof(j->uuid), "%s", w.uuids[i]);
+			snprintf(j->uuid, sizeof(j->uuid), "%s",
+			    w.nodes[i].uuid);
 			lb_job_run_here(j);
 		} else {
-			lb_job_queue(j, w.uuids[i]);
+			lb_job_queue(j, w.nodes[i].uuid);
 		}
 	}
-	free(w.uuids);
+	free(w.nodes);
 }
 
 /* ---- the rescue's hooks (workers) ---- */

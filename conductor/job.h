@@ -72,7 +72,7 @@ struct lb_engine_job {
 	bool power_off;			/* rescue clean-up: power off first */
 	bool keep_power;		/* rescue clean-up: never power off */
 	bool console_on;		/* console: enable, else disable */
-	bool console_tail;		/* clean-up: console lines to last_error */
+	bool console_tail;		/* clean-up: the console's lines too */
 	char msg[LB_ERR_MSG_MAX + 192];	/* the error the end records */
 };
 

@@ -41,7 +41,7 @@ struct lb_console_ops {
 	 * Starting a started console restarts it (new settings apply).
 	 */
 	int (*start)(const struct lb_task *task, struct lb_err *err);
-	/* Stops serving: the client is closed, the port released.  Idempotent. */
+	/* Stops serving: client closed, port released.  Idempotent. */
 	int (*stop)(const struct lb_task *task, struct lb_err *err);
 	/*
 	 * console_info of a started console: {"type": "socat", "url":
