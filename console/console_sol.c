@@ -21,7 +21,6 @@
 
 #include "conductor/util/banned.h"
 
-
 /* The engine's threads: every console's packets, however many nodes. */
 #define ENGINE_THREADS		2
 /*
@@ -215,6 +214,11 @@ lb_sol_init(struct lb_sol *s, const struct lb_task *task,
 	else if (in->bridging != LB_IPMI_BRIDGING_NO)
 		r = lb_err_set(err, -EINVAL, "the console does not support "
 		    "ipmi_bridging (libipmiconsole speaks to the BMC only)");
+	/* FreeIPMI 1.6.10 reads HOST:PORT's port as a signed short. */
+	else if (in->port > 32767)
+		r = lb_err_set(err, -EINVAL, "the console cannot reach "
+		    "ipmi_port %u: libipmiconsole takes ports up to 32767 "
+		    "(power and management are not affected)", in->port);
 	if (r < 0 || s == NULL)
 		lb_sol_release(t);
 	return r;

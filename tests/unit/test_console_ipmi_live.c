@@ -498,6 +498,23 @@ test_wrong_password(void **state)
 }
 
 static void
+test_high_ipmi_port_refused(void **state)
+{
+	json_t *di = json_pack("{s:s, s:s, s:s, s:s}", "ipmi_address",
+	    "127.0.0.1", "ipmi_port", "40000", "ipmi_username", USER,
+	    "ipmi_password", PASSWORD);
+	struct lb_task t = task_of(di);
+	struct lb_err err;
+
+	(void)state;
+	assert_int_equal(lb_console_ipmitool_validate(&t, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "cannot reach ipmi_port 40000"));
+	json_object_set_new(di, "ipmi_port", json_string("32767"));
+	check_ok(lb_console_ipmitool_validate(&t, &err), &err);
+	json_decref(di);
+}
+
+static void
 test_missing_workaround(void **state)
 {
 	json_t *di = driver_info(PASSWORD, "opensesspriv");
@@ -525,6 +542,7 @@ main(void)
 		cmocka_unit_test(test_stop_frees_port),
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_missing_workaround),
+		cmocka_unit_test(test_high_ipmi_port_refused),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
