@@ -29,7 +29,8 @@ static const struct lb_hwtype hwtypes[] = {
 		GENERIC,
 		[LB_IFACE_BOOT] = L("ipxe", "pxe"),
 		/* no-console first: a new node has none unless asked. */
-		[LB_IFACE_CONSOLE] = L("no-console", "ipmitool-socat"),
+		[LB_IFACE_CONSOLE] = L("no-console", "ipmitool-socat",
+		    "ipmitool-shellinabox"),
 		[LB_IFACE_MANAGEMENT] = L("ipmitool"),
 		[LB_IFACE_POWER] = L("ipmitool"),
 	} },

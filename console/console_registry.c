@@ -37,6 +37,8 @@ const struct lb_iface_impl lb_console_impls[] = {
 	{ "fake", &lb_console_fake, NULL, LB_IMPL_BUILT, NULL },
 	{ "ipmitool-socat", IPMI_CONSOLE, IPMI_CONSOLE_VALIDATE,
 	  IPMI_CONSOLE_BUILT, ipmi_console_properties },
+	/* Ironic's web console: known, so configs naming it say why. */
+	{ "ipmitool-shellinabox", NULL, NULL, 0, NULL },
 };
 const size_t lb_console_nimpls = sizeof(lb_console_impls) /
     sizeof(lb_console_impls[0]);

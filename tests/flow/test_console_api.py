@@ -173,3 +173,19 @@ def test_delete_with_console_enabled(module_daemon):
     r = d.delete('/v1/nodes/%s' % node['uuid'])
     assert r.status_code == 204, r.text
     assert d.get('/v1/nodes/%s' % node['uuid']).status_code == 404
+
+
+def test_shellinabox_is_known_but_not_built(launcher):
+    d = launcher.start(DEFAULT={
+        'enabled_console_interfaces':
+            'no-console,fake,ipmitool-socat,ipmitool-shellinabox'})
+    node = d.create_node(name=unique('con'), driver='ipmi',
+                         console_interface='ipmitool-shellinabox',
+                         driver_info={'ipmi_address': '127.0.0.1'})
+    message = ("The console interface 'ipmitool-shellinabox' is known but "
+               "not built into this lifeboatd.")
+    r = d.put('/v1/nodes/%s/states/console' % node['uuid'],
+              {'enabled': True})
+    assert_error(r, 400, message)
+    assert d.get('/v1/nodes/%s/validate' % node['uuid']).json()[
+        'console'] == {'result': False, 'reason': message}

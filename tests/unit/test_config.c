@@ -34,7 +34,7 @@ static const struct lb_config_names test_names = {
 		[LB_IFACE_BOOT] = (const char *const[]){ "ipxe", "pxe",
 		    "redfish-virtual-media", "fake", NULL },
 		[LB_IFACE_CONSOLE] = (const char *const[]){ "no-console",
-		    "fake", "ipmitool-socat", NULL },
+		    "fake", "ipmitool-socat", "ipmitool-shellinabox", NULL },
 		[LB_IFACE_DEPLOY] = (const char *const[]){ "direct", "fake",
 		    NULL },
 		[LB_IFACE_INSPECT] = (const char *const[]){ "no-inspect",
