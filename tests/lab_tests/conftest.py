@@ -217,16 +217,30 @@ class Emulator:
         return '%s://127.0.0.1:%d' % (self.scheme, self.port + i)
 
 
+def start_emulator(spawn, script, count, sock_kind, extra, scheme):
+    """A ready Emulator of script.  Free ports are only free when checked:
+    the other lane of tools/test may bind one first, and the emulator
+    then exits with EADDRINUSE; it starts again on other ports."""
+    for attempt in range(3):
+        port = free_ports(count, sock_kind)
+        ctl = free_ports(1)
+        proc = spawn([PYTHON, LAB / script, '--port', port, '--count',
+                      count, '--user', 'admin', '--password', 'secret',
+                      '--control-port', ctl, *extra], script[:-3])
+        try:
+            return Emulator(proc, port, count, ctl, scheme).wait_ready()
+        except AssertionError:
+            if 'Address already in use' not in proc.log() or attempt == 2:
+                raise
+            proc.stop()
+
+
 @pytest.fixture
 def ipmi_bmc(spawn):
     """ipmi_bmc(count=1, *extra_args) -> a ready Emulator."""
     def start(*extra, count=1):
-        port = free_ports(count, socket.SOCK_DGRAM)
-        ctl = free_ports(1)
-        proc = spawn([PYTHON, LAB / 'ipmi_bmc.py', '--port', port,
-                      '--count', count, '--user', 'admin', '--password',
-                      'secret', '--control-port', ctl, *extra], 'ipmi_bmc')
-        return Emulator(proc, port, count, ctl).wait_ready()
+        return start_emulator(spawn, 'ipmi_bmc.py', count,
+                              socket.SOCK_DGRAM, extra, 'udp')
     return start
 
 
@@ -234,16 +248,10 @@ def ipmi_bmc(spawn):
 def redfish_bmc(spawn):
     """redfish_bmc(count=1, *extra_args, tls=False) -> a ready Emulator."""
     def start(*extra, count=1, tls=False):
-        port = free_ports(count)
-        ctl = free_ports(1)
-        argv = [PYTHON, LAB / 'redfish_bmc.py', '--port', port, '--count',
-                count, '--user', 'admin', '--password', 'secret',
-                '--control-port', ctl, *extra]
-        if tls:
-            argv.append('--tls')
-        proc = spawn(argv, 'redfish_bmc')
-        return Emulator(proc, port, count, ctl,
-                        'https' if tls else 'http').wait_ready()
+        return start_emulator(spawn, 'redfish_bmc.py', count,
+                              socket.SOCK_STREAM,
+                              extra + (('--tls',) if tls else ()),
+                              'https' if tls else 'http')
     return start
 
 

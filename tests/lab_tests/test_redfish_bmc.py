@@ -3,6 +3,7 @@ requests."""
 
 import gc
 import json
+import socket
 import subprocess
 
 import pytest
@@ -554,3 +555,25 @@ def test_record(redfish_bmc, tmp_path):
     assert recs[0]['user_agent'].startswith('python-requests')
     assert recs[2]['user_agent'].startswith('curl/')
     assert all(r['bmc'] == bmc.port and r['mono'] <= r['end'] for r in recs)
+
+
+def test_emulator_starts_again_when_its_port_was_taken(spawn, monkeypatch):
+    """tools/test's other lane may bind a port free_ports found free."""
+    import conftest
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    real, calls = conftest.free_ports, []
+
+    def first_taken(count=1, kind=socket.SOCK_STREAM):
+        calls.append(kind)
+        return port if len(calls) == 1 else real(count, kind)
+    monkeypatch.setattr(conftest, 'free_ports', first_taken)
+    try:
+        bmc = conftest.start_emulator(spawn, 'redfish_bmc.py', 1,
+                                      socket.SOCK_STREAM, (), 'http')
+    finally:
+        taken.close()
+    assert len(calls) == 4 and bmc.port != port
+    assert bmc.info()
