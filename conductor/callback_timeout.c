@@ -136,7 +136,6 @@ check_timeouts(void *arg)
 	}
 	for (size_t i = 0; i < list.n; i++) {
 		struct lb_engine_job *j;
-
 		char *tail;
 
 		if (!expired(list.items[i], &t))
@@ -144,8 +143,10 @@ check_timeouts(void *arg)
 		if (lb_job_reserve(e, &lb_rescue_job_clean_up, 0, &j,
 		    &err) < 0)
 			break;	/* the next check picks the rest up */
-		/* Read before the write lock: the client sees it with the
-		 * failure, as `rescue --wait` prints last_error then. */
+		/*
+		 * Read before the write lock: the client sees it with the
+		 * failure, as `rescue --wait` prints last_error then.
+		 */
 		tail = lb_console_failure_tail(e, list.items[i]);
 		t.tail = tail;
 		r = lb_store_node_update(e->store, list.items[i]->uuid,
