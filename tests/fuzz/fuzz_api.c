@@ -43,6 +43,10 @@ static const struct {
 	    FZ_NODE_ABSENT },
 	{ "/", lb_api_root, NULL },
 	{ "/v1", lb_api_v1, NULL },
+	{ "/v1/nodes/n1/states/console", lb_api_node_console_get,
+	    FZ_NODE_ENROLL },
+	{ "/v1/nodes/X/states/console", lb_api_node_console_set,
+	    FZ_NODE_ABSENT },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
