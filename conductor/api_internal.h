@@ -137,5 +137,7 @@ int lb_api_heartbeat(struct lb_req *, const char *const *, struct lb_resp *, str
 int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_conductor_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_conductor_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 
 #endif
