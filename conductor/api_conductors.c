@@ -1,12 +1,15 @@
 /*
  * api_conductors.c - /v1/conductors and /v1/conductors/{hostname} (API
  * 1.49): the store's conductor rows with Ironic's fields, alive computed
- * from the heartbeat against [conductor] heartbeat_timeout.  API threads.
+ * from the heartbeat against [conductor] heartbeat_timeout; and the
+ * conductor side of node documents: their conductor field and the node
+ * list's ?conductor= filter.  API threads.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "conductor/api_list.h"
+#include "conductor/conductor_row.h"
 #include "conductor/record.h"
 #include "conductor/store.h"
 #include "conductor/util/clock.h"
@@ -192,4 +195,38 @@ lb_api_conductor_show(struct lb_req *req, const char *const *args,
 	    fields != NULL ? *fields : DETAIL), err);
 	lb_conductor_release(&c);
 	return r;
+}
+
+const char *
+lb_api_node_conductor(const struct lb_req *req, const struct lb_node *node)
+{
+	return lb_conductor_of(req->ctx->engine, node);
+}
+
+int
+lb_api_conductor_filter(struct lb_req *req, const char **ret,
+    struct lb_err *err)
+{
+	*ret = lb_req_query(req, "conductor");
+	if (*ret != NULL && req->minor < 49)
+		return lb_err_set(err, -ENOTSUP, "Request not acceptable. The "
+		    "minimal required API version should be 1.49");
+	return 0;
+}
+
+/* As Ironic: the filter thins the store's page (short pages). */
+void
+lb_api_nodes_render(const struct lb_req *req, const struct lb_node_list *list,
+    const char *conductor, struct lb_render *rd, struct lb_buf *b)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		rd->conductor = lb_api_node_conductor(req, list->items[i]);
+		if (conductor != NULL && (rd->conductor == NULL ||
+		    strcmp(rd->conductor, conductor) != 0))
+			continue;
+		lb_buf_adds(b, shown++ > 0 ? "," : "");
+		lb_node_render(list->items[i], rd, b);
+	}
 }

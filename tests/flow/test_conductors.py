@@ -116,3 +116,46 @@ def test_offline_take_over_and_paging(launcher, tmp_path):
         CONDUCTOR_HOST) in d.log_text()
     shown = d.cli_json('conductor', 'show', CONDUCTOR_HOST)
     assert shown['alive'] is True
+
+
+def test_node_conductor_field_and_filter(launcher):
+    """The node's conductor is this host while it is alive and serves the
+    node's driver in the default group (Ironic's ring with one member);
+    ``node list --conductor`` filters on it (1.49, 406 below)."""
+    d = launcher.start(conductor=FAST, DEFAULT={
+        'enabled_hardware_types': 'fake-hardware,ipmi'})
+    mine = d.cli_json('node', 'create', '--driver', 'fake-hardware',
+                      '--name', 'mine')['uuid']
+    other = d.cli_json('node', 'create', '--driver', 'fake-hardware',
+                       '--name', 'grouped', '--conductor-group', 'g1')['uuid']
+    ipmi = d.cli_json('node', 'create', '--driver', 'ipmi',
+                      '--name', 'ipmi-node')['uuid']
+    assert d.cli_json('node', 'show', 'mine')['conductor'] == CONDUCTOR_HOST
+    # No conductor of group g1 exists: nobody manages that node.
+    assert d.cli_json('node', 'show', 'grouped')['conductor'] is None
+    listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
+    assert sorted(n['UUID'] for n in listed) == sorted([mine, ipmi])
+    assert d.cli_json('node', 'list', '--conductor', 'nosuch') == []
+    long = {n['UUID']: n['Conductor'] for n in d.cli_json(
+        'node', 'list', '--long')}
+    assert long == {mine: CONDUCTOR_HOST, other: None,
+                    ipmi: CONDUCTOR_HOST}, long
+    r = d.get('/v1/nodes?conductor=%s&fields=uuid,conductor'
+              % CONDUCTOR_HOST)
+    assert r.status_code == 200, r.text
+    assert {n['uuid']: n['conductor'] for n in r.json()['nodes']} == {
+        mine: CONDUCTOR_HOST, ipmi: CONDUCTOR_HOST}
+    for path in ('/v1/nodes', '/v1/nodes/detail'):
+        assert_error(d.get(path + '?conductor=x', version='1.48'), 406,
+                     'Request not acceptable. The minimal required API '
+                     'version should be 1.49')
+
+    # ipmi no longer enabled: its nodes have no conductor any more.
+    d.stop()
+    d.sections['DEFAULT']['enabled_hardware_types'] = 'fake-hardware'
+    d.start()
+    assert d.cli_json('node', 'show', ipmi)['conductor'] is None
+    listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
+    assert [n['UUID'] for n in listed] == [mine]
+    assert d.cli_json('conductor', 'show', CONDUCTOR_HOST)['drivers'] == [
+        'fake-hardware']
