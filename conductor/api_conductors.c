@@ -132,7 +132,7 @@ int
 lb_api_conductor_list(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
-	struct lb_conductor_query q = { 0 };
+	struct lb_conductor_query q;
 	struct lb_conductor_list list;
 	struct lb_paging pg;
 	struct lb_buf b;
@@ -147,10 +147,9 @@ lb_api_conductor_list(struct lb_req *req, const char *const *args,
 		r = collection_params(req, &pg, &bits, err);
 	if (r < 0)
 		return r;
-	q.sort_key = pg.sort_key;
-	q.sort_desc = pg.sort_desc;
-	q.marker = pg.marker;
-	q.limit = pg.limit;
+	q = (struct lb_conductor_query){ .sort_key = pg.sort_key,
+	    .sort_desc = pg.sort_desc, .marker = pg.marker,
+	    .limit = pg.limit };
 	r = lb_store_conductor_list(req->ctx->store, &q, &list, err);
 	if (r < 0)
 		return r;

@@ -28,10 +28,16 @@ prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, struct lb_err *err)
 	return 0;
 }
 
+struct register_arg {
+	const struct lb_conductor *c;
+	bool *was_online;
+};
+
 static int
-register_write(sqlite3 *db, const struct lb_conductor *c, const char *now,
-    bool *ret_was_online, struct lb_err *err)
+register_write(sqlite3 *db, const char *now, void *arg, struct lb_err *err)
 {
+	const struct register_arg *a = arg;
+	const struct lb_conductor *c = a->c;
 	sqlite3_stmt *stmt;
 	char *drivers;
 	int r;
@@ -41,7 +47,7 @@ register_write(sqlite3 *db, const struct lb_conductor *c, const char *now,
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(stmt, 1, c->hostname, -1, SQLITE_STATIC);
-	*ret_was_online = sqlite3_step(stmt) == SQLITE_ROW &&
+	*a->was_online = sqlite3_step(stmt) == SQLITE_ROW &&
 	    sqlite3_column_int(stmt, 0) != 0;
 	sqlite3_finalize(stmt);
 	r = prepare(db, "INSERT INTO conductors (" CONDUCTOR_COLS ") "
@@ -68,9 +74,38 @@ register_write(sqlite3 *db, const struct lb_conductor *c, const char *now,
 	return r;
 }
 
-int
-sq_conductor_register(struct lb_store *s, const struct lb_conductor *c,
-    bool *ret_was_online, struct lb_err *err)
+struct touch_arg {
+	const char *hostname;
+	bool online;
+};
+
+static int
+touch_write(sqlite3 *db, const char *now, void *arg, struct lb_err *err)
+{
+	const struct touch_arg *a = arg;
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = prepare(db, "UPDATE conductors SET online = ?, updated_at = ? "
+	    "WHERE hostname = ?", &stmt, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int(stmt, 1, a->online);
+	sqlite3_bind_text(stmt, 2, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, a->hostname, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		r = sq_db_error(err, db, "touching the conductor");
+	else if (sqlite3_changes(db) == 0)
+		r = lb_err_set(err, -ENOENT, "Conductor %s could not be found.",
+		    a->hostname);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* fn(db, now, arg, err) inside one write transaction. */
+static int
+in_write_tx(struct lb_store *s, int (*fn)(sqlite3 *, const char *, void *,
+    struct lb_err *), void *arg, struct lb_err *err)
 {
 	struct store_sqlite *st = sq_store(s);
 	char now[LB_TIME_LEN];
@@ -83,40 +118,26 @@ sq_conductor_register(struct lb_store *s, const struct lb_conductor *c,
 	if (r < 0)
 		return r;
 	lb_time_now_iso(now);
-	r = register_write(db, c, now, ret_was_online, err);
+	r = fn(db, now, arg, err);
 	return sq_end_write_tx(st, db, r, err);
+}
+
+int
+sq_conductor_register(struct lb_store *s, const struct lb_conductor *c,
+    bool *ret_was_online, struct lb_err *err)
+{
+	struct register_arg a = { c, ret_was_online };
+
+	return in_write_tx(s, register_write, &a, err);
 }
 
 int
 sq_conductor_touch(struct lb_store *s, const char *hostname, bool online,
     struct lb_err *err)
 {
-	struct store_sqlite *st = sq_store(s);
-	char now[LB_TIME_LEN];
-	sqlite3_stmt *stmt;
-	sqlite3 *db;
-	int r;
+	struct touch_arg a = { hostname, online };
 
-	r = sq_get_db(st, &db, err);
-	if (r == 0)
-		r = sq_begin_write_tx(st, db, err);
-	if (r < 0)
-		return r;
-	r = prepare(db, "UPDATE conductors SET online = ?, updated_at = ? "
-	    "WHERE hostname = ?", &stmt, err);
-	if (r == 0) {
-		lb_time_now_iso(now);
-		sqlite3_bind_int(stmt, 1, online);
-		sqlite3_bind_text(stmt, 2, now, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, hostname, -1, SQLITE_STATIC);
-		if (sqlite3_step(stmt) != SQLITE_DONE)
-			r = sq_db_error(err, db, "touching the conductor");
-		else if (sqlite3_changes(db) == 0)
-			r = lb_err_set(err, -ENOENT, "Conductor %s could not be "
-			    "found.", hostname);
-		sqlite3_finalize(stmt);
-	}
-	return sq_end_write_tx(st, db, r, err);
+	return in_write_tx(s, touch_write, &a, err);
 }
 
 static int
