@@ -30,12 +30,7 @@ struct fixture {
 static void
 start(struct fixture *f)
 {
-	struct lb_engine_opts opts = { .clock = &f->vc.clock,
-	    .manual_timers = true };
-	struct lb_err err = { "" };
-
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &opts,
-	    &f->engine, &err), 0);
+	test_engine_start(&f->cfg, f->store, &f->vc.clock, &f->engine);
 }
 
 static int
