@@ -91,9 +91,11 @@ conductor_json(const struct lb_req *req, const struct lb_conductor *c,
 	if (bits & BIT(F_DRIVERS))
 		json_object_set(o, "drivers", c->drivers);
 	if (bits & BIT(F_CREATED))
-		json_object_set_new(o, "created_at", json_string(c->created_at));
+		json_object_set_new(o, "created_at",
+		    json_string(c->created_at));
 	if (bits & BIT(F_UPDATED))
-		json_object_set_new(o, "updated_at", json_string(c->updated_at));
+		json_object_set_new(o, "updated_at",
+		    json_string(c->updated_at));
 	if (bits & BIT(F_LINKS))
 		json_object_set_new(o, "links", links(req, c->hostname));
 	return o;

@@ -1,12 +1,9 @@
 /*
- * conductor_row.c - this conductor's row in the conductors table, as
- * Ironic keeps it: registered when the engine starts (a row the same host
- * left is taken over, with a warning when it was still online), touched
- * every [conductor] heartbeat_interval, marked offline when the engine
- * stops.  The last heartbeat written also says whether this conductor
- * manages nodes now (the node's conductor field).  Register and offline
- * run on the thread starting or stopping the engine, the heartbeat on the
- * timer thread, lb_conductor_of() on API threads.
+ * conductor_row.c - this conductor's row in the conductors table, kept as
+ * Ironic keeps it (register with take-over, heartbeat, offline at stop);
+ * the last heartbeat written says whether it manages nodes now.  Register
+ * and offline run on the engine's starting/stopping thread, the heartbeat
+ * on the timer thread, lb_conductor_of() on API threads.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -61,7 +61,7 @@ struct lb_conductor {
 };
 
 struct lb_conductor_query {
-	const char *sort_key;		/* hostname, conductor_group, ...; NULL = id */
+	const char *sort_key;		/* a stored column; NULL = id */
 	bool sort_desc;
 	const char *marker;		/* hostname to start after */
 	size_t limit;			/* 0: no limit */

@@ -82,7 +82,8 @@ test_registered_and_heartbeat(void **state)
 	row(f, &c);
 	assert_true(c.online);
 	json_array_foreach(c.drivers, i, v)
-		fake = fake || strcmp(json_string_value(v), "fake-hardware") == 0;
+		fake = fake || strcmp(json_string_value(v),
+		    "fake-hardware") == 0;
 	assert_true(fake);
 	snprintf(before, sizeof(before), "%s", c.updated_at);
 	lb_conductor_release(&c);
