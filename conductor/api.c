@@ -109,6 +109,8 @@ static const struct route routes[] = {
 	{ "GET", "v1/drivers", lb_api_driver_list, false },
 	{ "GET", "v1/drivers/*", lb_api_driver_show, false },
 	{ "GET", "v1/drivers/*/properties", lb_api_driver_properties, false },
+	{ "GET", "v1/conductors", lb_api_conductor_list, false },
+	{ "GET", "v1/conductors/*", lb_api_conductor_show, false },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

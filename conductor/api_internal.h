@@ -103,6 +103,20 @@ void lb_resp_empty(struct lb_resp *resp, int status);
 /* The rendering settings of this request. */
 void lb_req_render(const struct lb_req *req, struct lb_render *r);
 
+/*
+ * api_conductors.c: the node's conductor (NULL: none manages it now), the
+ * ?conductor= filter of node lists (1.49, 406 below; NULL when absent),
+ * and the list's node documents, those of another conductor left out.
+ */
+struct lb_node_list;
+const char *lb_api_node_conductor(const struct lb_req *req,
+    const struct lb_node *node);
+int lb_api_conductor_filter(struct lb_req *req, const char **ret,
+    struct lb_err *err);
+void lb_api_nodes_render(const struct lb_req *req,
+    const struct lb_node_list *list, const char *conductor,
+    struct lb_render *rd, struct lb_buf *b);
+
 /* Handlers. */
 int lb_api_root(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_v1(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
@@ -137,5 +151,7 @@ int lb_api_heartbeat(struct lb_req *, const char *const *, struct lb_resp *, str
 int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_conductor_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_conductor_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 
 #endif

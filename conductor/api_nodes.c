@@ -37,6 +37,7 @@ node_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
 	struct lb_node_list list;
 	struct lb_render rd;
 	struct lb_buf b;
+	const char *conductor;
 	int r, want_detail;
 
 	r = lb_paging_parse(req, &pg, lb_node_fields_parse, err);
@@ -71,6 +72,9 @@ node_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
 	q.lessee = lb_req_query(req, "lessee");
 	q.fault = lb_req_query(req, "fault");
 	q.instance_uuid = lb_req_query(req, "instance_uuid");
+	r = lb_api_conductor_filter(req, &conductor, err);
+	if (r < 0)
+		return r;
 	if ((r = lb_req_query_bool(req, "maintenance", &q.maintenance,
 	    err)) < 0 ||
 	    (r = lb_req_query_bool(req, "associated", &q.associated,
@@ -92,11 +96,7 @@ node_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
 	rd.fields = pg.fields;
 	lb_buf_init(&b);
 	lb_buf_adds(&b, "{\"nodes\":[");
-	for (size_t i = 0; i < list.n; i++) {
-		if (i > 0)
-			lb_buf_addc(&b, ',');
-		lb_node_render(list.items[i], &rd, &b);
-	}
+	lb_api_nodes_render(req, &list, conductor, &rd, &b);
 	lb_buf_addc(&b, ']');
 	lb_paging_next(req, &pg, list.n,
 	    list.n ? list.items[list.n - 1]->uuid : NULL, &b);
@@ -132,6 +132,7 @@ render_node(struct lb_req *req, const struct lb_node *node,
 	lb_req_render(req, &rd);
 	rd.detail = true;
 	rd.fields = fields;
+	rd.conductor = lb_api_node_conductor(req, node);
 	lb_buf_init(&b);
 	lb_node_render(node, &rd, &b);
 	return lb_resp_json(resp, status, &b, err);

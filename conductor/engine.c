@@ -12,6 +12,7 @@
 #include "boot/image_cache.h"
 #include "console/registry.h"
 #include "conductor/callback_timeout.h"
+#include "conductor/conductor_row.h"
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/hwtype.h"
@@ -127,6 +128,8 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 	if (r == 0)
 		r = lb_recovery_run(e, err);
 	if (r == 0)
+		r = lb_conductor_row_register(e, err);
+	if (r == 0)
 		r = register_periodic(e, err);
 	if (r == 0 && lb_engine_health_register(e) < 0)
 		r = lb_err_set(err, -ENOMEM, "out of memory");
@@ -161,6 +164,7 @@ lb_engine_stop(struct lb_engine *e)
 	if (!e->timers_stopped)
 		lb_timers_release(&e->timers);
 	lb_pool_stop(&e->pool);
+	lb_conductor_row_offline(e);
 	/* Consoles end with the process; the next start starts them again. */
 	lb_console_shutdown();
 	engine_free(e);

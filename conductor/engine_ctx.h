@@ -31,6 +31,9 @@ struct lb_engine {
 	bool stopping;			/* a graceful stop began */
 	bool timers_stopped;		/* main thread only */
 	double last_tick;		/* monotonic, the timers' last beat */
+	/* conductor_row.c: monotonic, the last heartbeat written (atomic). */
+	double heartbeat_at;
+	bool heartbeat_failing;		/* timer thread only */
 	/*
 	 * The interface registries' lookup (lb_iface_find), given at start:
 	 * the rescue ops those rows name call back into the node task, so

@@ -13,9 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "conductor/node.h"
 #include "conductor/util/dburl.h"
 #include "conductor/util/err.h"
+#include "conductor/util/ident.h"
 
 struct lb_store;
 
@@ -45,6 +48,28 @@ struct lb_port_query {
 	bool sort_desc;
 	const char *marker;
 	size_t limit;
+};
+
+/* A conductor's row: who it is, what it drives, its last heartbeat. */
+struct lb_conductor {
+	char *hostname;
+	char *conductor_group;		/* "" for the default group */
+	json_t *drivers;		/* array of hardware type names */
+	bool online;
+	char created_at[LB_TIME_LEN];
+	char updated_at[LB_TIME_LEN];	/* the heartbeat */
+};
+
+struct lb_conductor_query {
+	const char *sort_key;		/* a stored column; NULL = id */
+	bool sort_desc;
+	const char *marker;		/* hostname to start after */
+	size_t limit;			/* 0: no limit */
+};
+
+struct lb_conductor_list {
+	struct lb_conductor *items;
+	size_t n;
 };
 
 struct lb_node_list {
@@ -107,6 +132,23 @@ struct lb_store_ops {
 	/* 'check' (may be NULL) runs in the transaction, as for update. */
 	int (*port_delete)(struct lb_store *store, const char *uuid,
 	    lb_port_update_fn check, void *arg, struct lb_err *err);
+
+	/*
+	 * Writes c's row (online, updated_at now), taking over a row of the
+	 * same hostname (its created_at kept); *ret_was_online says whether
+	 * that row was still online.
+	 */
+	int (*conductor_register)(struct lb_store *store,
+	    const struct lb_conductor *c, bool *ret_was_online,
+	    struct lb_err *err);
+	/* updated_at = now and online as given; -ENOENT without the row. */
+	int (*conductor_touch)(struct lb_store *store, const char *hostname,
+	    bool online, struct lb_err *err);
+	int (*conductor_get)(struct lb_store *store, const char *hostname,
+	    struct lb_conductor *ret, struct lb_err *err);
+	int (*conductor_list)(struct lb_store *store,
+	    const struct lb_conductor_query *q, struct lb_conductor_list *ret,
+	    struct lb_err *err);
 };
 
 struct lb_store {
@@ -122,6 +164,8 @@ void lb_store_close(struct lb_store *store);
 
 void lb_node_list_release(struct lb_node_list *list);
 void lb_port_list_release(struct lb_port_list *list);
+void lb_conductor_release(struct lb_conductor *c);
+void lb_conductor_list_release(struct lb_conductor_list *list);
 
 /* Nodes read at a time by lb_store_node_each(). */
 #define LB_STORE_PAGE 256
@@ -228,6 +272,37 @@ lb_store_port_delete(struct lb_store *s, const char *uuid,
     lb_port_update_fn check, void *arg, struct lb_err *err)
 {
 	return s->ops->port_delete(s, uuid, check, arg, err);
+}
+
+static inline int
+lb_store_conductor_register(struct lb_store *s, const struct lb_conductor *c,
+    bool *ret_was_online, struct lb_err *err)
+{
+	return s->ops->conductor_register(s, c, ret_was_online, err);
+}
+
+static inline int
+lb_store_conductor_touch(struct lb_store *s, const char *hostname,
+    bool online, struct lb_err *err)
+{
+	return s->ops->conductor_touch(s, hostname, online, err);
+}
+
+/* Not found: -ENOENT "Conductor <hostname> could not be found." */
+static inline int
+lb_store_conductor_get(struct lb_store *s, const char *hostname,
+    struct lb_conductor *ret, struct lb_err *err)
+{
+	return s->ops->conductor_get(s, hostname, ret, err);
+}
+
+/* An unknown marker is -EINVAL, as for nodes. */
+static inline int
+lb_store_conductor_list(struct lb_store *s,
+    const struct lb_conductor_query *q, struct lb_conductor_list *ret,
+    struct lb_err *err)
+{
+	return s->ops->conductor_list(s, q, ret, err);
 }
 
 #endif

@@ -323,6 +323,10 @@ static const struct lb_store_ops sqlite_ops = {
 	.port_create = sqlite_port_create,
 	.port_update = sqlite_port_update,
 	.port_delete = sqlite_port_delete,
+	.conductor_register = sq_conductor_register,
+	.conductor_touch = sq_conductor_touch,
+	.conductor_get = sq_conductor_get,
+	.conductor_list = sq_conductor_list,
 };
 
 static int
@@ -429,6 +433,24 @@ lb_port_list_release(struct lb_port_list *list)
 {
 	for (size_t i = 0; i < list->n; i++)
 		lb_port_free(list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+void
+lb_conductor_release(struct lb_conductor *c)
+{
+	free(c->hostname);
+	free(c->conductor_group);
+	json_decref(c->drivers);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+lb_conductor_list_release(struct lb_conductor_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		lb_conductor_release(&list->items[i]);
 	free(list->items);
 	memset(list, 0, sizeof(*list));
 }

@@ -126,6 +126,16 @@ void sq_pool_release(struct store_sqlite *st);
 void sq_thread_release(struct lb_store *s);
 size_t sq_open_connections(struct lb_store *s);
 
+/* store_sqlite_conductors.c: the conductors table (store.h's ops). */
+int sq_conductor_register(struct lb_store *s, const struct lb_conductor *c,
+    bool *ret_was_online, struct lb_err *err);
+int sq_conductor_touch(struct lb_store *s, const char *hostname, bool online,
+    struct lb_err *err);
+int sq_conductor_get(struct lb_store *s, const char *hostname,
+    struct lb_conductor *ret, struct lb_err *err);
+int sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
+    struct lb_conductor_list *ret, struct lb_err *err);
+
 /* store_sqlite_schema.c: migrations and the statements' text. */
 int sq_migrate(sqlite3 *db, struct lb_err *err);
 int sq_table_sql_build(struct store_sqlite *st, const struct sq_table *t);

@@ -64,6 +64,14 @@ static const char *const migrations[] = {
 	" internal_info TEXT NOT NULL DEFAULT '{}',"
 	" local_link_connection TEXT NOT NULL DEFAULT '{}');"
 	"CREATE INDEX ports_node_id ON ports (node_id);",
+	/* 2: conductors, one row per host, never deleted (as Ironic's) */
+	"CREATE TABLE conductors ("
+	" id INTEGER PRIMARY KEY,"
+	" hostname TEXT NOT NULL UNIQUE,"
+	" conductor_group TEXT NOT NULL DEFAULT '',"
+	" drivers TEXT NOT NULL DEFAULT '[]',"
+	" online INTEGER NOT NULL DEFAULT 0,"
+	" created_at TEXT NOT NULL, updated_at TEXT);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -162,6 +162,13 @@ static const struct cfg_option options[] = {
 	    "Allow deleting nodes whose provision state is available."),
 	OPT("conductor", "workers_pool_size", INT, workers_pool_size, "16",
 	    "Worker threads running driver actions.", .min = 1, .max = 1024),
+	OPT("conductor", "heartbeat_interval", INT, heartbeat_interval, "10",
+	    "Seconds between this conductor's heartbeats: the updated_at of "
+	    "its row in the conductors table.", .min = 1, .max = 3600),
+	OPT("conductor", "heartbeat_timeout", INT, heartbeat_timeout, "60",
+	    "Seconds after its last heartbeat a conductor is no longer "
+	    "alive (conductor list) and manages no node (the node's "
+	    "conductor field).", .min = 2, .max = 86400),
 	OPT("conductor", "sync_power_state_interval", INT,
 	    sync_power_state_interval, "60",
 	    "Seconds between reading every node's power state from its "

@@ -95,6 +95,8 @@ struct lb_config {
 	/* [conductor] */
 	bool allow_deleting_available_nodes;
 	int workers_pool_size;
+	int heartbeat_interval;
+	int heartbeat_timeout;
 	int sync_power_state_interval;	/* 0 disables */
 	int power_state_sync_max_retries;
 	int power_failure_recovery_interval; /* 0 disables */

@@ -58,3 +58,13 @@ test_store_remove(const char *dir, struct lb_config *cfg,
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }
+
+void
+test_engine_start(const struct lb_config *cfg, struct lb_store *store,
+    const struct lb_clock *clock, struct lb_engine **ret)
+{
+	struct lb_engine_opts opts = { .clock = clock, .manual_timers = true };
+	struct lb_err err = { "" };
+
+	assert_int_equal(lb_engine_start(cfg, store, &opts, ret, &err), 0);
+}

@@ -6,6 +6,7 @@
 #ifndef LB_TEST_ENGINE_STORE_H
 #define LB_TEST_ENGINE_STORE_H
 
+#include "conductor/engine.h"
 #include "conductor/store.h"
 #include "conductor/util/config.h"
 
@@ -18,5 +19,9 @@ void test_store_node(struct lb_store *store, const struct lb_config *cfg,
 /* Closes the store, releases the configuration, removes the directory. */
 void test_store_remove(const char *dir, struct lb_config *cfg,
     struct lb_store *store);
+
+/* Starts an engine on 'clock' with manual timers; asserts it started. */
+void test_engine_start(const struct lb_config *cfg, struct lb_store *store,
+    const struct lb_clock *clock, struct lb_engine **ret);
 
 #endif

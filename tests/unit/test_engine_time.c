@@ -106,12 +106,7 @@ teardown(void **state)
 static void
 start(struct fixture *f)
 {
-	struct lb_engine_opts opts = { .clock = &f->vc.clock,
-	    .manual_timers = true };
-	struct lb_err err = { "" };
-
-	assert_int_equal(lb_engine_start(&f->cfg, f->store, &opts,
-	    &f->engine, &err), 0);
+	test_engine_start(&f->cfg, f->store, &f->vc.clock, &f->engine);
 }
 
 /* Moves virtual time, runs what is due, waits for the jobs it queued. */

@@ -1,0 +1,161 @@
+"""Conductors (API 1.49) through the real ``openstack baremetal`` CLI: the
+row lifeboatd registers and heart-beats in the store, ``conductor
+list|show`` with Ironic's fields, alive from the heartbeat against
+``[conductor] heartbeat_timeout``, the take-over of a host's old row, paging,
+errors in Ironic's words, and the node's ``conductor`` field with the
+``node list --conductor`` filter.
+"""
+
+import sqlite3
+
+from conftest import CONDUCTOR_HOST, assert_error, wait_for
+
+# Short heartbeats so that aliveness changes within a test.
+FAST = {'heartbeat_interval': '1', 'heartbeat_timeout': '3',
+        'sync_power_state_interval': '0'}
+
+
+def shared_db(tmp_path):
+    return {'connection': 'sqlite:///%s' % (tmp_path / 'shared.sqlite')}
+
+
+def db_rows(tmp_path):
+    with sqlite3.connect(str(tmp_path / 'shared.sqlite')) as db:
+        return {h: (online, created) for h, online, created in db.execute(
+            'SELECT hostname, online, created_at FROM conductors')}
+
+
+def test_list_show_and_heartbeat(launcher):
+    d = launcher.start(conductor=FAST, DEFAULT={
+        'enabled_hardware_types': 'fake-hardware,ipmi'})
+    rows = d.cli_json('conductor', 'list')
+    assert rows == [{'Hostname': CONDUCTOR_HOST, 'Conductor Group': '',
+                     'Alive': True}], rows
+    shown = d.cli_json('conductor', 'show', CONDUCTOR_HOST)
+    assert shown['hostname'] == CONDUCTOR_HOST
+    assert shown['alive'] is True
+    assert shown['conductor_group'] == ''
+    assert shown['drivers'] == ['fake-hardware', 'ipmi'], shown
+    assert shown['created_at'] and shown['updated_at']
+    long_rows = d.cli_json('conductor', 'list', '--long')
+    assert long_rows[0]['Drivers'] == ['fake-hardware', 'ipmi'], long_rows
+
+    # The heartbeat moves updated_at every heartbeat_interval.
+    first = shown['updated_at']
+    wait_for(lambda: d.get('/v1/conductors/' + CONDUCTOR_HOST).json()[
+        'updated_at'] != first, 5, interval=0.1, what='a heartbeat')
+
+    one = d.get('/v1/conductors/%s?fields=hostname,alive' % CONDUCTOR_HOST)
+    assert one.status_code == 200
+    assert one.json() == {'hostname': CONDUCTOR_HOST, 'alive': True}
+    doc = d.get('/v1/conductors').json()['conductors'][0]
+    assert set(doc) == {'hostname', 'conductor_group', 'alive', 'links'}
+    assert doc['links'] == [
+        {'href': d.url + '/v1/conductors/' + CONDUCTOR_HOST, 'rel': 'self'},
+        {'href': d.url + '/conductors/' + CONDUCTOR_HOST,
+         'rel': 'bookmark'}]
+
+
+def test_errors_in_ironic_words(daemon):
+    rc, out, err = daemon.cli('conductor', 'show', 'nosuch')
+    assert rc != 0
+    assert 'Conductor nosuch could not be found.' in err, err
+    assert_error(daemon.get('/v1/conductors/nosuch'), 404,
+                 'Conductor nosuch could not be found.')
+    assert_error(daemon.get('/v1/conductors', version='1.48'), 404,
+                 'Resource could not be found.')
+    assert_error(daemon.get('/v1/conductors/' + CONDUCTOR_HOST,
+                            version='1.48'), 404,
+                 'Resource could not be found.')
+    assert_error(daemon.get('/v1/conductors?fields=foo'), 400,
+                 'Field(s) "foo" are not valid')
+    assert_error(daemon.get('/v1/conductors?sort_key=alive'), 400,
+                 'The sort_key value alive is an invalid field for sorting')
+    assert_error(daemon.get('/v1/conductors?detail=true&fields=hostname'),
+                 400)
+    assert_error(daemon.get('/v1/conductors?marker=nosuch'), 404,
+                 'Conductor nosuch could not be found.')
+
+
+def test_offline_take_over_and_paging(launcher, tmp_path):
+    """A stopped conductor stays listed and stops being alive once its
+    last heartbeat is heartbeat_timeout old; a restart of the same host
+    takes its row over (created_at kept; a crashed one's with a warning)."""
+    db = shared_db(tmp_path)
+    old = launcher.start(conductor=FAST, database=db,
+                         DEFAULT={'host': 'old-host'})
+    assert old.stop() == 0
+    assert db_rows(tmp_path)['old-host'][0] == 0     # offline at the stop
+    d = launcher.start(conductor=FAST, database=db)
+
+    def alive():
+        return {r['Hostname']: r['Alive']
+                for r in d.cli_json('conductor', 'list')}
+    assert set(alive()) == {'old-host', CONDUCTOR_HOST}
+    wait_for(lambda: alive() == {'old-host': False, CONDUCTOR_HOST: True},
+             15, interval=0.2, what='old-host to be dead')
+
+    # Paging: one per page, the next link carries the marker.
+    page = d.get('/v1/conductors?limit=1&sort_key=hostname')
+    assert page.status_code == 200
+    assert [c['hostname'] for c in page.json()['conductors']] == [
+        'old-host']
+    nxt = page.json()['next']
+    assert 'marker=old-host' in nxt, nxt
+    page = d.session.get(nxt, headers={'X-OpenStack-Ironic-API-Version':
+                                       '1.49'})
+    assert [c['hostname'] for c in page.json()['conductors']] == [
+        CONDUCTOR_HOST]
+
+    created = db_rows(tmp_path)[CONDUCTOR_HOST][1]
+    d.kill()                                          # a crash: still online
+    assert db_rows(tmp_path)[CONDUCTOR_HOST][0] == 1
+    d.start()
+    assert db_rows(tmp_path)[CONDUCTOR_HOST] == (1, created)
+    assert "conductor '%s' was registered online already" % (
+        CONDUCTOR_HOST) in d.log_text()
+    shown = d.cli_json('conductor', 'show', CONDUCTOR_HOST)
+    assert shown['alive'] is True
+
+
+def test_node_conductor_field_and_filter(launcher):
+    """The node's conductor is this host while it is alive and serves the
+    node's driver in the default group (Ironic's ring with one member);
+    ``node list --conductor`` filters on it (1.49, 406 below)."""
+    d = launcher.start(conductor=FAST, DEFAULT={
+        'enabled_hardware_types': 'fake-hardware,ipmi'})
+    mine = d.cli_json('node', 'create', '--driver', 'fake-hardware',
+                      '--name', 'mine')['uuid']
+    other = d.cli_json('node', 'create', '--driver', 'fake-hardware',
+                       '--name', 'grouped', '--conductor-group', 'g1')['uuid']
+    ipmi = d.cli_json('node', 'create', '--driver', 'ipmi',
+                      '--name', 'ipmi-node')['uuid']
+    assert d.cli_json('node', 'show', 'mine')['conductor'] == CONDUCTOR_HOST
+    # No conductor of group g1 exists: nobody manages that node.
+    assert d.cli_json('node', 'show', 'grouped')['conductor'] is None
+    listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
+    assert sorted(n['UUID'] for n in listed) == sorted([mine, ipmi])
+    assert d.cli_json('node', 'list', '--conductor', 'nosuch') == []
+    long = {n['UUID']: n['Conductor'] for n in d.cli_json(
+        'node', 'list', '--long')}
+    assert long == {mine: CONDUCTOR_HOST, other: None,
+                    ipmi: CONDUCTOR_HOST}, long
+    r = d.get('/v1/nodes?conductor=%s&fields=uuid,conductor'
+              % CONDUCTOR_HOST)
+    assert r.status_code == 200, r.text
+    assert {n['uuid']: n['conductor'] for n in r.json()['nodes']} == {
+        mine: CONDUCTOR_HOST, ipmi: CONDUCTOR_HOST}
+    for path in ('/v1/nodes', '/v1/nodes/detail'):
+        assert_error(d.get(path + '?conductor=x', version='1.48'), 406,
+                     'Request not acceptable. The minimal required API '
+                     'version should be 1.49')
+
+    # ipmi no longer enabled: its nodes have no conductor any more.
+    d.stop()
+    d.sections['DEFAULT']['enabled_hardware_types'] = 'fake-hardware'
+    d.start()
+    assert d.cli_json('node', 'show', ipmi)['conductor'] is None
+    listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
+    assert [n['UUID'] for n in listed] == [mine]
+    assert d.cli_json('conductor', 'show', CONDUCTOR_HOST)['drivers'] == [
+        'fake-hardware']
