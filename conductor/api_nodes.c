@@ -215,6 +215,15 @@ node_locked(const struct lb_node *node, struct lb_err *err)
 	    node->reservation);
 }
 
+/* Ironic's NodeAssociated. */
+static int
+node_associated(const struct lb_node *node, const char *instance,
+    struct lb_err *err)
+{
+	return lb_err_set(err, -EBUSY, "Node %s is associated with instance "
+	    "%s.", node->uuid, instance);
+}
+
 struct patch_args {
 	const json_t *patch;
 	int minor;
@@ -242,11 +251,36 @@ changed_field(uint64_t changed, const char *name)
 	return (changed >> lb_node_field_index(name)) & 1;
 }
 
+/* protected and retired: their reasons only with the flag, as Ironic. */
+static int
+check_flags(struct lb_node *node, uint64_t changed, struct lb_err *err)
+{
+	if (changed_field(changed, "protected") && node->protected &&
+	    strcmp(node->provision_state, LB_STATE_ACTIVE) != 0)
+		return lb_err_set(err, -EINVAL, "Protected can only be set in "
+		    "provision state active; node %s is in state \"%s\".",
+		    node->uuid, node->provision_state);
+	if (!node->protected) {
+		if (changed_field(changed, "protected_reason") &&
+		    node->protected_reason != NULL)
+			return lb_err_set(err, -EINVAL, "Cannot set "
+			    "protected_reason when protected is false.");
+		free(node->protected_reason);
+		node->protected_reason = NULL;
+	}
+	if (!node->retired && changed_field(changed, "retired_reason") &&
+	    node->retired_reason != NULL)
+		return lb_err_set(err, -EINVAL, "Cannot set retired_reason "
+		    "when retired is false.");
+	return 0;
+}
+
 static int
 patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct patch_args *pa = arg;
 	bool was_maintenance = node->maintenance;
+	char old_instance[LB_UUID_LEN + 1];
 	uint64_t changed = 0;
 	int r;
 
@@ -256,11 +290,17 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 	    !lb_state_allows_update_in_transition(node->provision_state))
 		return lb_err_set(err, -EBUSY, "Node %s can not be updated "
 		    "while a state transition is in progress.", node->uuid);
+	snprintf(old_instance, sizeof(old_instance), "%s",
+	    node->instance_uuid != NULL ? node->instance_uuid : "");
 	r = lb_node_patch(node, pa->patch, pa->minor, &changed, err);
 	if (r < 0)
 		return r;
 	if (changed == 0)
 		return LB_STORE_UNCHANGED;	/* only "test" ops, or no-ops */
+	/* Nova claims a node by setting it: a second claim must lose. */
+	if (changed_field(changed, "instance_uuid") && old_instance[0] &&
+	    node->instance_uuid != NULL)
+		return node_associated(node, old_instance, err);
 	/* A running console would be left behind by the old driver. */
 	if (node->console_enabled && (changed_field(changed, "driver") ||
 	    changed_field(changed, "console_interface")))
@@ -298,24 +338,7 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 		free(node->fault);
 		node->fault = NULL;
 	}
-	if (changed_field(changed, "protected") && node->protected &&
-	    strcmp(node->provision_state, LB_STATE_ACTIVE) != 0)
-		return lb_err_set(err, -EINVAL, "Protected can only be set in "
-		    "provision state active; node %s is in state \"%s\".",
-		    node->uuid, node->provision_state);
-	if (!node->protected) {
-		if (changed_field(changed, "protected_reason") &&
-		    node->protected_reason != NULL)
-			return lb_err_set(err, -EINVAL, "Cannot set "
-			    "protected_reason when protected is false.");
-		free(node->protected_reason);
-		node->protected_reason = NULL;
-	}
-	if (!node->retired && changed_field(changed, "retired_reason") &&
-	    node->retired_reason != NULL)
-		return lb_err_set(err, -EINVAL, "Cannot set retired_reason "
-		    "when retired is false.");
-	return 0;
+	return check_flags(node, changed, err);
 }
 
 int
@@ -366,8 +389,7 @@ check_delete(struct lb_node *node, void *arg, struct lb_err *err)
 	if (node->reservation != NULL)
 		return node_locked(node, err);
 	if (node->instance_uuid != NULL)
-		return lb_err_set(err, -EBUSY, "Node %s is associated with "
-		    "instance %s.", node->uuid, node->instance_uuid);
+		return node_associated(node, node->instance_uuid, err);
 	if (!node->maintenance &&
 	    !lb_state_allows_delete(node->provision_state,
 	    cfg->allow_deleting_available_nodes))
