@@ -134,6 +134,9 @@ int lb_api_port_patch(struct lb_req *, const char *const *, struct lb_resp *, st
 int lb_api_port_delete(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_lookup(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_heartbeat(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_chassis_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_chassis_detail(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_chassis_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);

@@ -40,3 +40,90 @@ def test_second_instance_claim_is_refused(daemon):
     # a node without a claim may be claimed anew
     r = _set_instance(d, node, second)
     assert r.status_code == 200 and r.json()['instance_uuid'] == second
+
+
+# -- discovery documents and chassis ------------------------------------
+
+# The links /v1 gives that answer only POST (the agent's heartbeat, on a
+# node); every other link answers GET.
+POST_ONLY = {'heartbeat'}
+
+
+def _links(doc):
+    for key, value in doc.items():
+        if isinstance(value, list) and value and \
+                all(isinstance(x, dict) and 'href' in x for x in value):
+            yield key, value
+
+
+def test_every_discovery_link_is_served(daemon):
+    d = daemon
+    seen = set()
+    for doc_path in ('/', '/v1'):
+        doc = d.get(doc_path).json()
+        docs = [doc] + ([doc['default_version']] + doc['versions']
+                        if doc_path == '/' else [doc['version']])
+        for item in docs:
+            for key, links in _links(item):
+                for link in links:
+                    href = link['href']
+                    if not href.startswith(d.url) or \
+                            link['rel'] == 'bookmark':
+                        continue    # the docs site; Ironic's unversioned
+                    seen.add(key)
+                    if key in POST_ONLY:
+                        r = d.post(href + '00000000-0000-4000-8000-'
+                                   '000000000000', {})
+                        # reached the handler, which reads the body first
+                        assert r.status_code == 400, (href, r.text)
+                        assert 'callback_url' in r.text, r.text
+                        continue
+                    r = d.get(href)
+                    # lookup reaches its handler and asks for parameters
+                    want = 400 if key == 'lookup' else 200
+                    assert r.status_code == want, (key, href, r.text)
+    assert {'chassis', 'nodes', 'ports', 'drivers', 'lookup',
+            'heartbeat'} <= seen
+
+
+CHASSIS = '0a1b2c3d-0000-4000-8000-00000000c4a5'
+
+
+def test_chassis_collection_is_empty_and_read_only(daemon):
+    d = daemon
+    d.create_node(name='no-chassis')
+    for path in ('/v1/chassis', '/v1/chassis/detail',
+                 '/v1/chassis?limit=2&sort_key=uuid&sort_dir=desc',
+                 '/v1/chassis?fields=uuid,description',
+                 '/v1/chassis?detail=true'):
+        r = d.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert r.json() == {'chassis': []}, path
+    assert d.cli_json('chassis', 'list') == []
+    assert d.cli_json('chassis', 'list', '--long') == []
+
+    assert_error(d.get('/v1/chassis/' + CHASSIS), 404,
+                 'Chassis %s could not be found.' % CHASSIS)
+    assert_error(d.get('/v1/chassis/foo'), 400,
+                 'Expected UUID for chassis_uuid: foo')
+    assert_error(d.get('/v1/chassis?marker=' + CHASSIS), 404,
+                 'Chassis %s could not be found.' % CHASSIS)
+    assert_error(d.get('/v1/chassis?sort_key=extra'), 400,
+                 'The sort_key value extra is an invalid field for sorting')
+    assert_error(d.get('/v1/chassis?bogus=1'), 400)
+    # version gates: fields 1.8, ?detail 1.43
+    assert_error(d.get('/v1/chassis?fields=uuid', version='1.7'), 406,
+                 match=r'Request not acceptable\..*1\.8.*')
+    assert_error(d.get('/v1/chassis?detail=true', version='1.42'), 406,
+                 match=r'Request not acceptable\..*1\.43.*')
+    assert_error(d.get('/v1/chassis?detail=true&fields=uuid'), 400,
+                 'Can not specify ?detail=True and fields in the same '
+                 'request.')
+    rc, out, err = d.cli('chassis', 'show', CHASSIS)
+    assert rc != 0 and 'Chassis %s could not be found.' % CHASSIS in err
+
+    # read-only: creating, changing or deleting one is refused
+    assert d.post('/v1/chassis', {'description': 'x'}).status_code == 405
+    assert d.patch('/v1/chassis/' + CHASSIS, []).status_code == 405
+    assert d.delete('/v1/chassis/' + CHASSIS).status_code == 405
+    assert d.get('/v1/chassis').json() == {'chassis': []}
