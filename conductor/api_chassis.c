@@ -22,9 +22,8 @@ chassis_fields_parse(const char *list, int minor, uint64_t *ret_bits,
 	return 0;
 }
 
-/* Ironic's args.uuid check, then ChassisNotFound: no chassis exists. */
-static int
-chassis_not_found(const char *what, const char *v, struct lb_err *err)
+int
+lb_api_chassis_not_found(const char *what, const char *v, struct lb_err *err)
 {
 	if (!lb_uuid_is_valid(v))
 		return lb_err_set(err, -EINVAL, "Expected UUID for %s: %s",
@@ -73,7 +72,7 @@ chassis_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
 	if (r < 0)
 		return r;
 	if (pg.marker != NULL)
-		return chassis_not_found("marker", pg.marker, err);
+		return lb_api_chassis_not_found("marker", pg.marker, err);
 	if (pg.sort_key != NULL && !chassis_sortable(pg.sort_key))
 		return lb_err_set(err, -EINVAL, "The sort_key value %s is an "
 		    "invalid field for sorting", pg.sort_key);
@@ -113,5 +112,5 @@ lb_api_chassis_show(struct lb_req *req, const char *const *args,
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;
-	return chassis_not_found("chassis_uuid", args[0], err);
+	return lb_api_chassis_not_found("chassis_uuid", args[0], err);
 }

@@ -103,6 +103,14 @@ void lb_resp_empty(struct lb_resp *resp, int status);
 /* The rendering settings of this request. */
 void lb_req_render(const struct lb_req *req, struct lb_render *r);
 
+/*
+ * A chassis named by the client (what: the parameter, as Ironic words it):
+ * 400 if not a UUID, else 404 "Chassis <uuid> could not be found.", since
+ * lifeboat keeps no chassis.
+ */
+int lb_api_chassis_not_found(const char *what, const char *v,
+    struct lb_err *err);
+
 /* Handlers. */
 int lb_api_root(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_v1(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);

@@ -1,5 +1,5 @@
 /*
- * api_nodes.c - /v1/nodes: list, show, create, patch, delete, maintenance,
+ * api_nodes.c - /v1/nodes: show, create, patch, delete, maintenance,
  * states, validate and a node's ports, with Ironic's rules on what may
  * change in which state.  API threads.
  */
@@ -24,101 +24,6 @@ get_node(struct lb_req *req, const char *ident, struct lb_node **ret,
 	int r = lb_req_check_node_ident(req, ident, err);
 
 	return r < 0 ? r : lb_store_node_get(req->ctx->store, ident, ret, err);
-}
-
-static int
-node_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
-    struct lb_err *err)
-{
-	struct lb_node_query q = {
-		.maintenance = -1, .associated = -1, .retired = -1,
-	};
-	struct lb_paging pg;
-	struct lb_node_list list;
-	struct lb_render rd;
-	struct lb_buf b;
-	int r, want_detail;
-
-	r = lb_paging_parse(req, &pg, lb_node_fields_parse, err);
-	if (r < 0)
-		return r;
-	r = lb_req_query_bool(req, "detail", &want_detail, err);
-	if (r < 0)
-		return r;
-	if (want_detail >= 0) {
-		if (detail)
-			return lb_err_set(err, -EINVAL, "Unknown argument: "
-			    "\"detail\"");
-		r = lb_req_need(req, 43, err);
-		if (r < 0)
-			return r;
-		if (want_detail == 1 && pg.fields != NULL)
-			return lb_err_set(err, -EINVAL, "Can not specify "
-			    "?detail=True and fields in the same request.");
-		detail = want_detail == 1;
-	}
-	if (detail && pg.fields != NULL)
-		return lb_err_set(err, -EINVAL, "Can not specify ?fields "
-		    "with /detail; use one or the other.");
-	q.provision_state = lb_req_query(req, "provision_state");
-	if (q.provision_state != NULL && !lb_state_is_known(q.provision_state))
-		return lb_err_set(err, -EINVAL, "Invalid provision state: "
-		    "%s", q.provision_state);
-	q.driver = lb_req_query(req, "driver");
-	q.resource_class = lb_req_query(req, "resource_class");
-	q.conductor_group = lb_req_query(req, "conductor_group");
-	q.owner = lb_req_query(req, "owner");
-	q.lessee = lb_req_query(req, "lessee");
-	q.fault = lb_req_query(req, "fault");
-	q.instance_uuid = lb_req_query(req, "instance_uuid");
-	if ((r = lb_req_query_bool(req, "maintenance", &q.maintenance,
-	    err)) < 0 ||
-	    (r = lb_req_query_bool(req, "associated", &q.associated,
-	    err)) < 0 ||
-	    (r = lb_req_query_bool(req, "retired", &q.retired, err)) < 0)
-		return r;
-	r = lb_req_check_query(req, err);
-	if (r < 0)
-		return r;
-	q.sort_key = pg.sort_key;
-	q.sort_desc = pg.sort_desc;
-	q.marker = pg.marker;
-	q.limit = pg.limit;
-	r = lb_store_node_list(req->ctx->store, &q, &list, err);
-	if (r < 0)
-		return r;
-	lb_req_render(req, &rd);
-	rd.detail = detail;
-	rd.fields = pg.fields;
-	lb_buf_init(&b);
-	lb_buf_adds(&b, "{\"nodes\":[");
-	for (size_t i = 0; i < list.n; i++) {
-		if (i > 0)
-			lb_buf_addc(&b, ',');
-		lb_node_render(list.items[i], &rd, &b);
-	}
-	lb_buf_addc(&b, ']');
-	lb_paging_next(req, &pg, list.n,
-	    list.n ? list.items[list.n - 1]->uuid : NULL, &b);
-	lb_buf_addc(&b, '}');
-	lb_node_list_release(&list);
-	return lb_resp_json(resp, 200, &b, err);
-}
-
-int
-lb_api_node_list(struct lb_req *req, const char *const *args,
-    struct lb_resp *resp, struct lb_err *err)
-{
-	(void)args;
-	return node_collection(req, false, resp, err);
-}
-
-int
-lb_api_node_detail(struct lb_req *req, const char *const *args,
-    struct lb_resp *resp, struct lb_err *err)
-{
-	(void)args;
-	return node_collection(req, true, resp, err);
 }
 
 static int

@@ -102,6 +102,10 @@ static const struct sq_filter node_filters[] = {
 	{ SQ_F_EQ, NODE_Q(lessee), "lessee = ?", NULL },
 	{ SQ_F_EQ, NODE_Q(fault), "fault = ?", NULL },
 	{ SQ_F_EQ, NODE_Q(instance_uuid), "instance_uuid = ?", NULL },
+	/* Ironic's LIKE: '%' and '_' in the value stay wildcards. */
+	{ SQ_F_EQ, NODE_Q(description_contains),
+	    "description LIKE '%' || ? || '%'", NULL },
+	{ SQ_F_EQ, NODE_Q(project), "? IN (owner, lessee)", NULL },
 	{ SQ_F_FLAG, NODE_Q(maintenance), "maintenance = ?", NULL },
 	{ SQ_F_FLAG, NODE_Q(retired), "retired = ?", NULL },
 	{ SQ_F_SET, NODE_Q(associated), "instance_uuid IS NOT NULL",
