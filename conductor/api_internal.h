@@ -145,6 +145,9 @@ int lb_api_heartbeat(struct lb_req *, const char *const *, struct lb_resp *, str
 int lb_api_chassis_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_chassis_detail(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_chassis_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_vifs(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_vif_attach(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_vif_detach(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
