@@ -50,24 +50,14 @@ chassis_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
 {
 	struct lb_paging pg;
 	struct lb_buf b;
-	int r, want_detail = -1;
+	int r;
 
 	r = lb_paging_parse(req, &pg, chassis_fields_parse, err);
 	if (r < 0)
 		return r;
-	if (!detail) {
-		r = lb_req_query_bool(req, "detail", &want_detail, err);
-		if (r < 0)
-			return r;
-	}
-	if (want_detail >= 0) {
-		r = lb_req_need(req, 43, err);
-		if (r < 0)
-			return r;
-		if (want_detail == 1 && pg.fields != NULL)
-			return lb_err_set(err, -EINVAL, "Can not specify "
-			    "?detail=True and fields in the same request.");
-	}
+	r = lb_paging_detail(req, &pg, &detail, err);
+	if (r < 0)
+		return r;
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;

@@ -81,29 +81,14 @@ node_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
 	struct lb_node_list list;
 	struct lb_render rd;
 	struct lb_buf b;
-	int r, want_detail;
+	int r;
 
 	r = lb_paging_parse(req, &pg, lb_node_fields_parse, err);
 	if (r < 0)
 		return r;
-	r = lb_req_query_bool(req, "detail", &want_detail, err);
+	r = lb_paging_detail(req, &pg, &detail, err);
 	if (r < 0)
 		return r;
-	if (want_detail >= 0) {
-		if (detail)
-			return lb_err_set(err, -EINVAL, "Unknown argument: "
-			    "\"detail\"");
-		r = lb_req_need(req, 43, err);
-		if (r < 0)
-			return r;
-		if (want_detail == 1 && pg.fields != NULL)
-			return lb_err_set(err, -EINVAL, "Can not specify "
-			    "?detail=True and fields in the same request.");
-		detail = want_detail == 1;
-	}
-	if (detail && pg.fields != NULL)
-		return lb_err_set(err, -EINVAL, "Can not specify ?fields "
-		    "with /detail; use one or the other.");
 	r = read_filters(req, &q, err);
 	if (r < 0)
 		return r;

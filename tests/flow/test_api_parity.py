@@ -118,6 +118,8 @@ def test_chassis_collection_is_empty_and_read_only(daemon):
     assert_error(d.get('/v1/chassis?detail=true&fields=uuid'), 400,
                  'Can not specify ?detail=True and fields in the same '
                  'request.')
+    assert_error(d.get('/v1/chassis/detail?fields=uuid'), 400)
+    assert_error(d.get('/v1/chassis/detail?detail=true'), 400)
     rc, out, err = d.cli('chassis', 'show', CHASSIS)
     assert rc != 0 and 'Chassis %s could not be found.' % CHASSIS in err
 
