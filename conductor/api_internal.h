@@ -117,6 +117,14 @@ void lb_api_nodes_render(const struct lb_req *req,
     const struct lb_node_list *list, const char *conductor,
     struct lb_render *rd, struct lb_buf *b);
 
+/*
+ * A chassis named by the client (what: the parameter, as Ironic words it):
+ * 400 if not a UUID, else 404 "Chassis <uuid> could not be found.", since
+ * lifeboat keeps no chassis.
+ */
+int lb_api_chassis_not_found(const char *what, const char *v,
+    struct lb_err *err);
+
 /* Handlers. */
 int lb_api_root(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_v1(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
@@ -148,6 +156,12 @@ int lb_api_port_patch(struct lb_req *, const char *const *, struct lb_resp *, st
 int lb_api_port_delete(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_lookup(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_heartbeat(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_chassis_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_chassis_detail(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_chassis_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_vifs(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_vif_attach(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_vif_detach(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);

@@ -46,6 +46,33 @@ lb_paging_parse(struct lb_req *req, struct lb_paging *pg,
 	return 0;
 }
 
+int
+lb_paging_detail(struct lb_req *req, const struct lb_paging *pg, bool *detail,
+    struct lb_err *err)
+{
+	int r, want;
+
+	r = lb_req_query_bool(req, "detail", &want, err);
+	if (r < 0)
+		return r;
+	if (want >= 0) {
+		if (*detail)
+			return lb_err_set(err, -EINVAL, "Unknown argument: "
+			    "\"detail\"");
+		r = lb_req_need(req, 43, err);
+		if (r < 0)
+			return r;
+		if (want == 1 && pg->fields != NULL)
+			return lb_err_set(err, -EINVAL, "Can not specify "
+			    "?detail=True and fields in the same request.");
+		*detail = want == 1;
+	}
+	if (*detail && pg->fields != NULL)
+		return lb_err_set(err, -EINVAL, "Can not specify ?fields "
+		    "with /detail; use one or the other.");
+	return 0;
+}
+
 static void
 add_escaped(struct lb_buf *b, const char *s)
 {

@@ -26,6 +26,13 @@ int lb_paging_parse(struct lb_req *req, struct lb_paging *pg,
     struct lb_err *err);
 
 /*
+ * ?detail= (1.43) of a node or chassis list: sets *detail when asked for;
+ * 400 on a /detail path (*detail already true) or with ?fields.
+ */
+int lb_paging_detail(struct lb_req *req, const struct lb_paging *pg,
+    bool *detail, struct lb_err *err);
+
+/*
  * Appends ,"next":"<url>" when the page is full: the same request with
  * marker set to the last item.
  */

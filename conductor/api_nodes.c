@@ -1,5 +1,5 @@
 /*
- * api_nodes.c - /v1/nodes: list, show, create, patch, delete, maintenance,
+ * api_nodes.c - /v1/nodes: show, create, patch, delete, maintenance,
  * states, validate and a node's ports, with Ironic's rules on what may
  * change in which state.  API threads.
  */
@@ -24,101 +24,6 @@ get_node(struct lb_req *req, const char *ident, struct lb_node **ret,
 	int r = lb_req_check_node_ident(req, ident, err);
 
 	return r < 0 ? r : lb_store_node_get(req->ctx->store, ident, ret, err);
-}
-
-static int
-node_collection(struct lb_req *req, bool detail, struct lb_resp *resp,
-    struct lb_err *err)
-{
-	struct lb_node_query q = {
-		.maintenance = -1, .associated = -1, .retired = -1,
-	};
-	struct lb_paging pg;
-	struct lb_node_list list;
-	struct lb_render rd;
-	struct lb_buf b;
-	const char *conductor;
-	int r, want_detail;
-
-	r = lb_paging_parse(req, &pg, lb_node_fields_parse, err);
-	if (r < 0)
-		return r;
-	r = lb_req_query_bool(req, "detail", &want_detail, err);
-	if (r < 0)
-		return r;
-	if (want_detail >= 0) {
-		if (detail)
-			return lb_err_set(err, -EINVAL, "Unknown argument: "
-			    "\"detail\"");
-		r = lb_req_need(req, 43, err);
-		if (r < 0)
-			return r;
-		if (want_detail == 1 && pg.fields != NULL)
-			return lb_err_set(err, -EINVAL, "Can not specify "
-			    "?detail=True and fields in the same request.");
-		detail = want_detail == 1;
-	}
-	if (detail && pg.fields != NULL)
-		return lb_err_set(err, -EINVAL, "Can not specify ?fields "
-		    "with /detail; use one or the other.");
-	q.provision_state = lb_req_query(req, "provision_state");
-	if (q.provision_state != NULL && !lb_state_is_known(q.provision_state))
-		return lb_err_set(err, -EINVAL, "Invalid provision state: "
-		    "%s", q.provision_state);
-	q.driver = lb_req_query(req, "driver");
-	q.resource_class = lb_req_query(req, "resource_class");
-	q.conductor_group = lb_req_query(req, "conductor_group");
-	q.owner = lb_req_query(req, "owner");
-	q.lessee = lb_req_query(req, "lessee");
-	q.fault = lb_req_query(req, "fault");
-	q.instance_uuid = lb_req_query(req, "instance_uuid");
-	r = lb_api_conductor_filter(req, &conductor, err);
-	if (r < 0)
-		return r;
-	if ((r = lb_req_query_bool(req, "maintenance", &q.maintenance,
-	    err)) < 0 ||
-	    (r = lb_req_query_bool(req, "associated", &q.associated,
-	    err)) < 0 ||
-	    (r = lb_req_query_bool(req, "retired", &q.retired, err)) < 0)
-		return r;
-	r = lb_req_check_query(req, err);
-	if (r < 0)
-		return r;
-	q.sort_key = pg.sort_key;
-	q.sort_desc = pg.sort_desc;
-	q.marker = pg.marker;
-	q.limit = pg.limit;
-	r = lb_store_node_list(req->ctx->store, &q, &list, err);
-	if (r < 0)
-		return r;
-	lb_req_render(req, &rd);
-	rd.detail = detail;
-	rd.fields = pg.fields;
-	lb_buf_init(&b);
-	lb_buf_adds(&b, "{\"nodes\":[");
-	lb_api_nodes_render(req, &list, conductor, &rd, &b);
-	lb_buf_addc(&b, ']');
-	lb_paging_next(req, &pg, list.n,
-	    list.n ? list.items[list.n - 1]->uuid : NULL, &b);
-	lb_buf_addc(&b, '}');
-	lb_node_list_release(&list);
-	return lb_resp_json(resp, 200, &b, err);
-}
-
-int
-lb_api_node_list(struct lb_req *req, const char *const *args,
-    struct lb_resp *resp, struct lb_err *err)
-{
-	(void)args;
-	return node_collection(req, false, resp, err);
-}
-
-int
-lb_api_node_detail(struct lb_req *req, const char *const *args,
-    struct lb_resp *resp, struct lb_err *err)
-{
-	(void)args;
-	return node_collection(req, true, resp, err);
 }
 
 static int
@@ -216,6 +121,15 @@ node_locked(const struct lb_node *node, struct lb_err *err)
 	    node->reservation);
 }
 
+/* Ironic's NodeAssociated. */
+static int
+node_associated(const struct lb_node *node, const char *instance,
+    struct lb_err *err)
+{
+	return lb_err_set(err, -EBUSY, "Node %s is associated with instance "
+	    "%s.", node->uuid, instance);
+}
+
 struct patch_args {
 	const json_t *patch;
 	int minor;
@@ -243,11 +157,36 @@ changed_field(uint64_t changed, const char *name)
 	return (changed >> lb_node_field_index(name)) & 1;
 }
 
+/* protected and retired: their reasons only with the flag, as Ironic. */
+static int
+check_flags(struct lb_node *node, uint64_t changed, struct lb_err *err)
+{
+	if (changed_field(changed, "protected") && node->protected &&
+	    strcmp(node->provision_state, LB_STATE_ACTIVE) != 0)
+		return lb_err_set(err, -EINVAL, "Protected can only be set in "
+		    "provision state active; node %s is in state \"%s\".",
+		    node->uuid, node->provision_state);
+	if (!node->protected) {
+		if (changed_field(changed, "protected_reason") &&
+		    node->protected_reason != NULL)
+			return lb_err_set(err, -EINVAL, "Cannot set "
+			    "protected_reason when protected is false.");
+		free(node->protected_reason);
+		node->protected_reason = NULL;
+	}
+	if (!node->retired && changed_field(changed, "retired_reason") &&
+	    node->retired_reason != NULL)
+		return lb_err_set(err, -EINVAL, "Cannot set retired_reason "
+		    "when retired is false.");
+	return 0;
+}
+
 static int
 patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 {
 	struct patch_args *pa = arg;
 	bool was_maintenance = node->maintenance;
+	char old_instance[LB_UUID_LEN + 1];
 	uint64_t changed = 0;
 	int r;
 
@@ -257,11 +196,17 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 	    !lb_state_allows_update_in_transition(node->provision_state))
 		return lb_err_set(err, -EBUSY, "Node %s can not be updated "
 		    "while a state transition is in progress.", node->uuid);
+	snprintf(old_instance, sizeof(old_instance), "%s",
+	    node->instance_uuid != NULL ? node->instance_uuid : "");
 	r = lb_node_patch(node, pa->patch, pa->minor, &changed, err);
 	if (r < 0)
 		return r;
 	if (changed == 0)
 		return LB_STORE_UNCHANGED;	/* only "test" ops, or no-ops */
+	/* Nova claims a node by setting it: a second claim must lose. */
+	if (changed_field(changed, "instance_uuid") && old_instance[0] &&
+	    node->instance_uuid != NULL)
+		return node_associated(node, old_instance, err);
 	/* A running console would be left behind by the old driver. */
 	if (node->console_enabled && (changed_field(changed, "driver") ||
 	    changed_field(changed, "console_interface")))
@@ -299,24 +244,7 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 		free(node->fault);
 		node->fault = NULL;
 	}
-	if (changed_field(changed, "protected") && node->protected &&
-	    strcmp(node->provision_state, LB_STATE_ACTIVE) != 0)
-		return lb_err_set(err, -EINVAL, "Protected can only be set in "
-		    "provision state active; node %s is in state \"%s\".",
-		    node->uuid, node->provision_state);
-	if (!node->protected) {
-		if (changed_field(changed, "protected_reason") &&
-		    node->protected_reason != NULL)
-			return lb_err_set(err, -EINVAL, "Cannot set "
-			    "protected_reason when protected is false.");
-		free(node->protected_reason);
-		node->protected_reason = NULL;
-	}
-	if (!node->retired && changed_field(changed, "retired_reason") &&
-	    node->retired_reason != NULL)
-		return lb_err_set(err, -EINVAL, "Cannot set retired_reason "
-		    "when retired is false.");
-	return 0;
+	return check_flags(node, changed, err);
 }
 
 int
@@ -367,8 +295,7 @@ check_delete(struct lb_node *node, void *arg, struct lb_err *err)
 	if (node->reservation != NULL)
 		return node_locked(node, err);
 	if (node->instance_uuid != NULL)
-		return lb_err_set(err, -EBUSY, "Node %s is associated with "
-		    "instance %s.", node->uuid, node->instance_uuid);
+		return node_associated(node, node->instance_uuid, err);
 	if (!node->maintenance &&
 	    !lb_state_allows_delete(node->provision_state,
 	    cfg->allow_deleting_available_nodes))

@@ -258,6 +258,21 @@ lb_api_port_patch(struct lb_req *req, const char *const *args,
 	return r;
 }
 
+/* Ironic keeps a port that holds a tenant VIF, unless in maintenance. */
+static int
+check_port_delete(struct lb_port *port, const struct lb_node *node,
+    void *arg, struct lb_err *err)
+{
+	const char *vif = json_string_value(json_object_get(
+	    port->internal_info, "tenant_vif_port_id"));
+
+	(void)arg;
+	if (vif != NULL && !node->maintenance)
+		return lb_err_set(err, -EBUSY, "Cannot delete the port %s as "
+		    "it is bound to VIF %s for tenant use.", port->uuid, vif);
+	return check_port_change(port, node, (void *)"deleted", err);
+}
+
 int
 lb_api_port_delete(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
@@ -267,8 +282,8 @@ lb_api_port_delete(struct lb_req *req, const char *const *args,
 	r = lb_req_check_query(req, err);
 	if (r < 0)
 		return r;
-	r = lb_store_port_delete(req->ctx->store, args[0], check_port_change,
-	    (void *)"deleted", err);
+	r = lb_store_port_delete(req->ctx->store, args[0], check_port_delete,
+	    NULL, err);
 	if (r < 0)
 		return r;
 	log_info("port %s deleted", args[0]);

@@ -31,6 +31,8 @@ struct lb_node_query {
 	const char *lessee;
 	const char *fault;
 	const char *instance_uuid;
+	const char *description_contains; /* SQL LIKE %X%, as Ironic */
+	const char *project;		/* owner or lessee */
 	const char *reservation;	/* "" matches no reservation */
 	int maintenance;		/* -1 any, 0, 1 */
 	int associated;			/* -1 any, 0 no instance, 1 has one */

@@ -102,6 +102,10 @@ static const struct sq_filter node_filters[] = {
 	{ SQ_F_EQ, NODE_Q(lessee), "lessee = ?", NULL },
 	{ SQ_F_EQ, NODE_Q(fault), "fault = ?", NULL },
 	{ SQ_F_EQ, NODE_Q(instance_uuid), "instance_uuid = ?", NULL },
+	/* Ironic's LIKE: '%' and '_' in the value stay wildcards. */
+	{ SQ_F_EQ, NODE_Q(description_contains),
+	    "description LIKE '%' || ? || '%'", NULL },
+	{ SQ_F_EQ, NODE_Q(project), "? IN (owner, lessee)", NULL },
 	{ SQ_F_FLAG, NODE_Q(maintenance), "maintenance = ?", NULL },
 	{ SQ_F_FLAG, NODE_Q(retired), "retired = ?", NULL },
 	{ SQ_F_SET, NODE_Q(associated), "instance_uuid IS NOT NULL",
@@ -433,24 +437,6 @@ lb_port_list_release(struct lb_port_list *list)
 {
 	for (size_t i = 0; i < list->n; i++)
 		lb_port_free(list->items[i]);
-	free(list->items);
-	memset(list, 0, sizeof(*list));
-}
-
-void
-lb_conductor_release(struct lb_conductor *c)
-{
-	free(c->hostname);
-	free(c->conductor_group);
-	json_decref(c->drivers);
-	memset(c, 0, sizeof(*c));
-}
-
-void
-lb_conductor_list_release(struct lb_conductor_list *list)
-{
-	for (size_t i = 0; i < list->n; i++)
-		lb_conductor_release(&list->items[i]);
 	free(list->items);
 	memset(list, 0, sizeof(*list));
 }

@@ -294,3 +294,21 @@ sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
 		lb_conductor_list_release(ret);
 	return r;
 }
+
+void
+lb_conductor_release(struct lb_conductor *c)
+{
+	free(c->hostname);
+	free(c->conductor_group);
+	json_decref(c->drivers);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+lb_conductor_list_release(struct lb_conductor_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		lb_conductor_release(&list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}

@@ -22,6 +22,12 @@ struct lb_network_ops {
 	 * that dnsmasq must keep answering it, without boot options.
 	 */
 	bool tenant_dhcp;
+	/*
+	 * Attached VIFs are kept as Ironic's flat keeps them, in a port's
+	 * internal_info "tenant_vif_port_id" (flat, switch).  False: as
+	 * Ironic's noop, attach and detach do nothing and none are listed.
+	 */
+	bool keeps_vifs;
 	/* Checks what rescue needs (a rescuing network, ...); no I/O. */
 	int (*validate_rescue)(const struct lb_config *cfg,
 	    const struct lb_task *task, struct lb_err *err);

@@ -31,6 +31,7 @@ const struct lb_network_ops lb_network_noop = {
 const struct lb_network_ops lb_network_flat = {
 	.name = "flat",
 	.tenant_dhcp = false,
+	.keeps_vifs = true,
 	.validate_rescue = noop_hook,
 	.unconfigure_tenant = noop_hook,
 	.add_rescuing = noop_hook,

@@ -358,6 +358,7 @@ switch_configure_tenant(const struct lb_config *cfg,
 const struct lb_network_ops lb_network_switch = {
 	.name = "switch",
 	.tenant_dhcp = true,
+	.keeps_vifs = true,
 	.validate_rescue = switch_validate_rescue,
 	.unconfigure_tenant = switch_unconfigure_tenant,
 	.add_rescuing = switch_add_rescuing,

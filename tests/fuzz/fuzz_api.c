@@ -43,6 +43,11 @@ static const struct {
 	    FZ_NODE_ABSENT },
 	{ "/", lb_api_root, NULL },
 	{ "/v1", lb_api_v1, NULL },
+	{ "/v1/chassis", lb_api_chassis_list, NULL },
+	{ "/v1/chassis/c1", lb_api_chassis_show, "c1" },
+	{ "/v1/nodes/n1/vifs", lb_api_node_vifs, FZ_NODE_ENROLL },
+	/* n1's network interface is noop: an attach stores nothing */
+	{ "/v1/nodes/n1/vifs", lb_api_node_vif_attach, FZ_NODE_ENROLL },
 	{ "/v1/nodes/n1/states/console", lb_api_node_console_get,
 	    FZ_NODE_ENROLL },
 	{ "/v1/nodes/X/states/console", lb_api_node_console_set,
