@@ -119,9 +119,13 @@ def ipmiconsole_argv(bmc, *extra):
 
 
 def power_on(bmc):
+    """Powers on and waits for THIS boot's line (the serial log keeps
+    earlier ones): a command sent before the machine is up races with its
+    start, and ipmi_sim may not survive the machine dying then."""
+    seen = bmc.serial_log().count(b'power on]')
     ipmitool(bmc, 'power', 'on')
     wait_for(bmc.machine_pid, 10, what='the machine process')
-    wait_for(lambda: b'power on]' in bmc.serial_log(), 10,
+    wait_for(lambda: bmc.serial_log().count(b'power on]') > seen, 10,
              what='the machine on its serial port')
 
 
