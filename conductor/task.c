@@ -652,11 +652,6 @@ lb_task_deploy(struct lb_node_task *t, struct lb_err *err)
 
 /* ---- the console ---- */
 
-bool
-lb_task_has_console(const struct lb_node_task *t)
-{
-	return t->console != NULL;
-}
 
 int
 lb_task_console_start(struct lb_node_task *t, struct lb_err *err)
@@ -676,16 +671,6 @@ lb_task_console_stop(struct lb_node_task *t, struct lb_err *err)
 	return t->console->stop(&t->task, err);
 }
 
-int
-lb_task_console_info(struct lb_node_task *t, json_t **ret,
-    struct lb_err *err)
-{
-	if (t->console == NULL)
-		return lb_err_set(err, -ENOTSUP, "the console interface '%s' "
-		    "is not built into this lifeboatd",
-		    t->node->iface[LB_IFACE_CONSOLE]);
-	return t->console->info(&t->task, ret, err);
-}
 
 bool
 lb_task_console_captures(const struct lb_node_task *t)
@@ -709,15 +694,6 @@ lb_task_console_capture_stop(struct lb_node_task *t)
 		t->console->capture_stop(&t->task);
 }
 
-int
-lb_task_console_capture_tail(struct lb_node_task *t, unsigned int lines,
-    char **ret, struct lb_err *err)
-{
-	*ret = NULL;
-	if (!lb_task_console_captures(t))
-		return 0;
-	return t->console->capture_tail(&t->task, lines, ret, err);
-}
 
 void
 lb_task_of_node(struct lb_task *task, const struct lb_config *cfg,

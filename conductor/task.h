@@ -134,21 +134,16 @@ void lb_task_rescue_leave(struct lb_node_task *t, bool power_off,
 int lb_task_deploy(struct lb_node_task *t, struct lb_err *err);
 
 /*
- * The console interface (console/console.h).  start and info fail with
+ * The console interface (console/console.h).  start fails with
  * -ENOTSUP where the node has none built; stop and the capture calls do
- * nothing then.  capture_tail gives *ret NULL when nothing was captured.
+ * nothing then.
  */
-bool lb_task_has_console(const struct lb_node_task *t);
 int lb_task_console_start(struct lb_node_task *t, struct lb_err *err);
 int lb_task_console_stop(struct lb_node_task *t, struct lb_err *err);
-int lb_task_console_info(struct lb_node_task *t, json_t **ret,
-    struct lb_err *err);
 bool lb_task_console_captures(const struct lb_node_task *t);
 int lb_task_console_capture_start(struct lb_node_task *t, bool resume,
     struct lb_err *err);
 void lb_task_console_capture_stop(struct lb_node_task *t);
-int lb_task_console_capture_tail(struct lb_node_task *t,
-    unsigned int lines, char **ret, struct lb_err *err);
 
 /*
  * The drivers' view of a node read outside a job (no ports, no save), for
