@@ -137,6 +137,8 @@ static const struct {
 	{ "PUT", "v1/nodes/*/states/power" },
 	{ "PUT", "v1/nodes/*/states/console" },
 	{ "PUT", "v1/nodes/*/management/boot_device" },
+	{ "POST", "v1/nodes/*/vifs" },
+	{ "DELETE", "v1/nodes/*/vifs/*" },
 };
 
 static bool

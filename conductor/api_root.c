@@ -67,6 +67,8 @@ lb_api_v1(struct lb_req *req, const char *const *args, struct lb_resp *resp,
 		add_link_pair(&b, req, "lookup");
 		add_link_pair(&b, req, "heartbeat");
 	}
+	if (req->minor >= 49)
+		add_link_pair(&b, req, "conductors");
 	lb_buf_adds(&b, ",\"version\":");
 	add_version_doc(&b, req);
 	lb_buf_addc(&b, '}');

@@ -11,6 +11,7 @@
 #include "conductor/api_internal.h"
 #include "conductor/hwtype.h"
 #include "conductor/util/ident.h"
+#include "conductor/util/jsonbody.h"
 #include "network/network.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
@@ -142,6 +143,21 @@ change_vif(struct lb_port *port, const struct lb_node *node, void *arg,
 	return 0;
 }
 
+/*
+ * Ironic's conductor takes the node's lock for an attach or a detach, with
+ * every network interface (noop included): a locked node is a 409 the CLI
+ * retries.  The store's update checks it again.
+ */
+static int
+check_unlocked(const struct vif_ctx *c, struct lb_err *err)
+{
+	if (c->node->reservation == NULL)
+		return 0;
+	return lb_err_set(err, -EBUSY, "Node %s is locked by host %s, please "
+	    "retry after the current operation is completed.", c->node->uuid,
+	    c->node->reservation);
+}
+
 /* Ironic's VIF body: an object with a string id, UUID- or name-like. */
 static int
 parse_vif_body(struct lb_req *req, json_t *body, const char **ret_id,
@@ -150,15 +166,18 @@ parse_vif_body(struct lb_req *req, json_t *body, const char **ret_id,
 	const json_t *id = json_object_get(body, "id");
 	const char *port = NULL;
 
-	if (!json_is_object(body))
-		return lb_err_set(err, -EINVAL, "Schema error for vif: the "
-		    "body is not of type 'object'");
+	char shown[256];
+
+	if (!json_is_object(body) || (id != NULL && !json_is_string(id))) {
+		lb_json_pyrepr(json_is_object(body) ? id : body, shown,
+		    sizeof(shown));
+		return lb_err_set(err, -EINVAL, "Schema error for vif: %s is "
+		    "not of type '%s'", shown, json_is_object(body) ?
+		    "string" : "object");
+	}
 	if (id == NULL)
 		return lb_err_set(err, -EINVAL, "Schema error for vif: 'id' "
 		    "is a required property");
-	if (!json_is_string(id))
-		return lb_err_set(err, -EINVAL, "Schema error for vif: 'id' "
-		    "is not of type 'string'");
 	*ret_id = json_string_value(id);
 	if (!lb_uuid_is_valid(*ret_id) && !lb_logical_name_is_valid(*ret_id))
 		return lb_err_set(err, -EINVAL, "Expected UUID or name for "
@@ -219,10 +238,14 @@ lb_api_node_vif_attach(struct lb_req *req, const char *const *args,
 	int r;
 
 	r = vif_ctx_load(req, args[0], &c, err);
-	if (r == 0)
+	if (r == 0 && req->body_len == 0)	/* no body: no 'id' */
+		body = json_object();
+	else if (r == 0)
 		r = lb_req_json(req, &body, err);
 	if (r == 0)
 		r = parse_vif_body(req, body, &vc.vif, &want, err);
+	if (r == 0)
+		r = check_unlocked(&c, err);
 	if (r == 0 && c.keeps)
 		r = pick_port(&c, vc.vif, want, &port, err);
 	if (r == 0 && c.keeps)
@@ -249,6 +272,8 @@ lb_api_node_vif_detach(struct lb_req *req, const char *const *args,
 	int r;
 
 	r = vif_ctx_load(req, args[0], &c, err);
+	if (r == 0)
+		r = check_unlocked(&c, err);
 	for (size_t i = 0; r == 0 && c.keeps && i < c.ports.n; i++) {
 		const char *held = port_vif(c.ports.items[i]);
 

@@ -29,4 +29,11 @@ int lb_json_parse_body(const char *data, size_t len, json_t **ret,
  */
 void lb_json_wipe_on_free(void);
 
+/*
+ * Writes 'v' as Python's repr() of the decoded value ({'a': [1, True,
+ * None]}), as jsonschema quotes an instance in its messages, into 'out'
+ * (always terminated; a longer text is cut and ends in "...").
+ */
+void lb_json_pyrepr(const json_t *v, char *out, size_t size);
+
 #endif

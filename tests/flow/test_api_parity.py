@@ -6,7 +6,9 @@ against a real lifeboatd and compares with what Ironic 21.4 answers.
 
 import uuid as uuidlib
 
-from conftest import MAX_VERSION, assert_error
+import pytest
+
+from conftest import MAX_VERSION, assert_error, wait_for
 
 
 def _set_instance(d, node, value):
@@ -82,7 +84,10 @@ def test_every_discovery_link_is_served(daemon):
                     want = 400 if key == 'lookup' else 200
                     assert r.status_code == want, (key, href, r.text)
     assert {'chassis', 'nodes', 'ports', 'drivers', 'lookup',
-            'heartbeat'} <= seen
+            'heartbeat', 'conductors'} <= seen
+    # each extra link from its version on, as Ironic's
+    assert 'conductors' not in d.get('/v1', version='1.48').json()
+    assert 'lookup' not in d.get('/v1', version='1.21').json()
 
 
 CHASSIS = '0a1b2c3d-0000-4000-8000-00000000c4a5'
@@ -251,6 +256,20 @@ def test_vifs_on_flat_are_kept_in_port_internal_info(daemon):
     before = d.snapshot()
     assert_error(d.post('/v1/nodes/%s/vifs' % node, {}), 400,
                  "Schema error for vif: 'id' is a required property")
+    r = d.request('POST', '/v1/nodes/%s/vifs' % node, data=b'',
+                  headers={'Content-Type': 'application/json'})
+    assert_error(r, 400, "Schema error for vif: 'id' is a required property")
+    # jsonschema's words: the instance as Python prints it
+    for body, shown, kind in (([1], '[1]', 'object'),
+                              ('x', "'x'", 'object'),
+                              ({'id': 1}, '1', 'string'),
+                              ({'id': None}, 'None', 'string'),
+                              ({'id': ["it's", True, 1.5, {'k': False}]},
+                               '["it\'s", True, 1.5, {\'k\': False}]',
+                               'string')):
+        assert_error(d.post('/v1/nodes/%s/vifs' % node, body), 400,
+                     'Schema error for vif: %s is not of type %r'
+                     % (shown, kind))
     assert_error(d.post('/v1/nodes/%s/vifs' % node, {'id': 'bad id!'}), 400,
                  'Expected UUID or name for id: bad id!')
     assert_error(d.post('/v1/nodes/%s/vifs' % node,
@@ -288,6 +307,34 @@ def test_vifs_on_noop_are_accepted_and_not_kept(daemon):
     rc, out, err = d.cli('node', 'vif', 'detach', node, 'never-attached')
     assert rc == 0, (out, err)
     assert_error(d.get('/v1/nodes/nosuch/vifs'), 404)
+
+
+@pytest.mark.parametrize('network', ['noop', 'flat'])
+def test_vif_changes_on_a_locked_node_are_409(daemon, network):
+    """Ironic's conductor locks the node for attach and detach, whatever
+    its network interface: Nova retries a 409.  Listing takes no lock."""
+    d = daemon
+    name = 'vif-locked-' + network
+    node = d.create_node(name=name, network_interface=network,
+                         driver_info={'fake_delay': 2})['uuid']
+    d.create_port(node)
+    r = d.put('/v1/nodes/%s/states/power' % node, {'target': 'power on'})
+    assert r.status_code == 202, r.text
+    before = d.snapshot()
+    locked = ('Node %s is locked by host %s, please retry after the current '
+              'operation is completed.'
+              % (node, d.get('/v1/nodes/' + node).json()['reservation']))
+    assert_error(d.post('/v1/nodes/%s/vifs' % node, {'id': VIF1}), 409,
+                 locked)
+    assert_error(d.delete('/v1/nodes/%s/vifs/%s' % (node, VIF1)), 409,
+                 locked)
+    assert d.get('/v1/nodes/%s/vifs' % node).status_code == 200
+    after = d.snapshot()
+    assert after == before
+    wait_for(lambda: d.get('/v1/nodes/' + node).json()['reservation']
+             is None, 10, what='power action done')
+    assert d.post('/v1/nodes/%s/vifs' % node,
+                  {'id': VIF1}).status_code == 204
 
 
 def test_port_holding_a_vif_is_kept_until_maintenance(daemon):

@@ -215,6 +215,11 @@ def test_sigterm_waits_for_a_running_job(launcher, notify):
     assert_error(d.put('/v1/nodes/%s/management/boot_device'
                        % other['uuid'], {'boot_device': 'pxe'}), 503,
                  STOPPING_MSG)
+    assert_error(d.post('/v1/nodes/%s/vifs' % other['uuid'],
+                        {'id': 'vif-a'}), 503, STOPPING_MSG)
+    assert_error(d.delete('/v1/nodes/%s/vifs/vif-a' % other['uuid']), 503,
+                 STOPPING_MSG)
+    assert d.get('/v1/nodes/%s/vifs' % other['uuid']).status_code == 200
     assert get_node(d, other['uuid'])['target_power_state'] is None
     assert len(d.get('/v1/nodes').json()['nodes']) == 2
 
