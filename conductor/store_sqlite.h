@@ -136,6 +136,10 @@ int sq_conductor_get(struct lb_store *s, const char *hostname,
 int sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
     struct lb_conductor_list *ret, struct lb_err *err);
 
+/* store_sqlite_stats.c: counts for the metrics (store.h's node_counts). */
+int sq_node_counts(struct lb_store *s, lb_node_count_fn fn, void *arg,
+    struct lb_err *err);
+
 /* store_sqlite_schema.c: migrations and the statements' text. */
 int sq_migrate(sqlite3 *db, struct lb_err *err);
 int sq_table_sql_build(struct store_sqlite *st, const struct sq_table *t);
