@@ -47,9 +47,14 @@ static const struct lb_metric_def defs[LB_M_COUNT] = {
 	    "Seconds each phase of a rescue or unrescue job took.",
 	    64, .labels = { "flow", "phase" }, .buckets = NB(phase_buckets)),
 	M(LB_M_AGENT_PHASE, "agent_phase_duration_seconds", HISTOGRAM,
-	    "Seconds from the ramdisk's power-on to its first lookup, from "
-	    "the lookup to its first heartbeat, and the finalize job.",
+	    "Seconds from the rescue's end of power-on (rescue wait) to the "
+	    "ramdisk's first lookup, and from that lookup to the heartbeat "
+	    "that finalizes.",
 	    8, .labels = { "phase" }, .buckets = NB(phase_buckets)),
+	M(LB_M_JOB_SECONDS, "job_duration_seconds", HISTOGRAM,
+	    "Seconds from a job's queueing to its final write, by kind "
+	    "(rescue, unrescue, finalize, power, ...).",
+	    32, .labels = { "kind" }, .buckets = NB(phase_buckets)),
 	M(LB_M_BMC_CALLS, "bmc_calls_total", COUNTER,
 	    "Commands sent to BMCs (or refused a slot) by driver, operation "
 	    "and result.",
