@@ -25,7 +25,7 @@ from rescue_helpers import agents, emu  # noqa: F401 (fixtures)
 
 PASSWORD = 'Resc-ue-PW1'
 HOST = '127.0.0.2'           # not the default, and only loopback
-PHASE_RE = r'node %s: (?:un)?rescue: .+ \(\d+\.\d+ s\)$'
+PHASE_RE = r'node %s: (?:un)?rescue: (.+) \(\d+\.\d+ s\)$'
 
 
 def metrics_lab(launcher, tmp_path, **conductor):
@@ -37,8 +37,10 @@ def metrics_lab(launcher, tmp_path, **conductor):
 
 
 def phase_lines(d, uuid):
-    return [l for l in d.log_text().splitlines()
-            if re.search(PHASE_RE % uuid, l)]
+    """The phase names of the node's phase() log lines, in order."""
+    found = (re.search(PHASE_RE % uuid, l)
+             for l in d.log_text().splitlines())
+    return [m.group(1) for m in found if m]
 
 
 def checked(url):
@@ -80,6 +82,8 @@ def test_rescue_moves_the_metrics(launcher, tmp_path, emu, agents):
     hist = 'lifeboat_rescue_phase_duration_seconds_count'
     assert delta(s0, s1, hist, flow='rescue') == rescue_phases
     assert delta(s0, s1, hist, flow='unrescue') == 0
+    assert {lab_['phase'] for lab_, v in s1.series(hist)
+            if lab_['flow'] == 'rescue'} == set(phase_lines(d, uuid))
     agent_phase = 'lifeboat_agent_phase_duration_seconds_count'
     assert delta(s0, s1, agent_phase, phase='lookup') == 1
     assert delta(s0, s1, agent_phase, phase='first_heartbeat') == 1
