@@ -76,7 +76,7 @@ struct store_sqlite {
 	bool writing;
 	struct sq_waiter *wait_head, *wait_tail;
 	bool disk_full;			/* the last write: -ENOSPC */
-	double write_started;		/* lb_monotonic(), the lock holder's */
+	double write_started;		/* when the lock holder took it */
 	struct conn *conns;		/* every open connection, for close */
 	struct conn *idle;		/* given back, for the next thread */
 	size_t nidle;

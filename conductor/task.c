@@ -217,7 +217,7 @@ lb_task_apply_driver_changes(struct lb_node *node,
 /* One driver call that reaches the BMC. */
 struct bmc_op {
 	const char *what;		/* for the debug line */
-	const char *op;			/* the metrics' operation label */
+	const char *op;			/* the metrics' operation */
 	int (*call)(struct lb_node_task *t, struct bmc_op *op,
 	    struct lb_err *err);
 	double slot_s;			/* the longest wait for a slot */

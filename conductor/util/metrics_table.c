@@ -61,7 +61,8 @@ static const struct lb_metric_def defs[LB_M_COUNT] = {
 	    128, .labels = { "driver", "operation", "result" }),
 	M(LB_M_BMC_SECONDS, "bmc_call_duration_seconds", HISTOGRAM,
 	    "Seconds a BMC command took once it had the BMC's slot.",
-	    64, .labels = { "driver", "operation" }, .buckets = NB(bmc_buckets)),
+	    64, .labels = { "driver", "operation" },
+	    .buckets = NB(bmc_buckets)),
 	M(LB_M_BMC_SLOT_WAIT, "bmc_slot_wait_seconds", HISTOGRAM,
 	    "Seconds a BMC command waited for the BMC's slot (in flight "
 	    "limit and spacing).",
