@@ -472,6 +472,7 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 	    "agent_version"));
 	const char *pem = json_string_value(json_object_get(b,
 	    "agent_verify_ca"));
+	const char *at;
 	char now[LB_TIME_LEN];
 	int r;
 
@@ -507,9 +508,10 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 		if (r < 0)
 			return -ENOMEM;
 		hb->finalize = true;
+		at = json_string_value(json_object_get(
+		    node->driver_internal_info, "agent_lookup_at"));
 		snprintf(hb->lookup_at, sizeof(hb->lookup_at), "%s",
-		    json_string_value(json_object_get(
-		    node->driver_internal_info, "agent_lookup_at")) ?: "");
+		    at != NULL ? at : "");
 	}
 	return 0;
 }
