@@ -18,6 +18,7 @@
 #include "conductor/states.h"
 #include "conductor/util/log.h"
 #include "conductor/util/mask.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
 
 static bool
@@ -234,9 +235,49 @@ lookup_doc(const struct lb_engine *e, const struct lb_node *node, int minor,
 	return doc;
 }
 
+/* An agent phase: the seconds since a stored time stamp (wall clock). */
+static void
+observe_since(const struct lb_engine *e, const char *stamp,
+    const char *phase)
+{
+	double then, s;
+
+	if (lb_time_parse_iso(stamp, &then) < 0)
+		return;
+	s = e->clock->realtime(e->clock) - then;
+	if (s >= 0)
+		LB_METRIC_OBSERVE(LB_M_AGENT_PHASE, s, phase);
+}
+
+/* Counted: accepted, or refused with the reason (the agent sees less). */
+static int
+lookup_counted(const char *reason, int r)
+{
+	LB_METRIC_INC(LB_M_AGENT_LOOKUPS, r < 0 ? "refused" : "accepted",
+	    reason);
+	return r;
+}
+
+static int
+lookup(struct lb_engine *e, const char *addresses, const char *node_uuid,
+    int minor, const char *base_url, json_t **ret, const char **why,
+    struct lb_err *err);
+
 int
 lb_engine_lookup(struct lb_engine *e, const char *addresses,
     const char *node_uuid, int minor, const char *base_url, json_t **ret,
+    struct lb_err *err)
+{
+	const char *why = "error";
+	int r = lookup(e, addresses, node_uuid, minor, base_url, ret, &why,
+	    err);
+
+	return lookup_counted(r < 0 ? why : "ok", r);
+}
+
+static int
+lookup(struct lb_engine *e, const char *addresses, const char *node_uuid,
+    int minor, const char *base_url, json_t **ret, const char **why,
     struct lb_err *err)
 {
 	struct lookup_token lt = { e->cfg, "", false };
@@ -246,8 +287,10 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 	json_t *doc;
 	int r;
 
+	*why = "old_api_version";
 	if (minor < 22)
 		return lb_err_set(err, -ENOENT, "Resource could not be found.");
+	*why = "no_address";
 	if (node_uuid != NULL && lb_uuid_normalize(node_uuid, uuid) == 0) {
 		r = 0;
 	} else {
@@ -261,11 +304,13 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 	/* Unknown and not-in-a-lookup-state read the same, on purpose. */
 	if (r == 0)
 		r = lb_store_node_get(e->store, uuid, &node, err);
+	*why = r < 0 ? "unknown_node" : "wrong_state";
 	if (r < 0 || (e->cfg->api_restrict_lookup &&
 	    !lookup_state(node->provision_state))) {
 		lb_node_free(node);
 		return lb_err_set(err, -ENOENT, "Resource could not be found.");
 	}
+	*why = "error";
 	if (minor >= 62 && !has_token(node)) {
 		lb_node_free(node);
 		node = NULL;
@@ -286,6 +331,8 @@ lb_engine_lookup(struct lb_engine *e, const char *addresses,
 		else
 			log_info("node %s: the rescue ramdisk looked up",
 			    node->uuid);
+		if (strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
+			observe_since(e, node->provision_updated_at, "lookup");
 	}
 	doc = lookup_doc(e, node, minor, base_url, &lt);
 	if (lt.issued)
@@ -306,14 +353,18 @@ struct heartbeat {
 	bool may_finalize;		/* a worker is reserved for it */
 	bool finalize;
 	char uuid[LB_UUID_LEN + 1];
+	const char *why;		/* the metrics' reason when refused */
+	char lookup_at[LB_TIME_LEN];	/* of the node that finalizes */
 };
 
 static int
-check_token(const struct lb_node *node, const char *sent, struct lb_err *err)
+check_token(const struct lb_node *node, const char *sent, const char **why,
+    struct lb_err *err)
 {
 	const char *want = json_string_value(json_object_get(
 	    node->driver_internal_info, "agent_secret_token"));
 
+	*why = sent == NULL ? "missing_token" : "bad_token";
 	if (sent == NULL)
 		return lb_err_set(err, -EINVAL, "Agent token is required for "
 		    "heartbeat processing.");
@@ -378,7 +429,7 @@ finalizes(const struct lb_node *node)
 /* What a heartbeat must pass: on a read copy first, then under the write. */
 static int
 check_heartbeat(const struct heartbeat *hb, const struct lb_node *node,
-    struct lb_err *err)
+    const char **why, struct lb_err *err)
 {
 	const json_t *b = hb->body;
 	const char *url = json_string_value(json_object_get(b,
@@ -387,20 +438,24 @@ check_heartbeat(const struct heartbeat *hb, const struct lb_node *node,
 	int r;
 
 	r = check_token(node, json_string_value(json_object_get(b,
-	    "agent_token")), err);
+	    "agent_token")), why, err);
 	if (r < 0)
 		return r;
+	*why = "no_agent_version";
 	if (json_string_value(json_object_get(b, "agent_version")) == NULL)
 		return lb_err_set(err, -EINVAL, "Agent version is required for "
 		    "heartbeat processing.");
+	*why = "tls_required";
 	if (hb->e->cfg->agent_require_tls && !hb->tls)
 		return lb_err_set(err, -EINVAL, "TLS is required by "
 		    "configuration");
 	have = json_string_value(json_object_get(node->driver_internal_info,
 	    "agent_url"));
+	*why = "callback_url_changed";
 	if (have != NULL && strcmp(have, url) != 0)
 		return lb_err_set(err, -EINVAL, "Detected change in ramdisk "
 		    "provided \"callback_url\"");
+	*why = "node_locked";
 	if (have == NULL && node->reservation != NULL)
 		return lb_node_locked(node, err);
 	return 0;
@@ -417,15 +472,18 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 	    "agent_version"));
 	const char *pem = json_string_value(json_object_get(b,
 	    "agent_verify_ca"));
+	const char *at;
 	char now[LB_TIME_LEN];
 	int r;
 
 	memcpy(hb->uuid, node->uuid, sizeof(hb->uuid));
-	r = check_heartbeat(hb, node, err);
+	r = check_heartbeat(hb, node, &hb->why, err);
 	if (r < 0)
 		return r;
+	hb->why = "certificate";
 	if (pem != NULL && (r = pin_certificate(hb->e, node, pem, err)) < 0)
 		return r;
+	hb->why = "error";
 	/* Ironic's format: ISO time without a zone. */
 	lb_time_now_iso(now);
 	now[26] = '\0';
@@ -450,6 +508,10 @@ record_heartbeat(struct lb_node *node, void *arg, struct lb_err *err)
 		if (r < 0)
 			return -ENOMEM;
 		hb->finalize = true;
+		at = json_string_value(json_object_get(
+		    node->driver_internal_info, "agent_lookup_at"));
+		snprintf(hb->lookup_at, sizeof(hb->lookup_at), "%s",
+		    at != NULL ? at : "");
 	}
 	return 0;
 }
@@ -505,46 +567,62 @@ check_heartbeat_body(const json_t *body, int minor, bool *ret_tls,
 	return 0;
 }
 
-int
-lb_engine_heartbeat(struct lb_engine *e, const char *ident,
-    const json_t *body, int minor, struct lb_err *err)
+static int
+heartbeat(struct lb_engine *e, const char *ident, struct heartbeat *hb,
+    struct lb_err *err)
 {
-	struct heartbeat hb = { .body = body, .minor = minor, .e = e };
 	struct lb_engine_job *j = NULL;
 	struct lb_node *node = NULL;
 	int r;
 
-	if (minor < 22)
+	hb->why = "old_api_version";
+	if (hb->minor < 22)
 		return lb_err_set(err, -ENOENT, "Resource could not be found.");
-	r = check_heartbeat_body(body, minor, &hb.tls, err);
+	hb->why = "bad_request";
+	r = check_heartbeat_body(hb->body, hb->minor, &hb->tls, err);
 	if (r < 0)
 		return r;
 	/* A stranger's heartbeat ends here: no write lock, no worker. */
 	r = lb_store_node_get(e->store, ident, &node, err);
+	hb->why = r == -ENOENT ? "unknown_node" : "error";
 	if (r < 0)
 		return r;
-	r = check_heartbeat(&hb, node, err);
-	hb.may_finalize = r == 0 && finalizes(node);
+	r = check_heartbeat(hb, node, &hb->why, err);
+	hb->may_finalize = r == 0 && finalizes(node);
 	lb_node_free(node);
-	if (r == 0 && hb.may_finalize) {
+	if (r == 0 && hb->may_finalize) {
+		hb->why = "no_worker";
 		r = lb_job_reserve(e, &lb_rescue_job_finalize, 0, &j, err);
 		if (r < 0)
 			return r;
 	}
 	if (r == 0)
 		r = lb_store_node_update(e->store, ident, record_heartbeat,
-		    &hb, NULL, err);
+		    hb, NULL, err);
 	/* The agent sees only the reply; the operator needs the reason too. */
 	if (r < 0 && r != -ENOENT && err != NULL)
 		log_warning("node %s: heartbeat refused: %s", ident, err->msg);
-	if (r < 0 || !hb.finalize) {
+	if (r < 0 || !hb->finalize) {
 		lb_job_cancel(j);
 		return r;
 	}
 	log_info("node %s: rescue wait -> rescuing (agent heartbeat)",
-	    hb.uuid);
-	lb_job_queue(j, hb.uuid);
+	    hb->uuid);
+	observe_since(e, hb->lookup_at, "first_heartbeat");
+	lb_job_queue(j, hb->uuid);
 	return 0;
+}
+
+int
+lb_engine_heartbeat(struct lb_engine *e, const char *ident,
+    const json_t *body, int minor, struct lb_err *err)
+{
+	struct heartbeat hb = { .body = body, .minor = minor, .e = e };
+	int r = heartbeat(e, ident, &hb, err);
+
+	LB_METRIC_INC(LB_M_AGENT_HEARTBEATS, r < 0 ? "refused" : "accepted",
+	    r < 0 ? hb.why : hb.finalize ? "finalize" : "recorded");
+	return r;
 }
 
 /* ---- for the fuzz target (tests/fuzz/fuzz_lookup.c) ---- */

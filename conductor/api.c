@@ -20,6 +20,7 @@
 #include "conductor/engine.h"
 #include "conductor/http_guard.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/version.h"
 #include "conductor/util/banned.h"
 
@@ -56,6 +57,7 @@ struct conn_state {
 	struct lb_api *api;
 	struct MHD_Connection *conn;
 	const char *method, *path;	/* libmicrohttpd's, live as cs does */
+	const char *route;		/* the route table's */
 	int minor;
 	bool with_current;
 	bool done;
@@ -302,6 +304,7 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
 		if (strcmp(routes[i].method, want) != 0)
 			continue;
 		*ret_public = routes[i].public;
+		req->route = routes[i].pattern;
 		if (!routes[i].public && req->ctx->htpasswd != NULL &&
 		    lb_htpasswd_check(req->ctx->htpasswd,
 		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -352,6 +355,29 @@ elapsed_ms(const struct timespec *start)
 	    (now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
+/*
+ * Counted by method, route pattern and status: label values from fixed
+ * sets only, never the path (a node's UUID) or a stranger's method.
+ */
+static void
+count_request(const struct lb_req *req, int status, double ms)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", NULL
+	};
+	const char *method = "other", *route;
+	char code[8];
+
+	for (size_t i = 0; methods[i] != NULL; i++)
+		if (req->method != NULL && strcmp(req->method, methods[i]) == 0)
+			method = methods[i];
+	route = req->route == NULL ? "unmatched" :
+	    req->route[0] == '\0' ? "/" : req->route;
+	snprintf(code, sizeof(code), "%d", status);
+	LB_METRIC_INC(LB_M_API_REQUESTS, method, route, code);
+	LB_METRIC_OBSERVE(LB_M_API_SECONDS, ms / 1e3, method, route);
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *conn, struct lb_req *req,
     struct lb_resp *resp, bool with_current, const struct conn_state *cs)
@@ -359,6 +385,7 @@ send_reply(struct MHD_Connection *conn, struct lb_req *req,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char request_id[48] = "req-";
+	double ms;
 
 	if (resp->body != NULL)
 		r = MHD_create_response_from_buffer(resp->body_len,
@@ -384,15 +411,17 @@ send_reply(struct MHD_Connection *conn, struct lb_req *req,
 		    "Basic realm=\"Baremetal API\"");
 	ret = MHD_queue_response(conn, resp->status, r);
 	MHD_destroy_response(r);
+	ms = elapsed_ms(&cs->start);
+	count_request(req, resp->status, ms);
 	if (resp->status >= 500)
 		log_error("%s %s -> %d (%.1f ms)", req->method, req->path,
-		    resp->status, elapsed_ms(&cs->start));
+		    resp->status, ms);
 	else if (resp->status >= 400)
 		log_info("%s %s -> %d (%.1f ms)", req->method, req->path,
-		    resp->status, elapsed_ms(&cs->start));
+		    resp->status, ms);
 	else
 		log_debug("%s %s -> %d (%.1f ms)", req->method, req->path,
-		    resp->status, elapsed_ms(&cs->start));
+		    resp->status, ms);
 	return ret;
 }
 
@@ -457,6 +486,7 @@ start_deferred(struct lb_api *api, struct MHD_Connection *conn,
 	cs->conn = conn;
 	cs->method = req->method;
 	cs->path = req->path;
+	cs->route = req->route;
 	cs->minor = req->minor;
 	cs->with_current = with_current;
 	cs->resp = *resp;
@@ -480,6 +510,7 @@ finish_deferred(struct MHD_Connection *conn, struct conn_state *cs)
 
 	req.method = cs->method;
 	req.path = cs->path;
+	req.route = cs->route;
 	req.minor = cs->minor;
 	memset(&cs->resp, 0, sizeof(cs->resp));
 	if (cs->r < 0)
@@ -610,8 +641,9 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static int
-open_listener(const struct lb_config *cfg, int *ret_fd, struct lb_err *err)
+int
+lb_api_listen(const char *section, const char *host, int port_number,
+    int *ret_fd, struct lb_err *err)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	char port[16];
@@ -620,11 +652,11 @@ open_listener(const struct lb_config *cfg, int *ret_fd, struct lb_err *err)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%d", cfg->api_port);
-	rc = getaddrinfo(cfg->api_host_ip, port, &hints, &ai);
+	snprintf(port, sizeof(port), "%d", port_number);
+	rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0)
-		return lb_err_set(err, -EINVAL, "invalid [api] host_ip '%s': "
-		    "%s", cfg->api_host_ip, gai_strerror(rc));
+		return lb_err_set(err, -EINVAL, "invalid [%s] host_ip '%s': "
+		    "%s", section, host, gai_strerror(rc));
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		freeaddrinfo(ai);
@@ -636,8 +668,9 @@ open_listener(const struct lb_config *cfg, int *ret_fd, struct lb_err *err)
 		rc = -errno;
 		close(fd);
 		freeaddrinfo(ai);
-		return lb_err_set(err, rc, "cannot listen on %s port %d: %s",
-		    cfg->api_host_ip, cfg->api_port, strerror(-rc));
+		return lb_err_set(err, rc, "cannot listen on %s port %d "
+		    "([%s] host_ip, port): %s", host, port_number, section,
+		    strerror(-rc));
 	}
 	freeaddrinfo(ai);
 	*ret_fd = fd;
@@ -659,7 +692,8 @@ lb_api_start(const struct lb_api_ctx *ctx, struct lb_api **ret,
 	if (api == NULL)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	api->ctx = ctx;
-	r = open_listener(ctx->cfg, &api->listen_fd, err);
+	r = lb_api_listen("api", ctx->cfg->api_host_ip, ctx->cfg->api_port,
+	    &api->listen_fd, err);
 	if (r < 0) {
 		free(api);
 		return r;

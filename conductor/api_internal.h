@@ -26,6 +26,7 @@ struct lb_req {
 	void *conn;			/* struct MHD_Connection */
 	const char *method;
 	const char *path;
+	const char *route;		/* the route's pattern, NULL: none */
 	const char *body;		/* NUL-terminated, NULL if none */
 	size_t body_len;
 	int minor;			/* negotiated 1.<minor> */

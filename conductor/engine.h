@@ -72,6 +72,14 @@ void lb_engine_hand_over(struct lb_engine *e);
  */
 int lb_engine_health(struct lb_engine *e, struct lb_err *err);
 
+/* What the workers and the BMC slots hold now (the metrics' gauges). */
+struct lb_engine_occupancy {
+	size_t workers, busy, queued;
+	int bmc_inflight, bmc_waiting;
+};
+void lb_engine_occupancy(struct lb_engine *e,
+    struct lb_engine_occupancy *ret);
+
 /*
  * PUT /v1/nodes/{ident}/states/provision with 'body' already parsed.
  * Ironic's checks in Ironic's order; 0 when the transition is written and

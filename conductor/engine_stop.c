@@ -1,7 +1,8 @@
 /*
  * engine_stop.c - the engine's graceful stop (no new jobs, the queue
  * failed back, a bounded wait for running jobs, the hand-over log of what
- * still runs) and its health as the systemd watchdog sees it.  The main
+ * still runs), its health as the systemd watchdog sees it and its
+ * occupancy (workers, BMC slots) for the metrics.  The main
  * thread stops the engine; lb_engine_stopping() and lb_engine_health()
  * are called from API, worker and watchdog threads; the timers' beat runs
  * on the timer thread.
@@ -164,4 +165,13 @@ lb_engine_health(struct lb_engine *e, struct lb_err *err)
 		return lb_err_set(err, -EIO, "%zu jobs queued and none "
 		    "started or ended for %.0f s", queued, idle);
 	return store_probe(e, err);
+}
+
+void
+lb_engine_occupancy(struct lb_engine *e, struct lb_engine_occupancy *ret)
+{
+	ret->workers = e->pool.nthreads;
+	lb_pool_occupancy(&e->pool, &ret->busy, &ret->queued);
+	lb_bmc_limit_occupancy(&e->bmc, &ret->bmc_inflight,
+	    &ret->bmc_waiting);
 }

@@ -13,6 +13,7 @@
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/stop.h"
 #include "conductor/util/banned.h"
 
@@ -156,6 +157,8 @@ job_run(struct lb_job *base)
 	f.task = &t;
 	lb_job_finish(j->e, j->uuid, &f, j->what ? j->what : j->kind->name,
 	    j->started);
+	LB_METRIC_OBSERVE(LB_M_JOB_SECONDS, lb_engine_now(j->e) - j->started,
+	    j->kind->name);
 	free(f.error_tail);
 	lb_task_release(&t);
 	free(j);

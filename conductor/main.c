@@ -287,6 +287,7 @@ run(const struct lb_config *cfg)
 	struct lb_store *store = NULL;
 	struct lb_htpasswd *htpasswd = NULL;
 	struct lb_api *api = NULL;
+	struct lb_metrics_server *metrics = NULL;
 	struct lb_engine *engine = NULL;
 	struct lb_http_boot *http_boot = NULL;
 	struct lb_api_ctx ctx;
@@ -335,7 +336,18 @@ run(const struct lb_config *cfg)
 		lb_store_close(store);
 		return 1;
 	}
+	r = lb_metrics_server_start(&ctx, &metrics, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		lb_api_stop(api);
+		lb_engine_stop(engine);
+		lb_http_boot_stop(http_boot);
+		lb_htpasswd_free(htpasswd);
+		lb_store_close(store);
+		return 1;
+	}
 	serve(cfg, engine, &sigs);
+	lb_metrics_server_stop(metrics);
 	lb_api_stop(api);
 	lb_engine_stop(engine);
 	lb_http_boot_stop(http_boot);

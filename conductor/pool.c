@@ -220,3 +220,19 @@ lb_pool_progress(struct lb_pool *p, double *ret_idle_s)
 	pthread_mutex_unlock(&p->lock);
 	return queued;
 }
+
+void
+lb_pool_occupancy(struct lb_pool *p, size_t *ret_busy, size_t *ret_queued)
+{
+	size_t busy = 0, queued = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; p->running != NULL && i < p->nthreads; i++)
+		if (p->running[i] != NULL)
+			busy++;
+	for (struct lb_job *job = p->head; job != NULL; job = job->next)
+		queued++;
+	pthread_mutex_unlock(&p->lock);
+	*ret_busy = busy;
+	*ret_queued = queued;
+}

@@ -61,5 +61,8 @@ void lb_pool_each_running(struct lb_pool *p,
 /* Jobs queued and not started, and seconds since a job last started or
  * ended (since the pool started when none has). */
 size_t lb_pool_progress(struct lb_pool *p, double *ret_idle_s);
+/* Workers running a job now, and jobs queued and not started (metrics). */
+void lb_pool_occupancy(struct lb_pool *p, size_t *ret_busy,
+    size_t *ret_queued);
 
 #endif

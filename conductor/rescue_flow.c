@@ -23,6 +23,7 @@
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/passwd.h"
 #include "conductor/util/banned.h"
 
@@ -306,6 +307,9 @@ phase(const struct lb_node_task *t, double *mark, const char *what)
 
 	log_info("node %s: rescue: %s (%.2f s)", t->node->uuid, what,
 	    now - *mark);
+	LB_METRIC_OBSERVE(LB_M_RESCUE_PHASE, now - *mark,
+	    strcmp(t->node->provision_state, LB_STATE_UNRESCUING) == 0 ?
+	    "unrescue" : "rescue", what);
 	*mark = now;
 }
 

@@ -93,6 +93,9 @@ struct lb_port_list {
 
 typedef int (*lb_node_update_fn)(struct lb_node *node, void *arg,
     struct lb_err *err);
+/* One group of nodes: their states, maintenance, and how many. */
+typedef void (*lb_node_count_fn)(const char *provision_state,
+    const char *power_state, bool maintenance, long count, void *arg);
 typedef int (*lb_port_update_fn)(struct lb_port *port,
     const struct lb_node *node, void *arg, struct lb_err *err);
 
@@ -151,6 +154,14 @@ struct lb_store_ops {
 	int (*conductor_list)(struct lb_store *store,
 	    const struct lb_conductor_query *q, struct lb_conductor_list *ret,
 	    struct lb_err *err);
+
+	/*
+	 * Calls fn once per (provision state, power state, maintenance)
+	 * group of nodes with its count: one GROUP BY (the metrics' gauges).
+	 * power_state is NULL when never read.
+	 */
+	int (*node_counts)(struct lb_store *store, lb_node_count_fn fn,
+	    void *arg, struct lb_err *err);
 };
 
 struct lb_store {
@@ -305,6 +316,13 @@ lb_store_conductor_list(struct lb_store *s,
     struct lb_err *err)
 {
 	return s->ops->conductor_list(s, q, ret, err);
+}
+
+static inline int
+lb_store_node_counts(struct lb_store *s, lb_node_count_fn fn, void *arg,
+    struct lb_err *err)
+{
+	return s->ops->node_counts(s, fn, arg, err);
 }
 
 #endif

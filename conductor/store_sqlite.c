@@ -331,6 +331,7 @@ static const struct lb_store_ops sqlite_ops = {
 	.conductor_touch = sq_conductor_touch,
 	.conductor_get = sq_conductor_get,
 	.conductor_list = sq_conductor_list,
+	.node_counts = sq_node_counts,
 };
 
 static int

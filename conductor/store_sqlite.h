@@ -76,6 +76,7 @@ struct store_sqlite {
 	bool writing;
 	struct sq_waiter *wait_head, *wait_tail;
 	bool disk_full;			/* the last write: -ENOSPC */
+	double write_started;		/* when the lock holder took it */
 	struct conn *conns;		/* every open connection, for close */
 	struct conn *idle;		/* given back, for the next thread */
 	size_t nidle;
@@ -123,6 +124,9 @@ int sq_end_write_tx(struct store_sqlite *st, sqlite3 *db, int r,
 int sq_end_tx(sqlite3 *db, int r, struct lb_err *err);
 int sq_pool_init(struct store_sqlite *st);
 void sq_pool_release(struct store_sqlite *st);
+/* A read (one get or one page of a list) that began at 'started'
+ * (lb_monotonic()), into the metrics. */
+void sq_observe_read(double started);
 void sq_thread_release(struct lb_store *s);
 size_t sq_open_connections(struct lb_store *s);
 
@@ -135,6 +139,10 @@ int sq_conductor_get(struct lb_store *s, const char *hostname,
     struct lb_conductor *ret, struct lb_err *err);
 int sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
     struct lb_conductor_list *ret, struct lb_err *err);
+
+/* store_sqlite_stats.c: counts for the metrics (store.h's node_counts). */
+int sq_node_counts(struct lb_store *s, lb_node_count_fn fn, void *arg,
+    struct lb_err *err);
 
 /* store_sqlite_schema.c: migrations and the statements' text. */
 int sq_migrate(sqlite3 *db, struct lb_err *err);

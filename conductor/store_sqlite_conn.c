@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "conductor/store_sqlite.h"
+#include "conductor/util/clock.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -329,6 +331,7 @@ write_unlock(struct store_sqlite *st)
 int
 sq_begin_write_tx(struct store_sqlite *st, sqlite3 *db, struct lb_err *err)
 {
+	double started;
 	int r;
 
 	/* A write started inside another's callback would wait for itself. */
@@ -337,7 +340,11 @@ sq_begin_write_tx(struct store_sqlite *st, sqlite3 *db, struct lb_err *err)
 		return lb_err_set(err, -EIO, "database error while starting a "
 		    "transaction");
 	}
+	started = lb_monotonic();
 	write_lock(st);
+	st->write_started = lb_monotonic();
+	lb_metrics_observe(lb_metrics(), LB_M_STORE_LOCK_WAIT,
+	    LB_METRIC_LABELS(NULL), st->write_started - started);
 	r = sq_exec(db, "BEGIN IMMEDIATE", err, "starting a transaction");
 	if (r < 0)
 		write_unlock(st);
@@ -373,8 +380,17 @@ sq_end_write_tx(struct store_sqlite *st, sqlite3 *db, int r,
 		log_info("database '%s' writes again", st->path);
 	if (r == -ENOSPC || r == 0)
 		st->disk_full = r < 0;
+	LB_METRIC_OBSERVE(LB_M_STORE_SECONDS, lb_monotonic() -
+	    st->write_started, "write");
 	write_unlock(st);
 	return r;
+}
+
+void
+sq_observe_read(double started)
+{
+	LB_METRIC_OBSERVE(LB_M_STORE_SECONDS, lb_monotonic() - started,
+	    "read");
 }
 
 int

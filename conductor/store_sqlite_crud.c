@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conductor/store_sqlite.h"
+#include "conductor/util/clock.h"
 #include "conductor/util/banned.h"
 
 #define AT(rec, off) ((char *)(rec) + (off))
@@ -243,13 +244,15 @@ int
 sq_get(struct store_sqlite *st, const struct sq_table *t, const char *ident,
     void **ret, struct lb_err *err)
 {
+	double started = lb_monotonic();
 	sqlite3 *db;
 	int r;
 
 	r = sq_get_db(st, &db, err);
-	if (r < 0)
-		return r;
-	return select_one(st, db, t, ident, ret, err);
+	if (r == 0)
+		r = select_one(st, db, t, ident, ret, err);
+	sq_observe_read(started);
+	return r;
 }
 
 /* Columns a list may be sorted by: stored scalars, not JSON or links. */
@@ -431,8 +434,8 @@ rows_add(struct sq_rows *rows, size_t *cap, void *rec)
 	return 0;
 }
 
-int
-sq_list(struct store_sqlite *st, const struct sq_table *t,
+static int
+list_rows(struct store_sqlite *st, const struct sq_table *t,
     const struct sq_filter *filters, size_t nfilters, const void *query,
     const struct sq_page *page, struct sq_rows *ret, struct lb_err *err)
 {
@@ -473,6 +476,18 @@ sq_list(struct store_sqlite *st, const struct sq_table *t,
 }
 
 /* Resolves the record's parent UUID to the parent's row id. */
+int
+sq_list(struct store_sqlite *st, const struct sq_table *t,
+    const struct sq_filter *filters, size_t nfilters, const void *query,
+    const struct sq_page *page, struct sq_rows *ret, struct lb_err *err)
+{
+	double started = lb_monotonic();
+	int r = list_rows(st, t, filters, nfilters, query, page, ret, err);
+
+	sq_observe_read(started);
+	return r;
+}
+
 static int
 resolve_parent(struct store_sqlite *st, sqlite3 *db, const struct sq_table *t,
     void *rec, struct lb_err *err)

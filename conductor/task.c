@@ -14,6 +14,7 @@
 #include "conductor/job.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
 
 /* ---- loading ---- */
@@ -216,6 +217,7 @@ lb_task_apply_driver_changes(struct lb_node *node,
 /* One driver call that reaches the BMC. */
 struct bmc_op {
 	const char *what;		/* for the debug line */
+	const char *op;			/* the metrics' operation */
 	int (*call)(struct lb_node_task *t, struct bmc_op *op,
 	    struct lb_err *err);
 	double slot_s;			/* the longest wait for a slot */
@@ -246,6 +248,23 @@ bmc_log_inflight(struct lb_node_task *t, const struct bmc_op *op)
 }
 
 /*
+ * Counted by the node's driver (its hardware type), the operation and
+ * "ok", "error" or "busy" (no slot in time); timed once it had the slot.
+ */
+static void
+bmc_count(const struct lb_node_task *t, const struct bmc_op *op,
+    const char *result, double slot_at, double done_at)
+{
+	const char *driver = t->node->driver != NULL ? t->node->driver : "";
+
+	LB_METRIC_INC(LB_M_BMC_CALLS, driver, op->op, result);
+	LB_METRIC_OBSERVE(LB_M_BMC_SLOT_WAIT, slot_at - op->started, driver);
+	if (done_at >= slot_at)
+		LB_METRIC_OBSERVE(LB_M_BMC_SECONDS, done_at - slot_at, driver,
+		    op->op);
+}
+
+/*
  * The one sequence every BMC command goes through: acquire the BMC's slot
  * (within op->slot_s), call, give the slot back; the interval to the next
  * command counts from then.
@@ -254,11 +273,15 @@ static int
 bmc_call(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
 {
 	struct lb_engine *e = t->engine;
+	double slot_at;
 	int r;
 
 	op->started = lb_engine_now(e);
 	r = lb_bmc_limit_acquire(&e->bmc, t->bmc_key, &t->policy, e->clock,
 	    op->started + (op->nowait ? 0 : op->slot_s));
+	slot_at = lb_engine_now(e);
+	if (r < 0)
+		bmc_count(t, op, "busy", slot_at, -1);
 	if (r < 0 && op->nowait)
 		return lb_err_set(err, -EAGAIN, "BMC %s is busy", t->bmc_key);
 	if (r < 0) {
@@ -270,6 +293,7 @@ bmc_call(struct lb_node_task *t, struct bmc_op *op, struct lb_err *err)
 	bmc_log_inflight(t, op);
 	r = op->call(t, op, err);
 	lb_bmc_limit_done(&e->bmc, t->bmc_key, lb_engine_now(e));
+	bmc_count(t, op, r < 0 ? "error" : "ok", slot_at, lb_engine_now(e));
 	/* The message stays the caller's: it may hold a secret (an ISO
 	 * URL) that the caller redacts before it logs. */
 	if (r < 0)
@@ -330,7 +354,7 @@ lb_task_power_get(struct lb_node_task *t, int timeout_s,
     enum lb_power_state *ret, struct lb_err *err)
 {
 	struct bmc_op op = { .what = "reading the power state",
-	    .call = call_power_get, .slot_s = timeout_s };
+	    .op = "power_get", .call = call_power_get, .slot_s = timeout_s };
 	int r = bmc_call(t, &op, err);
 
 	if (r == 0)
@@ -343,7 +367,7 @@ lb_task_power_get_nowait(struct lb_node_task *t, enum lb_power_state *ret,
     struct lb_err *err)
 {
 	struct bmc_op op = { .what = "reading the power state",
-	    .call = call_power_get, .nowait = true };
+	    .op = "power_get", .call = call_power_get, .nowait = true };
 	int r = bmc_call(t, &op, err);
 
 	if (r == 0)
@@ -363,7 +387,8 @@ int
 lb_task_power_set_for(struct lb_node_task *t, enum lb_power_action action,
     int slot_s, int timeout_s, struct lb_err *err)
 {
-	struct bmc_op op = { .what = "power action", .call = call_power_set,
+	struct bmc_op op = { .what = "power action", .op = "power_set",
+	    .call = call_power_set,
 	    .slot_s = slot_s, .action = action, .timeout_s = timeout_s };
 
 	return bmc_call(t, &op, err);
@@ -390,6 +415,7 @@ lb_task_boot_device_set(struct lb_node_task *t, enum lb_boot_device device,
     bool persistent, struct lb_err *err)
 {
 	struct bmc_op op = { .what = "setting the boot device", .busy = -EAGAIN,
+	    .op = "boot_device_set",
 	    .call = call_bd_set, .slot_s = bd_slot(t), .device = device,
 	    .persistent = persistent };
 
@@ -402,6 +428,7 @@ lb_task_boot_device_get(struct lb_node_task *t,
     struct lb_err *err)
 {
 	struct bmc_op op = { .what = "reading the boot device", .busy = -EAGAIN,
+	    .op = "boot_device_get",
 	    .call = call_bd_get, .slot_s = bd_slot(t) };
 	int r = bmc_call(t, &op, err);
 
@@ -426,6 +453,7 @@ lb_task_media_insert(struct lb_node_task *t, const char *url,
     struct lb_err *err)
 {
 	struct bmc_op op = { .what = "inserting virtual media", .busy = -EAGAIN,
+	    .op = "media_insert",
 	    .call = call_insert, .slot_s = bd_slot(t), .url = url };
 
 	if (t->management->insert_cd == NULL)
@@ -438,6 +466,7 @@ int
 lb_task_media_eject(struct lb_node_task *t, struct lb_err *err)
 {
 	struct bmc_op op = { .what = "ejecting virtual media", .busy = -EAGAIN,
+	    .op = "media_eject",
 	    .call = call_eject, .slot_s = bd_slot(t) };
 
 	if (t->management->eject_cd == NULL)

@@ -131,7 +131,9 @@ lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 		}
 		s = slot_find(l, key, false);
 		s->waiting++;
+		l->waiting++;
 		clock->wait_for(clock, &l->changed, &l->lock, wait);
+		l->waiting--;
 		s->waiting--;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -150,6 +152,16 @@ lb_bmc_limit_inflight(struct lb_bmc_limit *l, const char *key, int *ret_all)
 	*ret_all = l->inflight;
 	pthread_mutex_unlock(&l->lock);
 	return n;
+}
+
+void
+lb_bmc_limit_occupancy(struct lb_bmc_limit *l, int *ret_inflight,
+    int *ret_waiting)
+{
+	pthread_mutex_lock(&l->lock);
+	*ret_inflight = l->inflight;
+	*ret_waiting = l->waiting;
+	pthread_mutex_unlock(&l->lock);
 }
 
 void

@@ -24,6 +24,7 @@ struct lb_bmc_limit {
 	pthread_cond_t changed;
 	struct lb_bmc_slot *slots[LB_BMC_BUCKETS];	/* by key */
 	int inflight;		/* calls in flight over all BMCs */
+	int waiting;		/* callers blocked for a slot, all BMCs */
 };
 
 /* How one kind of BMC may be driven (IPMI BMCs want more care). */
@@ -51,6 +52,9 @@ int lb_bmc_limit_acquire(struct lb_bmc_limit *l, const char *key,
 /* Calls in flight now to the BMC 'key' and (in *ret_all) to all BMCs. */
 int lb_bmc_limit_inflight(struct lb_bmc_limit *l, const char *key,
     int *ret_all);
+/* Calls in flight and callers waiting for a slot, over all BMCs. */
+void lb_bmc_limit_occupancy(struct lb_bmc_limit *l, int *ret_inflight,
+    int *ret_waiting);
 /* Gives the slot back at time 'now'; the interval counts from here. */
 void lb_bmc_limit_done(struct lb_bmc_limit *l, const char *key, double now);
 

@@ -144,6 +144,14 @@ static const struct cfg_option options[] = {
 	    "line and headers before it is closed.",
 	    .min = 1, .max = 3600),
 
+	OPT("metrics", "host_ip", STRING, metrics_host_ip, "127.0.0.1",
+	    "IP address the Prometheus /metrics listener binds to.  It has "
+	    "no authentication: bind it where only the scraper reaches.",
+	    .validate = validate_ip),
+	OPT("metrics", "port", INT, metrics_port, "0",
+	    "TCP port of the Prometheus /metrics listener (text format "
+	    "0.0.4); 0 means no listener.", .min = 0, .max = 65535),
+
 	OPT("oslo_middleware", "max_request_body_size", SIZE,
 	    max_request_body_size, "1048576",
 	    "Largest request body accepted, in bytes (a K, M or G suffix "

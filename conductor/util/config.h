@@ -86,6 +86,10 @@ struct lb_config {
 	int api_max_conns_per_ip;	/* max_connections_per_ip, 0: no limit */
 	int api_head_timeout;		/* request_head_timeout, seconds */
 
+	/* [metrics] */
+	char *metrics_host_ip;		/* host_ip */
+	int metrics_port;		/* port, 0: no listener */
+
 	/* [oslo_middleware] */
 	long max_request_body_size;
 

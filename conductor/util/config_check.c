@@ -68,6 +68,23 @@ check_http_urls(struct problems *pb, const struct lb_config *cfg)
 	    b.any ? "every address" : b.host);
 }
 
+/* The metrics listener cannot share the API's port on one address. */
+static void
+check_metrics(struct problems *pb, const struct lb_config *cfg)
+{
+	if (cfg->metrics_port == 0 || cfg->metrics_port != cfg->api_port ||
+	    cfg->metrics_host_ip == NULL || cfg->api_host_ip == NULL)
+		return;
+	if (strcmp(cfg->metrics_host_ip, cfg->api_host_ip) == 0 ||
+	    strcmp(cfg->metrics_host_ip, "0.0.0.0") == 0 ||
+	    strcmp(cfg->metrics_host_ip, "::") == 0 ||
+	    strcmp(cfg->api_host_ip, "0.0.0.0") == 0 ||
+	    strcmp(cfg->api_host_ip, "::") == 0)
+		lb_cfg_problem_add(pb, "[metrics] port: %d is the API's port "
+		    "on the same address; use another port",
+		    cfg->metrics_port);
+}
+
 int
 lb_config_check(const struct lb_config *cfg,
     const struct lb_config_names *names, char **ret_problems,
@@ -113,6 +130,7 @@ lb_config_check(const struct lb_config *cfg,
 			    lb_cfg_quote(def, q, sizeof(q)), kind);
 	}
 	check_http_urls(&pb, cfg);
+	check_metrics(&pb, cfg);
 	if (cfg->ipmi_workarounds != NULL && names != NULL &&
 	    names->ipmi_workarounds != NULL &&
 	    names->ipmi_workarounds(cfg->ipmi_workarounds, why,
