@@ -136,6 +136,18 @@ int sq_conductor_get(struct lb_store *s, const char *hostname,
 int sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
     struct lb_conductor_list *ret, struct lb_err *err);
 
+/* store_sqlite_history.c: the node_history table (store.h's ops). */
+int sq_history_add(struct lb_store *s, struct lb_history_event *ev,
+    struct lb_err *err);
+int sq_history_list(struct lb_store *s, const struct lb_history_query *q,
+    struct lb_history_list *ret, struct lb_err *err);
+int sq_history_get(struct lb_store *s, const char *node_uuid,
+    const char *uuid, struct lb_history_event *ret, struct lb_err *err);
+int sq_history_delete(struct lb_store *s, const char *node_uuid,
+    struct lb_err *err);
+int sq_history_purge(struct lb_store *s, const struct lb_history_purge *p,
+    size_t *ret_deleted, struct lb_err *err);
+
 /* store_sqlite_schema.c: migrations and the statements' text. */
 int sq_migrate(sqlite3 *db, struct lb_err *err);
 int sq_table_sql_build(struct store_sqlite *st, const struct sq_table *t);
