@@ -11,7 +11,7 @@
 struct lb_engine;
 
 /* Longest event text recorded (a longer one is cut). */
-#define LB_HISTORY_EVENT_MAX 4096
+#define LB_HISTORY_EVENT_MAX 8192
 /* Longest user name carried. */
 #define LB_HISTORY_USER_MAX 128
 

@@ -129,7 +129,7 @@ history_type(const char *what)
 		{ "verify", "verify" }, { "provide", "provisioning" },
 		{ "adopt", "adoption" }, { "deploy", "deploying" },
 		{ "undeploy", "unprovision" }, { "power action", "power" },
-		{ "console", "console" }, { "console restore", "console" },
+		{ "console", "console" }, { "console restore", "startup failure" },
 	};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -176,6 +176,7 @@ job_run(struct lb_job *base)
 	    j->what ? j->what : j->kind->name);
 	if (j->kind->load)
 		r = lb_task_load(j->e, j->uuid, &t, &err);
+	t.user = lb_job_user(j);
 	j->kind->run(j, &t, r, &err, &f);
 	f.task = &t;
 	f.user = lb_job_user(j);
