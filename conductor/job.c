@@ -129,7 +129,8 @@ history_type(const char *what)
 		{ "verify", "verify" }, { "provide", "provisioning" },
 		{ "adopt", "adoption" }, { "deploy", "deploying" },
 		{ "undeploy", "unprovision" }, { "power action", "power" },
-		{ "console", "console" }, { "console restore", "startup failure" },
+		{ "console", "console" },
+		{ "console restore", "startup failure" },
 	};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
