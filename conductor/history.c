@@ -105,6 +105,8 @@ lb_history_purge_now(struct lb_engine *e)
 	}
 	if (deleted > 0)
 		log_info("node history: %zu old events purged", deleted);
+	else
+		log_debug("node history: nothing to purge");
 	return (int)deleted;
 }
 
