@@ -13,16 +13,14 @@ import re
 import sqlite3
 import subprocess
 
-import pytest
-
 from conftest import CONDUCTOR_HOST, assert_error, unique, wait_for
-from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (
-    ImageServer, OnRescueWait, RescueLab, cli_rescue_watched, end_state,
-    put_rescue, settled, to_rescue_wait, wait_state)
-from rescue_helpers import agents, emu  # noqa: F401 (fixtures)
+    ImageServer, OnRescueWait, PasswordBmcs, RescueLab, cli_rescue_watched,
+    end_state, put_rescue, settled, to_rescue_wait)
+from rescue_helpers import agents  # noqa: F401 (a fixture)
 
 PASSWORD = 'Hist-ory-PW1'
+BMC_PASSWORD = 'Bmc-Hist-S3cr3t'
 DURATION = r' \(\d+\.\d\d s\)'
 AFTER_ON = r' \(\d+\.\d\d s after power on\)'
 RESCUE_PHASES = [
@@ -100,18 +98,31 @@ def maintenance_cycle(d, ident, n, reason='r'):
 
 # ======================================= a rescue and an unrescue, the CLI
 
-def test_rescue_unrescue_power_maintenance(launcher, tmp_path, emu, agents):
+def test_rescue_unrescue_power_maintenance(launcher, tmp_path, agents):
+    bm = PasswordBmcs(tmp_path / 'bmcs', BMC_PASSWORD)
+    bm.workdir.mkdir()
+    try:
+        emu = bm.ipmi(1)
+        emu.set_power(0, 'on')
+        rescue_and_more(launcher, tmp_path, agents, emu)
+    finally:
+        bm.close()
+
+
+def rescue_and_more(launcher, tmp_path, agents, emu):
     lab = RescueLab(launcher, tmp_path / 'lab')
     d = lab.d
-    node, mac = lab.node(emu, 0)
+    node, mac = lab.node(emu, 0, driver_info=emu.driver_info(
+        0, password=BMC_PASSWORD))
     uuid, name = node['uuid'], node['name']
     watcher = OnRescueWait(d, uuid,
                            start_agent=lambda: agents.start(lab.api_url, mac))
     agent = cli_rescue_watched(d, name, watcher, PASSWORD)
     assert agent.wait_exit(30) == 0
     assert settled(d, uuid)['provision_state'] == 'rescue'
-    cli_ok(d, 'node', 'unrescue', name, '--wait', timeout=120)
-    assert settled(d, uuid)['provision_state'] == 'active'
+    cli_ok(d, 'node', 'unrescue', name)
+    assert end_state(d, uuid, {'active', 'unrescue failed'})[
+        'provision_state'] == 'active'
     cli_ok(d, 'node', 'power', 'off', name)
     cli_ok(d, 'node', 'power', 'on', name)
     settled(d, uuid)
@@ -148,9 +159,10 @@ def test_rescue_unrescue_power_maintenance(launcher, tmp_path, emu, agents):
 
     one = cli_rows(d, 'get', name, rows[-1]['uuid'])[0]
     assert one == dict(long_rows[-1]), one
-    # The password (nor its hash, nor the agent's token) is never there.
+    # The password (nor its hash, the agent's token, the BMC's password)
+    # is never there.
     everything = str(history(d, uuid, detail='true'))
-    assert PASSWORD not in everything
+    assert PASSWORD not in everything and BMC_PASSWORD not in everything
     assert agent.password_hash() not in everything
     assert agent.token() not in everything
 
