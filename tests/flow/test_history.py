@@ -183,9 +183,21 @@ def test_timeout_and_restart_are_errors(launcher, tmp_path):
     assert last['event'].startswith('Timeout reached while waiting for '
                                     'rescue ramdisk callback'), last
 
-    # A restart with a node in "rescuing": Ironic's transition text.
     images = ImageServer({'/k': b'k' * 100, '/r': b'r' * 100})
     try:
+        # A job that fails: its end writes last_error and the ERROR row.
+        failing, _ = lab.node(name=unique('hist-fail'), driver_info={
+            'rescue_kernel': images.url + '/missing',
+            'rescue_ramdisk': images.url + '/r'})
+        r = put_rescue(d, failing['uuid'], PASSWORD)
+        assert r.status_code == 202, r.text
+        node = end_state(d, failing['uuid'], {'rescue failed'}, 30)
+        last = history(d, failing['uuid'], detail='true')['history'][-1]
+        assert node['last_error'].startswith('Failed to rescue: '), node
+        assert (last['severity'], last['event_type'], last['event']) == (
+            'ERROR', 'rescue', node['last_error']), (last, node)
+
+        # A restart with a node in "rescuing": Ironic's transition text.
         busy, _ = lab.node(name=unique('hist-restart'), driver_info={
             'rescue_kernel': images.url + '/k',
             'rescue_ramdisk': images.url + '/r'})
