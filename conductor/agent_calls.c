@@ -12,6 +12,7 @@
 
 #include "conductor/agent_client.h"
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/job.h"
 #include "conductor/rescue_check.h"
 #include "conductor/rescue_flow.h"
@@ -263,6 +264,30 @@ lookup(struct lb_engine *e, const char *addresses, const char *node_uuid,
     int minor, const char *base_url, json_t **ret, const char **why,
     struct lb_err *err);
 
+/* Seconds since the node entered its state (rescue wait: powered on). */
+static double
+seconds_since_wait(const struct lb_engine *e, const struct lb_node *node)
+{
+	double at;
+
+	if (lb_time_parse_iso(node->provision_updated_at, &at) < 0)
+		return 0;
+	return e->clock->realtime(e->clock) - at;
+}
+
+/* The ramdisk's lookup, a phase of the rescue (log line and history). */
+static void
+phase_since_wait(struct lb_engine *e, const struct lb_node *node,
+    const char *what)
+{
+	double s = seconds_since_wait(e, node);
+
+	log_info("node %s: rescue: %s (%.2f s after power on)", node->uuid,
+	    what, s);
+	lb_history_record(e, node->uuid, LB_HISTORY_INFO, "rescue", NULL,
+	    "rescue: %s (%.2f s after power on)", what, s);
+}
+
 int
 lb_engine_lookup(struct lb_engine *e, const char *addresses,
     const char *node_uuid, int minor, const char *base_url, json_t **ret,
@@ -329,8 +354,7 @@ lookup(struct lb_engine *e, const char *addresses, const char *node_uuid,
 			log_warning("node %s: cannot record the lookup: %s",
 			    node->uuid, merr.msg);
 		else
-			log_info("node %s: the rescue ramdisk looked up",
-			    node->uuid);
+			phase_since_wait(e, node, "agent lookup");
 		if (strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
 			observe_since(e, node->provision_updated_at, "lookup");
 	}
@@ -573,6 +597,7 @@ heartbeat(struct lb_engine *e, const char *ident, struct heartbeat *hb,
 {
 	struct lb_engine_job *j = NULL;
 	struct lb_node *node = NULL;
+	double wait_s = -1;
 	int r;
 
 	hb->why = "old_api_version";
@@ -589,6 +614,8 @@ heartbeat(struct lb_engine *e, const char *ident, struct heartbeat *hb,
 		return r;
 	r = check_heartbeat(hb, node, &hb->why, err);
 	hb->may_finalize = r == 0 && finalizes(node);
+	if (hb->may_finalize)
+		wait_s = seconds_since_wait(e, node);
 	lb_node_free(node);
 	if (r == 0 && hb->may_finalize) {
 		hb->why = "no_worker";
@@ -609,6 +636,9 @@ heartbeat(struct lb_engine *e, const char *ident, struct heartbeat *hb,
 	log_info("node %s: rescue wait -> rescuing (agent heartbeat)",
 	    hb->uuid);
 	observe_since(e, hb->lookup_at, "first_heartbeat");
+	/* Only the heartbeat that ends the wait: one per rescue. */
+	lb_history_record(e, hb->uuid, LB_HISTORY_INFO, "rescue", NULL,
+	    "rescue: first heartbeat (%.2f s after power on)", wait_s);
 	lb_job_queue(j, hb->uuid);
 	return 0;
 }

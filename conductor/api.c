@@ -18,6 +18,7 @@
 
 #include "conductor/api_internal.h"
 #include "conductor/engine.h"
+#include "conductor/history.h"
 #include "conductor/http_guard.h"
 #include "conductor/util/log.h"
 #include "conductor/util/metrics.h"
@@ -101,6 +102,8 @@ static const struct route routes[] = {
 	{ "GET", "v1/nodes/*/vifs", lb_api_node_vifs, false },
 	{ "POST", "v1/nodes/*/vifs", lb_api_node_vif_attach, false },
 	{ "DELETE", "v1/nodes/*/vifs/*", lb_api_node_vif_detach, false },
+	{ "GET", "v1/nodes/*/history", lb_api_node_history, false },
+	{ "GET", "v1/nodes/*/history/*", lb_api_node_history_event, false },
 	{ "GET", "v1/nodes/*/ports", lb_api_node_ports, false },
 	{ "GET", "v1/nodes/*/ports/detail", lb_api_node_ports_detail, false },
 	{ "GET", "v1/ports", lb_api_port_list, false },
@@ -273,6 +276,25 @@ client_address(struct MHD_Connection *conn, char *buf, size_t size)
 }
 
 /*
+ * The user the request's history events name: with http_basic, the user
+ * name of the credentials just checked; none with noauth (as Ironic's).
+ */
+static void
+set_user(const struct lb_req *req, struct MHD_Connection *conn, bool public)
+{
+	char user[LB_HISTORY_USER_MAX];
+
+	lb_history_user_set(NULL);
+	if (public || req->ctx->htpasswd == NULL)
+		return;
+	if (lb_htpasswd_user(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), user,
+	    sizeof(user)) == 0)
+		lb_history_user_set(user);
+	explicit_bzero(user, sizeof(user));
+}
+
+/*
  * Finds the route and calls it.  Returns the handler's result; 404/405 are
  * errors like any other.  *ret_versioned says whether version headers go
  * on the reply.
@@ -317,7 +339,9 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
 			return lb_engine_stopping_err(req->ctx->engine, err);
 		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
 		    collect_query, req);
+		set_user(req, conn, routes[i].public);
 		r = routes[i].fn(req, args, resp, err);
+		lb_history_user_set(NULL);
 		if (r == 0 && resp->status == 0)
 			resp->status = 200;
 		return r;

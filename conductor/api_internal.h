@@ -167,6 +167,8 @@ int lb_api_driver_list(struct lb_req *, const char *const *, struct lb_resp *, s
 int lb_api_driver_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_driver_properties(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_conductor_list(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_history(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
+int lb_api_node_history_event(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_conductor_show(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 
 #endif

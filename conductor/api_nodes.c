@@ -9,6 +9,7 @@
 #include "boot/boot.h"
 #include "conductor/api_list.h"
 #include "conductor/console_verbs.h"
+#include "conductor/history.h"
 #include "conductor/hwtype.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
@@ -135,6 +136,7 @@ struct patch_args {
 	int minor;
 	const struct lb_config *cfg;
 	const char *ident;		/* as the client named the node */
+	bool was_maintenance;		/* out: before the patch */
 };
 
 static bool
@@ -181,6 +183,19 @@ check_flags(struct lb_node *node, uint64_t changed, struct lb_err *err)
 	return 0;
 }
 
+/* A maintenance change, with its reason, into the node's history. */
+static void
+maintenance_history(const struct lb_req *req, const struct lb_node *node)
+{
+	const char *user = lb_history_user();
+
+	lb_history_record(req->ctx->engine, node->uuid, LB_HISTORY_INFO,
+	    "maintenance", user, "maintenance %s by %s%s%s",
+	    node->maintenance ? "set" : "unset", user ? user : "the API",
+	    node->maintenance_reason ? ": " : "",
+	    node->maintenance_reason ? node->maintenance_reason : "");
+}
+
 static int
 patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 {
@@ -192,6 +207,7 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 
 	if (node->reservation != NULL)
 		return node_locked(node, err);
+	pa->was_maintenance = was_maintenance;
 	if (node->target_provision_state != NULL &&
 	    !lb_state_allows_update_in_transition(node->provision_state))
 		return lb_err_set(err, -EBUSY, "Node %s can not be updated "
@@ -251,7 +267,8 @@ int
 lb_api_node_patch(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
-	struct patch_args pa = { NULL, req->minor, req->ctx->cfg, args[0] };
+	struct patch_args pa = { .minor = req->minor, .cfg = req->ctx->cfg,
+	    .ident = args[0] };
 	struct lb_node *node = NULL;
 	json_t *patch = NULL;
 	int r;
@@ -272,6 +289,8 @@ lb_api_node_patch(struct lb_req *req, const char *const *args,
 	if (r < 0)
 		return r;
 	log_info("node %s updated", node->uuid);
+	if (node->maintenance != pa.was_maintenance)
+		maintenance_history(req, node);
 	r = render_node(req, node, NULL, 200, resp, err);
 	lb_node_free(node);
 	return r;
@@ -396,16 +415,19 @@ static int
 change_maintenance(struct lb_req *req, const char *ident,
     struct maintenance_args *ma, struct lb_resp *resp, struct lb_err *err)
 {
+	struct lb_node *node = NULL;
 	int r;
 
 	r = lb_req_check_node_ident(req, ident, err);
 	if (r < 0)
 		return r;
 	r = lb_store_node_update(req->ctx->store, ident, set_maintenance, ma,
-	    NULL, err);
+	    &node, err);
 	if (r < 0)
 		return r;
 	log_info("node %s: maintenance %s", ident, ma->on ? "on" : "off");
+	maintenance_history(req, node);
+	lb_node_free(node);
 	lb_resp_empty(resp, 202);
 	return 0;
 }

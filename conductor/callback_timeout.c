@@ -12,6 +12,7 @@
 #include "conductor/callback_timeout.h"
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/job.h"
 #include "conductor/rescue_flow.h"
 #include "conductor/states.h"
@@ -25,6 +26,7 @@ struct timeout_begin {
 	double deadline;		/* provision_updated_at before this */
 	const char *tail;		/* the console's last lines, or NULL */
 	bool fired;
+	char error[1024 + 4096];	/* last_error when fired */
 };
 
 #define TIMEOUT_MSG "Timeout reached while waiting for rescue ramdisk " \
@@ -108,6 +110,7 @@ begin_timeout(struct lb_node *node, void *arg, struct lb_err *err)
 	r |= lb_replace_str(&node->provision_updated_at, now, err);
 	r |= lb_replace_str(&node->last_error, msg, err);
 	r |= lb_replace_str(&node->reservation, t->host, err);
+	snprintf(t->error, sizeof(t->error), "%s", msg);
 	t->fired = true;
 	return r < 0 ? -ENOMEM : 0;
 }
@@ -159,6 +162,8 @@ check_timeouts(void *arg)
 		log_warning("node %s: rescue wait -> rescue failed (timeout "
 		    "after %d s)", list.items[i]->uuid,
 		    e->cfg->rescue_callback_timeout);
+		lb_history_record(e, list.items[i]->uuid, LB_HISTORY_ERROR,
+		    "rescue", NULL, "%s", t.error);
 		j->power_off = true;
 		j->what = "timeout clean-up";
 		lb_job_queue(j, list.items[i]->uuid);

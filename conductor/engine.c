@@ -15,6 +15,7 @@
 #include "conductor/conductor_row.h"
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/hwtype.h"
 #include "conductor/power_recovery.h"
 #include "conductor/power_sync.h"
@@ -100,7 +101,7 @@ static int
 register_periodic(struct lb_engine *e, struct lb_err *err)
 {
 	if (lb_power_sync_start(e) < 0 || lb_callback_timeout_register(e) < 0 ||
-	    lb_power_recovery_register(e) < 0)
+	    lb_power_recovery_register(e) < 0 || lb_history_register(e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }

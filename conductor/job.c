@@ -120,12 +120,37 @@ finish_write(struct lb_engine *e, const char *uuid, struct lb_finish *f,
 	return r;
 }
 
+/* The history's event_type of a job's failure: Ironic's where it has one. */
+static const char *
+history_type(const char *what)
+{
+	static const struct {
+		const char *what, *type;
+	} types[] = {
+		{ "verify", "verify" }, { "provide", "provisioning" },
+		{ "adopt", "adoption" }, { "deploy", "deploying" },
+		{ "undeploy", "unprovision" }, { "power action", "power" },
+		{ "console", "console" },
+		{ "console restore", "startup failure" },
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(types[i].what, what) == 0)
+			return types[i].type;
+	return "rescue";	/* rescue, unrescue, finalize, clean-ups */
+}
+
 void
 lb_job_finish(struct lb_engine *e, const char *uuid, struct lb_finish *f,
     const char *what, double started)
 {
 	if (finish_write(e, uuid, f, what) < 0)
 		return;
+	if (f->error != NULL && !f->keep_error)
+		lb_history_record(e, uuid, LB_HISTORY_ERROR,
+		    history_type(what), f->user, "%s%s%s", f->error,
+		    f->error_tail ? "\n" : "", f->error_tail ?
+		    f->error_tail : "");
 	if (f->event != NULL)
 		log_info("node %s: %s -> %s (%s %s, %.2f s)%s%s", uuid, f->from,
 		    f->to, what, f->event, lb_engine_now(e) - started,
@@ -153,8 +178,10 @@ job_run(struct lb_job *base)
 	    j->what ? j->what : j->kind->name);
 	if (j->kind->load)
 		r = lb_task_load(j->e, j->uuid, &t, &err);
+	t.user = lb_job_user(j);
 	j->kind->run(j, &t, r, &err, &f);
 	f.task = &t;
+	f.user = lb_job_user(j);
 	lb_job_finish(j->e, j->uuid, &f, j->what ? j->what : j->kind->name,
 	    j->started);
 	LB_METRIC_OBSERVE(LB_M_JOB_SECONDS, lb_engine_now(j->e) - j->started,
@@ -209,6 +236,10 @@ lb_job_new(struct lb_engine *e, const struct lb_job_kind *kind)
 	j->e = e;
 	j->kind = kind;
 	j->started = lb_engine_now(e);
+	if (lb_history_user() != NULL) {
+		snprintf(j->user, sizeof(j->user), "%s", lb_history_user());
+		j->has_user = true;
+	}
 	return j;
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conductor/history.h"
 #include "conductor/node.h"
 #include "conductor/pool.h"
 #include "conductor/util/err.h"
@@ -35,6 +36,7 @@ struct lb_finish {
 	bool forget_agent;		/* agent_url, token, certificate */
 	bool keep_error;		/* leave last_error as it is */
 	char *error_tail;		/* malloc'd; put under last_error */
+	const char *user;		/* who asked, for the history */
 	bool set_console;		/* console_enabled = console_on */
 	bool console_on;
 	const struct lb_node_task *task;	/* driver_internal_info */
@@ -74,7 +76,17 @@ struct lb_engine_job {
 	bool console_on;		/* console: enable, else disable */
 	bool console_tail;		/* clean-up: the console's lines too */
 	char msg[LB_ERR_MSG_MAX + 192];	/* the error the end records */
+	/* The API request's user when the job was made (history). */
+	char user[LB_HISTORY_USER_MAX];
+	bool has_user;
 };
+
+/* The user who asked for the job, NULL: none (noauth, periodic). */
+static inline const char *
+lb_job_user(const struct lb_engine_job *j)
+{
+	return j->has_user ? j->user : NULL;
+}
 
 /*
  * Reserves a worker (keeping 'margin' free for others) and makes a job
@@ -97,8 +109,10 @@ struct lb_engine_job *lb_job_new(struct lb_engine *e,
     const struct lb_job_kind *kind);
 
 /*
- * Writes the job's outcome and logs the transition line.  If the write
- * itself fails the node keeps its lock; the next start releases it.
+ * Writes the job's outcome and logs the transition line; an error (not
+ * one kept) is also an ERROR history event, with the console's tail.  If
+ * the write itself fails the node keeps its lock; the next start releases
+ * it.
  */
 void lb_job_finish(struct lb_engine *e, const char *uuid,
     struct lb_finish *f, const char *what, double started);

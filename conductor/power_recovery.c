@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/power_recovery.h"
 #include "conductor/power_sync.h"
 #include "conductor/states.h"
@@ -59,6 +60,8 @@ recover_node(struct lb_engine *e, const char *uuid, bool unset, int count)
 		return -1;
 	log_info("node %s: BMC answers again (%s), out of power failure "
 	    "maintenance", uuid, state);
+	lb_history_record(e, uuid, LB_HISTORY_INFO, "monitoring", NULL,
+	    "maintenance unset: the BMC answers again (power %s)", state);
 	return 0;
 }
 

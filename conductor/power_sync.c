@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/power_sync.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
@@ -338,6 +339,9 @@ sync_node(struct lb_engine *e, const char *uuid, bool unset, int count)
 	    &uerr) < 0)
 		return s.count;
 	sync_log(&s, n->last_error);
+	if (s.failed)
+		lb_history_record(e, uuid, LB_HISTORY_ERROR, "monitoring",
+		    NULL, "%s", n->last_error);
 	lb_node_free(n);
 	return s.count;
 }

@@ -11,6 +11,7 @@
 
 #include "boot/boot_tmp.h"
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/job.h"
 #include "conductor/recovery.h"
 #include "conductor/rescue_flow.h"
@@ -24,6 +25,7 @@ struct recover {
 	char to[32];
 	bool touched;
 	bool cleanup;		/* locked until lb_recovery_clean_up's job ends */
+	char power_error[512];	/* the power action's last_error, or "" */
 };
 
 /* Transient states that hold a lock while a job runs. */
@@ -70,6 +72,7 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 	(void)err;
 	rc->touched = false;
 	rc->cleanup = false;
+	rc->power_error[0] = '\0';
 	snprintf(rc->from, sizeof(rc->from), "%s", node->provision_state);
 	snprintf(rc->to, sizeof(rc->to), "%s", node->provision_state);
 	if (node->reservation != NULL && strcmp(node->reservation,
@@ -93,6 +96,7 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 		node->target_power_state = NULL;
 		free(node->last_error);
 		node->last_error = strdup(msg);
+		snprintf(rc->power_error, sizeof(rc->power_error), "%s", msg);
 		rc->touched = true;
 	}
 	if (is_busy_state(node->provision_state) &&
@@ -187,6 +191,15 @@ recover_one(const struct lb_node *n, void *arg)
 		return 0;
 	}
 	w->fixed++;
+	if (w->rc.power_error[0] != '\0')
+		lb_history_record(w->e, n->uuid, LB_HISTORY_ERROR,
+		    "transition", NULL, "%s", w->rc.power_error);
+	/* Ironic's words for a transition a start cannot resume. */
+	if (strcmp(w->rc.from, w->rc.to) != 0)
+		lb_history_record(w->e, n->uuid, LB_HISTORY_ERROR,
+		    "transition", NULL, "The %s state can't be resumed by "
+		    "conductor %s. Moving to fail state.", w->rc.from,
+		    w->rc.host);
 	log_warning("node %s: recovered after restart: %s -> %s, %s",
 	    n->uuid, w->rc.from, w->rc.to, w->rc.cleanup ? "locked for the "
 	    "rescue clean-up" : "lock released");

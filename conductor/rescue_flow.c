@@ -17,6 +17,7 @@
 #include "conductor/agent_client.h"
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
+#include "conductor/history.h"
 #include "conductor/iface_ops.h"
 #include "conductor/job.h"
 #include "conductor/rescue_flow.h"
@@ -281,6 +282,7 @@ fetch_images(struct lb_node_task *t, char **ret_kernel, char **ret_ramdisk,
  */
 struct pregen {
 	const char *token;		/* NULL: issued at lookup */
+	double started;			/* wall clock: the rescue's start */
 };
 
 static int
@@ -290,6 +292,9 @@ reset_agent(struct lb_node *node, void *arg, struct lb_err *err)
 
 	(void)err;
 	lb_node_forget_agent(node);
+	/* The finalize's "done" line gives the rescue's total from it. */
+	json_object_set_new(node->driver_internal_info, "rescue_started_at",
+	    json_real(p->started));
 	if (p->token == NULL)
 		return 0;
 	json_object_set_new(node->driver_internal_info, "agent_secret_token",
@@ -299,17 +304,24 @@ reset_agent(struct lb_node *node, void *arg, struct lb_err *err)
 	return 0;
 }
 
-/* One line per phase, so an operator (or a test) can see where it is. */
+/*
+ * One log line and one history event per phase, with its duration, so an
+ * operator (or a test) can see where it is and where the time went.
+ * Unrescue's phases are the node's in "unrescuing"; the rest, rescue's.
+ */
 static void
 phase(const struct lb_node_task *t, double *mark, const char *what)
 {
 	double now = lb_engine_now(t->engine);
-
-	log_info("node %s: rescue: %s (%.2f s)", t->node->uuid, what,
-	    now - *mark);
-	LB_METRIC_OBSERVE(LB_M_RESCUE_PHASE, now - *mark,
+	const char *verb = t->node->provision_state != NULL &&
 	    strcmp(t->node->provision_state, LB_STATE_UNRESCUING) == 0 ?
-	    "unrescue" : "rescue", what);
+	    "unrescue" : "rescue";
+
+	log_info("node %s: %s: %s (%.2f s)", t->node->uuid, verb, what,
+	    now - *mark);
+	LB_METRIC_OBSERVE(LB_M_RESCUE_PHASE, now - *mark, verb, what);
+	lb_history_record(t->engine, t->node->uuid, LB_HISTORY_INFO, verb,
+	    t->user, "%s: %s (%.2f s)", verb, what, now - *mark);
 	*mark = now;
 }
 
@@ -454,6 +466,7 @@ do_rescue(struct lb_node_task *t, bool *touched, struct lb_err *err)
 	double mark = lb_engine_now(t->engine);
 	int soft_s, r;
 
+	s.pregen.started = t->engine->clock->realtime(t->engine->clock);
 	if (!lb_task_has_boot(t) || !lb_task_has_net(t))
 		return lb_err_set(err, -ENOTSUP, "the boot or network "
 		    "interface is not built into this lifeboatd");
@@ -527,11 +540,15 @@ agent_unrescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
     size_t msgsize)
 {
 	int timeout = t->engine->cfg->power_state_change_timeout, r;
+	double start = lb_engine_now(t->engine), mark = start;
 	struct lb_err err = { "" };
 
 	r = lb_task_power_set(t, LB_POWER_ACTION_OFF, timeout, &err);
 	if (r == 0) {
+		phase(t, &mark, "powered off");
 		lb_task_rescue_leave(t, false, f);
+		phase(t, &mark, "staging removed, ports moved back to the "
+		    "tenant network");
 		r = lb_task_boot_device_set(t, LB_BOOT_DEV_DISK, true, &err);
 	}
 	if (r == 0)
@@ -539,6 +556,9 @@ agent_unrescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
 	f->drop_password = true;
 	f->forget_agent = true;
 	if (r == 0) {
+		phase(t, &mark, "disk boot set, powered on");
+		mark = start;
+		phase(t, &mark, "done, total");
 		f->event = "done";
 		f->set_power = true;
 		f->power = LB_POWER_ON;
@@ -621,19 +641,43 @@ run_unrescue(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	run_rescue_verb(j, t, loaded, err, f, false);
 }
 
+/* "done" with the whole rescue's time, from its start to now. */
+static void
+rescue_done(const struct lb_node_task *t)
+{
+	const json_t *at = json_object_get(t->node->driver_internal_info,
+	    "rescue_started_at");
+	double now = t->engine->clock->realtime(t->engine->clock), total;
+
+	if (!json_is_number(at))
+		return;
+	total = now - json_number_value(at);
+	lb_history_record(t->engine, t->node->uuid, LB_HISTORY_INFO, "rescue",
+	    t->user, "rescue: done, total (%.2f s)", total);
+	log_info("node %s: rescue: done, total (%.2f s)", t->node->uuid,
+	    total);
+	/* unrescue's "done, total" is a phase() of its one job */
+	LB_METRIC_OBSERVE(LB_M_RESCUE_PHASE, total, "rescue", "done, total");
+}
+
 /* The agent called back: give it the hash. */
 static void
 run_finalize(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
 {
+	double mark = lb_engine_now(j->e);
 	int r = loaded;
 
 	if (r == 0)
 		r = do_finalize(t, err);
 	if (r == 0) {
+		phase(t, &mark, "finalized, the agent has the password");
 		/* The rescued node stays up; only the staging goes. */
 		lb_console_capture_end(t);
 		clean_up(t, false);
+		phase(t, &mark, "staging removed, ports moved back to the "
+		    "tenant network");
+		rescue_done(t);
 		f->event = "done";
 		f->drop_password = true;
 		return;

@@ -74,6 +74,36 @@ struct lb_conductor_list {
 	size_t n;
 };
 
+/* One node history event (Ironic's node_history row). */
+struct lb_history_event {
+	char uuid[LB_UUID_LEN + 1];
+	char node_uuid[LB_UUID_LEN + 1];
+	char created_at[LB_TIME_LEN];	/* microseconds, "+00:00" */
+	char severity[8];		/* "INFO" or "ERROR" */
+	char *event;
+	char *event_type;
+	char *conductor;		/* [DEFAULT] host of the recorder */
+	char *user;			/* NULL: none (noauth, periodic) */
+};
+
+struct lb_history_query {
+	const char *node_uuid;
+	const char *marker;		/* event UUID to start after */
+	size_t limit;			/* 0: no limit */
+};
+
+struct lb_history_list {
+	struct lb_history_event *items;
+	size_t n;
+};
+
+/* Ironic's manage_node_history, over every node of the store. */
+struct lb_history_purge {
+	size_t max_entries;		/* rows kept per node */
+	const char *older_than;		/* only rows created before (ISO) */
+	size_t batch_count;		/* stop once so many are deleted */
+};
+
 struct lb_node_list {
 	struct lb_node **items;
 	size_t n;
@@ -162,6 +192,20 @@ struct lb_store_ops {
 	 */
 	int (*node_counts)(struct lb_store *store, lb_node_count_fn fn,
 	    void *arg, struct lb_err *err);
+	/* Node history (store_sqlite_history.c). */
+	int (*history_add)(struct lb_store *store, struct lb_history_event *ev,
+	    struct lb_err *err);
+	int (*history_list)(struct lb_store *store,
+	    const struct lb_history_query *q, struct lb_history_list *ret,
+	    struct lb_err *err);
+	int (*history_get)(struct lb_store *store, const char *node_uuid,
+	    const char *uuid, struct lb_history_event *ret,
+	    struct lb_err *err);
+	int (*history_delete)(struct lb_store *store, const char *node_uuid,
+	    struct lb_err *err);
+	int (*history_purge)(struct lb_store *store,
+	    const struct lb_history_purge *p, size_t *ret_deleted,
+	    struct lb_err *err);
 };
 
 struct lb_store {
@@ -179,6 +223,8 @@ void lb_node_list_release(struct lb_node_list *list);
 void lb_port_list_release(struct lb_port_list *list);
 void lb_conductor_release(struct lb_conductor *c);
 void lb_conductor_list_release(struct lb_conductor_list *list);
+void lb_history_event_release(struct lb_history_event *ev);
+void lb_history_list_release(struct lb_history_list *list);
 
 /* Nodes read at a time by lb_store_node_each(). */
 #define LB_STORE_PAGE 256
@@ -323,6 +369,58 @@ lb_store_node_counts(struct lb_store *s, lb_node_count_fn fn, void *arg,
     struct lb_err *err)
 {
 	return s->ops->node_counts(s, fn, arg, err);
+}
+
+/*
+ * Adds ev for the node ev->node_uuid (which must exist: -ENOENT), filling
+ * in its uuid and created_at.  The node's deletion deletes its events.
+ */
+static inline int
+lb_store_history_add(struct lb_store *s, struct lb_history_event *ev,
+    struct lb_err *err)
+{
+	return s->ops->history_add(s, ev, err);
+}
+
+/*
+ * A node's events, oldest first, a page after the marker; a marker that
+ * is no event of this node: -ENOENT "Node history record <uuid> could not
+ * be found."
+ */
+static inline int
+lb_store_history_list(struct lb_store *s, const struct lb_history_query *q,
+    struct lb_history_list *ret, struct lb_err *err)
+{
+	return s->ops->history_list(s, q, ret, err);
+}
+
+/* One event of the node; another node's is -ENOENT as an unknown one. */
+static inline int
+lb_store_history_get(struct lb_store *s, const char *node_uuid,
+    const char *uuid, struct lb_history_event *ret, struct lb_err *err)
+{
+	return s->ops->history_get(s, node_uuid, uuid, ret, err);
+}
+
+/* Every event of the node (a node's deletion does it too). */
+static inline int
+lb_store_history_delete(struct lb_store *s, const char *node_uuid,
+    struct lb_err *err)
+{
+	return s->ops->history_delete(s, node_uuid, err);
+}
+
+/*
+ * Per node, of its events created before p->older_than, the oldest beyond
+ * p->max_entries are deleted; nodes are taken in turn until the deleted
+ * total reaches p->batch_count (the node that crosses it is done whole).
+ * One write transaction; *ret_deleted the rows deleted.
+ */
+static inline int
+lb_store_history_purge(struct lb_store *s, const struct lb_history_purge *p,
+    size_t *ret_deleted, struct lb_err *err)
+{
+	return s->ops->history_purge(s, p, ret_deleted, err);
 }
 
 #endif

@@ -332,6 +332,11 @@ static const struct lb_store_ops sqlite_ops = {
 	.conductor_get = sq_conductor_get,
 	.conductor_list = sq_conductor_list,
 	.node_counts = sq_node_counts,
+	.history_add = sq_history_add,
+	.history_list = sq_history_list,
+	.history_get = sq_history_get,
+	.history_delete = sq_history_delete,
+	.history_purge = sq_history_purge,
 };
 
 static int

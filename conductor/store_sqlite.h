@@ -143,6 +143,17 @@ int sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
 /* store_sqlite_stats.c: counts for the metrics (store.h's node_counts). */
 int sq_node_counts(struct lb_store *s, lb_node_count_fn fn, void *arg,
     struct lb_err *err);
+/* store_sqlite_history.c: the node_history table (store.h's ops). */
+int sq_history_add(struct lb_store *s, struct lb_history_event *ev,
+    struct lb_err *err);
+int sq_history_list(struct lb_store *s, const struct lb_history_query *q,
+    struct lb_history_list *ret, struct lb_err *err);
+int sq_history_get(struct lb_store *s, const char *node_uuid,
+    const char *uuid, struct lb_history_event *ret, struct lb_err *err);
+int sq_history_delete(struct lb_store *s, const char *node_uuid,
+    struct lb_err *err);
+int sq_history_purge(struct lb_store *s, const struct lb_history_purge *p,
+    size_t *ret_deleted, struct lb_err *err);
 
 /* store_sqlite_schema.c: migrations and the statements' text. */
 int sq_migrate(sqlite3 *db, struct lb_err *err);

@@ -72,6 +72,18 @@ static const char *const migrations[] = {
 	" drivers TEXT NOT NULL DEFAULT '[]',"
 	" online INTEGER NOT NULL DEFAULT 0,"
 	" created_at TEXT NOT NULL, updated_at TEXT);",
+	/* 3: node history, deleted with its node */
+	"CREATE TABLE node_history ("
+	" id INTEGER PRIMARY KEY,"
+	" uuid TEXT NOT NULL UNIQUE,"
+	" node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,"
+	" created_at TEXT NOT NULL,"
+	" severity TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" event_type TEXT NOT NULL,"
+	" conductor TEXT NOT NULL,"
+	" user_name TEXT);"
+	"CREATE INDEX node_history_node ON node_history (node_id, id);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

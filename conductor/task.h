@@ -41,6 +41,7 @@ struct lb_node_task {
 	const struct lb_console_ops *console;	/* NULL: none, not built */
 	struct lb_bmc_policy policy;
 	char bmc_key[256];
+	const char *user;		/* the job's, for history; or NULL */
 };
 
 /*

@@ -130,6 +130,20 @@ action_target(enum lb_power_action a)
 	}
 }
 
+/* Who asked for what, from which state to which, and how long it took. */
+static void
+power_history(const struct lb_engine_job *j, const struct lb_node_task *t,
+    enum lb_power_state now)
+{
+	const char *user = lb_job_user(j);
+
+	lb_history_record(j->e, j->uuid, LB_HISTORY_INFO, "power", user,
+	    "power action '%s' requested by %s: %s -> %s (%.2f s)",
+	    action_target(j->action), user != NULL ? user : "the API",
+	    t->node->power_state != NULL ? t->node->power_state : "None",
+	    lb_power_state_name(now), lb_engine_now(j->e) - j->started);
+}
+
 static void
 run_power(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
@@ -151,6 +165,7 @@ run_power(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 		    &f->power, err);
 	if (r == 0) {
 		f->set_power = true;
+		power_history(j, t, f->power);
 		return;
 	}
 	snprintf(j->msg, sizeof(j->msg), "Failed to change power state to "

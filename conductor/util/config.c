@@ -221,6 +221,28 @@ static const struct cfg_option options[] = {
 	    "Rescue ramdisk (image UUID, URL or file path) for nodes whose "
 	    "driver_info has no rescue_ramdisk."),
 
+	OPT("conductor", "node_history", BOOL, node_history, "true",
+	    "Record node history events (every rescue and unrescue phase, "
+	    "power actions, maintenance changes, failures); the purge still "
+	    "runs when false."),
+	OPT("conductor", "node_history_max_entries", INT,
+	    node_history_max_entries, "300",
+	    "History events kept per node by the purge; 0 disables the "
+	    "purge (events are still recorded).", .min = 0, .max = 1000000),
+	OPT("conductor", "node_history_cleanup_interval", INT,
+	    node_history_cleanup_interval, "86400",
+	    "Seconds between purges of node history; 0 disables.",
+	    .min = 0, .max = 31536000),
+	OPT("conductor", "node_history_cleanup_batch_count", INT,
+	    node_history_cleanup_batch_count, "1000",
+	    "History events one purge deletes at most (the node that "
+	    "crosses it is purged whole); 0 disables the purge.",
+	    .min = 0, .max = 1000000),
+	OPT("conductor", "node_history_minimum_days", INT,
+	    node_history_minimum_days, "0",
+	    "Days a history event is kept whatever the count; such events "
+	    "are not counted either.", .min = 0, .max = 36500),
+
 	OPT("conductor", "file_url_allowed_paths", LIST,
 	    file_url_allowed_paths,
 	    "/var/lib/lifeboat,/usr/share/lifeboat,/srv/lifeboat",

@@ -112,6 +112,11 @@ struct lb_config {
 	char *rescue_kernel;
 	char *rescue_ramdisk;
 	struct lb_strlist file_url_allowed_paths; /* file_url_allowed_paths */
+	bool node_history;
+	int node_history_max_entries;	/* 0 disables the purge */
+	int node_history_cleanup_interval; /* seconds, 0 disables */
+	int node_history_cleanup_batch_count; /* 0 disables the purge */
+	int node_history_minimum_days;
 
 	/* [console] */
 	bool console_capture_during_rescue;

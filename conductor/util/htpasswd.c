@@ -500,6 +500,31 @@ out:
 	return r;
 }
 
+int
+lb_htpasswd_user(const char *authorization, char *out, size_t size)
+{
+	unsigned char creds[LB_HTPASSWD_HEADER_MAX / 4 * 3 + 4];
+	const char *token;
+	char *colon;
+	size_t len;
+	int n;
+
+	if (authorization == NULL || size == 0 ||
+	    basic_token(authorization, &token, &len) != 0)
+		return -EINVAL;
+	n = b64_decode(token, len, creds);
+	if (n < 0)
+		return -EINVAL;
+	creds[n] = '\0';
+	colon = memchr(creds, ':', n);
+	if (colon != NULL) {
+		*colon = '\0';
+		snprintf(out, size, "%s", (const char *)creds);
+	}
+	explicit_bzero(creds, sizeof(creds));
+	return colon != NULL ? 0 : -EINVAL;
+}
+
 static uint64_t
 now_s(void)
 {

@@ -6,6 +6,7 @@
 #ifndef LB_HTPASSWD_H
 #define LB_HTPASSWD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conductor/util/err.h"
@@ -53,6 +54,12 @@ int lb_htpasswd_check_at(const struct lb_htpasswd *h,
 /* lb_htpasswd_check() from an unknown source. */
 int lb_htpasswd_check_header(const struct lb_htpasswd *h,
     const char *authorization);
+/*
+ * The user name of a "Basic" header value (call it once the check passed)
+ * into out (cut to 'size'); -EINVAL for anything else.  The password is
+ * wiped from the buffer it was decoded into.
+ */
+int lb_htpasswd_user(const char *authorization, char *out, size_t size);
 /* bcrypt runs so far (for tests and debugging). */
 unsigned long lb_htpasswd_bcrypt_runs(const struct lb_htpasswd *h);
 

@@ -52,6 +52,7 @@ static const struct {
 	    FZ_NODE_ENROLL },
 	{ "/v1/nodes/X/states/console", lb_api_node_console_set,
 	    FZ_NODE_ABSENT },
+	{ "/v1/nodes/n1/history", lb_api_node_history, FZ_NODE_ENROLL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

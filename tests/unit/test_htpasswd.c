@@ -169,6 +169,30 @@ test_header_forms(void **state)
 	lb_htpasswd_free(h);
 }
 
+/* The user name history records: before the first colon, never more. */
+static void
+test_user_name(void **state)
+{
+	char user[16];
+
+	(void)state;
+	assert_int_equal(lb_htpasswd_user("Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==",
+	    user, sizeof(user)), 0);
+	assert_string_equal(user, "alice");
+	/* "bob:pass:word": the password may hold a colon */
+	assert_int_equal(lb_htpasswd_user("basic  Ym9iOnBhc3M6d29yZA==", user,
+	    sizeof(user)), 0);
+	assert_string_equal(user, "bob");
+	/* no colon, not base64, not Basic, none */
+	assert_int_equal(lb_htpasswd_user("Basic bm8tY29sb24=", user,
+	    sizeof(user)), -EINVAL);
+	assert_int_equal(lb_htpasswd_user("Basic !!!", user, sizeof(user)),
+	    -EINVAL);
+	assert_int_equal(lb_htpasswd_user("Bearer YWxpY2U6eA==", user,
+	    sizeof(user)), -EINVAL);
+	assert_int_equal(lb_htpasswd_user(NULL, user, sizeof(user)), -EINVAL);
+}
+
 static void
 test_malformed_header(void **state)
 {
@@ -492,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_header_forms),
+		cmocka_unit_test(test_user_name),
 		cmocka_unit_test(test_malformed_header),
 		cmocka_unit_test(test_non_bcrypt_rejected),
 		cmocka_unit_test(test_malformed_file),

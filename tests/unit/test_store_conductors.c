@@ -102,7 +102,7 @@ test_migration_from_v1(void **state)
 	struct lb_err err = { "" };
 	sqlite3 *db;
 
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), 3);
 	node->driver = strdup("fake-hardware");
 	node->provision_state = strdup("enroll");
 	node->name = strdup("old-node");
@@ -111,12 +111,13 @@ test_migration_from_v1(void **state)
 	f->store = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE conductors; "
-	    "PRAGMA user_version=1", NULL, NULL, NULL), SQLITE_OK);
+	    "DROP TABLE node_history; PRAGMA user_version=1", NULL, NULL,
+	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(user_version(f->path), 1);
 
 	assert_int_equal(lb_store_open(f->url, &f->store, &err), 0);
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), 3);
 	assert_int_equal(lb_store_node_get(f->store, "old-node", &got, &err),
 	    0);
 	assert_string_equal(got->uuid, node->uuid);
