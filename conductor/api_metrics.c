@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conductor/api.h"
+#include "conductor/states.h"
 #include "conductor/util/log.h"
 #include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
@@ -41,6 +42,8 @@ count_node(const char *provision_state, const char *power_state,
 		    LB_METRIC_LABELS(NULL), count);
 }
 
+static const char *const zero_power[] = { "power on", "power off", "none" };
+
 /* The gauges that are read, not counted: set just before rendering. */
 static void
 read_gauges(const struct lb_api_ctx *ctx, struct lb_metrics *m)
@@ -51,6 +54,15 @@ read_gauges(const struct lb_api_ctx *ctx, struct lb_metrics *m)
 	lb_metrics_clear(m, LB_M_NODES_PROVISION);
 	lb_metrics_clear(m, LB_M_NODES_POWER);
 	lb_metrics_clear(m, LB_M_NODES_MAINTENANCE);
+	/* Every state a node can be in shows, 0 when none is: a graph or an
+	 * alert on "rescue failed" then has a series before the first one. */
+	for (size_t i = 0; lb_states[i] != NULL; i++)
+		lb_metrics_set(m, LB_M_NODES_PROVISION,
+		    LB_METRIC_LABELS(lb_states[i]), 0);
+	for (size_t i = 0; i < sizeof(zero_power) / sizeof(zero_power[0]); i++)
+		lb_metrics_set(m, LB_M_NODES_POWER,
+		    LB_METRIC_LABELS(zero_power[i]), 0);
+	lb_metrics_set(m, LB_M_NODES_MAINTENANCE, LB_METRIC_LABELS(NULL), 0);
 	if (lb_store_node_counts(ctx->store, count_node, m, &err) < 0)
 		log_warning("metrics: cannot count nodes: %s", err.msg);
 	if (ctx->engine == NULL)

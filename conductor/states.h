@@ -35,6 +35,8 @@
 #define LB_STATE_INSPECT_FAILED "inspect failed"
 
 /* One of Ironic's provision state names. */
+/* Every provision state Ironic names, NULL-terminated. */
+extern const char *const lb_states[];
 bool lb_state_is_known(const char *state);
 /* PATCH is allowed during a transition only from these states. */
 bool lb_state_allows_update_in_transition(const char *state);

@@ -155,10 +155,16 @@ def test_rescue_moves_the_metrics(launcher, tmp_path, emu, agents):
         pw = n['Power State'] or 'none'
         want_prov[ps] = want_prov.get(ps, 0) + 1
         want_power[pw] = want_power.get(pw, 0) + 1
-    got_prov = {lab_['provision_state']: v for lab_, v in
-                s2.series('lifeboat_nodes_by_provision_state')}
-    got_power = {lab_['power_state']: v for lab_, v in
-                 s2.series('lifeboat_nodes_by_power_state')}
+    prov = dict((lab_['provision_state'], v) for lab_, v in
+                s2.series('lifeboat_nodes_by_provision_state'))
+    power = dict((lab_['power_state'], v) for lab_, v in
+                 s2.series('lifeboat_nodes_by_power_state'))
+    # every state has a series, 0 where no node is (stable for alerts)
+    assert {'enroll', 'rescue', 'rescue failed', 'rescue wait',
+            'unrescue failed', 'active', 'error'} <= set(prov)
+    assert {'power on', 'power off', 'none'} <= set(power)
+    got_prov = {k: v for k, v in prov.items() if v}
+    got_power = {k: v for k, v in power.items() if v}
     assert got_prov == want_prov == {'active': 1, 'enroll': 1}
     assert got_power == want_power
     assert s2.value('lifeboat_nodes_in_maintenance') == \
