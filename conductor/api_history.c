@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "conductor/api_internal.h"
+#include "conductor/api_list.h"
 #include "conductor/engine.h"
 #include "conductor/store.h"
 #include "conductor/util/banned.h"
@@ -82,28 +83,16 @@ struct history_params {
 static int
 list_params(struct lb_req *req, struct history_params *p, struct lb_err *err)
 {
-	size_t max = (size_t)req->ctx->cfg->api_max_limit;
 	char uuid[LB_UUID_LEN + 1];
 	const char *v;
-	char *end;
-	long long n;
 	int r;
 
 	v = lb_req_query(req, "detail");
 	if (v != NULL && (r = parse_detail(v, &p->detail, err)) < 0)
 		return r;
-	p->limit = max;
-	v = lb_req_query(req, "limit");
-	if (v != NULL) {
-		n = strtoll(v, &end, 10);
-		if (*v == '\0' || *end != '\0')
-			return lb_err_set(err, -EINVAL, "Invalid limit '%s': "
-			    "expected an integer", v);
-		if (n <= 0)
-			return lb_err_set(err, -EINVAL, "Limit must be "
-			    "positive");
-		p->limit = (size_t)n < max ? (size_t)n : max;
-	}
+	r = lb_paging_limit(req, &p->limit, err);
+	if (r < 0)
+		return r;
 	p->marker = lb_req_query(req, "marker");
 	if (p->marker != NULL && lb_uuid_normalize(p->marker, uuid) < 0)
 		return lb_err_set(err, -EINVAL, "Expected UUID for marker: %s",

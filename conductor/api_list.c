@@ -10,28 +10,38 @@
 #include "conductor/util/banned.h"
 
 int
+lb_paging_limit(struct lb_req *req, size_t *ret, struct lb_err *err)
+{
+	size_t max = (size_t)req->ctx->cfg->api_max_limit;
+	const char *v = lb_req_query(req, "limit");
+	char *end;
+	long long n;
+
+	if (v == NULL) {
+		*ret = max;
+		return 0;
+	}
+	n = strtoll(v, &end, 10);
+	if (*v == '\0' || *end != '\0')
+		return lb_err_set(err, -EINVAL, "Invalid limit '%s': expected "
+		    "an integer", v);
+	if (n <= 0)
+		return lb_err_set(err, -EINVAL, "Limit must be positive");
+	*ret = (size_t)n < max ? (size_t)n : max;
+	return 0;
+}
+
+int
 lb_paging_parse(struct lb_req *req, struct lb_paging *pg,
     int (*fields_parse)(const char *, int, uint64_t *, struct lb_err *),
     struct lb_err *err)
 {
-	size_t max = (size_t)req->ctx->cfg->api_max_limit;
 	const char *v;
-	char *end;
-	long long n;
 	int r;
 
-	pg->limit = max;
-	v = lb_req_query(req, "limit");
-	if (v != NULL) {
-		n = strtoll(v, &end, 10);
-		if (*v == '\0' || *end != '\0')
-			return lb_err_set(err, -EINVAL, "Invalid limit '%s': "
-			    "expected an integer", v);
-		if (n <= 0)
-			return lb_err_set(err, -EINVAL, "Limit must be "
-			    "positive");
-		pg->limit = (size_t)n < max ? (size_t)n : max;
-	}
+	r = lb_paging_limit(req, &pg->limit, err);
+	if (r < 0)
+		return r;
 	pg->marker = lb_req_query(req, "marker");
 	pg->sort_key = lb_req_query(req, "sort_key");
 	v = lb_req_query(req, "sort_dir");

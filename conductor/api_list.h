@@ -18,6 +18,11 @@ struct lb_paging {
 };
 
 /*
+ * ?limit=: at most [api] max_limit (also when absent); Ironic's 400s for
+ * a bad or non-positive one.
+ */
+int lb_paging_limit(struct lb_req *req, size_t *ret, struct lb_err *err);
+/*
  * Reads limit, marker, sort_key, sort_dir and fields (with the record
  * kind's field parser).  400 on bad values.
  */
