@@ -127,8 +127,6 @@ class Demo:
     def instructions(self):
         ns, api = self.lab.ns, self.lab.api_url
         cli = 'ip netns exec %s openstack baremetal' % ns
-        pids = ' '.join('%s=%d' % (p.name, p.pid) for p in self.lab.procs)
-        pids += ''.join(' qemu=%d' % q for q in sorted(self.lab.qemu_pids))
         self.show('''
 The machine is in rescue.  Log in to its rescue ramdisk (password %s):
 
@@ -147,10 +145,16 @@ Bring the machine back to its instance:
 
     %s node unrescue %s --wait 120
 
-pids: %s
+%s
 logs: %s (copied there at the end)''' % (
             self.password, self.ssh_command(), ns, L.MACHINE_TENANT_IP,
-            api, cli, NODE, cli, NODE, cli, cli, NODE, pids, KEEP))
+            api, cli, NODE, cli, NODE, cli, cli, NODE, self.pids(), KEEP))
+
+    def pids(self):
+        """The processes the lab started: "pids: name=PID ..."."""
+        return 'pids: ' + ' '.join(
+            ['%s=%d' % (p.name, p.pid) for p in self.lab.procs] +
+            ['qemu=%d' % q for q in sorted(self.lab.qemu_pids)])
 
     def check_ssh(self):
         """Runs the printed ssh command as printed; True if the rescue
@@ -191,6 +195,7 @@ logs: %s (copied there at the end)''' % (
             return True
         self.say('tearing down: QEMU, the BMC, dnsmasq, in.tftpd, '
                  'lifeboatd, namespace %s, %s' % (lab.ns, lab.work))
+        self.show(self.pids())
         # whatever else runs in the namespace and is not the lab's (a CLI
         # or ssh the signal cut short), stopped first, by PID
         known = {p.pid for p in lab.procs} | lab.qemu_pids

@@ -7,6 +7,8 @@ suite's), in a lab of its own (namespace ``lb-e2e-<the demo's pid>``):
 ``test_demo_ctrl_c``  in the background until it prints the ssh command;
                       that exact command, run from here, reaches the rescue
                       ramdisk's shell; SIGINT then tears everything down;
+``test_demo_sigterm_while_enrolling``  SIGTERM while ``node manage`` runs:
+                      the same teardown, nothing left;
 ``test_demo_help``    ``--help`` lists the options; a wrong one exits 2.
 
 Nothing left means: no new network namespace or host link, no process the
@@ -67,13 +69,13 @@ def alive(pid):
         return False
 
 
-def assert_nothing_left(out, pid, ns_before, links_before):
-    m = PIDS_LINE.search(out)
-    assert m, out
+def assert_nothing_left(out, pid, ns_before, links_before,
+                        started=('lifeboatd', 'bmc', 'tftpd', 'qemu')):
+    found = PIDS_LINE.findall(out)      # the last one: at the teardown
+    assert found, out
     pids = [(name, int(p)) for name, p in
-            (kv.split('=') for kv in m.group(1).split())]
-    assert {'lifeboatd', 'bmc', 'tftpd', 'qemu'} <= {n for n, _ in pids}, \
-        pids
+            (kv.split('=') for kv in found[-1].split())]
+    assert set(started) <= {n for n, _ in pids}, pids
     assert [(n, p) for n, p in pids if alive(p)] == [], pids
     assert not [n for n in netns() if n.startswith('lb-e2e-%d' % pid)]
     assert netns() - ns_before == set()
@@ -152,6 +154,39 @@ def test_demo_ctrl_c(demo_env):
     print(out)
     assert 'SIGINT: stopping' in out, out[-2000:]
     assert_nothing_left(out, proc.pid, ns_before, links_before)
+
+
+def test_demo_sigterm_while_enrolling(demo_env):
+    """SIGTERM while a CLI command runs in the lab (``node manage``): the
+    command is cut short, and the teardown leaves nothing either."""
+    ns_before, links_before = netns(), links()
+    proc = subprocess.Popen([DEMO, '--no-build'], env=demo_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout),
+                              daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while '$ openstack baremetal node manage' not in ''.join(lines):
+            assert proc.poll() is None, ''.join(lines)
+            assert time.monotonic() < deadline, ''.join(lines)
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(60)
+        reader.join(10)
+    out = ''.join(lines)
+    print(out)
+    assert 'SIGTERM: stopping' in out, out[-2000:]
+    assert 'The machine is in rescue' not in out
+    # the machine was never powered on: no QEMU yet
+    assert_nothing_left(out, proc.pid, ns_before, links_before,
+                        started=('lifeboatd', 'bmc', 'tftpd'))
 
 
 def test_demo_help():
