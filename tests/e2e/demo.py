@@ -132,7 +132,8 @@ The machine is in rescue.  Log in to its rescue ramdisk (password %s):
 
     %s
 
-(or: ip netns exec %s ssh rescue@%s, and type the password)
+(or type the password: ip netns exec %s ssh -o StrictHostKeyChecking=no
+ -o UserKnownHostsFile=/dev/null rescue@%s)
 
 Ask lifeboat yourself, from this shell:
 

@@ -6,7 +6,8 @@ suite's), in a lab of its own (namespace ``lb-e2e-<the demo's pid>``):
                       exits 0, and leaves nothing behind;
 ``test_demo_ctrl_c``  in the background until it prints the ssh command;
                       that exact command, run from here, reaches the rescue
-                      ramdisk's shell; SIGINT then tears everything down;
+                      ramdisk's shell, and the printed exports and `node
+                      show` say `rescue`; SIGINT then tears everything down;
 ``test_demo_sigterm_while_enrolling``  SIGTERM while ``node manage`` runs:
                       the same teardown, nothing left;
 ``test_demo_help``    ``--help`` lists the options; a wrong one exits 2.
@@ -143,6 +144,17 @@ def test_demo_ctrl_c(demo_env):
         assert ssh.returncode == 0, ssh.stdout
         assert 'lb-test-42' in ssh.stdout, ssh.stdout
         assert re.search(r'\bvda\b', ssh.stdout), ssh.stdout
+        # the printed exports and `node show`, as printed, from this shell
+        text = ''.join(lines)
+        export = re.search(r'^    (export OS_AUTH_TYPE=none OS_ENDPOINT=\S+)$',
+                           text, re.M).group(1)
+        show = re.search(r'^    (ip netns exec \S+ openstack baremetal node '
+                         r'show demo)$', text, re.M).group(1)
+        cli = subprocess.run(['bash', '-c', '%s; %s -f value -c '
+                              'provision_state' % (export, show)],
+                             text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=60)
+        assert cli.stdout.strip() == 'rescue', cli.stdout
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
     finally:
