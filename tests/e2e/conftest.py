@@ -19,7 +19,6 @@ linux-bridge-per-vlan; default: what the kernel supports),
 """
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -42,26 +41,6 @@ AGENT = Path(os.environ.get('LB_E2E_AGENT',
 # the lab is cut to what is left of this budget (teardown comes after).
 BUDGET = float(os.environ.get('LB_E2E_BUDGET', 14 * 60))
 LAST_RUN = REPO / 'build' / 'e2e' / 'last-run'
-
-# program -> Debian package
-TOOLS = {
-    'ip': 'iproute2', 'bridge': 'iproute2', 'ping': 'iputils-ping',
-    'curl': 'curl', 'dnsmasq': 'dnsmasq-base', 'in.tftpd': 'tftpd-hpa',
-    'qemu-system-x86_64': 'qemu-system-x86', 'sshpass': 'sshpass',
-    'ssh': 'openssh-client', 'mkfs.fat': 'dosfstools', 'mcopy': 'mtools',
-    'syslinux': 'syslinux', 'cpio': 'cpio', 'mmd': 'mtools',
-    'grub-mkimage': 'grub-common', 'xorriso': 'xorriso',
-}
-FILES = {
-    lab_mod.PXELINUX: 'pxelinux', lab_mod.LPXELINUX: 'pxelinux',
-    lab_mod.LDLINUX: 'syslinux-common', lab_mod.IPXE_LKRN: 'ipxe',
-    instance_mod.MBR_BIN: 'syslinux-common',
-    instance_mod.BUSYBOX: 'busybox-static',
-    '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu',
-    instance_mod.GRUB_EFI_DIR: 'grub-efi-amd64-bin',
-    '/usr/share/ovmf/OVMF.fd': 'ovmf',
-    lab_mod.OPENSTACK: 'python3-openstackclient python3-ironicclient',
-}
 
 _TIMINGS = []
 
@@ -113,36 +92,12 @@ def pytest_terminal_summary(terminalreporter):
 
 def missing_requirements():
     """Why the lab cannot run here (None if it can)."""
-    if os.geteuid() != 0:
-        return ('needs root (network namespaces, a bridge, tap devices); '
-                'run as root')
-    missing = sorted({pkg for tool, pkg in TOOLS.items()
-                      if shutil.which(tool) is None} |
-                     {pkg for f, pkg in FILES.items()
-                      if not os.path.exists(f)})
-    if missing:
-        return 'missing Debian packages: apt-get install %s' % ' '.join(
-            missing)
-    if not LIFEBOATD.is_file():
-        return '%s is not built (ninja -C build)' % LIFEBOATD
-    if not os.path.isdir('/proc/sys/net/ipv6'):
-        return 'the kernel has no IPv6 (the lab uses an IPv6 RA)'
-    return None
+    return lab_mod.missing_requirements(LIFEBOATD)
 
 
 def missing_rescue_parts():
     """Why the rescue flow cannot run yet (None if it can)."""
-    for f in (RAMDISK_DIR / 'vmlinuz', RAMDISK_DIR / 'initramfs'):
-        if not f.is_file():
-            return '%s is missing (build the rescue ramdisk: ramdisk/build)' \
-                % f
-    if not AGENT.is_file():
-        return '%s is missing (ninja -C build)' % AGENT
-    info = RAMDISK_DIR / 'build-info'
-    if info.is_file() and 'placeholder' in info.read_text():
-        return ('%s holds the placeholder agent, not lifeboat-agent '
-                '(rebuild it: ramdisk/build)' % RAMDISK_DIR)
-    return None
+    return lab_mod.missing_rescue_parts(RAMDISK_DIR, AGENT)
 
 
 @pytest.fixture

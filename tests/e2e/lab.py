@@ -93,7 +93,9 @@ PYTHON = '/usr/bin/python3'
 OPENSTACK = '/usr/bin/openstack'
 IPMI_BMC = REPO / 'tests' / 'lab' / 'ipmi_bmc.py'
 sys.path.append(str(REPO / 'tests' / 'lab'))
+sys.path.append(str(REPO / 'tests' / 'e2e'))
 from ipmi_sim_bmc import SimBmc     # noqa: E402  (bmc ipmi-sim)
+import instance as instance_mod     # noqa: E402  (FILES)
 REDFISH_BMC = REPO / 'tests' / 'lab' / 'redfish_bmc.py'
 
 TENANT_VLAN = 100
@@ -339,6 +341,66 @@ def _zombie(pid):
             return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
     except OSError:
         return True
+
+
+# ---------------------------------------------------------- requirements
+
+# program -> Debian package (tools/deps demo installs them all)
+TOOLS = {
+    'ip': 'iproute2', 'bridge': 'iproute2', 'ping': 'iputils-ping',
+    'curl': 'curl', 'dnsmasq': 'dnsmasq-base', 'in.tftpd': 'tftpd-hpa',
+    'qemu-system-x86_64': 'qemu-system-x86', 'sshpass': 'sshpass',
+    'ssh': 'openssh-client', 'mkfs.fat': 'dosfstools', 'mcopy': 'mtools',
+    'syslinux': 'syslinux', 'cpio': 'cpio', 'mmd': 'mtools',
+    'grub-mkimage': 'grub-common', 'xorriso': 'xorriso',
+}
+FILES = {
+    PXELINUX: 'pxelinux', LPXELINUX: 'pxelinux',
+    LDLINUX: 'syslinux-common', IPXE_LKRN: 'ipxe',
+    instance_mod.MBR_BIN: 'syslinux-common',
+    instance_mod.BUSYBOX: 'busybox-static',
+    '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu',
+    instance_mod.GRUB_EFI_DIR: 'grub-efi-amd64-bin',
+    '/usr/share/ovmf/OVMF.fd': 'ovmf',
+    OPENSTACK: 'python3-openstackclient python3-ironicclient',
+}
+
+
+def missing_requirements(lifeboatd):
+    """Why a lab cannot run here (None if it can): root, the Debian
+    packages of TOOLS and FILES, ``lifeboatd`` built, IPv6."""
+    if os.geteuid() != 0:
+        return ('needs root (network namespaces, a bridge, tap devices); '
+                'run as root')
+    missing = sorted({pkg for tool, pkg in TOOLS.items()
+                      if shutil.which(tool) is None} |
+                     {pkg for f, pkg in FILES.items()
+                      if not os.path.exists(f)})
+    if missing:
+        return 'missing Debian packages: apt-get install %s' % ' '.join(
+            missing)
+    if not Path(lifeboatd).is_file():
+        return '%s is not built (ninja -C build)' % lifeboatd
+    if not os.path.isdir('/proc/sys/net/ipv6'):
+        return 'the kernel has no IPv6 (the lab uses an IPv6 RA)'
+    return None
+
+
+def missing_rescue_parts(ramdisk_dir, agent):
+    """Why a rescue cannot run yet (None if it can): the ramdisk image in
+    ``ramdisk_dir`` and the ``agent`` it should carry."""
+    ramdisk_dir = Path(ramdisk_dir)
+    for f in (ramdisk_dir / 'vmlinuz', ramdisk_dir / 'initramfs'):
+        if not f.is_file():
+            return '%s is missing (build the rescue ramdisk: ramdisk/build)' \
+                % f
+    if not Path(agent).is_file():
+        return '%s is missing (ninja -C build)' % agent
+    info = ramdisk_dir / 'build-info'
+    if info.is_file() and 'placeholder' in info.read_text():
+        return ('%s holds the placeholder agent, not lifeboat-agent '
+                '(rebuild it: ramdisk/build)' % ramdisk_dir)
+    return None
 
 
 # ------------------------------------------------------------------- lab
@@ -1103,6 +1165,7 @@ class Lab:
         env = ['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
                'HOME=%s' % self.work, 'OS_AUTH_TYPE=none',
                'OS_ENDPOINT=%s' % self.api_url, 'LANG=C.UTF-8']
+        self.say('$ openstack baremetal %s' % shlex.join(map(str, args)))
         t = time.monotonic()
         p = self.nsrun(*env, OPENSTACK, 'baremetal', *args,
                        timeout=self.budget_left(timeout), check=False)
