@@ -179,6 +179,14 @@ logs: %s (copied there at the end)''' % (
         self.say('node %s is %s' % (NODE, state))
         return state == 'active'
 
+    def history(self):
+        """Shows the node's history: every phase of the rescue and the
+        unrescue with its duration."""
+        p = self.lab.cli('node', 'history', 'list', NODE, '-f', 'value',
+                         '-c', 'Severity', '-c', 'Description of the event')
+        for line in p.stdout.splitlines():
+            self.show('    ' + line)
+
     def wait(self):
         self.show('\nThe demo runs until Ctrl-C (or kill -TERM %d); then '
                   'it tears everything down.' % os.getpid())
@@ -253,7 +261,9 @@ def run(demo):
     if not demo.once:
         return demo.wait()
     ok = demo.check_ssh()
-    return demo.unrescue() and ok
+    ok = demo.unrescue() and ok
+    demo.history()
+    return ok
 
 
 def main():

@@ -112,6 +112,17 @@ def test_demo_once(demo_env):
     assert re.search(r'\bvda1\b', out[ran:]), out[ran:]
     assert 'the ssh command works (exit 0)' in out
     assert re.search(r'node demo is active', out), out
+    # the node's history, shown at the end: every phase with its duration
+    hist = out[out.index('$ openstack baremetal node history list demo'):]
+    for phase in ('rescue: powered off', 'rescue: ramdisk staged',
+                  'rescue: powered on, waiting for the agent',
+                  'rescue: agent lookup', 'rescue: first heartbeat',
+                  'rescue: finalized, the agent has the password',
+                  'rescue: done, total', 'unrescue: powered off',
+                  'unrescue: disk boot set, powered on',
+                  'unrescue: done, total'):
+        assert re.search(r'INFO %s.*\(\d+\.\d+ s' % re.escape(phase),
+                         hist), (phase, hist)
     # each CLI command was shown as it ran
     for verb in ('node create', 'port create', 'node manage', 'node adopt',
                  'node rescue demo --rescue-password',
