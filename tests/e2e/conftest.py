@@ -31,12 +31,9 @@ import instance as instance_mod    # noqa: E402
 import lab as lab_mod              # noqa: E402
 
 REPO = HERE.parents[1]
-LIFEBOATD = Path(os.environ.get('LIFEBOATD',
-                                REPO / 'build' / 'conductor' / 'lifeboatd'))
-RAMDISK_DIR = Path(os.environ.get('LB_E2E_RAMDISK_DIR',
-                                  REPO / 'build' / 'ramdisk-image'))
-AGENT = Path(os.environ.get('LB_E2E_AGENT',
-                            REPO / 'build' / 'ramdisk' / 'lifeboat-agent'))
+LIFEBOATD = lab_mod.LIFEBOATD
+RAMDISK_DIR = lab_mod.RAMDISK_DIR
+AGENT = lab_mod.AGENT
 # The whole module must end within 15 minutes on 2 cores: every wait of
 # the lab is cut to what is left of this budget (teardown comes after).
 BUDGET = float(os.environ.get('LB_E2E_BUDGET', 14 * 60))

@@ -28,12 +28,7 @@ import instance as instance_mod    # noqa: E402
 import lab as L                    # noqa: E402
 
 REPO = HERE.parents[1]
-LIFEBOATD = Path(os.environ.get('LIFEBOATD',
-                                REPO / 'build' / 'conductor' / 'lifeboatd'))
-RAMDISK_DIR = Path(os.environ.get('LB_E2E_RAMDISK_DIR',
-                                  REPO / 'build' / 'ramdisk-image'))
-AGENT = Path(os.environ.get('LB_E2E_AGENT',
-                            REPO / 'build' / 'ramdisk' / 'lifeboat-agent'))
+LIFEBOATD, RAMDISK_DIR, AGENT = L.LIFEBOATD, L.RAMDISK_DIR, L.AGENT
 KEEP = REPO / 'build' / 'demo' / 'last-run'
 NODE = 'demo'
 BANNER = r'LIFEBOAT-INSTANCE up'

@@ -89,6 +89,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# What the lab runs, from the build tree unless the environment says else
+# (the e2e tests and tools/demo read the same).
+LIFEBOATD = Path(os.environ.get('LIFEBOATD',
+                                REPO / 'build' / 'conductor' / 'lifeboatd'))
+RAMDISK_DIR = Path(os.environ.get('LB_E2E_RAMDISK_DIR',
+                                  REPO / 'build' / 'ramdisk-image'))
+AGENT = Path(os.environ.get('LB_E2E_AGENT',
+                            REPO / 'build' / 'ramdisk' / 'lifeboat-agent'))
 PYTHON = '/usr/bin/python3'
 OPENSTACK = '/usr/bin/openstack'
 IPMI_BMC = REPO / 'tests' / 'lab' / 'ipmi_bmc.py'
