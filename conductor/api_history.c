@@ -18,20 +18,6 @@
 #define EVENT_SHORT_MAX 255
 #define EVENT_SHORT_KEEP 251
 
-/* Below 1.78 the route does not exist: pecan's 404, empty description. */
-static int
-pecan_not_found(struct lb_resp *resp, struct lb_err *err)
-{
-	static const char body[] = "{\"error_message\": \"{\\\"code\\\": 404, "
-	    "\\\"title\\\": \\\"Not Found\\\", \\\"description\\\": "
-	    "\\\"\\\"}\"}";
-	struct lb_buf b;
-
-	lb_buf_init(&b);
-	lb_buf_adds(&b, body);
-	return lb_resp_json(resp, 404, &b, err);
-}
-
 /* Ironic's "Unexpected arguments: a, b" for what no lookup asked about. */
 static int
 check_args(const struct lb_req *req, struct lb_err *err)
@@ -227,7 +213,7 @@ lb_api_node_history(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
 	if (req->minor < HISTORY_MINOR)
-		return pecan_not_found(resp, err);
+		return lb_resp_pecan_not_found(resp, err);
 	return history_list(req, args[0], false, resp, err);
 }
 
@@ -240,7 +226,7 @@ lb_api_node_history_event(struct lb_req *req, const char *const *args,
 	int r;
 
 	if (req->minor < HISTORY_MINOR)
-		return pecan_not_found(resp, err);
+		return lb_resp_pecan_not_found(resp, err);
 	if (strcmp(args[1], "detail") == 0)
 		return history_list(req, args[0], true, resp, err);
 	r = check_args(req, err);

@@ -100,6 +100,12 @@ int lb_req_fields(struct lb_req *req,
     int (*parse)(const char *, int, uint64_t *, struct lb_err *),
     uint64_t *ret_bits, const uint64_t **ret_fields, struct lb_err *err);
 void lb_resp_empty(struct lb_resp *resp, int status);
+/*
+ * A route below the microversion that added it: pecan's 404 with an empty
+ * description, as Ironic answers (node history below 1.78, VIFs below
+ * 1.28).
+ */
+int lb_resp_pecan_not_found(struct lb_resp *resp, struct lb_err *err);
 
 /* The rendering settings of this request. */
 void lb_req_render(const struct lb_req *req, struct lb_render *r);

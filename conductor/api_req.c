@@ -183,3 +183,16 @@ lb_api_error_body(int status, const char *message, size_t *ret_len)
 		*ret_len = strlen(text);
 	return text;
 }
+
+int
+lb_resp_pecan_not_found(struct lb_resp *resp, struct lb_err *err)
+{
+	static const char body[] = "{\"error_message\": \"{\\\"code\\\": 404, "
+	    "\\\"title\\\": \\\"Not Found\\\", \\\"description\\\": "
+	    "\\\"\\\"}\"}";
+	struct lb_buf b;
+
+	lb_buf_init(&b);
+	lb_buf_adds(&b, body);
+	return lb_resp_json(resp, 404, &b, err);
+}

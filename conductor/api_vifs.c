@@ -17,6 +17,7 @@
 #include "conductor/util/banned.h"
 
 #define VIF_KEY "tenant_vif_port_id"
+#define VIF_MINOR 28		/* the version that added the resource */
 
 /* The VIF a port holds: Ironic's key, else its legacy extra one; or NULL. */
 static const char *
@@ -54,9 +55,6 @@ vif_ctx_load(struct lb_req *req, const char *ident, struct vif_ctx *c,
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if (req->minor < 28)
-		return lb_err_set(err, -ENOENT, "The resource could not be "
-		    "found.");
 	r = lb_req_check_query(req, err);
 	if (r == 0)
 		r = lb_req_check_node_ident(req, ident, err);
@@ -87,6 +85,8 @@ lb_api_node_vifs(struct lb_req *req, const char *const *args,
 	struct lb_buf b;
 	int r, n = 0;
 
+	if (req->minor < VIF_MINOR)
+		return lb_resp_pecan_not_found(resp, err);
 	r = vif_ctx_load(req, args[0], &c, err);
 	if (r < 0) {
 		vif_ctx_release(&c);
@@ -237,6 +237,8 @@ lb_api_node_vif_attach(struct lb_req *req, const char *const *args,
 	struct vif_ctx c;
 	int r;
 
+	if (req->minor < VIF_MINOR)
+		return lb_resp_pecan_not_found(resp, err);
 	r = vif_ctx_load(req, args[0], &c, err);
 	if (r == 0 && req->body_len == 0)	/* no body: no 'id' */
 		body = json_object();
@@ -271,6 +273,8 @@ lb_api_node_vif_detach(struct lb_req *req, const char *const *args,
 	struct vif_ctx c;
 	int r;
 
+	if (req->minor < VIF_MINOR)
+		return lb_resp_pecan_not_found(resp, err);
 	r = vif_ctx_load(req, args[0], &c, err);
 	if (r == 0)
 		r = check_unlocked(&c, err);

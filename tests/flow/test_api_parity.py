@@ -4,6 +4,7 @@ Each test drives the real `openstack baremetal` CLI or raw requests
 against a real lifeboatd and compares with what Ironic 21.4 answers.
 """
 
+import json
 import uuid as uuidlib
 
 import pytest
@@ -279,10 +280,15 @@ def test_vifs_on_flat_are_kept_in_port_internal_info(daemon):
     assert_error(d.delete('/v1/nodes/%s/vifs/nope' % node), 400,
                  'Unable to detach VIF nope from node %s because it is not '
                  'attached to it.' % node)
-    # below 1.28 the resource does not exist
-    assert_error(d.get('/v1/nodes/%s/vifs' % node, version='1.27'), 404)
-    assert_error(d.post('/v1/nodes/%s/vifs' % node, {'id': 'y'},
-                        version='1.27'), 404)
+    # below 1.28 the resource does not exist: pecan's 404, as Ironic's
+    for r in (d.get('/v1/nodes/%s/vifs' % node, version='1.27'),
+              d.post('/v1/nodes/%s/vifs' % node, {'id': 'y'},
+                     version='1.27'),
+              d.delete('/v1/nodes/%s/vifs/%s' % (node, VIF1),
+                       version='1.27')):
+        assert r.status_code == 404 and r.json() == {
+            'error_message': json.dumps({'code': 404, 'title': 'Not Found',
+                                         'description': ''})}, r.text
     assert d.snapshot() == before
 
     rc, out, err = d.cli('node', 'vif', 'detach', node, VIF1)
