@@ -11,6 +11,7 @@
 #include "conductor/api_list.h"
 #include "conductor/engine.h"
 #include "conductor/store.h"
+#include "conductor/util/oslo.h"
 #include "conductor/util/banned.h"
 
 #define HISTORY_MINOR 78
@@ -40,24 +41,14 @@ check_args(const struct lb_req *req, struct lb_err *err)
 	return 0;
 }
 
-/* Ironic's strict boolean (oslo strutils): 1 / 0, or 400. */
+/* Ironic's args.boolean: oslo's strict boolean, or 400. */
 static int
 parse_detail(const char *v, bool *ret, struct lb_err *err)
 {
-	static const char *const yes[] = { "1", "t", "true", "on", "y",
-	    "yes" };
-	static const char *const no[] = { "0", "f", "false", "off", "n",
-	    "no" };
-
-	for (size_t i = 0; v != NULL && i < 6; i++) {
-		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
-			*ret = strcasecmp(v, yes[i]) == 0;
-			return 0;
-		}
-	}
+	if (lb_oslo_bool(v, ret) == 0)
+		return 0;
 	return lb_err_set(err, -EINVAL, "Invalid detail: Unrecognized value "
-	    "'%.64s', acceptable values are: '0', '1', 'f', 'false', 'n', "
-	    "'no', 'off', 'on', 't', 'true', 'y', 'yes'", v ? v : "");
+	    "'%.64s', acceptable values are: " LB_OSLO_BOOL_VALUES, v);
 }
 
 struct history_params {

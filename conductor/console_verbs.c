@@ -16,6 +16,7 @@
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/oslo.h"
 #include "conductor/util/banned.h"
 
 /* ---- the checks (API threads) ---- */
@@ -25,31 +26,20 @@ static int
 parse_enabled(const json_t *v, const char *text, bool *ret,
     struct lb_err *err)
 {
-	static const char *const yes[] = { "1", "t", "true", "on", "y",
-	    "yes" };
-	static const char *const no[] = { "0", "f", "false", "off", "n",
-	    "no" };
-
 	if (json_is_boolean(v)) {
 		*ret = json_is_true(v);
 		return 0;
 	}
 	if (v != NULL)
 		text = json_string_value(v);
-	for (size_t i = 0; text != NULL && i < 6; i++) {
-		if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text,
-		    no[i]) == 0) {
-			*ret = strcasecmp(text, yes[i]) == 0;
-			return 0;
-		}
-	}
+	if (text != NULL && lb_oslo_bool(text, ret) == 0)
+		return 0;
 	if (text == NULL && json_is_number(v))
 		text = "a number";
 	else if (text == NULL)
 		text = "a non-string value";
 	return lb_err_set(err, -EINVAL, "Invalid enabled: Unrecognized value "
-	    "'%.64s', acceptable values are: '0', '1', 'f', 'false', 'n', "
-	    "'no', 'off', 'on', 't', 'true', 'y', 'yes'", text);
+	    "'%.64s', acceptable values are: " LB_OSLO_BOOL_VALUES, text);
 }
 
 /* The request's 'enabled': the body's, else the query's. */
