@@ -63,7 +63,9 @@ int
 lb_conductor_row_register(struct lb_engine *e, struct lb_err *err)
 {
 	struct lb_conductor c = {
-		.hostname = e->cfg->host, .conductor_group = "",
+		.hostname = e->cfg->host,
+		.conductor_group = e->cfg->conductor_group != NULL ?
+		    e->cfg->conductor_group : "",
 	};
 	bool was_online = false;
 	int r;

@@ -246,7 +246,11 @@ opt_set(struct lb_config *cfg, const struct cfg_option *o, const char *value,
 			snprintf(why, size, "%s %s", shown, pred);
 			return -EINVAL;
 		}
-		return set_string(field, value);
+		if (set_string(field, value) < 0)
+			return -ENOMEM;
+		for (char *c = *(char **)field; (o->flags & CFG_LOWER) && *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		return 0;
 	case CFG_BOOL:
 		if (parse_bool(value, &b) != 0) {
 			snprintf(why, size, "%s is not a boolean (true/false, "
