@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "conductor/engine_ctx.h"
-#include "conductor/hwtype.h"
 #include "conductor/ring.h"
 #include "conductor/store.h"
 #include "conductor/util/hashring.h"
@@ -153,35 +152,23 @@ row_alive(const struct lb_engine *e, const struct lb_conductor *c)
 	    strlen(c->hostname) < LB_RING_HOST_MAX;
 }
 
-/* This conductor's own drivers: the enabled hardware types it has. */
-static json_t *
-own_drivers(const struct lb_config *cfg)
-{
-	const struct lb_strlist *l = &cfg->enabled_hardware_types;
-	json_t *drivers = json_array();
-
-	for (size_t i = 0; drivers != NULL && i < l->n; i++)
-		if (lb_hwtype_find(l->items[i]) != NULL)
-			json_array_append_new(drivers,
-			    json_string(l->items[i]));
-	return drivers;
-}
-
+/*
+ * This conductor by its own row (the drivers it registered), whatever the
+ * row's age: its liveness is its last heartbeat, checked at each lookup.
+ */
 static int
 build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
-    json_t *mine, struct build *b)
+    struct build *b)
 {
 	const struct lb_config *cfg = e->cfg;
 
 	b->m = calloc(rows->n + 1, sizeof(*b->m));
 	if (b->m == NULL)
 		return -ENOMEM;
-	b->m[b->n++] = (struct member){ cfg->host, cfg->conductor_group ?
-	    cfg->conductor_group : "", mine };
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct lb_conductor *c = &rows->items[i];
 
-		if (strcmp(c->hostname, cfg->host) == 0 || !row_alive(e, c))
+		if (strcmp(c->hostname, cfg->host) != 0 && !row_alive(e, c))
 			continue;
 		b->m[b->n++] = (struct member){ c->hostname,
 		    c->conductor_group, c->drivers };
@@ -206,15 +193,13 @@ lb_ring_refresh(struct lb_engine *e)
 	struct lb_err err = { "" };
 	struct build b = { 0 };
 	struct ring_key *old;
-	json_t *mine;
 	size_t nold;
 
 	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0) {
 		refresh_failed(e->ring, err.msg);
 		return;
 	}
-	mine = own_drivers(e->cfg);
-	if (mine == NULL || build_from(e, &rows, mine, &b) < 0) {
+	if (build_from(e, &rows, &b) < 0) {
 		keys_free(b.keys, b.nkeys);
 		refresh_failed(e->ring, "out of memory");
 	} else {
@@ -232,7 +217,6 @@ lb_ring_refresh(struct lb_engine *e)
 		    "rings", b.n, b.nkeys);
 	}
 	free(b.m);
-	json_decref(mine);
 	lb_conductor_list_release(&rows);
 }
 
