@@ -255,11 +255,22 @@ def test_second_conductor_takes_its_share(launcher, tmp_path):
     gives it (hash_partition_exponent points each) within
     hash_ring_reset_interval, in the node's conductor field and the
     ``--conductor`` filter; a conductor of another group takes none of
-    them; once it goes offline its nodes come back."""
+    them; the power sync reads only this conductor's share; once the other
+    goes offline its nodes come back."""
     db = shared_db(tmp_path)
-    d = launcher.start(conductor=FAST, database=db, DEFAULT={
-        'hash_ring_reset_interval': '1', 'hash_partition_exponent': '6'})
+    d = launcher.start(conductor=dict(FAST, sync_power_state_interval='1'),
+                       database=db, DEFAULT={
+                           'hash_ring_reset_interval': '1',
+                           'hash_partition_exponent': '6'})
     uuids = [d.create_node(name='ring-%d' % i)['uuid'] for i in range(24)]
+    for u in uuids:       # out of enroll, so that the power sync reads them
+        r = d.put('/v1/nodes/%s/states/provision' % u, {'target': 'manage'})
+        assert r.status_code == 202, r.text
+    wait_for(lambda: all(n['provision_state'] == 'manageable' for n in d.get(
+        '/v1/nodes?fields=provision_state').json()['nodes']), 15,
+        interval=0.2, what='nodes to be manageable')
+    wait_for(lambda: 'power state sync: 24 of 24 nodes queued' in
+             d.log_text(), 10, interval=0.2, what='a sync of every node')
     path = str(tmp_path / 'shared.sqlite')
     others = [OtherConductor(path, 'other-host'),
               OtherConductor(path, 'elsewhere', group='g2')]
@@ -282,6 +293,11 @@ def test_second_conductor_takes_its_share(launcher, tmp_path):
                  for r in d.cli_json('conductor', 'list')}
         assert alive == {CONDUCTOR_HOST: True, 'other-host': True,
                          'elsewhere': True}, alive
+        # The power sync reads only this conductor's share.
+        mine = len(uuids) - len(theirs)
+        wait_for(lambda: 'power state sync: %d of 24 nodes queued' % mine
+                 in d.log_text(), 10, interval=0.2,
+                 what="a sync of this conductor's share only")
 
         # other-host goes offline: every node is this conductor's again.
         others[0].online = False
