@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "conductor/api_list.h"
-#include "conductor/conductor_row.h"
+#include "conductor/ring.h"
 #include "conductor/record.h"
 #include "conductor/store.h"
 #include "conductor/util/clock.h"
@@ -199,9 +199,10 @@ lb_api_conductor_show(struct lb_req *req, const char *const *args,
 }
 
 const char *
-lb_api_node_conductor(const struct lb_req *req, const struct lb_node *node)
+lb_api_node_conductor(const struct lb_req *req, const struct lb_node *node,
+    char buf[LB_RING_HOST_MAX])
 {
-	return lb_conductor_of(req->ctx->engine, node);
+	return lb_conductor_of(req->ctx->engine, node, buf);
 }
 
 int
@@ -220,10 +221,12 @@ void
 lb_api_nodes_render(const struct lb_req *req, const struct lb_node_list *list,
     const char *conductor, struct lb_render *rd, struct lb_buf *b)
 {
+	char host[LB_RING_HOST_MAX];
 	size_t shown = 0;
 
 	for (size_t i = 0; i < list->n; i++) {
-		rd->conductor = lb_api_node_conductor(req, list->items[i]);
+		rd->conductor = lb_api_node_conductor(req, list->items[i],
+		    host);
 		if (conductor != NULL && (rd->conductor == NULL ||
 		    strcmp(rd->conductor, conductor) != 0))
 			continue;

@@ -11,6 +11,7 @@
 
 #include "conductor/api.h"
 #include "conductor/node.h"
+#include "conductor/ring.h"
 #include "conductor/util/buf.h"
 
 #define LB_QUERY_MAX 32
@@ -117,7 +118,7 @@ void lb_req_render(const struct lb_req *req, struct lb_render *r);
  */
 struct lb_node_list;
 const char *lb_api_node_conductor(const struct lb_req *req,
-    const struct lb_node *node);
+    const struct lb_node *node, char buf[LB_RING_HOST_MAX]);
 int lb_api_conductor_filter(struct lb_req *req, const char **ret,
     struct lb_err *err);
 void lb_api_nodes_render(const struct lb_req *req,

@@ -32,13 +32,14 @@ render_node(struct lb_req *req, const struct lb_node *node,
     const uint64_t *fields, int status, struct lb_resp *resp,
     struct lb_err *err)
 {
+	char host[LB_RING_HOST_MAX];
 	struct lb_render rd;
 	struct lb_buf b;
 
 	lb_req_render(req, &rd);
 	rd.detail = true;
 	rd.fields = fields;
-	rd.conductor = lb_api_node_conductor(req, node);
+	rd.conductor = lb_api_node_conductor(req, node, host);
 	lb_buf_init(&b);
 	lb_node_render(node, &rd, &b);
 	return lb_resp_json(resp, status, &b, err);

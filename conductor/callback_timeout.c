@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conductor/callback_timeout.h"
+#include "conductor/ring.h"
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/history.h"
@@ -141,7 +142,8 @@ check_timeouts(void *arg)
 		struct lb_engine_job *j;
 		char *tail;
 
-		if (!expired(list.items[i], &t))
+		if (!expired(list.items[i], &t) ||
+		    !lb_engine_owns(e, list.items[i]))
 			continue;
 		if (lb_job_reserve(e, &lb_rescue_job_clean_up, 0, &j,
 		    &err) < 0)

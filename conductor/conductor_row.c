@@ -3,7 +3,7 @@
  * Ironic keeps it (register with take-over, heartbeat, offline at stop);
  * the last heartbeat written says whether it manages nodes now.  Register
  * and offline run on the engine's starting/stopping thread, the heartbeat
- * on the timer thread, lb_conductor_of() on API threads.
+ * on the timer thread.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +63,9 @@ int
 lb_conductor_row_register(struct lb_engine *e, struct lb_err *err)
 {
 	struct lb_conductor c = {
-		.hostname = e->cfg->host, .conductor_group = "",
+		.hostname = e->cfg->host,
+		.conductor_group = e->cfg->conductor_group != NULL ?
+		    e->cfg->conductor_group : "",
 	};
 	bool was_online = false;
 	int r;
@@ -95,19 +97,4 @@ lb_conductor_row_offline(struct lb_engine *e)
 	if (lb_store_conductor_touch(e->store, e->cfg->host, false, &err) < 0)
 		log_error("conductor '%s' could not be marked offline: %s",
 		    e->cfg->host, err.msg);
-}
-
-const char *
-lb_conductor_of(const struct lb_engine *e, const struct lb_node *node)
-{
-	double at;
-
-	__atomic_load(&e->heartbeat_at, &at, __ATOMIC_ACQUIRE);
-	if (lb_engine_now(e) - at > e->cfg->heartbeat_timeout)
-		return NULL;
-	if (node->conductor_group != NULL && node->conductor_group[0] != '\0')
-		return NULL;
-	if (!lb_hwtype_enabled(e->cfg, node->driver))
-		return NULL;
-	return e->cfg->host;
 }

@@ -13,6 +13,7 @@
 #include "console/registry.h"
 #include "conductor/callback_timeout.h"
 #include "conductor/conductor_row.h"
+#include "conductor/ring.h"
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/history.h"
@@ -91,6 +92,7 @@ static void
 engine_free(struct lb_engine *e)
 {
 	lb_power_sync_free(e);
+	lb_ring_free(e);
 	rescue_teardown(e);
 	lb_bmc_limit_release_all(&e->bmc);
 	free(e);
@@ -130,6 +132,8 @@ lb_engine_start(const struct lb_config *cfg, struct lb_store *store,
 		r = lb_recovery_run(e, err);
 	if (r == 0)
 		r = lb_conductor_row_register(e, err);
+	if (r == 0 && lb_ring_start(e) < 0)
+		r = lb_err_set(err, -ENOMEM, "out of memory");
 	if (r == 0)
 		r = register_periodic(e, err);
 	if (r == 0 && lb_engine_health_register(e) < 0)

@@ -18,6 +18,7 @@
 
 struct lb_image_cache;
 struct lb_power_sync;
+struct lb_ring;
 
 struct lb_engine {
 	const struct lb_config *cfg;
@@ -34,6 +35,7 @@ struct lb_engine {
 	/* conductor_row.c: monotonic, the last heartbeat written (atomic). */
 	double heartbeat_at;
 	bool heartbeat_failing;		/* timer thread only */
+	struct lb_ring *ring;		/* ring.c: node -> conductor */
 	/*
 	 * The interface registries' lookup (lb_iface_find), given at start:
 	 * the rescue ops those rows name call back into the node task, so

@@ -12,6 +12,7 @@
 
 #include "conductor/engine_ctx.h"
 #include "conductor/history.h"
+#include "conductor/ring.h"
 #include "conductor/store.h"
 #include "conductor/util/config.h"
 #include "conductor/util/log.h"
@@ -77,6 +78,20 @@ iso_of(double seconds, char *out, size_t size)
 	    tm.tm_min, tm.tm_sec);
 }
 
+/* Only the nodes the hash ring gives this conductor. */
+static bool
+purge_owns(void *arg, const char *uuid, const char *driver,
+    const char *conductor_group)
+{
+	struct lb_node n;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.uuid, sizeof(n.uuid), "%s", uuid);
+	n.driver = (char *)driver;
+	n.conductor_group = (char *)conductor_group;
+	return lb_engine_owns(arg, &n);
+}
+
 int
 lb_history_purge_now(struct lb_engine *e)
 {
@@ -92,6 +107,8 @@ lb_history_purge_now(struct lb_engine *e)
 		return 0;
 	p.max_entries = (size_t)cfg->node_history_max_entries;
 	p.batch_count = (size_t)cfg->node_history_cleanup_batch_count;
+	p.node_ok = purge_owns;
+	p.node_ok_arg = e;
 	if (cfg->node_history_minimum_days > 0) {
 		iso_of(e->clock->realtime(e->clock) -
 		    cfg->node_history_minimum_days * 86400.0, cutoff,

@@ -20,6 +20,7 @@
 #include "conductor/engine_ctx.h"
 #include "conductor/history.h"
 #include "conductor/power_sync.h"
+#include "conductor/ring.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/hash.h"
@@ -348,6 +349,7 @@ sync_node(struct lb_engine *e, const char *uuid, bool unset, int count)
 
 /* The round being made: its filter and the nodes taken so far. */
 struct round_build {
+	const struct lb_engine *e;
 	bool (*skip)(const struct lb_node *n);
 	struct round_item *items;
 	size_t n, size, total;
@@ -360,7 +362,8 @@ round_add(const struct lb_node *n, void *arg)
 	struct round_item *more;
 
 	b->total++;
-	if (n->target_power_state != NULL || b->skip(n))
+	if (n->target_power_state != NULL || b->skip(n) ||
+	    !lb_engine_owns(b->e, n))
 		return 0;
 	if (b->n == b->size) {
 		b->size = b->size ? b->size * 2 : LB_STORE_PAGE;
@@ -398,7 +401,7 @@ lb_power_read_each(struct lb_engine *e, const struct lb_node_query *q,
     const char *what)
 {
 	struct lb_power_sync *ps = e->sync;
-	struct round_build b = { .skip = skip };
+	struct round_build b = { .e = e, .skip = skip };
 	struct lb_err err = { "" };
 	struct read_round *rd;
 	size_t left;

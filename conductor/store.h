@@ -102,6 +102,10 @@ struct lb_history_purge {
 	size_t max_entries;		/* rows kept per node */
 	const char *older_than;		/* only rows created before (ISO) */
 	size_t batch_count;		/* stop once so many are deleted */
+	/* Only nodes this says yes to (NULL: every node): ring ownership. */
+	bool (*node_ok)(void *arg, const char *uuid, const char *driver,
+	    const char *conductor_group);
+	void *node_ok_arg;
 };
 
 struct lb_node_list {

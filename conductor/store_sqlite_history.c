@@ -263,6 +263,22 @@ purge_node(sqlite3 *db, sqlite3_int64 node_id, sqlite3_int64 n,
 	return r;
 }
 
+/* p->node_ok on the row's node (columns 2..4: uuid, driver, group). */
+static bool
+node_ok(const struct lb_history_purge *p, sqlite3_stmt *stmt)
+{
+	const char *v[3];
+
+	if (p->node_ok == NULL)
+		return true;
+	for (int i = 0; i < 3; i++) {
+		v[i] = (const char *)sqlite3_column_text(stmt, 2 + i);
+		if (v[i] == NULL)
+			v[i] = "";
+	}
+	return p->node_ok(p->node_ok_arg, v[0], v[1], v[2]);
+}
+
 /*
  * The nodes over the limit are read first and deleted from after, so no
  * delete runs under the open query.
@@ -278,14 +294,17 @@ purge_write(sqlite3 *db, void *arg, struct lb_err *err)
 	sqlite3_stmt *stmt;
 	int r, s;
 
-	r = prepare(db, "SELECT node_id, COUNT(*) FROM node_history WHERE "
-	    "created_at < ? GROUP BY node_id HAVING COUNT(*) > ? ORDER BY "
-	    "node_id", &stmt, err);
+	r = prepare(db, "SELECT h.node_id, COUNT(*), n.uuid, n.driver, "
+	    "n.conductor_group FROM node_history h JOIN nodes n ON n.id = "
+	    "h.node_id WHERE h.created_at < ? GROUP BY h.node_id HAVING "
+	    "COUNT(*) > ? ORDER BY h.node_id", &stmt, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(stmt, 1, cutoff, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)p->max_entries);
 	while (r == 0 && (s = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (!node_ok(p, stmt))
+			continue;
 		more = realloc(over, (nover + 1) * sizeof(*over));
 		if (more == NULL) {
 			r = lb_err_set(err, -ENOMEM, "out of memory");

@@ -21,6 +21,8 @@
 #include "conductor/util/banned.h"
 
 static int validate_host(const char *value, char *why, size_t size);
+static int validate_conductor_group(const char *value, char *why,
+    size_t size);
 static int validate_http_url(const char *value, char *why, size_t size);
 static int validate_served_url(const char *value, char *why, size_t size);
 static int validate_db_url(const char *value, char *why, size_t size);
@@ -78,6 +80,15 @@ static const struct cfg_option options[] = {
 	OPT("DEFAULT", "state_path", PATH, state_path, "/var/lib/lifeboat",
 	    "Directory for lifeboat's state: the database, rendered boot "
 	    "files and cached images."),
+	OPT("DEFAULT", "hash_partition_exponent", INT,
+	    hash_partition_exponent, "5",
+	    "Each conductor has 2^exponent points on the hash ring that "
+	    "maps nodes to conductors (Ironic's option; every conductor "
+	    "sharing a database must use the same).", .min = 0, .max = 16),
+	OPT("DEFAULT", "hash_ring_reset_interval", INT,
+	    hash_ring_reset_interval, "15",
+	    "Seconds between rebuilding the hash ring from the alive "
+	    "conductors in the database.", .min = 1, .max = 86400),
 	OPT("DEFAULT", "debug", BOOL, debug, "false",
 	    "Log at debug level, whatever log_level says."),
 	OPT("DEFAULT", "log_level", ENUM, log_level, "info",
@@ -170,6 +181,13 @@ static const struct cfg_option options[] = {
 	    "Allow deleting nodes whose provision state is available."),
 	OPT("conductor", "workers_pool_size", INT, workers_pool_size, "16",
 	    "Worker threads running driver actions.", .min = 1, .max = 1024),
+	OPT("conductor", "conductor_group", STRING, conductor_group, NULL,
+	    "The conductor group this conductor serves (stored "
+	    "lower-case): it manages only nodes of the same "
+	    "conductor_group.  Letters, digits, '_', '-' and '.', at most "
+	    "255.  Unset: the default group \"\".",
+	    .validate = validate_conductor_group, .flags = CFG_LOWER,
+	    .sample = "rack1"),
 	OPT("conductor", "heartbeat_interval", INT, heartbeat_interval, "10",
 	    "Seconds between this conductor's heartbeats: the updated_at of "
 	    "its row in the conductors table.", .min = 1, .max = 3600),
@@ -500,6 +518,20 @@ validate_host(const char *value, char *why, size_t size)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n)
 		return 0;
 	snprintf(why, size, "is not an IP address or host name");
+	return -EINVAL;
+}
+
+/* Ironic's validate_conductor_group_name. */
+static int
+validate_conductor_group(const char *value, char *why, size_t size)
+{
+	size_t n = strlen(value);
+
+	if (n <= 255 && strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n)
+		return 0;
+	snprintf(why, size, "is not a conductor group: only letters, digits, "
+	    "'_', '-' and '.' are allowed, at most 255");
 	return -EINVAL;
 }
 

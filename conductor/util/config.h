@@ -64,6 +64,8 @@ struct lb_config {
 	/* [DEFAULT] */
 	char *host;
 	char *state_path;
+	int hash_partition_exponent;	/* 2^this ring points a conductor */
+	int hash_ring_reset_interval;	/* seconds between ring rebuilds */
 	bool debug;			/* true forces log_level to debug */
 	enum lb_log_level log_level;
 	char *auth_strategy;		/* "noauth" or "http_basic" */
@@ -99,6 +101,7 @@ struct lb_config {
 	/* [conductor] */
 	bool allow_deleting_available_nodes;
 	int workers_pool_size;
+	char *conductor_group;		/* NULL: the default group "" */
 	int heartbeat_interval;
 	int heartbeat_timeout;
 	int sync_power_state_interval;	/* 0 disables */

@@ -27,6 +27,7 @@ enum cfg_type {
 
 #define CFG_SECRET 0x1	/* never show the value (names with password, ...) */
 #define CFG_INDEX 0x2	/* CFG_ENUM kept as the index into 'allowed' */
+#define CFG_LOWER 0x4	/* CFG_STRING stored lower-cased */
 
 struct cfg_option {
 	const char *section;

@@ -189,6 +189,17 @@ set_string(char **field, const char *value)
 	return 0;
 }
 
+/* set_string(), lower-cased for CFG_LOWER. */
+static int
+set_string_as(char **field, const char *value, bool lower)
+{
+	if (set_string(field, value) < 0)
+		return -ENOMEM;
+	for (char *c = *field; lower && *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return 0;
+}
+
 /* A decimal number (1, 0.5, 2.25) within the option's min..max. */
 static int
 set_float(double *field, const struct cfg_option *o, const char *value,
@@ -246,7 +257,7 @@ opt_set(struct lb_config *cfg, const struct cfg_option *o, const char *value,
 			snprintf(why, size, "%s %s", shown, pred);
 			return -EINVAL;
 		}
-		return set_string(field, value);
+		return set_string_as(field, value, o->flags & CFG_LOWER);
 	case CFG_BOOL:
 		if (parse_bool(value, &b) != 0) {
 			snprintf(why, size, "%s is not a boolean (true/false, "

@@ -3,12 +3,19 @@ row lifeboatd registers and heart-beats in the store, ``conductor
 list|show`` with Ironic's fields, alive from the heartbeat against
 ``[conductor] heartbeat_timeout``, the take-over of a host's old row, paging,
 errors in Ironic's words, and the node's ``conductor`` field with the
-``node list --conductor`` filter.
+``node list --conductor`` filter: ``[conductor] conductor_group`` and
+Ironic's hash ring over the alive conductors in the shared store.
 """
 
+import bisect
+import datetime
+import hashlib
+import json
 import sqlite3
+import subprocess
+import threading
 
-from conftest import CONDUCTOR_HOST, assert_error, wait_for
+from conftest import CONDUCTOR_HOST, LIFEBOATD, assert_error, wait_for
 
 # Short heartbeats so that aliveness changes within a test.
 FAST = {'heartbeat_interval': '1', 'heartbeat_timeout': '3',
@@ -159,3 +166,143 @@ def test_node_conductor_field_and_filter(launcher):
     assert [n['UUID'] for n in listed] == [mine]
     assert d.cli_json('conductor', 'show', CONDUCTOR_HOST)['drivers'] == [
         'fake-hardware']
+
+
+def test_conductor_group(launcher):
+    """``[conductor] conductor_group`` (stored lower-case) is the row's
+    group; this conductor manages only nodes of that group: the others get
+    ``conductor: null`` and ``node list --conductor`` leaves them out."""
+    d = launcher.start(conductor=dict(FAST, conductor_group='Rack-1.A'))
+    rows = d.cli_json('conductor', 'list')
+    assert rows == [{'Hostname': CONDUCTOR_HOST, 'Conductor Group': 'rack-1.a',
+                     'Alive': True}], rows
+    assert d.cli_json('conductor', 'show', CONDUCTOR_HOST)[
+        'conductor_group'] == 'rack-1.a'
+    mine = d.cli_json('node', 'create', '--driver', 'fake-hardware',
+                      '--conductor-group', 'RACK-1.a')
+    assert mine['conductor_group'] == 'rack-1.a'
+    assert mine['conductor'] == CONDUCTOR_HOST
+    other = d.create_node(name='default-group')
+    assert d.cli_json('node', 'show', other['uuid'])['conductor'] is None
+    listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
+    assert [n['UUID'] for n in listed] == [mine['uuid']], listed
+    long = {n['UUID']: n['Conductor'] for n in d.cli_json(
+        'node', 'list', '--long')}
+    assert long == {mine['uuid']: CONDUCTOR_HOST, other['uuid']: None}
+
+
+def test_check_refuses_bad_conductor_group(tmp_path):
+    conf = tmp_path / 'group.conf'
+    conf.write_text('[DEFAULT]\nstate_path = %s\n[conductor]\n'
+                    'conductor_group = rack/1\n' % (tmp_path / 'state'))
+    p = subprocess.run([LIFEBOATD, '--config-file', str(conf), '--check'],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert ("%s:4: [conductor] conductor_group: 'rack/1' is not a conductor "
+            "group" % conf) in p.stdout + p.stderr, (p.stdout, p.stderr)
+
+
+def tooz_owner(hosts, key, exponent):
+    """What tooz's HashRing (Ironic's) gives: the reference the ring in
+    lifeboatd must agree with, computed here independently."""
+    ring = {}
+    for host in sorted(set(hosts)):
+        h = hashlib.md5(host.encode())
+        for _ in range(2 ** exponent):
+            h.update(host.encode())
+            ring[int(h.hexdigest(), 16)] = host
+    points = sorted(ring)
+    i = bisect.bisect(points, int(hashlib.md5(key.encode()).hexdigest(), 16))
+    return ring[points[i if i < len(points) else 0]]
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%dT%H:%M:%S.%f+00:00')
+
+
+class OtherConductor:
+    """Another conductor's row in the shared SQLite file, heart-beating
+    from a thread as its lifeboatd would (a second lifeboatd on one SQLite
+    file is not safe)."""
+
+    def __init__(self, path, host, group='', drivers=('fake-hardware',)):
+        self.path, self.host, self.online = path, host, True
+        self.stopping = threading.Event()
+        with sqlite3.connect(path, timeout=10) as db:
+            db.execute('INSERT INTO conductors (hostname, conductor_group, '
+                       'drivers, online, created_at, updated_at) VALUES '
+                       '(?, ?, ?, 1, ?, ?)', (host, group, json.dumps(
+                           list(drivers)), now_iso(), now_iso()))
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def _beat(self):
+        while not self.stopping.wait(0.5):
+            with sqlite3.connect(self.path, timeout=10) as db:
+                db.execute('UPDATE conductors SET updated_at = ?, online = ? '
+                           'WHERE hostname = ?',
+                           (now_iso(), int(self.online), self.host))
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join()
+
+
+def test_second_conductor_takes_its_share(launcher, tmp_path):
+    """A second alive conductor of the group takes the nodes Ironic's ring
+    gives it (hash_partition_exponent points each) within
+    hash_ring_reset_interval, in the node's conductor field and the
+    ``--conductor`` filter; a conductor of another group takes none of
+    them; the power sync reads only this conductor's share; once the other
+    goes offline its nodes come back."""
+    db = shared_db(tmp_path)
+    d = launcher.start(conductor=dict(FAST, sync_power_state_interval='1'),
+                       database=db, DEFAULT={
+                           'hash_ring_reset_interval': '1',
+                           'hash_partition_exponent': '6'})
+    uuids = [d.create_node(name='ring-%d' % i)['uuid'] for i in range(24)]
+    for u in uuids:       # out of enroll, so that the power sync reads them
+        r = d.put('/v1/nodes/%s/states/provision' % u, {'target': 'manage'})
+        assert r.status_code == 202, r.text
+    wait_for(lambda: all(n['provision_state'] == 'manageable' for n in d.get(
+        '/v1/nodes?fields=provision_state').json()['nodes']), 15,
+        interval=0.2, what='nodes to be manageable')
+    wait_for(lambda: 'power state sync: 24 of 24 nodes queued' in
+             d.log_text(), 10, interval=0.2, what='a sync of every node')
+    path = str(tmp_path / 'shared.sqlite')
+    others = [OtherConductor(path, 'other-host'),
+              OtherConductor(path, 'elsewhere', group='g2')]
+    try:
+        hosts = [CONDUCTOR_HOST, 'other-host']
+        expected = {u: tooz_owner(hosts, u, 6) for u in uuids}
+        theirs = sorted(u for u in uuids if expected[u] == 'other-host')
+        assert 0 < len(theirs) < len(uuids), expected
+
+        def conductors():
+            return {n['UUID']: n['Conductor'] for n in d.cli_json(
+                'node', 'list', '--long')}
+        wait_for(lambda: conductors() == expected, 15, interval=0.3,
+                 what='the ring to give other-host its share')
+        listed = d.cli_json('node', 'list', '--conductor', 'other-host')
+        assert sorted(n['UUID'] for n in listed) == theirs
+        assert d.cli_json('node', 'show', theirs[0])['conductor'] == \
+            'other-host'
+        alive = {r['Hostname']: r['Alive']
+                 for r in d.cli_json('conductor', 'list')}
+        assert alive == {CONDUCTOR_HOST: True, 'other-host': True,
+                         'elsewhere': True}, alive
+        # The power sync reads only this conductor's share.
+        mine = len(uuids) - len(theirs)
+        wait_for(lambda: 'power state sync: %d of 24 nodes queued' % mine
+                 in d.log_text(), 10, interval=0.2,
+                 what="a sync of this conductor's share only")
+
+        # other-host goes offline: every node is this conductor's again.
+        others[0].online = False
+        wait_for(lambda: set(conductors().values()) == {CONDUCTOR_HOST},
+                 15, interval=0.3, what='other-host to lose its nodes')
+    finally:
+        for o in others:
+            o.close()

@@ -286,6 +286,51 @@ test_bool_spellings(void **state)
 	}
 }
 
+/* Ironic's conductor group names, kept lower-case; the ring's options. */
+static void
+test_conductor_group_and_ring(void **state)
+{
+	struct lb_config cfg;
+	char *problems = NULL;
+	char long_name[320];
+
+	(void)state;
+	lb_config_init(&cfg);
+	assert_null(cfg.conductor_group);
+	assert_int_equal(cfg.hash_partition_exponent, 5);
+	assert_int_equal(cfg.hash_ring_reset_interval, 15);
+	lb_config_release(&cfg);
+	assert_int_equal(load(&cfg, "[conductor]\nconductor_group = Rack-1.a_B\n"
+	    "[DEFAULT]\nhash_partition_exponent = 7\n"
+	    "hash_ring_reset_interval = 3\n", &problems, NULL), 0);
+	assert_string_equal(cfg.conductor_group, "rack-1.a_b");
+	assert_int_equal(cfg.hash_partition_exponent, 7);
+	assert_int_equal(cfg.hash_ring_reset_interval, 3);
+	lb_config_release(&cfg);
+	expect_problems("[conductor]\nconductor_group = rack 1\n",
+	    "t.conf:2: [conductor] conductor_group: 'rack 1' is not a "
+	    "conductor group: only letters, digits, '_', '-' and '.' are "
+	    "allowed, at most 255");
+	/* At most 255 characters. */
+	for (int len = 255; len <= 256; len++) {
+		int n = snprintf(long_name, sizeof(long_name),
+		    "[conductor]\nconductor_group = ");
+
+		memset(long_name + n, 'a', (size_t)len);
+		long_name[n + len] = '\0';
+		assert_int_equal(load(&cfg, long_name, &problems, NULL),
+		    len == 255 ? 0 : -EINVAL);
+		assert_true(len == 255 ? problems == NULL :
+		    strstr(problems, "is not a conductor group") != NULL);
+		free(problems);
+		problems = NULL;
+		lb_config_release(&cfg);
+	}
+	expect_problems("[DEFAULT]\nhash_partition_exponent = 17\n",
+	    "t.conf:2: [DEFAULT] hash_partition_exponent: '17' is out of "
+	    "range 0..16");
+}
+
 static void
 test_bool_bad(void **state)
 {
@@ -1298,7 +1343,7 @@ test_example_defaults_load(void **state)
 			options++;
 		}
 	}
-	assert_int_equal(options, 85);
+	assert_int_equal(options, 88);
 	lb_config_init(&def);
 	assert_int_equal(load(&cfg, out, &problems, NULL), 0);
 	assert_null(problems);
@@ -1364,6 +1409,7 @@ main(void)
 		cmocka_unit_test(test_db_url_parse),
 		cmocka_unit_test(test_http_url_parse),
 		cmocka_unit_test(test_external_http_url),
+		cmocka_unit_test(test_conductor_group_and_ring),
 		cmocka_unit_test(test_example_matches_committed_file),
 		cmocka_unit_test(test_example_defaults_load),
 	};

@@ -262,6 +262,52 @@ test_purge(void **state)
 	assert_int_equal(count(f->store, n[2]), 1);
 }
 
+struct only_arg {
+	const char *uuid;
+	unsigned calls;
+	char driver[32];
+};
+
+static bool
+only_one(void *arg, const char *uuid, const char *driver, const char *group)
+{
+	struct only_arg *a = arg;
+
+	a->calls++;
+	snprintf(a->driver, sizeof(a->driver), "%s", driver);
+	assert_string_equal(group, "");
+	return strcmp(uuid, a->uuid) == 0;
+}
+
+/* node_ok (the hash ring's ownership) leaves the other nodes alone. */
+static void
+test_purge_only_owned(void **state)
+{
+	struct fixture *f = *state;
+	char n[2][LB_UUID_LEN + 1], name[8];
+	struct lb_history_purge p = { .max_entries = 2, .batch_count = 1000 };
+	struct only_arg a = { 0 };
+	struct lb_err err = { "" };
+	size_t deleted = 99;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		new_node(f->store, name, n[i]);
+		for (int k = 0; k < 4; k++)
+			add(f->store, n[i], "x", NULL, NULL);
+	}
+	a.uuid = n[1];
+	p.node_ok = only_one;
+	p.node_ok_arg = &a;
+	assert_int_equal(lb_store_history_purge(f->store, &p, &deleted, &err),
+	    0);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(a.calls, 2);
+	assert_string_not_equal(a.driver, "");
+	assert_int_equal(count(f->store, n[0]), 4);
+	assert_int_equal(count(f->store, n[1]), 2);
+}
+
 int
 main(void)
 {
@@ -272,6 +318,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_only_owned, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

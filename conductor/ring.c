@@ -1,0 +1,307 @@
+/*
+ * ring.c - the node -> conductor mapping as Ironic's hash ring manager
+ * keeps it: the alive conductors (this one by its own last heartbeat, the
+ * others by their rows: online and updated within heartbeat_timeout) are
+ * grouped by (conductor_group, hardware type), one tooz ring each; the
+ * rings are rebuilt on the timer thread every hash_ring_reset_interval and
+ * read by API threads and the periodic tasks under a read lock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conductor/engine_ctx.h"
+#include "conductor/ring.h"
+#include "conductor/store.h"
+#include "conductor/util/hashring.h"
+#include "conductor/util/ident.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* One (group, driver) with its members, and without this conductor. */
+struct ring_key {
+	char *group;
+	char *driver;
+	struct lb_hashring *all;
+	struct lb_hashring *others;
+};
+
+struct lb_ring {
+	pthread_rwlock_t lock;
+	struct ring_key *keys;
+	size_t nkeys;
+	bool failing;			/* timer thread only */
+};
+
+/* An alive conductor as the build reads it. */
+struct member {
+	const char *host;
+	const char *group;
+	json_t *drivers;		/* borrowed */
+};
+
+struct build {
+	struct member *m;
+	size_t n;
+	struct ring_key *keys;
+	size_t nkeys;
+};
+
+static void
+keys_free(struct ring_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(keys[i].group);
+		free(keys[i].driver);
+		lb_hashring_free(keys[i].all);
+		lb_hashring_free(keys[i].others);
+	}
+	free(keys);
+}
+
+static bool
+serves(const struct member *m, const char *group, const char *driver)
+{
+	size_t i;
+	json_t *v;
+
+	if (strcmp(m->group, group) != 0)
+		return false;
+	json_array_foreach(m->drivers, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v),
+		    driver) == 0)
+			return true;
+	return false;
+}
+
+/* The key's two rings: its members, and its members but self. */
+static int
+key_rings(struct build *b, struct ring_key *k, const char *self, int exp)
+{
+	const char **all = calloc(b->n + 1, sizeof(*all));
+	const char **others = calloc(b->n + 1, sizeof(*others));
+	size_t na = 0, no = 0;
+	int r = -ENOMEM;
+
+	if (all != NULL && others != NULL) {
+		for (size_t i = 0; i < b->n; i++) {
+			if (!serves(&b->m[i], k->group, k->driver))
+				continue;
+			all[na++] = b->m[i].host;
+			if (strcmp(b->m[i].host, self) != 0)
+				others[no++] = b->m[i].host;
+		}
+		r = lb_hashring_new(all, na, exp, &k->all);
+		if (r == 0)
+			r = lb_hashring_new(others, no, exp, &k->others);
+	}
+	free(all);
+	free(others);
+	return r;
+}
+
+static int
+key_add(struct build *b, const char *group, const char *driver)
+{
+	struct ring_key *more;
+
+	for (size_t i = 0; i < b->nkeys; i++)
+		if (strcmp(b->keys[i].group, group) == 0 &&
+		    strcmp(b->keys[i].driver, driver) == 0)
+			return 0;
+	more = realloc(b->keys, (b->nkeys + 1) * sizeof(*more));
+	if (more == NULL)
+		return -ENOMEM;
+	b->keys = more;
+	memset(&b->keys[b->nkeys], 0, sizeof(*more));
+	b->keys[b->nkeys].group = strdup(group);
+	b->keys[b->nkeys].driver = strdup(driver);
+	b->nkeys++;
+	if (b->keys[b->nkeys - 1].group == NULL ||
+	    b->keys[b->nkeys - 1].driver == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+build_keys(struct build *b, const char *self, int exp)
+{
+	size_t j;
+	json_t *v;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < b->n; i++)
+		json_array_foreach(b->m[i].drivers, j, v)
+			if (r == 0 && json_is_string(v))
+				r = key_add(b, b->m[i].group,
+				    json_string_value(v));
+	for (size_t i = 0; r == 0 && i < b->nkeys; i++)
+		r = key_rings(b, &b->keys[i], self, exp);
+	return r;
+}
+
+/* Ironic's get_online_conductors: online and fresh (wall clock). */
+static bool
+row_alive(const struct lb_engine *e, const struct lb_conductor *c)
+{
+	double at, now = lb_clock_system.realtime(&lb_clock_system);
+
+	if (!c->online || lb_time_parse_iso(c->updated_at, &at) < 0)
+		return false;
+	return now - at <= e->cfg->heartbeat_timeout &&
+	    strlen(c->hostname) < LB_RING_HOST_MAX;
+}
+
+/*
+ * This conductor by its own row (the drivers it registered), whatever the
+ * row's age: its liveness is its last heartbeat, checked at each lookup.
+ */
+static int
+build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
+    struct build *b)
+{
+	const struct lb_config *cfg = e->cfg;
+
+	b->m = calloc(rows->n + 1, sizeof(*b->m));
+	if (b->m == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct lb_conductor *c = &rows->items[i];
+
+		if (strcmp(c->hostname, cfg->host) != 0 && !row_alive(e, c))
+			continue;
+		b->m[b->n++] = (struct member){ c->hostname,
+		    c->conductor_group, c->drivers };
+	}
+	return build_keys(b, cfg->host, cfg->hash_partition_exponent);
+}
+
+static void
+refresh_failed(struct lb_ring *ring, const char *why)
+{
+	if (!ring->failing)
+		log_error("hash ring not rebuilt (the last one stays): %s",
+		    why);
+	ring->failing = true;
+}
+
+void
+lb_ring_refresh(struct lb_engine *e)
+{
+	struct lb_conductor_query q = { .limit = 0 };
+	struct lb_conductor_list rows;
+	struct lb_err err = { "" };
+	struct build b = { 0 };
+	struct ring_key *old;
+	size_t nold;
+
+	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0) {
+		refresh_failed(e->ring, err.msg);
+		return;
+	}
+	if (build_from(e, &rows, &b) < 0) {
+		keys_free(b.keys, b.nkeys);
+		refresh_failed(e->ring, "out of memory");
+	} else {
+		if (e->ring->failing)
+			log_info("hash ring rebuilt again");
+		e->ring->failing = false;
+		pthread_rwlock_wrlock(&e->ring->lock);
+		old = e->ring->keys;
+		nold = e->ring->nkeys;
+		e->ring->keys = b.keys;
+		e->ring->nkeys = b.nkeys;
+		pthread_rwlock_unlock(&e->ring->lock);
+		keys_free(old, nold);
+		log_debug("hash ring rebuilt: %zu alive conductors, %zu "
+		    "rings", b.n, b.nkeys);
+	}
+	free(b.m);
+	lb_conductor_list_release(&rows);
+}
+
+static void
+refresh_tick(void *arg)
+{
+	lb_ring_refresh(arg);
+}
+
+int
+lb_ring_start(struct lb_engine *e)
+{
+	e->ring = calloc(1, sizeof(*e->ring));
+	if (e->ring == NULL)
+		return -ENOMEM;
+	pthread_rwlock_init(&e->ring->lock, NULL);
+	lb_ring_refresh(e);
+	return lb_timers_add(&e->timers, e->cfg->hash_ring_reset_interval,
+	    refresh_tick, e);
+}
+
+void
+lb_ring_free(struct lb_engine *e)
+{
+	if (e->ring == NULL)
+		return;
+	keys_free(e->ring->keys, e->ring->nkeys);
+	pthread_rwlock_destroy(&e->ring->lock);
+	free(e->ring);
+	e->ring = NULL;
+}
+
+static bool
+self_alive(const struct lb_engine *e)
+{
+	double at;
+
+	__atomic_load(&e->heartbeat_at, &at, __ATOMIC_ACQUIRE);
+	return lb_engine_now(e) - at <= e->cfg->heartbeat_timeout;
+}
+
+/* self_counts: this conductor is a member whatever its heartbeat. */
+static const char *
+owner(const struct lb_engine *e, const struct lb_node *node,
+    char buf[LB_RING_HOST_MAX], bool self_counts)
+{
+	const char *group = node->conductor_group != NULL ?
+	    node->conductor_group : "";
+	const struct ring_key *k = NULL;
+	const char *host = NULL;
+	bool alive = self_counts || self_alive(e);
+
+	if (e->ring == NULL || node->driver == NULL)
+		return NULL;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	for (size_t i = 0; k == NULL && i < e->ring->nkeys; i++)
+		if (strcmp(e->ring->keys[i].group, group) == 0 &&
+		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
+			k = &e->ring->keys[i];
+	if (k != NULL)
+		host = lb_hashring_lookup(alive ? k->all : k->others,
+		    node->uuid);
+	if (host != NULL)
+		snprintf(buf, LB_RING_HOST_MAX, "%s", host);
+	pthread_rwlock_unlock(&e->ring->lock);
+	return host != NULL ? buf : NULL;
+}
+
+const char *
+lb_conductor_of(const struct lb_engine *e, const struct lb_node *node,
+    char buf[LB_RING_HOST_MAX])
+{
+	return owner(e, node, buf, false);
+}
+
+/*
+ * A running conductor counts itself in (a late heartbeat of its own does
+ * not stop its periodic tasks); the reservation keeps two owners apart
+ * while the rings of two conductors disagree, as in Ironic.
+ */
+bool
+lb_engine_owns(const struct lb_engine *e, const struct lb_node *node)
+{
+	char buf[LB_RING_HOST_MAX];
+	const char *host = owner(e, node, buf, true);
+
+	return host != NULL && strcmp(host, e->cfg->host) == 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * ring.h - which conductor manages a node: Ironic's hash rings, one per
+ * (conductor group, hardware type) over the alive conductors that serve
+ * it, rebuilt from the conductors table every [DEFAULT]
+ * hash_ring_reset_interval.  See ring.c for the threads.
+ */
+#ifndef LB_RING_H
+#define LB_RING_H
+
+#include <stdbool.h>
+
+#include "conductor/engine.h"
+#include "conductor/node.h"
+
+/* Room for a host name the ring hands out (longer rows are skipped). */
+#define LB_RING_HOST_MAX 256
+
+struct lb_ring;
+
+/*
+ * Builds the rings once and adds their rebuild to the engine's timers.
+ * Engine start, after the conductor row is registered.  0 or -ENOMEM.
+ */
+int lb_ring_start(struct lb_engine *e);
+/* Frees the rings (the timers have stopped).  Engine stop. */
+void lb_ring_free(struct lb_engine *e);
+/* Rebuilds the rings from the conductors table now.  Any thread. */
+void lb_ring_refresh(struct lb_engine *e);
+/*
+ * The host the ring maps the node to now, copied into buf: this conductor
+ * counts only while its last heartbeat is within [conductor]
+ * heartbeat_timeout, the others while their rows are online and as
+ * fresh.  NULL when no alive conductor of the node's conductor_group
+ * serves its driver.  Any thread.
+ */
+const char *lb_conductor_of(const struct lb_engine *e,
+    const struct lb_node *node, char buf[LB_RING_HOST_MAX]);
+/* Whether the ring gives the node to this conductor.  Any thread. */
+bool lb_engine_owns(const struct lb_engine *e, const struct lb_node *node);
+
+#endif
