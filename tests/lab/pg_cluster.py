@@ -3,7 +3,8 @@ pg_cluster.py - a throw-away PostgreSQL cluster for the PostgreSQL store's
 tests: initdb into a fresh directory as the `postgres` user (initdb refuses
 root), a server on a Unix socket in that directory only (no TCP), stopped
 by the PID in postmaster.pid and removed.  From pytest (Cluster) or as a
-CLI: `pg_cluster.py start DIR` prints the URL, `pg_cluster.py stop DIR`.
+CLI: `pg_cluster.py start DIR` prints the URL, `pg_cluster.py stop DIR`,
+`pg_cluster.py run -- CMD...` runs CMD with LB_TEST_DB_URL set.
 """
 import os
 import shutil
@@ -85,9 +86,23 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def run(cmd):
+    """cmd with LB_TEST_DB_URL naming a fresh cluster, stopped after."""
+    import tempfile
+    c = Cluster(tempfile.mkdtemp(prefix='lb-pg-', dir='/tmp'))
+    try:
+        env = dict(os.environ, LB_TEST_DB_URL=c.start())
+        return subprocess.run(cmd, env=env).returncode
+    finally:
+        c.stop()
+
+
 def main(argv):
+    if len(argv) > 2 and argv[1] == 'run':
+        return run(argv[3:] if argv[2] == '--' else argv[2:])
     if len(argv) < 3 or argv[1] not in ('start', 'stop'):
-        print('usage: pg_cluster.py start|stop DIR [PORT]', file=sys.stderr)
+        print('usage: pg_cluster.py start|stop DIR [PORT] | run -- CMD...',
+              file=sys.stderr)
         return 2
     c = Cluster(argv[2], int(argv[3]) if len(argv) > 3 else 5432)
     if argv[1] == 'start':

@@ -1176,7 +1176,7 @@ test_db_url_parse(void **state)
 	expect_db_url("sqlite:////tmp/x\tdb", -EINVAL, "the SQLite path "
 	    "holds a control character");
 	expect_db_url("sqlite:/tmp/x.db", -EINVAL, "not a sqlite:///PATH URL "
-	    "(the stores built in: sqlite)");
+	    "(the stores built in: " DB_BUILT_IN ")");
 #ifndef LB_HAVE_POSTGRESQL
 	expect_db_url("postgresql://lb:s3cret@db/lifeboat", -ENOTSUP, "the "
 	    "PostgreSQL store is known but not built into this lifeboatd");
