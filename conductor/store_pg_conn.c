@@ -14,7 +14,8 @@
 #include "conductor/util/banned.h"
 
 #define IDLE_MAX 8
-#define PARAMS_MAX 128
+/* Notices ("already exists, skipping") would go to stderr: not wanted. */
+#define SESSION_SETUP "SET TIME ZONE 'UTC'; SET client_min_messages TO warning"
 
 struct pg_conn {
 	struct store_pg *st;
@@ -151,7 +152,7 @@ conn_open(struct store_pg *st, PGconn **ret, struct lb_err *err)
 		PQfinish(c);
 		return unavailable(err, "connecting");
 	}
-	PQclear(PQexec(c, "SET TIME ZONE 'UTC'"));
+	PQclear(PQexec(c, SESSION_SETUP));
 	*ret = c;
 	return 0;
 }
@@ -244,7 +245,7 @@ pg_get_conn(struct store_pg *st, PGconn **ret, struct lb_err *err)
 		PQreset(pc->c);
 		if (PQstatus(pc->c) != CONNECTION_OK)
 			return unavailable(err, "connecting");
-		PQclear(PQexec(pc->c, "SET TIME ZONE 'UTC'"));
+		PQclear(PQexec(pc->c, SESSION_SETUP));
 		log_info("database connection re-established");
 	}
 	*ret = pc->c;
