@@ -50,6 +50,10 @@ pg_error(PGconn *c, const PGresult *res, struct lb_err *err, const char *what)
 		return lb_err_set(err, -ENOSPC, "The conductor's database is "
 		    "out of disk space while %s: nothing was changed. Retry "
 		    "once space is freed.", what);
+	/* a value not UTF-8: no row can match it (SQLite finds none) */
+	if (state != NULL && strcmp(state, "22021") == 0)
+		return lb_err_set(err, -EILSEQ, "database error while %s",
+		    what);
 	/* a unique violation is the caller's to word (-EEXIST) */
 	if (state != NULL && strcmp(state, "23505") == 0)
 		return lb_err_set(err, -EEXIST, "database error while %s",

@@ -211,7 +211,7 @@ select_one(struct store_pg *st, PGconn *c, const struct sq_table *t,
 	snprintf(what, sizeof(what), "reading a %s", t->type->kind);
 	r = pg_exec(c, text, 1, p, &res, err, what);
 	free(text);
-	if (r == 0 && PQntuples(res) == 0)
+	if (r == -EILSEQ || (r == 0 && PQntuples(res) == 0))
 		r = lb_err_set(err, -ENOENT, "%s %s could not be found.",
 		    t->kind, by_uuid && t->not_found_normalized ? uuid : ident);
 	if (r == 0 && (*ret = read_row(t, res, 0)) == NULL)
@@ -390,6 +390,8 @@ list_query(struct store_pg *st, PGconn *c, const struct sq_table *t,
 		r = pg_exec(c, text, p->n, p->v, &res, err, "listing");
 	if (r == 0)
 		r = rows_read(t, res, ret, err);
+	else if (r == -EILSEQ)
+		r = 0;		/* a filter not UTF-8 matches nothing */
 	PQclear(res);
 	free(text);
 	free(mval);
