@@ -724,6 +724,44 @@ test_bad_url(void **state)
 	    &err), -EIO);
 }
 
+/*
+ * PostgreSQL: the server ends the store's connection (a restart, a network
+ * cut).  The call that finds out is a 503-style -EAGAIN "database
+ * unavailable", never a crash, and the next one reconnects.
+ */
+static void
+test_pg_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+	int r;
+
+	if (!lb_test_db_is_pg())
+		skip();
+#ifdef LB_HAVE_POSTGRESQL
+	create(f->store, "re", uuid);
+	PGconn *side = PQconnectdb(f->url);
+	PGresult *res = PQexec(side, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE application_name = 'lifeboatd'");
+
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	PQclear(res);
+	PQfinish(side);
+	r = lb_store_node_get(f->store, "re", &n, &err);
+	if (r < 0) {
+		assert_int_equal(r, -EAGAIN);
+		assert_non_null(strstr(err.msg, "database unavailable"));
+		r = lb_store_node_get(f->store, "re", &n, &err);
+	}
+	assert_int_equal(r, 0);
+	assert_string_equal(n->uuid, uuid);
+	lb_node_free(n);
+#endif
+}
+
 /* ---- connections: threads that come and go ---- */
 
 struct reader {
@@ -849,6 +887,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_updates_lose_nothing, setup, teardown),
 		cmocka_unit_test(test_bad_url),
+		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_connections_bounded_and_reused, setup, teardown),
 	};
