@@ -729,6 +729,7 @@ test_bad_url(void **state)
  * cut).  The call that finds out is a 503-style -EAGAIN "database
  * unavailable", never a crash, and the next one reconnects.
  */
+#ifdef LB_HAVE_POSTGRESQL
 static void
 test_pg_reconnect(void **state)
 {
@@ -736,16 +737,16 @@ test_pg_reconnect(void **state)
 	struct lb_node *n = NULL;
 	struct lb_err err = { "" };
 	char uuid[LB_UUID_LEN + 1];
+	PGconn *side;
+	PGresult *res;
 	int r;
 
 	if (!lb_test_db_is_pg())
 		skip();
-#ifdef LB_HAVE_POSTGRESQL
 	create(f->store, "re", uuid);
-	PGconn *side = PQconnectdb(f->url);
-	PGresult *res = PQexec(side, "SELECT pg_terminate_backend(pid) FROM "
+	side = PQconnectdb(f->url);
+	res = PQexec(side, "SELECT pg_terminate_backend(pid) FROM "
 	    "pg_stat_activity WHERE application_name = 'lifeboatd'");
-
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(res), 1);
 	PQclear(res);
@@ -759,8 +760,8 @@ test_pg_reconnect(void **state)
 	assert_int_equal(r, 0);
 	assert_string_equal(n->uuid, uuid);
 	lb_node_free(n);
-#endif
 }
+#endif
 
 /* ---- connections: threads that come and go ---- */
 
@@ -887,8 +888,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_updates_lose_nothing, setup, teardown),
 		cmocka_unit_test(test_bad_url),
+#ifdef LB_HAVE_POSTGRESQL
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
 		    teardown),
+#endif
 		cmocka_unit_test_setup_teardown(
 		    test_connections_bounded_and_reused, setup, teardown),
 	};
