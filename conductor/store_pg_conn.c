@@ -156,6 +156,8 @@ conn_open(struct store_pg *st, PGconn **ret, struct lb_err *err)
 		PQfinish(c);
 		return unavailable(err, "connecting");
 	}
+	/* No DETAIL ("Failing row contains ..."): rows hold BMC passwords. */
+	PQsetErrorVerbosity(c, PQERRORS_TERSE);
 	PQclear(PQexec(c, SESSION_SETUP));
 	*ret = c;
 	return 0;
