@@ -702,6 +702,39 @@ test_concurrent_updates_lose_nothing(void **state)
 	lb_node_free(n);
 }
 
+/* PostgreSQL: two conductors (two stores) on one database, as above. */
+static void
+test_two_stores_lose_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w[2];
+	pthread_t th[WRITERS];
+	struct lb_store *other = NULL;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+	void *ret;
+
+	if (!lb_test_db_is_pg())
+		skip();		/* one SQLite file is one conductor's */
+	create(f->store, "counter2", uuid);
+	assert_int_equal(lb_store_open(f->url, &other, &err), 0);
+	w[0] = (struct writer){ f->store, uuid };
+	w[1] = (struct writer){ other, uuid };
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
+		    &w[i % 2]), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	lb_store_close(other);
+	assert_int_equal(lb_store_node_get(f->store, uuid, &n, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(n->extra,
+	    "count")), WRITERS * ROUNDS);
+	lb_node_free(n);
+}
+
 static void
 test_bad_url(void **state)
 {
@@ -887,6 +920,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_updates_lose_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_two_stores_lose_nothing, setup, teardown),
 		cmocka_unit_test(test_bad_url),
 #ifdef LB_HAVE_POSTGRESQL
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
