@@ -131,10 +131,11 @@ migrate_tx(PGconn *c, struct lb_err *err)
 		    "is newer than this lifeboatd knows (%zu)", version,
 		    NMIGRATIONS);
 	for (size_t i = (size_t)version; i < NMIGRATIONS && r == 0; i++) {
+		PGresult *res;
+
 		snprintf(v, sizeof(v), "%zu", i + 1);
 		/* several statements: the simple query protocol */
-		PGresult *res = PQexec(c, migrations[i]);
-
+		res = PQexec(c, migrations[i]);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			r = pg_error(c, res, err, "migrating");
 		PQclear(res);
