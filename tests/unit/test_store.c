@@ -735,6 +735,50 @@ test_two_stores_lose_nothing(void **state)
 	lb_node_free(n);
 }
 
+struct opener {
+	const char *url;
+	int r;
+	struct lb_store *store;
+};
+
+static void *
+opener_main(void *arg)
+{
+	struct opener *o = arg;
+	struct lb_err err = { "" };
+
+	o->r = lb_store_open(o->url, &o->store, &err);
+	return NULL;
+}
+
+/* PostgreSQL: conductors starting at once on an empty database migrate it
+ * once (the advisory lock), and every one of them opens. */
+static void
+test_concurrent_first_open(void **state)
+{
+	struct fixture *f = *state;
+	struct opener o[4];
+	pthread_t th[4];
+
+	if (!lb_test_db_is_pg())
+		skip();
+	lb_store_close(f->store);
+	lb_test_db_url(f->url, sizeof(f->url), "");	/* empty again */
+	for (int i = 0; i < 4; i++) {
+		o[i] = (struct opener){ f->url, 1, NULL };
+		assert_int_equal(pthread_create(&th[i], NULL, opener_main,
+		    &o[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(o[i].r, 0);
+		if (i > 0)
+			lb_store_close(o[i].store);
+	}
+	f->store = o[0].store;
+	create(f->store, "after", NULL);
+}
+
 static void
 test_bad_url(void **state)
 {
@@ -922,6 +966,8 @@ main(void)
 		    test_concurrent_updates_lose_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_two_stores_lose_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test(test_bad_url),
 #ifdef LB_HAVE_POSTGRESQL
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
