@@ -3,7 +3,7 @@
  * the lb_store_ops vtable.  This file says what nodes and ports are to the
  * generic CRUD (store_sqlite_crud.c) - tables, lookups, list filters, the
  * port's node, Ironic's uniqueness messages - and opens and closes the
- * store; lb_store_open() picks the backend for a URL.  Any thread.
+ * store (store.c picks the backend for a URL).  Any thread.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -123,6 +123,14 @@ static const struct sq_filter port_filters[] = {
 #define PORT_FILTERS (sizeof(port_filters) / sizeof(port_filters[0]))
 _Static_assert(NODE_FILTERS <= SQ_FILTER_MAX, "node filters");
 _Static_assert(PORT_FILTERS <= SQ_FILTER_MAX, "port filters");
+
+/* The same tables and filters for the PostgreSQL store (store_pg.c). */
+const struct sq_table *const sq_nodes = &nodes;
+const struct sq_table *const sq_ports = &ports;
+const struct sq_filter *const sq_node_filters = node_filters;
+const struct sq_filter *const sq_port_filters = port_filters;
+const size_t sq_node_nfilters = NODE_FILTERS;
+const size_t sq_port_nfilters = PORT_FILTERS;
 
 /* The typed callbacks of store.h, called by the generic CRUD. */
 struct node_call {
@@ -311,7 +319,7 @@ static int
 sqlite_open(const struct lb_db_url *url, struct lb_store **ret,
     struct lb_err *err);
 
-static const struct lb_store_ops sqlite_ops = {
+const struct lb_store_ops lb_store_sqlite_ops = {
 	.kind = LB_DB_SQLITE,
 	.open = sqlite_open,
 	.close = sqlite_close,
@@ -350,7 +358,7 @@ sqlite_open(const struct lb_db_url *url, struct lb_store **ret,
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return lb_err_set(err, -ENOMEM, "out of memory");
-	st->base.ops = &sqlite_ops;
+	st->base.ops = &lb_store_sqlite_ops;
 	st->path = strdup(url->path);
 	for (size_t i = 0; i < SQ_TABLE_COUNT && r == 0; i++)
 		r = sq_table_sql_build(st, tables[i]);
@@ -367,38 +375,6 @@ sqlite_open(const struct lb_db_url *url, struct lb_store **ret,
 	}
 	*ret = &st->base;
 	return 0;
-}
-
-/* ---- the store front ---- */
-
-static const struct lb_store_ops *const store_backends[] = {
-	&sqlite_ops,
-};
-
-int
-lb_store_open(const char *url, struct lb_store **ret, struct lb_err *err)
-{
-	struct lb_db_url parsed;
-	int r;
-
-	/* The parser --check uses too, so both refuse the same URLs. */
-	r = lb_db_url_parse(url, &parsed, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < sizeof(store_backends) /
-	    sizeof(store_backends[0]); i++) {
-		if (store_backends[i]->kind == parsed.kind)
-			return store_backends[i]->open(&parsed, ret, err);
-	}
-	return lb_err_set(err, -ENOTSUP, "no store is built in for this "
-	    "database URL");
-}
-
-void
-lb_store_close(struct lb_store *store)
-{
-	if (store != NULL)
-		store->ops->close(store);
 }
 
 int

@@ -199,6 +199,15 @@ struct sq_rows {
 	size_t n;
 };
 
+/* The record tables and list filters (the PostgreSQL store's too). */
+extern const struct sq_table *const sq_nodes;
+extern const struct sq_table *const sq_ports;
+extern const struct sq_filter *const sq_node_filters;
+extern const struct sq_filter *const sq_port_filters;
+extern const size_t sq_node_nfilters;
+extern const size_t sq_port_nfilters;
+extern const struct lb_store_ops lb_store_sqlite_ops;
+
 int sq_get(struct store_sqlite *st, const struct sq_table *t,
     const char *ident, void **ret, struct lb_err *err);
 /* The rows the query's members select (by 'filters'), paged. */

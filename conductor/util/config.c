@@ -172,8 +172,9 @@ static const struct cfg_option options[] = {
 	OPT("database", "connection", STRING, database_connection, NULL,
 	    "Database URL: sqlite:///PATH, PATH absolute (Ironic's "
 	    "sqlite:////PATH names the same file); its directory is "
-	    "created at start-up.  postgresql:// is known but not built "
-	    "in yet.  Unset: sqlite:///<state_path>/lifeboat.sqlite.",
+	    "created at start-up.  Or postgresql://USER:PASSWORD@HOST"
+	    "[:PORT]/DB (?host=/socket/dir), when built with libpq.  "
+	    "Unset: sqlite:///<state_path>/lifeboat.sqlite.",
 	    .validate = validate_db_url, .flags = CFG_SECRET),
 
 	OPT("conductor", "allow_deleting_available_nodes", BOOL,

@@ -18,6 +18,12 @@ enum lb_db_kind {
 struct lb_db_url {
 	enum lb_db_kind kind;
 	char path[LB_DB_PATH_MAX];	/* SQLite: absolute file path */
+	/* PostgreSQL: "" = libpq's default; host may be a socket directory */
+	char host[1024];
+	char port[8];
+	char user[128];
+	char password[256];		/* never in a message or a log line */
+	char dbname[128];
 };
 
 /*
@@ -25,7 +31,9 @@ struct lb_db_url {
  * sqlite:///PATH, where PATH is absolute however many slashes lead it
  * (sqlite:////var/x.db, Ironic's spelling, and sqlite:///var/x.db are the
  * same file); in-memory databases, query parameters and a directory are
- * refused.  Returns -EINVAL for a malformed URL and -ENOTSUP for a store that
+ * refused.  PostgreSQL URLs are postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB
+ * (postgresql+psycopg2:// too, Ironic's spelling) with ?host=/socket/dir
+ * and ?port=N as the only parameters, %XX decoded.  Returns -EINVAL for a malformed URL and -ENOTSUP for a store that
  * is known but not built in.  Messages never repeat the URL, which may hold
  * a password.
  */

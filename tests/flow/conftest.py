@@ -28,6 +28,7 @@ Fixtures:
                     (``launcher.start(DEFAULT={'auth_strategy': ...})``).
 """
 
+import itertools
 import json
 import os
 import re
@@ -199,6 +200,24 @@ def parse_table(text):
     return rows
 
 
+# ------------------------------------------------------------- postgresql
+
+_pg_databases = itertools.count()
+
+
+def pg_new_database(url):
+    """A new empty database in the cluster of 'url' (pg_cluster.py's form:
+    postgresql://USER@/DB?host=DIR&port=N); its URL."""
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    q = dict(urllib.parse.parse_qsl(u.query))
+    name = 'lb_%d_%d' % (os.getpid(), next(_pg_databases))
+    subprocess.run(['/usr/lib/postgresql/15/bin/createdb', '-h', q['host'],
+                    '-p', q.get('port', '5432'), '-U', u.username, name],
+                   check=True, capture_output=True, timeout=30)
+    return urllib.parse.urlunsplit(u._replace(path='/' + name))
+
+
 # ----------------------------------------------------------------- daemon
 
 class Daemon:
@@ -230,6 +249,8 @@ class Daemon:
             'conductor': {'sync_power_state_interval': '0'},
             'oslo_middleware': {'max_request_body_size': '1048576'},
         }
+        if os.environ.get('LB_TEST_DB_URL'):
+            conf['database'] = {'connection': self.pg_database()}
         for section, options in self.sections.items():
             conf.setdefault(section, {}).update(
                 {k: str(v) for k, v in options.items()})
@@ -239,6 +260,14 @@ class Daemon:
             lines.extend('%s = %s' % kv for kv in options.items())
             lines.append('')
         return '\n'.join(lines)
+
+    def pg_database(self):
+        """With LB_TEST_DB_URL (tests/lab/pg_cluster.py run): a database
+        of that cluster for this daemon alone, created on first use and
+        kept across its restarts, as its SQLite file would be."""
+        if getattr(self, '_pg_url', None) is None:
+            self._pg_url = pg_new_database(os.environ['LB_TEST_DB_URL'])
+        return self._pg_url
 
     @property
     def url(self):

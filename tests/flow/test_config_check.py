@@ -125,11 +125,31 @@ def test_database_connection_is_used(launcher, tmp_path):
         d.stop()
 
 
+def postgresql_built():
+    """Whether this lifeboatd has the PostgreSQL store (meson option)."""
+    import tempfile
+    with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+        f.write('[database]\nconnection = postgresql://x@/x?host=/nowhere\n')
+        f.flush()
+        rc, out, err = check(f.name)
+    return 'known but not built' not in out + err
+
+
+PG = postgresql_built()
+BUILT_IN = 'sqlite, postgresql' if PG else 'sqlite'
+
+
 @pytest.mark.parametrize('url, why', [
+    ('postgresql://lb:hunter2pw@db.example/lifeboat?sslmode=on', 'PostgreSQL '
+     'URL parameters other than host and port are not supported') if PG else
     ('postgresql://lb:hunter2pw@db.example/lifeboat',
      'the PostgreSQL store is known but not built into this lifeboatd'),
+    ('postgresql://lb:hunter2pw@db.example:99999/x',
+     'the PostgreSQL port must be a number from 1 to 65535') if PG else
+    ('postgresql+psycopg2://lb:hunter2pw@db.example/x',
+     'the PostgreSQL store is known but not built into this lifeboatd'),
     ('mysql+pymysql://lb:hunter2pw@db.example/x',
-     r'not a sqlite:///PATH URL \(the stores built in: sqlite\)'),
+     r'not a sqlite:///PATH URL \(the stores built in: %s\)' % BUILT_IN),
     ('sqlite:///:memory:', 'an in-memory database would lose every node '
      'at restart; name a file'),
     ('sqlite://hunter2pw@host/x.db',

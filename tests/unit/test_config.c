@@ -25,6 +25,12 @@
 /* Loads 'text' named "t.conf" into a fresh default config. */
 
 /* What lifeboatd passes in from its registries, as of this writing. */
+#ifdef LB_HAVE_POSTGRESQL
+#define DB_BUILT_IN "sqlite, postgresql"
+#else
+#define DB_BUILT_IN "sqlite"
+#endif
+
 static const struct lb_config_names test_names = {
 	.hardware_types = (const char *const[]){ "ipmi", "redfish",
 	    "fake-hardware", NULL },
@@ -822,11 +828,18 @@ test_secret_values_hidden(void **state)
 	/* a database URL may carry a password */
 	expect_problems("[database]\nconnection = mysql://u:hunter2@db/x\n",
 	    "t.conf:2: [database] connection: value is not usable: not a "
-	    "sqlite:///PATH URL (the stores built in: sqlite)");
+	    "sqlite:///PATH URL (the stores built in: " DB_BUILT_IN ")");
+#ifndef LB_HAVE_POSTGRESQL
 	/* start-up would refuse a store that is not built in: so does --check */
 	expect_problems("[database]\nconnection = postgresql://u:hunter2@db/x\n",
 	    "t.conf:2: [database] connection: value is not usable: the "
 	    "PostgreSQL store is known but not built into this lifeboatd");
+#else
+	expect_problems("[database]\nconnection = postgresql://u:hunter2@db/"
+	    "x?sslmode=off\n", "t.conf:2: [database] connection: value is not "
+	    "usable: PostgreSQL URL parameters other than host and port are not "
+	    "supported");
+#endif
 	assert_int_equal(load(&cfg, "[database]\nconnection = "
 	    "mysql://u:hunter2@db/x\n[conductor]\n"
 	    "rescue_password_hash_algorithm = hunter2\n", &problems, &err),
@@ -1120,6 +1133,69 @@ expect_db_url(const char *url, int want_r, const char *want)
 	}
 }
 
+#ifdef LB_HAVE_POSTGRESQL
+
+/* A PostgreSQL URL: its parts, or the reason (never the password). */
+static void
+expect_pg_url(const char *url, const char *want_err, const char *host,
+    const char *port, const char *user, const char *password,
+    const char *dbname)
+{
+	struct lb_db_url u;
+	struct lb_err err = { "" };
+	int r;
+
+	memset(&u, 0x5a, sizeof(u));
+	r = lb_db_url_parse(url, &u, &err);
+	if (want_err != NULL) {
+		assert_int_equal(r, -EINVAL);
+		assert_string_equal(err.msg, want_err);
+		assert_null(strstr(err.msg, "s3cret"));
+		return;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(u.kind, LB_DB_POSTGRESQL);
+	assert_string_equal(u.host, host);
+	assert_string_equal(u.port, port);
+	assert_string_equal(u.user, user);
+	assert_string_equal(u.password, password);
+	assert_string_equal(u.dbname, dbname);
+}
+
+static void
+test_db_url_postgresql(void **state)
+{
+	const char *nodb = "a PostgreSQL URL names a database: "
+	    "postgresql://USER:PASSWORD@HOST[:PORT]/DB";
+
+	(void)state;
+	expect_pg_url("postgresql://lb:s3cret@db.example:6543/lifeboat", NULL,
+	    "db.example", "6543", "lb", "s3cret", "lifeboat");
+	expect_pg_url("postgresql+psycopg2://lb:p%40ss%3Aw@db/ironic", NULL,
+	    "db", "", "lb", "p@ss:w", "ironic");
+	expect_pg_url("postgresql://lb@/lb?host=/run/pg%20x&port=5433", NULL,
+	    "/run/pg x", "5433", "lb", "", "lb");
+	expect_pg_url("postgresql://[::1]:5432/x", NULL, "::1", "5432", "",
+	    "", "x");
+	expect_pg_url("postgresql://lb:s3cret@db", nodb, "", "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret@db/", nodb, "", "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret@db:0/x", "the PostgreSQL port "
+	    "must be a number from 1 to 65535", "", "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret@db:99999/x", "the PostgreSQL "
+	    "port must be a number from 1 to 65535", "", "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret%4@db/x", "the PostgreSQL "
+	    "password is not usable (longer than 255 bytes, or a bad %XX)",
+	    "", "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret@db/x?sslmode=off", "PostgreSQL "
+	    "URL parameters other than host and port are not supported", "",
+	    "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret@db/x?host", "a PostgreSQL URL "
+	    "parameter needs a value", "", "", "", "", "");
+	expect_pg_url("postgresql://lb:s3cret@db/x#f", "a PostgreSQL URL "
+	    "takes no #fragment", "", "", "", "", "");
+}
+#endif
+
 /* One parser for --check and the store: every spelling either way. */
 static void
 test_db_url_parse(void **state)
@@ -1145,11 +1221,13 @@ test_db_url_parse(void **state)
 	expect_db_url("sqlite:////tmp/x\tdb", -EINVAL, "the SQLite path "
 	    "holds a control character");
 	expect_db_url("sqlite:/tmp/x.db", -EINVAL, "not a sqlite:///PATH URL "
-	    "(the stores built in: sqlite)");
+	    "(the stores built in: " DB_BUILT_IN ")");
+#ifndef LB_HAVE_POSTGRESQL
 	expect_db_url("postgresql://lb:s3cret@db/lifeboat", -ENOTSUP, "the "
 	    "PostgreSQL store is known but not built into this lifeboatd");
+#endif
 	expect_db_url("mysql+pymysql://lb:s3cret@db/x", -EINVAL, "not a "
-	    "sqlite:///PATH URL (the stores built in: sqlite)");
+	    "sqlite:///PATH URL (the stores built in: " DB_BUILT_IN ")");
 	expect_db_url("", -EINVAL, "no database URL");
 }
 
@@ -1407,6 +1485,9 @@ main(void)
 		cmocka_unit_test(test_check_interfaces),
 		cmocka_unit_test(test_database_connection),
 		cmocka_unit_test(test_db_url_parse),
+#ifdef LB_HAVE_POSTGRESQL
+		cmocka_unit_test(test_db_url_postgresql),
+#endif
 		cmocka_unit_test(test_http_url_parse),
 		cmocka_unit_test(test_external_http_url),
 		cmocka_unit_test(test_conductor_group_and_ring),

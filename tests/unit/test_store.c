@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "conductor/store.h"
+#include "tests/unit/test_db.h"
 
 struct fixture {
 	char dir[64];
@@ -33,7 +34,12 @@ setup(void **state)
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/lb-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->url, sizeof(f->url), "sqlite://%s/db.sqlite", f->dir);
+	{
+		char path[96];
+
+		snprintf(path, sizeof(path), "%s/db.sqlite", f->dir);
+		lb_test_db_url(f->url, sizeof(f->url), path);
+	}
 	assert_int_equal(lb_store_open(f->url, &f->store, &err), 0);
 	*state = f;
 	return 0;
@@ -191,6 +197,8 @@ test_failed_commit_rolls_back(void **state)
 	char path[160];
 	sqlite3 *side;
 
+	if (lb_test_db_is_pg())
+		skip();		/* a SQLite trigger written from the side */
 	create(f->store, "c1", NULL);
 	snprintf(path, sizeof(path), "%s/db.sqlite", f->dir);
 	assert_int_equal(sqlite3_open(path, &side), SQLITE_OK);
@@ -694,6 +702,83 @@ test_concurrent_updates_lose_nothing(void **state)
 	lb_node_free(n);
 }
 
+/* PostgreSQL: two conductors (two stores) on one database, as above. */
+static void
+test_two_stores_lose_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w[2];
+	pthread_t th[WRITERS];
+	struct lb_store *other = NULL;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+	void *ret;
+
+	if (!lb_test_db_is_pg())
+		skip();		/* one SQLite file is one conductor's */
+	create(f->store, "counter2", uuid);
+	assert_int_equal(lb_store_open(f->url, &other, &err), 0);
+	w[0] = (struct writer){ f->store, uuid };
+	w[1] = (struct writer){ other, uuid };
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
+		    &w[i % 2]), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	lb_store_close(other);
+	assert_int_equal(lb_store_node_get(f->store, uuid, &n, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(n->extra,
+	    "count")), WRITERS * ROUNDS);
+	lb_node_free(n);
+}
+
+struct opener {
+	const char *url;
+	int r;
+	struct lb_store *store;
+};
+
+static void *
+opener_main(void *arg)
+{
+	struct opener *o = arg;
+	struct lb_err err = { "" };
+
+	o->r = lb_store_open(o->url, &o->store, &err);
+	return NULL;
+}
+
+/* PostgreSQL: conductors starting at once on an empty database migrate it
+ * once (the advisory lock), and every one of them opens. */
+static void
+test_concurrent_first_open(void **state)
+{
+	struct fixture *f = *state;
+	struct opener o[4];
+	pthread_t th[4];
+
+	if (!lb_test_db_is_pg())
+		skip();
+	lb_store_close(f->store);
+	lb_test_db_url(f->url, sizeof(f->url), "");	/* empty again */
+	for (int i = 0; i < 4; i++) {
+		o[i] = (struct opener){ f->url, 1, NULL };
+		assert_int_equal(pthread_create(&th[i], NULL, opener_main,
+		    &o[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(o[i].r, 0);
+		if (i > 0)
+			lb_store_close(o[i].store);
+	}
+	f->store = o[0].store;
+	create(f->store, "after", NULL);
+}
+
 static void
 test_bad_url(void **state)
 {
@@ -702,11 +787,58 @@ test_bad_url(void **state)
 
 	(void)state;
 	assert_int_equal(lb_store_open("mysql://x", &s, &err), -EINVAL);
+#ifdef LB_HAVE_POSTGRESQL
+	/* no server there: unavailable, and the password is not shown */
+	assert_int_equal(lb_store_open("postgresql://lb:s3cret@/x?host="
+	    "/nonexistent-dir", &s, &err), -EAGAIN);
+	assert_string_equal(err.msg, "database unavailable, please retry "
+	    "(connecting)");
+#else
 	assert_int_equal(lb_store_open("postgresql://db/x", &s, &err),
 	    -ENOTSUP);
+#endif
 	assert_int_equal(lb_store_open("sqlite:///nonexistent-dir/x/db", &s,
 	    &err), -EIO);
 }
+
+/*
+ * PostgreSQL: the server ends the store's connection (a restart, a network
+ * cut).  The call that finds out is a 503-style -EAGAIN "database
+ * unavailable", never a crash, and the next one reconnects.
+ */
+#ifdef LB_HAVE_POSTGRESQL
+static void
+test_pg_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node *n = NULL;
+	struct lb_err err = { "" };
+	char uuid[LB_UUID_LEN + 1];
+	PGconn *side;
+	PGresult *res;
+	int r;
+
+	if (!lb_test_db_is_pg())
+		skip();
+	create(f->store, "re", uuid);
+	side = PQconnectdb(f->url);
+	res = PQexec(side, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE application_name = 'lifeboatd'");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	PQclear(res);
+	PQfinish(side);
+	r = lb_store_node_get(f->store, "re", &n, &err);
+	if (r < 0) {
+		assert_int_equal(r, -EAGAIN);
+		assert_non_null(strstr(err.msg, "database unavailable"));
+		r = lb_store_node_get(f->store, "re", &n, &err);
+	}
+	assert_int_equal(r, 0);
+	assert_string_equal(n->uuid, uuid);
+	lb_node_free(n);
+}
+#endif
 
 /* ---- connections: threads that come and go ---- */
 
@@ -775,7 +907,8 @@ test_connections_bounded_and_reused(void **state)
 		assert_int_equal(rd[0].r, 0);
 		assert_true(lb_store_open_connections(f->store) <= 2);
 	}
-	assert_int_equal(count_fds(), fds + 2);	/* one more db and wal */
+	/* one more db and wal; PostgreSQL: one socket */
+	assert_int_equal(count_fds(), fds + (lb_test_db_is_pg() ? 1 : 2));
 	/*
 	 * Bursts of 16 at once: each may open new connections, but the
 	 * store keeps at most 8 idle, and fds do not grow from one burst to
@@ -831,7 +964,15 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_updates_lose_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_two_stores_lose_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test(test_bad_url),
+#ifdef LB_HAVE_POSTGRESQL
+		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
+		    teardown),
+#endif
 		cmocka_unit_test_setup_teardown(
 		    test_connections_bounded_and_reused, setup, teardown),
 	};
