@@ -177,15 +177,22 @@ purge_tx(PGconn *c, const struct lb_history_purge *p, size_t *deleted,
 	int r;
 
 	snprintf(max, sizeof(max), "%zu", p->max_entries);
-	r = pg_exec(c, "SELECT node_id, COUNT(*) - ?::bigint FROM node_history "
-	    "WHERE created_at < ? GROUP BY node_id HAVING COUNT(*) > "
-	    "?::bigint ORDER BY node_id", 3, (const char *[]){ max, cutoff,
-	    max }, &res, err, "counting history events");
+	r = pg_exec(c, "SELECT h.node_id, COUNT(*) - ?::bigint, n.uuid, "
+	    "n.driver, n.conductor_group FROM node_history h JOIN nodes n ON "
+	    "n.id = h.node_id WHERE h.created_at < ? GROUP BY h.node_id, "
+	    "n.uuid, n.driver, n.conductor_group HAVING COUNT(*) > ?::bigint "
+	    "ORDER BY h.node_id", 3, (const char *[]){ max, cutoff, max },
+	    &res, err, "counting history events");
 	for (int i = 0; r == 0 && i < PQntuples(res) &&
 	    *deleted < p->batch_count; i++) {
 		const char *d[3] = { PQgetvalue(res, i, 0), cutoff,
 		    PQgetvalue(res, i, 1) };
 
+		/* only the nodes the caller owns (the hash ring's share) */
+		if (p->node_ok != NULL && !p->node_ok(p->node_ok_arg,
+		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 4)))
+			continue;
 		r = pg_exec(c, "DELETE FROM node_history WHERE id IN (SELECT "
 		    "id FROM node_history WHERE node_id = ?::bigint AND "
 		    "created_at < ? ORDER BY id LIMIT ?::bigint)", 3, d, NULL,
