@@ -10,33 +10,6 @@
 #include "conductor/store_pg.h"
 #include "conductor/util/banned.h"
 
-struct node_call {
-	lb_node_update_fn fn;
-	void *arg;
-};
-
-struct port_call {
-	lb_port_update_fn fn;
-	void *arg;
-};
-
-static int
-node_call(void *rec, const void *parent, void *arg, struct lb_err *err)
-{
-	struct node_call *c = arg;
-
-	(void)parent;
-	return c->fn(rec, c->arg, err);
-}
-
-static int
-port_call(void *rec, const void *parent, void *arg, struct lb_err *err)
-{
-	struct port_call *c = arg;
-
-	return c->fn(rec, parent, c->arg, err);
-}
-
 static int
 node_get(struct lb_store *s, const char *ident, struct lb_node **ret,
     struct lb_err *err)
@@ -79,11 +52,11 @@ static int
 node_update(struct lb_store *s, const char *ident, lb_node_update_fn fn,
     void *arg, struct lb_node **ret, struct lb_err *err)
 {
-	struct node_call call = { fn, arg };
+	struct sq_node_call call = { fn, arg };
 	void *rec = NULL;
 	int r;
 
-	r = pg_update(pg_store(s), sq_nodes, ident, node_call, &call,
+	r = pg_update(pg_store(s), sq_nodes, ident, sq_call_node, &call,
 	    ret != NULL ? &rec : NULL, err);
 	if (r == 0 && ret != NULL)
 		*ret = rec;
@@ -94,9 +67,9 @@ static int
 node_delete(struct lb_store *s, const char *ident, lb_node_update_fn check,
     void *arg, struct lb_err *err)
 {
-	struct node_call call = { check, arg };
+	struct sq_node_call call = { check, arg };
 
-	return pg_delete(pg_store(s), sq_nodes, ident, check ? node_call :
+	return pg_delete(pg_store(s), sq_nodes, ident, check ? sq_call_node :
 	    NULL, &call, err);
 }
 
@@ -142,11 +115,11 @@ static int
 port_update(struct lb_store *s, const char *uuid, lb_port_update_fn fn,
     void *arg, struct lb_port **ret, struct lb_err *err)
 {
-	struct port_call call = { fn, arg };
+	struct sq_port_call call = { fn, arg };
 	void *rec = NULL;
 	int r;
 
-	r = pg_update(pg_store(s), sq_ports, uuid, port_call, &call,
+	r = pg_update(pg_store(s), sq_ports, uuid, sq_call_port, &call,
 	    ret != NULL ? &rec : NULL, err);
 	if (r == 0 && ret != NULL)
 		*ret = rec;
@@ -157,9 +130,9 @@ static int
 port_delete(struct lb_store *s, const char *uuid, lb_port_update_fn check,
     void *arg, struct lb_err *err)
 {
-	struct port_call call = { check, arg };
+	struct sq_port_call call = { check, arg };
 
-	return pg_delete(pg_store(s), sq_ports, uuid, check ? port_call :
+	return pg_delete(pg_store(s), sq_ports, uuid, check ? sq_call_port :
 	    NULL, &call, err);
 }
 

@@ -133,29 +133,19 @@ const size_t sq_node_nfilters = NODE_FILTERS;
 const size_t sq_port_nfilters = PORT_FILTERS;
 
 /* The typed callbacks of store.h, called by the generic CRUD. */
-struct node_call {
-	lb_node_update_fn fn;
-	void *arg;
-};
-
-struct port_call {
-	lb_port_update_fn fn;
-	void *arg;
-};
-
-static int
-node_call(void *rec, const void *parent, void *arg, struct lb_err *err)
+int
+sq_call_node(void *rec, const void *parent, void *arg, struct lb_err *err)
 {
-	struct node_call *c = arg;
+	struct sq_node_call *c = arg;
 
 	(void)parent;
 	return c->fn(rec, c->arg, err);
 }
 
-static int
-port_call(void *rec, const void *parent, void *arg, struct lb_err *err)
+int
+sq_call_port(void *rec, const void *parent, void *arg, struct lb_err *err)
 {
-	struct port_call *c = arg;
+	struct sq_port_call *c = arg;
 
 	return c->fn(rec, parent, c->arg, err);
 }
@@ -207,11 +197,11 @@ static int
 sqlite_node_update(struct lb_store *s, const char *ident, lb_node_update_fn fn,
     void *arg, struct lb_node **ret, struct lb_err *err)
 {
-	struct node_call call = { fn, arg };
+	struct sq_node_call call = { fn, arg };
 	void *rec = NULL;
 	int r;
 
-	r = sq_update(sq_store(s), &nodes, ident, node_call, &call,
+	r = sq_update(sq_store(s), &nodes, ident, sq_call_node, &call,
 	    ret != NULL ? &rec : NULL, err);
 	if (r == 0 && ret != NULL)
 		*ret = rec;
@@ -222,9 +212,9 @@ static int
 sqlite_node_delete(struct lb_store *s, const char *ident,
     lb_node_update_fn check, void *arg, struct lb_err *err)
 {
-	struct node_call call = { check, arg };
+	struct sq_node_call call = { check, arg };
 
-	return sq_delete(sq_store(s), &nodes, ident, check ? node_call : NULL,
+	return sq_delete(sq_store(s), &nodes, ident, check ? sq_call_node : NULL,
 	    &call, err);
 }
 
@@ -274,11 +264,11 @@ static int
 sqlite_port_update(struct lb_store *s, const char *uuid, lb_port_update_fn fn,
     void *arg, struct lb_port **ret, struct lb_err *err)
 {
-	struct port_call call = { fn, arg };
+	struct sq_port_call call = { fn, arg };
 	void *rec = NULL;
 	int r;
 
-	r = sq_update(sq_store(s), &ports, uuid, port_call, &call,
+	r = sq_update(sq_store(s), &ports, uuid, sq_call_port, &call,
 	    ret != NULL ? &rec : NULL, err);
 	if (r == 0 && ret != NULL)
 		*ret = rec;
@@ -289,9 +279,9 @@ static int
 sqlite_port_delete(struct lb_store *s, const char *uuid,
     lb_port_update_fn check, void *arg, struct lb_err *err)
 {
-	struct port_call call = { check, arg };
+	struct sq_port_call call = { check, arg };
 
-	return sq_delete(sq_store(s), &ports, uuid, check ? port_call : NULL,
+	return sq_delete(sq_store(s), &ports, uuid, check ? sq_call_port : NULL,
 	    &call, err);
 }
 

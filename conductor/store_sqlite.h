@@ -224,4 +224,23 @@ int sq_update(struct store_sqlite *st, const struct sq_table *t,
 int sq_delete(struct store_sqlite *st, const struct sq_table *t,
     const char *ident, sq_update_fn check, void *arg, struct lb_err *err);
 
+/*
+ * store.h's typed update callbacks behind the generic CRUD's untyped one
+ * (both stores use them): 'arg' is a struct sq_node_call or sq_port_call.
+ */
+struct sq_node_call {
+	lb_node_update_fn fn;
+	void *arg;
+};
+
+struct sq_port_call {
+	lb_port_update_fn fn;
+	void *arg;
+};
+
+int sq_call_node(void *rec, const void *parent, void *arg,
+    struct lb_err *err);
+int sq_call_port(void *rec, const void *parent, void *arg,
+    struct lb_err *err);
+
 #endif
