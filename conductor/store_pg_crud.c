@@ -309,11 +309,12 @@ marker_position(PGconn *c, const struct sq_table *t, const char *expr,
 	snprintf(sql, sizeof(sql), "SELECT (%s)::text, %sid FROM %s WHERE "
 	    "%suuid = ?", expr, t->alias, t->from, t->alias);
 	r = pg_exec(c, sql, 1, p, &res, err, "reading the marker");
-	if (r < 0) {
+	if (r < 0 && r != -EILSEQ) {
 		PQclear(res);
 		return r;
 	}
-	if (PQntuples(res) == 0) {
+	/* a marker that is not UTF-8 names no row, as on SQLite */
+	if (r == -EILSEQ || PQntuples(res) == 0) {
 		PQclear(res);
 		return lb_err_set(err, -EINVAL, "Invalid marker: %s %s could "
 		    "not be found.", t->kind, marker);

@@ -226,8 +226,16 @@ def test_fields_with_paging_keeps_fields(module_daemon, nodes):
 
 def test_bad_marker(module_daemon, nodes):
     d = module_daemon
+    before = d.snapshot()
     r = d.get('/v1/nodes?marker=%s' % uuidlib.uuid4())
     assert_error(r, 400)
+    # bytes that are not UTF-8 name no node, on either store (PostgreSQL
+    # refuses them as text: that must not become a 500)
+    for path in ('/v1/nodes?marker=%ff%fe', '/v1/ports?marker=%c3%28',
+                 '/v1/nodes/detail?marker=ab%80cd&limit=1'):
+        assert_error(d.get(path), 400, match=r'Invalid marker: .* could '
+                     r'not be found\.')
+    assert d.snapshot() == before
 
 
 def test_ports_list_and_filter(module_daemon, nodes):
