@@ -12,6 +12,7 @@ routes, faults and constants this reuses is tests/lab/fake_agent.py.
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -109,10 +110,16 @@ class Swarm:
         [api] max_connections_per_ip from one address).  boot_token:
         uuid -> the agent token on the node's boot medium (the
         ipa-agent-token a virtual media ISO carries) or None; called, in
-        the loop thread, when the node's ramdisk boots."""
+        the loop thread, when the node's ramdisk boots.  api_url may name
+        several APIs (a list, or URLs joined by commas: conductors sharing
+        one database); the requests go to them in turn."""
         if tls not in ('auto', 'off'):
             raise ValueError("tls must be 'auto' or 'off'")
-        self.api_url = api_url.rstrip('/')
+        if isinstance(api_url, str):
+            api_url = api_url.split(',')
+        self.api_urls = [u.rstrip('/') for u in api_url]
+        self.api_url = self.api_urls[0]
+        self._api_turn = itertools.count()
         self.host = host
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_error_interval = heartbeat_error_interval
@@ -244,7 +251,11 @@ class Swarm:
         headers = {}
         if version is not None:
             headers['X-OpenStack-Ironic-API-Version'] = '%d.%d' % version
-        url = path if path.startswith('http') else self.api_url + path
+        if path.startswith('http'):
+            url = path
+        else:
+            url = self.api_urls[next(self._api_turn) %
+                                len(self.api_urls)] + path
         data = json.dumps(body) if body is not None else None
         async with self._session.request(method, url, headers=headers,
                                          data=data, params=params) as r:
@@ -718,7 +729,8 @@ def raise_nofile():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--api', required=True, help="lifeboatd's API URL")
+    p.add_argument('--api', required=True, help="lifeboatd's API URL (or "
+                   "several, joined by commas: requests go to each in turn)")
     p.add_argument('--host', default='127.0.0.1',
                    help='address the agents listen on')
     p.add_argument('--heartbeat', type=float, default=1.0,
