@@ -230,16 +230,20 @@ pg_get(struct store_pg *st, const struct sq_table *t, const char *ident,
 	return r < 0 ? r : select_one(st, c, t, ident, false, ret, err);
 }
 
-/* A sort column's NULL stand-in and collation (SQLite's byte order). */
+/*
+ * A sort column's NULL stand-in and collation (SQLite's byte order).  The
+ * id (never NULL) bare, so that its primary key index orders and pages.
+ */
 static const char *
 sort_expr(const struct sq_table *t, const char *key, char *out, size_t size)
 {
 	int i = lb_record_field_index(t->type, key);
-	bool num = strcmp(key, "id") == 0 || (i >= 0 &&
-	    (t->type->fields[i].type == LB_FT_BOOL ||
-	    t->type->fields[i].type == LB_FT_TRIBOOL));
+	bool num = i >= 0 && (t->type->fields[i].type == LB_FT_BOOL ||
+	    t->type->fields[i].type == LB_FT_TRIBOOL);
 
-	if (num)
+	if (strcmp(key, "id") == 0)
+		snprintf(out, size, "%sid", t->alias);
+	else if (num)
 		snprintf(out, size, "COALESCE(%s%s, -1)", t->alias, key);
 	else
 		snprintf(out, size, "COALESCE(%s%s, '') COLLATE \"C\"",
@@ -366,14 +370,21 @@ list_query(struct store_pg *st, PGconn *c, const struct sq_table *t,
 {
 	const char *cmp = page->sort_desc ? "<" : ">";
 	const char *dir = page->sort_desc ? "DESC" : "ASC";
+	/* sorted by the id alone: keyset paging on the primary key */
+	bool by_id = page->sort_key == NULL ||
+	    strcmp(page->sort_key, "id") == 0;
 	char *mval = NULL, *mid = NULL, *text;
 	PGresult *res = NULL;
 	int r = 0;
 
 	if (page->marker != NULL) {
 		r = marker_position(c, t, expr, page->marker, &mval, &mid, err);
-		if (r == 0) {
+		if (r == 0)
 			lb_buf_adds(sql, nconds ? " AND " : " WHERE ");
+		if (r == 0 && by_id) {
+			lb_buf_addf(sql, "%s %s ?", expr, cmp);
+			params_add(p, mid, NULL);
+		} else if (r == 0) {
 			lb_buf_addf(sql, "(%s %s ? OR (%s = ? AND %sid %s ?))",
 			    expr, cmp, expr, t->alias, cmp);
 			params_add(p, mval, NULL);
@@ -381,7 +392,11 @@ list_query(struct store_pg *st, PGconn *c, const struct sq_table *t,
 			params_add(p, mid, NULL);
 		}
 	}
-	lb_buf_addf(sql, " ORDER BY %s %s, %sid %s", expr, dir, t->alias, dir);
+	if (by_id)
+		lb_buf_addf(sql, " ORDER BY %s %s", expr, dir);
+	else
+		lb_buf_addf(sql, " ORDER BY %s %s, %sid %s", expr, dir,
+		    t->alias, dir);
 	if (page->limit > 0)
 		lb_buf_addf(sql, " LIMIT %zu", page->limit);
 	text = lb_buf_steal(sql, NULL);
