@@ -57,6 +57,8 @@ rescue_setup(struct lb_engine *e, struct lb_err *err)
 	else
 		snprintf(e->api_url, sizeof(e->api_url), "http://%s:%d",
 		    cfg->api_host_ip, cfg->api_port);
+	base_url(e->rpc_url, sizeof(e->rpc_url), cfg->conductor_rpc_url != NULL ?
+	    cfg->conductor_rpc_url : e->api_url);
 	/* Unset: no HTTP boot root, so iPXE and virtual media refuse. */
 	base_url(e->http_url, sizeof(e->http_url), cfg->deploy_http_url);
 	base_url(e->external_http_url, sizeof(e->external_http_url),

@@ -10,6 +10,7 @@
 
 #include "conductor/engine.h"
 #include "conductor/pool.h"
+#include "conductor/store.h"
 #include "conductor/timers.h"
 #include "conductor/util/bmclimit.h"
 #include "conductor/util/clock.h"
@@ -47,6 +48,9 @@ struct lb_engine {
 	/* The rescue flow's parts. */
 	struct lb_image_cache *images;
 	char api_url[512];		/* ipa-api-url */
+	char rpc_url[512];		/* where peers reach this API */
+	/* conductor_row.c: the cluster's secret, set at start. */
+	char secret[LB_CLUSTER_SECRET_LEN + 1];
 	char http_url[512];		/* [deploy] http_url, effective */
 	char external_http_url[512];	/* [deploy] external_http_url, or "" */
 	char tftp_server[256];		/* [pxe] tftp_server, effective */

@@ -26,10 +26,18 @@ struct ring_key {
 	struct lb_hashring *others;
 };
 
+/* Another alive conductor and where it takes requests. */
+struct peer {
+	char *host;
+	char *url;
+};
+
 struct lb_ring {
 	pthread_rwlock_t lock;
 	struct ring_key *keys;
 	size_t nkeys;
+	struct peer *peers;
+	size_t npeers;
 	bool failing;			/* timer thread only */
 };
 
@@ -45,7 +53,19 @@ struct build {
 	size_t n;
 	struct ring_key *keys;
 	size_t nkeys;
+	struct peer *peers;
+	size_t npeers;
 };
+
+static void
+peers_free(struct peer *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].host);
+		free(p[i].url);
+	}
+	free(p);
+}
 
 static void
 keys_free(struct ring_key *keys, size_t n)
@@ -173,6 +193,21 @@ build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
 		b->m[b->n++] = (struct member){ c->hostname,
 		    c->conductor_group, c->drivers };
 	}
+	b->peers = calloc(rows->n + 1, sizeof(*b->peers));
+	if (b->peers == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct lb_conductor *c = &rows->items[i];
+
+		if (strcmp(c->hostname, cfg->host) == 0 || !row_alive(e, c) ||
+		    c->rpc_url == NULL || c->rpc_url[0] == '\0')
+			continue;
+		b->peers[b->npeers].host = strdup(c->hostname);
+		b->peers[b->npeers].url = strdup(c->rpc_url);
+		if (b->peers[b->npeers].host == NULL ||
+		    b->peers[b->npeers++].url == NULL)
+			return -ENOMEM;
+	}
 	return build_keys(b, cfg->host, cfg->hash_partition_exponent);
 }
 
@@ -193,7 +228,8 @@ lb_ring_refresh(struct lb_engine *e)
 	struct lb_err err = { "" };
 	struct build b = { 0 };
 	struct ring_key *old;
-	size_t nold;
+	struct peer *oldp;
+	size_t nold, noldp;
 
 	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0) {
 		refresh_failed(e->ring, err.msg);
@@ -201,6 +237,7 @@ lb_ring_refresh(struct lb_engine *e)
 	}
 	if (build_from(e, &rows, &b) < 0) {
 		keys_free(b.keys, b.nkeys);
+		peers_free(b.peers, b.npeers);
 		refresh_failed(e->ring, "out of memory");
 	} else {
 		if (e->ring->failing)
@@ -211,8 +248,13 @@ lb_ring_refresh(struct lb_engine *e)
 		nold = e->ring->nkeys;
 		e->ring->keys = b.keys;
 		e->ring->nkeys = b.nkeys;
+		oldp = e->ring->peers;
+		noldp = e->ring->npeers;
+		e->ring->peers = b.peers;
+		e->ring->npeers = b.npeers;
 		pthread_rwlock_unlock(&e->ring->lock);
 		keys_free(old, nold);
+		peers_free(oldp, noldp);
 		log_debug("hash ring rebuilt: %zu alive conductors, %zu "
 		    "rings", b.n, b.nkeys);
 	}
@@ -244,6 +286,7 @@ lb_ring_free(struct lb_engine *e)
 	if (e->ring == NULL)
 		return;
 	keys_free(e->ring->keys, e->ring->nkeys);
+	peers_free(e->ring->peers, e->ring->npeers);
 	pthread_rwlock_destroy(&e->ring->lock);
 	free(e->ring);
 	e->ring = NULL;
@@ -304,4 +347,40 @@ lb_engine_owns(const struct lb_engine *e, const struct lb_node *node)
 	const char *host = owner(e, node, buf, true);
 
 	return host != NULL && strcmp(host, e->cfg->host) == 0;
+}
+
+bool
+lb_ring_has_peers(const struct lb_engine *e)
+{
+	bool some;
+
+	if (e->ring == NULL)
+		return false;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	some = e->ring->npeers > 0;
+	pthread_rwlock_unlock(&e->ring->lock);
+	return some;
+}
+
+int
+lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
+    struct lb_ring_peer *ret)
+{
+	char host[LB_RING_HOST_MAX];
+	int found = 0;
+
+	if (owner(e, node, host, true) == NULL ||
+	    strcmp(host, e->cfg->host) == 0)
+		return 0;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	for (size_t i = 0; !found && i < e->ring->npeers; i++) {
+		if (strcmp(e->ring->peers[i].host, host) != 0)
+			continue;
+		snprintf(ret->host, sizeof(ret->host), "%s", host);
+		snprintf(ret->url, sizeof(ret->url), "%s",
+		    e->ring->peers[i].url);
+		found = strlen(e->ring->peers[i].url) < sizeof(ret->url);
+	}
+	pthread_rwlock_unlock(&e->ring->lock);
+	return found;
 }

@@ -38,4 +38,23 @@ const char *lb_conductor_of(const struct lb_engine *e,
 /* Whether the ring gives the node to this conductor.  Any thread. */
 bool lb_engine_owns(const struct lb_engine *e, const struct lb_node *node);
 
+/* Another alive conductor that manages a node, and where it takes requests. */
+struct lb_ring_peer {
+	char host[LB_RING_HOST_MAX];
+	char url[512];			/* its [conductor] rpc_url */
+};
+
+/*
+ * Whether any other conductor is alive with an rpc_url: when none is,
+ * every node is this conductor's to act on.  Any thread.
+ */
+bool lb_ring_has_peers(const struct lb_engine *e);
+/*
+ * 1 with ret filled when the ring gives the node to another alive
+ * conductor that registered an rpc_url; 0 when it is this conductor's (or
+ * no alive conductor's, or its owner has no rpc_url).  Any thread.
+ */
+int lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
+    struct lb_ring_peer *ret);
+
 #endif
