@@ -13,6 +13,7 @@
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/job.h"
+#include "conductor/ring.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
@@ -260,6 +261,8 @@ struct restore_one {
 
 struct restore_walk {
 	struct lb_engine *e;
+	lb_console_pick_fn pick;	/* NULL: every node */
+	void *pick_arg;
 	struct restore_one *nodes;
 	size_t n, cap;
 };
@@ -278,6 +281,8 @@ restore_wanted(const struct lb_node *node, void *arg)
 	if (!node->console_enabled && !(console &&
 	    w->e->cfg->console_capture_during_rescue &&
 	    strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0))
+		return 0;
+	if (w->pick != NULL && !w->pick(w->e, node, w->pick_arg))
 		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
@@ -307,12 +312,26 @@ begin_restore(struct lb_node *node, void *arg, struct lb_err *err)
 	    0;
 }
 
+static bool
+owned(struct lb_engine *e, const struct lb_node *node, void *arg)
+{
+	(void)arg;
+	return lb_engine_owns(e, node);
+}
+
 void
 lb_console_restore(struct lb_engine *e)
 {
+	lb_console_restore_some(e, owned, NULL);
+}
+
+void
+lb_console_restore_some(struct lb_engine *e, lb_console_pick_fn pick,
+    void *arg)
+{
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1 };
-	struct restore_walk w = { .e = e };
+	struct restore_walk w = { .e = e, .pick = pick, .pick_arg = arg };
 	struct lb_err err = { "" };
 
 	if (lb_store_node_each(e->store, &q, restore_wanted, &w, &err) < 0)

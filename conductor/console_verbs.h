@@ -39,6 +39,14 @@ int lb_engine_console_get(struct lb_engine *e, const char *ident,
  * has its console capture resumed.
  */
 void lb_console_restore(struct lb_engine *e);
+/*
+ * The same for the nodes pick() chooses among them: those a conductor
+ * takes over from a dead one.  The timer thread.
+ */
+typedef bool (*lb_console_pick_fn)(struct lb_engine *e,
+    const struct lb_node *node, void *arg);
+void lb_console_restore_some(struct lb_engine *e, lb_console_pick_fn pick,
+    void *arg);
 
 /*
  * The rescue's hooks.  capture_begin starts recording the node's console

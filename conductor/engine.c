@@ -21,6 +21,7 @@
 #include "conductor/power_recovery.h"
 #include "conductor/power_sync.h"
 #include "conductor/recovery.h"
+#include "conductor/takeover.h"
 #include "conductor/util/banned.h"
 
 /* ---- the rescue flow's settings ---- */
@@ -94,6 +95,7 @@ static void
 engine_free(struct lb_engine *e)
 {
 	lb_power_sync_free(e);
+	lb_takeover_free(e);
 	lb_ring_free(e);
 	rescue_teardown(e);
 	lb_bmc_limit_release_all(&e->bmc);
@@ -105,7 +107,8 @@ static int
 register_periodic(struct lb_engine *e, struct lb_err *err)
 {
 	if (lb_power_sync_start(e) < 0 || lb_callback_timeout_register(e) < 0 ||
-	    lb_power_recovery_register(e) < 0 || lb_history_register(e) < 0)
+	    lb_power_recovery_register(e) < 0 || lb_history_register(e) < 0 ||
+	    lb_takeover_register(e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }

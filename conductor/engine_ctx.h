@@ -20,6 +20,7 @@
 struct lb_image_cache;
 struct lb_power_sync;
 struct lb_ring;
+struct lb_takeover;
 
 struct lb_engine {
 	const struct lb_config *cfg;
@@ -37,6 +38,7 @@ struct lb_engine {
 	double heartbeat_at;
 	bool heartbeat_failing;		/* timer thread only */
 	struct lb_ring *ring;		/* ring.c: node -> conductor */
+	struct lb_takeover *takeover;	/* takeover.c */
 	/*
 	 * The interface registries' lookup (lb_iface_find), given at start:
 	 * the rescue ops those rows name call back into the node task, so

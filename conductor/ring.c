@@ -22,6 +22,8 @@
 struct ring_key {
 	char *group;
 	char *driver;
+	char **hosts;			/* the members of 'all' */
+	size_t nhosts;
 	struct lb_hashring *all;
 	struct lb_hashring *others;
 };
@@ -73,6 +75,9 @@ keys_free(struct ring_key *keys, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(keys[i].group);
 		free(keys[i].driver);
+		for (size_t j = 0; j < keys[i].nhosts; j++)
+			free(keys[i].hosts[j]);
+		free(keys[i].hosts);
 		lb_hashring_free(keys[i].all);
 		lb_hashring_free(keys[i].others);
 	}
@@ -114,6 +119,12 @@ key_rings(struct build *b, struct ring_key *k, const char *self, int exp)
 		r = lb_hashring_new(all, na, exp, &k->all);
 		if (r == 0)
 			r = lb_hashring_new(others, no, exp, &k->others);
+		k->hosts = r == 0 ? calloc(na + 1, sizeof(*k->hosts)) : NULL;
+		if (r == 0 && k->hosts == NULL)
+			r = -ENOMEM;
+		for (size_t i = 0; r == 0 && i < na; i++)
+			if ((k->hosts[k->nhosts++] = strdup(all[i])) == NULL)
+				r = -ENOMEM;
 	}
 	free(all);
 	free(others);
@@ -161,8 +172,8 @@ build_keys(struct build *b, const char *self, int exp)
 }
 
 /* Ironic's get_online_conductors: online and fresh (wall clock). */
-static bool
-row_alive(const struct lb_engine *e, const struct lb_conductor *c)
+bool
+lb_ring_row_alive(const struct lb_engine *e, const struct lb_conductor *c)
 {
 	double at, now = lb_clock_system.realtime(&lb_clock_system);
 
@@ -188,7 +199,7 @@ build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct lb_conductor *c = &rows->items[i];
 
-		if (strcmp(c->hostname, cfg->host) != 0 && !row_alive(e, c))
+		if (strcmp(c->hostname, cfg->host) != 0 && !lb_ring_row_alive(e, c))
 			continue;
 		b->m[b->n++] = (struct member){ c->hostname,
 		    c->conductor_group, c->drivers };
@@ -199,7 +210,7 @@ build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct lb_conductor *c = &rows->items[i];
 
-		if (strcmp(c->hostname, cfg->host) == 0 || !row_alive(e, c) ||
+		if (strcmp(c->hostname, cfg->host) == 0 || !lb_ring_row_alive(e, c) ||
 		    c->rpc_url == NULL || c->rpc_url[0] == '\0')
 			continue;
 		b->peers[b->npeers].host = strdup(c->hostname);
@@ -383,4 +394,57 @@ lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
 	}
 	pthread_rwlock_unlock(&e->ring->lock);
 	return found;
+}
+
+/* The key's members with 'extra' added: the ring before extra left. */
+static const char *
+owner_with(const struct ring_key *k, const char *extra, const char *uuid,
+    int exp, char buf[LB_RING_HOST_MAX])
+{
+	const char **hosts = calloc(k->nhosts + 1, sizeof(*hosts));
+	struct lb_hashring *ring = NULL;
+	const char *host = NULL;
+
+	if (hosts == NULL)
+		return NULL;
+	for (size_t i = 0; i < k->nhosts; i++)
+		hosts[i] = k->hosts[i];
+	hosts[k->nhosts] = extra;
+	if (lb_hashring_new(hosts, k->nhosts + 1, exp, &ring) == 0)
+		host = lb_hashring_lookup(ring, uuid);
+	if (host != NULL)
+		snprintf(buf, LB_RING_HOST_MAX, "%s", host);
+	lb_hashring_free(ring);
+	free(hosts);
+	return host != NULL ? buf : NULL;
+}
+
+bool
+lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
+    const struct lb_conductor *gone)
+{
+	const char *group = node->conductor_group != NULL ?
+	    node->conductor_group : "";
+	char buf[LB_RING_HOST_MAX];
+	const char *host = NULL;
+	size_t i;
+	json_t *v;
+	bool served = false;
+
+	if (e->ring == NULL || node->driver == NULL ||
+	    strcmp(gone->conductor_group, group) != 0)
+		return false;
+	json_array_foreach(gone->drivers, i, v)
+		served |= json_is_string(v) &&
+		    strcmp(json_string_value(v), node->driver) == 0;
+	if (!served)
+		return false;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	for (i = 0; host == NULL && i < e->ring->nkeys; i++)
+		if (strcmp(e->ring->keys[i].group, group) == 0 &&
+		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
+			host = owner_with(&e->ring->keys[i], gone->hostname,
+			    node->uuid, e->cfg->hash_partition_exponent, buf);
+	pthread_rwlock_unlock(&e->ring->lock);
+	return host != NULL && strcmp(host, gone->hostname) == 0;
 }

@@ -11,6 +11,7 @@
 
 #include "conductor/engine.h"
 #include "conductor/node.h"
+#include "conductor/store.h"
 
 /* Room for a host name the ring hands out (longer rows are skipped). */
 #define LB_RING_HOST_MAX 256
@@ -37,6 +38,16 @@ const char *lb_conductor_of(const struct lb_engine *e,
     const struct lb_node *node, char buf[LB_RING_HOST_MAX]);
 /* Whether the ring gives the node to this conductor.  Any thread. */
 bool lb_engine_owns(const struct lb_engine *e, const struct lb_node *node);
+
+/* Ironic's alive: online and updated within heartbeat_timeout. */
+bool lb_ring_row_alive(const struct lb_engine *e,
+    const struct lb_conductor *c);
+/*
+ * Whether the node was the gone conductor's: its owner on the ring of
+ * today's members with the gone one added back.  Any thread.
+ */
+bool lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
+    const struct lb_conductor *gone);
 
 /* Another alive conductor that manages a node, and where it takes requests. */
 struct lb_ring_peer {

@@ -1,0 +1,244 @@
+/*
+ * takeover.c - the nodes of a dead conductor (its row older than
+ * [conductor] heartbeat_timeout) go on under the conductors the ring now
+ * gives them to: each heartbeat_interval the timer thread releases the
+ * locks the dead one held on this conductor's new nodes (interrupted
+ * transitions fail and are cleaned up, as after a restart), reads again
+ * from the BMC the power of nodes whose power action it cut short (on a
+ * thread of its own), and, once per death, starts again the consoles and
+ * rescue captures it served.  A node in rescue wait needs nothing more:
+ * its token is in the store, its callback timeout is the owner's.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conductor/console_verbs.h"
+#include "conductor/engine_ctx.h"
+#include "conductor/power_sync.h"
+#include "conductor/recovery.h"
+#include "conductor/ring.h"
+#include "conductor/states.h"
+#include "conductor/store.h"
+#include "conductor/takeover.h"
+#include "conductor/util/log.h"
+#include "conductor/util/banned.h"
+
+/* Reads of a busy BMC given way to, one second apart, before giving up. */
+#define POWER_TRIES 30
+
+/* The dead conductors whose consoles this one has taken (timer thread). */
+struct lb_takeover {
+	char **gone;
+	size_t n;
+};
+
+struct power_check {
+	struct lb_engine *e;
+	char (*uuids)[LB_UUID_LEN + 1];
+	size_t n;
+};
+
+static bool
+seen(const struct lb_takeover *t, const char *host, size_t *at)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->gone[i], host) == 0) {
+			*at = i;
+			return true;
+		}
+	return false;
+}
+
+static void
+forget(struct lb_takeover *t, size_t at)
+{
+	free(t->gone[at]);
+	t->gone[at] = t->gone[--t->n];
+}
+
+static bool
+remember(struct lb_takeover *t, const char *host)
+{
+	char **more = realloc(t->gone, (t->n + 1) * sizeof(*more));
+
+	if (more == NULL)
+		return false;
+	t->gone = more;
+	t->gone[t->n] = strdup(host);
+	return t->gone[t->n] != NULL && ++t->n > 0;
+}
+
+static int
+set_power(struct lb_node *node, void *arg, struct lb_err *err)
+{
+	const char *state = arg;
+
+	if (node->power_state != NULL && strcmp(node->power_state, state) == 0)
+		return LB_STORE_UNCHANGED;
+	return lb_replace_str(&node->power_state, state, err) < 0 ?
+	    -ENOMEM : 0;
+}
+
+/* Its own thread: a BMC may take seconds, the timers may not wait. */
+static void *
+power_check_run(void *arg)
+{
+	struct power_check *pc = arg;
+	struct lb_err err = { "" };
+
+	for (size_t i = 0; i < pc->n; i++) {
+		enum lb_power_state st;
+		int r = -EAGAIN;
+
+		for (int try = 0; r == -EAGAIN && try < POWER_TRIES; try++) {
+			if (try > 0)
+				sleep(1);
+			r = lb_power_read(pc->e, pc->uuids[i], &st, &err);
+		}
+		if (r == 0)
+			r = lb_store_node_update(pc->e->store, pc->uuids[i],
+			    set_power, (void *)lb_power_state_name(st), NULL,
+			    &err);
+		if (r < 0)
+			log_warning("node %s: power not read again after the "
+			    "take-over: %s", pc->uuids[i], err.msg);
+		else
+			log_info("node %s: power read again after the "
+			    "take-over: %s", pc->uuids[i],
+			    lb_power_state_name(st));
+	}
+	lb_store_thread_release(pc->e->store);
+	free(pc->uuids);
+	free(pc);
+	return NULL;
+}
+
+static void
+power_check(struct lb_engine *e, char (*uuids)[LB_UUID_LEN + 1], size_t n)
+{
+	struct power_check *pc = malloc(sizeof(*pc));
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (pc == NULL) {
+		free(uuids);
+		return;
+	}
+	*pc = (struct power_check){ e, uuids, n };
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, power_check_run, pc) != 0) {
+		log_error("no thread to read the power of %zu node(s) taken "
+		    "over", n);
+		free(uuids);
+		free(pc);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* The consoles to start: nodes now ours that were the dead one's. */
+static bool
+was_theirs(struct lb_engine *e, const struct lb_node *node, void *arg)
+{
+	return lb_engine_owns(e, node) && lb_ring_was_owner(e, node, arg);
+}
+
+static void
+take_from(struct lb_engine *e, struct lb_conductor *gone, bool first)
+{
+	char (*power)[LB_UUID_LEN + 1] = NULL;
+	size_t npower = 0;
+	int n;
+
+	n = lb_recovery_take_over(e, gone->hostname, &power, &npower);
+	if (n > 0)
+		log_warning("took over %d node(s) locked by conductor %s, "
+		    "silent for more than heartbeat_timeout (%d s)", n,
+		    gone->hostname, e->cfg->heartbeat_timeout);
+	if (npower > 0)
+		power_check(e, power, npower);
+	else
+		free(power);
+	if (first) {
+		log_warning("conductor %s is gone (last heartbeat %s): its "
+		    "consoles and rescue captures are started again by the "
+		    "conductors that take its nodes", gone->hostname,
+		    gone->updated_at);
+		lb_console_restore_some(e, was_theirs, gone);
+	}
+}
+
+static void
+tick(void *arg)
+{
+	struct lb_engine *e = arg;
+	struct lb_conductor_query q = { .limit = 0 };
+	struct lb_conductor_list rows;
+	struct lb_err err = { "" };
+	size_t at;
+
+	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0) {
+		log_error("take-over check: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < rows.n; i++) {
+		struct lb_conductor *c = &rows.items[i];
+		bool known = seen(e->takeover, c->hostname, &at);
+
+		if (strcmp(c->hostname, e->cfg->host) == 0)
+			continue;
+		if (lb_ring_row_alive(e, c)) {
+			if (known)
+				forget(e->takeover, at);
+			continue;
+		}
+		if (!known && !remember(e->takeover, c->hostname))
+			continue;
+		/* The ring must not count the dead one a moment longer. */
+		if (!known)
+			lb_ring_refresh(e);
+		take_from(e, c, !known);
+	}
+	lb_conductor_list_release(&rows);
+}
+
+/* Rows already dead at start: the start's recovery and restore did it. */
+static void
+note_dead(struct lb_engine *e)
+{
+	struct lb_conductor_query q = { .limit = 0 };
+	struct lb_conductor_list rows;
+	struct lb_err err = { "" };
+
+	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0)
+		return;
+	for (size_t i = 0; i < rows.n; i++)
+		if (strcmp(rows.items[i].hostname, e->cfg->host) != 0 &&
+		    !lb_ring_row_alive(e, &rows.items[i]))
+			remember(e->takeover, rows.items[i].hostname);
+	lb_conductor_list_release(&rows);
+}
+
+int
+lb_takeover_register(struct lb_engine *e)
+{
+	e->takeover = calloc(1, sizeof(*e->takeover));
+	if (e->takeover == NULL)
+		return -ENOMEM;
+	note_dead(e);
+	return lb_timers_add(&e->timers, e->cfg->heartbeat_interval, tick, e);
+}
+
+void
+lb_takeover_free(struct lb_engine *e)
+{
+	if (e->takeover == NULL)
+		return;
+	for (size_t i = 0; i < e->takeover->n; i++)
+		free(e->takeover->gone[i]);
+	free(e->takeover->gone);
+	free(e->takeover);
+	e->takeover = NULL;
+}
