@@ -286,7 +286,7 @@ fwd_run(void *arg, struct lb_resp *resp, struct lb_err *err)
 			resp->body = lb_buf_steal(&reply.body, &resp->body_len);
 	}
 	if (r < 0)
-		log_warning("%s %s: not handed to conductor %s: %s", f->method,
+		log_debug("%s %s: not handed to conductor %s: %s", f->method,
 		    f->url, f->peer, err->msg);
 	lb_buf_release(&reply.body);
 	lb_http_free(h);

@@ -1,0 +1,231 @@
+"""Three lifeboatd on one database (issue 17): any API, the owner acts,
+and a dead conductor's nodes go on under the others.
+
+The store is PostgreSQL when LB_TEST_DB_URL names a cluster (tools/test
+runs this file so, under tests/lab/pg_cluster.py), else one SQLite file
+the three share.  Nodes are fake-hardware with the agent rescue interface;
+bench/swarm.py plays every rescue ramdisk, through conductor c1's API
+only, so the heartbeats of the other conductors' nodes are handed on.
+
+- the ring gives each conductor a share; a verb sent to a conductor that
+  does not manage the node is done by the one that does (its history
+  events name the owner), with the owner's status codes and messages; a
+  forged forwarding header is refused and changes nothing;
+- 30 rescues sent round-robin to the three APIs, c2 SIGKILLed while
+  they run: within two heartbeat timeouts every node is in `rescue`, or
+  in `rescue failed` with a reason, none locked or lost; c2 restarted
+  gets its share back and unrescues through its own API.
+"""
+
+import os
+import sys
+import time
+
+import pytest
+
+from conftest import assert_error, pg_new_database, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'bench'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'lab'))
+from swarm import Swarm  # noqa: E402
+
+N = 30
+HOSTS = ('c1', 'c2', 'c3')
+TIMEOUT = 8                     # [conductor] heartbeat_timeout
+PASSWORD = 'Multi-Resc-PW-1'
+PROVISION = '/v1/nodes/%s/states/provision'
+BUSY = {'rescuing', 'rescue wait', 'unrescuing'}
+
+
+def database(tmp_path):
+    if os.environ.get('LB_TEST_DB_URL'):
+        return pg_new_database(os.environ['LB_TEST_DB_URL'])
+    return 'sqlite:///%s' % (tmp_path / 'shared.sqlite')
+
+
+def start(launcher, host, db, images):
+    return launcher.start(
+        DEFAULT={'host': host, 'enabled_hardware_types': 'fake-hardware',
+                 'hash_ring_reset_interval': '1'},
+        conductor={'heartbeat_interval': '1',
+                   'heartbeat_timeout': str(TIMEOUT),
+                   'sync_power_state_interval': '0',
+                   'rescue_callback_timeout': '600',
+                   'check_rescue_state_interval': '1',
+                   'rescue_kernel': 'file://%s/k' % images,
+                   'rescue_ramdisk': 'file://%s/r' % images,
+                   'file_url_allowed_paths': str(images)},
+        database={'connection': db})
+
+
+@pytest.fixture
+def trio(launcher, tmp_path):
+    db = database(tmp_path)
+    images = tmp_path / 'images'
+    images.mkdir()
+    (images / 'k').write_bytes(b'kernel' * 1000)
+    (images / 'r').write_bytes(b'ramdisk' * 1000)
+    ds = {h: start(launcher, h, db, images) for h in HOSTS}
+    wait_for(lambda: all(len(alive(d)) == 3 for d in ds.values()), 20,
+             interval=0.2, what='three alive conductors')
+    return ds
+
+
+def alive(d):
+    rows = d.get('/v1/conductors').json()['conductors']
+    return sorted(r['hostname'] for r in rows if r['alive'])
+
+
+def owners(d, uuids):
+    nodes = d.get('/v1/nodes?fields=uuid,conductor&limit=1000').json()['nodes']
+    return {n['uuid']: n['conductor'] for n in nodes if n['uuid'] in uuids}
+
+
+def make_nodes(d, n):
+    uuids = []
+    for i in range(n):
+        node = d.create_node(
+            name='multi-%02d' % i, driver='fake-hardware',
+            power_interface='fake', management_interface='fake',
+            boot_interface='fake', rescue_interface='agent',
+            network_interface='noop',
+            driver_info={'fake_delay': '0.05', 'fake_bmc': 'rack%d' % i})
+        d.create_port(node['uuid'], '52:54:00:17:%02x:%02x' % (i // 256,
+                                                            i % 256))
+        uuids.append(node['uuid'])
+    for verb, final in (('manage', 'manageable'), ('adopt', 'active')):
+        for u in uuids:
+            r = d.put(PROVISION % u, {'target': verb})
+            assert r.status_code == 202, r.text
+        for u in uuids:
+            wait_for(lambda: d.get('/v1/nodes/' + u).json()[
+                'provision_state'] == final, 30, interval=0.05,
+                what='%s %s' % (u, final))
+    return uuids
+
+
+def agreed(trio, uuids):
+    """The mapping once every API gives the same one, with a share for
+    each conductor (each rebuilds its rings every second)."""
+    seen = {}
+
+    def same():
+        seen['m'] = owners(trio['c1'], uuids)
+        return (set(seen['m'].values()) == set(HOSTS) and
+                all(owners(d, uuids) == seen['m'] for d in trio.values()))
+    wait_for(same, 10, interval=0.2, what='one mapping on every API')
+    return seen['m']
+
+
+def settled(d, uuid):
+    node = d.get('/v1/nodes/' + uuid).json()
+    if node['provision_state'] in BUSY or node['reservation'] is not None:
+        return None
+    return node
+
+
+def test_any_api_owner_acts(trio):
+    c1 = trio['c1']
+    uuids = make_nodes(c1, 9)
+    got = agreed(trio, uuids)
+
+    for u in uuids:
+        owner = got[u]
+        other = next(h for h in HOSTS if h != owner)
+        d = trio[other]
+        # The owner's own answer, given through a conductor that is not.
+        assert_error(d.put(PROVISION % u, {'target': 'rescue'}), 400,
+                     'A non-empty "rescue_password" is required when '
+                     'setting target provision state to rescue')
+        assert_error(d.put(PROVISION % u, {'target': 'unrescue'}), 400,
+                     'The requested action "unrescue" can not be '
+                     'performed on node "%s" while it is in state '
+                     '"active".' % u)
+        r = d.put('/v1/nodes/%s/states/power' % u, {'target': 'power off'})
+        assert r.status_code == 202, r.text
+        wait_for(lambda: settled(d, u) and settled(d, u)['power_state'] ==
+                 'power off', 20, interval=0.05, what='power off')
+        assert 'handed to conductor %s' % owner in d.log_text()
+        # The owner did the work: its history names it.
+        events = trio[owner].get('/v1/nodes/%s/history?detail=true' %
+                                 u).json()['history']
+        assert events and all(e['conductor'] == owner for e in events), \
+            events
+        r = d.get('/v1/nodes/%s/management/boot_device' % u)
+        assert r.status_code == 200 and 'boot_device' in r.json(), r.text
+
+    # A forged forwarding header: refused, and the node stays as it is.
+    u = uuids[0]
+    before = c1.get('/v1/nodes/' + u).json()
+    r = c1.put('/v1/nodes/%s/states/power' % u, {'target': 'power on'},
+               headers={'X-Lifeboat-Forwarded': 'c2 %d AAAA' % time.time()})
+    assert_error(r, 403, "The request's X-Lifeboat-Forwarded header is not "
+                 "a valid signature of a lifeboat conductor.")
+    assert c1.get('/v1/nodes/' + u).json()['power_state'] == \
+        before['power_state']
+
+
+def test_sigkill_during_30_rescues(trio, tmp_path):
+    c1, c2 = trio['c1'], trio['c2']
+    uuids = make_nodes(c1, N)
+    before = agreed(trio, uuids)
+    theirs = [u for u in uuids if before[u] == 'c2']
+    assert theirs and len(theirs) < N, before
+
+    swarm = Swarm(api_url=c1.url, heartbeat_interval=0.5, poll_interval=0.1,
+                  nodes=set(uuids), heartbeat_error_interval=0.5,
+                  log_path=str(tmp_path / 'swarm.jsonl'))
+    swarm.start()
+    try:
+        apis = [trio[h] for h in HOSTS]
+        for i, u in enumerate(uuids):
+            r = apis[i % 3].put(PROVISION % u, {'target': 'rescue',
+                                                'rescue_password': PASSWORD})
+            assert r.status_code == 202, r.text
+        c2.kill()
+        killed = time.monotonic()
+
+        # Within two heartbeat timeouts: every node settled, none lost.
+        def all_settled():
+            return all(settled(c1, u) for u in uuids)
+        wait_for(all_settled, 2 * TIMEOUT, interval=0.2,
+                 what='every node settled after the kill')
+        took = time.monotonic() - killed
+        listed = {n['uuid'] for n in c1.get(
+            '/v1/nodes?limit=1000').json()['nodes']}
+        assert set(uuids) <= listed
+        for u in uuids:
+            node = c1.get('/v1/nodes/' + u).json()
+            assert node['provision_state'] in ('rescue', 'rescue failed'), \
+                node
+            if node['provision_state'] == 'rescue failed':
+                assert 'Conductor c2 went offline' in node['last_error'], \
+                    node
+                assert u in theirs
+            else:
+                assert node['last_error'] is None, node
+        now = owners(c1, uuids)
+        assert 'c2' not in now.values(), now
+        for u in uuids:
+            if u not in theirs:
+                assert now[u] == before[u]     # only c2's share moved
+        print('settled %.1f s after the kill' % took)
+
+        # c2 back: its share comes back, and it acts on it again.
+        c2.restart()
+        wait_for(lambda: owners(c1, uuids) == before, 20, interval=0.2,
+                 what="c2's share back")
+        for u in uuids:
+            r = c2.put(PROVISION % u, {'target': 'unrescue'})
+            assert r.status_code == 202, r.text
+        wait_for(lambda: all(settled(c1, u) and settled(c1, u)[
+            'provision_state'] == 'active' for u in uuids), 60,
+            interval=0.2, what='every node unrescued')
+        for u in theirs:
+            events = c2.get('/v1/nodes/%s/history?detail=true' %
+                            u).json()['history']
+            assert events[-1]['conductor'] == 'c2', events[-1]
+    finally:
+        swarm.stop()
