@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from conftest import assert_error, pg_new_database, wait_for
+from conftest import Daemon, assert_error, free_port, pg_new_database, \
+    wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'bench'))
@@ -46,7 +47,13 @@ def database(tmp_path):
 
 
 def start(launcher, host, db, images):
-    return launcher.start(
+    """c3 registers [conductor] rpc_url by another name (localhost) than
+    its API's default; the others register the default."""
+    extra = {}
+    port = free_port()
+    if host == 'c3':
+        extra = {'rpc_url': 'http://localhost:%d/' % port}
+    d = Daemon(launcher.base / host, dict(
         DEFAULT={'host': host, 'enabled_hardware_types': 'fake-hardware',
                  'hash_ring_reset_interval': '1'},
         conductor={'heartbeat_interval': '1',
@@ -56,8 +63,11 @@ def start(launcher, host, db, images):
                    'check_rescue_state_interval': '1',
                    'rescue_kernel': 'file://%s/k' % images,
                    'rescue_ramdisk': 'file://%s/r' % images,
-                   'file_url_allowed_paths': str(images)},
-        database={'connection': db})
+                   'file_url_allowed_paths': str(images), **extra},
+        database={'connection': db}))
+    d.port = port
+    launcher.daemons.append(d)
+    return d.start()
 
 
 @pytest.fixture
