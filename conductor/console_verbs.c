@@ -217,7 +217,21 @@ lb_engine_console_get(struct lb_engine *e, const char *ident, json_t **ret,
 
 /* ---- start-up ---- */
 
-/* j->console_on: the console was enabled; else only a capture resumes. */
+static void
+take_over_staging(struct lb_node_task *t, struct lb_err *err)
+{
+	if (lb_task_rescue_take_over(t, err) < 0)
+		log_warning("node %s: rescue wait taken over, but its ramdisk "
+		    "could not be staged here: %s", t->node->uuid, err->msg);
+	else
+		log_info("node %s: rescue wait taken over: its ramdisk is "
+		    "staged here", t->node->uuid);
+}
+
+/*
+ * j->console_on: the console was enabled; else only a capture resumes.
+ * j->take_over: a dead conductor's node, staged again first.
+ */
 static void
 run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
@@ -225,6 +239,9 @@ run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	int r = loaded;
 
 	f->keep_error = true;
+	if (r == 0 && j->take_over &&
+	    strcmp(t->node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
+		take_over_staging(t, err);
 	if (r == 0 && j->console_on)
 		r = lb_task_console_start(t, err);
 	if (r < 0 && j->console_on) {
@@ -263,6 +280,7 @@ struct restore_walk {
 	struct lb_engine *e;
 	lb_console_pick_fn pick;	/* NULL: every node */
 	void *pick_arg;
+	bool take_over;			/* every rescue wait too */
 	struct restore_one *nodes;
 	size_t n, cap;
 };
@@ -277,10 +295,10 @@ restore_wanted(const struct lb_node *node, void *arg)
 	    w->e->iface_find(LB_IFACE_CONSOLE, name) : NULL;
 	bool console = impl != NULL && (impl->flags & LB_IMPL_BUILT) &&
 	    !(impl->flags & LB_IMPL_NONE);
+	bool waits = strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0;
 
-	if (!node->console_enabled && !(console &&
-	    w->e->cfg->console_capture_during_rescue &&
-	    strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0))
+	if (!node->console_enabled && !(waits && (w->take_over || (console &&
+	    w->e->cfg->console_capture_during_rescue))))
 		return 0;
 	if (w->pick != NULL && !w->pick(w->e, node, w->pick_arg))
 		return 0;
@@ -322,16 +340,17 @@ owned(struct lb_engine *e, const struct lb_node *node, void *arg)
 void
 lb_console_restore(struct lb_engine *e)
 {
-	lb_console_restore_some(e, owned, NULL);
+	lb_console_take_over(e, owned, NULL, false);
 }
 
 void
-lb_console_restore_some(struct lb_engine *e, lb_console_pick_fn pick,
-    void *arg)
+lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
+    void *arg, bool take_over)
 {
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1 };
-	struct restore_walk w = { .e = e, .pick = pick, .pick_arg = arg };
+	struct restore_walk w = { .e = e, .pick = pick, .pick_arg = arg,
+	    .take_over = take_over };
 	struct lb_err err = { "" };
 
 	if (lb_store_node_each(e->store, &q, restore_wanted, &w, &err) < 0)
@@ -344,6 +363,7 @@ lb_console_restore_some(struct lb_engine *e, lb_console_pick_fn pick,
 		if (here && (j = lb_job_new(e, &job_restore)) == NULL)
 			break;
 		j->console_on = w.nodes[i].enabled;
+		j->take_over = take_over;
 		if (lb_store_node_update(e->store, w.nodes[i].uuid,
 		    begin_restore, (void *)e->cfg->host, NULL, &err) < 0) {
 			if (here)

@@ -40,13 +40,15 @@ int lb_engine_console_get(struct lb_engine *e, const char *ident,
  */
 void lb_console_restore(struct lb_engine *e);
 /*
- * The same for the nodes pick() chooses among them: those a conductor
- * takes over from a dead one.  The timer thread.
+ * The same for the nodes pick() chooses among them, and with take_over
+ * (the nodes of a dead conductor, on the timer thread) every one in
+ * rescue wait too, whose rescue interface first stages its ramdisk again
+ * here (lb_task_rescue_take_over).
  */
 typedef bool (*lb_console_pick_fn)(struct lb_engine *e,
     const struct lb_node *node, void *arg);
-void lb_console_restore_some(struct lb_engine *e, lb_console_pick_fn pick,
-    void *arg);
+void lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
+    void *arg, bool take_over);
 
 /*
  * The rescue's hooks.  capture_begin starts recording the node's console

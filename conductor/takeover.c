@@ -162,11 +162,11 @@ take_from(struct lb_engine *e, struct lb_conductor *gone, bool first)
 	else
 		free(power);
 	if (first) {
-		log_warning("conductor %s is gone (last heartbeat %s): its "
-		    "consoles and rescue captures are started again by the "
-		    "conductors that take its nodes", gone->hostname,
-		    gone->updated_at);
-		lb_console_restore_some(e, was_theirs, gone);
+		log_warning("conductor %s is gone (last heartbeat %s): the "
+		    "rescue waits, consoles and rescue captures of its nodes "
+		    "that are now this conductor's go on here",
+		    gone->hostname, gone->updated_at);
+		lb_console_take_over(e, was_theirs, gone, true);
 	}
 }
 

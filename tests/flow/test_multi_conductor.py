@@ -3,9 +3,10 @@ and a dead conductor's nodes go on under the others.
 
 The store is PostgreSQL when LB_TEST_DB_URL names a cluster (tools/test
 runs this file so, under tests/lab/pg_cluster.py), else one SQLite file
-the three share.  Nodes are fake-hardware with the agent rescue interface;
-bench/swarm.py plays every rescue ramdisk, through conductor c1's API
-only, so the heartbeats of the other conductors' nodes are handed on.
+the three share.  Nodes are fake-hardware booting over PXE with the agent
+rescue interface, each conductor with boot roots of its own (local
+disks); bench/swarm.py plays every rescue ramdisk, through one
+conductor's API, so the heartbeats of the others' nodes are handed on.
 
 - the ring gives each conductor a share; a verb sent to a conductor that
   does not manage the node is done by the one that does (its history
@@ -13,8 +14,10 @@ only, so the heartbeats of the other conductors' nodes are handed on.
   forged forwarding header is refused and changes nothing;
 - 30 rescues sent round-robin to the three APIs, c2 SIGKILLed while
   they run: within two heartbeat timeouts every node is in `rescue`, or
-  in `rescue failed` with a reason, none locked or lost; c2 restarted
-  gets its share back and unrescues through its own API.
+  in `rescue failed` with a reason, none locked or lost, and c2's nodes
+  still waiting for their ramdisks are staged again on their new owners'
+  disks, boot from there and are rescued; c2 restarted gets its share
+  back and unrescues through its own API.
 """
 
 import os
@@ -46,11 +49,20 @@ def database(tmp_path):
     return 'sqlite:///%s' % (tmp_path / 'shared.sqlite')
 
 
+def roots(base, host):
+    """A conductor's own boot roots (local disks, not shared)."""
+    r = {k: base / host / k for k in ('tftp', 'http', 'hosts', 'opts')}
+    for p in r.values():
+        p.mkdir(parents=True, exist_ok=True)
+    return r
+
+
 def start(launcher, host, db, images):
     """c3 registers [conductor] rpc_url by another name (localhost) than
     its API's default; the others register the default."""
     extra = {}
     port = free_port()
+    r = roots(images.parent, host)
     if host == 'c3':
         extra = {'rpc_url': 'http://localhost:%d/' % port}
     d = Daemon(launcher.base / host, dict(
@@ -64,6 +76,12 @@ def start(launcher, host, db, images):
                    'rescue_kernel': 'file://%s/k' % images,
                    'rescue_ramdisk': 'file://%s/r' % images,
                    'file_url_allowed_paths': str(images), **extra},
+        pxe={'tftp_root': str(r['tftp'])},
+        deploy={'http_root': str(r['http']),
+                'http_url': 'http://127.0.0.1:%d' % free_port()},
+        dhcp={'dhcp_provider': 'dnsmasq'},
+        dnsmasq={'dhcp_hostsdir': str(r['hosts']),
+                 'dhcp_optsdir': str(r['opts'])},
         database={'connection': db}))
     d.port = port
     launcher.daemons.append(d)
@@ -93,17 +111,24 @@ def owners(d, uuids):
     return {n['uuid']: n['conductor'] for n in nodes if n['uuid'] in uuids}
 
 
-def make_nodes(d, n):
+def mac(i):
+    return '52:54:00:17:%02x:%02x' % (i // 256, i % 256)
+
+
+def make_nodes(d, n, delay='0.05'):
+    """n fake-hardware nodes booting over PXE; the fake BMC takes 'delay'
+    seconds a call (a function of the node's index, or one value)."""
     uuids = []
     for i in range(n):
         node = d.create_node(
             name='multi-%02d' % i, driver='fake-hardware',
             power_interface='fake', management_interface='fake',
-            boot_interface='fake', rescue_interface='agent',
+            boot_interface='pxe', rescue_interface='agent',
             network_interface='noop',
-            driver_info={'fake_delay': '0.05', 'fake_bmc': 'rack%d' % i})
-        d.create_port(node['uuid'], '52:54:00:17:%02x:%02x' % (i // 256,
-                                                            i % 256))
+            properties={'capabilities': 'boot_mode:bios'},
+            driver_info={'fake_delay': delay(i) if callable(delay) else
+                         delay, 'fake_bmc': 'rack%d' % i})
+        d.create_port(node['uuid'], mac(i))
         uuids.append(node['uuid'])
     for verb, final in (('manage', 'manageable'), ('adopt', 'active')):
         for u in uuids:
@@ -177,36 +202,73 @@ def test_any_api_owner_acts(trio):
         before['power_state']
 
 
+def staged(base, host, uuid, i):
+    """Whether host's own roots hold the node's PXE config and its dnsmasq
+    host entry."""
+    r = roots(base, host)
+    return ((r['tftp'] / uuid / 'config').is_file() and
+            (r['hosts'] / ('ironic-%s.conf' % mac(i))).is_file())
+
+
 def test_sigkill_during_30_rescues(trio, tmp_path):
-    c1, c2 = trio['c1'], trio['c2']
+    c1, c2, c3 = trio['c1'], trio['c2'], trio['c3']
     uuids = make_nodes(c1, N)
     before = agreed(trio, uuids)
     theirs = [u for u in uuids if before[u] == 'c2']
-    assert theirs and len(theirs) < N, before
+    assert 3 < len(theirs) < N, before
+    # Three of c2's nodes wait for their ramdisks past its death; the
+    # others' BMCs are slow, so c2 dies with rescues running.
+    waiting = theirs[:3]
+    for u in uuids:
+        if u not in waiting:
+            r = c1.patch('/v1/nodes/' + u, [{
+                'op': 'add', 'path': '/driver_info/fake_delay',
+                'value': '0.5'}])
+            assert r.status_code == 200, r.text
+    index = {u: i for i, u in enumerate(uuids)}
+    rest = [u for u in uuids if u not in waiting]
 
     swarm = Swarm(api_url=c1.url, heartbeat_interval=0.5, poll_interval=0.1,
-                  nodes=set(uuids), heartbeat_error_interval=0.5,
+                  nodes=set(rest), heartbeat_error_interval=0.5,
                   log_path=str(tmp_path / 'swarm.jsonl'))
+    late = None
     swarm.start()
     try:
+        for u in waiting:
+            r = c3.put(PROVISION % u, {'target': 'rescue',
+                                       'rescue_password': PASSWORD})
+            assert r.status_code == 202, r.text
+        wait_for(lambda: all(c1.get('/v1/nodes/' + u).json()[
+            'provision_state'] == 'rescue wait' for u in waiting), 20,
+            interval=0.05, what='rescue wait')
+        for u in waiting:
+            assert staged(tmp_path, 'c2', u, index[u])
+            assert not staged(tmp_path, 'c1', u, index[u])
+            assert not staged(tmp_path, 'c3', u, index[u])
         apis = [trio[h] for h in HOSTS]
-        for i, u in enumerate(uuids):
+        for i, u in enumerate(rest):
             r = apis[i % 3].put(PROVISION % u, {'target': 'rescue',
                                                 'rescue_password': PASSWORD})
             assert r.status_code == 202, r.text
         c2.kill()
         killed = time.monotonic()
 
-        # Within two heartbeat timeouts: every node settled, none lost.
+        # Within two heartbeat timeouts: every node settled, none lost,
+        # and the ramdisks still to boot staged on their new owners.
         def all_settled():
-            return all(settled(c1, u) for u in uuids)
+            now = owners(c1, uuids)
+            return (all(settled(c1, u) for u in rest) and
+                    all(now[u] != 'c2' and staged(tmp_path, now[u], u,
+                                                  index[u])
+                        for u in waiting))
         wait_for(all_settled, 2 * TIMEOUT, interval=0.2,
                  what='every node settled after the kill')
         took = time.monotonic() - killed
         listed = {n['uuid'] for n in c1.get(
             '/v1/nodes?limit=1000').json()['nodes']}
         assert set(uuids) <= listed
-        for u in uuids:
+        failed = 0
+        for u in rest:
             node = c1.get('/v1/nodes/' + u).json()
             assert node['provision_state'] in ('rescue', 'rescue failed'), \
                 node
@@ -214,6 +276,7 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
                 assert 'Conductor c2 went offline' in node['last_error'], \
                     node
                 assert u in theirs
+                failed += 1
             else:
                 assert node['last_error'] is None, node
         now = owners(c1, uuids)
@@ -221,7 +284,21 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
         for u in uuids:
             if u not in theirs:
                 assert now[u] == before[u]     # only c2's share moved
-        print('settled %.1f s after the kill' % took)
+        print('settled %.1f s after the kill; %d of c2\'s %d nodes failed '
+              'cleanly, %d re-staged' % (took, failed, len(theirs),
+                                        len(waiting)))
+
+        # The late ramdisks boot from their new owners and are rescued;
+        # the rescue's end removes the staging there.
+        late = Swarm(api_url=c3.url, heartbeat_interval=0.5,
+                     poll_interval=0.1, nodes=set(waiting),
+                     heartbeat_error_interval=0.5)
+        late.start()
+        for u in waiting:
+            node = wait_for(lambda: settled(c1, u), 30, interval=0.1,
+                            what='late rescue')
+            assert node['provision_state'] == 'rescue', node
+            assert not staged(tmp_path, now[u], u, index[u])
 
         # c2 back: its share comes back, and it acts on it again.
         c2.restart()
@@ -239,3 +316,5 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
             assert events[-1]['conductor'] == 'c2', events[-1]
     finally:
         swarm.stop()
+        if late is not None:
+            late.stop()
