@@ -32,23 +32,31 @@
 #define REPLY_MAX (4L << 20)
 #define HEADERS_MAX 8
 
-/* The routes whose work the node's owner does. */
+/*
+ * The routes whose work the node's owner does, and the status of
+ * Ironic's NoValidHost on each when no conductor serves the node (a
+ * NotFound, which some of Ironic's controllers turn into a 400).
+ */
 static const struct {
 	const char *method;
 	const char *pattern;
+	int no_host;
 } owner_routes[] = {
-	{ "DELETE", "v1/nodes/*" },
-	{ "PUT", "v1/nodes/*/states/provision" },
-	{ "PUT", "v1/nodes/*/states/power" },
-	{ "GET", "v1/nodes/*/states/console" },
-	{ "PUT", "v1/nodes/*/states/console" },
-	{ "GET", "v1/nodes/*/validate" },
-	{ "GET", "v1/nodes/*/management/boot_device" },
-	{ "PUT", "v1/nodes/*/management/boot_device" },
-	{ "GET", "v1/nodes/*/management/boot_device/supported" },
-	{ "POST", "v1/nodes/*/vifs" },
-	{ "DELETE", "v1/nodes/*/vifs/*" },
-	{ "POST", "v1/heartbeat/*" },
+	{ "DELETE", "v1/nodes/*", 400 },
+	{ "PUT", "v1/nodes/*/maintenance", 400 },
+	{ "DELETE", "v1/nodes/*/maintenance", 400 },
+	{ "PUT", "v1/nodes/*/states/provision", 404 },
+	{ "PUT", "v1/nodes/*/states/power", 404 },
+	{ "GET", "v1/nodes/*/states/console", 404 },
+	{ "PUT", "v1/nodes/*/states/console", 404 },
+	{ "GET", "v1/nodes/*/validate", 404 },
+	{ "GET", "v1/nodes/*/management/boot_device", 404 },
+	{ "PUT", "v1/nodes/*/management/boot_device", 404 },
+	{ "GET", "v1/nodes/*/management/boot_device/supported", 404 },
+	{ "GET", "v1/nodes/*/vifs", 400 },
+	{ "POST", "v1/nodes/*/vifs", 400 },
+	{ "DELETE", "v1/nodes/*/vifs/*", 400 },
+	{ "POST", "v1/heartbeat/*", 400 },
 };
 
 /* Headers handed on as they came (Host: the owner builds the same links). */
@@ -68,15 +76,26 @@ struct fwd {
 	char data[];
 };
 
-static bool
+/* The route's NoValidHost status, or 0 when it is not an owner's. */
+static int
 owner_route(const char *method, const char *pattern)
 {
 	for (size_t i = 0; i < sizeof(owner_routes) / sizeof(owner_routes[0]);
 	    i++)
 		if (strcmp(owner_routes[i].method, method) == 0 &&
 		    strcmp(owner_routes[i].pattern, pattern) == 0)
-			return true;
-	return false;
+			return owner_routes[i].no_host;
+	return 0;
+}
+
+int
+lb_api_no_valid_host(const struct lb_node *node, int status,
+    struct lb_err *err)
+{
+	return lb_err_set(err, status == 400 ? -EINVAL : -ENOENT, "No valid "
+	    "host was found. Reason: No conductor service registered which "
+	    "supports driver %s for conductor group \"%s\".", node->driver,
+	    node->conductor_group != NULL ? node->conductor_group : "");
 }
 
 /* The signature of (method, path, host, time, body) in base64url. */
@@ -309,19 +328,20 @@ lb_api_forward(struct lb_req *req, const char *ident, struct lb_resp *resp,
 	struct lb_err ignored = { "" };
 	struct lb_buf b;
 	struct fwd *f;
-	int r;
+	int no_host = owner_route(req->method, req->route), r;
 
-	if (e == NULL || !owner_route(req->method, req->route) ||
-	    !lb_ring_has_peers(e))
+	if (e == NULL || no_host == 0)
 		return 1;
 	/* Not found, or a bad ident: this conductor says so, as the owner. */
 	if (lb_req_check_node_ident(req, ident, &ignored) < 0 ||
 	    lb_store_node_get(req->ctx->store, ident, &node, &ignored) < 0)
 		return 1;
 	r = lb_ring_peer_of(e, node, &peer);
+	if (r == -ENOENT)
+		r = lb_api_no_valid_host(node, no_host, err);
 	lb_node_free(node);
-	if (r == 0)
-		return 1;
+	if (r <= 0)
+		return r == 0 ? 1 : r;
 	lb_buf_init_secret(&b);
 	r = fwd_pack(req, &peer, &b);
 	f = r == 0 ? fwd_unpack(&b) : NULL;

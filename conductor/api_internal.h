@@ -148,6 +148,10 @@ int lb_api_forwarded(const struct lb_req *req, struct lb_err *err);
 int lb_api_forward(struct lb_req *req, const char *ident,
     struct lb_resp *resp, struct lb_err *err);
 
+/* Ironic's NoValidHost for a node no alive conductor serves: 400 or 404. */
+int lb_api_no_valid_host(const struct lb_node *node, int status,
+    struct lb_err *err);
+
 /* Handlers. */
 int lb_api_root(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_v1(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);

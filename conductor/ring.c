@@ -380,8 +380,9 @@ lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
 	char host[LB_RING_HOST_MAX];
 	int found = 0;
 
-	if (owner(e, node, host, true) == NULL ||
-	    strcmp(host, e->cfg->host) == 0)
+	if (owner(e, node, host, true) == NULL)
+		return e->ring != NULL && node->driver != NULL ? -ENOENT : 0;
+	if (strcmp(host, e->cfg->host) == 0)
 		return 0;
 	pthread_rwlock_rdlock(&e->ring->lock);
 	for (size_t i = 0; !found && i < e->ring->npeers; i++) {
@@ -447,4 +448,13 @@ lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
 			    node->uuid, e->cfg->hash_partition_exponent, buf);
 	pthread_rwlock_unlock(&e->ring->lock);
 	return host != NULL && strcmp(host, gone->hostname) == 0;
+}
+
+bool
+lb_ring_serves(const struct lb_engine *e, const struct lb_node *node)
+{
+	char host[LB_RING_HOST_MAX];
+
+	return e == NULL || e->ring == NULL || node->driver == NULL ||
+	    owner(e, node, host, true) != NULL;
 }

@@ -36,6 +36,13 @@ void lb_ring_refresh(struct lb_engine *e);
  */
 const char *lb_conductor_of(const struct lb_engine *e,
     const struct lb_node *node, char buf[LB_RING_HOST_MAX]);
+/*
+ * Whether some alive conductor (this one whatever its heartbeat) of the
+ * node's group serves its driver: a node no conductor could act on is
+ * refused at create and PATCH, as Ironic's NoValidHost.  Any thread;
+ * true without an engine.
+ */
+bool lb_ring_serves(const struct lb_engine *e, const struct lb_node *node);
 /* Whether the ring gives the node to this conductor.  Any thread. */
 bool lb_engine_owns(const struct lb_engine *e, const struct lb_node *node);
 
@@ -63,7 +70,8 @@ bool lb_ring_has_peers(const struct lb_engine *e);
 /*
  * 1 with ret filled when the ring gives the node to another alive
  * conductor that registered an rpc_url; 0 when it is this conductor's (or
- * no alive conductor's, or its owner has no rpc_url).  Any thread.
+ * its owner has no rpc_url); -ENOENT when no alive conductor of its group
+ * serves its driver (Ironic's NoValidHost).  Any thread.
  */
 int lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
     struct lb_ring_peer *ret);
