@@ -322,8 +322,8 @@ begin_restore(struct lb_node *node, void *arg, struct lb_err *err)
 	const char *host = arg;
 
 	if (node->reservation != NULL) {
-		log_warning("node %s: locked by %s at start-up: its console is "
-		    "not started again", node->uuid, node->reservation);
+		log_info("node %s: locked by %s: its console and staging are "
+		    "not started again now", node->uuid, node->reservation);
 		return -EBUSY;
 	}
 	return lb_replace_str(&node->reservation, host, err) < 0 ? -ENOMEM :
@@ -340,13 +340,15 @@ owned(struct lb_engine *e, const struct lb_node *node, void *arg)
 void
 lb_console_restore(struct lb_engine *e)
 {
-	lb_console_take_over(e, owned, NULL, false);
+	lb_console_take_over(e, owned, NULL, false, NULL);
 }
 
 void
 lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
-    void *arg, bool take_over)
+    void *arg, bool take_over, lb_console_busy_fn busy)
 {
+	int r;
+
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1 };
 	struct restore_walk w = { .e = e, .pick = pick, .pick_arg = arg,
@@ -364,8 +366,11 @@ lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
 			break;
 		j->console_on = w.nodes[i].enabled;
 		j->take_over = take_over;
-		if (lb_store_node_update(e->store, w.nodes[i].uuid,
-		    begin_restore, (void *)e->cfg->host, NULL, &err) < 0) {
+		r = lb_store_node_update(e->store, w.nodes[i].uuid,
+		    begin_restore, (void *)e->cfg->host, NULL, &err);
+		if (r == -EBUSY && busy != NULL)
+			busy(e, w.nodes[i].uuid, arg);
+		if (r < 0) {
 			if (here)
 				free(j);
 			else

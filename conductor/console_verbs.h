@@ -47,8 +47,11 @@ void lb_console_restore(struct lb_engine *e);
  */
 typedef bool (*lb_console_pick_fn)(struct lb_engine *e,
     const struct lb_node *node, void *arg);
+/* Told of each node picked but locked (by a clean-up): to try again. */
+typedef void (*lb_console_busy_fn)(struct lb_engine *e, const char *uuid,
+    void *arg);
 void lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
-    void *arg, bool take_over);
+    void *arg, bool take_over, lb_console_busy_fn busy);
 
 /*
  * The rescue's hooks.  capture_begin starts recording the node's console

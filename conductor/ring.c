@@ -40,7 +40,8 @@ struct lb_ring {
 	size_t nkeys;
 	struct peer *peers;
 	size_t npeers;
-	bool failing;			/* timer thread only */
+	bool failing;			/* __atomic: any refreshing thread */
+	double missed_at;		/* __atomic: the last refresh on a miss */
 };
 
 /* An alive conductor as the build reads it. */
@@ -188,7 +189,7 @@ lb_ring_row_alive(const struct lb_engine *e, const struct lb_conductor *c)
  * row's age: its liveness is its last heartbeat, checked at each lookup.
  */
 static int
-build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
+build_from(const struct lb_engine *e, const struct lb_conductor_list *rows,
     struct build *b)
 {
 	const struct lb_config *cfg = e->cfg;
@@ -225,14 +226,13 @@ build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
 static void
 refresh_failed(struct lb_ring *ring, const char *why)
 {
-	if (!ring->failing)
+	if (!__atomic_exchange_n(&ring->failing, true, __ATOMIC_ACQ_REL))
 		log_error("hash ring not rebuilt (the last one stays): %s",
 		    why);
-	ring->failing = true;
 }
 
 void
-lb_ring_refresh(struct lb_engine *e)
+lb_ring_refresh(const struct lb_engine *e)
 {
 	struct lb_conductor_query q = { .limit = 0 };
 	struct lb_conductor_list rows;
@@ -251,9 +251,9 @@ lb_ring_refresh(struct lb_engine *e)
 		peers_free(b.peers, b.npeers);
 		refresh_failed(e->ring, "out of memory");
 	} else {
-		if (e->ring->failing)
+		if (__atomic_exchange_n(&e->ring->failing, false,
+		    __ATOMIC_ACQ_REL))
 			log_info("hash ring rebuilt again");
-		e->ring->failing = false;
 		pthread_rwlock_wrlock(&e->ring->lock);
 		old = e->ring->keys;
 		nold = e->ring->nkeys;
@@ -339,6 +339,28 @@ owner(const struct lb_engine *e, const struct lb_node *node,
 	return host != NULL ? buf : NULL;
 }
 
+/*
+ * As Ironic's ring manager: a node no ring serves has the rings rebuilt
+ * at once (a conductor may have joined since), at most once a second.
+ */
+static const char *
+owner_or_refresh(const struct lb_engine *e, const struct lb_node *node,
+    char buf[LB_RING_HOST_MAX], bool self_counts)
+{
+	const char *host = owner(e, node, buf, self_counts);
+	double now, last;
+
+	if (host != NULL || e->ring == NULL || node->driver == NULL)
+		return host;
+	now = lb_engine_now(e);
+	__atomic_load(&e->ring->missed_at, &last, __ATOMIC_ACQUIRE);
+	if (now - last < 1.0 || !__atomic_compare_exchange(&e->ring->missed_at,
+	    &last, &now, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return NULL;
+	lb_ring_refresh(e);
+	return owner(e, node, buf, self_counts);
+}
+
 const char *
 lb_conductor_of(const struct lb_engine *e, const struct lb_node *node,
     char buf[LB_RING_HOST_MAX])
@@ -380,7 +402,7 @@ lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
 	char host[LB_RING_HOST_MAX];
 	int found = 0;
 
-	if (owner(e, node, host, true) == NULL)
+	if (owner_or_refresh(e, node, host, true) == NULL)
 		return e->ring != NULL && node->driver != NULL ? -ENOENT : 0;
 	if (strcmp(host, e->cfg->host) == 0)
 		return 0;
@@ -456,5 +478,39 @@ lb_ring_serves(const struct lb_engine *e, const struct lb_node *node)
 	char host[LB_RING_HOST_MAX];
 
 	return e == NULL || e->ring == NULL || node->driver == NULL ||
-	    owner(e, node, host, true) != NULL;
+	    owner_or_refresh(e, node, host, true) != NULL;
+}
+
+bool
+lb_ring_was_mine(const struct lb_engine *e, const struct lb_node *node,
+    const char *joined)
+{
+	const char *group = node->conductor_group != NULL ?
+	    node->conductor_group : "";
+	const struct ring_key *k = NULL;
+	struct lb_hashring *ring = NULL;
+	const char **hosts = NULL, *host = NULL;
+	bool mine = false;
+	size_t n = 0;
+
+	if (e->ring == NULL || node->driver == NULL)
+		return false;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	for (size_t i = 0; k == NULL && i < e->ring->nkeys; i++)
+		if (strcmp(e->ring->keys[i].group, group) == 0 &&
+		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
+			k = &e->ring->keys[i];
+	if (k != NULL)
+		hosts = calloc(k->nhosts + 1, sizeof(*hosts));
+	for (size_t i = 0; hosts != NULL && i < k->nhosts; i++)
+		if (strcmp(k->hosts[i], joined) != 0)
+			hosts[n++] = k->hosts[i];
+	if (hosts != NULL && lb_hashring_new(hosts, n, e->cfg->
+	    hash_partition_exponent, &ring) == 0)
+		host = lb_hashring_lookup(ring, node->uuid);
+	mine = host != NULL && strcmp(host, e->cfg->host) == 0;
+	pthread_rwlock_unlock(&e->ring->lock);
+	lb_hashring_free(ring);
+	free(hosts);
+	return mine;
 }

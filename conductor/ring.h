@@ -26,7 +26,7 @@ int lb_ring_start(struct lb_engine *e);
 /* Frees the rings (the timers have stopped).  Engine stop. */
 void lb_ring_free(struct lb_engine *e);
 /* Rebuilds the rings from the conductors table now.  Any thread. */
-void lb_ring_refresh(struct lb_engine *e);
+void lb_ring_refresh(const struct lb_engine *e);
 /*
  * The host the ring maps the node to now, copied into buf: this conductor
  * counts only while its last heartbeat is within [conductor]
@@ -55,6 +55,13 @@ bool lb_ring_row_alive(const struct lb_engine *e,
  */
 bool lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
     const struct lb_conductor *gone);
+
+/*
+ * Whether the node was this conductor's before 'joined' came: its owner
+ * on the ring of today's members without it.  Any thread.
+ */
+bool lb_ring_was_mine(const struct lb_engine *e, const struct lb_node *node,
+    const char *joined);
 
 /* Another alive conductor that manages a node, and where it takes requests. */
 struct lb_ring_peer {

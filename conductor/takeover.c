@@ -22,16 +22,37 @@
 #include "conductor/states.h"
 #include "conductor/store.h"
 #include "conductor/takeover.h"
+#include "conductor/task.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
 /* Reads of a busy BMC given way to, one second apart, before giving up. */
 #define POWER_TRIES 30
 
-/* The dead conductors whose consoles this one has taken (timer thread). */
+/* Node UUIDs. */
+struct uuid_set {
+	char (*v)[LB_UUID_LEN + 1];
+	size_t n;
+};
+
+/*
+ * The dead conductors whose nodes this one has taken, and the nodes whose
+ * consoles and staging wait for a clean-up's lock to go (timer thread).
+ */
 struct lb_takeover {
 	char **gone;
 	size_t n;
+	struct uuid_set pending;
+	char **alive;			/* the others alive at the last tick */
+	size_t nalive;
+	bool primed;			/* alive has been read once */
+};
+
+/* Consoles to stop here: nodes a conductor that came back now owns. */
+struct hand_back {
+	struct lb_engine *e;
+	const char *joined;
+	struct uuid_set nodes;
 };
 
 struct power_check {
@@ -145,6 +166,51 @@ was_theirs(struct lb_engine *e, const struct lb_node *node, void *arg)
 	return lb_engine_owns(e, node) && lb_ring_was_owner(e, node, arg);
 }
 
+static bool
+in_set(const struct uuid_set *s, const char *uuid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], uuid) == 0)
+			return true;
+	return false;
+}
+
+/* A node picked but locked: its turn comes at a later tick. */
+static void
+postpone(struct lb_engine *e, const char *uuid, void *arg)
+{
+	struct uuid_set *s = &e->takeover->pending;
+	void *more;
+
+	(void)arg;
+	if (in_set(s, uuid))
+		return;
+	more = realloc(s->v, (s->n + 1) * sizeof(*s->v));
+	if (more == NULL)
+		return;
+	s->v = more;
+	snprintf(s->v[s->n++], LB_UUID_LEN + 1, "%s", uuid);
+}
+
+static bool
+was_postponed(struct lb_engine *e, const struct lb_node *node, void *arg)
+{
+	return lb_engine_owns(e, node) && in_set(arg, node->uuid);
+}
+
+/* The postponed nodes again: those still locked come back to the list. */
+static void
+retry_postponed(struct lb_engine *e)
+{
+	struct uuid_set s = e->takeover->pending;
+
+	if (s.n == 0)
+		return;
+	memset(&e->takeover->pending, 0, sizeof(e->takeover->pending));
+	lb_console_take_over(e, was_postponed, &s, true, postpone);
+	free(s.v);
+}
+
 static void
 take_from(struct lb_engine *e, struct lb_conductor *gone, bool first)
 {
@@ -166,8 +232,145 @@ take_from(struct lb_engine *e, struct lb_conductor *gone, bool first)
 		    "rescue waits, consoles and rescue captures of its nodes "
 		    "that are now this conductor's go on here",
 		    gone->hostname, gone->updated_at);
-		lb_console_take_over(e, was_theirs, gone, true);
+		lb_console_take_over(e, was_theirs, gone, true, postpone);
 	}
+}
+
+static bool
+in_list(char **list, size_t n, const char *host)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], host) == 0)
+			return true;
+	return false;
+}
+
+static void
+free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+static int
+handed_back(const struct lb_node *node, void *arg)
+{
+	struct hand_back *h = arg;
+	char host[LB_RING_HOST_MAX];
+	const char *now;
+	void *more;
+
+	if (!node->console_enabled &&
+	    strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) != 0)
+		return 0;
+	now = lb_conductor_of(h->e, node, host);
+	if (now == NULL || strcmp(now, h->joined) != 0 ||
+	    !lb_ring_was_mine(h->e, node, h->joined))
+		return 0;
+	more = realloc(h->nodes.v, (h->nodes.n + 1) * sizeof(*h->nodes.v));
+	if (more == NULL)
+		return -ENOMEM;
+	h->nodes.v = more;
+	snprintf(h->nodes.v[h->nodes.n++], LB_UUID_LEN + 1, "%s", node->uuid);
+	return 0;
+}
+
+/* Its own thread: stopping a SOL session may take a moment. */
+static void *
+hand_back_run(void *arg)
+{
+	struct hand_back *h = arg;
+
+	for (size_t i = 0; i < h->nodes.n; i++) {
+		struct lb_node_task t;
+		struct lb_err err = { "" };
+
+		if (lb_task_load(h->e, h->nodes.v[i], &t, &err) < 0)
+			continue;
+		lb_task_console_capture_stop(&t);
+		if (t.node->console_enabled &&
+		    lb_task_console_stop(&t, &err) < 0)
+			log_warning("node %s: console not stopped for conductor "
+			    "%s: %s", t.node->uuid, h->joined, err.msg);
+		else
+			log_info("node %s: its console is conductor %s's again",
+			    t.node->uuid, h->joined);
+		lb_task_release(&t);
+	}
+	lb_store_thread_release(h->e->store);
+	free((char *)h->joined);
+	free(h->nodes.v);
+	free(h);
+	return NULL;
+}
+
+/*
+ * A conductor that came back (or joined): the consoles and rescue
+ * captures this one ran for the nodes the ring gives it now stop here,
+ * so that one SOL session per BMC is left: the joiner's.
+ */
+static void
+hand_back(struct lb_engine *e, const char *joined)
+{
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1 };
+	struct hand_back *h = calloc(1, sizeof(*h));
+	struct lb_err err = { "" };
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (h == NULL || (h->joined = strdup(joined)) == NULL) {
+		free(h);
+		return;
+	}
+	h->e = e;
+	if (lb_store_node_each(e->store, &q, handed_back, h, &err) < 0)
+		log_error("hand-back to conductor %s: %s", joined, err.msg);
+	if (h->nodes.n > 0) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&thread, &attr, hand_back_run, h) == 0)
+			h = NULL;
+		pthread_attr_destroy(&attr);
+	}
+	if (h != NULL) {
+		free((char *)h->joined);
+		free(h->nodes.v);
+		free(h);
+	}
+}
+
+/* The others alive now; the ones not alive at the last tick came back. */
+static void
+note_joined(struct lb_engine *e, const struct lb_conductor_list *rows)
+{
+	struct lb_takeover *t = e->takeover;
+	char **alive = calloc(rows->n + 1, sizeof(*alive));
+	size_t n = 0;
+	bool refreshed = false;
+
+	if (alive == NULL)
+		return;
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct lb_conductor *c = &rows->items[i];
+
+		if (strcmp(c->hostname, e->cfg->host) == 0 ||
+		    !lb_ring_row_alive(e, c) ||
+		    (alive[n] = strdup(c->hostname)) == NULL)
+			continue;
+		if (t->primed && !in_list(t->alive, t->nalive, alive[n])) {
+			if (!refreshed)
+				lb_ring_refresh(e);
+			refreshed = true;
+			hand_back(e, alive[n]);
+		}
+		n++;
+	}
+	free_list(t->alive, t->nalive);
+	t->alive = alive;
+	t->nalive = n;
+	t->primed = true;
 }
 
 static void
@@ -179,6 +382,7 @@ tick(void *arg)
 	struct lb_err err = { "" };
 	size_t at;
 
+	retry_postponed(e);
 	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0) {
 		log_error("take-over check: %s", err.msg);
 		return;
@@ -201,6 +405,7 @@ tick(void *arg)
 			lb_ring_refresh(e);
 		take_from(e, c, !known);
 	}
+	note_joined(e, &rows);
 	lb_conductor_list_release(&rows);
 }
 
@@ -239,6 +444,8 @@ lb_takeover_free(struct lb_engine *e)
 	for (size_t i = 0; i < e->takeover->n; i++)
 		free(e->takeover->gone[i]);
 	free(e->takeover->gone);
+	free(e->takeover->pending.v);
+	free_list(e->takeover->alive, e->takeover->nalive);
 	free(e->takeover);
 	e->takeover = NULL;
 }

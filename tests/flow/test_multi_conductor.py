@@ -240,6 +240,17 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
             assert r.status_code == 200, r.text
     index = {u: i for i, u in enumerate(uuids)}
     rest = [u for u in uuids if u not in waiting]
+    # Two of c2's nodes have their consoles on (the fake console).
+    consoles = theirs[3:5]
+    for u in consoles:
+        r = c1.patch('/v1/nodes/' + u, [{'op': 'replace',
+                                         'path': '/console_interface',
+                                         'value': 'fake'}])
+        assert r.status_code == 200, r.text
+        r = c3.put('/v1/nodes/%s/states/console' % u, {'enabled': True})
+        assert r.status_code == 202, r.text
+        wait_for(lambda: c1.get('/v1/nodes/%s/states/console' % u).json()[
+            'console_enabled'], 10, interval=0.05, what='console on')
 
     swarm = Swarm(api_url=c1.url, heartbeat_interval=0.5, poll_interval=0.1,
                   nodes=set(rest), heartbeat_error_interval=0.5,
@@ -294,6 +305,13 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
                 assert node['last_error'] is None, node
         now = owners(c1, uuids)
         assert 'c2' not in now.values(), now
+        # Their consoles started again on their new owners.
+        for u in consoles:
+            wait_for(lambda: 'node %s: console started again' % u in
+                     trio[now[u]].log_text(), 5, interval=0.1,
+                     what='console of %s on %s' % (u, now[u]))
+            r = c3.get('/v1/nodes/%s/states/console' % u)
+            assert r.json()['console_enabled'] is True, r.text
         for u in uuids:
             if u not in theirs:
                 assert now[u] == before[u]     # only c2's share moved
@@ -317,6 +335,12 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
         c2.restart()
         wait_for(lambda: owners(c1, uuids) == before, 20, interval=0.2,
                  what="c2's share back")
+        # The consoles its stand-ins ran stop there: one session each.
+        for u in consoles:
+            wait_for(lambda: "node %s: its console is conductor c2's again"
+                     % u in trio[now[u]].log_text(), 10, interval=0.1,
+                     what='console of %s handed back' % u)
+            assert 'node %s: console started again' % u in c2.log_text()
         for u in uuids:
             r = c2.put(PROVISION % u, {'target': 'unrescue'})
             assert r.status_code == 202, r.text
