@@ -22,6 +22,7 @@
 #include "conductor/ring.h"
 #include "conductor/util/http_client.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
 
 /* How far a signature's time may be from this conductor's clock. */
@@ -299,6 +300,7 @@ fwd_run(void *arg, struct lb_resp *resp, struct lb_err *err)
 		    "its nodes to the others.", f->peer, reply.why);
 	else if (r < 0)
 		lb_err_set(err, r, "out of memory");
+	LB_METRIC_INC(LB_M_HANDED_OVER, r == 0 ? "answered" : "unreachable");
 	if (r == 0) {
 		resp->status = (int)reply.status;
 		if (reply.body.len > 0)

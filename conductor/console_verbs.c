@@ -17,6 +17,7 @@
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/oslo.h"
 #include "conductor/util/banned.h"
 
@@ -220,12 +221,14 @@ lb_engine_console_get(struct lb_engine *e, const char *ident, json_t **ret,
 static void
 take_over_staging(struct lb_node_task *t, struct lb_err *err)
 {
-	if (lb_task_rescue_take_over(t, err) < 0)
+	if (lb_task_rescue_take_over(t, err) < 0) {
 		log_warning("node %s: rescue wait taken over, but its ramdisk "
 		    "could not be staged here: %s", t->node->uuid, err->msg);
-	else
-		log_info("node %s: rescue wait taken over: its ramdisk is "
-		    "staged here", t->node->uuid);
+		return;
+	}
+	log_info("node %s: rescue wait taken over: its ramdisk is staged "
+	    "here", t->node->uuid);
+	LB_METRIC_INC(LB_M_TAKEN_OVER, "restaged");
 }
 
 /*
@@ -264,6 +267,8 @@ run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	}
 	if (j->console_on)
 		log_info("node %s: console started again", j->uuid);
+	if (j->take_over)
+		LB_METRIC_INC(LB_M_TAKEN_OVER, "console");
 	if (strcmp(t->node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
 		lb_console_capture_begin(t, true);
 }

@@ -18,6 +18,7 @@
 #include "conductor/ring.h"
 #include "conductor/states.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
 
 struct recover {
@@ -235,6 +236,8 @@ recover_one(const struct lb_node *n, void *arg)
 	    n->uuid, w->rc.host, w->rc.why, w->rc.from, w->rc.to,
 	    w->rc.cleanup ? "locked for the rescue clean-up" :
 	    "lock released");
+	if (w->take_over)
+		LB_METRIC_INC(LB_M_TAKEN_OVER, "lock");
 	if (w->take_over && w->rc.cleanup)
 		uuids_add(&w->clean, n->uuid);
 	if (w->take_over && w->rc.power_error[0] != '\0')

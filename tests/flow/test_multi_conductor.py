@@ -30,6 +30,7 @@ import uuid as uuidlib
 
 from conftest import Daemon, assert_error, free_port, pg_new_database, \
     wait_for
+from metrics_helpers import scrape
 from test_conductors import tooz_owner
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -43,6 +44,7 @@ HOSTS = ('c1', 'c2', 'c3')
 TIMEOUT = 8                     # [conductor] heartbeat_timeout
 PASSWORD = 'Multi-Resc-PW-1'
 PROVISION = '/v1/nodes/%s/states/provision'
+METRICS = {}                    # host -> its [metrics] port
 BUSY = {'rescuing', 'rescue wait', 'unrescuing'}
 
 
@@ -66,6 +68,7 @@ def start(launcher, host, db, images):
     extra = {}
     port = free_port()
     r = roots(images.parent, host)
+    METRICS[host] = free_port()
     if host == 'c3':
         extra = {'rpc_url': 'http://localhost:%d/' % port}
     d = Daemon(launcher.base / host, dict(
@@ -85,6 +88,7 @@ def start(launcher, host, db, images):
         dhcp={'dhcp_provider': 'dnsmasq'},
         dnsmasq={'dhcp_hostsdir': str(r['hosts']),
                  'dhcp_optsdir': str(r['opts'])},
+        metrics={'port': str(METRICS[host])},
         database={'connection': db}))
     d.port = port
     launcher.daemons.append(d)
@@ -315,6 +319,16 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
         for u in uuids:
             if u not in theirs:
                 assert now[u] == before[u]     # only c2's share moved
+        # The take-over and the hand-overs, counted where they happened.
+        taken = {'lock': 0, 'restaged': 0, 'console': 0}
+        for h in ('c1', 'c3'):
+            sc = scrape('http://127.0.0.1:%d/metrics' % METRICS[h])
+            for what in taken:
+                taken[what] += sc.value('lifeboat_nodes_taken_over_total',
+                                        what=what)
+        assert taken['lock'] == failed, taken
+        assert taken['restaged'] == len(waiting), taken
+        assert taken['console'] >= len(consoles) + len(waiting), taken
         print('settled %.1f s after the kill; %d of c2\'s %d nodes failed '
               'cleanly, %d re-staged' % (took, failed, len(theirs),
                                         len(waiting)))
@@ -347,6 +361,10 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
         wait_for(lambda: all(settled(c1, u) and settled(c1, u)[
             'provision_state'] == 'active' for u in uuids), 60,
             interval=0.2, what='every node unrescued')
+        # c2 did its own unrescues and handed the others to their owners.
+        handed = scrape('http://127.0.0.1:%d/metrics' % METRICS['c2'])
+        assert handed.value('lifeboat_requests_handed_over_total',
+                            result='answered') == N - len(theirs)
         for u in theirs:
             events = c2.get('/v1/nodes/%s/history?detail=true' %
                             u).json()['history']
