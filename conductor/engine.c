@@ -21,6 +21,7 @@
 #include "conductor/power_recovery.h"
 #include "conductor/power_sync.h"
 #include "conductor/recovery.h"
+#include "conductor/staging_sweep.h"
 #include "conductor/takeover.h"
 #include "conductor/util/banned.h"
 
@@ -108,7 +109,7 @@ register_periodic(struct lb_engine *e, struct lb_err *err)
 {
 	if (lb_power_sync_start(e) < 0 || lb_callback_timeout_register(e) < 0 ||
 	    lb_power_recovery_register(e) < 0 || lb_history_register(e) < 0 ||
-	    lb_takeover_register(e) < 0)
+	    lb_takeover_register(e) < 0 || lb_staging_sweep_register(e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }

@@ -16,8 +16,9 @@ conductor's API, so the heartbeats of the others' nodes are handed on.
   they run: within two heartbeat timeouts every node is in `rescue`, or
   in `rescue failed` with a reason, none locked or lost, and c2's nodes
   still waiting for their ramdisks are staged again on their new owners'
-  disks, boot from there and are rescued; c2 restarted gets its share
-  back and unrescues through its own API.
+  disks, boot from there and are rescued; c2 restarted removes the
+  staging it left for them, gets its share back and unrescues through its
+  own API.
 """
 
 import os
@@ -345,8 +346,17 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
             assert node['provision_state'] == 'rescue', node
             assert not staged(tmp_path, now[u], u, index[u])
 
+        # c2's own disk still has what it staged before it died ...
+        for u in waiting:
+            assert staged(tmp_path, 'c2', u, index[u])
+
         # c2 back: its share comes back, and it acts on it again.
         c2.restart()
+        # ... which it removes now that those rescues ended elsewhere.
+        for u in waiting:
+            wait_for(lambda: not staged(tmp_path, 'c2', u, index[u]) and
+                     not (roots(tmp_path, 'c2')['tftp'] / u).exists(), 10,
+                     interval=0.1, what='stale staging of %s removed' % u)
         wait_for(lambda: owners(c1, uuids) == before, 20, interval=0.2,
                  what="c2's share back")
         # The consoles its stand-ins ran stop there: one session each.
