@@ -274,6 +274,18 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
             assert staged(tmp_path, 'c2', u, index[u])
             assert not staged(tmp_path, 'c1', u, index[u])
             assert not staged(tmp_path, 'c3', u, index[u])
+        # One more of c2's nodes is in the middle of a slow power off.
+        p = c1.create_node(uuid=next(u for u in spread_uuids(N)
+                                     if tooz_owner(HOSTS, u, 5) == 'c2'),
+                           name='multi-power', driver='fake-hardware',
+                           power_interface='fake',
+                           management_interface='fake',
+                           driver_info={'fake_delay': '4'})['uuid']
+        r = c1.put('/v1/nodes/%s/states/power' % p, {'target': 'power off'})
+        assert r.status_code == 202, r.text
+        wait_for(lambda: c2.get('/v1/nodes/' + p).json()[
+            'target_power_state'] == 'power off', 10, interval=0.05,
+            what='the power action under way')
         apis = [trio[h] for h in HOSTS]
         for i, u in enumerate(rest):
             r = apis[i % 3].put(PROVISION % u, {'target': 'rescue',
@@ -310,6 +322,17 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
                 assert node['last_error'] is None, node
         now = owners(c1, uuids)
         assert 'c2' not in now.values(), now
+        # The power action c2 cut short: cleared, said, and read again
+        # from the BMC by the new owner.
+        pn = wait_for(lambda: settled(c1, p), 10, interval=0.1,
+                      what='the power action taken over')
+        assert pn['target_power_state'] is None, pn
+        assert ("Conductor c2 went offline during a power action to "
+                "'power off'" in pn['last_error']), pn
+        pnew = pn['conductor']
+        wait_for(lambda: 'node %s: power read again after the take-over' % p
+                 in trio[pnew].log_text(), 40, interval=0.2,
+                 what='the power read again')
         # Their consoles started again on their new owners.
         for u in consoles:
             wait_for(lambda: 'node %s: console started again' % u in
@@ -327,7 +350,7 @@ def test_sigkill_during_30_rescues(trio, tmp_path):
             for what in taken:
                 taken[what] += sc.value('lifeboat_nodes_taken_over_total',
                                         what=what)
-        assert taken['lock'] == failed, taken
+        assert taken['lock'] == failed + 1, taken    # + the power action
         assert taken['restaged'] == len(waiting), taken
         assert taken['console'] >= len(consoles) + len(waiting), taken
         print('settled %.1f s after the kill; %d of c2\'s %d nodes failed '
