@@ -503,7 +503,8 @@ start_deferred(struct lb_api *api, struct MHD_Connection *conn,
 	pthread_mutex_lock(&api->lock);
 	if (api->deferred >= DEFERRED_MAX)
 		r = lb_err_set(&err, -EAGAIN, "%d requests are already waiting "
-		    "for BMCs; retry shortly", DEFERRED_MAX);
+		    "for BMCs or other conductors; retry shortly",
+		    DEFERRED_MAX);
 	else
 		api->deferred++;
 	pthread_mutex_unlock(&api->lock);
