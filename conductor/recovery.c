@@ -170,36 +170,19 @@ sweep_boot_roots(const struct lb_config *cfg)
 	}
 }
 
-/* Node UUIDs a take-over hands on (clean-ups, power re-checks). */
-struct uuids {
-	char (*v)[LB_UUID_LEN + 1];
-	size_t n, cap;
-};
-
 struct recover_walk {
 	struct lb_engine *e;
 	struct recover rc;
 	size_t fixed;
 	bool take_over;		/* only the nodes the ring gives us */
-	struct uuids clean, power;
+	struct lb_uuid_set clean, power;	/* the take-over hands on */
 };
 
 static void
-uuids_add(struct uuids *u, const char *uuid)
+uuids_add(struct lb_uuid_set *u, const char *uuid)
 {
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 8;
-		void *p = realloc(u->v, cap * sizeof(*u->v));
-
-		if (p == NULL) {
-			log_error("node %s: out of memory for its take-over",
-			    uuid);
-			return;
-		}
-		u->v = p;
-		u->cap = cap;
-	}
-	snprintf(u->v[u->n++], LB_UUID_LEN + 1, "%s", uuid);
+	if (lb_uuid_set_add(u, uuid) < 0)
+		log_error("node %s: out of memory for its take-over", uuid);
 }
 
 static int
@@ -329,7 +312,7 @@ lb_recovery_clean_up(struct lb_engine *e)
 
 int
 lb_recovery_take_over(struct lb_engine *e, const char *gone,
-    char (**ret_power)[LB_UUID_LEN + 1], size_t *ret_npower)
+    struct lb_uuid_set *ret_power)
 {
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1, .reservation = gone };
@@ -343,9 +326,8 @@ lb_recovery_take_over(struct lb_engine *e, const char *gone,
 		log_error("take-over from conductor %s: %s", gone, err.msg);
 	for (size_t i = 0; i < w.clean.n; i++)
 		clean_up_one(e, w.clean.v[i], "take-over");
-	free(w.clean.v);
-	*ret_power = w.power.v;
-	*ret_npower = w.power.n;
+	lb_uuid_set_free(&w.clean);
+	*ret_power = w.power;
 	return (int)w.fixed;
 }
 

@@ -312,24 +312,33 @@ self_alive(const struct lb_engine *e)
 	return lb_engine_now(e) - at <= e->cfg->heartbeat_timeout;
 }
 
+/* The node's (group, driver) ring, or NULL.  The caller holds the lock. */
+static const struct ring_key *
+find_key(const struct lb_ring *ring, const struct lb_node *node)
+{
+	const char *group = node->conductor_group != NULL ?
+	    node->conductor_group : "";
+
+	for (size_t i = 0; i < ring->nkeys; i++)
+		if (strcmp(ring->keys[i].group, group) == 0 &&
+		    strcmp(ring->keys[i].driver, node->driver) == 0)
+			return &ring->keys[i];
+	return NULL;
+}
+
 /* self_counts: this conductor is a member whatever its heartbeat. */
 static const char *
 owner(const struct lb_engine *e, const struct lb_node *node,
     char buf[LB_RING_HOST_MAX], bool self_counts)
 {
-	const char *group = node->conductor_group != NULL ?
-	    node->conductor_group : "";
-	const struct ring_key *k = NULL;
+	const struct ring_key *k;
 	const char *host = NULL;
 	bool alive = self_counts || self_alive(e);
 
 	if (e->ring == NULL || node->driver == NULL)
 		return NULL;
 	pthread_rwlock_rdlock(&e->ring->lock);
-	for (size_t i = 0; k == NULL && i < e->ring->nkeys; i++)
-		if (strcmp(e->ring->keys[i].group, group) == 0 &&
-		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
-			k = &e->ring->keys[i];
+	k = find_key(e->ring, node);
 	if (k != NULL)
 		host = lb_hashring_lookup(alive ? k->all : k->others,
 		    node->uuid);
@@ -448,6 +457,7 @@ lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
 {
 	const char *group = node->conductor_group != NULL ?
 	    node->conductor_group : "";
+	const struct ring_key *k;
 	char buf[LB_RING_HOST_MAX];
 	const char *host = NULL;
 	size_t i;
@@ -463,11 +473,10 @@ lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
 	if (!served)
 		return false;
 	pthread_rwlock_rdlock(&e->ring->lock);
-	for (i = 0; host == NULL && i < e->ring->nkeys; i++)
-		if (strcmp(e->ring->keys[i].group, group) == 0 &&
-		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
-			host = owner_with(&e->ring->keys[i], gone->hostname,
-			    node->uuid, e->cfg->hash_partition_exponent, buf);
+	k = find_key(e->ring, node);
+	if (k != NULL)
+		host = owner_with(k, gone->hostname, node->uuid,
+		    e->cfg->hash_partition_exponent, buf);
 	pthread_rwlock_unlock(&e->ring->lock);
 	return host != NULL && strcmp(host, gone->hostname) == 0;
 }
@@ -485,9 +494,7 @@ bool
 lb_ring_was_mine(const struct lb_engine *e, const struct lb_node *node,
     const char *joined)
 {
-	const char *group = node->conductor_group != NULL ?
-	    node->conductor_group : "";
-	const struct ring_key *k = NULL;
+	const struct ring_key *k;
 	struct lb_hashring *ring = NULL;
 	const char **hosts = NULL, *host = NULL;
 	bool mine = false;
@@ -496,10 +503,7 @@ lb_ring_was_mine(const struct lb_engine *e, const struct lb_node *node,
 	if (e->ring == NULL || node->driver == NULL)
 		return false;
 	pthread_rwlock_rdlock(&e->ring->lock);
-	for (size_t i = 0; k == NULL && i < e->ring->nkeys; i++)
-		if (strcmp(e->ring->keys[i].group, group) == 0 &&
-		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
-			k = &e->ring->keys[i];
+	k = find_key(e->ring, node);
 	if (k != NULL)
 		hosts = calloc(k->nhosts + 1, sizeof(*hosts));
 	for (size_t i = 0; hosts != NULL && i < k->nhosts; i++)

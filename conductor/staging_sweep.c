@@ -26,31 +26,16 @@
 /* Most nodes one sweep looks at; the next sweep takes the rest. */
 #define SWEEP_MAX 256
 
-struct found {
-	char (*v)[LB_UUID_LEN + 1];
-	size_t n;
-};
-
 static void
-add(struct found *f, const char *uuid)
+add(struct lb_uuid_set *f, const char *uuid)
 {
-	void *more;
-
-	if (f->n >= SWEEP_MAX || !lb_uuid_is_valid(uuid))
-		return;
-	for (size_t i = 0; i < f->n; i++)
-		if (strcmp(f->v[i], uuid) == 0)
-			return;
-	more = realloc(f->v, (f->n + 1) * sizeof(*f->v));
-	if (more == NULL)
-		return;
-	f->v = more;
-	snprintf(f->v[f->n++], LB_UUID_LEN + 1, "%s", uuid);
+	if (f->n < SWEEP_MAX && lb_uuid_is_valid(uuid))
+		(void)lb_uuid_set_add(f, uuid);	/* short of memory: next time */
 }
 
 /* Entries named <prefix><uuid><suffix> in dir. */
 static void
-scan(struct found *f, const char *dir, const char *prefix,
+scan(struct lb_uuid_set *f, const char *dir, const char *prefix,
     const char *suffix)
 {
 	size_t np = strlen(prefix), ns = strlen(suffix);
@@ -139,14 +124,14 @@ tick(void *arg)
 {
 	struct lb_engine *e = arg;
 	const struct lb_config *cfg = e->cfg;
-	struct found f = { 0 };
+	struct lb_uuid_set f = { 0 };
 
 	scan(&f, cfg->pxe_tftp_root, "", "");
 	scan(&f, cfg->deploy_http_root, "", "");
 	scan(&f, cfg->dnsmasq_optsdir, "ironic-", ".conf");
 	for (size_t i = 0; i < f.n; i++)
 		sweep_one(e, f.v[i]);
-	free(f.v);
+	lb_uuid_set_free(&f);
 }
 
 int

@@ -29,12 +29,6 @@
 /* Reads of a busy BMC given way to, one second apart, before giving up. */
 #define POWER_TRIES 30
 
-/* Node UUIDs. */
-struct uuid_set {
-	char (*v)[LB_UUID_LEN + 1];
-	size_t n;
-};
-
 /*
  * The dead conductors whose nodes this one has taken, and the nodes whose
  * consoles and staging wait for a clean-up's lock to go (timer thread).
@@ -42,7 +36,7 @@ struct uuid_set {
 struct lb_takeover {
 	char **gone;
 	size_t n;
-	struct uuid_set pending;
+	struct lb_uuid_set pending;
 	char **alive;			/* the others alive at the last tick */
 	size_t nalive;
 	bool primed;			/* alive has been read once */
@@ -52,13 +46,12 @@ struct lb_takeover {
 struct hand_back {
 	struct lb_engine *e;
 	const char *joined;
-	struct uuid_set nodes;
+	struct lb_uuid_set nodes;
 };
 
 struct power_check {
 	struct lb_engine *e;
-	char (*uuids)[LB_UUID_LEN + 1];
-	size_t n;
+	struct lb_uuid_set nodes;
 };
 
 static bool
@@ -109,51 +102,50 @@ power_check_run(void *arg)
 	struct power_check *pc = arg;
 	struct lb_err err = { "" };
 
-	for (size_t i = 0; i < pc->n; i++) {
+	for (size_t i = 0; i < pc->nodes.n; i++) {
+		const char *uuid = pc->nodes.v[i];
 		enum lb_power_state st;
 		int r = -EAGAIN;
 
 		for (int try = 0; r == -EAGAIN && try < POWER_TRIES; try++) {
 			if (try > 0)
 				sleep(1);
-			r = lb_power_read(pc->e, pc->uuids[i], &st, &err);
+			r = lb_power_read(pc->e, uuid, &st, &err);
 		}
 		if (r == 0)
-			r = lb_store_node_update(pc->e->store, pc->uuids[i],
-			    set_power, (void *)lb_power_state_name(st), NULL,
-			    &err);
+			r = lb_store_node_update(pc->e->store, uuid, set_power,
+			    (void *)lb_power_state_name(st), NULL, &err);
 		if (r < 0)
 			log_warning("node %s: power not read again after the "
-			    "take-over: %s", pc->uuids[i], err.msg);
+			    "take-over: %s", uuid, err.msg);
 		else
 			log_info("node %s: power read again after the "
-			    "take-over: %s", pc->uuids[i],
-			    lb_power_state_name(st));
+			    "take-over: %s", uuid, lb_power_state_name(st));
 	}
 	lb_store_thread_release(pc->e->store);
-	free(pc->uuids);
+	lb_uuid_set_free(&pc->nodes);
 	free(pc);
 	return NULL;
 }
 
 static void
-power_check(struct lb_engine *e, char (*uuids)[LB_UUID_LEN + 1], size_t n)
+power_check(struct lb_engine *e, struct lb_uuid_set *nodes)
 {
 	struct power_check *pc = malloc(sizeof(*pc));
 	pthread_attr_t attr;
 	pthread_t thread;
 
 	if (pc == NULL) {
-		free(uuids);
+		lb_uuid_set_free(nodes);
 		return;
 	}
-	*pc = (struct power_check){ e, uuids, n };
+	*pc = (struct power_check){ e, *nodes };
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &attr, power_check_run, pc) != 0) {
 		log_error("no thread to read the power of %zu node(s) taken "
-		    "over", n);
-		free(uuids);
+		    "over", nodes->n);
+		lb_uuid_set_free(nodes);
 		free(pc);
 	}
 	pthread_attr_destroy(&attr);
@@ -166,67 +158,48 @@ was_theirs(struct lb_engine *e, const struct lb_node *node, void *arg)
 	return lb_engine_owns(e, node) && lb_ring_was_owner(e, node, arg);
 }
 
-static bool
-in_set(const struct uuid_set *s, const char *uuid)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], uuid) == 0)
-			return true;
-	return false;
-}
-
 /* A node picked but locked: its turn comes at a later tick. */
 static void
 postpone(struct lb_engine *e, const char *uuid, void *arg)
 {
-	struct uuid_set *s = &e->takeover->pending;
-	void *more;
-
 	(void)arg;
-	if (in_set(s, uuid))
-		return;
-	more = realloc(s->v, (s->n + 1) * sizeof(*s->v));
-	if (more == NULL)
-		return;
-	s->v = more;
-	snprintf(s->v[s->n++], LB_UUID_LEN + 1, "%s", uuid);
+	if (lb_uuid_set_add(&e->takeover->pending, uuid) < 0)
+		log_error("node %s: its console and staging are not taken "
+		    "over: out of memory", uuid);
 }
 
 static bool
 was_postponed(struct lb_engine *e, const struct lb_node *node, void *arg)
 {
-	return lb_engine_owns(e, node) && in_set(arg, node->uuid);
+	return lb_engine_owns(e, node) && lb_uuid_set_has(arg, node->uuid);
 }
 
 /* The postponed nodes again: those still locked come back to the list. */
 static void
 retry_postponed(struct lb_engine *e)
 {
-	struct uuid_set s = e->takeover->pending;
+	struct lb_uuid_set s = e->takeover->pending;
 
 	if (s.n == 0)
 		return;
 	memset(&e->takeover->pending, 0, sizeof(e->takeover->pending));
 	lb_console_take_over(e, was_postponed, &s, true, postpone);
-	free(s.v);
+	lb_uuid_set_free(&s);
 }
 
 static void
 take_from(struct lb_engine *e, struct lb_conductor *gone, bool first)
 {
-	char (*power)[LB_UUID_LEN + 1] = NULL;
-	size_t npower = 0;
+	struct lb_uuid_set power = { 0 };
 	int n;
 
-	n = lb_recovery_take_over(e, gone->hostname, &power, &npower);
+	n = lb_recovery_take_over(e, gone->hostname, &power);
 	if (n > 0)
 		log_warning("took over %d node(s) locked by conductor %s, "
 		    "silent for more than heartbeat_timeout (%d s)", n,
 		    gone->hostname, e->cfg->heartbeat_timeout);
-	if (npower > 0)
-		power_check(e, power, npower);
-	else
-		free(power);
+	if (power.n > 0)
+		power_check(e, &power);
 	if (first) {
 		log_warning("conductor %s is gone (last heartbeat %s): the "
 		    "rescue waits, consoles and rescue captures of its nodes "
@@ -259,7 +232,6 @@ handed_back(const struct lb_node *node, void *arg)
 	struct hand_back *h = arg;
 	char host[LB_RING_HOST_MAX];
 	const char *now;
-	void *more;
 
 	if (!node->console_enabled &&
 	    strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) != 0)
@@ -268,12 +240,7 @@ handed_back(const struct lb_node *node, void *arg)
 	if (now == NULL || strcmp(now, h->joined) != 0 ||
 	    !lb_ring_was_mine(h->e, node, h->joined))
 		return 0;
-	more = realloc(h->nodes.v, (h->nodes.n + 1) * sizeof(*h->nodes.v));
-	if (more == NULL)
-		return -ENOMEM;
-	h->nodes.v = more;
-	snprintf(h->nodes.v[h->nodes.n++], LB_UUID_LEN + 1, "%s", node->uuid);
-	return 0;
+	return lb_uuid_set_add(&h->nodes, node->uuid);
 }
 
 /* Its own thread: stopping a SOL session may take a moment. */
@@ -300,7 +267,7 @@ hand_back_run(void *arg)
 	}
 	lb_store_thread_release(h->e->store);
 	free((char *)h->joined);
-	free(h->nodes.v);
+	lb_uuid_set_free(&h->nodes);
 	free(h);
 	return NULL;
 }
@@ -336,7 +303,7 @@ hand_back(struct lb_engine *e, const char *joined)
 	}
 	if (h != NULL) {
 		free((char *)h->joined);
-		free(h->nodes.v);
+		lb_uuid_set_free(&h->nodes);
 		free(h);
 	}
 }
@@ -444,7 +411,7 @@ lb_takeover_free(struct lb_engine *e)
 	for (size_t i = 0; i < e->takeover->n; i++)
 		free(e->takeover->gone[i]);
 	free(e->takeover->gone);
-	free(e->takeover->pending.v);
+	lb_uuid_set_free(&e->takeover->pending);
 	free_list(e->takeover->alive, e->takeover->nalive);
 	free(e->takeover);
 	e->takeover = NULL;
