@@ -28,7 +28,6 @@ Fixtures:
                     (``launcher.start(DEFAULT={'auth_strategy': ...})``).
 """
 
-import itertools
 import json
 import os
 import re
@@ -36,6 +35,7 @@ import signal
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid as uuidlib
@@ -43,6 +43,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / 'lab'))
+import pg_cluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LIFEBOATD = os.environ.get('LIFEBOATD',
@@ -202,20 +205,10 @@ def parse_table(text):
 
 # ------------------------------------------------------------- postgresql
 
-_pg_databases = itertools.count()
-
-
 def pg_new_database(url):
-    """A new empty database in the cluster of 'url' (pg_cluster.py's form:
-    postgresql://USER@/DB?host=DIR&port=N); its URL."""
-    import urllib.parse
-    u = urllib.parse.urlsplit(url)
-    q = dict(urllib.parse.parse_qsl(u.query))
-    name = 'lb_%d_%d' % (os.getpid(), next(_pg_databases))
-    subprocess.run(['/usr/lib/postgresql/15/bin/createdb', '-h', q['host'],
-                    '-p', q.get('port', '5432'), '-U', u.username, name],
-                   check=True, capture_output=True, timeout=30)
-    return urllib.parse.urlunsplit(u._replace(path='/' + name))
+    """A new empty database in the cluster of 'url' (tests/lab/
+    pg_cluster.py's); its URL."""
+    return pg_cluster.new_database(url)
 
 
 # ----------------------------------------------------------------- daemon

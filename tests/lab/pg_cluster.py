@@ -86,6 +86,24 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+_databases = 0
+
+
+def new_database(url):
+    """A new empty database in the cluster of 'url' (this file's form:
+    postgresql://USER@/DB?host=DIR&port=N); its URL."""
+    import urllib.parse
+    global _databases
+    _databases += 1
+    u = urllib.parse.urlsplit(url)
+    q = dict(urllib.parse.parse_qsl(u.query))
+    name = 'lb_%d_%d' % (os.getpid(), _databases)
+    subprocess.run([BIN + '/createdb', '-h', q['host'], '-p',
+                    q.get('port', '5432'), '-U', u.username, name],
+                   check=True, capture_output=True, timeout=30)
+    return urllib.parse.urlunsplit(u._replace(path='/' + name))
+
+
 def run(cmd):
     """cmd with LB_TEST_DB_URL naming a fresh cluster, stopped after."""
     import tempfile
