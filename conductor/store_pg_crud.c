@@ -230,7 +230,11 @@ pg_get(struct store_pg *st, const struct sq_table *t, const char *ident,
 	return r < 0 ? r : select_one(st, c, t, ident, false, ret, err);
 }
 
-/* A sort column's NULL stand-in and collation (SQLite's byte order). */
+/*
+ * A sort column's NULL stand-in and collation, in SQLite's order: its
+ * IFNULL(x, '') puts an unset tri-state (text '') after every number, so
+ * 2 here (the stored values are 0 and 1); text in byte order.
+ */
 static const char *
 sort_expr(const struct sq_table *t, const char *key, char *out, size_t size)
 {
@@ -240,7 +244,7 @@ sort_expr(const struct sq_table *t, const char *key, char *out, size_t size)
 	    t->type->fields[i].type == LB_FT_TRIBOOL));
 
 	if (num)
-		snprintf(out, size, "COALESCE(%s%s, -1)", t->alias, key);
+		snprintf(out, size, "COALESCE(%s%s, 2)", t->alias, key);
 	else
 		snprintf(out, size, "COALESCE(%s%s, '') COLLATE \"C\"",
 		    t->alias, key);
