@@ -286,6 +286,8 @@ add_conds(struct lb_buf *b, const struct sq_filter *filters, size_t nfilters,
 			    f->cond_else : f->cond;
 			if (cond == f->cond)
 				params_add(p, s, NULL);
+			if (cond == f->cond && f->cond_pg != NULL)
+				cond = f->cond_pg;
 		} else if (f->kind == SQ_F_FLAG && v >= 0) {
 			cond = f->cond;
 			params_add(p, v ? "1" : "0", NULL);

@@ -690,6 +690,22 @@ test_node_list_filters(void **state)
 	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
 	assert_int_equal(list.n, 0);
 	lb_node_list_release(&list);
+
+	/* description_contains: ASCII case ignored, '\\' a plain byte */
+	n = new_node("described");
+	n->description = strdup("Rack 7 C:\\disk");
+	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
+	lb_node_free(n);
+	q = (struct lb_node_query){ .maintenance = -1, .associated = -1,
+	    .retired = -1, .description_contains = "rACK_7 c:\\D" };
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->name, "described");
+	lb_node_list_release(&list);
+	q.description_contains = "c:\\\\d";
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 0);
+	lb_node_list_release(&list);
 }
 
 #define WRITERS 4
