@@ -205,17 +205,81 @@ def parse_table(text):
 _pg_databases = itertools.count()
 
 
-def pg_new_database(url):
-    """A new empty database in the cluster of 'url' (pg_cluster.py's form:
-    postgresql://USER@/DB?host=DIR&port=N); its URL."""
+PG_BIN = '/usr/lib/postgresql/15/bin/'
+
+
+def _pg_args(url):
+    """libpq's -h -p -U for a URL of pg_cluster.py's form
+    (postgresql://USER@/DB?host=DIR&port=N), and the database's name."""
     import urllib.parse
     u = urllib.parse.urlsplit(url)
     q = dict(urllib.parse.parse_qsl(u.query))
+    return (['-h', q['host'], '-p', q.get('port', '5432'), '-U', u.username],
+            u.path.lstrip('/'))
+
+
+def pg_new_database(url, template=None):
+    """A new database in the cluster of 'url': empty, or a copy of the
+    database of the URL 'template' (nothing may be connected to it); its
+    URL."""
+    import urllib.parse
+    args, _ = _pg_args(url)
     name = 'lb_%d_%d' % (os.getpid(), next(_pg_databases))
-    subprocess.run(['/usr/lib/postgresql/15/bin/createdb', '-h', q['host'],
-                    '-p', q.get('port', '5432'), '-U', u.username, name],
+    if template is not None:
+        args += ['-T', _pg_args(template)[1]]
+    subprocess.run([PG_BIN + 'createdb'] + args + [name],
                    check=True, capture_output=True, timeout=30)
-    return urllib.parse.urlunsplit(u._replace(path='/' + name))
+    return urllib.parse.urlunsplit(
+        urllib.parse.urlsplit(url)._replace(path='/' + name))
+
+
+def pg_query(url, sql, params=()):
+    """The rows (tuples) of one SQL statement run by psql on the database
+    of 'url'; '?' marks the values of 'params' (sent as psql variables,
+    quoted by psql; None is NULL).  A statement that is not a SELECT
+    returns []."""
+    args, db = _pg_args(url)
+    parts = sql.split('?')
+    assert len(parts) == len(params) + 1, (sql, params)
+    text = parts[0]
+    for i, value in enumerate(params):
+        if value is None:
+            text += 'NULL'
+        else:
+            args += ['-v', 'p%d=%s' % (i, value)]
+            text += ":'p%d'" % i
+        text += parts[i + 1]
+    select = sql.lstrip().upper().startswith('SELECT')
+    if select:
+        text = ("SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM "
+                "(%s) q" % text)
+    out = subprocess.run(
+        [PG_BIN + 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+         '-d', db] + args, input=text + ';\n', capture_output=True,
+        text=True, timeout=60)
+    assert out.returncode == 0, (text, out.stderr)
+    if not select:
+        return []
+    return json.loads(out.stdout, object_pairs_hook=lambda kv: tuple(
+        v for _, v in kv))
+
+
+def store_rows(d, sql, params=()):
+    """The rows of a statement run on daemon d's store, SQLite or
+    PostgreSQL (the daemon may be stopped): tests that look behind the
+    API read (or, rarely, write) the same tables on both."""
+    if getattr(d, '_pg_url', None) is not None:
+        return pg_query(d._pg_url, sql, params)
+    import sqlite3
+    mode = 'ro' if sql.lstrip().upper().startswith('SELECT') else 'rw'
+    db = sqlite3.connect('file:%s?mode=%s' % (
+        d.state_path / 'lifeboat.sqlite', mode), uri=True, timeout=10)
+    try:
+        rows = db.execute(sql, params).fetchall()
+        db.commit()
+        return rows
+    finally:
+        db.close()
 
 
 # ----------------------------------------------------------------- daemon
