@@ -282,6 +282,53 @@ def store_rows(d, sql, params=()):
         db.close()
 
 
+class StoreWriteLock:
+    """with StoreWriteLock(d): daemon d's store takes no write meanwhile
+    (reads go on): SQLite's BEGIN EXCLUSIVE on its file (WAL: readers do
+    not wait), or on PostgreSQL a psql session holding LOCK TABLE nodes IN
+    EXCLUSIVE MODE (SELECT ... FOR UPDATE waits, plain reads do not)."""
+
+    def __init__(self, d):
+        self.d = d
+        self.db = self.psql = None
+
+    def __enter__(self):
+        url = getattr(self.d, '_pg_url', None)
+        if url is None:
+            import sqlite3
+            self.db = sqlite3.connect(str(self.d.state_path /
+                                          'lifeboat.sqlite'),
+                                      isolation_level=None, timeout=10)
+            self.db.execute('BEGIN EXCLUSIVE')
+            return self
+        args, db = _pg_args(url)
+        self.psql = subprocess.Popen(
+            [PG_BIN + 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db]
+            + args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            text=True)
+        self.psql.stdin.write('BEGIN;\nLOCK TABLE nodes IN EXCLUSIVE '
+                              'MODE;\n')
+        self.psql.stdin.flush()
+        wait_for(lambda: pg_query(url, "SELECT 1 FROM pg_locks WHERE "
+                                  "relation = 'nodes'::regclass AND "
+                                  "mode = 'ExclusiveLock' AND granted"),
+                 10, interval=0.05, what='the lock')
+        return self
+
+    def __exit__(self, *exc):
+        if self.db is not None:
+            self.db.execute('ROLLBACK')
+            self.db.close()
+            return
+        self.psql.stdin.write('ROLLBACK;\n')
+        self.psql.stdin.close()
+        try:
+            self.psql.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.psql.kill()
+            self.psql.wait()
+
+
 # ----------------------------------------------------------------- daemon
 
 class Daemon:
