@@ -208,7 +208,7 @@ _pg_databases = itertools.count()
 PG_BIN = '/usr/lib/postgresql/15/bin/'
 
 
-def _pg_args(url):
+def pg_args(url):
     """libpq's -h -p -U for a URL of pg_cluster.py's form
     (postgresql://USER@/DB?host=DIR&port=N), and the database's name."""
     import urllib.parse
@@ -223,10 +223,10 @@ def pg_new_database(url, template=None):
     database of the URL 'template' (nothing may be connected to it); its
     URL."""
     import urllib.parse
-    args, _ = _pg_args(url)
+    args, _ = pg_args(url)
     name = 'lb_%d_%d' % (os.getpid(), next(_pg_databases))
     if template is not None:
-        args += ['-T', _pg_args(template)[1]]
+        args += ['-T', pg_args(template)[1]]
     subprocess.run([PG_BIN + 'createdb'] + args + [name],
                    check=True, capture_output=True, timeout=30)
     return urllib.parse.urlunsplit(
@@ -238,7 +238,7 @@ def pg_query(url, sql, params=()):
     of 'url'; '?' marks the values of 'params' (sent as psql variables,
     quoted by psql; None is NULL).  A statement that is not a SELECT
     returns []."""
-    args, db = _pg_args(url)
+    args, db = pg_args(url)
     parts = sql.split('?')
     assert len(parts) == len(params) + 1, (sql, params)
     text = parts[0]
@@ -301,7 +301,7 @@ class StoreWriteLock:
                                       isolation_level=None, timeout=10)
             self.db.execute('BEGIN EXCLUSIVE')
             return self
-        args, db = _pg_args(url)
+        args, db = pg_args(url)
         self.psql = subprocess.Popen(
             [PG_BIN + 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db]
             + args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
