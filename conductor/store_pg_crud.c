@@ -224,10 +224,14 @@ int
 pg_get(struct store_pg *st, const struct sq_table *t, const char *ident,
     void **ret, struct lb_err *err)
 {
+	double started = lb_monotonic();
 	PGconn *c;
 	int r = pg_get_conn(st, &c, err);
 
-	return r < 0 ? r : select_one(st, c, t, ident, false, ret, err);
+	if (r == 0)
+		r = select_one(st, c, t, ident, false, ret, err);
+	pg_observe_read(started);
+	return r;
 }
 
 /*
@@ -412,6 +416,7 @@ pg_list(struct store_pg *st, const struct sq_table *t,
     const struct sq_page *page, struct sq_rows *ret, struct lb_err *err)
 {
 	const char *key = page->sort_key ? page->sort_key : "id";
+	double started = lb_monotonic();
 	struct pg_params p = { .n = 0 };
 	struct lb_buf sql;
 	char expr[128];
@@ -432,6 +437,7 @@ pg_list(struct store_pg *st, const struct sq_table *t,
 	    query, &p), page, expr, ret, err);
 	lb_buf_release(&sql);
 	params_release(&p);
+	pg_observe_read(started);
 	return r;
 }
 
