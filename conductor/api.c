@@ -339,6 +339,13 @@ dispatch(struct lb_req *req, struct MHD_Connection *conn, const char *method,
 			return lb_engine_stopping_err(req->ctx->engine, err);
 		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
 		    collect_query, req);
+		/* A peer's request is this conductor's; others may not be. */
+		r = lb_api_forwarded(req, err);
+		if (r == 0 && nsegs > 2 &&
+		    (r = lb_api_forward(req, args[0], resp, err)) == 0)
+			return 0;
+		if (r < 0)
+			return r;
 		set_user(req, conn, routes[i].public);
 		r = routes[i].fn(req, args, resp, err);
 		lb_history_user_set(NULL);
@@ -496,7 +503,8 @@ start_deferred(struct lb_api *api, struct MHD_Connection *conn,
 	pthread_mutex_lock(&api->lock);
 	if (api->deferred >= DEFERRED_MAX)
 		r = lb_err_set(&err, -EAGAIN, "%d requests are already waiting "
-		    "for BMCs; retry shortly", DEFERRED_MAX);
+		    "for BMCs or other conductors; retry shortly",
+		    DEFERRED_MAX);
 	else
 		api->deferred++;
 	pthread_mutex_unlock(&api->lock);

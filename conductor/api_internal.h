@@ -133,6 +133,25 @@ void lb_api_nodes_render(const struct lb_req *req,
 int lb_api_chassis_not_found(const char *what, const char *v,
     struct lb_err *err);
 
+/* api_forward.c: the node's owner acts. */
+#define LB_FORWARD_HEADER "X-Lifeboat-Forwarded"
+
+/*
+ * Whether the request carries a valid forwarding signature: 0 none, 1
+ * valid (it is not handed on again), -EPERM not valid.
+ */
+int lb_api_forwarded(const struct lb_req *req, struct lb_err *err);
+/*
+ * 1: this conductor handles the request.  0: it goes to the conductor
+ * that manages node 'ident' (resp->defer set).  Negative: an error.
+ */
+int lb_api_forward(struct lb_req *req, const char *ident,
+    struct lb_resp *resp, struct lb_err *err);
+
+/* Ironic's NoValidHost for a node no alive conductor serves: 400 or 404. */
+int lb_api_no_valid_host(const struct lb_node *node, int status,
+    struct lb_err *err);
+
 /* Handlers. */
 int lb_api_root(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);
 int lb_api_v1(struct lb_req *, const char *const *, struct lb_resp *, struct lb_err *);

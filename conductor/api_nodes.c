@@ -92,6 +92,8 @@ lb_api_node_create(struct lb_req *req, const char *const *args,
 	if (r < 0)
 		goto out;
 	r = lb_hwtype_resolve_node(req->ctx->cfg, node, err);
+	if (r == 0 && !lb_ring_serves(req->ctx->engine, node))
+		r = lb_api_no_valid_host(node, 400, err);
 	if (r < 0)
 		goto out;
 	/* Before 1.11 new nodes were available at once. */
@@ -136,6 +138,7 @@ struct patch_args {
 	const json_t *patch;
 	int minor;
 	const struct lb_config *cfg;
+	const struct lb_engine *engine;	/* the ring: who could act on it */
 	const char *ident;		/* as the client named the node */
 	bool was_maintenance;		/* out: before the patch */
 };
@@ -253,6 +256,8 @@ patch_node(struct lb_node *node, void *arg, struct lb_err *err)
 		}
 	}
 	r = lb_hwtype_resolve_node(pa->cfg, node, err);
+	if (r == 0 && !lb_ring_serves(pa->engine, node))
+		r = lb_api_no_valid_host(node, 400, err);
 	if (r < 0)
 		return r;
 	if (changed_field(changed, "maintenance") && !node->maintenance) {
@@ -269,7 +274,7 @@ lb_api_node_patch(struct lb_req *req, const char *const *args,
     struct lb_resp *resp, struct lb_err *err)
 {
 	struct patch_args pa = { .minor = req->minor, .cfg = req->ctx->cfg,
-	    .ident = args[0] };
+	    .engine = req->ctx->engine, .ident = args[0] };
 	struct lb_node *node = NULL;
 	json_t *patch = NULL;
 	int r;

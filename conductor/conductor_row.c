@@ -12,6 +12,7 @@
 #include "conductor/engine_ctx.h"
 #include "conductor/hwtype.h"
 #include "conductor/store.h"
+#include "conductor/util/ident.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -66,10 +67,18 @@ lb_conductor_row_register(struct lb_engine *e, struct lb_err *err)
 		.hostname = e->cfg->host,
 		.conductor_group = e->cfg->conductor_group != NULL ?
 		    e->cfg->conductor_group : "",
+		.rpc_url = e->rpc_url,
 	};
 	bool was_online = false;
 	int r;
 
+	/* A fresh one, kept only by the first conductor of the database. */
+	if (lb_random_token(e->secret, sizeof(e->secret), 48) < 0)
+		return lb_err_set(err, -EIO, "no random bytes for the cluster "
+		    "secret");
+	r = lb_store_cluster_secret(e->store, e->secret, err);
+	if (r < 0)
+		return r;
 	c.drivers = enabled_drivers(e->cfg);
 	if (c.drivers == NULL)
 		return lb_err_set(err, -ENOMEM, "out of memory");

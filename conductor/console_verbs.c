@@ -13,9 +13,11 @@
 #include "conductor/console_verbs.h"
 #include "conductor/engine_ctx.h"
 #include "conductor/job.h"
+#include "conductor/ring.h"
 #include "conductor/states.h"
 #include "conductor/task.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/oslo.h"
 #include "conductor/util/banned.h"
 
@@ -216,7 +218,23 @@ lb_engine_console_get(struct lb_engine *e, const char *ident, json_t **ret,
 
 /* ---- start-up ---- */
 
-/* j->console_on: the console was enabled; else only a capture resumes. */
+static void
+take_over_staging(struct lb_node_task *t, struct lb_err *err)
+{
+	if (lb_task_rescue_take_over(t, err) < 0) {
+		log_warning("node %s: rescue wait taken over, but its ramdisk "
+		    "could not be staged here: %s", t->node->uuid, err->msg);
+		return;
+	}
+	log_info("node %s: rescue wait taken over: its ramdisk is staged "
+	    "here", t->node->uuid);
+	LB_METRIC_INC(LB_M_TAKEN_OVER, "restaged");
+}
+
+/*
+ * j->console_on: the console was enabled; else only a capture resumes.
+ * j->take_over: a dead conductor's node, staged again first.
+ */
 static void
 run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
     struct lb_err *err, struct lb_finish *f)
@@ -224,6 +242,9 @@ run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	int r = loaded;
 
 	f->keep_error = true;
+	if (r == 0 && j->take_over &&
+	    strcmp(t->node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
+		take_over_staging(t, err);
 	if (r == 0 && j->console_on)
 		r = lb_task_console_start(t, err);
 	if (r < 0 && j->console_on) {
@@ -246,6 +267,8 @@ run_restore(struct lb_engine_job *j, struct lb_node_task *t, int loaded,
 	}
 	if (j->console_on)
 		log_info("node %s: console started again", j->uuid);
+	if (j->take_over)
+		LB_METRIC_INC(LB_M_TAKEN_OVER, "console");
 	if (strcmp(t->node->provision_state, LB_STATE_RESCUE_WAIT) == 0)
 		lb_console_capture_begin(t, true);
 }
@@ -260,6 +283,9 @@ struct restore_one {
 
 struct restore_walk {
 	struct lb_engine *e;
+	lb_console_pick_fn pick;	/* NULL: every node */
+	void *pick_arg;
+	bool take_over;			/* every rescue wait too */
 	struct restore_one *nodes;
 	size_t n, cap;
 };
@@ -274,10 +300,12 @@ restore_wanted(const struct lb_node *node, void *arg)
 	    w->e->iface_find(LB_IFACE_CONSOLE, name) : NULL;
 	bool console = impl != NULL && (impl->flags & LB_IMPL_BUILT) &&
 	    !(impl->flags & LB_IMPL_NONE);
+	bool waits = strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0;
 
-	if (!node->console_enabled && !(console &&
-	    w->e->cfg->console_capture_during_rescue &&
-	    strcmp(node->provision_state, LB_STATE_RESCUE_WAIT) == 0))
+	if (!node->console_enabled && !(waits && (w->take_over || (console &&
+	    w->e->cfg->console_capture_during_rescue))))
+		return 0;
+	if (w->pick != NULL && !w->pick(w->e, node, w->pick_arg))
 		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
@@ -299,20 +327,37 @@ begin_restore(struct lb_node *node, void *arg, struct lb_err *err)
 	const char *host = arg;
 
 	if (node->reservation != NULL) {
-		log_warning("node %s: locked by %s at start-up: its console is "
-		    "not started again", node->uuid, node->reservation);
+		log_info("node %s: locked by %s: its console and staging are "
+		    "not started again now", node->uuid, node->reservation);
 		return -EBUSY;
 	}
 	return lb_replace_str(&node->reservation, host, err) < 0 ? -ENOMEM :
 	    0;
 }
 
+static bool
+owned(struct lb_engine *e, const struct lb_node *node, void *arg)
+{
+	(void)arg;
+	return lb_engine_owns(e, node);
+}
+
 void
 lb_console_restore(struct lb_engine *e)
 {
+	lb_console_take_over(e, owned, NULL, false, NULL);
+}
+
+void
+lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
+    void *arg, bool take_over, lb_console_busy_fn busy)
+{
+	int r;
+
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1 };
-	struct restore_walk w = { .e = e };
+	struct restore_walk w = { .e = e, .pick = pick, .pick_arg = arg,
+	    .take_over = take_over };
 	struct lb_err err = { "" };
 
 	if (lb_store_node_each(e->store, &q, restore_wanted, &w, &err) < 0)
@@ -325,8 +370,12 @@ lb_console_restore(struct lb_engine *e)
 		if (here && (j = lb_job_new(e, &job_restore)) == NULL)
 			break;
 		j->console_on = w.nodes[i].enabled;
-		if (lb_store_node_update(e->store, w.nodes[i].uuid,
-		    begin_restore, (void *)e->cfg->host, NULL, &err) < 0) {
+		j->take_over = take_over;
+		r = lb_store_node_update(e->store, w.nodes[i].uuid,
+		    begin_restore, (void *)e->cfg->host, NULL, &err);
+		if (r == -EBUSY && busy != NULL)
+			busy(e, w.nodes[i].uuid, arg);
+		if (r < 0) {
 			if (here)
 				free(j);
 			else

@@ -39,6 +39,19 @@ int lb_engine_console_get(struct lb_engine *e, const char *ident,
  * has its console capture resumed.
  */
 void lb_console_restore(struct lb_engine *e);
+/*
+ * The same for the nodes pick() chooses among them, and with take_over
+ * (the nodes of a dead conductor, on the timer thread) every one in
+ * rescue wait too, whose rescue interface first stages its ramdisk again
+ * here (lb_task_rescue_take_over).
+ */
+typedef bool (*lb_console_pick_fn)(struct lb_engine *e,
+    const struct lb_node *node, void *arg);
+/* Told of each node picked but locked (by a clean-up): to try again. */
+typedef void (*lb_console_busy_fn)(struct lb_engine *e, const char *uuid,
+    void *arg);
+void lb_console_take_over(struct lb_engine *e, lb_console_pick_fn pick,
+    void *arg, bool take_over, lb_console_busy_fn busy);
 
 /*
  * The rescue's hooks.  capture_begin starts recording the node's console

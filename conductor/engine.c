@@ -21,6 +21,8 @@
 #include "conductor/power_recovery.h"
 #include "conductor/power_sync.h"
 #include "conductor/recovery.h"
+#include "conductor/staging_sweep.h"
+#include "conductor/takeover.h"
 #include "conductor/util/banned.h"
 
 /* ---- the rescue flow's settings ---- */
@@ -57,6 +59,8 @@ rescue_setup(struct lb_engine *e, struct lb_err *err)
 	else
 		snprintf(e->api_url, sizeof(e->api_url), "http://%s:%d",
 		    cfg->api_host_ip, cfg->api_port);
+	base_url(e->rpc_url, sizeof(e->rpc_url), cfg->conductor_rpc_url != NULL ?
+	    cfg->conductor_rpc_url : e->api_url);
 	/* Unset: no HTTP boot root, so iPXE and virtual media refuse. */
 	base_url(e->http_url, sizeof(e->http_url), cfg->deploy_http_url);
 	base_url(e->external_http_url, sizeof(e->external_http_url),
@@ -92,6 +96,7 @@ static void
 engine_free(struct lb_engine *e)
 {
 	lb_power_sync_free(e);
+	lb_takeover_free(e);
 	lb_ring_free(e);
 	rescue_teardown(e);
 	lb_bmc_limit_release_all(&e->bmc);
@@ -103,7 +108,8 @@ static int
 register_periodic(struct lb_engine *e, struct lb_err *err)
 {
 	if (lb_power_sync_start(e) < 0 || lb_callback_timeout_register(e) < 0 ||
-	    lb_power_recovery_register(e) < 0 || lb_history_register(e) < 0)
+	    lb_power_recovery_register(e) < 0 || lb_history_register(e) < 0 ||
+	    lb_takeover_register(e) < 0 || lb_staging_sweep_register(e) < 0)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "conductor/engine.h"
 #include "conductor/pool.h"
+#include "conductor/store.h"
 #include "conductor/timers.h"
 #include "conductor/util/bmclimit.h"
 #include "conductor/util/clock.h"
@@ -19,6 +20,7 @@
 struct lb_image_cache;
 struct lb_power_sync;
 struct lb_ring;
+struct lb_takeover;
 
 struct lb_engine {
 	const struct lb_config *cfg;
@@ -36,6 +38,7 @@ struct lb_engine {
 	double heartbeat_at;
 	bool heartbeat_failing;		/* timer thread only */
 	struct lb_ring *ring;		/* ring.c: node -> conductor */
+	struct lb_takeover *takeover;	/* takeover.c */
 	/*
 	 * The interface registries' lookup (lb_iface_find), given at start:
 	 * the rescue ops those rows name call back into the node task, so
@@ -47,6 +50,9 @@ struct lb_engine {
 	/* The rescue flow's parts. */
 	struct lb_image_cache *images;
 	char api_url[512];		/* ipa-api-url */
+	char rpc_url[512];		/* where peers reach this API */
+	/* conductor_row.c: the cluster's secret, set at start. */
+	char secret[LB_CLUSTER_SECRET_LEN + 1];
 	char http_url[512];		/* [deploy] http_url, effective */
 	char external_http_url[512];	/* [deploy] external_http_url, or "" */
 	char tftp_server[256];		/* [pxe] tftp_server, effective */

@@ -36,6 +36,13 @@ struct lb_rescue_ops {
 	 */
 	void (*leave)(struct lb_node_task *t, bool power_off,
 	    struct lb_finish *f);
+	/*
+	 * A node in rescue wait this conductor takes over from a dead one
+	 * (locked): stages again here what rescue staged on the dead one's
+	 * disk, so its ramdisk boots from this conductor and the clean-up
+	 * finds it here; NULL where nothing is staged.
+	 */
+	int (*take_over)(struct lb_node_task *t, struct lb_err *err);
 };
 
 struct lb_deploy_ops {

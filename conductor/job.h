@@ -75,6 +75,7 @@ struct lb_engine_job {
 	bool keep_power;		/* rescue clean-up: never power off */
 	bool console_on;		/* console: enable, else disable */
 	bool console_tail;		/* clean-up: the console's lines too */
+	bool take_over;			/* console restore: from a dead one */
 	char msg[LB_ERR_MSG_MAX + 192];	/* the error the end records */
 	/* The API request's user when the job was made (history). */
 	char user[LB_HISTORY_USER_MAX];

@@ -15,12 +15,16 @@
 #include "conductor/job.h"
 #include "conductor/recovery.h"
 #include "conductor/rescue_flow.h"
+#include "conductor/ring.h"
 #include "conductor/states.h"
 #include "conductor/util/log.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/banned.h"
 
 struct recover {
-	const char *host;
+	const char *host;	/* whose locks: this one's, or a dead one's */
+	const char *self;	/* who holds them next: this conductor */
+	const char *why;	/* "restarted", "went offline" */
 	char from[32];
 	char to[32];
 	bool touched;
@@ -89,9 +93,9 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 		rc->touched = true;
 	}
 	if (node->target_power_state != NULL) {
-		snprintf(msg, sizeof(msg), "Conductor %s restarted during a "
-		    "power action to '%s'; it may not have completed.",
-		    rc->host, node->target_power_state);
+		snprintf(msg, sizeof(msg), "Conductor %s %s during a power "
+		    "action to '%s'; it may not have completed.", rc->host,
+		    rc->why, node->target_power_state);
 		free(node->target_power_state);
 		node->target_power_state = NULL;
 		free(node->last_error);
@@ -101,9 +105,9 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 	}
 	if (is_busy_state(node->provision_state) &&
 	    (tr = lb_fsm_next(node->provision_state, "fail")) != NULL) {
-		snprintf(msg, sizeof(msg), "Conductor %s restarted while the "
-		    "node was in state \"%s\"; the operation was interrupted.",
-		    rc->host, node->provision_state);
+		snprintf(msg, sizeof(msg), "Conductor %s %s while the node was "
+		    "in state \"%s\"; the operation was interrupted.",
+		    rc->host, rc->why, node->provision_state);
 		lb_time_now_iso(now);
 		free(node->provision_state);
 		node->provision_state = strdup(tr->to);
@@ -127,7 +131,7 @@ recover_node(struct lb_node *node, void *arg, struct lb_err *err)
 	if (keep_lock) {
 		/* The clean-up job's end releases it. */
 		free(node->reservation);
-		node->reservation = strdup(rc->host);
+		node->reservation = strdup(rc->self);
 		rc->cleanup = true;
 	}
 	return rc->touched ? 0 : -EALREADY;
@@ -170,7 +174,16 @@ struct recover_walk {
 	struct lb_engine *e;
 	struct recover rc;
 	size_t fixed;
+	bool take_over;		/* only the nodes the ring gives us */
+	struct lb_uuid_set clean, power;	/* the take-over hands on */
 };
+
+static void
+uuids_add(struct lb_uuid_set *u, const char *uuid)
+{
+	if (lb_uuid_set_add(u, uuid) < 0)
+		log_error("node %s: out of memory for its take-over", uuid);
+}
 
 static int
 recover_one(const struct lb_node *n, void *arg)
@@ -181,6 +194,8 @@ recover_one(const struct lb_node *n, void *arg)
 
 	if (n->reservation == NULL && n->target_power_state == NULL &&
 	    !is_busy_state(n->provision_state))
+		return 0;
+	if (w->take_over && !lb_engine_owns(w->e, n))
 		return 0;
 	r = lb_store_node_update(w->e->store, n->uuid, recover_node, &w->rc,
 	    NULL, &uerr);
@@ -200,9 +215,16 @@ recover_one(const struct lb_node *n, void *arg)
 		    "transition", NULL, "The %s state can't be resumed by "
 		    "conductor %s. Moving to fail state.", w->rc.from,
 		    w->rc.host);
-	log_warning("node %s: recovered after restart: %s -> %s, %s",
-	    n->uuid, w->rc.from, w->rc.to, w->rc.cleanup ? "locked for the "
-	    "rescue clean-up" : "lock released");
+	log_warning("node %s: recovered: conductor %s %s: %s -> %s, %s",
+	    n->uuid, w->rc.host, w->rc.why, w->rc.from, w->rc.to,
+	    w->rc.cleanup ? "locked for the rescue clean-up" :
+	    "lock released");
+	if (w->take_over)
+		LB_METRIC_INC(LB_M_TAKEN_OVER, "lock");
+	if (w->take_over && w->rc.cleanup)
+		uuids_add(&w->clean, n->uuid);
+	if (w->take_over && w->rc.power_error[0] != '\0')
+		uuids_add(&w->power, n->uuid);
 	return 0;
 }
 
@@ -211,7 +233,8 @@ lb_recovery_run(struct lb_engine *e, struct lb_err *err)
 {
 	struct lb_node_query q = { .maintenance = -1, .associated = -1,
 	    .retired = -1 };
-	struct recover_walk w = { .e = e, .rc = { .host = e->cfg->host } };
+	struct recover_walk w = { .e = e, .rc = { .host = e->cfg->host,
+	    .self = e->cfg->host, .why = "restarted" } };
 	int r;
 
 	sweep_boot_roots(e->cfg);
@@ -225,6 +248,40 @@ lb_recovery_run(struct lb_engine *e, struct lb_err *err)
 	return 0;
 }
 
+/* Queues the clean-up of a rescue cut short; the node is locked by us. */
+static void
+clean_up_one(struct lb_engine *e, const char *uuid, const char *why)
+{
+	struct lb_engine_job *j;
+	struct lb_err err = { "" };
+	/* A full pool at start: run it here rather than leave it. */
+	bool here = lb_job_reserve(e, &lb_rescue_job_clean_up, 0, &j,
+	    &err) < 0;
+
+	if (here)
+		j = lb_job_new(e, &lb_rescue_job_clean_up);
+	if (j == NULL) {
+		log_error("node %s: out of memory for its clean-up", uuid);
+		return;
+	}
+	/*
+	 * Power stays as it is: the job may have been cut short
+	 * before it touched the node (an image download), and an
+	 * instance that still runs must not go off for a restart.
+	 * The agent, if one boots, finds no token and no files.
+	 */
+	j->keep_power = true;
+	j->console_tail = true;
+	j->what = "recovery clean-up";
+	log_info("node %s: %s: cleaning up the rescue", uuid, why);
+	if (here) {
+		snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+		lb_job_run_here(j);
+	} else {
+		lb_job_queue(j, uuid);
+	}
+}
+
 static void
 recover_failed_state(struct lb_engine *e, const char *state)
 {
@@ -233,43 +290,15 @@ recover_failed_state(struct lb_engine *e, const char *state)
 	    .reservation = e->cfg->host };
 	struct lb_node_list list;
 	struct lb_err err = { "" };
+	char why[64];
 
 	if (lb_store_node_list(e->store, &q, &list, &err) < 0) {
 		log_error("rescue recovery: %s", err.msg);
 		return;
 	}
-	for (size_t i = 0; i < list.n; i++) {
-		struct lb_engine_job *j;
-		/* A full pool at start: run it here rather than leave it. */
-		bool here = lb_job_reserve(e, &lb_rescue_job_clean_up, 0, &j,
-		    &err) < 0;
-
-		if (here)
-			j = lb_job_new(e, &lb_rescue_job_clean_up);
-		if (j == NULL) {
-			log_error("node %s: out of memory for its clean-up",
-			    list.items[i]->uuid);
-			continue;
-		}
-		/*
-		 * Power stays as it is: the job may have been cut short
-		 * before it touched the node (an image download), and an
-		 * instance that still runs must not go off for a restart.
-		 * The agent, if one boots, finds no token and no files.
-		 */
-		j->keep_power = true;
-		j->console_tail = true;
-		j->what = "recovery clean-up";
-		log_info("node %s: %s after restart: cleaning up the rescue",
-		    list.items[i]->uuid, state);
-		if (here) {
-			snprintf(j->uuid, sizeof(j->uuid), "%s",
-			    list.items[i]->uuid);
-			lb_job_run_here(j);
-		} else {
-			lb_job_queue(j, list.items[i]->uuid);
-		}
-	}
+	snprintf(why, sizeof(why), "%s after restart", state);
+	for (size_t i = 0; i < list.n; i++)
+		clean_up_one(e, list.items[i]->uuid, why);
 	lb_node_list_release(&list);
 }
 
@@ -279,5 +308,26 @@ lb_recovery_clean_up(struct lb_engine *e)
 	recover_failed_state(e, LB_STATE_RESCUE_FAILED);
 	recover_failed_state(e, LB_STATE_UNRESCUE_FAILED);
 	recover_failed_state(e, LB_STATE_ERROR);
+}
+
+int
+lb_recovery_take_over(struct lb_engine *e, const char *gone,
+    struct lb_uuid_set *ret_power)
+{
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1, .reservation = gone };
+	struct recover_walk w = { .e = e, .take_over = true, .rc = {
+	    .host = gone, .self = e->cfg->host, .why = "went offline" } };
+	struct lb_err err = { "" };
+	int r;
+
+	r = lb_store_node_each(e->store, &q, recover_one, &w, &err);
+	if (r < 0)
+		log_error("take-over from conductor %s: %s", gone, err.msg);
+	for (size_t i = 0; i < w.clean.n; i++)
+		clean_up_one(e, w.clean.v[i], "take-over");
+	lb_uuid_set_free(&w.clean);
+	*ret_power = w.power;
+	return (int)w.fixed;
 }
 

@@ -6,6 +6,7 @@
 #define LB_RECOVERY_H
 
 #include "conductor/util/err.h"
+#include "conductor/util/ident.h"
 
 struct lb_engine;
 
@@ -18,5 +19,15 @@ int lb_recovery_run(struct lb_engine *e, struct lb_err *err);
  * the pool has started.
  */
 void lb_recovery_clean_up(struct lb_engine *e);
+/*
+ * The take-over of a dead conductor's locks, for the nodes the ring now
+ * gives this conductor: each lock released, or kept by this conductor for
+ * the clean-up it queues, as at a restart ("Conductor X went offline ..."
+ * in last_error).  *ret_power (lb_uuid_set_free) gets the nodes whose
+ * power action it cut short, to be read from their BMCs again.  Returns
+ * how many nodes it changed.  Once the pool runs (the timer thread).
+ */
+int lb_recovery_take_over(struct lb_engine *e, const char *gone,
+    struct lb_uuid_set *ret_power);
 
 #endif

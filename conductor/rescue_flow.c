@@ -569,12 +569,38 @@ agent_unrescue(struct lb_node_task *t, struct lb_finish *f, char *msg,
 	f->error = msg;
 }
 
+/*
+ * PXE and iPXE: the boot files and dnsmasq entries again, here (the same
+ * ones where the roots are shared).  Virtual media: the BMC holds the
+ * medium, and its ISO's token is the one in the store; nothing to do.
+ */
+static int
+agent_take_over(struct lb_node_task *t, struct lb_err *err)
+{
+	struct staging s = { 0 };
+	char request_id[48] = "req-";
+	int r;
+
+	if (!lb_task_has_boot(t) || (lb_task_boot_flags(t) & LB_BOOT_MEDIA))
+		return 0;
+	lb_uuid_generate(request_id + 4);
+	r = fetch_images(t, &s.kernel, &s.ramdisk, &s.iso, err);
+	if (r == 0) {
+		struct lb_boot_images images = { s.kernel, s.ramdisk, s.iso };
+
+		r = lb_task_boot_prepare(t, &images, request_id, NULL, err);
+	}
+	stage_end(t->engine, &s);
+	return r;
+}
+
 const struct lb_rescue_ops lb_rescue_agent = {
 	.name = "agent",
 	.validate = agent_validate,
 	.rescue = agent_rescue,
 	.unrescue = agent_unrescue,
 	.leave = agent_leave,
+	.take_over = agent_take_over,
 };
 
 /* ---- the fake rescue interface: Ironic's FakeRescue ---- */

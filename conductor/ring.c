@@ -22,15 +22,26 @@
 struct ring_key {
 	char *group;
 	char *driver;
+	char **hosts;			/* the members of 'all' */
+	size_t nhosts;
 	struct lb_hashring *all;
 	struct lb_hashring *others;
+};
+
+/* Another alive conductor and where it takes requests. */
+struct peer {
+	char *host;
+	char *url;
 };
 
 struct lb_ring {
 	pthread_rwlock_t lock;
 	struct ring_key *keys;
 	size_t nkeys;
-	bool failing;			/* timer thread only */
+	struct peer *peers;
+	size_t npeers;
+	bool failing;			/* __atomic: any refreshing thread */
+	double missed_at;		/* __atomic: the last refresh on a miss */
 };
 
 /* An alive conductor as the build reads it. */
@@ -45,7 +56,19 @@ struct build {
 	size_t n;
 	struct ring_key *keys;
 	size_t nkeys;
+	struct peer *peers;
+	size_t npeers;
 };
+
+static void
+peers_free(struct peer *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].host);
+		free(p[i].url);
+	}
+	free(p);
+}
 
 static void
 keys_free(struct ring_key *keys, size_t n)
@@ -53,6 +76,9 @@ keys_free(struct ring_key *keys, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(keys[i].group);
 		free(keys[i].driver);
+		for (size_t j = 0; j < keys[i].nhosts; j++)
+			free(keys[i].hosts[j]);
+		free(keys[i].hosts);
 		lb_hashring_free(keys[i].all);
 		lb_hashring_free(keys[i].others);
 	}
@@ -94,6 +120,12 @@ key_rings(struct build *b, struct ring_key *k, const char *self, int exp)
 		r = lb_hashring_new(all, na, exp, &k->all);
 		if (r == 0)
 			r = lb_hashring_new(others, no, exp, &k->others);
+		k->hosts = r == 0 ? calloc(na + 1, sizeof(*k->hosts)) : NULL;
+		if (r == 0 && k->hosts == NULL)
+			r = -ENOMEM;
+		for (size_t i = 0; r == 0 && i < na; i++)
+			if ((k->hosts[k->nhosts++] = strdup(all[i])) == NULL)
+				r = -ENOMEM;
 	}
 	free(all);
 	free(others);
@@ -141,8 +173,8 @@ build_keys(struct build *b, const char *self, int exp)
 }
 
 /* Ironic's get_online_conductors: online and fresh (wall clock). */
-static bool
-row_alive(const struct lb_engine *e, const struct lb_conductor *c)
+bool
+lb_ring_row_alive(const struct lb_engine *e, const struct lb_conductor *c)
 {
 	double at, now = lb_clock_system.realtime(&lb_clock_system);
 
@@ -157,7 +189,7 @@ row_alive(const struct lb_engine *e, const struct lb_conductor *c)
  * row's age: its liveness is its last heartbeat, checked at each lookup.
  */
 static int
-build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
+build_from(const struct lb_engine *e, const struct lb_conductor_list *rows,
     struct build *b)
 {
 	const struct lb_config *cfg = e->cfg;
@@ -168,10 +200,25 @@ build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct lb_conductor *c = &rows->items[i];
 
-		if (strcmp(c->hostname, cfg->host) != 0 && !row_alive(e, c))
+		if (strcmp(c->hostname, cfg->host) != 0 && !lb_ring_row_alive(e, c))
 			continue;
 		b->m[b->n++] = (struct member){ c->hostname,
 		    c->conductor_group, c->drivers };
+	}
+	b->peers = calloc(rows->n + 1, sizeof(*b->peers));
+	if (b->peers == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct lb_conductor *c = &rows->items[i];
+
+		if (strcmp(c->hostname, cfg->host) == 0 || !lb_ring_row_alive(e, c) ||
+		    c->rpc_url == NULL || c->rpc_url[0] == '\0')
+			continue;
+		b->peers[b->npeers].host = strdup(c->hostname);
+		b->peers[b->npeers].url = strdup(c->rpc_url);
+		if (b->peers[b->npeers].host == NULL ||
+		    b->peers[b->npeers++].url == NULL)
+			return -ENOMEM;
 	}
 	return build_keys(b, cfg->host, cfg->hash_partition_exponent);
 }
@@ -179,21 +226,21 @@ build_from(struct lb_engine *e, const struct lb_conductor_list *rows,
 static void
 refresh_failed(struct lb_ring *ring, const char *why)
 {
-	if (!ring->failing)
+	if (!__atomic_exchange_n(&ring->failing, true, __ATOMIC_ACQ_REL))
 		log_error("hash ring not rebuilt (the last one stays): %s",
 		    why);
-	ring->failing = true;
 }
 
 void
-lb_ring_refresh(struct lb_engine *e)
+lb_ring_refresh(const struct lb_engine *e)
 {
 	struct lb_conductor_query q = { .limit = 0 };
 	struct lb_conductor_list rows;
 	struct lb_err err = { "" };
 	struct build b = { 0 };
 	struct ring_key *old;
-	size_t nold;
+	struct peer *oldp;
+	size_t nold, noldp;
 
 	if (lb_store_conductor_list(e->store, &q, &rows, &err) < 0) {
 		refresh_failed(e->ring, err.msg);
@@ -201,18 +248,24 @@ lb_ring_refresh(struct lb_engine *e)
 	}
 	if (build_from(e, &rows, &b) < 0) {
 		keys_free(b.keys, b.nkeys);
+		peers_free(b.peers, b.npeers);
 		refresh_failed(e->ring, "out of memory");
 	} else {
-		if (e->ring->failing)
+		if (__atomic_exchange_n(&e->ring->failing, false,
+		    __ATOMIC_ACQ_REL))
 			log_info("hash ring rebuilt again");
-		e->ring->failing = false;
 		pthread_rwlock_wrlock(&e->ring->lock);
 		old = e->ring->keys;
 		nold = e->ring->nkeys;
 		e->ring->keys = b.keys;
 		e->ring->nkeys = b.nkeys;
+		oldp = e->ring->peers;
+		noldp = e->ring->npeers;
+		e->ring->peers = b.peers;
+		e->ring->npeers = b.npeers;
 		pthread_rwlock_unlock(&e->ring->lock);
 		keys_free(old, nold);
+		peers_free(oldp, noldp);
 		log_debug("hash ring rebuilt: %zu alive conductors, %zu "
 		    "rings", b.n, b.nkeys);
 	}
@@ -244,6 +297,7 @@ lb_ring_free(struct lb_engine *e)
 	if (e->ring == NULL)
 		return;
 	keys_free(e->ring->keys, e->ring->nkeys);
+	peers_free(e->ring->peers, e->ring->npeers);
 	pthread_rwlock_destroy(&e->ring->lock);
 	free(e->ring);
 	e->ring = NULL;
@@ -258,24 +312,33 @@ self_alive(const struct lb_engine *e)
 	return lb_engine_now(e) - at <= e->cfg->heartbeat_timeout;
 }
 
+/* The node's (group, driver) ring, or NULL.  The caller holds the lock. */
+static const struct ring_key *
+find_key(const struct lb_ring *ring, const struct lb_node *node)
+{
+	const char *group = node->conductor_group != NULL ?
+	    node->conductor_group : "";
+
+	for (size_t i = 0; i < ring->nkeys; i++)
+		if (strcmp(ring->keys[i].group, group) == 0 &&
+		    strcmp(ring->keys[i].driver, node->driver) == 0)
+			return &ring->keys[i];
+	return NULL;
+}
+
 /* self_counts: this conductor is a member whatever its heartbeat. */
 static const char *
 owner(const struct lb_engine *e, const struct lb_node *node,
     char buf[LB_RING_HOST_MAX], bool self_counts)
 {
-	const char *group = node->conductor_group != NULL ?
-	    node->conductor_group : "";
-	const struct ring_key *k = NULL;
+	const struct ring_key *k;
 	const char *host = NULL;
 	bool alive = self_counts || self_alive(e);
 
 	if (e->ring == NULL || node->driver == NULL)
 		return NULL;
 	pthread_rwlock_rdlock(&e->ring->lock);
-	for (size_t i = 0; k == NULL && i < e->ring->nkeys; i++)
-		if (strcmp(e->ring->keys[i].group, group) == 0 &&
-		    strcmp(e->ring->keys[i].driver, node->driver) == 0)
-			k = &e->ring->keys[i];
+	k = find_key(e->ring, node);
 	if (k != NULL)
 		host = lb_hashring_lookup(alive ? k->all : k->others,
 		    node->uuid);
@@ -283,6 +346,28 @@ owner(const struct lb_engine *e, const struct lb_node *node,
 		snprintf(buf, LB_RING_HOST_MAX, "%s", host);
 	pthread_rwlock_unlock(&e->ring->lock);
 	return host != NULL ? buf : NULL;
+}
+
+/*
+ * As Ironic's ring manager: a node no ring serves has the rings rebuilt
+ * at once (a conductor may have joined since), at most once a second.
+ */
+static const char *
+owner_or_refresh(const struct lb_engine *e, const struct lb_node *node,
+    char buf[LB_RING_HOST_MAX], bool self_counts)
+{
+	const char *host = owner(e, node, buf, self_counts);
+	double now, last;
+
+	if (host != NULL || e->ring == NULL || node->driver == NULL)
+		return host;
+	now = lb_engine_now(e);
+	__atomic_load(&e->ring->missed_at, &last, __ATOMIC_ACQUIRE);
+	if (now - last < 1.0 || !__atomic_compare_exchange(&e->ring->missed_at,
+	    &last, &now, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return NULL;
+	lb_ring_refresh(e);
+	return owner(e, node, buf, self_counts);
 }
 
 const char *
@@ -304,4 +389,132 @@ lb_engine_owns(const struct lb_engine *e, const struct lb_node *node)
 	const char *host = owner(e, node, buf, true);
 
 	return host != NULL && strcmp(host, e->cfg->host) == 0;
+}
+
+bool
+lb_ring_has_peers(const struct lb_engine *e)
+{
+	bool some;
+
+	if (e->ring == NULL)
+		return false;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	some = e->ring->npeers > 0;
+	pthread_rwlock_unlock(&e->ring->lock);
+	return some;
+}
+
+int
+lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
+    struct lb_ring_peer *ret)
+{
+	char host[LB_RING_HOST_MAX];
+	int found = 0;
+
+	if (owner_or_refresh(e, node, host, true) == NULL)
+		return e->ring != NULL && node->driver != NULL ? -ENOENT : 0;
+	if (strcmp(host, e->cfg->host) == 0)
+		return 0;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	for (size_t i = 0; !found && i < e->ring->npeers; i++) {
+		if (strcmp(e->ring->peers[i].host, host) != 0)
+			continue;
+		snprintf(ret->host, sizeof(ret->host), "%s", host);
+		snprintf(ret->url, sizeof(ret->url), "%s",
+		    e->ring->peers[i].url);
+		found = strlen(e->ring->peers[i].url) < sizeof(ret->url);
+	}
+	pthread_rwlock_unlock(&e->ring->lock);
+	return found;
+}
+
+/* The key's members with 'extra' added: the ring before extra left. */
+static const char *
+owner_with(const struct ring_key *k, const char *extra, const char *uuid,
+    int exp, char buf[LB_RING_HOST_MAX])
+{
+	const char **hosts = calloc(k->nhosts + 1, sizeof(*hosts));
+	struct lb_hashring *ring = NULL;
+	const char *host = NULL;
+
+	if (hosts == NULL)
+		return NULL;
+	for (size_t i = 0; i < k->nhosts; i++)
+		hosts[i] = k->hosts[i];
+	hosts[k->nhosts] = extra;
+	if (lb_hashring_new(hosts, k->nhosts + 1, exp, &ring) == 0)
+		host = lb_hashring_lookup(ring, uuid);
+	if (host != NULL)
+		snprintf(buf, LB_RING_HOST_MAX, "%s", host);
+	lb_hashring_free(ring);
+	free(hosts);
+	return host != NULL ? buf : NULL;
+}
+
+bool
+lb_ring_was_owner(const struct lb_engine *e, const struct lb_node *node,
+    const struct lb_conductor *gone)
+{
+	const char *group = node->conductor_group != NULL ?
+	    node->conductor_group : "";
+	const struct ring_key *k;
+	char buf[LB_RING_HOST_MAX];
+	const char *host = NULL;
+	size_t i;
+	json_t *v;
+	bool served = false;
+
+	if (e->ring == NULL || node->driver == NULL ||
+	    strcmp(gone->conductor_group, group) != 0)
+		return false;
+	json_array_foreach(gone->drivers, i, v)
+		served |= json_is_string(v) &&
+		    strcmp(json_string_value(v), node->driver) == 0;
+	if (!served)
+		return false;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	k = find_key(e->ring, node);
+	if (k != NULL)
+		host = owner_with(k, gone->hostname, node->uuid,
+		    e->cfg->hash_partition_exponent, buf);
+	pthread_rwlock_unlock(&e->ring->lock);
+	return host != NULL && strcmp(host, gone->hostname) == 0;
+}
+
+bool
+lb_ring_serves(const struct lb_engine *e, const struct lb_node *node)
+{
+	char host[LB_RING_HOST_MAX];
+
+	return e == NULL || e->ring == NULL || node->driver == NULL ||
+	    owner_or_refresh(e, node, host, true) != NULL;
+}
+
+bool
+lb_ring_was_mine(const struct lb_engine *e, const struct lb_node *node,
+    const char *joined)
+{
+	const struct ring_key *k;
+	struct lb_hashring *ring = NULL;
+	const char **hosts = NULL, *host = NULL;
+	bool mine = false;
+	size_t n = 0;
+
+	if (e->ring == NULL || node->driver == NULL)
+		return false;
+	pthread_rwlock_rdlock(&e->ring->lock);
+	k = find_key(e->ring, node);
+	if (k != NULL)
+		hosts = calloc(k->nhosts + 1, sizeof(*hosts));
+	for (size_t i = 0; hosts != NULL && i < k->nhosts; i++)
+		if (strcmp(k->hosts[i], joined) != 0)
+			hosts[n++] = k->hosts[i];
+	if (hosts != NULL && lb_hashring_new(hosts, n, e->cfg->
+	    hash_partition_exponent, &ring) == 0)
+		host = lb_hashring_lookup(ring, node->uuid);
+	mine = host != NULL && strcmp(host, e->cfg->host) == 0;
+	pthread_rwlock_unlock(&e->ring->lock);
+	lb_hashring_free(ring);
+	free(hosts);
+	return mine;
 }

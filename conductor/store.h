@@ -60,7 +60,11 @@ struct lb_conductor {
 	bool online;
 	char created_at[LB_TIME_LEN];
 	char updated_at[LB_TIME_LEN];	/* the heartbeat */
+	char *rpc_url;			/* "" for none: where peers reach it */
 };
+
+/* The conductors' shared secret: a random token of 48 bytes. */
+#define LB_CLUSTER_SECRET_LEN 64
 
 struct lb_conductor_query {
 	const char *sort_key;		/* a stored column; NULL = id */
@@ -188,6 +192,13 @@ struct lb_store_ops {
 	int (*conductor_list)(struct lb_store *store,
 	    const struct lb_conductor_query *q, struct lb_conductor_list *ret,
 	    struct lb_err *err);
+	/*
+	 * The secret the conductors sign requests to each other with: the
+	 * stored one, or, the first time, secret as given (a fresh random
+	 * one), which is stored.  Either way secret holds it after.
+	 */
+	int (*cluster_secret)(struct lb_store *store,
+	    char secret[LB_CLUSTER_SECRET_LEN + 1], struct lb_err *err);
 
 	/*
 	 * Calls fn once per (provision state, power state, maintenance)
@@ -366,6 +377,13 @@ lb_store_conductor_list(struct lb_store *s,
     struct lb_err *err)
 {
 	return s->ops->conductor_list(s, q, ret, err);
+}
+
+static inline int
+lb_store_cluster_secret(struct lb_store *s,
+    char secret[LB_CLUSTER_SECRET_LEN + 1], struct lb_err *err)
+{
+	return s->ops->cluster_secret(s, secret, err);
 }
 
 static inline int

@@ -204,6 +204,7 @@ const struct lb_store_ops lb_store_pg_ops = {
 	.port_update = port_update,
 	.port_delete = port_delete,
 	.conductor_register = pg_conductor_register,
+	.cluster_secret = pg_cluster_secret,
 	.conductor_touch = pg_conductor_touch,
 	.conductor_get = pg_conductor_get,
 	.conductor_list = pg_conductor_list,

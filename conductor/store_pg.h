@@ -77,6 +77,8 @@ int pg_delete(struct store_pg *st, const struct sq_table *t,
     const char *ident, sq_update_fn check, void *arg, struct lb_err *err);
 int pg_table_sql_build(struct store_pg *st, const struct sq_table *t);
 
+int pg_cluster_secret(struct lb_store *s,
+    char secret[LB_CLUSTER_SECRET_LEN + 1], struct lb_err *err);
 int pg_conductor_register(struct lb_store *s, const struct lb_conductor *c,
     bool *ret_was_online, struct lb_err *err);
 int pg_conductor_touch(struct lb_store *s, const char *hostname, bool online,

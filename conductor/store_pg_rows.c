@@ -11,7 +11,7 @@
 #include "conductor/util/banned.h"
 
 #define CONDUCTOR_COLS "hostname, conductor_group, drivers, online, " \
-	"created_at, updated_at"
+	"created_at, updated_at, rpc_url"
 #define EVENT_COLS "h.uuid, n.uuid, h.created_at, h.severity, h.event, " \
 	"h.event_type, h.conductor, h.user_name"
 #define EVENT_FROM " FROM node_history h JOIN nodes n ON n.id = h.node_id"
@@ -62,8 +62,8 @@ static int
 register_write(PGconn *c, void *arg, struct lb_err *err)
 {
 	struct register_arg *a = arg;
-	const char *p[5] = { a->c->hostname, a->c->conductor_group, NULL,
-	    a->now, a->now };
+	const char *p[6] = { a->c->hostname, a->c->conductor_group, NULL,
+	    a->now, a->now, a->c->rpc_url != NULL ? a->c->rpc_url : "" };
 	PGresult *res;
 	char *drivers;
 	int r;
@@ -81,9 +81,10 @@ register_write(PGconn *c, void *arg, struct lb_err *err)
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	p[2] = drivers;
 	r = run(c, "INSERT INTO conductors (" CONDUCTOR_COLS ") VALUES (?, ?, "
-	    "?, 1, ?, ?) ON CONFLICT (hostname) DO UPDATE SET conductor_group "
-	    "= excluded.conductor_group, drivers = excluded.drivers, online = "
-	    "1, updated_at = excluded.updated_at", 5, p, NULL, err,
+	    "?, 1, ?, ?, ?) ON CONFLICT (hostname) DO UPDATE SET "
+	    "conductor_group = excluded.conductor_group, drivers = "
+	    "excluded.drivers, online = 1, updated_at = excluded.updated_at, "
+	    "rpc_url = excluded.rpc_url", 6, p, NULL, err,
 	    "registering the conductor");
 	free(drivers);
 	return r;
@@ -97,6 +98,37 @@ pg_conductor_register(struct lb_store *s, const struct lb_conductor *c,
 
 	lb_time_now_iso(a.now);
 	return in_tx(s, register_write, &a, err);
+}
+
+static int
+secret_write(PGconn *c, void *arg, struct lb_err *err)
+{
+	char *secret = arg;
+	const char *p[1] = { secret };
+	PGresult *res = NULL;
+	int r;
+
+	r = run(c, "INSERT INTO cluster_secret (id, secret) VALUES (1, ?) ON "
+	    "CONFLICT (id) DO NOTHING", 1, p, NULL, err,
+	    "storing the cluster secret");
+	if (r == 0)
+		r = pg_exec(c, "SELECT secret FROM cluster_secret WHERE id = 1",
+		    0, NULL, &res, err, "reading the cluster secret");
+	if (r == 0 && PQntuples(res) == 1 &&
+	    strlen(PQgetvalue(res, 0, 0)) == LB_CLUSTER_SECRET_LEN)
+		memcpy(secret, PQgetvalue(res, 0, 0), LB_CLUSTER_SECRET_LEN + 1);
+	else if (r == 0)
+		r = lb_err_set(err, -EIO, "the stored cluster secret is "
+		    "unreadable");
+	PQclear(res);
+	return r;
+}
+
+int
+pg_cluster_secret(struct lb_store *s, char secret[LB_CLUSTER_SECRET_LEN + 1],
+    struct lb_err *err)
+{
+	return in_tx(s, secret_write, secret, err);
 }
 
 int
@@ -158,6 +190,7 @@ conductor_row(const PGresult *res, int row, struct lb_conductor *c,
 	copy_val(res, row, 5, c->updated_at, sizeof(c->updated_at));
 	c->hostname = dup_val(res, row, 0, &oom);
 	c->conductor_group = dup_val(res, row, 1, &oom);
+	c->rpc_url = dup_val(res, row, 6, &oom);
 	if (c->drivers == NULL || oom) {
 		lb_conductor_release(c);
 		return lb_err_set(err, -ENOMEM, "out of memory");
@@ -206,7 +239,7 @@ conductor_sql(const struct lb_conductor_query *q, char *out, size_t size,
 	coll = i != 0 && i != 3 ? " COLLATE \"C\"" : "";
 	len = (size_t)snprintf(out, size, "SELECT c.hostname, "
 	    "c.conductor_group, c.drivers, c.online, c.created_at, "
-	    "c.updated_at FROM conductors c");
+	    "c.updated_at, c.rpc_url FROM conductors c");
 	if (q->marker != NULL)
 		len += (size_t)snprintf(out + len, size - len, " JOIN "
 		    "conductors m ON m.hostname = ? WHERE c.%s%s %s m.%s OR "

@@ -331,6 +331,7 @@ const struct lb_store_ops lb_store_sqlite_ops = {
 	.port_update = sqlite_port_update,
 	.port_delete = sqlite_port_delete,
 	.conductor_register = sq_conductor_register,
+	.cluster_secret = sq_cluster_secret,
 	.conductor_touch = sq_conductor_touch,
 	.conductor_get = sq_conductor_get,
 	.conductor_list = sq_conductor_list,

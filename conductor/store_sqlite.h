@@ -131,6 +131,8 @@ void sq_thread_release(struct lb_store *s);
 size_t sq_open_connections(struct lb_store *s);
 
 /* store_sqlite_conductors.c: the conductors table (store.h's ops). */
+int sq_cluster_secret(struct lb_store *s,
+    char secret[LB_CLUSTER_SECRET_LEN + 1], struct lb_err *err);
 int sq_conductor_register(struct lb_store *s, const struct lb_conductor *c,
     bool *ret_was_online, struct lb_err *err);
 int sq_conductor_touch(struct lb_store *s, const char *hostname, bool online,

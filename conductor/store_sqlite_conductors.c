@@ -12,7 +12,7 @@
 #include "conductor/util/banned.h"
 
 #define CONDUCTOR_COLS "hostname, conductor_group, drivers, online, " \
-	"created_at, updated_at"
+	"created_at, updated_at, rpc_url"
 
 /* Stored columns a list may sort by (Ironic: not alive, not drivers). */
 static const char *const sort_columns[] = {
@@ -51,10 +51,11 @@ register_write(sqlite3 *db, const char *now, void *arg, struct lb_err *err)
 	    sqlite3_column_int(stmt, 0) != 0;
 	sqlite3_finalize(stmt);
 	r = prepare(db, "INSERT INTO conductors (" CONDUCTOR_COLS ") "
-	    "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (hostname) DO UPDATE SET "
-	    "conductor_group = excluded.conductor_group, "
+	    "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (hostname) DO UPDATE "
+	    "SET conductor_group = excluded.conductor_group, "
 	    "drivers = excluded.drivers, online = 1, "
-	    "updated_at = excluded.updated_at", &stmt, err);
+	    "updated_at = excluded.updated_at, rpc_url = excluded.rpc_url",
+	    &stmt, err);
 	if (r < 0)
 		return r;
 	drivers = json_dumps(c->drivers, JSON_COMPACT);
@@ -67,6 +68,8 @@ register_write(sqlite3 *db, const char *now, void *arg, struct lb_err *err)
 	sqlite3_bind_text(stmt, 3, drivers, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 4, now, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, c->rpc_url != NULL ? c->rpc_url : "", -1,
+	    SQLITE_STATIC);
 	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 :
 	    sq_db_error(err, db, "registering the conductor");
 	sqlite3_finalize(stmt);
@@ -173,7 +176,8 @@ read_row(sqlite3_stmt *stmt, struct lb_conductor *c, struct lb_err *err)
 	copy_time(stmt, 4, c->created_at);
 	copy_time(stmt, 5, c->updated_at);
 	if (c->drivers == NULL || dup_text(stmt, 0, &c->hostname) < 0 ||
-	    dup_text(stmt, 1, &c->conductor_group) < 0) {
+	    dup_text(stmt, 1, &c->conductor_group) < 0 ||
+	    dup_text(stmt, 6, &c->rpc_url) < 0) {
 		lb_conductor_release(c);
 		return lb_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -230,7 +234,7 @@ list_sql(const struct lb_conductor_query *q, char *out, size_t size,
 		    "invalid field for sorting", col);
 	len = (size_t)snprintf(out, size, "SELECT c.hostname, "
 	    "c.conductor_group, c.drivers, c.online, c.created_at, "
-	    "c.updated_at FROM conductors c");
+	    "c.updated_at, c.rpc_url FROM conductors c");
 	if (q->marker != NULL)
 		len += (size_t)snprintf(out + len, size - len, " JOIN "
 		    "conductors m ON m.hostname = ?1 WHERE c.%s %s m.%s OR "
@@ -295,11 +299,51 @@ sq_conductor_list(struct lb_store *s, const struct lb_conductor_query *q,
 	return r;
 }
 
+static int
+secret_write(sqlite3 *db, const char *now, void *arg, struct lb_err *err)
+{
+	char *secret = arg;
+	sqlite3_stmt *stmt;
+	int r;
+
+	(void)now;
+	r = prepare(db, "INSERT INTO cluster_secret (id, secret) VALUES (1, ?) "
+	    "ON CONFLICT (id) DO NOTHING", &stmt, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, secret, -1, SQLITE_STATIC);
+	r = sqlite3_step(stmt) == SQLITE_DONE ? 0 :
+	    sq_db_error(err, db, "storing the cluster secret");
+	sqlite3_finalize(stmt);
+	if (r == 0)
+		r = prepare(db, "SELECT secret FROM cluster_secret WHERE id = 1",
+		    &stmt, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(stmt) == SQLITE_ROW &&
+	    sqlite3_column_bytes(stmt, 0) == LB_CLUSTER_SECRET_LEN)
+		memcpy(secret, sqlite3_column_text(stmt, 0),
+		    LB_CLUSTER_SECRET_LEN + 1);
+	else
+		r = lb_err_set(err, -EIO, "the stored cluster secret is "
+		    "unreadable");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int
+sq_cluster_secret(struct lb_store *s, char secret[LB_CLUSTER_SECRET_LEN + 1],
+    struct lb_err *err)
+{
+	return in_write_tx(s, secret_write, secret, err);
+}
+
 void
 lb_conductor_release(struct lb_conductor *c)
 {
 	free(c->hostname);
 	free(c->conductor_group);
+	free(c->rpc_url);
 	json_decref(c->drivers);
 	memset(c, 0, sizeof(*c));
 }

@@ -84,6 +84,12 @@ static const char *const migrations[] = {
 	" conductor TEXT NOT NULL,"
 	" user_name TEXT);"
 	"CREATE INDEX node_history_node ON node_history (node_id, id);",
+	/* 4: where each conductor takes requests for its nodes, and the
+	 * secret the conductors sign them with */
+	"ALTER TABLE conductors ADD COLUMN rpc_url TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE cluster_secret ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" secret TEXT NOT NULL);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -669,6 +669,14 @@ lb_task_rescue_leave(struct lb_node_task *t, bool power_off,
 }
 
 int
+lb_task_rescue_take_over(struct lb_node_task *t, struct lb_err *err)
+{
+	if (t->rescue == NULL || t->rescue->take_over == NULL)
+		return 0;
+	return t->rescue->take_over(t, err);
+}
+
+int
 lb_task_deploy(struct lb_node_task *t, struct lb_err *err)
 {
 	if (t->deploy == NULL || t->deploy->deploy == NULL)

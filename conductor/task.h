@@ -130,6 +130,8 @@ void lb_task_unrescue(struct lb_node_task *t, struct lb_finish *f,
     char *msg, size_t msgsize);
 void lb_task_rescue_leave(struct lb_node_task *t, bool power_off,
     struct lb_finish *f);
+/* A rescue wait taken over from a dead conductor: staged again here. */
+int lb_task_rescue_take_over(struct lb_node_task *t, struct lb_err *err);
 
 /* The deploy interface: -ENOTSUP when it does not deploy. */
 int lb_task_deploy(struct lb_node_task *t, struct lb_err *err);

@@ -326,6 +326,12 @@ static const struct cfg_option options[] = {
 	    "URL of this API as rescue ramdisks reach it (ipa-api-url).  "
 	    "Unset: http://[api]host_ip:[api]port.",
 	    .validate = validate_http_url),
+	OPT("conductor", "rpc_url", STRING, conductor_rpc_url, NULL,
+	    "URL of this API as the other conductors on the same database "
+	    "reach it, to hand this conductor the requests for the nodes it "
+	    "manages (a lifeboat option; Ironic's [json_rpc] carries these).  "
+	    "Unset: [conductor] api_url, else http://[api]host_ip:[api]port.",
+	    .validate = validate_http_url),
 
 	OPT("pxe", "tftp_root", PATH, pxe_tftp_root, "/tftpboot",
 	    "Directory tftp-hpa serves; per-node boot files go below it."),

@@ -180,6 +180,7 @@ struct lb_config {
 
 	/* [conductor] again: where ramdisks reach the API */
 	char *conductor_api_url;	/* api_url, NULL: from [api] */
+	char *conductor_rpc_url;	/* rpc_url, NULL: as api_url */
 
 	/* [redfish] */
 	char *redfish_iso_builder;	/* iso_builder: ramdisk/mkiso */

@@ -163,3 +163,35 @@ lb_random_token(char *out, size_t out_size, size_t nbytes)
 	OPENSSL_cleanse(b, sizeof(b));
 	return 0;
 }
+
+bool
+lb_uuid_set_has(const struct lb_uuid_set *s, const char *uuid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], uuid) == 0)
+			return true;
+	return false;
+}
+
+int
+lb_uuid_set_add(struct lb_uuid_set *s, const char *uuid)
+{
+	void *more;
+
+	if (lb_uuid_set_has(s, uuid))
+		return 0;
+	more = realloc(s->v, (s->n + 1) * sizeof(*s->v));
+	if (more == NULL)
+		return -ENOMEM;
+	s->v = more;
+	snprintf(s->v[s->n++], LB_UUID_LEN + 1, "%s", uuid);
+	return 0;
+}
+
+void
+lb_uuid_set_free(struct lb_uuid_set *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}

@@ -38,4 +38,16 @@ int lb_time_parse_iso(const char *s, double *ret_seconds);
 /* Random URL-safe base64 without padding (43 chars for 32 bytes). */
 int lb_random_token(char *out, size_t out_size, size_t nbytes);
 
+/* A growing set of node UUIDs (zeroed: empty). */
+struct lb_uuid_set {
+	char (*v)[LB_UUID_LEN + 1];
+	size_t n;
+};
+
+bool lb_uuid_set_has(const struct lb_uuid_set *s, const char *uuid);
+/* Adds uuid unless it is there.  0 or -ENOMEM. */
+int lb_uuid_set_add(struct lb_uuid_set *s, const char *uuid);
+/* Frees the set; it is empty again. */
+void lb_uuid_set_free(struct lb_uuid_set *s);
+
 #endif

@@ -96,6 +96,16 @@ static const struct lb_metric_def defs[LB_M_COUNT] = {
 	M(LB_M_STORE_LOCK_WAIT, "store_write_lock_wait_seconds", HISTOGRAM,
 	    "Seconds a write waited for the store's writer lock.",
 	    2, .buckets = NB(store_buckets)),
+	M(LB_M_HANDED_OVER, "requests_handed_over_total", COUNTER,
+	    "Requests handed to the conductor that manages their node, by "
+	    "result (answered: any status it gave; unreachable: a 503 here).",
+	    4, .labels = { "result" }),
+	M(LB_M_TAKEN_OVER, "nodes_taken_over_total", COUNTER,
+	    "Nodes taken over from dead conductors, by what was taken (lock: "
+	    "a lock released or kept for the clean-up; restaged: a rescue "
+	    "wait's ramdisk staged again; console: a console or capture "
+	    "started again).",
+	    8, .labels = { "what" }),
 };
 
 static struct lb_metrics *registry;

@@ -911,6 +911,15 @@ class Lab:
         }
         if self.network == 'flat':
             del conf['switch']          # no switch on a flat network
+        if os.environ.get('LB_TEST_DB_URL'):
+            # tests/lab/pg_cluster.py run: this lab's own database there
+            # (a Unix socket: reachable from the lab's namespace too).
+            sys.path.append(str(REPO / 'tests' / 'lab'))
+            import pg_cluster
+            if getattr(self, 'db_url', None) is None:
+                self.db_url = pg_cluster.new_database(
+                    os.environ['LB_TEST_DB_URL'])
+            conf['database'] = {'connection': self.db_url}
         if self.external_http_url:
             conf['deploy']['external_http_url'] = self.external_http_url
         if self.pxe_fetch is not None:
@@ -939,6 +948,11 @@ class Lab:
                     p.popen.returncode, self.events.tail('lifeboatd')))
             r = self.http('GET', '/', check=False)
             if r[0] == 200:
+                # On a PostgreSQL run, the daemon says it uses it.
+                if getattr(self, 'db_url', None) is not None and \
+                        'store: PostgreSQL database' not in \
+                        self.events.tail('lifeboatd', 400):
+                    raise LabError('lifeboatd is not on PostgreSQL')
                 return p
             if time.monotonic() > deadline:
                 raise LabError('lifeboatd does not answer:\n%s' %

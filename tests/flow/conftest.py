@@ -28,7 +28,6 @@ Fixtures:
                     (``launcher.start(DEFAULT={'auth_strategy': ...})``).
 """
 
-import itertools
 import json
 import os
 import re
@@ -36,6 +35,7 @@ import signal
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid as uuidlib
@@ -43,6 +43,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / 'lab'))
+import pg_cluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LIFEBOATD = os.environ.get('LIFEBOATD',
@@ -202,10 +205,7 @@ def parse_table(text):
 
 # ------------------------------------------------------------- postgresql
 
-_pg_databases = itertools.count()
-
-
-PG_BIN = '/usr/lib/postgresql/15/bin/'
+PG_BIN = pg_cluster.BIN + '/'
 
 
 def pg_args(url):
@@ -219,18 +219,10 @@ def pg_args(url):
 
 
 def pg_new_database(url, template=None):
-    """A new database in the cluster of 'url': empty, or a copy of the
-    database of the URL 'template' (nothing may be connected to it); its
-    URL."""
-    import urllib.parse
-    args, _ = pg_args(url)
-    name = 'lb_%d_%d' % (os.getpid(), next(_pg_databases))
-    if template is not None:
-        args += ['-T', pg_args(template)[1]]
-    subprocess.run([PG_BIN + 'createdb'] + args + [name],
-                   check=True, capture_output=True, timeout=30)
-    return urllib.parse.urlunsplit(
-        urllib.parse.urlsplit(url)._replace(path='/' + name))
+    """A new database in the cluster of 'url' (tests/lab/pg_cluster.py's):
+    empty, or a copy of the database of the URL 'template' (nothing may be
+    connected to it); its URL."""
+    return pg_cluster.new_database(url, template)
 
 
 def pg_query(url, sql, params=()):

@@ -196,8 +196,9 @@ GATED = [('provision_state', 'enroll', 9), ('driver', 'fake-hardware', 16),
          ('lessee', 'p1', 65)]
 
 
-def test_list_filters_are_version_gated(daemon):
-    d = daemon
+def test_list_filters_are_version_gated(launcher):
+    # A node of group g needs a conductor of group g (Ironic's NoValidHost)
+    d = launcher.start(conductor={'conductor_group': 'g'})
     d.create_node(name='g1', owner='p1', lessee='p1', resource_class='x',
                   conductor_group='g', _version='1.65')
     for param, value, minor in GATED:

@@ -153,20 +153,19 @@ def test_node_conductor_field_and_filter(launcher):
         'enabled_hardware_types': 'fake-hardware,ipmi'})
     mine = d.cli_json('node', 'create', '--driver', 'fake-hardware',
                       '--name', 'mine')['uuid']
-    other = d.cli_json('node', 'create', '--driver', 'fake-hardware',
-                       '--name', 'grouped', '--conductor-group', 'g1')['uuid']
+    # No conductor of group g1 exists: nobody could manage such a node.
+    rc, out, err = d.cli('node', 'create', '--driver', 'fake-hardware',
+                         '--name', 'grouped', '--conductor-group', 'g1')
+    assert rc != 0 and no_host('g1') in err, err
     ipmi = d.cli_json('node', 'create', '--driver', 'ipmi',
                       '--name', 'ipmi-node')['uuid']
     assert d.cli_json('node', 'show', 'mine')['conductor'] == CONDUCTOR_HOST
-    # No conductor of group g1 exists: nobody manages that node.
-    assert d.cli_json('node', 'show', 'grouped')['conductor'] is None
     listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
     assert sorted(n['UUID'] for n in listed) == sorted([mine, ipmi])
     assert d.cli_json('node', 'list', '--conductor', 'nosuch') == []
     long = {n['UUID']: n['Conductor'] for n in d.cli_json(
         'node', 'list', '--long')}
-    assert long == {mine: CONDUCTOR_HOST, other: None,
-                    ipmi: CONDUCTOR_HOST}, long
+    assert long == {mine: CONDUCTOR_HOST, ipmi: CONDUCTOR_HOST}, long
     r = d.get('/v1/nodes?conductor=%s&fields=uuid,conductor'
               % CONDUCTOR_HOST)
     assert r.status_code == 200, r.text
@@ -188,11 +187,22 @@ def test_node_conductor_field_and_filter(launcher):
         'fake-hardware']
 
 
-def test_conductor_group(launcher):
+def no_host(group, driver='fake-hardware'):
+    return ('No valid host was found. Reason: No conductor service '
+            'registered which supports driver %s for conductor group "%s".'
+            % (driver, group))
+
+
+def test_conductor_group(launcher, tmp_path):
     """``[conductor] conductor_group`` (stored lower-case) is the row's
-    group; this conductor manages only nodes of that group: the others get
-    ``conductor: null`` and ``node list --conductor`` leaves them out."""
-    d = launcher.start(conductor=dict(FAST, conductor_group='Rack-1.A'))
+    group; this conductor manages only nodes of that group: a node no
+    alive conductor serves cannot be made or patched (400), any action on
+    one is Ironic's NoValidHost (404, 400 where Ironic's controllers turn
+    it so), and it has ``conductor: null``, which ``node list
+    --conductor`` leaves out."""
+    db = shared_db(tmp_path)
+    d = launcher.start(conductor=dict(FAST, conductor_group='Rack-1.A'),
+                       database=db)
     rows = d.cli_json('conductor', 'list')
     assert rows == [{'Hostname': CONDUCTOR_HOST, 'Conductor Group': 'rack-1.a',
                      'Alive': True}], rows
@@ -202,13 +212,49 @@ def test_conductor_group(launcher):
                       '--conductor-group', 'RACK-1.a')
     assert mine['conductor_group'] == 'rack-1.a'
     assert mine['conductor'] == CONDUCTOR_HOST
-    other = d.create_node(name='default-group')
-    assert d.cli_json('node', 'show', other['uuid'])['conductor'] is None
+    # No conductor of the default group: refused, and nothing is made.
+    assert_error(d.post('/v1/nodes', {'driver': 'fake-hardware',
+                                      'name': 'nobody'}), 400, no_host(''))
+    rc, out, err = d.cli('node', 'create', '--driver', 'fake-hardware',
+                         '--conductor-group', 'nogroup')
+    assert rc != 0 and no_host('nogroup') in err, err
+    assert d.get('/v1/nodes/nobody').status_code == 404
+    assert_error(d.patch('/v1/nodes/' + mine['uuid'], [{
+        'op': 'replace', 'path': '/conductor_group', 'value': 'nogroup'}]),
+        400, no_host('nogroup'))
+
+    # A node of a group whose conductor stopped: every action refused.
+    other = launcher.start(conductor=dict(FAST, conductor_group='other'),
+                           DEFAULT={'host': 'other-host'}, database=db)
+    orphan = other.create_node(name='orphan', conductor_group='other')
+    u = orphan['uuid']
+    other.stop()
+    wait_for(lambda: d.get('/v1/nodes/' + u).json()['conductor'] is None,
+             10, interval=0.1, what='the orphan without a conductor')
+    before = d.get('/v1/nodes/' + u).json()
+    for method, path, body, status in (
+            ('put', '/states/power', {'target': 'power on'}, 404),
+            ('put', '/states/provision', {'target': 'manage'}, 404),
+            ('get', '/management/boot_device', None, 404),
+            ('get', '/validate', None, 404),
+            ('put', '/maintenance', {'reason': 'x'}, 400),
+            ('get', '/vifs', None, 400),
+            ('patch', '', [{'op': 'add', 'path': '/extra/a',
+                            'value': 'b'}], 400),
+            ('delete', '', None, 400)):
+        kw = {} if body is None else {'body': body}
+        assert_error(getattr(d, method)('/v1/nodes/' + u + path, **kw),
+                     status, no_host('other'))
+    assert_error(d.post('/v1/heartbeat/' + u, {
+        'callback_url': 'http://127.0.0.1:9999', 'agent_token': 'x'}),
+        400, no_host('other'))
+    after = d.get('/v1/nodes/' + u).json()
+    assert after == before
     listed = d.cli_json('node', 'list', '--conductor', CONDUCTOR_HOST)
     assert [n['UUID'] for n in listed] == [mine['uuid']], listed
     long = {n['UUID']: n['Conductor'] for n in d.cli_json(
         'node', 'list', '--long')}
-    assert long == {mine['uuid']: CONDUCTOR_HOST, other['uuid']: None}
+    assert long == {mine['uuid']: CONDUCTOR_HOST, u: None}
 
 
 def test_check_refuses_bad_conductor_group(tmp_path):

@@ -107,7 +107,7 @@ test_migration_from_v1(void **state)
 		lb_node_free(node);
 		skip();		/* the SQLite file is rewritten from the side */
 	}
-	assert_int_equal(user_version(f->path), 3);
+	assert_int_equal(user_version(f->path), 4);
 	node->driver = strdup("fake-hardware");
 	node->provision_state = strdup("enroll");
 	node->name = strdup("old-node");
@@ -116,13 +116,14 @@ test_migration_from_v1(void **state)
 	f->store = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE conductors; "
-	    "DROP TABLE node_history; PRAGMA user_version=1", NULL, NULL,
+	    "DROP TABLE node_history; DROP TABLE cluster_secret; "
+	    "PRAGMA user_version=1", NULL, NULL,
 	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(user_version(f->path), 1);
 
 	assert_int_equal(lb_store_open(f->url, &f->store, &err), 0);
-	assert_int_equal(user_version(f->path), 3);
+	assert_int_equal(user_version(f->path), 4);
 	assert_int_equal(lb_store_node_get(f->store, "old-node", &got, &err),
 	    0);
 	assert_string_equal(got->uuid, node->uuid);
@@ -132,9 +133,46 @@ test_migration_from_v1(void **state)
 	reg(f->store, "h1", "[\"ipmi\"]", false);
 	assert_int_equal(lb_store_conductor_get(f->store, "h1", &c, &err), 0);
 	assert_string_equal(c.hostname, "h1");
+	assert_string_equal(c.rpc_url, "");
 	lb_conductor_release(&c);
 	lb_node_free(got);
 	lb_node_free(node);
+}
+
+/*
+ * The first conductor's candidate secret is the cluster's; a later one's
+ * is replaced by it.  A registered rpc_url reads back, and a new
+ * registration replaces it.
+ */
+static void
+test_cluster_secret_and_rpc_url(void **state)
+{
+	struct fixture *f = *state;
+	char first[LB_CLUSTER_SECRET_LEN + 1], later[LB_CLUSTER_SECRET_LEN + 1];
+	struct lb_conductor c = { .hostname = "h1", .conductor_group = "",
+	    .rpc_url = "http://192.0.2.1:6385" };
+	struct lb_err err = { "" };
+	bool was_online;
+
+	memset(first, 'a', LB_CLUSTER_SECRET_LEN);
+	first[LB_CLUSTER_SECRET_LEN] = '\0';
+	memset(later, 'b', LB_CLUSTER_SECRET_LEN);
+	later[LB_CLUSTER_SECRET_LEN] = '\0';
+	assert_int_equal(lb_store_cluster_secret(f->store, first, &err), 0);
+	assert_int_equal(first[0], 'a');
+	assert_int_equal(lb_store_cluster_secret(f->store, later, &err), 0);
+	assert_string_equal(later, first);
+
+	c.drivers = json_loads("[\"ipmi\"]", 0, NULL);
+	assert_int_equal(lb_store_conductor_register(f->store, &c, &was_online,
+	    &err), 0);
+	c.rpc_url = "http://192.0.2.2:6385";
+	assert_int_equal(lb_store_conductor_register(f->store, &c, &was_online,
+	    &err), 0);
+	json_decref(c.drivers);
+	assert_int_equal(lb_store_conductor_get(f->store, "h1", &c, &err), 0);
+	assert_string_equal(c.rpc_url, "http://192.0.2.2:6385");
+	lb_conductor_release(&c);
 }
 
 static void
@@ -243,6 +281,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_secret_and_rpc_url,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_touch_take_over,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_sorting, setup,
