@@ -46,8 +46,13 @@ int pg_exec(PGconn *c, const char *sql, int n, const char *const *params,
 int pg_error(PGconn *c, const PGresult *res, struct lb_err *err,
     const char *what);
 int pg_begin(PGconn *c, struct lb_err *err);
-/* COMMIT when r == 0, else ROLLBACK; returns r or the commit's error. */
+/*
+ * COMMIT when r == 0, else ROLLBACK; returns r or the commit's error.
+ * Both observe the transaction's time in the store's metric ("write"),
+ * as pg_observe_read() does a read's since 'started' (lb_monotonic()).
+ */
 int pg_end(PGconn *c, int r, struct lb_err *err);
+void pg_observe_read(double started);
 void pg_thread_release(struct lb_store *s);
 size_t pg_open_connections(struct lb_store *s);
 int pg_pool_init(struct store_pg *st);

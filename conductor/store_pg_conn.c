@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "conductor/store_pg.h"
+#include "conductor/util/clock.h"
+#include "conductor/util/metrics.h"
 #include "conductor/util/log.h"
 #include "conductor/util/banned.h"
 
@@ -118,9 +120,13 @@ pg_val(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+/* When this thread's transaction began, for the store's metric. */
+static _Thread_local double tx_started;
+
 int
 pg_begin(PGconn *c, struct lb_err *err)
 {
+	tx_started = lb_monotonic();
 	return pg_exec(c, "BEGIN", 0, NULL, NULL, err, "starting a "
 	    "transaction");
 }
@@ -128,11 +134,20 @@ pg_begin(PGconn *c, struct lb_err *err)
 int
 pg_end(PGconn *c, int r, struct lb_err *err)
 {
-	if (r < 0 || r == LB_STORE_UNCHANGED) {
+	if (r < 0 || r == LB_STORE_UNCHANGED)
 		PQclear(PQexec(c, "ROLLBACK"));
-		return r;
-	}
-	return pg_exec(c, "COMMIT", 0, NULL, NULL, err, "committing");
+	else
+		r = pg_exec(c, "COMMIT", 0, NULL, NULL, err, "committing");
+	LB_METRIC_OBSERVE(LB_M_STORE_SECONDS, lb_monotonic() - tx_started,
+	    "write");
+	return r;
+}
+
+void
+pg_observe_read(double started)
+{
+	LB_METRIC_OBSERVE(LB_M_STORE_SECONDS, lb_monotonic() - started,
+	    "read");
 }
 
 static int

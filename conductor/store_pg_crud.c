@@ -224,15 +224,21 @@ int
 pg_get(struct store_pg *st, const struct sq_table *t, const char *ident,
     void **ret, struct lb_err *err)
 {
+	double started = lb_monotonic();
 	PGconn *c;
 	int r = pg_get_conn(st, &c, err);
 
-	return r < 0 ? r : select_one(st, c, t, ident, false, ret, err);
+	if (r == 0)
+		r = select_one(st, c, t, ident, false, ret, err);
+	pg_observe_read(started);
+	return r;
 }
 
 /*
- * A sort column's NULL stand-in and collation (SQLite's byte order).  The
- * id (never NULL) bare, so that its primary key index orders and pages.
+ * A sort column's NULL stand-in and collation, in SQLite's order: its
+ * IFNULL(x, '') puts an unset tri-state (text '') after every number, so
+ * 2 here (the stored values are 0 and 1); text in byte order.  The id
+ * (never NULL) bare, so that its primary key index orders and pages.
  */
 static const char *
 sort_expr(const struct sq_table *t, const char *key, char *out, size_t size)
@@ -244,7 +250,7 @@ sort_expr(const struct sq_table *t, const char *key, char *out, size_t size)
 	if (strcmp(key, "id") == 0)
 		snprintf(out, size, "%sid", t->alias);
 	else if (num)
-		snprintf(out, size, "COALESCE(%s%s, -1)", t->alias, key);
+		snprintf(out, size, "COALESCE(%s%s, 2)", t->alias, key);
 	else
 		snprintf(out, size, "COALESCE(%s%s, '') COLLATE \"C\"",
 		    t->alias, key);
@@ -286,6 +292,8 @@ add_conds(struct lb_buf *b, const struct sq_filter *filters, size_t nfilters,
 			    f->cond_else : f->cond;
 			if (cond == f->cond)
 				params_add(p, s, NULL);
+			if (cond == f->cond && f->cond_pg != NULL)
+				cond = f->cond_pg;
 		} else if (f->kind == SQ_F_FLAG && v >= 0) {
 			cond = f->cond;
 			params_add(p, v ? "1" : "0", NULL);
@@ -421,6 +429,7 @@ pg_list(struct store_pg *st, const struct sq_table *t,
     const struct sq_page *page, struct sq_rows *ret, struct lb_err *err)
 {
 	const char *key = page->sort_key ? page->sort_key : "id";
+	double started = lb_monotonic();
 	struct pg_params p = { .n = 0 };
 	struct lb_buf sql;
 	char expr[128];
@@ -441,6 +450,7 @@ pg_list(struct store_pg *st, const struct sq_table *t,
 	    query, &p), page, expr, ret, err);
 	lb_buf_release(&sql);
 	params_release(&p);
+	pg_observe_read(started);
 	return r;
 }
 

@@ -227,7 +227,7 @@ conductor_sql(const struct lb_conductor_query *q, char *out, size_t size,
 {
 	const char *col = q->sort_key != NULL ? q->sort_key : "id";
 	const char *dir = q->sort_desc ? "DESC" : "ASC";
-	const char *cmp = q->sort_desc ? "<" : ">";
+	const char *cmp = q->sort_desc ? "<" : ">", *coll;
 	size_t i, n = sizeof(sort_columns) / sizeof(sort_columns[0]), len;
 
 	for (i = 0; i < n && strcmp(sort_columns[i], col) != 0; i++)
@@ -235,16 +235,19 @@ conductor_sql(const struct lb_conductor_query *q, char *out, size_t size,
 	if (i == n)
 		return lb_err_set(err, -EINVAL, "The sort_key value %s is an "
 		    "invalid field for sorting", col);
+	/* SQLite's order: text bytewise, a NULL (updated_at) the lowest */
+	coll = i != 0 && i != 3 ? " COLLATE \"C\"" : "";
 	len = (size_t)snprintf(out, size, "SELECT c.hostname, "
 	    "c.conductor_group, c.drivers, c.online, c.created_at, "
 	    "c.updated_at, c.rpc_url FROM conductors c");
 	if (q->marker != NULL)
 		len += (size_t)snprintf(out + len, size - len, " JOIN "
-		    "conductors m ON m.hostname = ? WHERE c.%s %s m.%s OR "
-		    "(c.%s = m.%s AND c.id %s m.id)", col, cmp, col, col, col,
-		    cmp);
-	len += (size_t)snprintf(out + len, size - len, " ORDER BY c.%s %s, "
-	    "c.id %s", col, dir, dir);
+		    "conductors m ON m.hostname = ? WHERE c.%s%s %s m.%s OR "
+		    "(c.%s = m.%s AND c.id %s m.id)", col, coll, cmp, col, col,
+		    col, cmp);
+	len += (size_t)snprintf(out + len, size - len, " ORDER BY c.%s%s %s "
+	    "NULLS %s, c.id %s", col, coll, dir, q->sort_desc ? "LAST" :
+	    "FIRST", dir);
 	if (q->limit > 0)
 		snprintf(out + len, size - len, " LIMIT %zu", q->limit);
 	return 0;

@@ -94,29 +94,34 @@ static const struct sq_table *const tables[SQ_TABLE_COUNT] = {
 
 /* The node list's query members, in the order their conditions go. */
 static const struct sq_filter node_filters[] = {
-	{ SQ_F_EQ, NODE_Q(provision_state), "provision_state = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(driver), "driver = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(resource_class), "resource_class = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(conductor_group), "conductor_group = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(owner), "owner = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(lessee), "lessee = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(fault), "fault = ?", NULL },
-	{ SQ_F_EQ, NODE_Q(instance_uuid), "instance_uuid = ?", NULL },
-	/* Ironic's LIKE: '%' and '_' in the value stay wildcards. */
+	{ SQ_F_EQ, NODE_Q(provision_state), "provision_state = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(driver), "driver = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(resource_class), "resource_class = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(conductor_group), "conductor_group = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(owner), "owner = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(lessee), "lessee = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(fault), "fault = ?", NULL, NULL },
+	{ SQ_F_EQ, NODE_Q(instance_uuid), "instance_uuid = ?", NULL, NULL },
+	/*
+	 * Ironic's LIKE: '%' and '_' in the value stay wildcards; SQLite's
+	 * LIKE ignores case and escapes nothing; PostgreSQL's needs ILIKE and
+	 * its default escape, the backslash, doubled.
+	 */
 	{ SQ_F_EQ, NODE_Q(description_contains),
-	    "description LIKE '%' || ? || '%'", NULL },
-	{ SQ_F_EQ, NODE_Q(project), "? IN (owner, lessee)", NULL },
-	{ SQ_F_FLAG, NODE_Q(maintenance), "maintenance = ?", NULL },
-	{ SQ_F_FLAG, NODE_Q(retired), "retired = ?", NULL },
+	    "description LIKE '%' || ? || '%'", NULL,
+	    "description ILIKE '%' || replace(?, '\\', '\\\\') || '%'" },
+	{ SQ_F_EQ, NODE_Q(project), "? IN (owner, lessee)", NULL, NULL },
+	{ SQ_F_FLAG, NODE_Q(maintenance), "maintenance = ?", NULL, NULL },
+	{ SQ_F_FLAG, NODE_Q(retired), "retired = ?", NULL, NULL },
 	{ SQ_F_SET, NODE_Q(associated), "instance_uuid IS NOT NULL",
-	    "instance_uuid IS NULL" },
+	    "instance_uuid IS NULL", NULL },
 	{ SQ_F_EQ_OR_NULL, NODE_Q(reservation), "reservation = ?",
-	    "reservation IS NULL" },
+	    "reservation IS NULL", NULL },
 };
 
 static const struct sq_filter port_filters[] = {
-	{ SQ_F_EQ, PORT_Q(address), "p.address = ?", NULL },
-	{ SQ_F_EQ, PORT_Q(node_uuid), "n.uuid = ?", NULL },
+	{ SQ_F_EQ, PORT_Q(address), "p.address = ?", NULL, NULL },
+	{ SQ_F_EQ, PORT_Q(node_uuid), "n.uuid = ?", NULL, NULL },
 };
 
 #define NODE_FILTERS (sizeof(node_filters) / sizeof(node_filters[0]))

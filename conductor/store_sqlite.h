@@ -184,6 +184,7 @@ struct sq_filter {
 	size_t offset;		/* of the member in the query struct */
 	const char *cond;
 	const char *cond_else;
+	const char *cond_pg;	/* PostgreSQL's for cond, if it differs */
 };
 
 #define SQ_FILTER_MAX 16	/* a table's filters at most */

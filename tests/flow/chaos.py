@@ -70,7 +70,8 @@ from pathlib import Path
 
 import requests
 
-from conftest import Daemon, Launcher, wait_for
+from conftest import (Daemon, Launcher, pg_new_database, store_rows,
+                      wait_for)
 from power_helpers import Bmcs, get_node
 from rescue_helpers import RescueLab
 
@@ -156,7 +157,10 @@ class _Launcher(Launcher):
     def start(self, **sections):
         d = Daemon(self.base / ('d%d' % len(self.daemons)), sections)
         self.daemons.append(d)
-        if self.store is not None:
+        if self.store is not None and os.environ.get('LB_TEST_DB_URL'):
+            d._pg_url = pg_new_database(os.environ['LB_TEST_DB_URL'],
+                                        template=self.store)
+        elif self.store is not None:
             d.state_path.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.store, d.state_path / 'lifeboat.sqlite')
         return d.start()
@@ -178,7 +182,8 @@ def make_template(workdir, nodes=NODES):
     """Enrols 'nodes' active nodes through the API once (the first of them
     virtual media nodes behind a lab Redfish BMC, the next ones on switch
     ports, see VMEDIA and SWITCH); returns the path of a copy of the store
-    they are in (the daemon stopped cleanly)."""
+    they are in (the daemon stopped cleanly), or on PostgreSQL the URL of
+    their database (each run's daemon gets a copy: createdb -T)."""
     workdir = Path(workdir)
     launcher, lab = _lab(workdir / 'template')
     bmcs = Bmcs(workdir / 'template')
@@ -197,6 +202,8 @@ def make_template(workdir, nodes=NODES):
                                  for n in list_nodes(d)),
                      120, interval=0.1, what='nodes to be %s' % final)
         d.stop()
+        if getattr(d, '_pg_url', None) is not None:
+            return d._pg_url        # PostgreSQL: a database to copy
         out = workdir / 'template.sqlite'
         src = sqlite3.connect(str(d.state_path / 'lifeboat.sqlite'))
         dst = sqlite3.connect(str(out))
@@ -264,17 +271,11 @@ def store_nodes(d, uuid=None):
     state, reservation, target_power_state, last_error, whether the
     password hash is there, the agent token (compared, never shown), the
     switch_tenant_vlans record."""
-    db = sqlite3.connect('file:%s?mode=ro' % (d.state_path /
-                                              'lifeboat.sqlite'),
-                         uri=True, timeout=10)
-    try:
-        rows = db.execute('SELECT uuid, provision_state, reservation, '
-                          'target_power_state, last_error, instance_info, '
-                          'driver_internal_info FROM nodes' +
-                          ('' if uuid is None else ' WHERE uuid = ?'),
-                          () if uuid is None else (uuid,)).fetchall()
-    finally:
-        db.close()
+    rows = store_rows(d, 'SELECT uuid, provision_state, reservation, '
+                      'target_power_state, last_error, instance_info, '
+                      'driver_internal_info FROM nodes' +
+                      ('' if uuid is None else ' WHERE uuid = ?'),
+                      () if uuid is None else (uuid,))
     out = {}
     for uuid, state, rsv, tps, err, ii, dii in rows:
         ii, dii = json.loads(ii or '{}'), json.loads(dii or '{}')

@@ -205,10 +205,120 @@ def parse_table(text):
 
 # ------------------------------------------------------------- postgresql
 
-def pg_new_database(url):
-    """A new empty database in the cluster of 'url' (tests/lab/
-    pg_cluster.py's); its URL."""
-    return pg_cluster.new_database(url)
+PG_BIN = pg_cluster.BIN + '/'
+
+
+def pg_args(url):
+    """libpq's -h -p -U for a URL of pg_cluster.py's form
+    (postgresql://USER@/DB?host=DIR&port=N), and the database's name."""
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    q = dict(urllib.parse.parse_qsl(u.query))
+    return (['-h', q['host'], '-p', q.get('port', '5432'), '-U', u.username],
+            u.path.lstrip('/'))
+
+
+def pg_new_database(url, template=None):
+    """A new database in the cluster of 'url' (tests/lab/pg_cluster.py's):
+    empty, or a copy of the database of the URL 'template' (nothing may be
+    connected to it); its URL."""
+    return pg_cluster.new_database(url, template)
+
+
+def pg_query(url, sql, params=()):
+    """The rows (tuples) of one SQL statement run by psql on the database
+    of 'url'; '?' marks the values of 'params' (sent as psql variables,
+    quoted by psql; None is NULL).  A statement that is not a SELECT
+    returns []."""
+    args, db = pg_args(url)
+    parts = sql.split('?')
+    assert len(parts) == len(params) + 1, (sql, params)
+    text = parts[0]
+    for i, value in enumerate(params):
+        if value is None:
+            text += 'NULL'
+        else:
+            args += ['-v', 'p%d=%s' % (i, value)]
+            text += ":'p%d'" % i
+        text += parts[i + 1]
+    select = sql.lstrip().upper().startswith('SELECT')
+    if select:
+        text = ("SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM "
+                "(%s) q" % text)
+    out = subprocess.run(
+        [PG_BIN + 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+         '-d', db] + args, input=text + ';\n', capture_output=True,
+        text=True, timeout=60)
+    assert out.returncode == 0, (text, out.stderr)
+    if not select:
+        return []
+    return json.loads(out.stdout, object_pairs_hook=lambda kv: tuple(
+        v for _, v in kv))
+
+
+def store_rows(d, sql, params=()):
+    """The rows of a statement run on daemon d's store, SQLite or
+    PostgreSQL (the daemon may be stopped): tests that look behind the
+    API read (or, rarely, write) the same tables on both."""
+    if getattr(d, '_pg_url', None) is not None:
+        return pg_query(d._pg_url, sql, params)
+    import sqlite3
+    mode = 'ro' if sql.lstrip().upper().startswith('SELECT') else 'rw'
+    db = sqlite3.connect('file:%s?mode=%s' % (
+        d.state_path / 'lifeboat.sqlite', mode), uri=True, timeout=10)
+    try:
+        rows = db.execute(sql, params).fetchall()
+        db.commit()
+        return rows
+    finally:
+        db.close()
+
+
+class StoreWriteLock:
+    """with StoreWriteLock(d): daemon d's store takes no write meanwhile
+    (reads go on): SQLite's BEGIN EXCLUSIVE on its file (WAL: readers do
+    not wait), or on PostgreSQL a psql session holding LOCK TABLE nodes IN
+    EXCLUSIVE MODE (SELECT ... FOR UPDATE waits, plain reads do not)."""
+
+    def __init__(self, d):
+        self.d = d
+        self.db = self.psql = None
+
+    def __enter__(self):
+        url = getattr(self.d, '_pg_url', None)
+        if url is None:
+            import sqlite3
+            self.db = sqlite3.connect(str(self.d.state_path /
+                                          'lifeboat.sqlite'),
+                                      isolation_level=None, timeout=10)
+            self.db.execute('BEGIN EXCLUSIVE')
+            return self
+        args, db = pg_args(url)
+        self.psql = subprocess.Popen(
+            [PG_BIN + 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db]
+            + args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            text=True)
+        self.psql.stdin.write('BEGIN;\nLOCK TABLE nodes IN EXCLUSIVE '
+                              'MODE;\n')
+        self.psql.stdin.flush()
+        wait_for(lambda: pg_query(url, "SELECT 1 FROM pg_locks WHERE "
+                                  "relation = 'nodes'::regclass AND "
+                                  "mode = 'ExclusiveLock' AND granted"),
+                 10, interval=0.05, what='the lock')
+        return self
+
+    def __exit__(self, *exc):
+        if self.db is not None:
+            self.db.execute('ROLLBACK')
+            self.db.close()
+            return
+        self.psql.stdin.write('ROLLBACK;\n')
+        self.psql.stdin.close()
+        try:
+            self.psql.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.psql.kill()
+            self.psql.wait()
 
 
 # ----------------------------------------------------------------- daemon

@@ -22,13 +22,14 @@ import json
 import resource
 import select
 import socket
+import subprocess
 import sqlite3
 import threading
 import time
 
 import pytest
 
-from conftest import assert_error, wait_for
+from conftest import PG_BIN, assert_error, pg_args, wait_for
 from power_helpers import get_node
 from rescue_helpers import (MASK, TOKEN_INVALID_MSG, OnRescueWait, RescueLab,
                             end_state, put_verb, to_rescue_wait)
@@ -169,15 +170,22 @@ def status_and_fault(reply):
 class StoreWriter(threading.Thread):
     """Stands in for the conductor's own writers (jobs finishing, other
     agents' heartbeats): takes the store's write lock for 'hold' seconds
-    every 'every' seconds, as a transaction on another connection does."""
+    every 'every' seconds, as a transaction on another connection does
+    (on PostgreSQL: a psql session's LOCK TABLE nodes IN EXCLUSIVE MODE,
+    which row locks and writes wait for)."""
 
-    def __init__(self, path, hold=0.002, every=0.010):
+    def __init__(self, d, hold=0.002, every=0.010):
         super().__init__(daemon=True)
-        self.path, self.hold, self.every = str(path), hold, every
+        self.path = str(d.state_path / 'lifeboat.sqlite')
+        self.pg_url = getattr(d, '_pg_url', None)
+        self.hold, self.every = hold, every
         self.halt = threading.Event()
         self.rounds = 0
 
     def run(self):
+        if self.pg_url is not None:
+            self.run_pg()
+            return
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
             while not self.halt.is_set():
@@ -188,6 +196,23 @@ class StoreWriter(threading.Thread):
                 self.halt.wait(self.every - self.hold)
         finally:
             db.close()
+
+    def run_pg(self):
+        args, db = pg_args(self.pg_url)
+        psql = subprocess.Popen(
+            [PG_BIN + 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db]
+            + args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            text=True)
+        try:
+            while not self.halt.is_set() and psql.poll() is None:
+                psql.stdin.write('BEGIN; LOCK TABLE nodes IN EXCLUSIVE MODE; '
+                                 'SELECT pg_sleep(%f); COMMIT;\n' % self.hold)
+                psql.stdin.flush()
+                self.rounds += 1
+                self.halt.wait(self.every)
+        finally:
+            psql.stdin.close()
+            psql.wait(10)
 
     def stop(self):
         self.halt.set()
@@ -259,7 +284,7 @@ def test_real_heartbeat_answered_amid_bad_ones(launcher, tmp_path, many_fds,
     before = get_node(d, uuid)
     warm_up(d, uuid)
 
-    writer = StoreWriter(d.state_path / 'lifeboat.sqlite')
+    writer = StoreWriter(d)
     writer.start()
     deadline = time.monotonic() + 60
     flood = [connect_from(FLOOD_SOURCES[i % len(FLOOD_SOURCES)], d.port)

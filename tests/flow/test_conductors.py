@@ -11,25 +11,45 @@ import bisect
 import datetime
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
 import threading
 
-from conftest import CONDUCTOR_HOST, LIFEBOATD, assert_error, wait_for
+from conftest import (CONDUCTOR_HOST, LIFEBOATD, assert_error,
+                      pg_new_database, pg_query, wait_for)
 
 # Short heartbeats so that aliveness changes within a test.
 FAST = {'heartbeat_interval': '1', 'heartbeat_timeout': '3',
         'sync_power_state_interval': '0'}
 
 
+_shared = {}
+
+
 def shared_db(tmp_path):
-    return {'connection': 'sqlite:///%s' % (tmp_path / 'shared.sqlite')}
+    """The store a test's daemons share: a SQLite file, or with
+    LB_TEST_DB_URL (tests/lab/pg_cluster.py run) a PostgreSQL database."""
+    if tmp_path not in _shared:
+        if os.environ.get('LB_TEST_DB_URL'):
+            _shared[tmp_path] = pg_new_database(os.environ['LB_TEST_DB_URL'])
+        else:
+            _shared[tmp_path] = 'sqlite:///%s' % (tmp_path / 'shared.sqlite')
+    return {'connection': _shared[tmp_path]}
+
+
+def shared_rows(tmp_path, sql, params=()):
+    """The rows of one statement run on the shared store."""
+    url = shared_db(tmp_path)['connection']
+    if url.startswith('postgresql://'):
+        return pg_query(url, sql, params)
+    with sqlite3.connect(str(tmp_path / 'shared.sqlite'), timeout=10) as db:
+        return db.execute(sql, params).fetchall()
 
 
 def db_rows(tmp_path):
-    with sqlite3.connect(str(tmp_path / 'shared.sqlite')) as db:
-        return {h: (online, created) for h, online, created in db.execute(
-            'SELECT hostname, online, created_at FROM conductors')}
+    return {h: (online, created) for h, online, created in shared_rows(
+        tmp_path, 'SELECT hostname, online, created_at FROM conductors')}
 
 
 def test_list_show_and_heartbeat(launcher):
@@ -269,27 +289,26 @@ def now_iso():
 
 
 class OtherConductor:
-    """Another conductor's row in the shared SQLite file, heart-beating
-    from a thread as its lifeboatd would (a second lifeboatd on one SQLite
-    file is not safe)."""
+    """Another conductor's row in the shared store, heart-beating from a
+    thread as its lifeboatd would (a second lifeboatd on one SQLite file
+    is not safe)."""
 
-    def __init__(self, path, host, group='', drivers=('fake-hardware',)):
-        self.path, self.host, self.online = path, host, True
+    def __init__(self, tmp_path, host, group='', drivers=('fake-hardware',)):
+        self.tmp_path, self.host, self.online = tmp_path, host, True
         self.stopping = threading.Event()
-        with sqlite3.connect(path, timeout=10) as db:
-            db.execute('INSERT INTO conductors (hostname, conductor_group, '
-                       'drivers, online, created_at, updated_at) VALUES '
-                       '(?, ?, ?, 1, ?, ?)', (host, group, json.dumps(
-                           list(drivers)), now_iso(), now_iso()))
+        shared_rows(tmp_path, 'INSERT INTO conductors (hostname, '
+                    'conductor_group, drivers, online, created_at, '
+                    'updated_at) VALUES (?, ?, ?, 1, ?, ?)', (
+                        host, group, json.dumps(list(drivers)), now_iso(),
+                        now_iso()))
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
 
     def _beat(self):
         while not self.stopping.wait(0.5):
-            with sqlite3.connect(self.path, timeout=10) as db:
-                db.execute('UPDATE conductors SET updated_at = ?, online = ? '
-                           'WHERE hostname = ?',
-                           (now_iso(), int(self.online), self.host))
+            shared_rows(self.tmp_path, 'UPDATE conductors SET updated_at = '
+                        '?, online = ? WHERE hostname = ?',
+                        (now_iso(), int(self.online), self.host))
 
     def close(self):
         self.stopping.set()
@@ -317,9 +336,8 @@ def test_second_conductor_takes_its_share(launcher, tmp_path):
         interval=0.2, what='nodes to be manageable')
     wait_for(lambda: 'power state sync: 24 of 24 nodes queued' in
              d.log_text(), 10, interval=0.2, what='a sync of every node')
-    path = str(tmp_path / 'shared.sqlite')
-    others = [OtherConductor(path, 'other-host'),
-              OtherConductor(path, 'elsewhere', group='g2')]
+    others = [OtherConductor(tmp_path, 'other-host'),
+              OtherConductor(tmp_path, 'elsewhere', group='g2')]
     try:
         hosts = [CONDUCTOR_HOST, 'other-host']
         expected = {u: tooz_owner(hosts, u, 6) for u in uuids}

@@ -10,10 +10,9 @@ user with http_basic.  Every wait polls with a deadline.
 
 import base64
 import re
-import sqlite3
 import subprocess
 
-from conftest import CONDUCTOR_HOST, assert_error, unique, wait_for
+from conftest import CONDUCTOR_HOST, assert_error, store_rows, unique, wait_for
 from rescue_helpers import (
     ImageServer, OnRescueWait, PasswordBmcs, RescueLab, cli_rescue_watched,
     end_state, put_rescue, settled, to_rescue_wait)
@@ -74,17 +73,11 @@ def cli_ok(d, *args, **kw):
 
 
 def db_count(d, node_uuid=None):
-    db = sqlite3.connect('file:%s?mode=ro' % (d.state_path /
-                                              'lifeboat.sqlite'), uri=True)
-    try:
-        if node_uuid is None:
-            return db.execute('SELECT COUNT(*) FROM node_history').fetchone(
-                )[0]
-        return db.execute(
-            'SELECT COUNT(*) FROM node_history h JOIN nodes n ON '
-            'n.id = h.node_id WHERE n.uuid = ?', (node_uuid,)).fetchone()[0]
-    finally:
-        db.close()
+    if node_uuid is None:
+        return store_rows(d, 'SELECT COUNT(*) FROM node_history')[0][0]
+    return store_rows(d, 'SELECT COUNT(*) FROM node_history h JOIN nodes n '
+                      'ON n.id = h.node_id WHERE n.uuid = ?',
+                      (node_uuid,))[0][0]
 
 
 def maintenance_cycle(d, ident, n, reason='r'):

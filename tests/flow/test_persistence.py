@@ -1,14 +1,13 @@
 """Persistence: everything survives a crash (SIGKILL) and a clean restart.
 
 Each test has its own daemon; the restart reuses the same state directory
-(and so the same SQLite database).
+(and so the same SQLite database) or the same PostgreSQL database.
 """
 
 import json
-import sqlite3
 import uuid as uuidlib
 
-from conftest import assert_error
+from conftest import assert_error, store_rows
 
 
 def populate(d):
@@ -46,13 +45,8 @@ def check_same(d, before, node_uuids, port_uuids):
     # Names still resolve, and the stored (masked) secret is the real one,
     # as read from the database file itself.
     assert d.get('/v1/nodes/p-a').json()['uuid'] == node_uuids[0]
-    db = sqlite3.connect('file:%s?mode=ro' % (d.state_path /
-                                             'lifeboat.sqlite'), uri=True)
-    try:
-        (info,), = db.execute("SELECT driver_info FROM nodes WHERE name = ?",
-                              ('p-a',)).fetchall()
-    finally:
-        db.close()
+    (info,), = store_rows(d, "SELECT driver_info FROM nodes WHERE "
+                         "name = ?", ('p-a',))
     assert json.loads(info)['ipmi_password'] == 's3cretPERSIST'
     # Uniqueness survives too.
     assert_error(d.post('/v1/nodes', {'driver': 'fake-hardware',

@@ -18,14 +18,13 @@ teardown, pass or fail, and every wait polls with a deadline.
 
 import json
 import re
-import sqlite3
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import assert_error, unique, unique_mac
+from conftest import assert_error, store_rows, unique, unique_mac
 from power_helpers import TIMING_MARGIN, get_node
 from power_helpers import bmcs  # noqa: F401 (a fixture)
 from rescue_helpers import (OnRescueWait, RescueLab, cli_rescue_watched,
@@ -306,16 +305,11 @@ def test_bad_stored_value_at_validate_and_rescue(launcher, tmp_path, bmcs):
     node, _ = machine_node(lab, emu, driver_info={KEY: '5'})
     uuid = node['uuid']
     d.stop()
-    db = sqlite3.connect(str(d.state_path / 'lifeboat.sqlite'))
-    try:
-        (text,), = db.execute('SELECT driver_info FROM nodes WHERE uuid = ?',
-                              (uuid,)).fetchall()
-        info = dict(json.loads(text), **{KEY: 'soon'})
-        db.execute('UPDATE nodes SET driver_info = ? WHERE uuid = ?',
-                   (json.dumps(info), uuid))
-        db.commit()
-    finally:
-        db.close()
+    (text,), = store_rows(d, 'SELECT driver_info FROM nodes WHERE '
+                          'uuid = ?', (uuid,))
+    info = dict(json.loads(text), **{KEY: 'soon'})
+    store_rows(d, 'UPDATE nodes SET driver_info = ? WHERE uuid = ?',
+               (json.dumps(info), uuid))
     d.session = requests.Session()
     d.start()
     msg = BAD_VALUE_MSG % '"soon"'

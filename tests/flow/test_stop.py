@@ -14,7 +14,6 @@ for the next start to recover.
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONDUCTOR_HOST, LIFEBOATD, assert_error, wait_for
+from conftest import (CONDUCTOR_HOST, LIFEBOATD, StoreWriteLock,
+                      assert_error, wait_for)
 from power_helpers import (RESTART_POWER_MSG, get_node, put_power,
                            put_provision)
 from rescue_helpers import RescueLab, to_rescue_wait
@@ -165,21 +165,15 @@ def test_watchdog_pings_only_while_healthy(launcher, notify, monkeypatch):
     assert all(0.25 < g < 0.9 for g in gaps(healthy)), gaps(healthy)
     assert 'watchdog: pinging systemd every 0.5 s' in d.log_text()
 
-    # Wedge the store for real: the daemon's SQLite file, write-locked.
-    db = sqlite3.connect(str(d.state_path / 'lifeboat.sqlite'),
-                         isolation_level=None, timeout=10)
-    db.execute('BEGIN EXCLUSIVE')
-    locked = time.monotonic()
-    time.sleep(0.1)             # a ping already on its way may land
-    try:
+    # Wedge the store for real: the daemon's store, write-locked.
+    with StoreWriteLock(d):
+        locked = time.monotonic()
+        time.sleep(0.1)             # a ping already on its way may land
         wait_for(lambda: time.monotonic() - locked > 2.5, 5,
                  interval=0.1, what='the wedge to last')
         during = [t for t, _ in notify.with_line('WATCHDOG=1')
                   if t > locked + 0.6]
         assert during == [], during
-    finally:
-        db.execute('ROLLBACK')
-        db.close()
     released = time.monotonic()
     wait_for(lambda: [t for t, _ in notify.with_line('WATCHDOG=1')
                       if t > released], 3, what='pings to resume')

@@ -43,7 +43,8 @@ def test_thousand_concurrent_operations(launcher):
     wait_for(plan.powered, 30, interval=0.1, what='every power action')
     assert 'database is busy' not in d.log_text()
     d.stop()
-    assert integrity(d.state_path / 'lifeboat.sqlite') == [('ok',)]
+    if not os.environ.get('LB_TEST_DB_URL'):     # SQLite's own check
+        assert integrity(d.state_path / 'lifeboat.sqlite') == [('ok',)]
 
 
 # ---------------------------------------------------------------- disk full
@@ -51,6 +52,10 @@ def test_thousand_concurrent_operations(launcher):
 @pytest.fixture
 def tmpfs(tmp_path):
     """A 2 MiB tmpfs of its own (root only), unmounted at the end."""
+    if os.environ.get('LB_TEST_DB_URL'):
+        pytest.skip('SQLite only: fills the tmpfs under its database file '
+                    '(PostgreSQL\'s disk is the server\'s: its SQLSTATE '
+                    '53100 is mapped in store_pg_conn.c)')
     if os.geteuid() != 0:
         pytest.skip('mounting a tmpfs needs root')
     mnt = tmp_path / 'small'

@@ -89,17 +89,22 @@ class Cluster:
 _databases = 0
 
 
-def new_database(url):
-    """A new empty database in the cluster of 'url' (this file's form:
-    postgresql://USER@/DB?host=DIR&port=N); its URL."""
+def new_database(url, template=None):
+    """A new database in the cluster of 'url' (this file's form:
+    postgresql://USER@/DB?host=DIR&port=N): empty, or a copy of the
+    database of the URL 'template' (nothing may be connected to it); its
+    URL."""
     import urllib.parse
     global _databases
     _databases += 1
     u = urllib.parse.urlsplit(url)
     q = dict(urllib.parse.parse_qsl(u.query))
     name = 'lb_%d_%d' % (os.getpid(), _databases)
+    copy = []
+    if template is not None:
+        copy = ['-T', urllib.parse.urlsplit(template).path.lstrip('/')]
     subprocess.run([BIN + '/createdb', '-h', q['host'], '-p',
-                    q.get('port', '5432'), '-U', u.username, name],
+                    q.get('port', '5432'), '-U', u.username] + copy + [name],
                    check=True, capture_output=True, timeout=30)
     return urllib.parse.urlunsplit(u._replace(path='/' + name))
 

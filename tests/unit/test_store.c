@@ -294,6 +294,57 @@ test_list_paging_and_sorting(void **state)
 	    -EINVAL);
 }
 
+/* Names of the nodes sorted by q, one page of one row at a time. */
+static void
+sorted_names(struct lb_store *s, struct lb_node_query *q, char *out,
+    size_t size)
+{
+	struct lb_node_list page;
+	struct lb_err err = { "" };
+	char seen[LB_UUID_LEN + 1];
+
+	out[0] = '\0';
+	q->limit = 1;
+	q->marker = NULL;
+	for (;;) {
+		assert_int_equal(lb_store_node_list(s, q, &page, &err), 0);
+		if (page.n == 0)
+			break;
+		strncat(out, page.items[0]->name, size - strlen(out) - 1);
+		snprintf(seen, sizeof(seen), "%s", page.items[0]->uuid);
+		q->marker = seen;
+		lb_node_list_release(&page);
+	}
+	lb_node_list_release(&page);
+	q->marker = NULL;
+}
+
+/* An unset tri-state sorts after false and true, as SQLite's IFNULL. */
+static void
+test_sort_tristate(void **state)
+{
+	struct fixture *f = *state;
+	struct lb_node_query q = { .maintenance = -1, .associated = -1,
+	    .retired = -1 };
+	static const int values[] = { -1, 0, 1, -1, 1 };
+	struct lb_err err = { "" };
+	char names[16];
+
+	for (int i = 0; i < 5; i++) {
+		struct lb_node *n = new_node((char[]){ (char)('a' + i), 0 });
+
+		n->automated_clean = values[i];
+		assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
+		lb_node_free(n);
+	}
+	q.sort_key = "automated_clean";
+	sorted_names(f->store, &q, names, sizeof(names));
+	assert_string_equal(names, "bcead");
+	q.sort_desc = true;
+	sorted_names(f->store, &q, names, sizeof(names));
+	assert_string_equal(names, "daecb");
+}
+
 static void
 test_ports(void **state)
 {
@@ -639,6 +690,22 @@ test_node_list_filters(void **state)
 	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
 	assert_int_equal(list.n, 0);
 	lb_node_list_release(&list);
+
+	/* description_contains: ASCII case ignored, '\\' a plain byte */
+	n = new_node("described");
+	n->description = strdup("Rack 7 C:\\disk");
+	assert_int_equal(lb_store_node_create(f->store, n, &err), 0);
+	lb_node_free(n);
+	q = (struct lb_node_query){ .maintenance = -1, .associated = -1,
+	    .retired = -1, .description_contains = "rACK_7 c:\\D" };
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.items[0]->name, "described");
+	lb_node_list_release(&list);
+	q.description_contains = "c:\\\\d";
+	assert_int_equal(lb_store_node_list(f->store, &q, &list, &err), 0);
+	assert_int_equal(list.n, 0);
+	lb_node_list_release(&list);
 }
 
 #define WRITERS 4
@@ -953,6 +1020,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_and_sorting,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sort_tristate, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_update_unchanged,
 		    setup, teardown),
