@@ -340,6 +340,13 @@ marker_position(sqlite3 *db, const struct sq_table *t, const char *sort_col,
 	return *ret_value ? 0 : lb_err_set(err, -ENOMEM, "out of memory");
 }
 
+/* Sorted by the id alone: ordered and paged by the primary key. */
+static bool
+by_id(const char *sort_col)
+{
+	return strcmp(sort_col, "id") == 0;
+}
+
 /*
  * The table's select with the conditions and the marker ANDed, ORDER BY
  * the sort column then id, and LIMIT.
@@ -358,11 +365,18 @@ list_sql(struct lb_buf *b, const char *select, const struct sq_table *t,
 	if (page->marker != NULL) {
 		/* Keyset paging: strictly after the marker in sort order. */
 		lb_buf_adds(b, nconds ? " AND " : " WHERE ");
-		lb_buf_addf(b, "(IFNULL(%s%s, '') %s ? OR (IFNULL(%s%s, '') = ? "
-		    "AND %sid %s ?))", a, sort_col, cmp, a, sort_col, a, cmp);
+		if (by_id(sort_col))
+			lb_buf_addf(b, "%sid %s ?", a, cmp);
+		else
+			lb_buf_addf(b, "(IFNULL(%s%s, '') %s ? OR (IFNULL(%s%s, "
+			    "'') = ? AND %sid %s ?))", a, sort_col, cmp, a,
+			    sort_col, a, cmp);
 	}
-	lb_buf_addf(b, " ORDER BY IFNULL(%s%s, '') %s, %sid %s", a, sort_col,
-	    dir, a, dir);
+	if (by_id(sort_col))
+		lb_buf_addf(b, " ORDER BY %sid %s", a, dir);
+	else
+		lb_buf_addf(b, " ORDER BY IFNULL(%s%s, '') %s, %sid %s", a,
+		    sort_col, dir, a, dir);
 	if (page->limit > 0)
 		lb_buf_addf(b, " LIMIT %zu", page->limit);
 }
@@ -400,11 +414,12 @@ list_stmt(struct store_sqlite *st, sqlite3 *db, const struct sq_table *t,
 			sqlite3_bind_text(*ret, col++, conds[i].value, -1,
 			    SQLITE_STATIC);
 	}
-	if (marker_value != NULL) {
+	if (marker_value != NULL && !by_id(sort_col)) {
 		sqlite3_bind_value(*ret, col++, marker_value);
 		sqlite3_bind_value(*ret, col++, marker_value);
-		sqlite3_bind_int64(*ret, col++, marker_id);
 	}
+	if (marker_value != NULL)
+		sqlite3_bind_int64(*ret, col++, marker_id);
 	sqlite3_value_free(marker_value);
 	return 0;
 }
