@@ -391,19 +391,6 @@ lb_engine_owns(const struct lb_engine *e, const struct lb_node *node)
 	return host != NULL && strcmp(host, e->cfg->host) == 0;
 }
 
-bool
-lb_ring_has_peers(const struct lb_engine *e)
-{
-	bool some;
-
-	if (e->ring == NULL)
-		return false;
-	pthread_rwlock_rdlock(&e->ring->lock);
-	some = e->ring->npeers > 0;
-	pthread_rwlock_unlock(&e->ring->lock);
-	return some;
-}
-
 int
 lb_ring_peer_of(const struct lb_engine *e, const struct lb_node *node,
     struct lb_ring_peer *ret)

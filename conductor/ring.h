@@ -70,11 +70,6 @@ struct lb_ring_peer {
 };
 
 /*
- * Whether any other conductor is alive with an rpc_url: when none is,
- * every node is this conductor's to act on.  Any thread.
- */
-bool lb_ring_has_peers(const struct lb_engine *e);
-/*
  * 1 with ret filled when the ring gives the node to another alive
  * conductor that registered an rpc_url; 0 when it is this conductor's (or
  * its owner has no rpc_url); -ENOENT when no alive conductor of its group

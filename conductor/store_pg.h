@@ -62,6 +62,11 @@ int pg_migrate(PGconn *c, struct lb_err *err);
 
 /* A NULL-safe copy of a result cell (NULL for SQL NULL). */
 const char *pg_val(const PGresult *res, int row, int col);
+/* The cell into out ("" for SQL NULL), cut to size. */
+void pg_copy_val(const PGresult *res, int row, int col, char *out,
+    size_t size);
+/* A malloc'd copy of the cell (NULL for SQL NULL); *oom set on failure. */
+char *pg_dup_val(const PGresult *res, int row, int col, bool *oom);
 
 int pg_get(struct store_pg *st, const struct sq_table *t, const char *ident,
     void **ret, struct lb_err *err);

@@ -6,6 +6,7 @@
  * the pool is shared under a lock.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,25 @@ const char *
 pg_val(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+void
+pg_copy_val(const PGresult *res, int row, int col, char *out, size_t size)
+{
+	const char *v = pg_val(res, row, col);
+
+	snprintf(out, size, "%s", v != NULL ? v : "");
+}
+
+char *
+pg_dup_val(const PGresult *res, int row, int col, bool *oom)
+{
+	const char *v = pg_val(res, row, col);
+	char *d = v != NULL ? strdup(v) : NULL;
+
+	if (v != NULL && d == NULL)
+		*oom = true;
+	return d;
 }
 
 /* When this thread's transaction began, for the store's metric. */

@@ -66,34 +66,24 @@ pg_history_add(struct lb_store *s, struct lb_history_event *ev,
 	return r;
 }
 
-static void
-copy_val(const PGresult *res, int row, int col, char *out, size_t size)
-{
-	const char *v = pg_val(res, row, col);
-
-	snprintf(out, size, "%s", v != NULL ? v : "");
-}
-
 static int
 event_row(const PGresult *res, int row, struct lb_history_event *ev,
     struct lb_err *err)
 {
-	char **dst[4] = { &ev->event, &ev->event_type, &ev->conductor,
-	    &ev->user };
+	bool oom = false;
 
 	memset(ev, 0, sizeof(*ev));
-	copy_val(res, row, 0, ev->uuid, sizeof(ev->uuid));
-	copy_val(res, row, 1, ev->node_uuid, sizeof(ev->node_uuid));
-	copy_val(res, row, 2, ev->created_at, sizeof(ev->created_at));
-	copy_val(res, row, 3, ev->severity, sizeof(ev->severity));
-	for (int i = 0; i < 4; i++) {
-		const char *v = pg_val(res, row, 4 + i);
-
-		*dst[i] = v != NULL ? strdup(v) : NULL;
-		if (v != NULL && *dst[i] == NULL) {
-			lb_history_event_release(ev);
-			return lb_err_set(err, -ENOMEM, "out of memory");
-		}
+	pg_copy_val(res, row, 0, ev->uuid, sizeof(ev->uuid));
+	pg_copy_val(res, row, 1, ev->node_uuid, sizeof(ev->node_uuid));
+	pg_copy_val(res, row, 2, ev->created_at, sizeof(ev->created_at));
+	pg_copy_val(res, row, 3, ev->severity, sizeof(ev->severity));
+	ev->event = pg_dup_val(res, row, 4, &oom);
+	ev->event_type = pg_dup_val(res, row, 5, &oom);
+	ev->conductor = pg_dup_val(res, row, 6, &oom);
+	ev->user = pg_dup_val(res, row, 7, &oom);
+	if (oom) {
+		lb_history_event_release(ev);
+		return lb_err_set(err, -ENOMEM, "out of memory");
 	}
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
- * store_pg_rows.c - the PostgreSQL store's conductors, node history and
- * node counts, as the SQLite store's (store_sqlite_conductors.c,
- * store_sqlite_history.c, store_sqlite_stats.c): same statements, same
- * messages.  Runs on the calling thread, on its connection.
+ * store_pg_rows.c - the PostgreSQL store's conductors (and the cluster
+ * secret) and node counts, as the SQLite store's
+ * (store_sqlite_conductors.c, store_sqlite_stats.c): same statements, same
+ * messages.  Node history is store_pg_history.c's.  Runs on the calling
+ * thread, on its connection.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,6 @@
 
 #define CONDUCTOR_COLS "hostname, conductor_group, drivers, online, " \
 	"created_at, updated_at, rpc_url"
-#define EVENT_COLS "h.uuid, n.uuid, h.created_at, h.severity, h.event, " \
-	"h.event_type, h.conductor, h.user_name"
-#define EVENT_FROM " FROM node_history h JOIN nodes n ON n.id = h.node_id"
 
 static const char *const sort_columns[] = {
 	"id", "hostname", "conductor_group", "online", "created_at",
@@ -153,25 +151,6 @@ pg_conductor_touch(struct lb_store *s, const char *hostname, bool online,
 	return r;
 }
 
-static char *
-dup_val(const PGresult *res, int row, int col, bool *oom)
-{
-	const char *v = pg_val(res, row, col);
-	char *d = v != NULL ? strdup(v) : NULL;
-
-	if (v != NULL && d == NULL)
-		*oom = true;
-	return d;
-}
-
-static void
-copy_val(const PGresult *res, int row, int col, char *out, size_t size)
-{
-	const char *v = pg_val(res, row, col);
-
-	snprintf(out, size, "%s", v != NULL ? v : "");
-}
-
 static int
 conductor_row(const PGresult *res, int row, struct lb_conductor *c,
     struct lb_err *err)
@@ -186,11 +165,11 @@ conductor_row(const PGresult *res, int row, struct lb_conductor *c,
 		c->drivers = json_array();
 	}
 	c->online = strcmp(PQgetvalue(res, row, 3), "0") != 0;
-	copy_val(res, row, 4, c->created_at, sizeof(c->created_at));
-	copy_val(res, row, 5, c->updated_at, sizeof(c->updated_at));
-	c->hostname = dup_val(res, row, 0, &oom);
-	c->conductor_group = dup_val(res, row, 1, &oom);
-	c->rpc_url = dup_val(res, row, 6, &oom);
+	pg_copy_val(res, row, 4, c->created_at, sizeof(c->created_at));
+	pg_copy_val(res, row, 5, c->updated_at, sizeof(c->updated_at));
+	c->hostname = pg_dup_val(res, row, 0, &oom);
+	c->conductor_group = pg_dup_val(res, row, 1, &oom);
+	c->rpc_url = pg_dup_val(res, row, 6, &oom);
 	if (c->drivers == NULL || oom) {
 		lb_conductor_release(c);
 		return lb_err_set(err, -ENOMEM, "out of memory");

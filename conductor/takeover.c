@@ -54,15 +54,24 @@ struct power_check {
 	struct lb_uuid_set nodes;
 };
 
+/* Whether host is in the list, and where. */
 static bool
-seen(const struct lb_takeover *t, const char *host, size_t *at)
+find(char **list, size_t n, const char *host, size_t *at)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->gone[i], host) == 0) {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], host) == 0) {
 			*at = i;
 			return true;
 		}
 	return false;
+}
+
+static void
+free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
 }
 
 static void
@@ -209,23 +218,6 @@ take_from(struct lb_engine *e, struct lb_conductor *gone, bool first)
 	}
 }
 
-static bool
-in_list(char **list, size_t n, const char *host)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i], host) == 0)
-			return true;
-	return false;
-}
-
-static void
-free_list(char **list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
-
 static int
 handed_back(const struct lb_node *node, void *arg)
 {
@@ -314,7 +306,7 @@ note_joined(struct lb_engine *e, const struct lb_conductor_list *rows)
 {
 	struct lb_takeover *t = e->takeover;
 	char **alive = calloc(rows->n + 1, sizeof(*alive));
-	size_t n = 0;
+	size_t n = 0, at;
 	bool refreshed = false;
 
 	if (alive == NULL)
@@ -326,7 +318,7 @@ note_joined(struct lb_engine *e, const struct lb_conductor_list *rows)
 		    !lb_ring_row_alive(e, c) ||
 		    (alive[n] = strdup(c->hostname)) == NULL)
 			continue;
-		if (t->primed && !in_list(t->alive, t->nalive, alive[n])) {
+		if (t->primed && !find(t->alive, t->nalive, alive[n], &at)) {
 			if (!refreshed)
 				lb_ring_refresh(e);
 			refreshed = true;
@@ -356,7 +348,8 @@ tick(void *arg)
 	}
 	for (size_t i = 0; i < rows.n; i++) {
 		struct lb_conductor *c = &rows.items[i];
-		bool known = seen(e->takeover, c->hostname, &at);
+		bool known = find(e->takeover->gone, e->takeover->n,
+		    c->hostname, &at);
 
 		if (strcmp(c->hostname, e->cfg->host) == 0)
 			continue;
@@ -408,9 +401,7 @@ lb_takeover_free(struct lb_engine *e)
 {
 	if (e->takeover == NULL)
 		return;
-	for (size_t i = 0; i < e->takeover->n; i++)
-		free(e->takeover->gone[i]);
-	free(e->takeover->gone);
+	free_list(e->takeover->gone, e->takeover->n);
 	lb_uuid_set_free(&e->takeover->pending);
 	free_list(e->takeover->alive, e->takeover->nalive);
 	free(e->takeover);
